@@ -1,0 +1,1 @@
+//! Benchmarks for rdbkit (see benches/).

@@ -1,0 +1,1 @@
+//! CRC-64/REDIS (Jones).

@@ -1,0 +1,1 @@
+//! rdb-reader

@@ -1,0 +1,6 @@
+//! Test-only helpers for rdbkit: golden-file comparison against `expected.json`, a
+//! writer-independent byte builder, chunked readers, keyspace generators and a real-server
+//! harness.
+
+pub mod expected;
+pub mod server;
