@@ -1,1 +1,1246 @@
-//! LZF.
+//! LZF (liblzf) compression as used by RDB string encoding `C3` (format reference §2.2, §5.2).
+//!
+//! # Stream format
+//!
+//! A compressed stream is a sequence of tokens, each starting with a control byte `ctrl`:
+//!
+//! | `ctrl`                     | operands              | output                                                 |
+//! |----------------------------|-----------------------|--------------------------------------------------------|
+//! | `000LLLLL` (0x00–0x1F)     | `L + 1` literal bytes | the literal bytes (1–32)                               |
+//! | `LLLooooo`, `LLL` = 1…6    | `o2`                  | `LLL + 2` bytes (3–8) copied from `distance` back       |
+//! | `111ooooo`                 | `extra`, `o2`         | `7 + extra + 2` bytes (9–264) copied from `distance` back |
+//!
+//! with `distance = ((ooooo << 8) | o2) + 1` (1–8192). Copies may overlap the bytes being
+//! produced (distance 1 repeats the previous byte).
+//!
+//! # Maximum expansion
+//!
+//! The largest output per input byte comes from a long back-reference: 3 input bytes produce
+//! 264 output bytes, a ratio of **88** ([`MAX_EXPANSION`]). A short back-reference gives at most
+//! 8 / 2 = 4 and a literal run less than 1. Hence no valid stream of `n` compressed bytes can
+//! decode to more than `88 × n` bytes (the true maximum is slightly lower, since the first token
+//! must be a literal run), and [`decompress`] / [`validate`] reject a larger declared length up
+//! front with [`LzfError::ImpossibleExpansion`] before reserving anything.
+//!
+//! # Contents
+//!
+//! * [`decompress`]: decode a whole compressed string into a `Vec`.
+//! * [`validate`]: the same checks without producing output (for the verifier).
+//! * [`StreamDecoder`]: decode a huge string fed in arbitrary chunks, in O(1) memory.
+//! * [`Compressor`]: greedy hash-chain-free compressor with a reusable table (liblzf style).
+
+use std::fmt;
+
+/// Longest literal run of one token (bytes).
+pub const MAX_LITERAL: usize = 32;
+/// Shortest back-reference (bytes).
+pub const MIN_MATCH: usize = 3;
+/// Longest back-reference (bytes).
+pub const MAX_MATCH: usize = 264;
+/// Longest back-reference distance (bytes); also the history window a decoder must keep.
+pub const MAX_DISTANCE: usize = 8192;
+/// Largest ratio `decompressed_len / compressed_len` any valid LZF stream can reach (264 / 3).
+pub const MAX_EXPANSION: u64 = 88;
+
+/// Returns the largest decompressed length a valid stream of `compressed_len` bytes can have
+/// (`compressed_len × 88`, saturating).
+#[must_use]
+pub const fn max_decompressed_len(compressed_len: u64) -> u64 {
+    compressed_len.saturating_mul(MAX_EXPANSION)
+}
+
+/// An LZF decoding error. Offsets are byte offsets in the **compressed** input (for
+/// [`StreamDecoder`], counted from the first byte ever fed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LzfError {
+    /// The declared decompressed length exceeds `88 ×` the compressed length: no valid LZF
+    /// stream of that size can produce it (checked before decoding; the offset is 0).
+    ImpossibleExpansion {
+        /// Length of the compressed input.
+        compressed_len: u64,
+        /// Declared decompressed length.
+        expected_len: u64,
+    },
+    /// A literal run or a back-reference operand extends past the end of the input.
+    Truncated {
+        /// Offset of the control byte of the incomplete token.
+        offset: u64,
+    },
+    /// A back-reference points before the start of the output.
+    BackrefBeforeStart {
+        /// Offset of the control byte of the back-reference.
+        offset: u64,
+        /// Distance of the back-reference (1–8192).
+        distance: u32,
+        /// Bytes produced before this token.
+        produced: u64,
+    },
+    /// A token would make the output longer than the declared length.
+    OutputOverflow {
+        /// Offset of the control byte of the token.
+        offset: u64,
+        /// Bytes the token would produce.
+        token_len: u32,
+        /// Bytes produced before this token.
+        produced: u64,
+        /// Declared decompressed length.
+        expected_len: u64,
+    },
+    /// The input ended before the declared length was produced.
+    OutputTooShort {
+        /// Offset of the end of the input (its length).
+        offset: u64,
+        /// Bytes produced.
+        produced: u64,
+        /// Declared decompressed length.
+        expected_len: u64,
+    },
+}
+
+impl LzfError {
+    /// Byte offset in the compressed input where decoding failed (0 for
+    /// [`LzfError::ImpossibleExpansion`], the input length for [`LzfError::OutputTooShort`]).
+    #[must_use]
+    pub fn offset(&self) -> u64 {
+        match *self {
+            Self::ImpossibleExpansion { .. } => 0,
+            Self::Truncated { offset }
+            | Self::BackrefBeforeStart { offset, .. }
+            | Self::OutputOverflow { offset, .. }
+            | Self::OutputTooShort { offset, .. } => offset,
+        }
+    }
+}
+
+impl fmt::Display for LzfError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Self::ImpossibleExpansion {
+                compressed_len,
+                expected_len,
+            } => write!(
+                f,
+                "LZF: declared length {expected_len} is impossible for {compressed_len} \
+                 compressed bytes (max expansion {MAX_EXPANSION}x)"
+            ),
+            Self::Truncated { offset } => write!(
+                f,
+                "LZF: token at compressed offset {offset} extends past the end of the input"
+            ),
+            Self::BackrefBeforeStart {
+                offset,
+                distance,
+                produced,
+            } => write!(
+                f,
+                "LZF: back-reference at compressed offset {offset} has distance {distance} \
+                 but only {produced} bytes were produced"
+            ),
+            Self::OutputOverflow {
+                offset,
+                token_len,
+                produced,
+                expected_len,
+            } => write!(
+                f,
+                "LZF: token at compressed offset {offset} ({token_len} bytes after {produced}) \
+                 exceeds the declared length {expected_len}"
+            ),
+            Self::OutputTooShort {
+                offset,
+                produced,
+                expected_len,
+            } => write!(
+                f,
+                "LZF: input ended at compressed offset {offset} after {produced} of \
+                 {expected_len} declared bytes"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for LzfError {}
+
+/// Widens a `usize` to `u64` (lossless on every supported target).
+#[inline]
+fn wide(n: usize) -> u64 {
+    n as u64
+}
+
+/// Where decoded tokens go: a `Vec` for [`decompress`], nowhere for [`validate`].
+trait Output {
+    /// Appends a literal run.
+    fn literal(&mut self, bytes: &[u8]);
+    /// Appends a back-reference; the caller has checked `distance <= produced`.
+    fn backref(&mut self, distance: usize, len: usize);
+}
+
+/// Length-only output of [`validate`].
+struct Discard;
+
+impl Output for Discard {
+    #[inline(always)]
+    fn literal(&mut self, _bytes: &[u8]) {}
+    #[inline(always)]
+    fn backref(&mut self, _distance: usize, _len: usize) {}
+}
+
+impl Output for Vec<u8> {
+    #[inline(always)]
+    fn literal(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+    #[inline(always)]
+    fn backref(&mut self, distance: usize, len: usize) {
+        copy_backref(self, distance, len);
+    }
+}
+
+/// Appends `len` bytes copied from `distance` bytes before the end of `buf`, with LZF's
+/// byte-by-byte overlap semantics. Does nothing if `distance` is 0 or exceeds `buf.len()`
+/// (callers check this beforehand).
+#[inline]
+fn copy_backref(buf: &mut Vec<u8>, distance: usize, len: usize) {
+    let Some(from) = buf.len().checked_sub(distance) else {
+        return;
+    };
+    if distance == 0 {
+        return;
+    }
+    if distance >= len {
+        buf.extend_from_within(from..from + len);
+    } else if distance == 1 {
+        if let Some(&b) = buf.last() {
+            buf.resize(buf.len() + len, b);
+        }
+    } else {
+        // The bytes from `from` on are periodic with period `distance`, so copying the whole
+        // already-produced tail from `from` repeatedly doubles the copied amount each round.
+        let mut remaining = len;
+        while remaining > 0 {
+            let n = (buf.len() - from).min(remaining);
+            buf.extend_from_within(from..from + n);
+            remaining -= n;
+        }
+    }
+}
+
+/// Checks the declared length against the maximum expansion.
+#[inline]
+fn check_expansion(compressed_len: usize, expected_len: usize) -> Result<(), LzfError> {
+    if wide(expected_len) > max_decompressed_len(wide(compressed_len)) {
+        return Err(LzfError::ImpossibleExpansion {
+            compressed_len: wide(compressed_len),
+            expected_len: wide(expected_len),
+        });
+    }
+    Ok(())
+}
+
+/// The decoding loop shared by [`decompress`] and [`validate`]; all checks live here.
+#[inline(always)]
+fn decode<O: Output>(input: &[u8], expected_len: usize, out: &mut O) -> Result<(), LzfError> {
+    let mut rest = input;
+    let mut produced: usize = 0;
+    while let Some((&ctrl, tail)) = rest.split_first() {
+        let offset = input.len() - rest.len();
+        let room = expected_len - produced;
+        if ctrl < 0x20 {
+            let n = usize::from(ctrl) + 1;
+            if n > room {
+                return Err(overflow(offset, n, produced, expected_len));
+            }
+            let Some((lit, tail)) = tail.split_at_checked(n) else {
+                return Err(LzfError::Truncated {
+                    offset: wide(offset),
+                });
+            };
+            out.literal(lit);
+            produced += n;
+            rest = tail;
+        } else {
+            let (len, low, tail) = if ctrl >= 0xE0 {
+                match tail {
+                    [extra, low, tail @ ..] => (usize::from(*extra) + 9, *low, tail),
+                    _ => {
+                        return Err(LzfError::Truncated {
+                            offset: wide(offset),
+                        })
+                    }
+                }
+            } else {
+                match tail {
+                    [low, tail @ ..] => (usize::from(ctrl >> 5) + 2, *low, tail),
+                    _ => {
+                        return Err(LzfError::Truncated {
+                            offset: wide(offset),
+                        })
+                    }
+                }
+            };
+            let distance = ((usize::from(ctrl & 0x1F) << 8) | usize::from(low)) + 1;
+            if distance > produced {
+                return Err(before_start(offset, distance, produced));
+            }
+            if len > room {
+                return Err(overflow(offset, len, produced, expected_len));
+            }
+            out.backref(distance, len);
+            produced += len;
+            rest = tail;
+        }
+    }
+    if produced != expected_len {
+        return Err(LzfError::OutputTooShort {
+            offset: wide(input.len()),
+            produced: wide(produced),
+            expected_len: wide(expected_len),
+        });
+    }
+    Ok(())
+}
+
+/// Builds [`LzfError::OutputOverflow`].
+#[cold]
+fn overflow(offset: usize, token_len: usize, produced: usize, expected_len: usize) -> LzfError {
+    LzfError::OutputOverflow {
+        offset: wide(offset),
+        token_len: u32::try_from(token_len).unwrap_or(u32::MAX),
+        produced: wide(produced),
+        expected_len: wide(expected_len),
+    }
+}
+
+/// Builds [`LzfError::BackrefBeforeStart`].
+#[cold]
+fn before_start(offset: usize, distance: usize, produced: usize) -> LzfError {
+    LzfError::BackrefBeforeStart {
+        offset: wide(offset),
+        distance: u32::try_from(distance).unwrap_or(u32::MAX),
+        produced: wide(produced),
+    }
+}
+
+/// Decompresses `input` and appends exactly `expected_len` bytes to `out`.
+///
+/// Fails if a literal run or operand reads past the input, a back-reference points before the
+/// first byte appended by this call, the output would exceed `expected_len`, or the input ends
+/// before `expected_len` bytes were produced; also, up front, if `expected_len` exceeds
+/// [`max_decompressed_len`]`(input.len())`. On error `out` is truncated back to its original
+/// length.
+///
+/// At most `expected_len` bytes are reserved; callers must check `expected_len` against their
+/// own memory limits before calling (the expansion check bounds it by `88 × input.len()`).
+pub fn decompress(input: &[u8], out: &mut Vec<u8>, expected_len: usize) -> Result<(), LzfError> {
+    check_expansion(input.len(), expected_len)?;
+    let start = out.len();
+    out.reserve(expected_len);
+    let result = decode(input, expected_len, out);
+    if result.is_err() {
+        out.truncate(start);
+    }
+    result
+}
+
+/// Checks that `input` is a valid LZF stream decoding to exactly `expected_len` bytes, with the
+/// same checks and the same errors as [`decompress`], without producing any output.
+pub fn validate(input: &[u8], expected_len: usize) -> Result<(), LzfError> {
+    check_expansion(input.len(), expected_len)?;
+    decode(input, expected_len, &mut Discard)
+}
+
+/// Bytes of decoded output staged before they are handed to the sink (on top of the window).
+const STAGE: usize = 32 * 1024;
+
+/// Where a [`StreamDecoder`] is inside a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Expecting a control byte.
+    Ctrl,
+    /// Inside a literal run; this many literal bytes are still to come.
+    Literal(usize),
+    /// Long back-reference: expecting the `extra` length byte.
+    LongLen {
+        /// Distance high bits (`ctrl & 0x1F`).
+        high: u8,
+    },
+    /// Back-reference: expecting the low distance byte.
+    Low {
+        /// Total back-reference length (3–264).
+        len: usize,
+        /// Distance high bits (`ctrl & 0x1F`).
+        high: u8,
+    },
+}
+
+/// Incremental LZF decoder for strings too large to hold in memory.
+///
+/// Compressed input is fed in chunks of any size (down to single bytes, token boundaries do not
+/// matter); the decoded bytes are passed to a sink. The decoder keeps only the last 8 KiB of
+/// output (the largest back-reference distance) plus at most 32 KiB of staged output and the
+/// state of a partially received token, so memory is O(1) in the string size. It applies the
+/// same checks as [`decompress`] and reports the same errors with the same offsets, except
+/// [`LzfError::ImpossibleExpansion`] (it does not know the compressed length: callers that do
+/// should compare it with [`max_decompressed_len`] themselves).
+///
+/// All output decodable from the bytes fed so far has been passed to the sink when
+/// [`feed`](StreamDecoder::feed) returns. After an error, every later call returns that error.
+#[derive(Debug, Clone)]
+pub struct StreamDecoder {
+    /// Declared decompressed length.
+    expected_len: u64,
+    /// Bytes produced so far.
+    produced: u64,
+    /// Compressed bytes consumed so far.
+    consumed: u64,
+    /// Offset of the control byte of the current token.
+    token_offset: u64,
+    /// Position inside the current token.
+    state: State,
+    /// The last (up to) 8 KiB of output followed by output not yet given to the sink.
+    buf: Vec<u8>,
+    /// Index in `buf` of the first byte not yet given to the sink.
+    unflushed: usize,
+    /// The first error met, returned again by every later call.
+    error: Option<LzfError>,
+}
+
+impl StreamDecoder {
+    /// Creates a decoder for a string whose declared decompressed length is `expected_len`.
+    #[must_use]
+    pub fn new(expected_len: u64) -> Self {
+        Self {
+            expected_len,
+            produced: 0,
+            consumed: 0,
+            token_offset: 0,
+            state: State::Ctrl,
+            buf: Vec::new(),
+            unflushed: 0,
+            error: None,
+        }
+    }
+
+    /// Bytes of output produced so far.
+    #[must_use]
+    pub fn produced(&self) -> u64 {
+        self.produced
+    }
+
+    /// Bytes of compressed input consumed so far.
+    #[must_use]
+    pub fn consumed(&self) -> u64 {
+        self.consumed
+    }
+
+    /// Decodes `chunk` (the next bytes of the compressed string) and passes the output to
+    /// `sink`, in one or more calls.
+    pub fn feed(&mut self, chunk: &[u8], sink: &mut impl FnMut(&[u8])) -> Result<(), LzfError> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        let result = self.feed_inner(chunk, sink);
+        self.flush(sink);
+        if let Err(e) = result {
+            self.error = Some(e);
+        }
+        result
+    }
+
+    /// Checks that the input ended on a token boundary and that exactly the declared length
+    /// was produced.
+    pub fn finish(self) -> Result<(), LzfError> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        if self.state != State::Ctrl {
+            return Err(LzfError::Truncated {
+                offset: self.token_offset,
+            });
+        }
+        if self.produced != self.expected_len {
+            return Err(LzfError::OutputTooShort {
+                offset: self.consumed,
+                produced: self.produced,
+                expected_len: self.expected_len,
+            });
+        }
+        Ok(())
+    }
+
+    /// The token state machine; output is staged in `buf`.
+    fn feed_inner(&mut self, chunk: &[u8], sink: &mut impl FnMut(&[u8])) -> Result<(), LzfError> {
+        let mut rest = chunk;
+        loop {
+            match self.state {
+                State::Ctrl => {
+                    let Some((&ctrl, tail)) = rest.split_first() else {
+                        return Ok(());
+                    };
+                    rest = tail;
+                    self.token_offset = self.consumed;
+                    self.consumed += 1;
+                    if ctrl < 0x20 {
+                        let n = usize::from(ctrl) + 1;
+                        self.check_room(n)?;
+                        self.state = State::Literal(n);
+                    } else if ctrl >= 0xE0 {
+                        self.state = State::LongLen { high: ctrl & 0x1F };
+                    } else {
+                        self.state = State::Low {
+                            len: usize::from(ctrl >> 5) + 2,
+                            high: ctrl & 0x1F,
+                        };
+                    }
+                }
+                State::Literal(remaining) => {
+                    let take = remaining.min(rest.len());
+                    let Some((lit, tail)) = rest.split_at_checked(take) else {
+                        return Ok(());
+                    };
+                    if lit.is_empty() {
+                        return Ok(());
+                    }
+                    rest = tail;
+                    self.make_room(lit.len(), sink);
+                    self.buf.extend_from_slice(lit);
+                    self.consumed += wide(take);
+                    self.produced += wide(take);
+                    let left = remaining - take;
+                    self.state = if left == 0 {
+                        State::Ctrl
+                    } else {
+                        State::Literal(left)
+                    };
+                }
+                State::LongLen { high } => {
+                    let Some((&extra, tail)) = rest.split_first() else {
+                        return Ok(());
+                    };
+                    rest = tail;
+                    self.consumed += 1;
+                    self.state = State::Low {
+                        len: usize::from(extra) + 9,
+                        high,
+                    };
+                }
+                State::Low { len, high } => {
+                    let Some((&low, tail)) = rest.split_first() else {
+                        return Ok(());
+                    };
+                    rest = tail;
+                    self.consumed += 1;
+                    let distance = ((usize::from(high) << 8) | usize::from(low)) + 1;
+                    if wide(distance) > self.produced {
+                        return Err(LzfError::BackrefBeforeStart {
+                            offset: self.token_offset,
+                            distance: u32::try_from(distance).unwrap_or(u32::MAX),
+                            produced: self.produced,
+                        });
+                    }
+                    self.check_room(len)?;
+                    self.make_room(len, sink);
+                    copy_backref(&mut self.buf, distance, len);
+                    self.produced += wide(len);
+                    self.state = State::Ctrl;
+                }
+            }
+        }
+    }
+
+    /// Fails if a token of `len` bytes would exceed the declared length.
+    fn check_room(&self, len: usize) -> Result<(), LzfError> {
+        if wide(len) > self.expected_len - self.produced {
+            return Err(LzfError::OutputOverflow {
+                offset: self.token_offset,
+                token_len: u32::try_from(len).unwrap_or(u32::MAX),
+                produced: self.produced,
+                expected_len: self.expected_len,
+            });
+        }
+        Ok(())
+    }
+
+    /// Ensures `additional` more bytes fit in `buf` without exceeding window + stage: when
+    /// they would not, hands the staged bytes to `sink` and keeps only the last 8 KiB.
+    fn make_room(&mut self, additional: usize, sink: &mut impl FnMut(&[u8])) {
+        if self.buf.capacity() == 0 {
+            self.buf.reserve_exact(MAX_DISTANCE + STAGE + MAX_MATCH);
+        }
+        if self.buf.len() + additional <= MAX_DISTANCE + STAGE {
+            return;
+        }
+        self.flush(sink);
+        let drop = self.buf.len().saturating_sub(MAX_DISTANCE);
+        self.buf.drain(..drop);
+        self.unflushed = self.buf.len();
+    }
+
+    /// Hands every staged byte to `sink`.
+    fn flush(&mut self, sink: &mut impl FnMut(&[u8])) {
+        if let Some(staged) = self.buf.get(self.unflushed..) {
+            if !staged.is_empty() {
+                sink(staged);
+            }
+        }
+        self.unflushed = self.buf.len();
+    }
+}
+
+/// log2 of the number of hash-table entries of [`Compressor`].
+const HLOG: u32 = 14;
+/// Number of hash-table entries of [`Compressor`] (16 Ki entries, 64 KiB).
+const HSIZE: usize = 1 << HLOG;
+/// Largest input [`Compressor::compress`] accepts (positions must fit the `u32` table).
+pub const MAX_COMPRESS_INPUT: usize = (u32::MAX / 2) as usize;
+
+/// Greedy LZF compressor (liblzf-style hashing of 3-byte sequences) with a reusable table.
+///
+/// The hash table (16 Ki `u32` entries, 64 KiB) is allocated once by [`Compressor::new`] and
+/// never cleared per call. Each entry stores `base + position` of the last 3-byte sequence that
+/// hashed to it, where `base` is a per-compressor counter that grows by the input length after
+/// every call. An entry below the current `base` was written by an earlier call and is ignored,
+/// so the output depends only on the input (deterministic, whatever was compressed before) and
+/// resetting costs O(1). When `base + input.len()` would overflow `u32`, the table is zeroed
+/// once and `base` restarts at 1 (amortised: once per ~4 GiB compressed).
+///
+/// Limits of the emitted stream: literal runs ≤ 32 bytes, matches 3–264 bytes, distances
+/// 1–8192, as every LZF decoder (Redis, liblzf) accepts.
+#[derive(Clone)]
+pub struct Compressor {
+    /// `base + position + ...` per hash bucket; see the type docs.
+    table: Box<[u32; HSIZE]>,
+    /// Smallest table value that belongs to the current call.
+    base: u32,
+}
+
+impl fmt::Debug for Compressor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Compressor")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Compressor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Hash of the 3 bytes `a b c` (multiplicative, top `HLOG` bits).
+#[inline(always)]
+fn hash3(a: u8, b: u8, c: u8) -> usize {
+    let key = u32::from(a) | (u32::from(b) << 8) | (u32::from(c) << 16);
+    (key.wrapping_mul(0x9E37_79B1) >> (32 - HLOG)) as usize
+}
+
+/// Number of equal leading bytes of `a` and `b`.
+#[inline]
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let mut i = 0;
+    while let (Some(x), Some(y)) = (
+        a.get(i..).and_then(<[u8]>::first_chunk::<8>),
+        b.get(i..).and_then(<[u8]>::first_chunk::<8>),
+    ) {
+        let diff = u64::from_le_bytes(*x) ^ u64::from_le_bytes(*y);
+        if diff != 0 {
+            return i + (diff.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    match (a.get(i..), b.get(i..)) {
+        (Some(x), Some(y)) => i + x.iter().zip(y).take_while(|(p, q)| p == q).count(),
+        _ => i,
+    }
+}
+
+/// Appends `lits` as literal runs of at most 32 bytes.
+#[inline]
+fn emit_literals(out: &mut Vec<u8>, lits: &[u8]) {
+    for run in lits.chunks(MAX_LITERAL) {
+        // run.len() is 1..=32, so the control byte is 0..=31.
+        out.push((run.len() - 1) as u8);
+        out.extend_from_slice(run);
+    }
+}
+
+/// Appends a back-reference of `len` (3–264) bytes at `distance` (1–8192).
+#[inline]
+fn emit_backref(out: &mut Vec<u8>, distance: usize, len: usize) {
+    let off = distance - 1;
+    let high = (off >> 8) as u8 & 0x1F;
+    let low = off as u8;
+    let l = len - 2;
+    if l < 7 {
+        out.extend_from_slice(&[((l as u8) << 5) | high, low]);
+    } else {
+        out.extend_from_slice(&[0xE0 | high, (l - 7) as u8, low]);
+    }
+}
+
+impl Compressor {
+    /// Allocates a compressor (one 64 KiB table, reused by every call).
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            table: Box::new([0; HSIZE]),
+            base: 1,
+        }
+    }
+
+    /// Compresses `input`, appending the LZF stream to `out`, and returns the number of bytes
+    /// appended; returns `None` (with `out` restored to its original length) when the stream
+    /// would be longer than `max_out` bytes, or when `input` is longer than
+    /// [`MAX_COMPRESS_INPUT`].
+    ///
+    /// The RDB writer's rule (§2.2) is to try LZF only for strings longer than 20 bytes, with
+    /// `max_out = len - 4`, storing the string raw when this returns `None`. The output is a
+    /// function of `input` alone (not of earlier calls); an empty input gives an empty stream.
+    pub fn compress(&mut self, input: &[u8], out: &mut Vec<u8>, max_out: usize) -> Option<usize> {
+        let start = out.len();
+        let result = self.compress_inner(input, out, start.saturating_add(max_out));
+        if result.is_none() {
+            out.truncate(start);
+        }
+        result.map(|()| out.len() - start)
+    }
+
+    /// Compression proper; `limit` is the largest allowed `out.len()`.
+    fn compress_inner(&mut self, input: &[u8], out: &mut Vec<u8>, limit: usize) -> Option<()> {
+        if input.len() > MAX_COMPRESS_INPUT {
+            return None;
+        }
+        let n = u32::try_from(input.len()).ok()?;
+        let base = match self.base.checked_add(n) {
+            Some(next) => {
+                let base = self.base;
+                self.base = next;
+                base
+            }
+            None => {
+                self.table.fill(0);
+                self.base = n.checked_add(1)?;
+                1
+            }
+        };
+        let room = limit.saturating_sub(out.len());
+        out.reserve(room.min(input.len() + input.len() / MAX_LITERAL + 1));
+
+        let mut lit_start = 0usize;
+        let mut ip = 0usize;
+        while let Some(&[a, b, c]) = input.get(ip..ip + MIN_MATCH) {
+            let h = hash3(a, b, c);
+            let slot = self.table.get_mut(h)?;
+            let cur = base + ip as u32;
+            let prev = std::mem::replace(slot, cur);
+            if prev >= base {
+                let cand = (prev - base) as usize;
+                let distance = ip - cand;
+                if distance <= MAX_DISTANCE {
+                    let here = input.get(ip..)?;
+                    let there = input.get(cand..)?;
+                    let here = here.get(..here.len().min(MAX_MATCH))?;
+                    let len = common_prefix(there, here);
+                    if len >= MIN_MATCH {
+                        emit_literals(out, input.get(lit_start..ip)?);
+                        emit_backref(out, distance, len);
+                        if out.len() > limit {
+                            return None;
+                        }
+                        let end = ip + len;
+                        // Like liblzf (VERY_FAST), hash the last two positions of the match.
+                        for p in (end - 2).max(ip + 1)..end {
+                            if let Some(&[a, b, c]) = input.get(p..p + MIN_MATCH) {
+                                *self.table.get_mut(hash3(a, b, c))? = base + p as u32;
+                            }
+                        }
+                        ip = end;
+                        lit_start = ip;
+                        continue;
+                    }
+                }
+            }
+            ip += 1;
+            // The pending literals alone already need this much room.
+            if out.len() + (ip - lit_start) > limit {
+                return None;
+            }
+        }
+        emit_literals(out, input.get(lit_start..)?);
+        if out.len() > limit {
+            return None;
+        }
+        Some(())
+    }
+
+    /// Test hook: moves `base` (to exercise the wrap-around path).
+    #[cfg(test)]
+    fn set_base(&mut self, base: u32) {
+        self.base = base;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use rand::{Rng, RngCore, SeedableRng};
+
+    /// Semi-compressible data: words from a small vocabulary mixed with random bytes.
+    fn semi(rng: &mut impl Rng, len: usize) -> Vec<u8> {
+        const WORDS: &[&[u8]] = &[
+            b"user:",
+            b"session",
+            b"id=",
+            b"hello",
+            b"world",
+            b"\"name\":",
+            b"1234",
+            b", ",
+            b"true",
+            b"{\"k\":",
+            b"redis",
+            b"value",
+        ];
+        let mut v = Vec::with_capacity(len + 16);
+        while v.len() < len {
+            if rng.random_bool(0.7) {
+                v.extend_from_slice(WORDS[rng.random_range(0..WORDS.len())]);
+            } else {
+                v.push(rng.random());
+            }
+        }
+        v.truncate(len);
+        v
+    }
+
+    fn dec(input: &[u8], expected: usize) -> Result<Vec<u8>, LzfError> {
+        let mut v = Vec::new();
+        decompress(input, &mut v, expected).map(|()| v)
+    }
+
+    /// Decodes with the stream decoder, splitting the input at `cuts` (sorted offsets).
+    fn dec_stream(input: &[u8], expected: u64, cuts: &[usize]) -> Result<Vec<u8>, LzfError> {
+        let mut d = StreamDecoder::new(expected);
+        let mut out = Vec::new();
+        let mut sink = |b: &[u8]| out.extend_from_slice(b);
+        let mut prev = 0;
+        for &c in cuts.iter().chain(std::iter::once(&input.len())) {
+            let c = c.clamp(prev, input.len());
+            d.feed(&input[prev..c], &mut sink)?;
+            prev = c;
+        }
+        d.finish()?;
+        Ok(out)
+    }
+
+    fn ours(input: &[u8]) -> Vec<u8> {
+        let mut v = Vec::new();
+        Compressor::new()
+            .compress(input, &mut v, usize::MAX)
+            .unwrap();
+        v
+    }
+
+    #[test]
+    fn redis_vectors_11_4() {
+        // "a" x 50: c3, clen 0x09, len 0x32, payload.
+        let rdb = [
+            0xc3, 0x09, 0x32, 0x01, 0x61, 0x61, 0xe0, 0x25, 0x00, 0x01, 0x61, 0x61,
+        ];
+        let (clen, len) = (usize::from(rdb[1]), usize::from(rdb[2]));
+        let payload = &rdb[3..];
+        assert_eq!(payload.len(), clen);
+        assert_eq!(dec(payload, len).unwrap(), vec![b'a'; 50]);
+        assert_eq!(validate(payload, len), Ok(()));
+        assert_eq!(
+            dec_stream(payload, len as u64, &[1, 2, 7]).unwrap(),
+            vec![b'a'; 50]
+        );
+        // The greedy 5-byte form of §5.2.
+        assert_eq!(
+            dec(&[0x00, 0x61, 0xE0, 0x28, 0x00], 50).unwrap(),
+            vec![b'a'; 50]
+        );
+
+        let rdb = [
+            0xc3, 0x15, 0x30, 0x03, 0x61, 0x62, 0x63, 0x61, 0xe0, 0x11, 0x02, 0x05, 0x5f, 0x68,
+            0x65, 0x6c, 0x6c, 0x6f, 0xe0, 0x01, 0x05, 0x01, 0x6c, 0x6f,
+        ];
+        let (clen, len) = (usize::from(rdb[1]), usize::from(rdb[2]));
+        let payload = &rdb[3..];
+        assert_eq!(payload.len(), clen);
+        let want = [b"abc".repeat(10), b"_hello".repeat(3)].concat();
+        assert_eq!(want.len(), 48);
+        assert_eq!(dec(payload, len).unwrap(), want);
+        assert_eq!(validate(payload, len), Ok(()));
+        // One byte short / long of the declared length fails.
+        assert!(matches!(
+            dec(payload, len + 1),
+            Err(LzfError::OutputTooShort {
+                offset: 21,
+                produced: 48,
+                expected_len: 49
+            })
+        ));
+        assert!(matches!(
+            dec(payload, len - 1),
+            Err(LzfError::OutputOverflow {
+                offset: 18,
+                token_len: 2,
+                produced: 46,
+                ..
+            })
+        ));
+    }
+
+    /// Builds the §11.8 data and its hand-made stream.
+    fn edge_11_8() -> (Vec<u8>, Vec<u8>) {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(118);
+        let mut a = vec![0u8; 8192];
+        rng.fill_bytes(&mut a);
+        let mut data = a.clone();
+        data.extend_from_slice(&a[..264]);
+        data.extend_from_slice(&[b'z'; 40]);
+        let mut stream = Vec::new();
+        for run in a.chunks(32) {
+            stream.push(31);
+            stream.extend_from_slice(run);
+        }
+        stream.extend_from_slice(&[0xFF, 0xFF, 0xFF, 0x00, 0x7a, 0xE0, 0x1E, 0x00]);
+        (data, stream)
+    }
+
+    #[test]
+    fn edge_case_11_8_max_distance_and_length() {
+        let (data, stream) = edge_11_8();
+        assert_eq!(data.len(), 8192 + 264 + 40);
+        assert_eq!(dec(&stream, data.len()).unwrap(), data);
+        assert_eq!(validate(&stream, data.len()), Ok(()));
+        assert_eq!(
+            dec_stream(&stream, data.len() as u64, &[5000, 8447, 8448]).unwrap(),
+            data
+        );
+        assert_eq!(lzf::decompress(&stream, data.len()).unwrap(), data);
+        // With one literal byte fewer of history, the distance 8192 reaches before the start.
+        let mut short = stream.clone();
+        short[0] = 30;
+        short.remove(1);
+        let at = 256 * 33 - 1;
+        assert_eq!(
+            dec(&short, data.len() - 1),
+            Err(LzfError::BackrefBeforeStart {
+                offset: at as u64,
+                distance: 8192,
+                produced: 8191
+            })
+        );
+        assert_eq!(
+            validate(&short, data.len() - 1),
+            dec(&short, data.len() - 1).map(|_| ())
+        );
+        // Our compressor round-trips it and finds the long match.
+        let c = ours(&data);
+        assert!(c.len() < 8192 + 256 + 30, "{}", c.len());
+        assert_eq!(dec(&c, data.len()).unwrap(), data);
+    }
+
+    #[test]
+    fn error_kinds_and_offsets() {
+        // Literal run past the input.
+        assert_eq!(
+            dec(&[0x00, b'a', 0x02, b'b'], 5),
+            Err(LzfError::Truncated { offset: 2 })
+        );
+        // Missing operand of a short / long back-reference.
+        assert_eq!(
+            dec(&[0x00, b'a', 0x20], 4),
+            Err(LzfError::Truncated { offset: 2 })
+        );
+        assert_eq!(
+            dec(&[0x00, b'a', 0xE0, 0x01], 11),
+            Err(LzfError::Truncated { offset: 2 })
+        );
+        // Back-reference as first token.
+        assert_eq!(
+            dec(&[0x20, 0x00], 3),
+            Err(LzfError::BackrefBeforeStart {
+                offset: 0,
+                distance: 1,
+                produced: 0
+            })
+        );
+        assert_eq!(
+            dec(&[0x01, b'a', b'b', 0x20, 0x02], 6),
+            Err(LzfError::BackrefBeforeStart {
+                offset: 3,
+                distance: 3,
+                produced: 2
+            })
+        );
+        // Overflow of a literal and of a back-reference.
+        assert_eq!(
+            dec(&[0x02, b'a', b'b', b'c'], 2),
+            Err(LzfError::OutputOverflow {
+                offset: 0,
+                token_len: 3,
+                produced: 0,
+                expected_len: 2
+            })
+        );
+        assert_eq!(
+            dec(&[0x00, b'a', 0x20, 0x00], 3),
+            Err(LzfError::OutputOverflow {
+                offset: 2,
+                token_len: 3,
+                produced: 1,
+                expected_len: 3
+            })
+        );
+        // Impossible expansion, checked before anything else.
+        assert_eq!(
+            dec(&[0x00, b'a', 0xE0, 0xFF, 0x00], 441),
+            Err(LzfError::ImpossibleExpansion {
+                compressed_len: 5,
+                expected_len: 441
+            })
+        );
+        assert_eq!(
+            dec(&[0x00, b'a', 0xE0, 0xFF, 0x00], 265).unwrap(),
+            vec![b'a'; 265]
+        );
+        assert!(matches!(
+            dec(&[], 1),
+            Err(LzfError::ImpossibleExpansion { .. })
+        ));
+        assert_eq!(dec(&[], 0).unwrap(), Vec::<u8>::new());
+        // Display mentions the offset.
+        let e = dec(&[0x00, b'a', 0x02, b'b'], 5).unwrap_err();
+        assert_eq!(e.offset(), 2);
+        assert!(e.to_string().contains("offset 2"), "{e}");
+        // Errors leave `out` as it was; success appends after existing content.
+        let mut v = b"keep".to_vec();
+        assert!(decompress(&[0x00, b'a', 0x20, 0x01], &mut v, 4).is_err());
+        assert_eq!(v, b"keep");
+        decompress(&[0x00, b'a', 0x20, 0x00], &mut v, 4).unwrap();
+        assert_eq!(v, b"keepaaaa");
+        // A back-reference cannot reach into bytes that were in `out` before the call.
+        assert!(matches!(
+            decompress(&[0x20, 0x00], &mut v, 3),
+            Err(LzfError::BackrefBeforeStart { .. })
+        ));
+    }
+
+    #[test]
+    fn stream_errors_persist_and_finish_checks() {
+        let mut d = StreamDecoder::new(3);
+        let mut sink = |_: &[u8]| {};
+        d.feed(&[0x00], &mut sink).unwrap();
+        // Truncated literal at finish.
+        assert_eq!(d.finish(), Err(LzfError::Truncated { offset: 0 }));
+        let mut d = StreamDecoder::new(3);
+        assert!(d.feed(&[0x20, 0x00], &mut sink).is_err());
+        assert_eq!(
+            d.feed(&[0x00, b'a'], &mut sink),
+            Err(LzfError::BackrefBeforeStart {
+                offset: 0,
+                distance: 1,
+                produced: 0
+            })
+        );
+        let mut d = StreamDecoder::new(3);
+        d.feed(&[0x00, b'a'], &mut sink).unwrap();
+        assert_eq!(d.produced(), 1);
+        assert_eq!(d.consumed(), 2);
+        assert_eq!(
+            d.finish(),
+            Err(LzfError::OutputTooShort {
+                offset: 2,
+                produced: 1,
+                expected_len: 3
+            })
+        );
+    }
+
+    #[test]
+    fn stream_memory_is_bounded_and_output_exact() {
+        // 3 MiB of semi-compressible data, fed in 1000-byte chunks: the internal buffer never
+        // grows past window + stage + one match.
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let data = semi(&mut rng, 3 << 20);
+        let c = ours(&data);
+        let mut d = StreamDecoder::new(data.len() as u64);
+        let mut out = Vec::with_capacity(data.len());
+        for chunk in c.chunks(1000) {
+            d.feed(chunk, &mut |b: &[u8]| out.extend_from_slice(b))
+                .unwrap();
+            assert!(d.buf.capacity() <= MAX_DISTANCE + STAGE + MAX_MATCH);
+            assert_eq!(out.len() as u64, d.produced());
+        }
+        d.finish().unwrap();
+        assert!(out == data);
+    }
+
+    #[test]
+    fn compressor_is_deterministic_across_calls_and_wraparound() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let inputs: Vec<Vec<u8>> = (0..50).map(|i| semi(&mut rng, 20 + i * 37)).collect();
+        let fresh: Vec<Vec<u8>> = inputs.iter().map(|i| ours(i)).collect();
+        let mut c = Compressor::new();
+        for round in 0..3 {
+            if round == 2 {
+                c.set_base(u32::MAX - 1000);
+            }
+            for (i, input) in inputs.iter().enumerate() {
+                let mut v = vec![9, 9];
+                let n = c.compress(input, &mut v, usize::MAX).unwrap();
+                assert_eq!(n, v.len() - 2);
+                assert_eq!(&v[..2], &[9, 9]);
+                assert_eq!(v[2..], fresh[i], "input {i} round {round}");
+            }
+        }
+        // Matches really are found (semi-compressible data compresses).
+        let total_in: usize = inputs.iter().map(Vec::len).sum();
+        let total_out: usize = fresh.iter().map(Vec::len).sum();
+        assert!(total_out * 10 < total_in * 8, "{total_out} vs {total_in}");
+    }
+
+    #[test]
+    fn compressor_ratio_close_to_liblzf() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        let data = semi(&mut rng, 1 << 20);
+        let theirs = lzf::compress(&data).unwrap();
+        let mine = ours(&data);
+        assert!(
+            mine.len() * 100 <= theirs.len() * 105,
+            "{} vs {}",
+            mine.len(),
+            theirs.len()
+        );
+    }
+
+    #[test]
+    fn compressor_redis_rule() {
+        let mut c = Compressor::new();
+        let mut v = Vec::new();
+        // 21 x 'a' compresses to 5 bytes <= 17.
+        assert_eq!(c.compress(&[b'a'; 21], &mut v, 17), Some(v.len()));
+        assert_eq!(dec(&v, 21).unwrap(), vec![b'a'; 21]);
+        // Incompressible data with max_out = len - 4 is refused and leaves `out` intact.
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        let mut noise = vec![0u8; 100_000];
+        rng.fill_bytes(&mut noise);
+        let mut v = vec![1, 2, 3];
+        assert_eq!(c.compress(&noise, &mut v, noise.len() - 4), None);
+        assert_eq!(v, [1, 2, 3]);
+        assert_eq!(c.compress(&[], &mut v, 0), Some(0));
+    }
+
+    fn arb_data() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..600),
+            proptest::collection::vec(0u8..4, 0..3000),
+            (any::<u64>(), 0usize..20_000).prop_map(|(seed, len)| {
+                semi(&mut rand::rngs::StdRng::seed_from_u64(seed), len)
+            }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn ours_then_lzf_crate(data in arb_data()) {
+            let c = ours(&data);
+            if !data.is_empty() {
+                prop_assert_eq!(lzf::decompress(&c, data.len()).unwrap(), data.clone());
+            }
+            prop_assert_eq!(dec(&c, data.len()).unwrap(), data.clone());
+            prop_assert_eq!(validate(&c, data.len()), Ok(()));
+        }
+
+        #[test]
+        fn lzf_crate_then_ours(data in arb_data()) {
+            if let Ok(c) = lzf::compress(&data) {
+                prop_assert_eq!(dec(&c, data.len()).unwrap(), data.clone());
+                prop_assert_eq!(validate(&c, data.len()), Ok(()));
+            }
+        }
+
+        #[test]
+        fn max_out_is_exact(data in arb_data()) {
+            let full = ours(&data);
+            let mut c = Compressor::new();
+            let mut v = Vec::new();
+            prop_assert_eq!(c.compress(&data, &mut v, full.len()), Some(full.len()));
+            prop_assert_eq!(&v, &full);
+            if !full.is_empty() {
+                let mut w = vec![7];
+                prop_assert_eq!(c.compress(&data, &mut w, full.len() - 1), None);
+                prop_assert_eq!(w, vec![7]);
+            }
+        }
+
+        #[test]
+        fn stream_equals_decompress(
+            data in arb_data(),
+            cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..12),
+        ) {
+            let c = ours(&data);
+            let mut cuts: Vec<usize> = cuts.iter().map(|i| i.index(c.len() + 1)).collect();
+            cuts.sort_unstable();
+            prop_assert_eq!(dec_stream(&c, data.len() as u64, &cuts).unwrap(), data.clone());
+        }
+
+        #[test]
+        fn corruptions_agree(
+            data in arb_data(),
+            edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
+            cut in any::<prop::sample::Index>(),
+            len_delta in -2i64..3,
+            truncate in any::<bool>(),
+        ) {
+            let mut c = ours(&data);
+            if c.is_empty() {
+                c.push(0);
+            }
+            for (i, b) in &edits {
+                let at = i.index(c.len());
+                c[at] = *b;
+            }
+            if truncate {
+                c.truncate(cut.index(c.len() + 1));
+            }
+            let expected = (data.len() as i64 + len_delta).max(0) as usize;
+            let full = dec(&c, expected);
+            prop_assert_eq!(validate(&c, expected), full.as_ref().map(|_| ()).map_err(|e| *e));
+            // Independent oracle: the lzf crate succeeds with exactly `expected` bytes iff we do.
+            let oracle = lzf::decompress(&c, expected).ok().filter(|v| v.len() == expected);
+            prop_assert_eq!(oracle, full.clone().ok().filter(|_| !c.is_empty()));
+            // The stream decoder agrees (it cannot check the expansion bound up front).
+            let s = dec_stream(&c, expected as u64, &[c.len() / 3, c.len() / 2]);
+            match full {
+                Err(LzfError::ImpossibleExpansion { .. }) => prop_assert!(s.is_err()),
+                other => prop_assert_eq!(s, other),
+            }
+        }
+
+        #[test]
+        fn garbage_never_panics(
+            input in proptest::collection::vec(any::<u8>(), 0..300),
+            expected in 0usize..30_000,
+        ) {
+            let full = dec(&input, expected);
+            prop_assert_eq!(validate(&input, expected), full.as_ref().map(|_| ()).map_err(|e| *e));
+            if let Ok(v) = &full {
+                prop_assert_eq!(v.len(), expected);
+            }
+            let s = dec_stream(&input, expected as u64, &[1, 2, 3, 50]);
+            match full {
+                Err(LzfError::ImpossibleExpansion { .. }) => prop_assert!(s.is_err()),
+                other => prop_assert_eq!(s, other),
+            }
+        }
+    }
+}

@@ -1,1 +1,119 @@
-//! rdb-reader
+//! Streaming reader for Redis and Valkey RDB files.
+//!
+//! [`Parser`] is a pull parser that yields borrowed [`Event`]s per record, per key and per
+//! element, over a zero-copy [`SliceSource`] (a memory-mapped file or a buffer) or a
+//! [`StreamSource`] (any `Read`: pipes, stdin) with a bounded buffer. It reads every RDB
+//! version real servers write (1–12, Valkey 80), validates every inner encoding as it goes,
+//! checks the CRC-64 trailer, and stops at the first error, which names the byte offset, db,
+//! key, type and encoding. [`read_keyspace`] builds the owned [`rdb_model::Keyspace`].
+//!
+//! ```
+//! use rdb_reader::{Event, Limits, Parser, SliceSource};
+//! // `SET foo bar` in RDB 11, as a real server writes it.
+//! let file = b"REDIS0011\xfe\x00\xfb\x01\x00\x00\x03foo\x03bar\xff\x8d\x86\xb9\x4c\x67\x6e\xab\x95";
+//! let mut p = Parser::new(SliceSource::new(file), Limits::default());
+//! let mut keys = 0;
+//! while let Some(ev) = p.next_event().unwrap() {
+//!     if let Event::Key(k) = ev {
+//!         assert_eq!(k.key, rdb_format::Element::Str(b"foo"));
+//!         keys += 1;
+//!     }
+//! }
+//! assert_eq!(keys, 1);
+//! ```
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
+pub mod error;
+pub mod event;
+pub mod keyspace;
+pub mod parser;
+pub mod source;
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+pub use error::{ReadError, ReadResult};
+pub use event::{ChecksumStatus, EofInfo, Event, KeyInfo, StreamEntryRef, StreamMeta};
+pub use keyspace::{read_keyspace, KeyspaceBuilder};
+pub use parser::Parser;
+pub use source::{SliceSource, Source, StreamSource};
+
+/// Bounds on what the reader holds in memory at once.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest blob (listpack, ziplist, intset, zipmap, stream node) held in memory.
+    pub max_blob: usize,
+    /// Largest single collection element or AUX/key string held in memory (top-level string
+    /// values are streamed in chunks and are not bounded by this).
+    pub max_string: usize,
+    /// Fail on a checksum mismatch (otherwise it is reported in [`EofInfo`]).
+    pub verify_checksum: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_blob: 1 << 30,
+            max_string: 512 << 20,
+            verify_checksum: true,
+        }
+    }
+}
+
+impl Limits {
+    /// Buffer bound for a [`StreamSource`] under these limits.
+    pub fn stream_buffer(&self) -> usize {
+        self.max_blob.max(self.max_string).saturating_add(1 << 20)
+    }
+}
+
+/// A read-only memory map of a file (the one documented `unsafe` call of the project).
+pub struct MappedFile {
+    map: Option<memmap2::Mmap>,
+}
+
+impl MappedFile {
+    /// Maps `path` read-only. Empty files are not mapped (an empty slice is returned).
+    pub fn open(path: &Path) -> std::io::Result<Self> {
+        let file = File::open(path)?;
+        let len = file.metadata()?.len();
+        if len == 0 {
+            return Ok(MappedFile { map: None });
+        }
+        let map = map_file(&file)?;
+        Ok(MappedFile { map: Some(map) })
+    }
+
+    /// The file's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        self.map.as_deref().unwrap_or(&[])
+    }
+}
+
+#[allow(unsafe_code)]
+fn map_file(file: &File) -> std::io::Result<memmap2::Mmap> {
+    // SAFETY: the map is read-only and private to this process. Another process truncating
+    // or rewriting the file while it is mapped could change the bytes under us (or raise
+    // SIGBUS on truncation); snapshot files are written once and renamed into place, and
+    // callers that cannot rule this out use the streaming reader instead.
+    let map = unsafe { memmap2::MmapOptions::new().map(file)? };
+    #[cfg(unix)]
+    {
+        let _ = map.advise(memmap2::Advice::Sequential);
+    }
+    Ok(map)
+}
+
+/// A parser over a plain reader (pipes, stdin).
+pub fn stream_parser<R: Read>(reader: R, limits: Limits) -> Parser<StreamSource<R>> {
+    Parser::new(StreamSource::new(reader, limits.stream_buffer()), limits)
+}

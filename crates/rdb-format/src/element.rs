@@ -1,0 +1,65 @@
+//! An element of a compact encoding: a byte string or an integer.
+
+use crate::int::IntText;
+
+/// One element of a listpack, ziplist or intset: bytes borrowed from the blob, or an integer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Element<'a> {
+    /// A byte string.
+    Str(&'a [u8]),
+    /// An integer (its logical value is its decimal text).
+    Int(i64),
+}
+
+impl<'a> Element<'a> {
+    /// The element as bytes; integers are formatted into `tmp`.
+    pub fn as_bytes<'b>(&'b self, tmp: &'b mut IntText) -> &'b [u8]
+    where
+        'a: 'b,
+    {
+        match self {
+            Element::Str(s) => s,
+            Element::Int(v) => {
+                *tmp = IntText::new(*v);
+                tmp.as_bytes()
+            }
+        }
+    }
+
+    /// Appends the element's bytes to `out`.
+    pub fn append_to(&self, out: &mut Vec<u8>) {
+        match self {
+            Element::Str(s) => out.extend_from_slice(s),
+            Element::Int(v) => out.extend_from_slice(IntText::new(*v).as_bytes()),
+        }
+    }
+
+    /// The element as an owned byte vector.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut v = Vec::new();
+        self.append_to(&mut v);
+        v
+    }
+
+    /// The integer value, if the element is an integer or a canonical decimal string.
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Element::Int(v) => Some(*v),
+            Element::Str(s) => crate::int::parse_canonical_i64(s),
+        }
+    }
+
+    /// Length of the element's bytes.
+    pub fn byte_len(&self) -> usize {
+        match self {
+            Element::Str(s) => s.len(),
+            Element::Int(v) => IntText::new(*v).as_bytes().len(),
+        }
+    }
+
+    /// Compares two elements by their byte representation (memcmp order).
+    pub fn cmp_bytes(&self, other: &Element<'_>) -> std::cmp::Ordering {
+        let (mut a, mut b) = (IntText::new(0), IntText::new(0));
+        self.as_bytes(&mut a).cmp(other.as_bytes(&mut b))
+    }
+}

@@ -1,0 +1,231 @@
+//! Stream node listpacks (§4.6): master entry, delta-encoded entries, `lp_count` checks.
+
+use crate::element::Element;
+use crate::error::{CodecError, CodecResult};
+use crate::listpack::{element_at, ListpackCursor};
+
+/// Entry flag: deleted.
+pub const FLAG_DELETED: i64 = 1;
+/// Entry flag: same fields as the master entry.
+pub const FLAG_SAMEFIELDS: i64 = 2;
+
+/// One entry of a stream node listpack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeEntry {
+    /// Entry ID, milliseconds part.
+    pub ms: u64,
+    /// Entry ID, sequence part.
+    pub seq: u64,
+    /// The DELETED flag.
+    pub deleted: bool,
+    /// Number of field/value pairs.
+    pub fields: usize,
+}
+
+/// A validating cursor over one stream node listpack (`streamValidateListpackIntegrity`).
+///
+/// Field and value positions of the current entry are kept (reused buffer) so callers can
+/// resolve them with [`StreamNodeCursor::field`] without the cursor borrowing the blob.
+#[derive(Debug, Clone)]
+pub struct StreamNodeCursor {
+    lp: ListpackCursor,
+    master_ms: u64,
+    master_seq: u64,
+    /// Live entries declared by the master entry.
+    pub count: u64,
+    /// Deleted entries declared by the master entry.
+    pub deleted: u64,
+    master_fields: Vec<usize>,
+    remaining: u64,
+    flagged_deleted: u64,
+    positions: Vec<(usize, usize)>,
+}
+
+fn int_of(e: Option<Element<'_>>, pos: usize, what: &str) -> CodecResult<i64> {
+    match e {
+        Some(Element::Int(v)) => Ok(v),
+        Some(Element::Str(s)) => crate::int::parse_canonical_i64(s).ok_or_else(|| {
+            CodecError::new(pos, "stream-listpack", format!("stream listpack {what} is not an integer"))
+        }),
+        None => Err(CodecError::new(pos, "stream-listpack", format!("stream listpack ends before {what}"))),
+    }
+}
+
+impl StreamNodeCursor {
+    /// Parses the master entry of `blob` whose node key is `master_ms-master_seq`.
+    pub fn new(blob: &[u8], master_ms: u64, master_seq: u64) -> CodecResult<Self> {
+        let mut lp = ListpackCursor::new(blob)?;
+        let p = lp.position();
+        let count = int_of(lp.next(blob)?, p, "master entry count")?;
+        let p = lp.position();
+        let deleted = int_of(lp.next(blob)?, p, "master deleted count")?;
+        let p = lp.position();
+        let nfields = int_of(lp.next(blob)?, p, "master field count")?;
+        let (count, deleted, nfields) = match (u64::try_from(count), u64::try_from(deleted), usize::try_from(nfields)) {
+            (Ok(c), Ok(d), Ok(n)) => (c, d, n),
+            _ => return Err(CodecError::new(p, "stream-listpack", "negative count in stream master entry")),
+        };
+        // Every master field needs at least 2 bytes of listpack.
+        if nfields > blob.len() / 2 {
+            return Err(CodecError::new(p, "stream-listpack", format!("master field count {nfields} exceeds the listpack size")));
+        }
+        let mut master_fields = Vec::with_capacity(nfields);
+        for _ in 0..nfields {
+            let p = lp.position();
+            if lp.next(blob)?.is_none() {
+                return Err(CodecError::new(p, "stream-listpack", "stream listpack ends inside the master fields"));
+            }
+            master_fields.push(p);
+        }
+        let p = lp.position();
+        if int_of(lp.next(blob)?, p, "master terminator")? != 0 {
+            return Err(CodecError::new(p, "stream-listpack", "stream master entry terminator is not 0"));
+        }
+        let remaining = count.checked_add(deleted).ok_or_else(|| CodecError::new(0, "stream-listpack", "entry count overflows"))?;
+        Ok(StreamNodeCursor {
+            lp,
+            master_ms,
+            master_seq,
+            count,
+            deleted,
+            master_fields,
+            remaining,
+            flagged_deleted: 0,
+            positions: Vec::new(),
+        })
+    }
+
+    /// Number of master fields.
+    pub fn master_field_count(&self) -> usize {
+        self.master_fields.len()
+    }
+
+    /// The next entry, or `None` after the last one (checking that the listpack ends there).
+    pub fn next_entry(&mut self, blob: &[u8]) -> CodecResult<Option<NodeEntry>> {
+        self.positions.clear();
+        if self.remaining == 0 {
+            let p = self.lp.position();
+            if self.lp.next(blob)?.is_some() {
+                return Err(CodecError::new(p, "stream-listpack", "stream listpack has elements after its last entry"));
+            }
+            return Ok(None);
+        }
+        self.remaining -= 1;
+        let start = self.lp.position();
+        let flags = int_of(self.lp.next(blob)?, start, "entry flags")?;
+        let p = self.lp.position();
+        let ms_delta = int_of(self.lp.next(blob)?, p, "entry ms delta")?;
+        let p = self.lp.position();
+        let seq_delta = int_of(self.lp.next(blob)?, p, "entry seq delta")?;
+        // Deltas are stored as int64 and added modulo 2^64, exactly as the server does.
+        let ms = self.master_ms.wrapping_add(ms_delta as u64);
+        let seq = self.master_seq.wrapping_add(seq_delta as u64);
+        let lp_count_expected;
+        if flags & FLAG_SAMEFIELDS != 0 {
+            for i in 0..self.master_fields.len() {
+                let vp = self.lp.position();
+                if self.lp.next(blob)?.is_none() {
+                    return Err(CodecError::new(vp, "stream-listpack", "stream listpack ends inside an entry"));
+                }
+                let fp = self.master_fields.get(i).copied().unwrap_or(0);
+                self.positions.push((fp, vp));
+            }
+            lp_count_expected = self.master_fields.len() as i64 + 3;
+        } else {
+            let p = self.lp.position();
+            let nf = int_of(self.lp.next(blob)?, p, "entry field count")?;
+            let nf = usize::try_from(nf)
+                .ok()
+                .filter(|&n| n <= blob.len() / 4)
+                .ok_or_else(|| CodecError::new(p, "stream-listpack", format!("entry field count {nf} is impossible")))?;
+            for _ in 0..nf {
+                let fp = self.lp.position();
+                let f = self.lp.next(blob)?;
+                let vp = self.lp.position();
+                let v = self.lp.next(blob)?;
+                if f.is_none() || v.is_none() {
+                    return Err(CodecError::new(fp, "stream-listpack", "stream listpack ends inside an entry"));
+                }
+                self.positions.push((fp, vp));
+            }
+            lp_count_expected = 2 * nf as i64 + 4;
+        }
+        let p = self.lp.position();
+        let lp_count = int_of(self.lp.next(blob)?, p, "entry lp-count")?;
+        if lp_count != lp_count_expected {
+            return Err(CodecError::new(
+                p,
+                "stream-listpack",
+                format!("entry lp-count is {lp_count}, expected {lp_count_expected}"),
+            ));
+        }
+        let deleted = flags & FLAG_DELETED != 0;
+        if deleted {
+            self.flagged_deleted += 1;
+        }
+        Ok(Some(NodeEntry { ms, seq, deleted, fields: self.positions.len() }))
+    }
+
+    /// Entries with the DELETED flag seen so far.
+    pub fn flagged_deleted(&self) -> u64 {
+        self.flagged_deleted
+    }
+
+    /// Field `i` of the current entry as `(field, value)`.
+    pub fn field<'a>(&self, blob: &'a [u8], i: usize) -> CodecResult<(Element<'a>, Element<'a>)> {
+        let (fp, vp) = self
+            .positions
+            .get(i)
+            .copied()
+            .ok_or_else(|| CodecError::new(0, "stream-listpack", "field index out of range"))?;
+        Ok((element_at(blob, fp)?, element_at(blob, vp)?))
+    }
+
+    /// Positions (field, value) of the current entry's elements inside the blob.
+    pub fn positions(&self) -> &[(usize, usize)] {
+        &self.positions
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn doc_example() {
+        let lp: Vec<u8> = vec![
+            0x49, 0, 0, 0, 0x19, 0, 0x02, 0x01, 0x01, 0x01, 0x02, 0x01, 0x84, b'n', b'a', b'm', b'e', 0x05, 0x83,
+            b'a', b'g', b'e', 0x04, 0x00, 0x01, 0x02, 0x01, 0x00, 0x01, 0x00, 0x01, 0x81, b'a', 0x02, 0x01, 0x01,
+            0x05, 0x01, 0x03, 0x01, 0x00, 0x01, 0x01, 0x01, 0x81, b'b', 0x02, 0x02, 0x01, 0x05, 0x01, 0x00, 0x01,
+            0x01, 0x01, 0xdf, 0xff, 0x02, 0x01, 0x01, 0x85, b'o', b't', b'h', b'e', b'r', 0x06, 0x81, b'x', 0x02,
+            0x06, 0x01, 0xff,
+        ];
+        assert_eq!(lp.len(), 73);
+        let mut c = StreamNodeCursor::new(&lp, 1, 1).unwrap();
+        assert_eq!((c.count, c.deleted), (2, 1));
+        let e = c.next_entry(&lp).unwrap().unwrap();
+        assert_eq!((e.ms, e.seq, e.deleted, e.fields), (1, 1, false, 2));
+        let (f, v) = c.field(&lp, 0).unwrap();
+        assert_eq!((f, v), (Element::Str(b"name"), Element::Str(b"a")));
+        let (f, v) = c.field(&lp, 1).unwrap();
+        assert_eq!((f, v), (Element::Str(b"age"), Element::Int(1)));
+        let e = c.next_entry(&lp).unwrap().unwrap();
+        assert_eq!((e.ms, e.seq, e.deleted), (1, 2, true));
+        let e = c.next_entry(&lp).unwrap().unwrap();
+        assert_eq!((e.ms, e.seq, e.deleted, e.fields), (2, 0, false, 1));
+        assert_eq!(c.field(&lp, 0).unwrap(), (Element::Str(b"other"), Element::Str(b"x")));
+        assert_eq!(c.next_entry(&lp).unwrap(), None);
+        assert_eq!(c.flagged_deleted(), 1);
+        // Corruptions never panic.
+        for i in 0..lp.len() {
+            for v in [0u8, 1, 2, 3, 0x7f, 0xdf, 0xff] {
+                let mut m = lp.clone();
+                m[i] = v;
+                if let Ok(mut c) = StreamNodeCursor::new(&m, 1, 1) {
+                    while let Ok(Some(_)) = c.next_entry(&m) {}
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! RDB string encoding (§2.2): raw, int8/16/32 and LZF.
+
+use crate::error::{array_at, CodecError, CodecResult};
+use crate::int::parse_canonical_i64;
+use crate::length::{decode_length, encode_length, Length};
+use crate::lzf::Compressor;
+
+/// The header of an RDB string: what follows the length prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StringHeader {
+    /// `len` raw bytes follow.
+    Raw(u64),
+    /// An integer-encoded string (the value is its decimal text); its bytes are already consumed.
+    Int(i64),
+    /// LZF: `compressed` bytes follow, decoding to exactly `uncompressed` bytes.
+    Lzf {
+        /// Compressed length.
+        compressed: u64,
+        /// Declared uncompressed length.
+        uncompressed: u64,
+    },
+}
+
+/// Decodes a string header at the start of `buf`; returns it and the header size (length
+/// prefix plus integer bytes or the two LZF lengths). The payload (raw or compressed bytes)
+/// follows the header.
+pub fn decode_string_header(buf: &[u8], wide: bool) -> CodecResult<(StringHeader, usize)> {
+    let (len, n) = decode_length(buf, wide)?;
+    match len {
+        Length::Len(l) => Ok((StringHeader::Raw(l), n)),
+        Length::Special(0) => {
+            let [b] = array_at::<1>(buf, n, "int8 string")?;
+            Ok((StringHeader::Int(i64::from(b as i8)), n + 1))
+        }
+        Length::Special(1) => {
+            let b = array_at::<2>(buf, n, "int16 string")?;
+            Ok((StringHeader::Int(i64::from(i16::from_le_bytes(b))), n + 2))
+        }
+        Length::Special(2) => {
+            let b = array_at::<4>(buf, n, "int32 string")?;
+            Ok((StringHeader::Int(i64::from(i32::from_le_bytes(b))), n + 4))
+        }
+        Length::Special(3) => {
+            let rest = buf.get(n..).unwrap_or(&[]);
+            let (c, n1) = decode_length(rest, wide).map_err(|e| e.shifted(n))?;
+            let rest2 = rest.get(n1..).unwrap_or(&[]);
+            let (u, n2) = decode_length(rest2, wide).map_err(|e| e.shifted(n + n1))?;
+            match (c, u) {
+                (Length::Len(compressed), Length::Len(uncompressed)) => Ok((
+                    StringHeader::Lzf {
+                        compressed,
+                        uncompressed,
+                    },
+                    n + n1 + n2,
+                )),
+                _ => Err(CodecError::new(
+                    n,
+                    "lzf-header",
+                    "LZF string lengths must be plain lengths",
+                )),
+            }
+        }
+        Length::Special(e) => Err(CodecError::new(
+            0,
+            "string-encoding",
+            format!("unknown RDB string encoding type {e}"),
+        )),
+    }
+}
+
+/// Returns the integer to use when `s` may be stored integer-encoded: ≤ 11 bytes, canonical
+/// decimal, within int32 (the Redis rule).
+pub fn string_int_value(s: &[u8]) -> Option<i32> {
+    if s.len() > 11 {
+        return None;
+    }
+    parse_canonical_i64(s).and_then(|v| i32::try_from(v).ok())
+}
+
+/// Appends the integer-encoded form of `v` (smallest of int8/16/32).
+pub fn encode_int_string(v: i32, out: &mut Vec<u8>) {
+    if let Ok(b) = i8::try_from(v) {
+        out.push(0xC0);
+        out.push(b as u8);
+    } else if let Ok(h) = i16::try_from(v) {
+        out.push(0xC1);
+        out.extend_from_slice(&h.to_le_bytes());
+    } else {
+        out.push(0xC2);
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+}
+
+/// Appends a raw (uncompressed, not integer-encoded) string.
+pub fn encode_raw_string(s: &[u8], out: &mut Vec<u8>) {
+    encode_length(s.len() as u64, out);
+    out.extend_from_slice(s);
+}
+
+/// Appends `s` as Redis would write it: integer-encoded when canonical and in int32 range;
+/// else LZF when `compressor` is given, `s` is longer than 20 bytes and compression saves at
+/// least 4 bytes; else raw.
+pub fn encode_string(s: &[u8], compressor: Option<&mut Compressor>, out: &mut Vec<u8>) {
+    if let Some(v) = string_int_value(s) {
+        encode_int_string(v, out);
+        return;
+    }
+    if let Some(c) = compressor {
+        if s.len() > 20 {
+            let max_out = s.len() - 4;
+            let mark = out.len();
+            if let Some(clen) = c.compress(s, out, max_out) {
+                // Insert the header before the compressed body (a short memmove).
+                let mut header = [0u8; 19];
+                header[0] = 0xC3;
+                let n1 = put_length(clen as u64, &mut header, 1);
+                let n2 = put_length(s.len() as u64, &mut header, 1 + n1);
+                out.splice(mark..mark, header.iter().take(1 + n1 + n2).copied());
+                return;
+            }
+            out.truncate(mark);
+        }
+    }
+    encode_raw_string(s, out);
+}
+
+/// Writes the length encoding of `v` into `buf` at `at`; returns its size.
+fn put_length(v: u64, buf: &mut [u8; 19], at: usize) -> usize {
+    let mut tmp = [0u8; 9];
+    let n = crate::length::encoded_length_size(v);
+    match n {
+        1 => tmp[0] = v as u8,
+        2 => {
+            tmp[0] = 0x40 | (v >> 8) as u8;
+            tmp[1] = v as u8;
+        }
+        5 => {
+            tmp[0] = 0x80;
+            tmp[1..5].copy_from_slice(&(v as u32).to_be_bytes());
+        }
+        _ => {
+            tmp[0] = 0x81;
+            tmp[1..9].copy_from_slice(&v.to_be_bytes());
+        }
+    }
+    for (i, b) in tmp.iter().take(n).enumerate() {
+        if let Some(d) = buf.get_mut(at + i) {
+            *d = *b;
+        }
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enc(s: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode_string(s, None, &mut out);
+        out
+    }
+
+    #[test]
+    fn vectors() {
+        let cases: &[(&str, &[u8])] = &[
+            ("", &[0x00]),
+            ("a", &[0x01, 0x61]),
+            ("0", &[0xc0, 0x00]),
+            ("-1", &[0xc0, 0xff]),
+            ("127", &[0xc0, 0x7f]),
+            ("128", &[0xc1, 0x80, 0x00]),
+            ("-128", &[0xc0, 0x80]),
+            ("-129", &[0xc1, 0x7f, 0xff]),
+            ("32768", &[0xc2, 0x00, 0x80, 0x00, 0x00]),
+            ("2147483647", &[0xc2, 0xff, 0xff, 0xff, 0x7f]),
+            ("-2147483648", &[0xc2, 0x00, 0x00, 0x00, 0x80]),
+            ("007", &[0x03, 0x30, 0x30, 0x37]),
+            ("+1", &[0x02, 0x2b, 0x31]),
+            ("-0", &[0x02, 0x2d, 0x30]),
+        ];
+        for &(s, bytes) in cases {
+            assert_eq!(enc(s.as_bytes()), bytes, "{s:?}");
+            let (h, n) = decode_string_header(bytes, true).unwrap();
+            match h {
+                StringHeader::Int(v) => {
+                    assert_eq!(v.to_string(), s);
+                    assert_eq!(n, bytes.len());
+                }
+                StringHeader::Raw(l) => {
+                    assert_eq!(l as usize, s.len());
+                    assert_eq!(&bytes[n..], s.as_bytes());
+                }
+                StringHeader::Lzf { .. } => panic!("unexpected lzf"),
+            }
+        }
+        assert_eq!(enc(b"2147483648")[0], 10);
+        assert_eq!(enc(b"12345678901")[0], 11);
+    }
+
+    #[test]
+    fn lzf_header_and_roundtrip() {
+        let bytes = [0xc3, 0x09, 0x32, 0x01, 0x61, 0x61, 0xe0, 0x25, 0x00, 0x01, 0x61, 0x61];
+        let (h, n) = decode_string_header(&bytes, true).unwrap();
+        assert_eq!(h, StringHeader::Lzf { compressed: 9, uncompressed: 50 });
+        assert_eq!(n, 3);
+        let mut out = Vec::new();
+        crate::lzf::decompress(&bytes[n..], &mut out, 50).unwrap();
+        assert_eq!(out, vec![b'a'; 50]);
+
+        let mut c = Compressor::new();
+        let s = vec![b'x'; 1000];
+        let mut out = Vec::new();
+        encode_string(&s, Some(&mut c), &mut out);
+        let (h, n) = decode_string_header(&out, true).unwrap();
+        let StringHeader::Lzf { compressed, uncompressed } = h else { panic!("{h:?}") };
+        assert_eq!(uncompressed, 1000);
+        assert_eq!(out.len() - n, compressed as usize);
+        let mut dec = Vec::new();
+        crate::lzf::decompress(&out[n..], &mut dec, 1000).unwrap();
+        assert_eq!(dec, s);
+        // Incompressible: stored raw.
+        let mut out = Vec::new();
+        let s: Vec<u8> = (0..40u8).map(|i| i.wrapping_mul(97).wrapping_add(13)).collect();
+        encode_string(&s, Some(&mut c), &mut out);
+        assert_eq!(out[0], 40);
+    }
+
+    #[test]
+    fn bad_encodings() {
+        assert_eq!(decode_string_header(&[0xC4], true).unwrap_err().code, "string-encoding");
+        assert!(decode_string_header(&[0xC1, 0x00], true).is_err());
+        assert!(decode_string_header(&[0xC3, 0x05], true).is_err());
+    }
+}

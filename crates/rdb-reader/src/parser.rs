@@ -1,0 +1,1348 @@
+//! The pull parser: a state machine that turns a byte source into [`Event`]s.
+//!
+//! Each call to [`Parser::next_event`] runs the state machine until it has one event to
+//! give. The step functions mutate the state and return an [`Emit`] descriptor holding only
+//! positions and numbers; [`Parser::render`] then borrows the bytes for the event. Opcodes
+//! are handled in a loop, never by recursion. After the first error the parser is fused:
+//! every later call returns `Ok(None)`.
+
+use rdb_format::consts::HEADER_LEN;
+use rdb_format::double::{decode_old_double, parse_double_text};
+use rdb_format::intset::Intset;
+use rdb_format::length::{decode_length, Length};
+use rdb_format::listpack::ListpackCursor;
+use rdb_format::lzf::{self, StreamDecoder};
+use rdb_format::stream_lp::StreamNodeCursor;
+use rdb_format::string::{decode_string_header, StringHeader};
+use rdb_format::ziplist::ZiplistCursor;
+use rdb_format::zipmap::ZipmapCursor;
+use rdb_format::{CodecError, Element, Header, Opcode, RdbType, TypeKind};
+use rdb_model::StreamId;
+
+use crate::error::{ReadError, ReadResult};
+use crate::event::{ChecksumStatus, EofInfo, Event, KeyInfo, StreamEntryRef, StreamMeta};
+use crate::source::{Source, SourceError, Span};
+use crate::Limits;
+
+/// Largest value of a hash-field TTL (2^48 − 1).
+const EB_EXPIRE_TIME_MAX: i64 = (1 << 48) - 1;
+
+/// Where a string value lives.
+#[derive(Debug, Clone, Copy)]
+enum Val {
+    /// Bytes in the source.
+    Span(Span),
+    /// An integer (int-encoded string or integer element).
+    Int(i64),
+    /// Bytes in scratch buffer `n` (decompressed LZF).
+    Scratch(usize),
+    /// Bytes inside the current blob.
+    Blob { off: usize, len: usize },
+}
+
+/// Where the current blob (listpack, ziplist, ...) lives.
+#[derive(Debug, Clone, Copy)]
+enum BlobLoc {
+    Src(Span),
+    Buf,
+}
+
+#[derive(Debug, Clone)]
+enum BlobCursor {
+    Lp(ListpackCursor),
+    Zl(ZiplistCursor),
+    Intset { width: usize, len: usize, next: usize, prev: Option<i64> },
+    Zipmap(ZipmapCursor),
+}
+
+/// How the elements of a blob group into events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    List,
+    Set,
+    ZSet,
+    Hash,
+    /// field, value, ttl triplets (Redis HASH_LISTPACK_EX).
+    HashTtl,
+}
+
+/// Plain (non-blob) collections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Plain {
+    List,
+    Set,
+    ZSetV1,
+    ZSet2,
+    Hash,
+    /// Redis 24 (`pre_ga` = 22 in 7.4 RCs): per-field TTL before field and value.
+    HashMeta { pre_ga: bool },
+    /// Valkey HASH_2: field, value, i64 expiry.
+    ValkeyHash2,
+}
+
+#[derive(Debug)]
+enum StreamPhase {
+    Nodes { left: u64 },
+    InNode { left: u64, loc: BlobLoc, cur: Box<StreamNodeCursor> },
+    Meta,
+    Groups { left: u64 },
+    Pel { left: u64, groups_left: u64 },
+    Consumers { left: u64, groups_left: u64 },
+    ConsumerPel { left: u64, consumers_left: u64, groups_left: u64 },
+}
+
+#[derive(Debug)]
+enum State {
+    Header,
+    Records,
+    StringRaw { left: u64 },
+    StringLzf { dec: Box<StreamDecoder>, left: u64 },
+    Plain { plain: Plain, left: u64, min_expire: i64 },
+    Blob { loc: BlobLoc, cur: BlobCursor, shape: Shape },
+    Quicklist { left: u64, v2: bool, node: Option<(BlobLoc, BlobCursor)> },
+    Stream { version: u8, phase: StreamPhase },
+    KeyEnd,
+    Done,
+}
+
+/// What the next event is, as positions and numbers (rendered by [`Parser::render`]).
+#[derive(Debug)]
+enum Emit {
+    Header(Header),
+    Aux(Val, Val),
+    SelectDb(u64),
+    ResizeDb(u64, u64),
+    SlotInfo(u64, u64, u64),
+    Function(Val),
+    ModuleAux { module_id: u64, when: u64, raw: Span },
+    Key { offset: u64, key: Val, rdb_type: RdbType, kind: TypeKind, len_hint: Option<u64> },
+    StringChunk(Val),
+    ChunkBuf,
+    ListItem(Val),
+    SetMember(Val),
+    ZSet(Val, f64),
+    Hash(Val, Val, Option<i64>),
+    StreamNode { master: StreamId, count: u64, deleted: u64 },
+    StreamEntry { id: StreamId, deleted: bool },
+    StreamMeta(StreamMeta),
+    StreamGroup { name: Val, last: StreamId, entries_read: Option<i64>, pel: u64 },
+    StreamPending { id: StreamId, time: i64, count: u64 },
+    StreamConsumers(u64),
+    StreamConsumer { name: Val, seen: i64, active: Option<i64>, pel: u64 },
+    StreamConsumerPending(StreamId),
+    Module { module_id: u64, raw: Span },
+    KeyEnd,
+    Eof(EofInfo),
+}
+
+/// Per-key attributes set by opcodes before the type byte.
+#[derive(Debug, Default, Clone, Copy)]
+struct Pending {
+    expire: Option<i64>,
+    idle: Option<u64>,
+    freq: Option<u8>,
+}
+
+/// The pull parser over a [`Source`].
+pub struct Parser<S> {
+    src: S,
+    limits: Limits,
+    header: Option<Header>,
+    wide: bool,
+    state: State,
+    fused: bool,
+    db: Option<u64>,
+    pending: Pending,
+    key: KeyCtx,
+    scratch: [Vec<u8>; 3],
+    blob_buf: Vec<u8>,
+    /// Decompressed chunk of a large LZF string.
+    chunk_buf: Vec<u8>,
+    /// Absolute file offset of the current blob's string (for error offsets).
+    blob_offset: u64,
+    /// Whether the current blob was LZF-compressed (its offsets are not file offsets).
+    blob_compressed: bool,
+    /// Stream entry field positions for the event being rendered.
+    entry_pos: Vec<(usize, usize)>,
+    /// Last key info for `KeyInfo` rendering.
+    key_attrs: Pending,
+    /// An event to give before running the state machine again.
+    queued: Option<Emit>,
+}
+
+#[derive(Debug, Default)]
+struct KeyCtx {
+    active: bool,
+    preview: Vec<u8>,
+    len: usize,
+    kind: Option<TypeKind>,
+}
+
+/// Size of a string-value chunk: longer values are delivered in several events.
+pub const STRING_CHUNK: usize = 1 << 20;
+/// Compressed bytes fed per step when a large LZF string is decoded incrementally.
+const LZF_FEED: usize = 64 * 1024;
+
+impl<S: Source> Parser<S> {
+    /// A parser over `src`.
+    pub fn new(src: S, limits: Limits) -> Self {
+        Parser {
+            src,
+            limits,
+            header: None,
+            wide: true,
+            state: State::Header,
+            fused: false,
+            db: None,
+            pending: Pending::default(),
+            key: KeyCtx::default(),
+            scratch: [Vec::new(), Vec::new(), Vec::new()],
+            blob_buf: Vec::new(),
+            chunk_buf: Vec::new(),
+            blob_offset: 0,
+            blob_compressed: false,
+            entry_pos: Vec::new(),
+            key_attrs: Pending::default(),
+            queued: None,
+        }
+    }
+
+    /// The header, once read.
+    pub fn header(&self) -> Option<Header> {
+        self.header
+    }
+
+    /// Absolute offset of the next unread byte.
+    pub fn offset(&self) -> u64 {
+        self.src.offset()
+    }
+
+    /// The current database.
+    pub fn db(&self) -> Option<u64> {
+        self.db
+    }
+
+    /// The next event; `Ok(None)` after EOF or after an error (the parser is fused).
+    pub fn next_event(&mut self) -> ReadResult<Option<Event<'_>>> {
+        if self.fused {
+            return Ok(None);
+        }
+        let emit = loop {
+            match self.step() {
+                Ok(Some(e)) => break e,
+                Ok(None) => continue,
+                Err(e) => {
+                    self.fused = true;
+                    self.state = State::Done;
+                    return Err(e);
+                }
+            }
+        };
+        if let Emit::Eof(_) = emit {
+            self.fused = true;
+        }
+        Ok(Some(self.render(emit)))
+    }
+
+    // ----- error helpers -------------------------------------------------------------
+
+    fn err(&self, offset: u64, code: &'static str, message: impl Into<String>) -> ReadError {
+        let mut e = ReadError::new(offset, code, message);
+        let i = e.info_mut();
+        i.db = self.db;
+        if self.key.active {
+            i.key = Some(self.key.preview.clone());
+            i.key_len = self.key.len;
+            i.type_info = self.key.kind.map(|k| (k.logical(), k.encoding()));
+        }
+        e
+    }
+
+    fn src_err(&self, e: SourceError, what: &str) -> ReadError {
+        let off = self.src.offset();
+        match e {
+            SourceError::Eof { needed, available } => self.err(
+                off,
+                "truncated",
+                format!("unexpected end of file reading {what}: needed {needed} bytes, {available} left"),
+            ),
+            SourceError::TooLarge(n) => self.err(
+                off,
+                "limit",
+                format!("{what} of {n} bytes exceeds the reader's buffer limit"),
+            ),
+            SourceError::Io(io) => {
+                let mut e = self.err(off, "io", format!("I/O error reading {what}: {io}"));
+                e.info_mut().io = Some(io);
+                e
+            }
+        }
+    }
+
+    fn codec_err(&self, e: CodecError, base: u64) -> ReadError {
+        self.err(base.saturating_add(e.offset as u64), e.code, e.message)
+    }
+
+    fn blob_err(&self, e: CodecError) -> ReadError {
+        if self.blob_compressed {
+            let msg = format!("{} (at +{} in the decompressed blob)", e.message, e.offset);
+            self.err(self.blob_offset, e.code, msg)
+        } else {
+            self.codec_err(e, self.blob_offset)
+        }
+    }
+
+    // ----- primitive reads -----------------------------------------------------------
+
+    fn take(&mut self, n: usize, what: &str) -> ReadResult<Span> {
+        match self.src.take(n) {
+            Ok(s) => Ok(s),
+            Err(e) => Err(self.src_err(e, what)),
+        }
+    }
+
+    fn take_array<const N: usize>(&mut self, what: &str) -> ReadResult<[u8; N]> {
+        let sp = self.take(N, what)?;
+        let mut a = [0u8; N];
+        a.copy_from_slice(self.src.bytes(sp));
+        Ok(a)
+    }
+
+    fn read_u8(&mut self, what: &str) -> ReadResult<u8> {
+        Ok(self.take_array::<1>(what)?[0])
+    }
+
+    fn read_length(&mut self, what: &str) -> ReadResult<Length> {
+        let off = self.src.offset();
+        let r = match self.src.peek(9) {
+            Ok(b) => decode_length(b, self.wide),
+            Err(e) => return Err(self.src_err(e, what)),
+        };
+        match r {
+            Ok((l, n)) => {
+                self.take(n, what)?;
+                Ok(l)
+            }
+            Err(e) if e.code == "truncated" => {
+                let avail = self.src.remaining().unwrap_or(0);
+                Err(self.err(off, "truncated", format!("unexpected end of file reading {what} ({avail} bytes left)")))
+            }
+            Err(e) => Err(self.err(off, e.code, format!("{} while reading {what}", e.message))),
+        }
+    }
+
+    fn read_len(&mut self, what: &str) -> ReadResult<u64> {
+        let off = self.src.offset();
+        match self.read_length(what)? {
+            Length::Len(v) => Ok(v),
+            Length::Special(e) => Err(self.err(
+                off,
+                "length-encoding",
+                format!("expected a length for {what}, found special encoding {e}"),
+            )),
+        }
+    }
+
+    /// A count of items that each take at least `min_item` bytes: checked against the bytes
+    /// that remain (when the source knows them).
+    fn read_count(&mut self, what: &str, min_item: u64) -> ReadResult<u64> {
+        let off = self.src.offset();
+        let n = self.read_len(what)?;
+        if let Some(rem) = self.src.remaining() {
+            if n.saturating_mul(min_item) > rem {
+                return Err(self.err(
+                    off,
+                    "count-exceeds-input",
+                    format!("{what} is {n}, but only {rem} bytes remain"),
+                ));
+            }
+        }
+        Ok(n)
+    }
+
+    fn read_string_header(&mut self, what: &str) -> ReadResult<(StringHeader, u64)> {
+        let off = self.src.offset();
+        let r = match self.src.peek(19) {
+            Ok(b) => decode_string_header(b, self.wide),
+            Err(e) => return Err(self.src_err(e, what)),
+        };
+        match r {
+            Ok((h, n)) => {
+                self.take(n, what)?;
+                Ok((h, off))
+            }
+            Err(e) if e.code == "truncated" => Err(self.err(off, "truncated", format!("unexpected end of file reading {what}"))),
+            Err(e) => Err(self.err(off, e.code, format!("{} while reading {what}", e.message))),
+        }
+    }
+
+    fn check_len(&self, off: u64, len: u64, limit: usize, what: &str) -> ReadResult<usize> {
+        if let Some(rem) = self.src.remaining() {
+            if len > rem {
+                return Err(self.err(
+                    off,
+                    "length-exceeds-input",
+                    format!("{what} declares {len} bytes, but only {rem} remain"),
+                ));
+            }
+        }
+        match usize::try_from(len) {
+            Ok(l) if l <= limit => Ok(l),
+            _ => Err(self.err(off, "limit", format!("{what} of {len} bytes exceeds the limit of {limit} bytes"))),
+        }
+    }
+
+    /// Reads a whole RDB string (raw, integer or LZF into scratch `slot`).
+    fn read_string(&mut self, slot: usize, what: &str) -> ReadResult<Val> {
+        let (h, off) = self.read_string_header(what)?;
+        match h {
+            StringHeader::Int(v) => Ok(Val::Int(v)),
+            StringHeader::Raw(len) => {
+                let l = self.check_len(off, len, self.limits.max_string, what)?;
+                Ok(Val::Span(self.take(l, what)?))
+            }
+            StringHeader::Lzf { compressed, uncompressed } => {
+                let c = self.check_len(off, compressed, self.limits.max_string, what)?;
+                let u = self.check_lzf_len(off, compressed, uncompressed, what)?;
+                let sp = self.take(c, what)?;
+                let mut buf = std::mem::take(self.scratch.get_mut(slot).unwrap_or(&mut Vec::new()));
+                buf.clear();
+                let r = lzf::decompress(self.src.bytes(sp), &mut buf, u);
+                if let Some(s) = self.scratch.get_mut(slot) {
+                    *s = buf;
+                }
+                match r {
+                    Ok(()) => Ok(Val::Scratch(slot)),
+                    Err(e) => Err(self.err(
+                        sp.start().saturating_add(e.offset()),
+                        "lzf",
+                        format!("invalid LZF compressed {what}: {e}"),
+                    )),
+                }
+            }
+        }
+    }
+
+    fn check_lzf_len(&self, off: u64, compressed: u64, uncompressed: u64, what: &str) -> ReadResult<usize> {
+        if uncompressed > lzf::max_decompressed_len(compressed) {
+            return Err(self.err(
+                off,
+                "lzf-length",
+                format!("{what}: {compressed} LZF bytes cannot decode to the declared {uncompressed} bytes"),
+            ));
+        }
+        match usize::try_from(uncompressed) {
+            Ok(u) if u <= self.limits.max_string => Ok(u),
+            _ => Err(self.err(off, "limit", format!("{what} of {uncompressed} bytes exceeds the limit"))),
+        }
+    }
+
+    /// Reads a blob (listpack, ziplist, ...): a string that stays available (in the source
+    /// window or in `blob_buf`) until the blob's elements are consumed.
+    fn read_blob(&mut self, what: &str) -> ReadResult<BlobLoc> {
+        let (h, off) = self.read_string_header(what)?;
+        self.blob_offset = off;
+        match h {
+            StringHeader::Int(v) => Err(self.err(
+                off,
+                "blob-encoding",
+                format!("{what} is an integer-encoded string ({v}), not a blob"),
+            )),
+            StringHeader::Raw(len) => {
+                let l = self.check_len(off, len, self.limits.max_blob, what)?;
+                let sp = self.take(l, what)?;
+                self.blob_offset = sp.start();
+                self.blob_compressed = false;
+                Ok(BlobLoc::Src(sp))
+            }
+            StringHeader::Lzf { compressed, uncompressed } => {
+                let c = self.check_len(off, compressed, self.limits.max_blob, what)?;
+                let u = self.check_lzf_len(off, compressed, uncompressed, what)?;
+                if u > self.limits.max_blob {
+                    return Err(self.err(off, "limit", format!("{what} of {u} bytes exceeds the blob limit")));
+                }
+                let sp = self.take(c, what)?;
+                let mut buf = std::mem::take(&mut self.blob_buf);
+                buf.clear();
+                let r = lzf::decompress(self.src.bytes(sp), &mut buf, u);
+                self.blob_buf = buf;
+                self.blob_compressed = true;
+                match r {
+                    Ok(()) => Ok(BlobLoc::Buf),
+                    Err(e) => Err(self.err(
+                        sp.start().saturating_add(e.offset()),
+                        "lzf",
+                        format!("invalid LZF compressed {what}: {e}"),
+                    )),
+                }
+            }
+        }
+    }
+
+    fn blob(&self, loc: BlobLoc) -> &[u8] {
+        match loc {
+            BlobLoc::Src(sp) => self.src.bytes(sp),
+            BlobLoc::Buf => &self.blob_buf,
+        }
+    }
+
+    fn read_i64le(&mut self, what: &str) -> ReadResult<i64> {
+        Ok(i64::from_le_bytes(self.take_array::<8>(what)?))
+    }
+
+    fn read_stream_id_be(&mut self, what: &str) -> ReadResult<StreamId> {
+        Ok(StreamId::from_be_bytes(self.take_array::<16>(what)?))
+    }
+
+    fn read_stream_id_lens(&mut self, what: &str) -> ReadResult<StreamId> {
+        let ms = self.read_len(what)?;
+        let seq = self.read_len(what)?;
+        Ok(StreamId::new(ms, seq))
+    }
+
+    // ----- the state machine ---------------------------------------------------------
+
+    fn step(&mut self) -> ReadResult<Option<Emit>> {
+        if let Some(q) = self.queued.take() {
+            return Ok(Some(q));
+        }
+        match &mut self.state {
+            State::Header => self.step_header().map(Some),
+            State::Records => self.step_record(),
+            State::KeyEnd => {
+                self.state = State::Records;
+                self.key.active = false;
+                Ok(Some(Emit::KeyEnd))
+            }
+            State::Done => Err(self.err(self.src.offset(), "done", "read past the end")),
+            State::StringRaw { .. } | State::StringLzf { .. } => self.step_string(),
+            State::Plain { .. } => self.step_plain(),
+            State::Blob { .. } => self.step_blob(),
+            State::Quicklist { .. } => self.step_quicklist(),
+            State::Stream { .. } => self.step_stream(),
+        }
+    }
+
+    fn step_header(&mut self) -> ReadResult<Emit> {
+        let b = self.take_array::<HEADER_LEN>("the file header")?;
+        let h = Header::parse(&b).map_err(|m| self.err(0, "signature", m))?;
+        self.header = Some(h);
+        self.wide = h.has_64bit_lengths();
+        self.state = State::Records;
+        Ok(Emit::Header(h))
+    }
+
+    fn header_or_err(&self) -> ReadResult<Header> {
+        self.header.ok_or_else(|| self.err(0, "signature", "no header"))
+    }
+
+    fn step_record(&mut self) -> ReadResult<Option<Emit>> {
+        self.src.release();
+        let off = self.src.offset();
+        let t = self.read_u8("a record type")?;
+        match t {
+            0xFF => self.finish_eof(off).map(Some),
+            0xFE => {
+                self.pending_must_be_empty(off, "SELECTDB")?;
+                let db = self.read_len("the SELECTDB index")?;
+                self.db = Some(db);
+                Ok(Some(Emit::SelectDb(db)))
+            }
+            0xFD => {
+                let s = i32::from_le_bytes(self.take_array::<4>("an EXPIRETIME")?);
+                self.pending.expire = Some(i64::from(s) * 1000);
+                Ok(None)
+            }
+            0xFC => {
+                let ms = self.read_i64le("an EXPIRETIME_MS")?;
+                self.pending.expire = Some(ms);
+                Ok(None)
+            }
+            0xFB => {
+                let keys = self.read_len("the RESIZEDB key count")?;
+                let expires = self.read_len("the RESIZEDB expires count")?;
+                Ok(Some(Emit::ResizeDb(keys, expires)))
+            }
+            0xFA => {
+                self.pending_must_be_empty(off, "AUX")?;
+                let k = self.read_string(0, "an AUX key")?;
+                let v = self.read_string(1, "an AUX value")?;
+                Ok(Some(Emit::Aux(k, v)))
+            }
+            0xF9 => {
+                let f = self.read_u8("a FREQ value")?;
+                self.pending.freq = Some(f);
+                Ok(None)
+            }
+            0xF8 => {
+                let idle = self.read_len("an IDLE value")?;
+                self.pending.idle = Some(idle);
+                Ok(None)
+            }
+            0xF7 => {
+                self.pending_must_be_empty(off, "MODULE_AUX")?;
+                let module_id = self.read_len("a MODULE_AUX module id")?;
+                let start = self.src.offset();
+                let when_op = self.read_len("a MODULE_AUX when opcode")?;
+                if when_op != 2 {
+                    return Err(self.err(start, "module-aux", format!("MODULE_AUX when-opcode is {when_op}, expected 2")));
+                }
+                let when = self.read_len("a MODULE_AUX when")?;
+                if when != 1 && when != 2 {
+                    return Err(self.err(start, "module-aux", format!("MODULE_AUX when is {when}, expected 1 or 2")));
+                }
+                let raw = self.read_module_body()?;
+                Ok(Some(Emit::ModuleAux { module_id, when, raw }))
+            }
+            0xF6 => Err(self.err(off, "function-pre-ga", "pre-release function format (opcode 246) not supported")),
+            0xF5 => {
+                self.pending_must_be_empty(off, "FUNCTION2")?;
+                let code = self.read_string(0, "a function library")?;
+                Ok(Some(Emit::Function(code)))
+            }
+            0xF4 => {
+                let slot = self.read_len("a SLOT_INFO slot")?;
+                let keys = self.read_len("a SLOT_INFO key count")?;
+                let expires = self.read_len("a SLOT_INFO expires count")?;
+                Ok(Some(Emit::SlotInfo(slot, keys, expires)))
+            }
+            0xF0..=0xF3 => Err(self.err(
+                off,
+                "unsupported-opcode",
+                format!("unsupported opcode {}", Opcode(t)),
+            )),
+            _ => self.start_key(off, RdbType(t)).map(Some),
+        }
+    }
+
+    fn pending_must_be_empty(&self, off: u64, what: &str) -> ReadResult<()> {
+        // Servers accept this, so only the verifier reports it; the attributes are dropped here.
+        let _ = (off, what);
+        Ok(())
+    }
+
+    fn finish_eof(&mut self, eof_offset: u64) -> ReadResult<Emit> {
+        let h = self.header_or_err()?;
+        let computed = self.src.crc();
+        let (stored, status) = if h.has_checksum() {
+            let stored = u64::from_le_bytes(self.take_array::<8>("the checksum")?);
+            let status = if stored == 0 {
+                ChecksumStatus::Disabled
+            } else if stored == computed {
+                ChecksumStatus::Ok
+            } else {
+                ChecksumStatus::Mismatch
+            };
+            (Some(stored), status)
+        } else {
+            (None, ChecksumStatus::Absent)
+        };
+        if status == ChecksumStatus::Mismatch && self.limits.verify_checksum {
+            return Err(self.err(
+                eof_offset + 1,
+                "crc-mismatch",
+                format!("RDB CRC error: stored checksum {:016x}, computed {computed:016x}", stored.unwrap_or(0)),
+            ));
+        }
+        let trailing_bytes = self.src.has_more().map_err(|e| self.src_err(e, "the end of file"))?;
+        self.state = State::Done;
+        Ok(Emit::Eof(EofInfo { eof_offset, stored, computed, status, trailing_bytes }))
+    }
+
+    /// Reads a module opcode stream (MODULE_2 value or MODULE_AUX body) up to its EOF opcode;
+    /// returns the span of the whole stream.
+    fn read_module_body(&mut self) -> ReadResult<Span> {
+        let start = self.take(0, "a module value")?;
+        let mut last = start;
+        loop {
+            let off = self.src.offset();
+            let op = self.read_len("a module opcode")?;
+            match op {
+                0 => break,
+                1 | 2 => {
+                    self.read_len("a module integer")?;
+                }
+                3 => {
+                    self.take(4, "a module float")?;
+                }
+                4 => {
+                    self.take(8, "a module double")?;
+                }
+                5 => {
+                    // Strings are walked, never decompressed into memory.
+                    let (h, hoff) = self.read_string_header("a module string")?;
+                    let n = match h {
+                        StringHeader::Int(_) => 0,
+                        StringHeader::Raw(l) => l,
+                        StringHeader::Lzf { compressed, .. } => compressed,
+                    };
+                    let n = self.check_len(hoff, n, self.limits.max_string, "a module string")?;
+                    self.take(n, "a module string")?;
+                }
+                _ => {
+                    return Err(self.err(off, "module-opcode", format!("unknown module opcode {op}")));
+                }
+            }
+            last = self.take(0, "a module value")?;
+        }
+        let end = self.take(0, "a module value")?;
+        let _ = last;
+        Ok(start.to_end_of(end))
+    }
+
+    fn start_key(&mut self, offset: u64, t: RdbType) -> ReadResult<Emit> {
+        let h = self.header_or_err()?;
+        let kind = h
+            .classify_type(t)
+            .map_err(|m| self.err(offset, "unsupported-type", format!("{m}: {t}")))?;
+        let key = self.read_string(0, "a key")?;
+        // Keep a short preview of the key for error messages (no allocation after warm-up).
+        self.key.preview.clear();
+        let (preview_src, len) = match key {
+            Val::Span(sp) => (self.src.bytes(sp), sp.len()),
+            Val::Scratch(i) => {
+                let s = self.scratch.get(i).map(Vec::as_slice).unwrap_or(&[]);
+                (s, s.len())
+            }
+            _ => (&[][..], 0),
+        };
+        if let Val::Int(v) = key {
+            let t = rdb_format::IntText::new(v);
+            self.key.preview.extend_from_slice(t.as_bytes());
+            self.key.len = t.as_bytes().len();
+        } else {
+            self.key.preview.extend_from_slice(preview_src.get(..preview_src.len().min(64)).unwrap_or(&[]));
+            self.key.len = len;
+        }
+        self.key.active = true;
+        self.key.kind = Some(kind);
+        self.key_attrs = std::mem::take(&mut self.pending);
+
+        use TypeKind as K;
+        let mut len_hint = None;
+        self.state = match kind {
+            K::String => {
+                let (h, off) = self.read_string_header("a string value")?;
+                match h {
+                    StringHeader::Int(v) => {
+                        self.state = State::KeyEnd;
+                        // Emit the key now; the value follows as one chunk.
+                        return Ok(self.key_then(offset, key, t, kind, Some(1), Emit::StringChunk(Val::Int(v))));
+                    }
+                    StringHeader::Raw(len) => {
+                        let _ = self.check_len(off, len, usize::MAX, "a string value")?;
+                        len_hint = Some(len);
+                        State::StringRaw { left: len }
+                    }
+                    StringHeader::Lzf { compressed, uncompressed } => {
+                        let _ = self.check_len(off, compressed, usize::MAX, "a string value")?;
+                        if uncompressed > lzf::max_decompressed_len(compressed) {
+                            return Err(self.err(
+                                off,
+                                "lzf-length",
+                                format!("{compressed} LZF bytes cannot decode to the declared {uncompressed} bytes"),
+                            ));
+                        }
+                        len_hint = Some(uncompressed);
+                        State::StringLzf { dec: Box::new(StreamDecoder::new(uncompressed)), left: compressed }
+                    }
+                }
+            }
+            K::ListLinked => self.plain(Plain::List, 1, &mut len_hint)?,
+            K::SetHashtable => self.plain(Plain::Set, 1, &mut len_hint)?,
+            K::ZSetV1 => self.plain(Plain::ZSetV1, 2, &mut len_hint)?,
+            K::ZSet2 => self.plain(Plain::ZSet2, 9, &mut len_hint)?,
+            K::HashHashtable => self.plain(Plain::Hash, 2, &mut len_hint)?,
+            K::ValkeyHash2 => self.plain(Plain::ValkeyHash2, 10, &mut len_hint)?,
+            K::HashMetadata | K::HashMetadataPreGa => {
+                let pre_ga = kind == K::HashMetadataPreGa;
+                let min_expire = if pre_ga { 0 } else { self.read_i64le("the hash min expire")? };
+                if !(0..=EB_EXPIRE_TIME_MAX + 1).contains(&min_expire) {
+                    return Err(self.err(self.src.offset() - 8, "hash-ttl", format!("hash min expire {min_expire} out of range")));
+                }
+                let n = self.read_count("a hash field count", 3)?;
+                len_hint = Some(n);
+                State::Plain { plain: Plain::HashMeta { pre_ga }, left: n, min_expire }
+            }
+            K::HashListpackEx | K::HashListpackExPreGa => {
+                if kind == K::HashListpackEx {
+                    self.read_i64le("the hash min expire")?;
+                }
+                let loc = self.read_blob("a hash listpack")?;
+                let cur = self.lp_cursor(loc)?;
+                State::Blob { loc, cur, shape: Shape::HashTtl }
+            }
+            K::HashZipmap => {
+                let loc = self.read_blob("a zipmap")?;
+                let cur = ZipmapCursor::new(self.blob(loc)).map_err(|e| self.blob_err(e))?;
+                State::Blob { loc, cur: BlobCursor::Zipmap(cur), shape: Shape::Hash }
+            }
+            K::ListZiplist | K::ZSetZiplist | K::HashZiplist => {
+                let loc = self.read_blob("a ziplist")?;
+                let cur = ZiplistCursor::new(self.blob(loc)).map_err(|e| self.blob_err(e))?;
+                let shape = match kind {
+                    K::ListZiplist => Shape::List,
+                    K::ZSetZiplist => Shape::ZSet,
+                    _ => Shape::Hash,
+                };
+                State::Blob { loc, cur: BlobCursor::Zl(cur), shape }
+            }
+            K::SetIntset => {
+                let loc = self.read_blob("an intset")?;
+                let set = Intset::parse(self.blob(loc)).map_err(|e| self.blob_err(e))?;
+                len_hint = Some(set.len() as u64);
+                State::Blob {
+                    loc,
+                    cur: BlobCursor::Intset { width: set.width(), len: set.len(), next: 0, prev: None },
+                    shape: Shape::Set,
+                }
+            }
+            K::HashListpack | K::ZSetListpack | K::SetListpack => {
+                let loc = self.read_blob("a listpack")?;
+                let cur = self.lp_cursor(loc)?;
+                let shape = match kind {
+                    K::HashListpack => Shape::Hash,
+                    K::ZSetListpack => Shape::ZSet,
+                    _ => Shape::Set,
+                };
+                State::Blob { loc, cur, shape }
+            }
+            K::ListQuicklist | K::ListQuicklist2 => {
+                let n = self.read_count("a quicklist node count", 2)?;
+                State::Quicklist { left: n, v2: kind == K::ListQuicklist2, node: None }
+            }
+            K::Stream(v) => {
+                let n = self.read_count("a stream listpack count", 2)?;
+                State::Stream { version: v, phase: StreamPhase::Nodes { left: n } }
+            }
+            K::Module2 => {
+                let module_id = self.read_len("a module id")?;
+                let raw = self.read_module_body()?;
+                self.state = State::KeyEnd;
+                return Ok(self.key_then(offset, key, t, kind, None, Emit::Module { module_id, raw }));
+            }
+        };
+        Ok(Emit::Key { offset, key, rdb_type: t, kind, len_hint })
+    }
+
+    /// Emits the key now and queues `next` as the following event.
+    fn key_then(&mut self, offset: u64, key: Val, t: RdbType, kind: TypeKind, len_hint: Option<u64>, next: Emit) -> Emit {
+        self.queued = Some(next);
+        Emit::Key { offset, key, rdb_type: t, kind, len_hint }
+    }
+
+    fn plain(&mut self, plain: Plain, min_item: u64, len_hint: &mut Option<u64>) -> ReadResult<State> {
+        let n = self.read_count("an element count", min_item)?;
+        *len_hint = Some(n);
+        Ok(State::Plain { plain, left: n, min_expire: 0 })
+    }
+
+    fn lp_cursor(&self, loc: BlobLoc) -> ReadResult<BlobCursor> {
+        ListpackCursor::new(self.blob(loc)).map(BlobCursor::Lp).map_err(|e| self.blob_err(e))
+    }
+
+    fn step_string(&mut self) -> ReadResult<Option<Emit>> {
+        self.src.release();
+        match &mut self.state {
+            State::StringRaw { left } => {
+                if *left == 0 {
+                    self.state = State::KeyEnd;
+                    return Ok(None);
+                }
+                let n = (*left).min(STRING_CHUNK as u64) as usize;
+                *left -= n as u64;
+                let done = *left == 0;
+                let sp = self.take(n, "a string value")?;
+                if done {
+                    self.state = State::KeyEnd;
+                }
+                Ok(Some(Emit::StringChunk(Val::Span(sp))))
+            }
+            State::StringLzf { left, .. } => {
+                let n = (*left).min(LZF_FEED as u64) as usize;
+                *left -= n as u64;
+                let sp = self.take(n, "an LZF string value")?;
+                let State::StringLzf { dec, left } = &mut self.state else {
+                    return Ok(None);
+                };
+                let finished = *left == 0;
+                let mut out = std::mem::take(&mut self.chunk_buf);
+                out.clear();
+                let r = dec.feed(self.src.bytes(sp), &mut |b: &[u8]| out.extend_from_slice(b));
+                self.chunk_buf = out;
+                if let Err(e) = r {
+                    let base = sp.start().saturating_sub(dec.consumed().saturating_sub(n as u64));
+                    return Err(self.err(base.saturating_add(e.offset()), "lzf", format!("invalid LZF compressed string value: {e}")));
+                }
+                if finished {
+                    let st = std::mem::replace(&mut self.state, State::KeyEnd);
+                    if let State::StringLzf { dec, .. } = st {
+                        if let Err(e) = dec.finish() {
+                            return Err(self.err(sp.start() + n as u64, "lzf", format!("invalid LZF compressed string value: {e}")));
+                        }
+                    }
+                }
+                if self.chunk_buf.is_empty() && !finished {
+                    return Ok(None);
+                }
+                Ok(Some(Emit::ChunkBuf))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn step_plain(&mut self) -> ReadResult<Option<Emit>> {
+        let State::Plain { plain, left, min_expire } = self.state else {
+            return Ok(None);
+        };
+        if left == 0 {
+            self.state = State::KeyEnd;
+            return Ok(None);
+        }
+        self.src.release();
+        if let State::Plain { left, .. } = &mut self.state {
+            *left -= 1;
+        }
+        Ok(Some(match plain {
+            Plain::List => Emit::ListItem(self.read_string(0, "a list element")?),
+            Plain::Set => Emit::SetMember(self.read_string(0, "a set member")?),
+            Plain::ZSetV1 | Plain::ZSet2 => {
+                let m = self.read_string(0, "a zset member")?;
+                let off = self.src.offset();
+                let score = if plain == Plain::ZSet2 {
+                    f64::from_le_bytes(self.take_array::<8>("a zset score")?)
+                } else {
+                    let r = match self.src.peek(256) {
+                        Ok(b) => decode_old_double(b),
+                        Err(e) => return Err(self.src_err(e, "a zset score")),
+                    };
+                    let (v, n) = r.map_err(|e| self.codec_err(e, off))?;
+                    self.take(n, "a zset score")?;
+                    v
+                };
+                if score.is_nan() {
+                    return Err(self.err(off, "zset-nan", "Zset with NAN score detected"));
+                }
+                Emit::ZSet(m, score)
+            }
+            Plain::Hash => {
+                let f = self.read_string(0, "a hash field")?;
+                let v = self.read_string(1, "a hash value")?;
+                Emit::Hash(f, v, None)
+            }
+            Plain::HashMeta { pre_ga } => {
+                let off = self.src.offset();
+                let ttl = self.read_len("a hash field TTL")?;
+                let expire = if ttl == 0 {
+                    None
+                } else if pre_ga {
+                    Some(ttl as i64)
+                } else {
+                    Some(min_expire.saturating_add(ttl as i64).saturating_sub(1))
+                };
+                if let Some(e) = expire {
+                    if !(0..=EB_EXPIRE_TIME_MAX).contains(&e) || ttl > EB_EXPIRE_TIME_MAX as u64 {
+                        return Err(self.err(off, "hash-ttl", format!("hash field expiry {e} out of range")));
+                    }
+                }
+                let f = self.read_string(0, "a hash field")?;
+                let v = self.read_string(1, "a hash value")?;
+                Emit::Hash(f, v, expire)
+            }
+            Plain::ValkeyHash2 => {
+                let f = self.read_string(0, "a hash field")?;
+                let v = self.read_string(1, "a hash value")?;
+                let off = self.src.offset();
+                let e = self.read_i64le("a hash field expiry")?;
+                if e < -1 {
+                    return Err(self.err(off, "hash-ttl", format!("hash field expiry {e} is below -1")));
+                }
+                Emit::Hash(f, v, (e != -1).then_some(e))
+            }
+        }))
+    }
+
+    /// Next element of the current blob as a [`Val`]; `None` at its end.
+    fn blob_next(&mut self, loc: BlobLoc, cur: &mut BlobCursor) -> ReadResult<Option<Val>> {
+        let blob = match loc {
+            BlobLoc::Src(sp) => self.src.bytes(sp),
+            BlobLoc::Buf => &self.blob_buf,
+        };
+        let base = blob.as_ptr() as usize;
+        let to_val = |e: Element<'_>| match e {
+            Element::Int(v) => Val::Int(v),
+            Element::Str(s) => Val::Blob { off: s.as_ptr() as usize - base, len: s.len() },
+        };
+        let r = match cur {
+            BlobCursor::Lp(c) => c.next(blob).map(|o| o.map(to_val)),
+            BlobCursor::Zl(c) => c.next(blob).map(|o| o.map(to_val)),
+            BlobCursor::Intset { width, len, next, prev } => {
+                if *next >= *len {
+                    Ok(None)
+                } else {
+                    let set = Intset::parse(blob);
+                    match set.map(|s| s.get(*next)) {
+                        Ok(Some(v)) => {
+                            if prev.is_some_and(|p| v <= p) {
+                                Err(CodecError::new(
+                                    8 + *next * *width,
+                                    "intset-order",
+                                    format!("intset element {} ({v}) is not greater than the previous one", *next),
+                                ))
+                            } else {
+                                *prev = Some(v);
+                                *next += 1;
+                                Ok(Some(Val::Int(v)))
+                            }
+                        }
+                        Ok(None) => Ok(None),
+                        Err(e) => Err(e),
+                    }
+                }
+            }
+            BlobCursor::Zipmap(_) => Ok(None),
+        };
+        r.map_err(|e| self.blob_err(e))
+    }
+
+    fn step_blob(&mut self) -> ReadResult<Option<Emit>> {
+        let State::Blob { loc, mut cur, shape } = std::mem::replace(&mut self.state, State::Done) else {
+            return Ok(None);
+        };
+        let r = self.blob_item(loc, &mut cur, shape);
+        match r {
+            Ok(Some(e)) => {
+                self.state = State::Blob { loc, cur, shape };
+                Ok(Some(e))
+            }
+            Ok(None) => {
+                self.state = State::KeyEnd;
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn blob_item(&mut self, loc: BlobLoc, cur: &mut BlobCursor, shape: Shape) -> ReadResult<Option<Emit>> {
+        if let BlobCursor::Zipmap(c) = cur {
+            let blob = self.blob(loc);
+            let base = blob.as_ptr() as usize;
+            return match c.next(blob) {
+                Ok(Some((k, v))) => Ok(Some(Emit::Hash(
+                    Val::Blob { off: k.as_ptr() as usize - base, len: k.len() },
+                    Val::Blob { off: v.as_ptr() as usize - base, len: v.len() },
+                    None,
+                ))),
+                Ok(None) => Ok(None),
+                Err(e) => Err(self.blob_err(e)),
+            };
+        }
+        let Some(first) = self.blob_next(loc, cur)? else {
+            return Ok(None);
+        };
+        let need = |this: &Self, what: &str| this.err(this.blob_offset, "blob-odd-count", format!("{} ends in the middle of a {what}", this.kind_name()));
+        Ok(Some(match shape {
+            Shape::List => Emit::ListItem(first),
+            Shape::Set => Emit::SetMember(first),
+            Shape::ZSet => {
+                let Some(score) = self.blob_next(loc, cur)? else {
+                    return Err(need(self, "member/score pair"));
+                };
+                let s = self.score_of(loc, score)?;
+                Emit::ZSet(first, s)
+            }
+            Shape::Hash => {
+                let Some(v) = self.blob_next(loc, cur)? else {
+                    return Err(need(self, "field/value pair"));
+                };
+                Emit::Hash(first, v, None)
+            }
+            Shape::HashTtl => {
+                let (Some(v), Some(ttl)) = (self.blob_next(loc, cur)?, self.blob_next(loc, cur)?) else {
+                    return Err(need(self, "field/value/ttl triplet"));
+                };
+                let Val::Int(t) = ttl else {
+                    return Err(self.err(self.blob_offset, "hash-ttl", "hash field TTL element is not an integer"));
+                };
+                if !(0..=EB_EXPIRE_TIME_MAX).contains(&t) {
+                    return Err(self.err(self.blob_offset, "hash-ttl", format!("hash field TTL {t} out of range")));
+                }
+                Emit::Hash(first, v, (t != 0).then_some(t))
+            }
+        }))
+    }
+
+    fn kind_name(&self) -> &'static str {
+        self.key.kind.map(|k| k.encoding()).unwrap_or("blob")
+    }
+
+    fn score_of(&self, loc: BlobLoc, v: Val) -> ReadResult<f64> {
+        let s = match v {
+            Val::Int(i) => i as f64,
+            Val::Blob { off, len } => {
+                let b = self.blob(loc).get(off..off + len).unwrap_or(&[]);
+                parse_double_text(b).ok_or_else(|| {
+                    self.err(
+                        self.blob_offset,
+                        "zset-score",
+                        format!("zset score {} is not a number", rdb_format::escape_bytes(b, 40)),
+                    )
+                })?
+            }
+            _ => f64::NAN,
+        };
+        if s.is_nan() {
+            return Err(self.err(self.blob_offset, "zset-nan", "Zset with NAN score detected"));
+        }
+        Ok(s)
+    }
+
+    fn step_quicklist(&mut self) -> ReadResult<Option<Emit>> {
+        let State::Quicklist { left, v2, node } = std::mem::replace(&mut self.state, State::Done) else {
+            return Ok(None);
+        };
+        if let Some((loc, mut cur)) = node {
+            match self.blob_next(loc, &mut cur)? {
+                Some(v) => {
+                    self.state = State::Quicklist { left, v2, node: Some((loc, cur)) };
+                    return Ok(Some(Emit::ListItem(v)));
+                }
+                None => {
+                    self.state = State::Quicklist { left, v2, node: None };
+                    return Ok(None);
+                }
+            }
+        }
+        if left == 0 {
+            self.state = State::KeyEnd;
+            return Ok(None);
+        }
+        self.src.release();
+        let left = left - 1;
+        if v2 {
+            let off = self.src.offset();
+            let container = self.read_len("a quicklist container")?;
+            match container {
+                1 => {
+                    let v = self.read_string(0, "a plain quicklist node")?;
+                    if let Val::Span(sp) = v {
+                        if sp.is_empty() {
+                            return Err(self.err(off, "quicklist-empty-node", "quicklist node data is empty"));
+                        }
+                    }
+                    self.state = State::Quicklist { left, v2, node: None };
+                    return Ok(Some(Emit::ListItem(v)));
+                }
+                2 => {
+                    let loc = self.read_blob("a quicklist listpack node")?;
+                    if self.blob(loc).is_empty() {
+                        return Err(self.err(off, "quicklist-empty-node", "quicklist node data is empty"));
+                    }
+                    let cur = self.lp_cursor(loc)?;
+                    self.state = State::Quicklist { left, v2, node: Some((loc, cur)) };
+                }
+                c => {
+                    return Err(self.err(off, "quicklist-container", format!("quicklist integrity check failed: container {c} is not 1 or 2")));
+                }
+            }
+        } else {
+            let loc = self.read_blob("a quicklist ziplist node")?;
+            let cur = ZiplistCursor::new(self.blob(loc)).map(BlobCursor::Zl).map_err(|e| self.blob_err(e))?;
+            self.state = State::Quicklist { left, v2, node: Some((loc, cur)) };
+        }
+        Ok(None)
+    }
+
+    fn step_stream(&mut self) -> ReadResult<Option<Emit>> {
+        let State::Stream { version, phase } = std::mem::replace(&mut self.state, State::Done) else {
+            return Ok(None);
+        };
+        let (phase, emit) = self.stream_phase(version, phase)?;
+        self.state = match phase {
+            Some(p) => State::Stream { version, phase: p },
+            None => State::KeyEnd,
+        };
+        Ok(emit)
+    }
+
+    fn stream_phase(&mut self, version: u8, phase: StreamPhase) -> ReadResult<(Option<StreamPhase>, Option<Emit>)> {
+        use StreamPhase as P;
+        Ok(match phase {
+            P::Nodes { left: 0 } => (Some(P::Meta), None),
+            P::Nodes { left } => {
+                self.src.release();
+                let off = self.src.offset();
+                let key = self.read_string(0, "a stream node key")?;
+                let master = match key {
+                    Val::Span(sp) if sp.len() == 16 => {
+                        let mut b = [0u8; 16];
+                        b.copy_from_slice(self.src.bytes(sp));
+                        StreamId::from_be_bytes(b)
+                    }
+                    Val::Scratch(i) if self.scratch.get(i).map(Vec::len) == Some(16) => {
+                        let mut b = [0u8; 16];
+                        b.copy_from_slice(self.scratch.get(i).map(Vec::as_slice).unwrap_or(&[0; 16]));
+                        StreamId::from_be_bytes(b)
+                    }
+                    _ => return Err(self.err(off, "stream-node-key", "Stream node key entry is not the size of a stream ID")),
+                };
+                let loc = self.read_blob("a stream listpack")?;
+                let cur = StreamNodeCursor::new(self.blob(loc), master.ms, master.seq).map_err(|e| self.blob_err(e))?;
+                let (count, deleted) = (cur.count, cur.deleted);
+                (Some(P::InNode { left: left - 1, loc, cur: Box::new(cur) }), Some(Emit::StreamNode { master, count, deleted }))
+            }
+            P::InNode { left, loc, mut cur } => {
+                let blob = match loc {
+                    BlobLoc::Src(sp) => self.src.bytes(sp),
+                    BlobLoc::Buf => &self.blob_buf,
+                };
+                match cur.next_entry(blob) {
+                    Ok(Some(e)) => {
+                        self.entry_pos.clear();
+                        self.entry_pos.extend_from_slice(cur.positions());
+                        let id = StreamId::new(e.ms, e.seq);
+                        (Some(P::InNode { left, loc, cur }), Some(Emit::StreamEntry { id, deleted: e.deleted }))
+                    }
+                    Ok(None) => (Some(P::Nodes { left }), None),
+                    Err(e) => return Err(self.blob_err(e)),
+                }
+            }
+            P::Meta => {
+                self.src.release();
+                let length = self.read_len("the stream length")?;
+                let last_id = self.read_stream_id_lens("the stream last id")?;
+                let (first_id, max_deleted_id, entries_added) = if version >= 2 {
+                    let f = self.read_stream_id_lens("the stream first id")?;
+                    let m = self.read_stream_id_lens("the stream max deleted id")?;
+                    let a = self.read_len("the stream entries-added")?;
+                    (Some(f), Some(m), Some(a))
+                } else {
+                    (None, None, None)
+                };
+                let groups = self.read_count("the consumer group count", 3)?;
+                let meta = StreamMeta { length, last_id, first_id, max_deleted_id, entries_added, groups };
+                (Some(P::Groups { left: groups }), Some(Emit::StreamMeta(meta)))
+            }
+            P::Groups { left: 0 } => (None, None),
+            P::Groups { left } => {
+                self.src.release();
+                let name = self.read_string(0, "a consumer group name")?;
+                let last = self.read_stream_id_lens("a group last-delivered id")?;
+                let entries_read = if version >= 2 {
+                    Some(self.read_len("a group entries-read")? as i64)
+                } else {
+                    None
+                };
+                let pel = self.read_count("a group PEL size", 25)?;
+                (Some(P::Pel { left: pel, groups_left: left - 1 }), Some(Emit::StreamGroup { name, last, entries_read, pel }))
+            }
+            P::Pel { left: 0, groups_left } => {
+                self.src.release();
+                let n = self.read_count("a consumer count", 10)?;
+                (Some(P::Consumers { left: n, groups_left }), Some(Emit::StreamConsumers(n)))
+            }
+            P::Pel { left, groups_left } => {
+                self.src.release();
+                let id = self.read_stream_id_be("a PEL entry id")?;
+                let time = self.read_i64le("a PEL delivery time")?;
+                let count = self.read_len("a PEL delivery count")?;
+                (Some(P::Pel { left: left - 1, groups_left }), Some(Emit::StreamPending { id, time, count }))
+            }
+            P::Consumers { left: 0, groups_left } => (Some(P::Groups { left: groups_left }), None),
+            P::Consumers { left, groups_left } => {
+                self.src.release();
+                let name = self.read_string(0, "a consumer name")?;
+                let seen = self.read_i64le("a consumer seen time")?;
+                let active = if version >= 3 { Some(self.read_i64le("a consumer active time")?) } else { None };
+                let pel = self.read_count("a consumer PEL size", 16)?;
+                (
+                    Some(P::ConsumerPel { left: pel, consumers_left: left - 1, groups_left }),
+                    Some(Emit::StreamConsumer { name, seen, active, pel }),
+                )
+            }
+            P::ConsumerPel { left: 0, consumers_left, groups_left } => {
+                (Some(P::Consumers { left: consumers_left, groups_left }), None)
+            }
+            P::ConsumerPel { left, consumers_left, groups_left } => {
+                self.src.release();
+                let id = self.read_stream_id_be("a consumer PEL id")?;
+                (Some(P::ConsumerPel { left: left - 1, consumers_left, groups_left }), Some(Emit::StreamConsumerPending(id)))
+            }
+        })
+    }
+
+    // ----- rendering -----------------------------------------------------------------
+
+    fn current_blob(&self) -> &[u8] {
+        match &self.state {
+            State::Blob { loc, .. } => self.blob(*loc),
+            State::Quicklist { node: Some((loc, _)), .. } => self.blob(*loc),
+            State::Stream { phase: StreamPhase::InNode { loc, .. }, .. } => self.blob(*loc),
+            _ => &[],
+        }
+    }
+
+    fn el(&self, v: Val) -> Element<'_> {
+        match v {
+            Val::Int(i) => Element::Int(i),
+            Val::Span(sp) => Element::Str(self.src.bytes(sp)),
+            Val::Scratch(i) => Element::Str(self.scratch.get(i).map(Vec::as_slice).unwrap_or(&[])),
+            Val::Blob { off, len } => Element::Str(self.current_blob().get(off..off + len).unwrap_or(&[])),
+        }
+    }
+
+    fn render(&self, e: Emit) -> Event<'_> {
+        match e {
+            Emit::Header(h) => Event::Header(h),
+            Emit::Aux(k, v) => Event::Aux { key: self.el(k), value: self.el(v) },
+            Emit::SelectDb(db) => Event::SelectDb { db },
+            Emit::ResizeDb(keys, expires) => Event::ResizeDb { keys, expires },
+            Emit::SlotInfo(slot, keys, expires) => Event::SlotInfo { slot, keys, expires },
+            Emit::Function(c) => Event::Function { code: self.el(c) },
+            Emit::ModuleAux { module_id, when, raw } => Event::ModuleAux { module_id, when, raw: self.src.bytes(raw) },
+            Emit::Key { offset, key, rdb_type, kind, len_hint } => Event::Key(KeyInfo {
+                offset,
+                db: self.db.unwrap_or(0),
+                key: self.el(key),
+                rdb_type,
+                kind,
+                expire_at_ms: self.key_attrs.expire,
+                lru_idle_s: self.key_attrs.idle,
+                lfu_freq: self.key_attrs.freq,
+                len_hint,
+            }),
+            Emit::StringChunk(v) => Event::StringChunk(self.el(v)),
+            Emit::ChunkBuf => Event::StringChunk(Element::Str(&self.chunk_buf)),
+            Emit::ListItem(v) => Event::ListItem(self.el(v)),
+            Emit::SetMember(v) => Event::SetMember(self.el(v)),
+            Emit::ZSet(m, score) => Event::ZSetMember { member: self.el(m), score },
+            Emit::Hash(f, v, expire_at_ms) => Event::HashField { field: self.el(f), value: self.el(v), expire_at_ms },
+            Emit::StreamNode { master, count, deleted } => Event::StreamNode { master, count, deleted },
+            Emit::StreamEntry { id, deleted } => Event::StreamEntry(StreamEntryRef {
+                id,
+                deleted,
+                blob: self.current_blob(),
+                positions: &self.entry_pos,
+            }),
+            Emit::StreamMeta(m) => Event::StreamMeta(m),
+            Emit::StreamGroup { name, last, entries_read, pel } => Event::StreamGroup {
+                name: self.el(name),
+                last_delivered_id: last,
+                entries_read,
+                pel,
+            },
+            Emit::StreamPending { id, time, count } => Event::StreamPending { id, delivery_time_ms: time, delivery_count: count },
+            Emit::StreamConsumers(count) => Event::StreamConsumers { count },
+            Emit::StreamConsumer { name, seen, active, pel } => Event::StreamConsumer {
+                name: self.el(name),
+                seen_time_ms: seen,
+                active_time_ms: active,
+                pel,
+            },
+            Emit::StreamConsumerPending(id) => Event::StreamConsumerPending { id },
+            Emit::Module { module_id, raw } => Event::Module { module_id, raw: self.src.bytes(raw) },
+            Emit::KeyEnd => Event::KeyEnd,
+            Emit::Eof(i) => Event::Eof(i),
+        }
+    }
+}
