@@ -511,7 +511,8 @@ mod tests {
         assert_eq!(s.len(), 64 + 384);
         assert!(s.remove(64) && !s.remove(64));
         assert_eq!(s.min(), Some(65));
-        s.insert_range(10..=5);
+        let (hi, lo) = (10, 5);
+        s.insert_range(hi..=lo);
         assert_eq!(s.min(), Some(65));
         assert!(SlotSet::full().is_full() && SlotSet::full().len() == 16384);
         assert_eq!(SlotSet::full().complement(), SlotSet::new());

@@ -185,14 +185,54 @@ impl Output for Discard {
     fn backref(&mut self, _distance: usize, _len: usize) {}
 }
 
-impl Output for Vec<u8> {
+/// Output of [`decompress`]: a pre-sized (zero-filled) slice of exactly `expected_len` bytes,
+/// written front to back (cheaper than growing a `Vec` token by token).
+struct SliceOut<'a> {
+    /// The destination, `expected_len` bytes long.
+    buf: &'a mut [u8],
+    /// Bytes written so far.
+    pos: usize,
+}
+
+impl Output for SliceOut<'_> {
     #[inline(always)]
     fn literal(&mut self, bytes: &[u8]) {
-        self.extend_from_slice(bytes);
+        let end = self.pos + bytes.len();
+        if let Some(dst) = self.buf.get_mut(self.pos..end) {
+            dst.copy_from_slice(bytes);
+        }
+        self.pos = end;
     }
     #[inline(always)]
     fn backref(&mut self, distance: usize, len: usize) {
-        copy_backref(self, distance, len);
+        let end = self.pos + len;
+        if let Some(from) = self.pos.checked_sub(distance) {
+            if let Some(window) = self.buf.get_mut(from..end) {
+                copy_in_window(window, distance);
+            }
+        }
+        self.pos = end;
+    }
+}
+
+/// Fills `window[distance..]` from `window[..distance]` with LZF's byte-by-byte overlap
+/// semantics (the result is periodic with period `distance`).
+#[inline(always)]
+fn copy_in_window(window: &mut [u8], distance: usize) {
+    let total = window.len();
+    if distance == 1 {
+        if let Some((first, rest)) = window.split_first_mut() {
+            rest.fill(*first);
+        }
+        return;
+    }
+    let mut filled = distance;
+    while filled < total {
+        // `filled` is a multiple of `distance` until the last round, so copying the prefix
+        // continues the period.
+        let n = filled.min(total - filled);
+        window.copy_within(0..n, filled);
+        filled += n;
     }
 }
 
@@ -329,13 +369,17 @@ fn before_start(offset: usize, distance: usize, produced: usize) -> LzfError {
 /// [`max_decompressed_len`]`(input.len())`. On error `out` is truncated back to its original
 /// length.
 ///
-/// At most `expected_len` bytes are reserved; callers must check `expected_len` against their
+/// `out` grows by exactly `expected_len` bytes (allocated up front, zero-filled, then
+/// overwritten); callers must check `expected_len` against their
 /// own memory limits before calling (the expansion check bounds it by `88 × input.len()`).
 pub fn decompress(input: &[u8], out: &mut Vec<u8>, expected_len: usize) -> Result<(), LzfError> {
     check_expansion(input.len(), expected_len)?;
     let start = out.len();
-    out.reserve(expected_len);
-    let result = decode(input, expected_len, out);
+    out.resize(start + expected_len, 0);
+    let result = match out.get_mut(start..) {
+        Some(buf) => decode(input, expected_len, &mut SliceOut { buf, pos: 0 }),
+        None => Ok(()),
+    };
     if result.is_err() {
         out.truncate(start);
     }
@@ -628,10 +672,21 @@ impl Default for Compressor {
     }
 }
 
-/// Hash of the 3 bytes `a b c` (multiplicative, top `HLOG` bits).
+/// The 3 bytes at `at` as a little-endian 24-bit key (one 4-byte load when possible).
 #[inline(always)]
-fn hash3(a: u8, b: u8, c: u8) -> usize {
-    let key = u32::from(a) | (u32::from(b) << 8) | (u32::from(c) << 16);
+fn key_at(input: &[u8], at: usize) -> Option<u32> {
+    let s = input.get(at..)?;
+    if let Some(w) = s.first_chunk::<4>() {
+        Some(u32::from_le_bytes(*w) & 0x00FF_FFFF)
+    } else {
+        let &[a, b, c] = s.first_chunk::<3>()?;
+        Some(u32::from(a) | (u32::from(b) << 8) | (u32::from(c) << 16))
+    }
+}
+
+/// Hash of a 24-bit key (multiplicative, top `HLOG` bits).
+#[inline(always)]
+fn hash(key: u32) -> usize {
     (key.wrapping_mul(0x9E37_79B1) >> (32 - HLOG)) as usize
 }
 
@@ -727,38 +782,34 @@ impl Compressor {
         let room = limit.saturating_sub(out.len());
         out.reserve(room.min(input.len() + input.len() / MAX_LITERAL + 1));
 
+        let n = input.len();
         let mut lit_start = 0usize;
         let mut ip = 0usize;
-        while let Some(&[a, b, c]) = input.get(ip..ip + MIN_MATCH) {
-            let h = hash3(a, b, c);
-            let slot = self.table.get_mut(h)?;
-            let cur = base + ip as u32;
-            let prev = std::mem::replace(slot, cur);
+        while let Some(key) = key_at(input, ip) {
+            let slot = self.table.get_mut(hash(key))?;
+            let prev = std::mem::replace(slot, base + ip as u32);
             if prev >= base {
                 let cand = (prev - base) as usize;
-                let distance = ip - cand;
-                if distance <= MAX_DISTANCE {
-                    let here = input.get(ip..)?;
-                    let there = input.get(cand..)?;
-                    let here = here.get(..here.len().min(MAX_MATCH))?;
-                    let len = common_prefix(there, here);
-                    if len >= MIN_MATCH {
-                        emit_literals(out, input.get(lit_start..ip)?);
-                        emit_backref(out, distance, len);
-                        if out.len() > limit {
-                            return None;
-                        }
-                        let end = ip + len;
-                        // Like liblzf (VERY_FAST), hash the last two positions of the match.
-                        for p in (end - 2).max(ip + 1)..end {
-                            if let Some(&[a, b, c]) = input.get(p..p + MIN_MATCH) {
-                                *self.table.get_mut(hash3(a, b, c))? = base + p as u32;
-                            }
-                        }
-                        ip = end;
-                        lit_start = ip;
-                        continue;
+                if ip - cand <= MAX_DISTANCE && key_at(input, cand) == Some(key) {
+                    let max_len = (n - ip).min(MAX_MATCH);
+                    let here = input.get(ip + MIN_MATCH..ip + max_len)?;
+                    let there = input.get(cand + MIN_MATCH..)?;
+                    let len = MIN_MATCH + common_prefix(there, here);
+                    emit_literals(out, input.get(lit_start..ip)?);
+                    emit_backref(out, ip - cand, len);
+                    if out.len() > limit {
+                        return None;
                     }
+                    let end = ip + len;
+                    // Like liblzf (VERY_FAST), hash the last two positions of the match.
+                    for p in (end - 2)..end {
+                        if let Some(k) = key_at(input, p) {
+                            *self.table.get_mut(hash(k))? = base + p as u32;
+                        }
+                    }
+                    ip = end;
+                    lit_start = ip;
+                    continue;
                 }
             }
             ip += 1;

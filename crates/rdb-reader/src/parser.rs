@@ -168,6 +168,8 @@ pub struct Parser<S> {
     key_attrs: Pending,
     /// An event to give before running the state machine again.
     queued: Option<Emit>,
+    /// Inside [`Parser::skip_key`]: walk the value without decoding it.
+    skipping: bool,
 }
 
 #[derive(Debug, Default)]
@@ -204,6 +206,7 @@ impl<S: Source> Parser<S> {
             entry_pos: Vec::new(),
             key_attrs: Pending::default(),
             queued: None,
+            skipping: false,
         }
     }
 
@@ -242,6 +245,30 @@ impl<S: Source> Parser<S> {
             self.fused = true;
         }
         Ok(Some(self.render(emit)))
+    }
+
+    /// Skips the rest of the current key (after its [`Event::Key`]) without decoding its
+    /// elements: blobs are not walked, LZF strings are not decompressed. The next event is
+    /// whatever follows the key. Does nothing outside a key.
+    pub fn skip_key(&mut self) -> ReadResult<()> {
+        if self.fused || !self.key.active {
+            return Ok(());
+        }
+        self.skipping = true;
+        let r = loop {
+            match self.step() {
+                Ok(Some(Emit::KeyEnd)) => break Ok(()),
+                Ok(Some(Emit::Eof(_))) => break Err(self.err(self.src.offset(), "internal", "EOF inside a key")),
+                Ok(_) => continue,
+                Err(e) => break Err(e),
+            }
+        };
+        self.skipping = false;
+        if r.is_err() {
+            self.fused = true;
+            self.state = State::Done;
+        }
+        r
     }
 
     // ----- error helpers -------------------------------------------------------------
@@ -405,6 +432,9 @@ impl<S: Source> Parser<S> {
                 let c = self.check_len(off, compressed, self.limits.max_string, what)?;
                 let u = self.check_lzf_len(off, compressed, uncompressed, what)?;
                 let sp = self.take(c, what)?;
+                if self.skipping {
+                    return Ok(Val::Int(0));
+                }
                 let mut buf = std::mem::take(self.scratch.get_mut(slot).unwrap_or(&mut Vec::new()));
                 buf.clear();
                 let r = lzf::decompress(self.src.bytes(sp), &mut buf, u);
@@ -862,6 +892,12 @@ impl<S: Source> Parser<S> {
                 let n = (*left).min(LZF_FEED as u64) as usize;
                 *left -= n as u64;
                 let sp = self.take(n, "an LZF string value")?;
+                if self.skipping {
+                    if let State::StringLzf { left: 0, .. } = self.state {
+                        self.state = State::KeyEnd;
+                    }
+                    return Ok(None);
+                }
                 let State::StringLzf { dec, left } = &mut self.state else {
                     return Ok(None);
                 };
@@ -1009,6 +1045,10 @@ impl<S: Source> Parser<S> {
         let State::Blob { loc, mut cur, shape } = std::mem::replace(&mut self.state, State::Done) else {
             return Ok(None);
         };
+        if self.skipping {
+            self.state = State::KeyEnd;
+            return Ok(None);
+        }
         let r = self.blob_item(loc, &mut cur, shape);
         match r {
             Ok(Some(e)) => {
@@ -1101,7 +1141,7 @@ impl<S: Source> Parser<S> {
         let State::Quicklist { left, v2, node } = std::mem::replace(&mut self.state, State::Done) else {
             return Ok(None);
         };
-        if let Some((loc, mut cur)) = node {
+        if let Some((loc, mut cur)) = node.filter(|_| !self.skipping) {
             match self.blob_next(loc, &mut cur)? {
                 Some(v) => {
                     self.state = State::Quicklist { left, v2, node: Some((loc, cur)) };
@@ -1191,6 +1231,7 @@ impl<S: Source> Parser<S> {
                 let (count, deleted) = (cur.count, cur.deleted);
                 (Some(P::InNode { left: left - 1, loc, cur: Box::new(cur) }), Some(Emit::StreamNode { master, count, deleted }))
             }
+            P::InNode { left, .. } if self.skipping => (Some(P::Nodes { left }), None),
             P::InNode { left, loc, mut cur } => {
                 let blob = match loc {
                     BlobLoc::Src(sp) => self.src.bytes(sp),

@@ -663,9 +663,25 @@ impl Diffs<'_> {
     }
 
     /// Reports `what` when the two differ.
-    fn eq<T: PartialEq + std::fmt::Debug>(&mut self, what: &str, expected: T, got: T) {
+    fn eq<T: PartialEq + std::fmt::Display>(&mut self, what: &str, expected: T, got: T) {
         if expected != got {
-            self.push(format_args!("{what}: expected {expected:?}, got {got:?}"));
+            self.push(format_args!("{what}: expected {expected}, got {got}"));
+        }
+    }
+
+    /// Reports `what` when the two differ (`None` shown as `none`).
+    fn eq_opt<T: PartialEq + std::fmt::Display>(
+        &mut self,
+        what: &str,
+        expected: Option<T>,
+        got: Option<T>,
+    ) {
+        if expected != got {
+            self.push(format_args!(
+                "{what}: expected {}, got {}",
+                show_opt(expected),
+                show_opt(got)
+            ));
         }
     }
 
@@ -817,7 +833,7 @@ fn compare_db(
     let our_expires = ours.iter().filter(|e| e.expire_at_ms.is_some()).count() as u64;
     d.eq("expires", exp.expires, our_expires);
 
-    let mut by_key: HashMap<&[u8], Vec<&Entry>> = HashMap::new();
+    let mut by_key: BTreeMap<&[u8], Vec<&Entry>> = BTreeMap::new();
     for e in ours {
         by_key.entry(e.key.as_ref()).or_default().push(e);
     }
@@ -827,7 +843,7 @@ fn compare_db(
                 .push(format_args!("appears {} times in the keyspace", es.len()));
         }
     }
-    let mut seen: HashMap<&[u8], usize> = HashMap::new();
+    let mut seen: BTreeMap<&[u8], usize> = BTreeMap::new();
     for e in &exp.entries {
         *seen.entry(e.key.as_ref()).or_default() += 1;
         let mut kd = d.sub(format_args!(" key {}", show(&e.key)));
@@ -881,7 +897,7 @@ fn compare_entry(d: &mut Diffs<'_>, exp: &ExpectedEntry, ours: &Entry, opts: &Co
     }
     d.eq("size", exp.size, value_size(&ours.value));
     compare_value(d, &exp.value, &ours.value);
-    d.eq("expire_at_ms", exp.expire_at_ms, ours.expire_at_ms);
+    d.eq_opt("expire_at_ms", exp.expire_at_ms, ours.expire_at_ms);
 
     if let Value::Hash(fields) = &ours.value {
         let mut got: Vec<(Bytes, i64)> = fields
@@ -900,7 +916,7 @@ fn compare_entry(d: &mut Diffs<'_>, exp: &ExpectedEntry, ours: &Entry, opts: &Co
     }
 
     if opts.check_lfu {
-        d.eq("lfu_freq", exp.lfu_freq, ours.lfu_freq);
+        d.eq_opt("lfu_freq", exp.lfu_freq, ours.lfu_freq);
     }
     match (exp.lru_idle_s, ours.lru_idle_s) {
         (None, None) => {}
@@ -1027,9 +1043,9 @@ fn compare_zset(d: &mut Diffs<'_>, e: &[(Bytes, f64)], o: &[(Bytes, f64)]) {
 fn compare_stream(d: &mut Diffs<'_>, e: &ExpectedStream, o: &Stream) {
     d.eq("stream length", e.length, o.length);
     d.eq("stream last_id", e.last_id, o.last_id);
-    d.eq("stream entries_added", e.entries_added, o.entries_added);
-    d.eq("stream max_deleted_id", e.max_deleted_id, o.max_deleted_id);
-    d.eq("stream first_id_recorded", e.first_id_recorded, o.first_id);
+    d.eq_opt("stream entries_added", e.entries_added, o.entries_added);
+    d.eq_opt("stream max_deleted_id", e.max_deleted_id, o.max_deleted_id);
+    d.eq_opt("stream first_id_recorded", e.first_id_recorded, o.first_id);
 
     // Live entries, by position (both are in ID order).
     if e.entries.len() != o.entries.len() {
@@ -1493,7 +1509,7 @@ mod tests {
         let d = diffs_after(|ks| entry_mut(ks, 0, b"s").lru_idle_s = Some(3 + 11));
         assert_one_diff(&d, "lru_idle_s");
         let d = diffs_after(|ks| entry_mut(ks, 0, b"s").lfu_freq = Some(5));
-        assert_one_diff(&d, "lfu_freq: expected None, got Some(5)");
+        assert_one_diff(&d, "lfu_freq: expected none, got 5");
 
         let d = diffs_after(|ks| entry_mut(ks, 3, b"big").value = Value::String(b(b"abd")));
         assert_one_diff(&d, "sha256");
@@ -1541,10 +1557,7 @@ mod tests {
             }
         }
         let d = diffs_after(|ks| stream_mut(ks).first_id = None);
-        assert_one_diff(
-            &d,
-            "stream first_id_recorded: expected Some(StreamId { ms: 5, seq: 0 }), got None",
-        );
+        assert_one_diff(&d, "stream first_id_recorded: expected 5-0, got none");
         let d = diffs_after(|ks| stream_mut(ks).groups[0].pel[0].delivery_count = 3);
         assert_one_diff(&d, "delivery count expected 2, got 3");
         let d = diffs_after(|ks| stream_mut(ks).groups[0].consumers[0].active_time_ms = None);

@@ -1,1 +1,115 @@
-fn main() {}
+//! `rdbkit`: dump, export and verify Redis/Valkey RDB files.
+
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser as ClapParser, Subcommand, ValueEnum};
+use rdb_cli::dump::{dump, DumpError, DumpFilter, DumpFormat};
+use rdb_model::ValueType;
+use rdb_reader::{Limits, MappedFile, Parser, SliceSource};
+
+#[derive(ClapParser)]
+#[command(name = "rdbkit", version, about = "Read, write and verify Redis/Valkey RDB snapshot files")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Jsonl,
+    Resp,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Print every record of FILE (`-` = standard input) as JSON lines or RESP commands.
+    Dump {
+        /// The .rdb file, or `-` for standard input.
+        file: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: Format,
+        /// Only keys of this database (repeatable).
+        #[arg(long = "db")]
+        dbs: Vec<u64>,
+        /// Only keys matching this regular expression.
+        #[arg(long)]
+        key: Option<String>,
+        /// Only keys of this type: string, list, set, zset, hash, stream, module (repeatable).
+        #[arg(long = "type")]
+        types: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    match cli.cmd {
+        Cmd::Dump { file, format, dbs, key, types } => cmd_dump(file, format, dbs, key, types),
+    }
+}
+
+fn usage(msg: &str) -> ExitCode {
+    eprintln!("rdbkit: {msg}");
+    ExitCode::from(2)
+}
+
+fn cmd_dump(file: PathBuf, format: Format, dbs: Vec<u64>, key: Option<String>, types: Vec<String>) -> ExitCode {
+    let mut filter = DumpFilter { dbs, ..Default::default() };
+    if let Some(k) = key {
+        match regex::bytes::Regex::new(&k) {
+            Ok(r) => filter.key = Some(r),
+            Err(e) => return usage(&format!("bad --key regex: {e}")),
+        }
+    }
+    for t in types {
+        match ValueType::from_name(&t) {
+            Some(v) => filter.types.push(v),
+            None => return usage(&format!("unknown --type {t:?}")),
+        }
+    }
+    let format = match format {
+        Format::Jsonl => DumpFormat::Jsonl,
+        Format::Resp => DumpFormat::Resp,
+    };
+    let stdout = io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let limits = Limits::default();
+    let result = if file.as_os_str() == "-" {
+        dump(rdb_reader::stream_parser(io::stdin().lock(), limits), format, &filter, &mut out)
+    } else {
+        let map = match MappedFile::open(&file) {
+            Ok(m) => m,
+            Err(e) => return usage(&format!("{}: {e}", file.display())),
+        };
+        dump(Parser::new(SliceSource::new(map.bytes()), limits), format, &filter, &mut out)
+    };
+    let flushed = out.flush();
+    match result {
+        Ok(()) => match flushed {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("rdbkit: writing output: {e}");
+                ExitCode::from(1)
+            }
+        },
+        Err(DumpError::Read(e)) => {
+            let name = if file.as_os_str() == "-" { PathBuf::from("<stdin>") } else { file };
+            eprintln!("rdbkit: {}", e.with_file(name));
+            ExitCode::from(1)
+        }
+        Err(DumpError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(DumpError::Io(e)) => {
+            eprintln!("rdbkit: writing output: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! `rdbkit dump`: a file's records as JSON lines, or as RESP commands that recreate it.
+
+use std::io::{self, Write};
+
+use rdb_format::Element;
+use rdb_model::json::{bytes_to_json, entry_to_json, score_to_string};
+use rdb_model::{Entry, Value, ValueType};
+use rdb_reader::{Event, KeyspaceBuilder, Parser, ReadError, Source};
+use regex::bytes::Regex;
+use serde_json::json;
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DumpFormat {
+    /// One JSON object per line.
+    Jsonl,
+    /// Redis protocol commands (for `redis-cli --pipe`).
+    Resp,
+}
+
+/// Which keys to print.
+#[derive(Debug, Default, Clone)]
+pub struct DumpFilter {
+    /// Databases to keep (empty = all).
+    pub dbs: Vec<u64>,
+    /// Key regex (bytes).
+    pub key: Option<Regex>,
+    /// Types to keep (empty = all).
+    pub types: Vec<ValueType>,
+}
+
+impl DumpFilter {
+    fn wants(&self, db: u64, key: &[u8], ty: ValueType) -> bool {
+        (self.dbs.is_empty() || self.dbs.contains(&db))
+            && (self.types.is_empty() || self.types.contains(&ty))
+            && self.key.as_ref().is_none_or(|r| r.is_match(key))
+    }
+
+    fn wants_records(&self) -> bool {
+        self.dbs.is_empty() && self.key.is_none() && self.types.is_empty()
+    }
+}
+
+/// Why a dump stopped.
+#[derive(Debug)]
+pub enum DumpError {
+    /// The file is malformed (exit 1).
+    Read(ReadError),
+    /// Writing the output failed.
+    Io(io::Error),
+}
+
+impl From<io::Error> for DumpError {
+    fn from(e: io::Error) -> Self {
+        DumpError::Io(e)
+    }
+}
+
+impl From<serde_json::Error> for DumpError {
+    fn from(e: serde_json::Error) -> Self {
+        DumpError::Io(e.into())
+    }
+}
+
+fn b(e: Element<'_>) -> serde_json::Value {
+    let mut t = rdb_format::IntText::new(0);
+    bytes_to_json(e.as_bytes(&mut t))
+}
+
+/// Dumps every record of `parser` to `out`.
+pub fn dump<S: Source>(
+    mut parser: Parser<S>,
+    format: DumpFormat,
+    filter: &DumpFilter,
+    out: &mut impl Write,
+) -> Result<(), DumpError> {
+    let mut builder: Option<(KeyspaceBuilder, u8)> = None;
+    let mut selected: Option<u64> = None;
+    loop {
+        let ev = match parser.next_event() {
+            Ok(Some(ev)) => ev,
+            Ok(None) => return Ok(()),
+            Err(e) => return Err(DumpError::Read(e)),
+        };
+        match ev {
+            Event::Key(k) => {
+                let ty = ValueType::from_name(k.kind.logical()).unwrap_or(ValueType::Module);
+                let mut t = rdb_format::IntText::new(0);
+                if !filter.wants(k.db, k.key.as_bytes(&mut t), ty) {
+                    parser.skip_key().map_err(DumpError::Read)?;
+                    continue;
+                }
+                let mut kb = KeyspaceBuilder::new();
+                kb.push(&ev);
+                builder = Some((kb, k.rdb_type.0));
+            }
+            Event::KeyEnd => {
+                if let Some((mut kb, rdb_type)) = builder.take() {
+                    kb.push(&ev);
+                    let ks = kb.finish();
+                    for (db, d) in &ks.dbs {
+                        for e in &d.entries {
+                            match format {
+                                DumpFormat::Jsonl => {
+                                    serde_json::to_writer(&mut *out, &entry_to_json(*db, e, rdb_type))?;
+                                    out.write_all(b"\n")?;
+                                }
+                                DumpFormat::Resp => {
+                                    if selected != Some(u64::from(*db)) {
+                                        resp_cmd(out, &[b"SELECT", db.to_string().as_bytes()])?;
+                                        selected = Some(u64::from(*db));
+                                    }
+                                    resp_entry(out, e)?;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            _ if builder.is_some() => {
+                if let Some((kb, _)) = builder.as_mut() {
+                    kb.push(&ev);
+                }
+            }
+            _ if format == DumpFormat::Resp || !filter.wants_records() => {}
+            Event::Aux { key, value } => line(out, json!({"aux": {"key": b(key), "value": b(value)}}))?,
+            Event::Function { code } => line(out, json!({"function": b(code)}))?,
+            Event::SlotInfo { slot, keys, expires } => {
+                line(out, json!({"slot_info": {"slot": slot, "keys": keys, "expires": expires}}))?
+            }
+            Event::ModuleAux { module_id, when, raw } => {
+                use base64::Engine;
+                line(
+                    out,
+                    json!({"module_aux": {
+                        "module_id": rdb_model::module_type_name(module_id),
+                        "version": module_id & 1023,
+                        "when": when,
+                        "raw_b64": base64::engine::general_purpose::STANDARD.encode(raw),
+                    }}),
+                )?
+            }
+            _ => {}
+        }
+    }
+}
+
+fn line(out: &mut impl Write, v: serde_json::Value) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, &v)?;
+    out.write_all(b"\n")
+}
+
+/// Writes one RESP command.
+pub fn resp_cmd(out: &mut impl Write, args: &[&[u8]]) -> io::Result<()> {
+    write!(out, "*{}\r\n", args.len())?;
+    for a in args {
+        write!(out, "${}\r\n", a.len())?;
+        out.write_all(a)?;
+        out.write_all(b"\r\n")?;
+    }
+    Ok(())
+}
+
+/// Elements per variadic command.
+const BATCH: usize = 512;
+
+fn resp_entry(out: &mut impl Write, e: &Entry) -> io::Result<()> {
+    let key: &[u8] = &e.key;
+    let mut batched = |cmd: &[u8], items: &mut dyn Iterator<Item = Vec<Vec<u8>>>| -> io::Result<()> {
+        let mut args: Vec<Vec<u8>> = Vec::new();
+        let mut n = 0;
+        loop {
+            let next = items.next();
+            let flush = next.is_none() || n == BATCH;
+            if flush && n > 0 {
+                let mut all: Vec<&[u8]> = vec![cmd, key];
+                all.extend(args.iter().map(Vec::as_slice));
+                resp_cmd(out, &all)?;
+                args.clear();
+                n = 0;
+            }
+            match next {
+                Some(group) => {
+                    args.extend(group);
+                    n += 1;
+                }
+                None => return Ok(()),
+            }
+        }
+    };
+    match &e.value {
+        Value::String(s) => resp_cmd(out, &[b"SET", key, s])?,
+        Value::List(l) => batched(b"RPUSH", &mut l.iter().map(|x| vec![x.to_vec()]))?,
+        Value::Set(l) => batched(b"SADD", &mut l.iter().map(|x| vec![x.to_vec()]))?,
+        Value::SortedSet(l) => batched(
+            b"ZADD",
+            &mut l.iter().map(|(m, s)| vec![score_to_string(*s).into_bytes(), m.to_vec()]),
+        )?,
+        Value::Hash(l) => {
+            batched(b"HSET", &mut l.iter().map(|f| vec![f.field.to_vec(), f.value.to_vec()]))?;
+            for f in l {
+                if let Some(ms) = f.expire_at_ms {
+                    resp_cmd(out, &[b"HPEXPIREAT", key, ms.to_string().as_bytes(), b"FIELDS", b"1", &f.field])?;
+                }
+            }
+        }
+        Value::Stream(s) => {
+            for en in &s.entries {
+                let id = en.id.to_string();
+                let mut args: Vec<&[u8]> = vec![b"XADD", key, id.as_bytes()];
+                for (f, v) in &en.fields {
+                    args.push(f);
+                    args.push(v);
+                }
+                resp_cmd(out, &args)?;
+            }
+            let last = s.last_id.to_string();
+            let mut args: Vec<Vec<u8>> = vec![b"XSETID".to_vec(), key.to_vec(), last.into_bytes()];
+            if let (Some(a), Some(m)) = (s.entries_added, s.max_deleted_id) {
+                args.extend([b"ENTRIESADDED".to_vec(), a.to_string().into_bytes()]);
+                args.extend([b"MAXDELETEDID".to_vec(), m.to_string().into_bytes()]);
+            }
+            let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+            resp_cmd(out, &refs)?;
+            for g in &s.groups {
+                let last = g.last_delivered_id.to_string();
+                let mut args: Vec<Vec<u8>> =
+                    vec![b"XGROUP".to_vec(), b"CREATE".to_vec(), key.to_vec(), g.name.to_vec(), last.into_bytes()];
+                if let Some(r) = g.entries_read {
+                    args.extend([b"ENTRIESREAD".to_vec(), r.to_string().into_bytes()]);
+                }
+                let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+                resp_cmd(out, &refs)?;
+                for c in &g.consumers {
+                    resp_cmd(out, &[b"XGROUP", b"CREATECONSUMER", key, &g.name, &c.name])?;
+                    for id in &c.pel {
+                        if let Some(p) = g.pel.iter().find(|p| p.id == *id) {
+                            let ids = id.to_string();
+                            resp_cmd(
+                                out,
+                                &[
+                                    b"XCLAIM",
+                                    key,
+                                    &g.name,
+                                    &c.name,
+                                    b"0",
+                                    ids.as_bytes(),
+                                    b"TIME",
+                                    p.delivery_time_ms.to_string().as_bytes(),
+                                    b"RETRYCOUNT",
+                                    p.delivery_count.to_string().as_bytes(),
+                                    b"FORCE",
+                                    b"JUSTID",
+                                ],
+                            )?;
+                        }
+                    }
+                }
+            }
+        }
+        Value::Module(_) => {
+            eprintln!(
+                "rdbkit dump: key {} holds a module value, which has no RESP form; skipped",
+                rdb_format::escape_bytes(key, 64)
+            );
+            return Ok(());
+        }
+    }
+    if let Some(ms) = e.expire_at_ms {
+        resp_cmd(out, &[b"PEXPIREAT", key, ms.to_string().as_bytes()])?;
+    }
+    Ok(())
+}

@@ -1,0 +1,79 @@
+//! Errors of the writer.
+
+use std::fmt;
+use std::io;
+
+use rdb_model::Bytes;
+
+/// A key, shown escaped in messages (`"user:\x00"`), or `-` when the error concerns no key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyName(pub Option<Bytes>);
+
+impl fmt::Display for KeyName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Some(k) => f.write_str(&rdb_format::escape_bytes(k, 64)),
+            None => f.write_str("-"),
+        }
+    }
+}
+
+impl KeyName {
+    /// The name of `key`.
+    pub fn of(key: &[u8]) -> Self {
+        KeyName(Some(Bytes::copy_from_slice(key)))
+    }
+
+    /// No key (file-level records such as functions).
+    pub fn none() -> Self {
+        KeyName(None)
+    }
+}
+
+/// Everything that can go wrong while writing a file.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The underlying writer failed. The writer is poisoned afterwards.
+    #[error("I/O error: {0}")]
+    Io(#[from] io::Error),
+    /// The target cannot represent this data (e.g. hash field TTLs before Redis 7.4).
+    /// Nothing of the record was written; the writer stays usable.
+    #[error("key {key}: the target {target} cannot represent {what}")]
+    Unsupported {
+        /// The key concerned (`None` for file-level records).
+        key: KeyName,
+        /// The target's name (`redis-7.0`).
+        target: &'static str,
+        /// What cannot be represented.
+        what: String,
+    },
+    /// The value breaks a rule the server enforces when loading (NaN score, duplicate member,
+    /// PEL entry without consumer, TTL out of range, ...). Nothing of the record was written.
+    #[error("key {key}: {what}")]
+    InvalidValue {
+        /// The key concerned.
+        key: KeyName,
+        /// What is wrong.
+        what: String,
+    },
+    /// A streamed collection received more or fewer elements than declared. The record is
+    /// partially written, so the writer is poisoned.
+    #[error("key {key}: declared {declared} elements, got {actual}")]
+    CountMismatch {
+        /// The key concerned.
+        key: KeyName,
+        /// Count given to `begin_*`.
+        declared: u64,
+        /// Elements pushed (at least, when too many).
+        actual: u64,
+    },
+    /// A method was called out of order (e.g. an entry before the header).
+    #[error("writer used out of order: {0}")]
+    State(&'static str),
+    /// An earlier error left a partial record in the output; the file cannot be completed.
+    #[error("the writer is poisoned by an earlier error ({0}); the file is unusable")]
+    Poisoned(String),
+}
+
+/// Result alias of this crate.
+pub type WriteResult<T> = Result<T, WriteError>;
