@@ -103,10 +103,10 @@ mod tests {
     }
     const ORACLE: Oracle = Oracle;
 
-    /// rdb-format.md §6.2: key, hashed part (None = whole key), CRC16, slot.
     /// Key, hashed part (None = whole key), CRC16 of the hashed part, slot.
     type Vector = (&'static [u8], Option<&'static [u8]>, u16, u16);
 
+    /// The table of rdb-format.md §6.2.
     const VECTORS: &[Vector] = &[
         (b"foo", None, 0xAF96, 12182),
         (b"bar", None, 0x93C5, 5061),

@@ -370,21 +370,12 @@ impl<S: Source> Parser<S> {
         }
     }
 
-    /// A count of items that each take at least `min_item` bytes: checked against the bytes
-    /// that remain (when the source knows them).
-    fn read_count(&mut self, what: &str, min_item: u64) -> ReadResult<u64> {
-        let off = self.src.offset();
-        let n = self.read_len(what)?;
-        if let Some(rem) = self.src.remaining() {
-            if n.saturating_mul(min_item) > rem {
-                return Err(self.err(
-                    off,
-                    "count-exceeds-input",
-                    format!("{what} is {n}, but only {rem} bytes remain"),
-                ));
-            }
-        }
-        Ok(n)
+    /// A count of items. It is never used to size an allocation, and every item consumes
+    /// input, so a hostile count ends at the end of the input. (It is deliberately not
+    /// compared with the bytes a slice source knows remain: errors must be the same, at the
+    /// same offset, whatever the source.)
+    fn read_count(&mut self, what: &str, _min_item: u64) -> ReadResult<u64> {
+        self.read_len(what)
     }
 
     fn read_string_header(&mut self, what: &str) -> ReadResult<(StringHeader, u64)> {
@@ -403,16 +394,10 @@ impl<S: Source> Parser<S> {
         }
     }
 
+    /// Checks a declared length against the reader's limits (independent of the source, so
+    /// every source fails the same way). Lengths beyond the input fail in `take`, which never
+    /// allocates more than the input actually holds.
     fn check_len(&self, off: u64, len: u64, limit: usize, what: &str) -> ReadResult<usize> {
-        if let Some(rem) = self.src.remaining() {
-            if len > rem {
-                return Err(self.err(
-                    off,
-                    "length-exceeds-input",
-                    format!("{what} declares {len} bytes, but only {rem} remain"),
-                ));
-            }
-        }
         match usize::try_from(len) {
             Ok(l) if l <= limit => Ok(l),
             _ => Err(self.err(off, "limit", format!("{what} of {len} bytes exceeds the limit of {limit} bytes"))),

@@ -2,5 +2,8 @@
 //! writer-independent byte builder, chunked readers, keyspace generators and a real-server
 //! harness.
 
+pub mod chunked;
+pub mod events;
 pub mod expected;
+pub mod gen;
 pub mod server;

@@ -1,1 +1,154 @@
-//! rdb-verify
+//! Deep verification of Redis / Valkey RDB files (rdb-format.md §8).
+//!
+//! A [`Verifier`] consumes the events of [`rdb_reader::Parser`] and produces a [`Report`]: the
+//! checks the reader does not already enforce (checksum verdict, SELECTDB range, RESIZEDB and
+//! slot-info counts, duplicate keys / members / fields, zset listpack order, hash TTL order,
+//! stream invariants and consumer-group PELs, function shebangs, AUX fields, ...), statistics
+//! (keys, expires, types per db, slot histogram, CacheSize estimate from [`cachesize`]) and
+//! engine compatibility ([`engine`]). A reader error becomes a fatal finding that ends the file.
+//!
+//! Entry points: [`verify_file`] (memory-mapped), [`verify_reader`] (pipes), [`verify_bytes`],
+//! [`verify_many`] (rayon, one report per file), [`Summary`] and [`check_manifest`] for a set of
+//! cluster files. The report serialises (serde) to exactly the per-file object of the
+//! `rdb-verify --json` contract.
+//!
+//! ```
+//! use rdb_verify::{verify_bytes, Options};
+//! // `SET foo bar` in RDB 11, as a real server writes it.
+//! let file = b"REDIS0011\xfe\x00\xfb\x01\x00\x00\x03foo\x03bar\xff\x8d\x86\xb9\x4c\x67\x6e\xab\x95";
+//! let report = verify_bytes("mem.rdb", file, &Options::default());
+//! assert!(report.ok);
+//! assert_eq!(report.keys, 1);
+//! assert_eq!(report.checksum.status, "ok");
+//! assert_eq!(report.slots.ranges, "12182"); // slot of "foo"
+//! assert!(report.loads_on.contains(&rdb_verify::EngineLine::Redis7_2));
+//! ```
+//!
+//! Finding codes (besides the reader's own error codes, which are reported as they are):
+//!
+//! | code | severity | check |
+//! |---|---|---|
+//! | `crc-mismatch` / `checksum-disabled` / `checksum-absent` | E / W / I | V-F5 |
+//! | `trailing-bytes` | W | V-F4 |
+//! | `no-eof` | E | input ended before EOF |
+//! | `selectdb-range` | E | V-F6 |
+//! | `resizedb-mismatch` | W | V-F7 |
+//! | `slot-info-count`, `slot-info-key-slot`, `slot-info-order`, `slot-info-range` / `slot-info-format` | W / E | V-F8, V-F13 |
+//! | `duplicate-key` | E | V-F9 |
+//! | `orphan-key-attributes` | W | V-F10 (every record with a mapped input; only before EOF when streaming) |
+//! | `already-expired` | W | V-F11 |
+//! | `empty-value` | W | V-F12 |
+//! | `aux-repl-id`, `aux-lua` | W | V-F13 |
+//! | `module-required`, `module-aux-order` | W | V-F14, V-T19 (well-formedness is the reader's) |
+//! | `function-shebang`, `function-duplicate` / `function-engine` | E / W | V-F15 |
+//! | `slot-outside-expected`, `cluster-nonzero-db` | E | V-F16, V-F6 (with `Options::expected_slots`) |
+//! | `duplicate-member` | E | V-T1, V-T3, V-T8, V-T10, V-T11 |
+//! | `zset-order` | E | V-T12 |
+//! | `encoding-threshold` | W | V-T13 |
+//! | `intset-width` | W | V-T6 (mapped input, uncompressed blobs) |
+//! | `hash-ttl-order` | E | V-T9 |
+//! | `hash-min-expire` | W | V-T10 (mapped input only) |
+//! | `hash-no-field-ttl` | W | V-T11 |
+//! | `stream-node-duplicate`, `stream-length-without-nodes` | E | V-T15 |
+//! | `stream-group-duplicate`, `stream-pel-duplicate`, `stream-consumer-duplicate`, `stream-consumer-pel-not-in-group`, `stream-pel-owner-duplicate`, `stream-pel-without-consumer` | E | V-T16 |
+//! | `stream-id-order`, `stream-first-delta`, `stream-node-empty`, `stream-node-count`, `stream-entry-no-fields`, `stream-length`, `stream-last-id`, `stream-first-id`, `stream-max-deleted`, `stream-entries-added` | W | V-T17 |
+//! | `stream-group-last-delivered`, `stream-pel-after-last-delivered`, `stream-pel-delivery-count`, `stream-entries-read`, `stream-consumer-time` | W | V-T18 |
+//! | `engine-incompatible` | E | `Options::engine` |
+//! | `node-memory` | E | `Options::node_memory` |
+//! | `duplicate-check-limited`, `findings-suppressed` | I | bounds reached |
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
+pub mod cachesize;
+pub mod dedup;
+pub mod engine;
+pub mod multi;
+pub mod report;
+pub mod verifier;
+
+use std::io::Read;
+use std::path::Path;
+
+use rdb_reader::{MappedFile, Parser, SliceSource, Source};
+
+pub use cachesize::{CacheModel, Thresholds};
+pub use engine::EngineLine;
+pub use multi::{
+    check_manifest, expand_paths, verify_many, verify_many_with, FileFinding, Inputs,
+    ManifestCheck, ManifestInput, Summary,
+};
+pub use report::{ChecksumReport, DbReport, Finding, Report, Severity, SlotsReport, TypeCounts};
+pub use verifier::{EventContext, Options, Verifier};
+
+/// Runs `parser` to its end (or first error), feeding `v`; `input` is the whole file when it
+/// is in memory.
+pub fn drive<S: Source>(parser: &mut Parser<S>, v: &mut Verifier, input: Option<&[u8]>) {
+    loop {
+        let start = parser.offset();
+        match parser.next_event() {
+            Ok(Some(ev)) => v.on_event_at(
+                &ev,
+                EventContext {
+                    start: Some(start),
+                    input,
+                },
+            ),
+            Ok(None) => break,
+            Err(e) => {
+                v.on_read_error(&e);
+                break;
+            }
+        }
+    }
+}
+
+/// Verifies an in-memory file; `label` is the report's `path`.
+pub fn verify_bytes(label: impl Into<String>, bytes: &[u8], opts: &Options) -> Report {
+    let mut parser = Parser::new(SliceSource::new(bytes), opts.reader_limits());
+    let mut v = Verifier::new(label, opts);
+    drive(&mut parser, &mut v, Some(bytes));
+    v.finish()
+}
+
+/// Verifies a file through a memory map; an I/O error (cannot open / map) is returned as is.
+pub fn try_verify_file(path: &Path, opts: &Options) -> std::io::Result<Report> {
+    let map = MappedFile::open(path)?;
+    Ok(verify_bytes(path.display().to_string(), map.bytes(), opts))
+}
+
+/// Verifies a file through a memory map; an I/O error becomes a fatal `io` finding.
+pub fn verify_file(path: &Path, opts: &Options) -> Report {
+    match try_verify_file(path, opts) {
+        Ok(r) => r,
+        Err(e) => io_error_report(path, &e),
+    }
+}
+
+/// The report of a file that could not be opened: one fatal `io` finding.
+pub fn io_error_report(path: &Path, e: &std::io::Error) -> Report {
+    let mut r = Report::new(path.display().to_string());
+    r.push_finding(Finding::new(
+        Severity::Error,
+        "io",
+        None,
+        format!("cannot read {}: {e}", path.display()),
+    ));
+    r
+}
+
+/// Verifies a stream (pipe, stdin) with the bounded-buffer reader; `label` is the report's
+/// `path`. Without the whole input in memory, V-F10 is only checked before EOF and the type-24
+/// `min_expire` check is skipped.
+pub fn verify_reader<R: Read>(label: impl Into<String>, reader: R, opts: &Options) -> Report {
+    let mut parser = rdb_reader::stream_parser(reader, opts.reader_limits());
+    let mut v = Verifier::new(label, opts);
+    drive(&mut parser, &mut v, None);
+    v.finish()
+}

@@ -1,1 +1,55 @@
-//! rdb-writer
+//! Serialises an owned keyspace ([`rdb_model`]) into `.rdb` files that real Redis and Valkey
+//! servers load, for a chosen [`Target`] engine line.
+//!
+//! - [`Target`]: the engine lines (`redis-6.0` … `valkey-9.0`), their RDB version, magic and
+//!   what a file for them may contain.
+//! - [`WriterBuilder`] → [`RdbWriter`]: header, functions, databases, keys (each in the
+//!   encoding the target's server would choose with its default thresholds,
+//!   [`EncodingConfig`]), streaming of big collections with declared counts
+//!   ([`RdbWriter::begin_list`] …), raw passthrough ([`RdbWriter::write_raw_value`]), and
+//!   [`RdbWriter::finish`] with EOF and the CRC-64 trailer.
+//! - [`write_keyspace`]: a whole [`Keyspace`](rdb_model::Keyspace) in one call.
+//!
+//! Output is deterministic: the same keyspace and options give the same bytes (fix the
+//! `ctime` AUX with [`WriterBuilder::ctime`]).
+//!
+//! ```
+//! use rdb_model::{Entry, Keyspace, Value};
+//! use rdb_writer::{write_keyspace, Target, WriterBuilder};
+//!
+//! let mut ks = Keyspace::default();
+//! ks.db_mut(0).entries.push(Entry::new("greeting", Value::String("hello".into())));
+//! ks.db_mut(0).entries.push(Entry::new("nums", Value::Set(vec!["3".into(), "1".into()])));
+//! let builder = WriterBuilder::new(Target::Redis70).ctime(1_700_000_000);
+//! let (bytes, summary) = write_keyspace(&ks, Vec::new(), &builder)?;
+//! assert_eq!(&bytes[..9], b"REDIS0010");
+//! assert_eq!(summary.keys, 2);
+//! # Ok::<(), rdb_writer::WriteError>(())
+//! ```
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
+pub mod config;
+mod encode;
+pub mod error;
+pub mod keyspace;
+mod sink;
+pub mod slot;
+mod stream;
+pub mod streaming;
+pub mod target;
+pub mod writer;
+
+pub use config::{EncodingConfig, KeyMeta, WriterBuilder};
+pub use error::{KeyName, WriteError, WriteResult};
+pub use keyspace::{estimate_used_mem, has_field_ttls, is_empty_value, write_keyspace};
+pub use streaming::{HashWriter, ListWriter, SetWriter, ZSetWriter};
+pub use target::{FieldTtlFormat, SlotInfoFormat, Target, UnknownTarget};
+pub use writer::{DbCounts, RdbWriter, Summary};

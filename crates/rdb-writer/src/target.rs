@@ -196,8 +196,14 @@ impl Target {
             0..=5 | 7 | 9..=15 => true,
             16..=19 => v >= 10,
             20 | 21 => v >= 11,
-            22 => header.magic == Magic::Valkey && self.field_ttl_format() == Some(FieldTtlFormat::Valkey),
-            24 | 25 => header.magic == Magic::Redis && self.field_ttl_format() == Some(FieldTtlFormat::Redis),
+            22 => {
+                header.magic == Magic::Valkey
+                    && self.field_ttl_format() == Some(FieldTtlFormat::Valkey)
+            }
+            24 | 25 => {
+                header.magic == Magic::Redis
+                    && self.field_ttl_format() == Some(FieldTtlFormat::Redis)
+            }
             _ => false,
         }
     }
@@ -216,7 +222,12 @@ pub struct UnknownTarget(pub String);
 impl fmt::Display for UnknownTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let names: Vec<&str> = Target::ALL.iter().map(|t| t.name()).collect();
-        write!(f, "unknown target {:?} (expected one of: {})", self.0, names.join(", "))
+        write!(
+            f,
+            "unknown target {:?} (expected one of: {})",
+            self.0,
+            names.join(", ")
+        )
     }
 }
 
@@ -278,7 +289,13 @@ mod tests {
         assert_eq!(Target::Redis62.stream_type(), RdbType::STREAM_LISTPACKS);
         assert_eq!(Target::Valkey81.stream_type(), RdbType::STREAM_LISTPACKS_3);
         assert_eq!(Target::Valkey72.slot_info_format(), None);
-        assert_eq!(Target::Valkey80.slot_info_format(), Some(SlotInfoFormat::Aux));
-        assert_eq!(Target::Redis74.slot_info_format(), Some(SlotInfoFormat::Opcode));
+        assert_eq!(
+            Target::Valkey80.slot_info_format(),
+            Some(SlotInfoFormat::Aux)
+        );
+        assert_eq!(
+            Target::Redis74.slot_info_format(),
+            Some(SlotInfoFormat::Opcode)
+        );
     }
 }

@@ -33,7 +33,12 @@ pub(crate) struct Encoder {
 }
 
 impl Encoder {
-    pub(crate) fn new(target: Target, header: Header, cfg: EncodingConfig, compression: bool) -> Self {
+    pub(crate) fn new(
+        target: Target,
+        header: Header,
+        cfg: EncodingConfig,
+        compression: bool,
+    ) -> Self {
         Encoder {
             target,
             header,
@@ -174,7 +179,11 @@ mod tests {
                 let prev = zl.size() - 11;
                 let before = zl.size();
                 zl.push_bytes(s);
-                assert_eq!(zl.size() - before, zl_entry_size(s, prev), "{s:?} after {prev}");
+                assert_eq!(
+                    zl.size() - before,
+                    zl_entry_size(s, prev),
+                    "{s:?} after {prev}"
+                );
             }
         }
     }

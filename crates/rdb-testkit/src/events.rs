@@ -1,0 +1,73 @@
+//! A compact, owned fingerprint of a parser run: one line per event, then the error (code
+//! and offset) if any. Used to prove that every source gives the same events.
+
+use rdb_format::Element;
+use rdb_reader::{Event, Parser, Source};
+
+fn el(e: Element<'_>) -> String {
+    match e {
+        Element::Int(v) => format!("i{v}"),
+        Element::Str(s) => rdb_format::escape_bytes(s, 1 << 20),
+    }
+}
+
+/// One line describing `ev`.
+pub fn fingerprint(ev: &Event<'_>) -> String {
+    match *ev {
+        Event::Aux { key, value } => format!("aux {} {}", el(key), el(value)),
+        Event::Function { code } => format!("function {}", el(code)),
+        Event::Key(k) => format!(
+            "key @{} db{} {} t{} exp{:?} idle{:?} freq{:?} len{:?}",
+            k.offset,
+            k.db,
+            el(k.key),
+            k.rdb_type.0,
+            k.expire_at_ms,
+            k.lru_idle_s,
+            k.lfu_freq,
+            k.len_hint
+        ),
+        Event::StringChunk(c) => format!("chunk {}", el(c)),
+        Event::ListItem(v) => format!("item {}", el(v)),
+        Event::SetMember(v) => format!("member {}", el(v)),
+        Event::ZSetMember { member, score } => format!("z {} {:?}", el(member), score.to_bits()),
+        Event::HashField { field, value, expire_at_ms } => {
+            format!("h {} {} {expire_at_ms:?}", el(field), el(value))
+        }
+        Event::StreamEntry(e) => {
+            let mut s = format!("entry {} {}", e.id, e.deleted);
+            for (f, v) in e.fields() {
+                s.push(' ');
+                s.push_str(&el(f));
+                s.push('=');
+                s.push_str(&el(v));
+            }
+            s
+        }
+        Event::StreamGroup { name, last_delivered_id, entries_read, pel } => {
+            format!("group {} {last_delivered_id} {entries_read:?} {pel}", el(name))
+        }
+        Event::StreamConsumer { name, seen_time_ms, active_time_ms, pel } => {
+            format!("consumer {} {seen_time_ms} {active_time_ms:?} {pel}", el(name))
+        }
+        Event::ModuleAux { module_id, when, raw } => format!("moduleaux {module_id} {when} {raw:?}"),
+        Event::Module { module_id, raw } => format!("module {module_id} {raw:?}"),
+        ref other => format!("{other:?}"),
+    }
+}
+
+/// Runs `p` to the end: the event lines, then `error <code> @<offset>` if it failed.
+pub fn run<S: Source>(mut p: Parser<S>) -> Vec<String> {
+    let mut out = Vec::new();
+    loop {
+        match p.next_event() {
+            Ok(Some(ev)) => out.push(fingerprint(&ev)),
+            Ok(None) => break,
+            Err(e) => {
+                out.push(format!("error {} @{}", e.code(), e.offset()));
+                break;
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,898 @@
+//! CacheSize: an estimate of the memory a dataset takes once loaded by Redis 7.x (64-bit,
+//! jemalloc), computed from the key events alone (values are never materialised).
+//!
+//! The model, all of it in [`CacheModel`] so it can be calibrated against real servers:
+//!
+//! * **Allocator** ([`CacheModel::alloc`]): every allocation is rounded up to a jemalloc-like
+//!   size class: 8, 16, 24, …, 64 (step [`CacheModel::tiny_quantum`]), then four classes per
+//!   doubling (80, 96, 112, 128, 160, 192, 224, 256, 320, …, 1024, 1280, …) up to
+//!   [`CacheModel::page_round_above`], then whole pages.
+//! * **Per database**: the main dict's bucket array (8 B × table size, the table being the next
+//!   power of two ≥ keys, minimum 4) and the same for the expires dict.
+//! * **Per key**: a dict entry (24 B) + the key as an sds (header 1/3/5/9/17 B by length, the
+//!   bytes, a NUL) + for an expiring key one more dict entry in the expires dict.
+//! * **Strings**: integers (canonical decimal, ≤ 20 chars) in `0..shared_integers` use the shared
+//!   objects (0 B), other integers a bare robj (16 B); ≤ 44 bytes an embstr (robj + sdshdr8 + bytes
+//!   + NUL in one allocation); longer a robj plus a raw sds.
+//! * **Compact encodings** (what Redis 7.2 keeps as listpack/intset under the default thresholds
+//!   of [`Thresholds`]): robj + one listpack allocation of 7 B (header + terminator) plus the exact
+//!   listpack size of each element as the server encodes it ([`lp_entry_size`]); intsets
+//!   8 B + n × width.
+//! * **Lists** over `list-max-listpack-size` (8 KiB): a quicklist struct (40 B) + per node 32 B +
+//!   its listpack, nodes filled up to 8 KiB like the server does.
+//! * **Hashtable sets / hashes**: robj + dict struct (56 B) + bucket array + per element a dict
+//!   entry and an sds per member / field / value (+8 B per hash field with a TTL).
+//! * **Skiplist zsets**: robj + zset struct (16 B) + dict as above (member sds shared with the
+//!   skiplist) + zskiplist (32 B) + header node (24 + 16 × 32 B) + per element a node of
+//!   24 + 16 × level bytes, with the level's expected allocation under p = 1/4
+//!   ([`CacheModel::skiplist_node_avg`], ≈ 46 B).
+//! * **Streams**: robj + stream struct (80 B) + rax (24 B) + per listpack node a rax cost
+//!   (48 B) and the listpack (estimated entry by entry, with master fields); per group 40 B + two
+//!   raxes + name; per PEL entry a NACK (24 B) + rax cost (32 B); per consumer 32 B + name sds +
+//!   rax; per consumer PEL entry 32 B of rax.
+//! * **Modules**: robj + the size of the serialised value.
+//!
+//! CacheSize is the dataset only: the empty server (≈ [`CacheModel::empty_server_bytes`]) is not
+//! included. Known simplifications: Redis 7.2 sets with `no_value` dict entries, 7.4 listpackEx
+//! metadata and module internals are approximated; encodings are chosen from the final content
+//! (a compact RDB type above the entry limit is converted, as loaders do).
+
+use rdb_format::double::format_score;
+use rdb_format::intset::width_for;
+use rdb_format::listpack::ListpackBuilder;
+use rdb_format::{Element, IntText, TypeKind};
+use rdb_model::StreamId;
+
+/// The encoding thresholds of the loading server (rdb-format.md §7.2 defaults).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Thresholds {
+    /// `hash-max-listpack-entries`.
+    pub hash_max_listpack_entries: u64,
+    /// `hash-max-listpack-value`.
+    pub hash_max_listpack_value: u64,
+    /// `set-max-intset-entries`.
+    pub set_max_intset_entries: u64,
+    /// `set-max-listpack-entries`.
+    pub set_max_listpack_entries: u64,
+    /// `set-max-listpack-value`.
+    pub set_max_listpack_value: u64,
+    /// `zset-max-listpack-entries`.
+    pub zset_max_listpack_entries: u64,
+    /// `zset-max-listpack-value`.
+    pub zset_max_listpack_value: u64,
+    /// Byte limit of one list listpack (`list-max-listpack-size -2` = 8192).
+    pub list_max_listpack_bytes: u64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            hash_max_listpack_entries: 512,
+            hash_max_listpack_value: 64,
+            set_max_intset_entries: 512,
+            set_max_listpack_entries: 128,
+            set_max_listpack_value: 64,
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
+            list_max_listpack_bytes: 8192,
+        }
+    }
+}
+
+/// The tunable constants of the memory model (bytes unless said otherwise). See the module docs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CacheModel {
+    /// Spacing of the size classes up to 64 B (8 as jemalloc 3/4; 16 emulates jemalloc 5).
+    pub tiny_quantum: u64,
+    /// Allocations above this are rounded to whole pages.
+    pub page_round_above: u64,
+    /// Page size.
+    pub page_size: u64,
+    /// `dictEntry` (key, value, next).
+    pub dict_entry: u64,
+    /// One bucket pointer.
+    pub bucket: u64,
+    /// Smallest dict table (4 buckets).
+    pub dict_min_buckets: u64,
+    /// `dict` struct of a hashtable-encoded value.
+    pub dict_struct: u64,
+    /// `robj` (`redisObject`).
+    pub robj: u64,
+    /// Longest string stored as embstr.
+    pub embstr_max: u64,
+    /// Integers in `0..shared_integers` use shared objects (0 disables, as under an LRU/LFU
+    /// maxmemory policy).
+    pub shared_integers: i64,
+    /// Listpack header (6) + terminator (1).
+    pub listpack_overhead: u64,
+    /// `quicklist` struct.
+    pub quicklist_struct: u64,
+    /// `quicklistNode`.
+    pub quicklist_node: u64,
+    /// Intset header.
+    pub intset_header: u64,
+    /// `zset` struct (dict + zsl pointers).
+    pub zset_struct: u64,
+    /// `zskiplist` struct.
+    pub zskiplist_struct: u64,
+    /// Skiplist node without levels (ele, score, backward).
+    pub skiplist_node_base: u64,
+    /// One skiplist level (forward pointer + span).
+    pub skiplist_level: u64,
+    /// Level probability.
+    pub skiplist_p: f64,
+    /// Maximum level (the header node has all of them).
+    pub skiplist_max_level: u32,
+    /// Extra per hashtable hash field carrying a TTL.
+    pub hash_ttl_field_extra: u64,
+    /// Extra per listpack hash with TTLs (listpackEx struct).
+    pub listpack_ex_struct: u64,
+    /// `stream` struct.
+    pub stream_struct: u64,
+    /// `rax` struct.
+    pub rax_struct: u64,
+    /// Rax cost of one stream node key (16-byte ID).
+    pub rax_per_node: u64,
+    /// `streamCG`.
+    pub stream_cg: u64,
+    /// `streamNACK`.
+    pub stream_nack: u64,
+    /// Rax cost of one PEL ID (group or consumer PEL).
+    pub rax_per_pel_entry: u64,
+    /// `streamConsumer`.
+    pub stream_consumer: u64,
+    /// Rax cost per name key (group or consumer) beyond its bytes.
+    pub rax_per_name: u64,
+    /// Thresholds deciding compact vs hashtable encodings.
+    pub thresholds: Thresholds,
+    /// Memory of an empty Redis 7.x server (documented, **not** part of CacheSize).
+    pub empty_server_bytes: u64,
+}
+
+impl Default for CacheModel {
+    fn default() -> Self {
+        CacheModel {
+            tiny_quantum: 8,
+            page_round_above: 16384,
+            page_size: 4096,
+            dict_entry: 24,
+            bucket: 8,
+            dict_min_buckets: 4,
+            dict_struct: 56,
+            robj: 16,
+            embstr_max: 44,
+            shared_integers: 10_000,
+            listpack_overhead: 7,
+            quicklist_struct: 40,
+            quicklist_node: 32,
+            intset_header: 8,
+            zset_struct: 16,
+            zskiplist_struct: 32,
+            skiplist_node_base: 24,
+            skiplist_level: 16,
+            skiplist_p: 0.25,
+            skiplist_max_level: 32,
+            hash_ttl_field_extra: 8,
+            listpack_ex_struct: 24,
+            stream_struct: 80,
+            rax_struct: 24,
+            rax_per_node: 48,
+            stream_cg: 40,
+            stream_nack: 24,
+            rax_per_pel_entry: 32,
+            stream_consumer: 32,
+            rax_per_name: 16,
+            thresholds: Thresholds::default(),
+            empty_server_bytes: 900_000,
+        }
+    }
+}
+
+/// Size of one listpack entry (encoding + data + backlen) for `e`, as the server encodes it
+/// (canonical decimal strings become integers).
+pub fn lp_entry_size(e: &Element<'_>) -> u64 {
+    let n = match e {
+        Element::Str(s) => ListpackBuilder::entry_size(s),
+        Element::Int(v) => ListpackBuilder::entry_size(IntText::new(*v).as_bytes()),
+    };
+    n as u64
+}
+
+/// Listpack entry size of an integer.
+fn lp_int_size(v: i64) -> u64 {
+    ListpackBuilder::entry_size(IntText::new(v).as_bytes()) as u64
+}
+
+fn round_up(n: u64, q: u64) -> u64 {
+    if q == 0 {
+        return n;
+    }
+    n.div_ceil(q).saturating_mul(q)
+}
+
+impl CacheModel {
+    /// The allocation size (size class) for a request of `n` bytes.
+    pub fn alloc(&self, n: u64) -> u64 {
+        if n == 0 {
+            0
+        } else if n <= 8 {
+            8
+        } else if n <= 64 {
+            round_up(n, self.tiny_quantum.max(1))
+        } else if n > self.page_round_above {
+            round_up(n, self.page_size.max(1))
+        } else {
+            // 2^p < n <= 2^(p+1): four classes in that doubling.
+            let p = 63 - (n - 1).leading_zeros();
+            round_up(n, (1u64 << p) / 4)
+        }
+    }
+
+    /// Header size of an sds holding `len` bytes (type 5 / 8 / 16 / 32 / 64).
+    pub fn sds_header(&self, len: u64) -> u64 {
+        if len < 32 {
+            1
+        } else if len < 256 {
+            3
+        } else if len < 65_536 {
+            5
+        } else if len < (1 << 32) {
+            9
+        } else {
+            17
+        }
+    }
+
+    /// Allocation of an sds holding `len` bytes.
+    pub fn sds(&self, len: u64) -> u64 {
+        self.alloc(self.sds_header(len).saturating_add(len).saturating_add(1))
+    }
+
+    /// Buckets of a dict holding `n` entries (next power of two, minimum 4; 0 when empty).
+    pub fn table_size(&self, n: u64) -> u64 {
+        if n == 0 {
+            0
+        } else {
+            n.checked_next_power_of_two()
+                .unwrap_or(u64::MAX)
+                .max(self.dict_min_buckets)
+        }
+    }
+
+    /// Bucket array of a dict holding `n` entries.
+    pub fn buckets(&self, n: u64) -> u64 {
+        self.alloc(self.table_size(n).saturating_mul(self.bucket))
+    }
+
+    /// A hashtable-encoded value's dict: struct + buckets (entries are counted by the caller).
+    pub fn dict(&self, n: u64) -> u64 {
+        self.alloc(self.dict_struct) + self.buckets(n)
+    }
+
+    /// Per-database overhead: the main and expires bucket arrays.
+    pub fn db_tables(&self, keys: u64, expires: u64) -> u64 {
+        self.buckets(keys) + self.buckets(expires)
+    }
+
+    /// Per key, beyond its value: the dict entry, the key sds and (if it expires) the expires
+    /// dict entry.
+    pub fn key(&self, key_len: u64, has_expire: bool) -> u64 {
+        let e = self.alloc(self.dict_entry);
+        e + self.sds(key_len) + if has_expire { e } else { 0 }
+    }
+
+    /// A string value of `len` bytes; `int` is its value when it is a canonical integer.
+    pub fn string_value(&self, len: u64, int: Option<i64>) -> u64 {
+        match int {
+            Some(v) if (0..self.shared_integers).contains(&v) => 0,
+            Some(_) => self.alloc(self.robj),
+            None if len <= self.embstr_max => self.alloc(self.robj + 3 + len + 1),
+            None => self.alloc(self.robj) + self.sds(len),
+        }
+    }
+
+    /// A listpack whose entries take `entry_bytes`.
+    pub fn listpack(&self, entry_bytes: u64) -> u64 {
+        self.alloc(self.listpack_overhead.saturating_add(entry_bytes))
+    }
+
+    /// Expected allocation of one skiplist node (random level, p = `skiplist_p`).
+    pub fn skiplist_node_avg(&self) -> f64 {
+        let p = self.skiplist_p.clamp(0.0, 0.99);
+        let mut avg = 0.0;
+        let mut prob_reach = 1.0; // P(level >= l)
+        for l in 1..=self.skiplist_max_level.max(1) {
+            let p_exact = if l == self.skiplist_max_level {
+                prob_reach
+            } else {
+                prob_reach * (1.0 - p)
+            };
+            let size = self.alloc(self.skiplist_node_base + self.skiplist_level * u64::from(l));
+            avg += p_exact * size as f64;
+            prob_reach *= p;
+        }
+        avg
+    }
+}
+
+/// Accumulates what the model needs about one value while its events go by (counters only).
+#[derive(Debug, Clone, Default)]
+pub struct ValueCost {
+    /// Elements (list items, members, fields).
+    n: u64,
+    /// Σ listpack entry sizes of everything a listpack encoding would hold.
+    lp: u64,
+    /// Σ TTL entries of a listpackEx.
+    lp_ttl: u64,
+    /// Σ sds allocations of members / fields / values (hashtable encodings).
+    sds: u64,
+    /// Longest member / field / value.
+    max_len: u64,
+    /// All members are integers (sets).
+    all_int: bool,
+    int_min: i64,
+    int_max: i64,
+    /// Hash fields with a TTL.
+    ttl_fields: u64,
+    /// Quicklist simulation: closed nodes' cost, current node bytes and entries.
+    ql_closed: u64,
+    ql_cur: u64,
+    ql_cur_n: u64,
+    /// String value: length, and its first bytes for the integer test.
+    str_len: u64,
+    str_head: Vec<u8>,
+    str_int: Option<i64>,
+    /// Stream state.
+    st_master: StreamId,
+    st_master_fields: Option<(usize, u64)>,
+    st_node_lp: u64,
+    st_nodes_cost: u64,
+    st_groups_cost: u64,
+    /// Module value size.
+    module_len: u64,
+}
+
+fn fields_digest<'a>(it: impl Iterator<Item = Element<'a>>) -> (usize, u64) {
+    let mut n = 0usize;
+    let mut h = 0u64;
+    for f in it {
+        n += 1;
+        h = h.rotate_left(7) ^ (crate::dedup::digest_element(&f, 3) as u64);
+    }
+    (n, h)
+}
+
+impl ValueCost {
+    /// Resets for a new key.
+    pub fn reset(&mut self) {
+        let head = std::mem::take(&mut self.str_head);
+        *self = ValueCost {
+            all_int: true,
+            str_head: head,
+            ..ValueCost::default()
+        };
+        self.str_head.clear();
+    }
+
+    fn element(&mut self, model: &CacheModel, e: &Element<'_>) -> u64 {
+        let len = e.byte_len() as u64;
+        self.max_len = self.max_len.max(len);
+        self.sds += model.sds(len);
+        let sz = lp_entry_size(e);
+        self.lp += sz;
+        sz
+    }
+
+    /// A list element.
+    pub fn list_item(&mut self, model: &CacheModel, e: &Element<'_>) {
+        self.n += 1;
+        let sz = self.element(model, e);
+        let limit = model.thresholds.list_max_listpack_bytes;
+        if self.ql_cur_n > 0 && model.listpack_overhead + self.ql_cur + sz > limit {
+            self.ql_closed += model.alloc(model.quicklist_node) + model.listpack(self.ql_cur);
+            self.ql_cur = 0;
+            self.ql_cur_n = 0;
+        }
+        self.ql_cur += sz;
+        self.ql_cur_n += 1;
+    }
+
+    /// A set member.
+    pub fn set_member(&mut self, model: &CacheModel, e: &Element<'_>) {
+        if self.n == 0 {
+            self.all_int = true;
+        }
+        self.n += 1;
+        self.element(model, e);
+        match e.as_int() {
+            Some(v) if self.all_int => {
+                if self.n == 1 {
+                    self.int_min = v;
+                    self.int_max = v;
+                } else {
+                    self.int_min = self.int_min.min(v);
+                    self.int_max = self.int_max.max(v);
+                }
+            }
+            _ => self.all_int = false,
+        }
+    }
+
+    /// A sorted-set member and its score.
+    pub fn zset_member(&mut self, model: &CacheModel, member: &Element<'_>, score: f64) {
+        self.n += 1;
+        self.element(model, member);
+        self.lp += lp_entry_size(&Element::Str(format_score(score).as_bytes()));
+    }
+
+    /// A hash field.
+    pub fn hash_field(
+        &mut self,
+        model: &CacheModel,
+        field: &Element<'_>,
+        value: &Element<'_>,
+        ttl: Option<i64>,
+    ) {
+        self.n += 1;
+        self.element(model, field);
+        self.element(model, value);
+        self.lp_ttl += lp_int_size(ttl.unwrap_or(0));
+        if ttl.is_some() {
+            self.ttl_fields += 1;
+        }
+    }
+
+    /// A piece of a string value.
+    pub fn string_chunk(&mut self, e: &Element<'_>) {
+        match e {
+            Element::Int(v) if self.str_len == 0 => {
+                self.str_int = Some(*v);
+                self.str_len = e.byte_len() as u64;
+            }
+            _ => {
+                self.str_int = None;
+                let len = e.byte_len() as u64;
+                if self.str_len + len <= 21 {
+                    e.append_to(&mut self.str_head);
+                }
+                self.str_len += len;
+            }
+        }
+    }
+
+    /// Start of a stream listpack node.
+    pub fn stream_node(&mut self, model: &CacheModel, master: StreamId, count: u64, deleted: u64) {
+        self.close_stream_node(model);
+        self.st_master = master;
+        self.st_master_fields = None;
+        self.st_node_lp = lp_int_size(count as i64) + lp_int_size(deleted as i64);
+    }
+
+    fn close_stream_node(&mut self, model: &CacheModel) {
+        if self.st_node_lp > 0 {
+            self.st_nodes_cost += model.rax_per_node + model.listpack(self.st_node_lp);
+            self.st_node_lp = 0;
+        }
+    }
+
+    /// A stream entry of the current node: its ID, deleted flag and a way to walk its
+    /// field/value pairs (called up to three times).
+    pub fn stream_entry<'a, I>(&mut self, id: StreamId, deleted: bool, fields: impl Fn() -> I)
+    where
+        I: Iterator<Item = (Element<'a>, Element<'a>)>,
+    {
+        let digest = fields_digest(fields().map(|(f, _)| f));
+        let master = match self.st_master_fields {
+            Some(m) => m,
+            None => {
+                // The master entry: field count, the fields, terminator 0.
+                let mut sz = lp_int_size(digest.0 as i64) + lp_int_size(0);
+                for (f, _) in fields() {
+                    sz += lp_entry_size(&f);
+                }
+                self.st_node_lp += sz;
+                self.st_master_fields = Some(digest);
+                digest
+            }
+        };
+        let same = digest == master;
+        let flags = i64::from(deleted) | if same { 2 } else { 0 };
+        let mut sz = lp_int_size(flags)
+            + lp_int_size(id.ms.wrapping_sub(self.st_master.ms) as i64)
+            + lp_int_size(id.seq.wrapping_sub(self.st_master.seq) as i64);
+        let n = digest.0 as i64;
+        for (f, v) in fields() {
+            sz += lp_entry_size(&v);
+            if !same {
+                sz += lp_entry_size(&f);
+            }
+        }
+        sz += if same {
+            lp_int_size(n + 3)
+        } else {
+            lp_int_size(n) + lp_int_size(2 * n + 4)
+        };
+        self.st_node_lp += sz;
+    }
+
+    /// A consumer group.
+    pub fn stream_group(&mut self, model: &CacheModel, name_len: u64) {
+        self.st_groups_cost += model.alloc(model.stream_cg)
+            + 2 * model.alloc(model.rax_struct)
+            + model.rax_per_name
+            + name_len;
+    }
+
+    /// A group PEL entry.
+    pub fn stream_pending(&mut self, model: &CacheModel) {
+        self.st_groups_cost += model.alloc(model.stream_nack) + model.rax_per_pel_entry;
+    }
+
+    /// A consumer.
+    pub fn stream_consumer(&mut self, model: &CacheModel, name_len: u64) {
+        self.st_groups_cost += model.alloc(model.stream_consumer)
+            + model.sds(name_len)
+            + model.alloc(model.rax_struct)
+            + model.rax_per_name
+            + name_len;
+    }
+
+    /// A consumer PEL entry.
+    pub fn stream_consumer_pending(&mut self, model: &CacheModel) {
+        self.st_groups_cost += model.rax_per_pel_entry;
+    }
+
+    /// A module value of `raw_len` serialised bytes.
+    pub fn module(&mut self, raw_len: u64) {
+        self.module_len += raw_len;
+    }
+
+    /// The value's memory under `model` for a key of `kind` (the key itself is
+    /// [`CacheModel::key`]).
+    pub fn finish(&mut self, model: &CacheModel, kind: TypeKind) -> u64 {
+        let t = &model.thresholds;
+        let robj = model.alloc(model.robj);
+        let entry = model.alloc(model.dict_entry);
+        match kind.logical() {
+            "string" => {
+                let int = self.str_int.or_else(|| {
+                    if self.str_len <= 20 {
+                        rdb_format::int::parse_canonical_i64(&self.str_head)
+                    } else {
+                        None
+                    }
+                });
+                model.string_value(self.str_len, int)
+            }
+            "list" => {
+                if model.listpack_overhead + self.lp <= t.list_max_listpack_bytes {
+                    robj + model.listpack(self.lp)
+                } else {
+                    let last = if self.ql_cur_n > 0 {
+                        model.alloc(model.quicklist_node) + model.listpack(self.ql_cur)
+                    } else {
+                        0
+                    };
+                    robj + model.alloc(model.quicklist_struct) + self.ql_closed + last
+                }
+            }
+            "set" => {
+                if self.n > 0 && self.all_int && self.n <= t.set_max_intset_entries {
+                    let w = width_for(self.int_min).max(width_for(self.int_max)) as u64;
+                    robj + model.alloc(model.intset_header + self.n * w)
+                } else if self.n <= t.set_max_listpack_entries
+                    && self.max_len <= t.set_max_listpack_value
+                {
+                    robj + model.listpack(self.lp)
+                } else {
+                    robj + model.dict(self.n) + self.n * entry + self.sds
+                }
+            }
+            "zset" => {
+                if self.n <= t.zset_max_listpack_entries
+                    && self.max_len <= t.zset_max_listpack_value
+                {
+                    robj + model.listpack(self.lp)
+                } else {
+                    let header = model.alloc(
+                        model.skiplist_node_base
+                            + model.skiplist_level * u64::from(model.skiplist_max_level),
+                    );
+                    let nodes = (self.n as f64 * model.skiplist_node_avg()).round() as u64;
+                    robj + model.alloc(model.zset_struct)
+                        + model.dict(self.n)
+                        + model.alloc(model.zskiplist_struct)
+                        + header
+                        + self.n * entry
+                        + self.sds
+                        + nodes
+                }
+            }
+            "hash" => {
+                let ttl_kind = matches!(
+                    kind,
+                    TypeKind::HashListpackEx
+                        | TypeKind::HashListpackExPreGa
+                        | TypeKind::HashMetadata
+                        | TypeKind::HashMetadataPreGa
+                        | TypeKind::ValkeyHash2
+                );
+                if self.n <= t.hash_max_listpack_entries
+                    && self.max_len <= t.hash_max_listpack_value
+                {
+                    if ttl_kind {
+                        robj + model.alloc(model.listpack_ex_struct)
+                            + model.listpack(self.lp + self.lp_ttl)
+                    } else {
+                        robj + model.listpack(self.lp)
+                    }
+                } else {
+                    robj + model.dict(self.n)
+                        + self.n * entry
+                        + self.sds
+                        + self.ttl_fields * model.hash_ttl_field_extra
+                }
+            }
+            "stream" => {
+                self.close_stream_node(model);
+                let cgroups = if self.st_groups_cost > 0 {
+                    model.alloc(model.rax_struct)
+                } else {
+                    0
+                };
+                robj + model.alloc(model.stream_struct)
+                    + model.alloc(model.rax_struct)
+                    + self.st_nodes_cost
+                    + cgroups
+                    + self.st_groups_cost
+            }
+            _ => robj + self.module_len,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m() -> CacheModel {
+        CacheModel::default()
+    }
+
+    #[test]
+    fn size_classes() {
+        let m = m();
+        let got: Vec<u64> = [
+            1, 8, 9, 24, 25, 64, 65, 81, 129, 257, 513, 1025, 2049, 16384, 16385, 20000,
+        ]
+        .iter()
+        .map(|&n| m.alloc(n))
+        .collect();
+        assert_eq!(
+            got,
+            vec![8, 8, 16, 24, 32, 64, 80, 96, 160, 320, 640, 1280, 2560, 16384, 20480, 20480]
+        );
+        assert_eq!(m.alloc(0), 0);
+        let j5 = CacheModel {
+            tiny_quantum: 16,
+            ..m
+        };
+        assert_eq!(j5.alloc(24), 32);
+    }
+
+    #[test]
+    fn sds_and_keys() {
+        let m = m();
+        assert_eq!(m.sds_header(31), 1);
+        assert_eq!(m.sds_header(32), 3);
+        assert_eq!(m.sds_header(70_000), 9);
+        assert_eq!(m.sds(3), 8); // 1 + 3 + 1 = 5 -> 8
+        assert_eq!(m.sds(40), 48); // 3 + 40 + 1 = 44 -> 48
+        assert_eq!(m.key(3, false), 24 + 8);
+        assert_eq!(m.key(3, true), 24 + 8 + 24);
+    }
+
+    #[test]
+    fn dict_tables() {
+        let m = m();
+        assert_eq!(m.table_size(0), 0);
+        assert_eq!(m.table_size(1), 4);
+        assert_eq!(m.table_size(5), 8);
+        assert_eq!(m.table_size(1024), 1024);
+        assert_eq!(m.buckets(1000), 8192);
+        assert_eq!(m.db_tables(1000, 3), 8192 + 32);
+        assert_eq!(m.dict(3), 56 + 32);
+    }
+
+    #[test]
+    fn strings() {
+        let m = m();
+        assert_eq!(m.string_value(2, Some(42)), 0); // shared integer
+        assert_eq!(m.string_value(5, Some(123_456)), 16); // robj with the long in ptr
+        assert_eq!(m.string_value(3, None), 24); // embstr 16 + 3 + 3 + 1 = 23 -> 24
+        assert_eq!(m.string_value(44, None), 64);
+        assert_eq!(m.string_value(100, None), 16 + 112); // raw: 3 + 100 + 1 = 104 -> 112
+        let mut c = ValueCost::default();
+        c.reset();
+        c.string_chunk(&Element::Str(b"123"));
+        assert_eq!(c.finish(&m, TypeKind::String), 0);
+        c.reset();
+        c.string_chunk(&Element::Str(b"0123"));
+        assert_eq!(c.finish(&m, TypeKind::String), 24);
+        c.reset();
+        c.string_chunk(&Element::Int(-5));
+        assert_eq!(c.finish(&m, TypeKind::String), 16);
+    }
+
+    #[test]
+    fn listpack_entries() {
+        assert_eq!(lp_entry_size(&Element::Int(5)), 2);
+        assert_eq!(lp_entry_size(&Element::Str(b"5")), 2);
+        assert_eq!(lp_entry_size(&Element::Str(b"abc")), 5);
+        assert_eq!(lp_entry_size(&Element::Int(1000)), 3);
+    }
+
+    #[test]
+    fn small_and_big_lists() {
+        let m = m();
+        let mut c = ValueCost::default();
+        c.reset();
+        for _ in 0..3 {
+            c.list_item(&m, &Element::Str(b"abc"));
+        }
+        assert_eq!(c.finish(&m, TypeKind::ListQuicklist2), 16 + m.alloc(7 + 15));
+        // 3000 entries of 100 bytes (102 + 1 backlen = 103 bytes each): 79 per 8 KiB node.
+        c.reset();
+        let v = [b'x'; 100];
+        for _ in 0..3000 {
+            c.list_item(&m, &Element::Str(&v));
+        }
+        let per_node = (8192 - 7) / 103;
+        let full = 3000 / per_node;
+        let rest = 3000 % per_node;
+        let expect = 16
+            + 40
+            + full * (32 + m.alloc(7 + per_node * 103))
+            + if rest > 0 {
+                32 + m.alloc(7 + rest * 103)
+            } else {
+                0
+            };
+        assert_eq!(c.finish(&m, TypeKind::ListQuicklist2), expect);
+    }
+
+    #[test]
+    fn sets() {
+        let m = m();
+        let mut c = ValueCost::default();
+        c.reset();
+        for v in [1i64, 2, 70_000] {
+            c.set_member(&m, &Element::Int(v));
+        }
+        assert_eq!(c.finish(&m, TypeKind::SetIntset), 16 + m.alloc(8 + 3 * 4));
+        c.reset();
+        for v in [&b"a"[..], b"b"] {
+            c.set_member(&m, &Element::Str(v));
+        }
+        assert_eq!(c.finish(&m, TypeKind::SetListpack), 16 + m.alloc(7 + 2 * 3));
+        c.reset();
+        for i in 0..200u32 {
+            c.set_member(&m, &Element::Str(format!("member:{i:04}").as_bytes()));
+        }
+        // 11-byte members: sds 1 + 11 + 1 = 13 -> 16.
+        assert_eq!(
+            c.finish(&m, TypeKind::SetHashtable),
+            16 + 56 + 256 * 8 + 200 * (24 + 16)
+        );
+    }
+
+    #[test]
+    fn zsets() {
+        let m = m();
+        let avg = m.skiplist_node_avg();
+        assert!((45.0..47.0).contains(&avg), "{avg}");
+        let mut c = ValueCost::default();
+        c.reset();
+        c.zset_member(&m, &Element::Str(b"a"), 1.0);
+        c.zset_member(&m, &Element::Str(b"b"), 2.5);
+        // "a" 3, score 1 -> int 2, "b" 3, "2.5" 5.
+        assert_eq!(c.finish(&m, TypeKind::ZSetListpack), 16 + m.alloc(7 + 13));
+        c.reset();
+        for i in 0..200u32 {
+            c.zset_member(
+                &m,
+                &Element::Str(format!("member:{i:04}").as_bytes()),
+                f64::from(i),
+            );
+        }
+        let expect = 16
+            + 16
+            + (56 + 256 * 8)
+            + 32
+            + m.alloc(24 + 16 * 32)
+            + 200 * (24 + 16)
+            + (200.0 * avg).round() as u64;
+        assert_eq!(c.finish(&m, TypeKind::ZSet2), expect);
+    }
+
+    #[test]
+    fn hashes() {
+        let m = m();
+        let mut c = ValueCost::default();
+        c.reset();
+        c.hash_field(&m, &Element::Str(b"f"), &Element::Str(b"v"), None);
+        assert_eq!(
+            c.finish(&m, TypeKind::HashListpack),
+            16 + m.alloc(7 + 3 + 3)
+        );
+        c.reset();
+        c.hash_field(&m, &Element::Str(b"f"), &Element::Str(b"v"), Some(5));
+        assert_eq!(
+            c.finish(&m, TypeKind::HashListpackEx),
+            16 + 24 + m.alloc(7 + 3 + 3 + 2)
+        );
+        c.reset();
+        let big = [b'v'; 100];
+        c.hash_field(&m, &Element::Str(b"f"), &Element::Str(&big), None);
+        // value over 64 bytes -> hashtable: dict(1) + entry + sds("f") + sds(100 bytes).
+        assert_eq!(
+            c.finish(&m, TypeKind::HashHashtable),
+            16 + (56 + 32) + 24 + 8 + 112
+        );
+    }
+
+    #[test]
+    fn streams_and_modules() {
+        let m = m();
+        let mut c = ValueCost::default();
+        c.reset();
+        assert_eq!(c.finish(&m, TypeKind::Stream(3)), 16 + 80 + 24);
+        c.reset();
+        c.stream_group(&m, 1);
+        c.stream_pending(&m);
+        c.stream_consumer(&m, 1);
+        c.stream_consumer_pending(&m);
+        let groups = (40 + 48 + 16 + 1) + (24 + 32) + (32 + 8 + 24 + 16 + 1) + 32;
+        assert_eq!(
+            c.finish(&m, TypeKind::Stream(3)),
+            16 + 80 + 24 + 24 + groups
+        );
+        // One node, master 1-1, entries 1-1 {f: v} and 1-2 {f: w}: the estimate must equal the
+        // real listpack (master entry, then two SAMEFIELDS entries), built here independently.
+        c.reset();
+        c.stream_node(&m, StreamId::new(1, 1), 2, 0);
+        let f = [(Element::Str(b"f"), Element::Str(b"v"))];
+        c.stream_entry(StreamId::new(1, 1), false, || f.iter().copied());
+        let g = [(Element::Str(b"f"), Element::Str(b"w"))];
+        c.stream_entry(StreamId::new(1, 2), false, || g.iter().copied());
+        let mut lp = ListpackBuilder::new();
+        for e in [
+            Element::Int(2),
+            Element::Int(0),
+            Element::Int(1),
+            Element::Str(b"f"),
+            Element::Int(0),
+        ] {
+            lp.push(e);
+        }
+        for (seq, v) in [(0, &b"v"[..]), (1, b"w")] {
+            for e in [
+                Element::Int(2),
+                Element::Int(0),
+                Element::Int(seq),
+                Element::Str(v),
+                Element::Int(4),
+            ] {
+                lp.push(e);
+            }
+        }
+        let real = lp.finish().len() as u64;
+        assert_eq!(
+            c.finish(&m, TypeKind::Stream(3)),
+            16 + 80 + 24 + 48 + m.alloc(real)
+        );
+        c.reset();
+        c.module(100);
+        assert_eq!(c.finish(&m, TypeKind::Module2), 116);
+    }
+}

@@ -1,0 +1,276 @@
+//! The per-file [`Report`] and its parts, serialised exactly as the `rdb-verify --json` contract
+//! (cli-contract.md) shows one element of `files`.
+
+use std::collections::BTreeMap;
+
+use serde::{Serialize, Serializer};
+
+use crate::engine::EngineLine;
+
+/// How bad a [`Finding`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Information only (e.g. a file without checksum because its version predates it).
+    Info,
+    /// The file loads, but is not what a real server writes, or may misbehave.
+    Warning,
+    /// A real server would refuse the file, crash, or corrupt data; or a check the caller asked
+    /// for (slots, engine, node memory) failed.
+    Error,
+}
+
+impl Severity {
+    /// `error`, `warning` or `info`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// One problem found in a file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    /// How bad it is.
+    pub severity: Severity,
+    /// Stable kebab-case code (`duplicate-key`, `crc-mismatch`, or a reader error code).
+    pub code: &'static str,
+    /// Absolute byte offset of the record, key record or element concerned (`null` when unknown).
+    pub offset: Option<u64>,
+    /// Database of the key concerned, when there is one.
+    pub db: Option<u64>,
+    /// The key concerned (canonical byte-string JSON: a string, or `{"b64": ...}`); at most
+    /// [`MAX_FINDING_KEY`] bytes (the message says when a key was cut).
+    #[serde(serialize_with = "ser_opt_bytes")]
+    pub key: Option<Vec<u8>>,
+    /// What was expected and what was found.
+    pub message: String,
+}
+
+/// Longest key prefix kept in a [`Finding`].
+pub const MAX_FINDING_KEY: usize = 1024;
+
+impl Finding {
+    /// A finding without db or key.
+    pub fn new(
+        severity: Severity,
+        code: &'static str,
+        offset: Option<u64>,
+        message: impl Into<String>,
+    ) -> Self {
+        Finding {
+            severity,
+            code,
+            offset,
+            db: None,
+            key: None,
+            message: message.into(),
+        }
+    }
+
+    /// Attaches a db and key (the key is cut to [`MAX_FINDING_KEY`] bytes).
+    pub fn with_key(mut self, db: u64, key: &[u8]) -> Self {
+        self.db = Some(db);
+        if key.len() > MAX_FINDING_KEY {
+            self.message
+                .push_str(&format!(" (key cut, {} bytes)", key.len()));
+        }
+        self.key = Some(
+            key.get(..key.len().min(MAX_FINDING_KEY))
+                .unwrap_or(key)
+                .to_vec(),
+        );
+        self
+    }
+}
+
+fn ser_opt_bytes<S: Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        None => s.serialize_none(),
+        Some(b) => rdb_model::json::bytes_to_json(b).serialize(s),
+    }
+}
+
+/// The checksum verdict: `stored` / `computed` as 16 lowercase hex digits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChecksumReport {
+    /// The trailer read from the file (`null` before RDB 5 or when the end was not reached).
+    pub stored: Option<String>,
+    /// CRC-64 computed over magic..=EOF (`null` when the end was not reached).
+    pub computed: Option<String>,
+    /// `ok`, `mismatch`, `disabled`, `absent`, or `not-reached` when reading stopped before EOF.
+    pub status: &'static str,
+}
+
+impl Default for ChecksumReport {
+    fn default() -> Self {
+        ChecksumReport {
+            stored: None,
+            computed: None,
+            status: "not-reached",
+        }
+    }
+}
+
+/// Logical value types, in the order of [`rdb_model::ValueType::ALL`].
+pub const TYPE_NAMES: [&str; 7] = ["string", "list", "set", "zset", "hash", "stream", "module"];
+
+/// Index of a logical type name in [`TYPE_NAMES`] (`module` for anything unknown).
+pub fn type_index(logical: &str) -> usize {
+    TYPE_NAMES.iter().position(|t| *t == logical).unwrap_or(6)
+}
+
+/// Key counts per logical type; serialises as `{"string": N, "list": N, ...}` with all seven types.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TypeCounts(pub [u64; 7]);
+
+impl TypeCounts {
+    /// Count for a logical type name (0 for unknown names).
+    pub fn get(&self, logical: &str) -> u64 {
+        TYPE_NAMES
+            .iter()
+            .position(|t| *t == logical)
+            .and_then(|i| self.0.get(i).copied())
+            .unwrap_or(0)
+    }
+}
+
+impl Serialize for TypeCounts {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(TYPE_NAMES.len()))?;
+        for (name, n) in TYPE_NAMES.iter().zip(self.0.iter()) {
+            m.serialize_entry(name, n)?;
+        }
+        m.end()
+    }
+}
+
+/// Statistics of one database.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DbReport {
+    /// Keys.
+    pub keys: u64,
+    /// Keys with an expiry.
+    pub expires: u64,
+    /// Keys whose expiry is before `Options::now_ms` (a primary drops them on load).
+    pub already_expired: u64,
+    /// Keys per logical type.
+    pub types: TypeCounts,
+}
+
+/// Slot statistics of the keys in db 0.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SlotsReport {
+    /// Lowest slot holding a key (`null` without keys in db 0).
+    pub min: Option<u16>,
+    /// Highest slot holding a key.
+    pub max: Option<u16>,
+    /// The slots holding keys, as `"0-5461,6000"`.
+    pub ranges: String,
+    /// Keys whose slot is outside `Options::expected_slots` (0 when none was given).
+    pub keys_outside_expected: u64,
+}
+
+/// The verification report of one file (one element of `files` in `rdb-verify --json`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// The path as given.
+    pub path: String,
+    /// No error finding.
+    pub ok: bool,
+    /// `REDIS` or `VALKEY` (`null` when the header could not be read).
+    pub magic: Option<&'static str>,
+    /// RDB version from the header.
+    pub rdb_version: Option<u16>,
+    /// Checksum verdict.
+    pub checksum: ChecksumReport,
+    /// Keys read (all databases).
+    pub keys: u64,
+    /// Keys with an expiry.
+    pub expires: u64,
+    /// Keys already expired at `Options::now_ms`.
+    pub already_expired: u64,
+    /// Per database (keys are db numbers, serialised as strings).
+    pub databases: BTreeMap<u64, DbReport>,
+    /// Estimated memory of the dataset once loaded (see [`crate::cachesize`]).
+    pub cache_size_bytes: u64,
+    /// `cache_size_bytes` in whole MB rounded up, `"<n> MB"`.
+    pub cache_size: String,
+    /// The `used-mem` AUX field, when present and numeric.
+    pub used_mem_aux: Option<u64>,
+    /// Slot statistics (db 0).
+    pub slots: SlotsReport,
+    /// Engine lines whose loader accepts this file (empty when the file has an error finding).
+    pub loads_on: Vec<EngineLine>,
+    /// Findings in file order (capped per code, see `suppressed_findings`).
+    pub findings: Vec<Finding>,
+    /// Findings not listed because their code hit `Options::max_findings_per_code`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub suppressed_findings: BTreeMap<&'static str, u64>,
+    /// Keys per RDB object type byte (only types present).
+    pub rdb_types: BTreeMap<u8, u64>,
+    /// Key count per slot for db 0 (16384 entries; `None` when db 0 has no keys). Not serialised.
+    #[serde(skip)]
+    pub slot_counts: Option<Vec<u32>>,
+}
+
+impl Report {
+    /// An empty report for `path` (`ok` until a finding says otherwise).
+    pub fn new(path: impl Into<String>) -> Self {
+        Report {
+            path: path.into(),
+            ok: true,
+            magic: None,
+            rdb_version: None,
+            checksum: ChecksumReport::default(),
+            keys: 0,
+            expires: 0,
+            already_expired: 0,
+            databases: BTreeMap::new(),
+            cache_size_bytes: 0,
+            cache_size: rdb_cluster::manifest::cache_size_text(0),
+            used_mem_aux: None,
+            slots: SlotsReport::default(),
+            loads_on: Vec::new(),
+            findings: Vec::new(),
+            suppressed_findings: BTreeMap::new(),
+            rdb_types: BTreeMap::new(),
+            slot_counts: None,
+        }
+    }
+
+    /// Number of error findings listed.
+    pub fn error_count(&self) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .count()
+    }
+
+    /// The first error finding, if any (the "first error" column of the text table).
+    pub fn first_error(&self) -> Option<&Finding> {
+        self.findings.iter().find(|f| f.severity == Severity::Error)
+    }
+
+    /// Whether any finding has `code`.
+    pub fn has_code(&self, code: &str) -> bool {
+        self.findings.iter().any(|f| f.code == code)
+    }
+
+    /// The findings with `code`.
+    pub fn with_code<'a>(&'a self, code: &'a str) -> impl Iterator<Item = &'a Finding> + 'a {
+        self.findings.iter().filter(move |f| f.code == code)
+    }
+
+    /// Adds a finding found after verification (e.g. by the manifest check) and updates `ok`.
+    pub fn push_finding(&mut self, f: Finding) {
+        if f.severity == Severity::Error {
+            self.ok = false;
+        }
+        self.findings.push(f);
+    }
+}

@@ -1,0 +1,1763 @@
+//! The [`Verifier`]: fed by reader events, it runs the checks of rdb-format.md §8.1 that the
+//! reader does not already enforce, gathers statistics and builds a [`Report`].
+//!
+//! Memory: per file, one 128-bit digest per key (duplicate check, see [`crate::dedup`]), a
+//! 16384-entry slot histogram and fixed tables; per key, one digest per member / field / group /
+//! consumer / PEL ID (cleared at the key's end, capped by [`Options::max_member_hashes`]) and
+//! the previous zset member. Values are never materialised; nothing per element survives a key
+//! except counters.
+
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+
+use rdb_cluster::slot::key_slot;
+use rdb_cluster::slotset::SlotSet;
+use rdb_format::length::length_size;
+use rdb_format::string::{decode_string_header, StringHeader};
+use rdb_format::{Element, Header, IntText, TypeKind};
+use rdb_model::StreamId;
+use rdb_reader::{ChecksumStatus, EofInfo, Event, KeyInfo, Limits, ReadError, StreamMeta};
+
+use crate::cachesize::{CacheModel, ValueCost};
+use crate::dedup::{digest, digest_element, DigestSet, FoldHasher, MemberSet};
+use crate::engine::{Compat, EngineLine};
+use crate::report::{type_index, ChecksumReport, Finding, Report, Severity, SlotsReport};
+
+/// Number of hash slots.
+const SLOTS: usize = 16384;
+
+/// What to check and how.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Report a checksum mismatch as an error (`--no-checksum` sets this to false: no CRC finding,
+    /// the verdict is still in the report). The reader itself always runs with
+    /// `Limits::verify_checksum = false` so a mismatch never stops it before the trailer.
+    pub check_checksum: bool,
+    /// The slots this file's keys must hash into (`--slots`; V-F16). Also makes keys outside db 0
+    /// an error (cluster files hold db 0 only).
+    pub expected_slots: Option<SlotSet>,
+    /// The engine line the file must load on (`--engine`).
+    pub engine: Option<EngineLine>,
+    /// Node memory in bytes (`--node-memory`): error when CacheSize exceeds 75 % of it.
+    pub node_memory: Option<u64>,
+    /// Detect duplicate keys (16 B + table overhead per key; see [`crate::dedup`]).
+    pub duplicate_keys: bool,
+    /// "Now" for already-expired keys, Unix ms.
+    pub now_ms: i64,
+    /// `databases` of the target server (SELECTDB must be below it).
+    pub databases: u64,
+    /// The memory model (its `thresholds` are also the encoding thresholds of V-T13).
+    pub cache_model: CacheModel,
+    /// Findings listed per code; later ones are only counted (`suppressed_findings`).
+    pub max_findings_per_code: usize,
+    /// Digests held per key for member / field / PEL duplicate checks.
+    pub max_member_hashes: usize,
+    /// Reader limits (`verify_checksum` is ignored, see `check_checksum`).
+    pub limits: Limits,
+}
+
+/// The current time in Unix ms (0 if the clock is before 1970).
+pub fn unix_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            check_checksum: true,
+            expected_slots: None,
+            engine: None,
+            node_memory: None,
+            duplicate_keys: true,
+            now_ms: unix_now_ms(),
+            databases: 16,
+            cache_model: CacheModel::default(),
+            max_findings_per_code: 100,
+            max_member_hashes: 1 << 23,
+            limits: Limits::default(),
+        }
+    }
+}
+
+impl Options {
+    /// The reader limits to use (checksum verification off: the verifier reports it).
+    pub fn reader_limits(&self) -> Limits {
+        Limits {
+            verify_checksum: false,
+            ..self.limits
+        }
+    }
+}
+
+/// Where an event came from: lets the verifier give exact offsets and look at raw bytes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EventContext<'a> {
+    /// `Parser::offset()` just before the call that returned the event: the start of the
+    /// event's record (or of per-key opcodes before it), or of a plain element.
+    pub start: Option<u64>,
+    /// The whole input when it is in memory (mapped file): enables the V-F10 check on every
+    /// record and the type-24 `min_expire` check.
+    pub input: Option<&'a [u8]>,
+}
+
+/// A SLOT_INFO / `slot-info` record and the keys that followed it.
+#[derive(Debug)]
+struct SlotInfoState {
+    slot: u64,
+    keys: u64,
+    expires: u64,
+    offset: Option<u64>,
+    what: &'static str,
+    seen_keys: u64,
+    seen_expires: u64,
+    wrong: u64,
+    first_wrong: Option<(u64, u64, Vec<u8>, u16)>,
+}
+
+/// The keys of one SELECTDB / RESIZEDB segment.
+#[derive(Debug, Default)]
+struct Segment {
+    db: u64,
+    resize: Option<(u64, u64, Option<u64>)>,
+    keys: u64,
+    expires: u64,
+}
+
+/// The key being read.
+#[derive(Debug)]
+struct KeyState {
+    offset: u64,
+    db: u64,
+    key: Vec<u8>,
+    kind: TypeKind,
+    plain: bool,
+    n: u64,
+    max_member: u64,
+    max_value: u64,
+    prev_zset: Option<f64>,
+    prev_member: Vec<u8>,
+    ttl_seen_none: bool,
+    prev_ttl: Option<i64>,
+    min_ttl: Option<i64>,
+    min_expire: Option<i64>,
+}
+
+impl Default for KeyState {
+    fn default() -> Self {
+        KeyState {
+            offset: 0,
+            db: 0,
+            key: Vec::new(),
+            kind: TypeKind::String,
+            plain: false,
+            n: 0,
+            max_member: 0,
+            max_value: 0,
+            prev_zset: None,
+            prev_member: Vec::new(),
+            ttl_seen_none: false,
+            prev_ttl: None,
+            min_ttl: None,
+            min_expire: None,
+        }
+    }
+}
+
+type PelMap = HashMap<u128, bool, BuildHasherDefault<FoldHasher>>;
+
+/// The consumer group being read.
+#[derive(Debug, Default)]
+struct GroupState {
+    offset: Option<u64>,
+    name: Vec<u8>,
+    last_delivered: StreamId,
+    /// PEL ID -> owned by a consumer.
+    pel: PelMap,
+    pel_truncated: bool,
+    consumers: MemberSet,
+    consumer: Vec<u8>,
+}
+
+/// The stream being read.
+#[derive(Debug, Default)]
+struct StreamState {
+    nodes: u64,
+    masters: MemberSet,
+    node_offset: Option<u64>,
+    node_master: StreamId,
+    node_declared: u64,
+    node_live: u64,
+    node_first: bool,
+    in_node: bool,
+    prev_id: Option<StreamId>,
+    live: u64,
+    first_live: Option<StreamId>,
+    max_id: Option<StreamId>,
+    /// Highest deleted-flagged entry after the first live entry.
+    max_deleted: Option<StreamId>,
+    meta: Option<StreamMeta>,
+    groups: MemberSet,
+    group: Option<GroupState>,
+}
+
+fn id128(id: StreamId) -> u128 {
+    (u128::from(id.ms) << 64) | u128::from(id.seq)
+}
+
+/// Consumes reader events and produces a [`Report`].
+///
+/// Feed it with [`Verifier::on_event_at`] (or [`Verifier::on_event`] when no position is known)
+/// for every event, [`Verifier::on_read_error`] if the reader fails, then call
+/// [`Verifier::finish`]. [`crate::verify_file`] and [`crate::verify_reader`] do all of this.
+#[derive(Debug)]
+pub struct Verifier {
+    opts: Options,
+    report: Report,
+    header: Option<Header>,
+    db: u64,
+    fatal: bool,
+    seen_eof: bool,
+    errors: u64,
+    code_counts: HashMap<&'static str, usize>,
+    keys: DigestSet,
+    segment: Segment,
+    slot_info: Option<SlotInfoState>,
+    last_slot_info: Option<u64>,
+    slot_counts: Option<Vec<u32>>,
+    outside: u64,
+    first_outside: Option<(u64, Vec<u8>, u16)>,
+    nonzero_db_keys: u64,
+    first_nonzero_db: Option<(u64, u64, Vec<u8>)>,
+    compat: Compat,
+    cache_total: u64,
+    in_key: bool,
+    saw_key: bool,
+    key: KeyState,
+    cost: ValueCost,
+    members: MemberSet,
+    stream: StreamState,
+    functions: DigestSet,
+    modules_reported: Vec<u64>,
+    rdb_types: Box<[u64; 256]>,
+    intset_width_warning: Option<(u64, String)>,
+}
+
+impl Verifier {
+    /// A verifier for the file shown as `path` in the report.
+    pub fn new(path: impl Into<String>, opts: &Options) -> Self {
+        let cap = opts.max_member_hashes;
+        Verifier {
+            opts: opts.clone(),
+            report: Report::new(path),
+            header: None,
+            db: 0,
+            fatal: false,
+            seen_eof: false,
+            errors: 0,
+            code_counts: HashMap::new(),
+            keys: DigestSet::default(),
+            segment: Segment::default(),
+            slot_info: None,
+            last_slot_info: None,
+            slot_counts: None,
+            outside: 0,
+            first_outside: None,
+            nonzero_db_keys: 0,
+            first_nonzero_db: None,
+            compat: Compat::default(),
+            cache_total: 0,
+            in_key: false,
+            saw_key: false,
+            key: KeyState::default(),
+            cost: ValueCost::default(),
+            members: MemberSet::new(cap),
+            stream: StreamState {
+                masters: MemberSet::new(cap),
+                groups: MemberSet::new(cap),
+                ..Default::default()
+            },
+            functions: DigestSet::default(),
+            modules_reported: Vec::new(),
+            rdb_types: Box::new([0; 256]),
+            intset_width_warning: None,
+        }
+    }
+
+    /// Whether a fatal (reader) error ended the file.
+    pub fn is_fatal(&self) -> bool {
+        self.fatal
+    }
+
+    // ----- findings ----------------------------------------------------------------------
+
+    fn add(&mut self, f: Finding) {
+        if f.severity == Severity::Error {
+            self.errors += 1;
+        }
+        let c = self.code_counts.entry(f.code).or_insert(0);
+        *c += 1;
+        if *c > self.opts.max_findings_per_code {
+            *self.report.suppressed_findings.entry(f.code).or_insert(0) += 1;
+        } else {
+            self.report.findings.push(f);
+        }
+    }
+
+    fn file_finding(
+        &mut self,
+        sev: Severity,
+        code: &'static str,
+        offset: Option<u64>,
+        msg: impl Into<String>,
+    ) {
+        self.add(Finding::new(sev, code, offset, msg));
+    }
+
+    /// A finding about the current key.
+    fn key_finding(
+        &mut self,
+        sev: Severity,
+        code: &'static str,
+        offset: u64,
+        msg: impl Into<String>,
+    ) {
+        let f = Finding::new(sev, code, Some(offset), msg).with_key(self.key.db, &self.key.key);
+        self.add(f);
+    }
+
+    /// Offset of the current element: exact for plain encodings (read straight from the file),
+    /// the key record's offset for elements inside a blob.
+    fn elem_offset(&self, ctx: &EventContext<'_>) -> u64 {
+        if self.key.plain {
+            ctx.start.unwrap_or(self.key.offset)
+        } else {
+            self.key.offset
+        }
+    }
+
+    // ----- event entry points --------------------------------------------------------------
+
+    /// Feeds one event without position information.
+    pub fn on_event(&mut self, ev: &Event<'_>) {
+        self.on_event_at(ev, EventContext::default());
+    }
+
+    /// Feeds one event with its context.
+    pub fn on_event_at(&mut self, ev: &Event<'_>, ctx: EventContext<'_>) {
+        if self.fatal || self.seen_eof {
+            return;
+        }
+        match ev {
+            Event::Header(h) => self.on_header(*h),
+            Event::Aux { key, value } => {
+                let off = self.record_start(&ctx, 0xFA);
+                self.on_aux(key, value, off);
+            }
+            Event::SelectDb { db } => {
+                let off = self.record_start(&ctx, 0xFE);
+                self.on_select_db(*db, off);
+            }
+            Event::ResizeDb { keys, expires } => {
+                let off = self.record_start(&ctx, 0xFB);
+                self.close_segment();
+                self.segment.resize = Some((*keys, *expires, off));
+            }
+            Event::SlotInfo {
+                slot,
+                keys,
+                expires,
+            } => {
+                let off = self.record_start(&ctx, 0xF4);
+                self.start_slot_info(*slot, *keys, *expires, off, "SLOT_INFO");
+            }
+            Event::Function { code } => {
+                let off = self.record_start(&ctx, 0xF5);
+                self.on_function(code, off);
+            }
+            Event::ModuleAux {
+                module_id, when, ..
+            } => {
+                let off = self.record_start(&ctx, 0xF7);
+                if *when == 1 && self.saw_key {
+                    self.file_finding(
+                        Severity::Warning,
+                        "module-aux-order",
+                        off,
+                        "MODULE_AUX with when=1 (before keys) appears after keys",
+                    );
+                }
+                self.module_required(*module_id, off, "MODULE_AUX");
+            }
+            Event::Key(k) => self.begin_key(k, &ctx),
+            Event::StringChunk(e) => self.cost.string_chunk(e),
+            Event::ListItem(e) => {
+                self.key.n += 1;
+                self.key.max_member = self.key.max_member.max(e.byte_len() as u64);
+                self.cost.list_item(&self.opts.cache_model, e);
+            }
+            Event::SetMember(e) => self.on_set_member(e, &ctx),
+            Event::ZSetMember { member, score } => self.on_zset_member(member, *score, &ctx),
+            Event::HashField {
+                field,
+                value,
+                expire_at_ms,
+            } => self.on_hash_field(field, value, *expire_at_ms, &ctx),
+            Event::StreamNode {
+                master,
+                count,
+                deleted,
+            } => self.on_stream_node(*master, *count, *deleted, &ctx),
+            Event::StreamEntry(e) => {
+                self.on_stream_entry(e.id, e.deleted, e.is_empty());
+                self.cost.stream_entry(e.id, e.deleted, || e.fields());
+            }
+            Event::StreamMeta(m) => self.on_stream_meta(*m, &ctx),
+            Event::StreamGroup {
+                name,
+                last_delivered_id,
+                entries_read,
+                ..
+            } => self.on_stream_group(name, *last_delivered_id, *entries_read, &ctx),
+            Event::StreamPending {
+                id, delivery_count, ..
+            } => self.on_stream_pending(*id, *delivery_count, &ctx),
+            Event::StreamConsumers { .. } => {}
+            Event::StreamConsumer {
+                name,
+                seen_time_ms,
+                active_time_ms,
+                ..
+            } => self.on_stream_consumer(name, *seen_time_ms, *active_time_ms, &ctx),
+            Event::StreamConsumerPending { id } => self.on_consumer_pending(*id, &ctx),
+            Event::Module { module_id, raw } => {
+                self.cost.module(raw.len() as u64);
+                let off = self.key.offset;
+                self.module_required(*module_id, Some(off), "module value");
+            }
+            Event::KeyEnd => self.end_key(),
+            Event::Eof(info) => self.on_eof(*info, &ctx),
+        }
+    }
+
+    /// Records a reader error: a fatal finding (its code, offset, db and key) that ends the file.
+    pub fn on_read_error(&mut self, e: &ReadError) {
+        if self.fatal {
+            return;
+        }
+        let i = e.info();
+        let mut msg = i.message.clone();
+        if let Some((t, enc)) = i.type_info {
+            msg.push_str(&format!(" ({t}, {enc})"));
+        }
+        let mut f = Finding::new(Severity::Error, e.code(), Some(e.offset()), msg);
+        if let Some(k) = &i.key {
+            f = f.with_key(i.db.unwrap_or(0), k);
+            if i.key_len > k.len() {
+                f.message
+                    .push_str(&format!(" (key cut, {} bytes)", i.key_len));
+            }
+        }
+        f.db = i.db;
+        self.add(f);
+        self.fatal = true;
+    }
+
+    // ----- records ---------------------------------------------------------------------------
+
+    fn wide(&self) -> bool {
+        self.header.is_none_or(|h| h.has_64bit_lengths())
+    }
+
+    /// The start of a non-key record: skips (and reports, V-F10) per-key opcodes before it when
+    /// the input is in memory; records the opcode for the engine check.
+    fn record_start(&mut self, ctx: &EventContext<'_>, opcode: u8) -> Option<u64> {
+        let start = ctx.start?;
+        let mut pos = start;
+        if let Some(input) = ctx.input {
+            let wide = self.wide();
+            while let Ok(at) = usize::try_from(pos) {
+                let step = match input.get(at) {
+                    Some(0xFC) => 9,
+                    Some(0xFD) => 5,
+                    Some(0xF9) => 2,
+                    Some(0xF8) => match input.get(at + 1).map(|b| length_size(*b, wide)) {
+                        Some(Ok(n)) => 1 + n as u64,
+                        _ => break,
+                    },
+                    _ => break,
+                };
+                pos += step;
+            }
+            if pos != start
+                && input.get(usize::try_from(pos).unwrap_or(usize::MAX)) == Some(&opcode)
+            {
+                self.orphan_attributes(start, opcode);
+            } else if pos != start {
+                pos = start;
+            }
+        }
+        self.compat.saw_opcode(opcode, pos);
+        Some(pos)
+    }
+
+    fn orphan_attributes(&mut self, offset: u64, opcode: u8) {
+        let what = rdb_format::Opcode(opcode).name();
+        self.file_finding(
+            Severity::Warning,
+            "orphan-key-attributes",
+            Some(offset),
+            format!("per-key opcodes (expire/idle/freq) are followed by {what}, not by a key; they apply to the next key"),
+        );
+    }
+
+    fn on_header(&mut self, h: Header) {
+        self.header = Some(h);
+        self.report.magic = Some(h.magic.as_str());
+        self.report.rdb_version = Some(h.version);
+        self.compat.header(h);
+    }
+
+    fn on_aux(&mut self, key: &Element<'_>, value: &Element<'_>, off: Option<u64>) {
+        let mut kt = IntText::new(0);
+        let k = key.as_bytes(&mut kt);
+        match k {
+            b"used-mem" => {
+                self.report.used_mem_aux = value.as_int().and_then(|v| u64::try_from(v).ok());
+            }
+            b"repl-id" => {
+                let n = value.byte_len();
+                if n != 40 {
+                    self.file_finding(
+                        Severity::Warning,
+                        "aux-repl-id",
+                        off,
+                        format!("repl-id AUX is {n} characters; servers use it only when it has exactly 40"),
+                    );
+                }
+            }
+            b"lua" => {
+                self.file_finding(
+                    Severity::Warning,
+                    "aux-lua",
+                    off,
+                    "lua AUX field: Redis 4.0-6.2 compile it on load (a broken script fails the load); Redis >= 7.0 ignores it",
+                );
+            }
+            b"slot-info" => {
+                let mut vt = IntText::new(0);
+                match parse_slot_info(value.as_bytes(&mut vt)) {
+                    Some((slot, keys, expires)) => {
+                        self.start_slot_info(slot, keys, expires, off, "slot-info AUX")
+                    }
+                    None => {
+                        if let Some(o) = off {
+                            self.compat.saw_bad_slot_info_aux(o);
+                        }
+                        let shown = rdb_format::escape_bytes(value.as_bytes(&mut vt), 64);
+                        self.file_finding(
+                            Severity::Error,
+                            "slot-info-format",
+                            off,
+                            format!("slot-info AUX {shown} does not hold 3 comma-separated integers; Valkey >= 8.0 fails the load"),
+                        );
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_select_db(&mut self, db: u64, off: Option<u64>) {
+        self.close_slot_info();
+        self.close_segment();
+        self.db = db;
+        self.segment = Segment {
+            db,
+            ..Segment::default()
+        };
+        if db >= self.opts.databases {
+            self.add(Finding::new(
+                Severity::Error,
+                "selectdb-range",
+                off,
+                format!(
+                    "SELECTDB {db}: a server with databases {} exits (\"Data file was created with a server configured to handle more than {} databases\")",
+                    self.opts.databases, self.opts.databases
+                ),
+            ));
+        }
+    }
+
+    fn close_segment(&mut self) {
+        if let Some((keys, expires, off)) = self.segment.resize.take() {
+            if keys != self.segment.keys || expires != self.segment.expires {
+                let (db, rk, re) = (self.segment.db, self.segment.keys, self.segment.expires);
+                let mut f = Finding::new(
+                    Severity::Warning,
+                    "resizedb-mismatch",
+                    off,
+                    format!(
+                        "RESIZEDB says {keys} keys / {expires} expires, db {db} has {rk} / {re}"
+                    ),
+                );
+                f.db = Some(db);
+                self.add(f);
+            }
+        }
+        self.segment.keys = 0;
+        self.segment.expires = 0;
+    }
+
+    fn start_slot_info(
+        &mut self,
+        slot: u64,
+        keys: u64,
+        expires: u64,
+        off: Option<u64>,
+        what: &'static str,
+    ) {
+        self.close_slot_info();
+        if slot >= SLOTS as u64 {
+            self.file_finding(
+                Severity::Warning,
+                "slot-info-range",
+                off,
+                format!("{what} slot {slot} is not below 16384"),
+            );
+        }
+        if let Some(prev) = self.last_slot_info {
+            if slot <= prev {
+                self.file_finding(
+                    Severity::Warning,
+                    "slot-info-order",
+                    off,
+                    format!("{what} slot {slot} does not follow slot {prev} in ascending order"),
+                );
+            }
+        }
+        self.last_slot_info = Some(slot);
+        self.slot_info = Some(SlotInfoState {
+            slot,
+            keys,
+            expires,
+            offset: off,
+            what,
+            seen_keys: 0,
+            seen_expires: 0,
+            wrong: 0,
+            first_wrong: None,
+        });
+    }
+
+    fn close_slot_info(&mut self) {
+        let Some(s) = self.slot_info.take() else {
+            return;
+        };
+        if s.keys != s.seen_keys || s.expires != s.seen_expires {
+            self.file_finding(
+                Severity::Warning,
+                "slot-info-count",
+                s.offset,
+                format!(
+                    "{} for slot {} says {} keys / {} expires, {} / {} follow",
+                    s.what, s.slot, s.keys, s.expires, s.seen_keys, s.seen_expires
+                ),
+            );
+        }
+        if let Some((off, db, key, slot)) = s.first_wrong {
+            let f = Finding::new(
+                Severity::Warning,
+                "slot-info-key-slot",
+                Some(off),
+                format!(
+                    "{} key(s) after {} for slot {} hash to other slots (first: slot {slot})",
+                    s.wrong, s.what, s.slot
+                ),
+            )
+            .with_key(db, &key);
+            self.add(f);
+        }
+    }
+
+    fn on_function(&mut self, code: &Element<'_>, off: Option<u64>) {
+        let mut t = IntText::new(0);
+        let code = code.as_bytes(&mut t);
+        match check_shebang(code) {
+            Ok((engine, name)) => {
+                if !engine.eq_ignore_ascii_case(b"lua") {
+                    let e = rdb_format::escape_bytes(engine, 32);
+                    self.file_finding(
+                        Severity::Warning,
+                        "function-engine",
+                        off,
+                        format!("function library engine {e} is not Lua; the server needs that engine to load it"),
+                    );
+                }
+                if !self.functions.insert(digest(name, 5)) {
+                    let n = rdb_format::escape_bytes(name, 64);
+                    self.file_finding(
+                        Severity::Error,
+                        "function-duplicate",
+                        off,
+                        format!("function library {n} appears twice (\"Library already exists\")"),
+                    );
+                }
+            }
+            Err(m) => self.file_finding(Severity::Error, "function-shebang", off, m),
+        }
+    }
+
+    fn module_required(&mut self, module_id: u64, off: Option<u64>, what: &str) {
+        if self.modules_reported.contains(&module_id) || self.modules_reported.len() >= 64 {
+            return;
+        }
+        self.modules_reported.push(module_id);
+        let name = rdb_model::module_type_name(module_id);
+        let ver = module_id & 1023;
+        self.file_finding(
+            Severity::Warning,
+            "module-required",
+            off,
+            format!("{what} of module type {name} (encoding version {ver}): the server must load that module, or it refuses the file"),
+        );
+    }
+
+    fn on_eof(&mut self, info: EofInfo, ctx: &EventContext<'_>) {
+        self.close_slot_info();
+        self.close_segment();
+        if self.in_key {
+            self.end_key();
+        }
+        self.seen_eof = true;
+        self.compat.saw_opcode(0xFF, info.eof_offset);
+        if let Some(start) = ctx.start {
+            if start < info.eof_offset {
+                self.orphan_attributes(start, 0xFF);
+            }
+        }
+        self.report.checksum = ChecksumReport {
+            stored: info.stored.map(|v| format!("{v:016x}")),
+            computed: Some(format!("{:016x}", info.computed)),
+            status: info.status.as_str(),
+        };
+        let trailer = info.eof_offset + 1;
+        match info.status {
+            ChecksumStatus::Ok => {}
+            ChecksumStatus::Mismatch => {
+                if self.opts.check_checksum {
+                    self.file_finding(
+                        Severity::Error,
+                        "crc-mismatch",
+                        Some(trailer),
+                        format!(
+                            "RDB CRC error: stored checksum {:016x}, computed {:016x}",
+                            info.stored.unwrap_or(0),
+                            info.computed
+                        ),
+                    );
+                }
+            }
+            ChecksumStatus::Disabled => self.file_finding(
+                Severity::Warning,
+                "checksum-disabled",
+                Some(trailer),
+                "stored checksum is 0: saved with rdbchecksum no, loaders skip the check",
+            ),
+            ChecksumStatus::Absent => self.file_finding(
+                Severity::Info,
+                "checksum-absent",
+                Some(info.eof_offset),
+                "RDB version below 5 has no checksum",
+            ),
+        }
+        if info.trailing_bytes {
+            let end = if info.stored.is_some() {
+                trailer + 8
+            } else {
+                trailer
+            };
+            self.file_finding(
+                Severity::Warning,
+                "trailing-bytes",
+                Some(end),
+                "bytes follow the end of the RDB; servers never read them",
+            );
+        }
+    }
+
+    // ----- keys ------------------------------------------------------------------------------
+
+    fn begin_key(&mut self, k: &KeyInfo<'_>, ctx: &EventContext<'_>) {
+        if self.in_key {
+            self.end_key();
+        }
+        self.in_key = true;
+        self.saw_key = true;
+        let mut kt = IntText::new(0);
+        let key = k.key.as_bytes(&mut kt);
+        let db = k.db;
+        let t = k.rdb_type.0;
+        let kind = k.kind;
+        use TypeKind as K;
+        let plain = matches!(
+            kind,
+            K::ListLinked
+                | K::SetHashtable
+                | K::ZSetV1
+                | K::ZSet2
+                | K::HashHashtable
+                | K::HashMetadata
+                | K::HashMetadataPreGa
+                | K::ValkeyHash2
+        );
+        let mut ks = std::mem::take(&mut self.key);
+        ks.key.clear();
+        ks.key.extend_from_slice(key);
+        ks.prev_member.clear();
+        self.key = KeyState {
+            offset: k.offset,
+            db,
+            key: ks.key,
+            kind,
+            plain,
+            prev_member: ks.prev_member,
+            ..KeyState::default()
+        };
+        if matches!(kind, K::HashMetadata) {
+            self.key.min_expire = ctx
+                .input
+                .and_then(|inp| read_min_expire(inp, k.offset, self.wide()));
+        }
+        if matches!(kind, K::SetIntset) {
+            // V-T6: servers always use the smallest width (checked when the blob is at hand).
+            let blob = ctx
+                .input
+                .and_then(|inp| raw_value_blob(inp, k.offset, self.wide()));
+            if let Some(set) = blob.and_then(|b| rdb_format::intset::Intset::parse(b).ok()) {
+                if !set.width_is_minimal() {
+                    let msg = format!(
+                        "intset uses {}-byte elements where a smaller width holds them all",
+                        set.width()
+                    );
+                    self.intset_width_warning = Some((k.offset, msg));
+                }
+            }
+        }
+        self.cost.reset();
+        self.members.clear();
+
+        // Engine compatibility.
+        self.compat.saw_type(t, k.offset);
+        if k.lru_idle_s.is_some() {
+            self.compat.saw_opcode(0xF8, k.offset);
+        }
+        if k.lfu_freq.is_some() {
+            self.compat.saw_opcode(0xF9, k.offset);
+        }
+
+        // Counters.
+        self.report.keys += 1;
+        if let Some(c) = self.rdb_types.get_mut(usize::from(t)) {
+            *c += 1;
+        }
+        let expired = k.expire_at_ms.is_some_and(|e| e < self.opts.now_ms);
+        {
+            let d = self.report.databases.entry(db).or_default();
+            d.keys += 1;
+            if let Some(c) = d.types.0.get_mut(type_index(kind.logical())) {
+                *c += 1;
+            }
+            if k.expire_at_ms.is_some() {
+                d.expires += 1;
+            }
+            if expired {
+                d.already_expired += 1;
+            }
+        }
+        self.segment.keys += 1;
+        if k.expire_at_ms.is_some() {
+            self.report.expires += 1;
+            self.segment.expires += 1;
+        }
+        self.cache_total += self
+            .opts
+            .cache_model
+            .key(self.key.key.len() as u64, k.expire_at_ms.is_some());
+        if expired {
+            self.report.already_expired += 1;
+            let e = k.expire_at_ms.unwrap_or(0);
+            let msg = format!(
+                "expired at {e} ms, before now ({} ms): a primary drops it on load",
+                self.opts.now_ms
+            );
+            self.key_finding(Severity::Warning, "already-expired", k.offset, msg);
+        }
+
+        // Duplicate keys.
+        if self.opts.duplicate_keys && !self.keys.insert(digest(&self.key.key, db)) {
+            let msg = format!("key appears twice in db {db} (a server panics: \"Duplicated key found in RDB file\")");
+            self.key_finding(Severity::Error, "duplicate-key", k.offset, msg);
+        }
+
+        // Slots.
+        let needs_slot = db == 0 || self.slot_info.is_some();
+        let slot = if needs_slot {
+            key_slot(&self.key.key)
+        } else {
+            0
+        };
+        if db == 0 {
+            let counts = self.slot_counts.get_or_insert_with(|| vec![0u32; SLOTS]);
+            if let Some(c) = counts.get_mut(usize::from(slot)) {
+                *c = c.saturating_add(1);
+            }
+            if let Some(exp) = &self.opts.expected_slots {
+                if !exp.contains(slot) {
+                    self.outside += 1;
+                    if self.first_outside.is_none() {
+                        self.first_outside = Some((k.offset, self.key.key.clone(), slot));
+                    }
+                }
+            }
+        } else if self.opts.expected_slots.is_some() {
+            self.nonzero_db_keys += 1;
+            if self.first_nonzero_db.is_none() {
+                self.first_nonzero_db = Some((k.offset, db, self.key.key.clone()));
+            }
+        }
+        if let Some(si) = &mut self.slot_info {
+            si.seen_keys += 1;
+            if k.expire_at_ms.is_some() {
+                si.seen_expires += 1;
+            }
+            if u64::from(slot) != si.slot {
+                si.wrong += 1;
+                if si.first_wrong.is_none() {
+                    si.first_wrong = Some((k.offset, db, self.key.key.clone(), slot));
+                }
+            }
+        }
+
+        if let K::Stream(_) = kind {
+            self.reset_stream();
+        }
+    }
+
+    fn reset_stream(&mut self) {
+        let s = &mut self.stream;
+        s.masters.clear();
+        s.groups.clear();
+        let (masters, groups) = (
+            std::mem::take(&mut s.masters),
+            std::mem::take(&mut s.groups),
+        );
+        *s = StreamState {
+            masters,
+            groups,
+            ..StreamState::default()
+        };
+    }
+
+    fn member_dup(&mut self, e: &Element<'_>, off: u64, what: &str) {
+        if self.members.insert(digest_element(e, 0)) {
+            return;
+        }
+        let mut t = IntText::new(0);
+        let shown = rdb_format::escape_bytes(e.as_bytes(&mut t), 64);
+        self.key_finding(
+            Severity::Error,
+            "duplicate-member",
+            off,
+            format!("duplicate {what} {shown}"),
+        );
+    }
+
+    fn on_set_member(&mut self, e: &Element<'_>, ctx: &EventContext<'_>) {
+        self.key.n += 1;
+        self.key.max_member = self.key.max_member.max(e.byte_len() as u64);
+        // Intsets are strictly ascending (the reader enforces it), so no duplicates.
+        if self.key.kind != TypeKind::SetIntset {
+            let off = self.elem_offset(ctx);
+            self.member_dup(e, off, "set member");
+        }
+        self.cost.set_member(&self.opts.cache_model, e);
+    }
+
+    fn on_zset_member(&mut self, m: &Element<'_>, score: f64, ctx: &EventContext<'_>) {
+        self.key.n += 1;
+        self.key.max_member = self.key.max_member.max(m.byte_len() as u64);
+        let off = self.elem_offset(ctx);
+        self.member_dup(m, off, "zset member");
+        if matches!(
+            self.key.kind,
+            TypeKind::ZSetListpack | TypeKind::ZSetZiplist
+        ) {
+            let mut t = IntText::new(0);
+            let mb = m.as_bytes(&mut t);
+            if let Some(prev) = self.key.prev_zset {
+                let bad = score < prev || (score == prev && mb < self.key.prev_member.as_slice());
+                if bad {
+                    let msg = format!(
+                        "pair {} ({}) sorts before the previous pair {} ({}): listpack zsets must be ordered by (score, member)",
+                        rdb_format::escape_bytes(mb, 40),
+                        rdb_format::double::format_score(score),
+                        rdb_format::escape_bytes(&self.key.prev_member, 40),
+                        rdb_format::double::format_score(prev)
+                    );
+                    self.key_finding(Severity::Error, "zset-order", off, msg);
+                }
+            }
+            self.key.prev_zset = Some(score);
+            self.key.prev_member.clear();
+            self.key.prev_member.extend_from_slice(mb);
+        }
+        self.cost.zset_member(&self.opts.cache_model, m, score);
+    }
+
+    fn on_hash_field(
+        &mut self,
+        f: &Element<'_>,
+        v: &Element<'_>,
+        ttl: Option<i64>,
+        ctx: &EventContext<'_>,
+    ) {
+        self.key.n += 1;
+        self.key.max_member = self.key.max_member.max(f.byte_len() as u64);
+        self.key.max_value = self.key.max_value.max(v.byte_len() as u64);
+        let off = self.elem_offset(ctx);
+        self.member_dup(f, off, "hash field");
+        if let Some(t) = ttl {
+            self.key.min_ttl = Some(self.key.min_ttl.map_or(t, |m| m.min(t)));
+        }
+        if matches!(
+            self.key.kind,
+            TypeKind::HashListpackEx | TypeKind::HashListpackExPreGa
+        ) {
+            match ttl {
+                None => self.key.ttl_seen_none = true,
+                Some(t) => {
+                    let mut t2 = IntText::new(0);
+                    let shown = rdb_format::escape_bytes(f.as_bytes(&mut t2), 40);
+                    if self.key.ttl_seen_none {
+                        let msg =
+                            format!("field {shown} has a TTL but follows a field without one");
+                        self.key_finding(Severity::Error, "hash-ttl-order", off, msg);
+                    } else if self.key.prev_ttl.is_some_and(|p| t < p) {
+                        let msg =
+                            format!("field {shown} TTL {t} is below the previous field's TTL");
+                        self.key_finding(Severity::Error, "hash-ttl-order", off, msg);
+                    }
+                    self.key.prev_ttl = Some(t);
+                }
+            }
+        }
+        self.cost.hash_field(&self.opts.cache_model, f, v, ttl);
+    }
+
+    fn end_key(&mut self) {
+        if !self.in_key {
+            return;
+        }
+        self.in_key = false;
+        let kind = self.key.kind;
+        let off = self.key.offset;
+        let n = self.key.n;
+        let logical = kind.logical();
+        if matches!(logical, "list" | "set" | "zset" | "hash") && n == 0 {
+            let msg = format!(
+                "empty {logical} ({}): servers skip the key silently",
+                kind.encoding()
+            );
+            self.key_finding(Severity::Warning, "empty-value", off, msg);
+        }
+        self.encoding_checks();
+        if let Some((o, msg)) = self.intset_width_warning.take() {
+            self.key_finding(Severity::Warning, "intset-width", o, msg);
+        }
+        match kind {
+            TypeKind::HashMetadata => {
+                if let (Some(min), Some(me)) = (self.key.min_ttl, self.key.min_expire) {
+                    if min != me {
+                        let msg = format!("min_expire is {me}, the smallest field TTL is {min}");
+                        self.key_finding(Severity::Warning, "hash-min-expire", off, msg);
+                    }
+                }
+            }
+            TypeKind::ValkeyHash2 if n > 0 && self.key.min_ttl.is_none() => {
+                let msg = "HASH_2 without any field TTL (Valkey writes type 4/16 for such hashes)";
+                self.key_finding(Severity::Warning, "hash-no-field-ttl", off, msg);
+            }
+            TypeKind::Stream(_) => self.end_stream(),
+            _ => {}
+        }
+        if self.members.truncated() {
+            let msg = format!(
+                "more than {} members: the duplicate check covered only the first ones",
+                self.opts.max_member_hashes
+            );
+            self.key_finding(Severity::Info, "duplicate-check-limited", off, msg);
+        }
+        self.members.clear();
+        self.cache_total += self.cost.finish(&self.opts.cache_model, kind);
+    }
+
+    /// V-T13: compact encodings within the target thresholds.
+    fn encoding_checks(&mut self) {
+        let t = self.opts.cache_model.thresholds;
+        let (n, mm, mv) = (self.key.n, self.key.max_member, self.key.max_value);
+        let problem = match self.key.kind {
+            TypeKind::SetIntset if n > t.set_max_intset_entries => Some(format!(
+                "intset with {n} members (set-max-intset-entries {})",
+                t.set_max_intset_entries
+            )),
+            TypeKind::SetListpack
+                if n > t.set_max_listpack_entries || mm > t.set_max_listpack_value =>
+            {
+                Some(format!(
+                    "set listpack with {n} members, longest {mm} bytes (limits {} / {})",
+                    t.set_max_listpack_entries, t.set_max_listpack_value
+                ))
+            }
+            TypeKind::ZSetListpack
+                if n > t.zset_max_listpack_entries || mm > t.zset_max_listpack_value =>
+            {
+                Some(format!(
+                    "zset listpack with {n} members, longest {mm} bytes (limits {} / {})",
+                    t.zset_max_listpack_entries, t.zset_max_listpack_value
+                ))
+            }
+            TypeKind::HashListpack
+                if n > t.hash_max_listpack_entries || mm.max(mv) > t.hash_max_listpack_value =>
+            {
+                Some(format!(
+                    "hash listpack with {n} fields, longest field/value {} bytes (limits {} / {})",
+                    mm.max(mv),
+                    t.hash_max_listpack_entries,
+                    t.hash_max_listpack_value
+                ))
+            }
+            _ => None,
+        };
+        if let Some(p) = problem {
+            let off = self.key.offset;
+            self.key_finding(
+                Severity::Warning,
+                "encoding-threshold",
+                off,
+                format!("{p}: not what the target server writes"),
+            );
+        }
+    }
+
+    // ----- streams ---------------------------------------------------------------------------
+
+    fn on_stream_node(
+        &mut self,
+        master: StreamId,
+        count: u64,
+        deleted: u64,
+        ctx: &EventContext<'_>,
+    ) {
+        self.close_stream_node();
+        let off = ctx.start.unwrap_or(self.key.offset);
+        self.cost
+            .stream_node(&self.opts.cache_model, master, count, deleted);
+        let s = &mut self.stream;
+        s.nodes += 1;
+        s.in_node = true;
+        s.node_offset = Some(off);
+        s.node_master = master;
+        s.node_declared = count;
+        s.node_live = 0;
+        s.node_first = true;
+        if !s.masters.insert(id128(master)) {
+            self.key_finding(
+                Severity::Error,
+                "stream-node-duplicate",
+                off,
+                format!(
+                    "stream node {master} appears twice (\"Listpack re-added with existing key\")"
+                ),
+            );
+        } else if let Some(p) = s.prev_id.filter(|p| *p >= master) {
+            self.key_finding(
+                Severity::Warning,
+                "stream-id-order",
+                off,
+                format!("stream node {master} does not follow the previous entry {p}"),
+            );
+        }
+        if count == 0 {
+            self.key_finding(
+                Severity::Warning,
+                "stream-node-empty",
+                off,
+                format!("stream node {master} has no live entry"),
+            );
+        }
+    }
+
+    fn close_stream_node(&mut self) {
+        let s = &mut self.stream;
+        if !s.in_node {
+            return;
+        }
+        s.in_node = false;
+        if s.node_live != s.node_declared {
+            let (d, l, m) = (s.node_declared, s.node_live, s.node_master);
+            let off = s.node_offset.unwrap_or(self.key.offset);
+            self.key_finding(
+                Severity::Warning,
+                "stream-node-count",
+                off,
+                format!("stream node {m} declares {d} live entries, {l} are not flagged deleted"),
+            );
+        }
+    }
+
+    fn on_stream_entry(&mut self, id: StreamId, deleted: bool, no_fields: bool) {
+        let off = self.stream.node_offset.unwrap_or(self.key.offset);
+        let s = &mut self.stream;
+        if s.node_first {
+            s.node_first = false;
+            if id != s.node_master {
+                let m = s.node_master;
+                self.key_finding(
+                    Severity::Warning,
+                    "stream-first-delta",
+                    off,
+                    format!("first entry {id} of node {m} does not have delta 0-0"),
+                );
+            }
+        }
+        let s = &mut self.stream;
+        if let Some(p) = s.prev_id.filter(|p| *p >= id) {
+            self.key_finding(
+                Severity::Warning,
+                "stream-id-order",
+                off,
+                format!("stream entry {id} does not follow {p}"),
+            );
+        }
+        let s = &mut self.stream;
+        s.prev_id = Some(id);
+        s.max_id = Some(s.max_id.map_or(id, |m| m.max(id)));
+        if deleted {
+            // Entries flagged deleted before the first live one may be XTRIM leftovers, which do
+            // not move max_deleted_entry_id; only later ones must be covered by it.
+            if s.first_live.is_some() {
+                s.max_deleted = Some(s.max_deleted.map_or(id, |m| m.max(id)));
+            }
+        } else {
+            s.live += 1;
+            s.node_live += 1;
+            s.first_live.get_or_insert(id);
+        }
+        if no_fields {
+            self.key_finding(
+                Severity::Warning,
+                "stream-entry-no-fields",
+                off,
+                format!("stream entry {id} has no fields"),
+            );
+        }
+    }
+
+    fn on_stream_meta(&mut self, m: StreamMeta, ctx: &EventContext<'_>) {
+        self.close_stream_node();
+        let off = ctx.start.unwrap_or(self.key.offset);
+        self.stream.meta = Some(m);
+        let s = &self.stream;
+        let mut out: Vec<(Severity, &'static str, String)> = Vec::new();
+        if m.length > 0 && s.nodes == 0 {
+            out.push((
+                Severity::Error,
+                "stream-length-without-nodes",
+                format!("stream length {} but no listpack", m.length),
+            ));
+        }
+        if s.live != m.length {
+            out.push((
+                Severity::Warning,
+                "stream-length",
+                format!(
+                    "stream length says {}, the listpacks hold {} live entries",
+                    m.length, s.live
+                ),
+            ));
+        }
+        if let Some(mx) = s.max_id.filter(|mx| *mx > m.last_id) {
+            out.push((
+                Severity::Warning,
+                "stream-last-id",
+                format!("entry {mx} is above last_id {}", m.last_id),
+            ));
+        }
+        if let Some(f) = m.first_id {
+            let expect = s.first_live.unwrap_or_default();
+            if f != expect {
+                out.push((
+                    Severity::Warning,
+                    "stream-first-id",
+                    format!("first_id is {f}, the first live entry is {expect}"),
+                ));
+            }
+        }
+        if let (Some(md), Some(d)) = (m.max_deleted_id, s.max_deleted) {
+            if d > md {
+                out.push((
+                    Severity::Warning,
+                    "stream-max-deleted",
+                    format!("deleted entry {d} is above max_deleted_entry_id {md}"),
+                ));
+            }
+        }
+        if let Some(a) = m.entries_added.filter(|a| *a < m.length) {
+            out.push((
+                Severity::Warning,
+                "stream-entries-added",
+                format!("entries_added {a} is below length {}", m.length),
+            ));
+        }
+        for (sev, code, msg) in out {
+            self.key_finding(sev, code, off, msg);
+        }
+    }
+
+    fn on_stream_group(
+        &mut self,
+        name: &Element<'_>,
+        last: StreamId,
+        entries_read: Option<i64>,
+        ctx: &EventContext<'_>,
+    ) {
+        self.close_group();
+        let off = ctx.start.unwrap_or(self.key.offset);
+        let mut t = IntText::new(0);
+        let nb = name.as_bytes(&mut t);
+        let shown = rdb_format::escape_bytes(nb, 64);
+        self.cost
+            .stream_group(&self.opts.cache_model, nb.len() as u64);
+        let mut g = GroupState {
+            offset: Some(off),
+            last_delivered: last,
+            consumers: MemberSet::new(self.opts.max_member_hashes),
+            ..GroupState::default()
+        };
+        g.name
+            .extend_from_slice(nb.get(..nb.len().min(64)).unwrap_or(nb));
+        self.stream.group = Some(g);
+        if !self.stream.groups.insert(digest(nb, 1)) {
+            self.key_finding(
+                Severity::Error,
+                "stream-group-duplicate",
+                off,
+                format!("consumer group {shown} appears twice"),
+            );
+        }
+        let meta = self.stream.meta;
+        if let Some(m) = meta {
+            if last > m.last_id {
+                self.key_finding(
+                    Severity::Warning,
+                    "stream-group-last-delivered",
+                    off,
+                    format!(
+                        "group {shown} last_delivered_id {last} is above the stream's last_id {}",
+                        m.last_id
+                    ),
+                );
+            }
+            if let Some(er) = entries_read {
+                let too_big = m.entries_added.is_some_and(|a| er >= 0 && er as u64 > a);
+                if er < -1 || too_big {
+                    self.key_finding(
+                        Severity::Warning,
+                        "stream-entries-read",
+                        off,
+                        format!("group {shown} entries_read {er} is neither -1 nor within entries_added"),
+                    );
+                }
+            }
+        }
+    }
+
+    fn on_stream_pending(&mut self, id: StreamId, delivery_count: u64, ctx: &EventContext<'_>) {
+        let off = ctx.start.unwrap_or(self.key.offset);
+        self.cost.stream_pending(&self.opts.cache_model);
+        let cap = self.opts.max_member_hashes;
+        let Some(g) = self.stream.group.as_mut() else {
+            return;
+        };
+        let last = g.last_delivered;
+        let name = rdb_format::escape_bytes(&g.name, 64);
+        let dup = if g.pel.len() >= cap {
+            g.pel_truncated = true;
+            false
+        } else {
+            g.pel.insert(id128(id), false).is_some()
+        };
+        if dup {
+            self.key_finding(
+                Severity::Error,
+                "stream-pel-duplicate",
+                off,
+                format!("group {name} PEL lists {id} twice"),
+            );
+        }
+        if delivery_count == 0 {
+            self.key_finding(
+                Severity::Warning,
+                "stream-pel-delivery-count",
+                off,
+                format!("group {name} PEL entry {id} has delivery_count 0"),
+            );
+        }
+        if id > last {
+            self.key_finding(
+                Severity::Warning,
+                "stream-pel-after-last-delivered",
+                off,
+                format!("group {name} PEL entry {id} is above last_delivered_id {last}"),
+            );
+        }
+    }
+
+    fn on_stream_consumer(
+        &mut self,
+        name: &Element<'_>,
+        seen: i64,
+        active: Option<i64>,
+        ctx: &EventContext<'_>,
+    ) {
+        let off = ctx.start.unwrap_or(self.key.offset);
+        let mut t = IntText::new(0);
+        let nb = name.as_bytes(&mut t);
+        self.cost
+            .stream_consumer(&self.opts.cache_model, nb.len() as u64);
+        let shown = rdb_format::escape_bytes(nb, 64);
+        let Some(g) = self.stream.group.as_mut() else {
+            return;
+        };
+        g.consumer.clear();
+        g.consumer
+            .extend_from_slice(nb.get(..nb.len().min(64)).unwrap_or(nb));
+        let gname = rdb_format::escape_bytes(&g.name, 64);
+        if !g.consumers.insert(digest(nb, 2)) {
+            self.key_finding(
+                Severity::Error,
+                "stream-consumer-duplicate",
+                off,
+                format!("group {gname} has consumer {shown} twice"),
+            );
+        }
+        if seen < -1 || active.is_some_and(|a| a < -1) {
+            self.key_finding(
+                Severity::Warning,
+                "stream-consumer-time",
+                off,
+                format!("consumer {shown} of group {gname} has a time below -1"),
+            );
+        }
+    }
+
+    fn on_consumer_pending(&mut self, id: StreamId, ctx: &EventContext<'_>) {
+        let off = ctx.start.unwrap_or(self.key.offset);
+        self.cost.stream_consumer_pending(&self.opts.cache_model);
+        let Some(g) = self.stream.group.as_mut() else {
+            return;
+        };
+        let gname = rdb_format::escape_bytes(&g.name, 64);
+        let cname = rdb_format::escape_bytes(&g.consumer, 64);
+        let problem = match g.pel.get_mut(&id128(id)) {
+            None if g.pel_truncated => None,
+            None => Some((
+                "stream-consumer-pel-not-in-group",
+                format!("consumer {cname} of group {gname} holds {id}, which is not in the group PEL (\"Consumer entry not found in group global PEL\")"),
+            )),
+            Some(owned) if *owned => Some((
+                "stream-pel-owner-duplicate",
+                format!("PEL entry {id} of group {gname} is owned by more than one consumer (again by {cname})"),
+            )),
+            Some(owned) => {
+                *owned = true;
+                None
+            }
+        };
+        if let Some((code, msg)) = problem {
+            self.key_finding(Severity::Error, code, off, msg);
+        }
+    }
+
+    fn close_group(&mut self) {
+        let Some(g) = self.stream.group.take() else {
+            return;
+        };
+        if g.pel_truncated {
+            return;
+        }
+        let unowned = g.pel.values().filter(|o| !**o).count();
+        if unowned > 0 {
+            let name = rdb_format::escape_bytes(&g.name, 64);
+            let off = g.offset.unwrap_or(self.key.offset);
+            self.key_finding(
+                Severity::Error,
+                "stream-pel-without-consumer",
+                off,
+                format!("{unowned} PEL entries of group {name} belong to no consumer (\"Stream CG PEL entry without consumer\")"),
+            );
+        }
+    }
+
+    fn end_stream(&mut self) {
+        self.close_stream_node();
+        self.close_group();
+    }
+
+    // ----- the end ---------------------------------------------------------------------------
+
+    /// Completes the statistics and file-level checks and returns the report.
+    pub fn finish(mut self) -> Report {
+        if !self.fatal && !self.seen_eof && self.header.is_some() {
+            self.file_finding(
+                Severity::Error,
+                "no-eof",
+                None,
+                "the input ended before the EOF record",
+            );
+        }
+        if self.in_key && !self.fatal {
+            self.end_key();
+        }
+        // Statistics.
+        let model = self.opts.cache_model.clone();
+        for d in self.report.databases.values() {
+            self.cache_total += model.db_tables(d.keys, d.expires);
+        }
+        self.report.cache_size_bytes = self.cache_total;
+        self.report.cache_size = rdb_cluster::manifest::cache_size_text(self.cache_total);
+        for (t, n) in self.rdb_types.iter().enumerate() {
+            if let (Ok(t), true) = (u8::try_from(t), *n > 0) {
+                self.report.rdb_types.insert(t, *n);
+            }
+        }
+        let mut occupied = SlotSet::new();
+        if let Some(c) = &self.slot_counts {
+            for (s, n) in c.iter().enumerate() {
+                if let (Ok(s), true) = (u16::try_from(s), *n > 0) {
+                    occupied.insert(s);
+                }
+            }
+        }
+        self.report.slots = SlotsReport {
+            min: occupied.min(),
+            max: occupied.max(),
+            ranges: occupied.to_string(),
+            keys_outside_expected: self.outside,
+        };
+        self.report.slot_counts = self.slot_counts.take();
+
+        // Loadability before the caller's own requirements.
+        self.report.loads_on = if self.errors == 0 {
+            self.compat.loads_on()
+        } else {
+            Vec::new()
+        };
+
+        if let Some((off, key, slot)) = self.first_outside.take() {
+            let exp = self
+                .opts
+                .expected_slots
+                .as_ref()
+                .map(|s| s.to_string())
+                .unwrap_or_default();
+            let f = Finding::new(
+                Severity::Error,
+                "slot-outside-expected",
+                Some(off),
+                format!(
+                    "{} key(s) hash outside the expected slots {exp} (first: slot {slot})",
+                    self.outside
+                ),
+            )
+            .with_key(0, &key);
+            self.add(f);
+        }
+        if let Some((off, db, key)) = self.first_nonzero_db.take() {
+            let f = Finding::new(
+                Severity::Error,
+                "cluster-nonzero-db",
+                Some(off),
+                format!(
+                    "{} key(s) in databases other than 0; cluster nodes hold db 0 only",
+                    self.nonzero_db_keys
+                ),
+            )
+            .with_key(db, &key);
+            self.add(f);
+        }
+        if let Some(line) = self.opts.engine {
+            if let Some(b) = self.compat.blocker(line) {
+                self.file_finding(
+                    Severity::Error,
+                    "engine-incompatible",
+                    Some(b.offset),
+                    format!("will not load on {line}: {}", b.reason),
+                );
+            }
+        }
+        if let Some(mem) = self.opts.node_memory {
+            let usable = mem - mem / 4;
+            if self.cache_total > usable {
+                self.file_finding(
+                    Severity::Error,
+                    "node-memory",
+                    None,
+                    format!(
+                        "estimated dataset {} bytes exceeds the node's {mem} bytes less the 25% reserved ({usable} bytes)",
+                        self.cache_total
+                    ),
+                );
+            }
+        }
+        let suppressed: Vec<(&'static str, u64)> = self
+            .report
+            .suppressed_findings
+            .iter()
+            .map(|(c, n)| (*c, *n))
+            .collect();
+        for (code, n) in suppressed {
+            self.report.findings.push(Finding::new(
+                Severity::Info,
+                "findings-suppressed",
+                None,
+                format!("{n} more {code} finding(s) not listed"),
+            ));
+        }
+        self.report.ok = self.errors == 0;
+        self.report
+    }
+}
+
+/// Parses a `slot-info` AUX value: at least three comma-separated integers (Valkey 9 adds a
+/// fourth); returns the first three.
+pub fn parse_slot_info(v: &[u8]) -> Option<(u64, u64, u64)> {
+    let s = std::str::from_utf8(v).ok()?;
+    let mut it = s.split(',').map(|p| p.trim().parse::<u64>());
+    match (it.next(), it.next(), it.next()) {
+        (Some(Ok(a)), Some(Ok(b)), Some(Ok(c))) => Some((a, b, c)),
+        _ => None,
+    }
+}
+
+/// Checks a FUNCTION2 library's shebang (V-F15): `#!<engine> name=<lib>\n`, exactly one `name=`
+/// and no other argument, a name of `[A-Za-z0-9_]`. Returns (engine, name).
+pub fn check_shebang(code: &[u8]) -> Result<(&[u8], &[u8]), String> {
+    let Some(rest) = code.strip_prefix(b"#!") else {
+        return Err("function library does not start with a #! shebang".into());
+    };
+    let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
+        return Err("function library shebang line has no terminating newline".into());
+    };
+    let line = rest.get(..nl).unwrap_or(&[]);
+    let mut parts = line.split(|&b| b == b' ').filter(|p| !p.is_empty());
+    let Some(engine) = parts.next() else {
+        return Err("function library shebang names no engine".into());
+    };
+    let mut name: Option<&[u8]> = None;
+    for p in parts {
+        match p.strip_prefix(b"name=") {
+            Some(n) if name.is_none() => name = Some(n),
+            Some(_) => return Err("function library shebang gives name= more than once".into()),
+            None => {
+                return Err(format!(
+                    "function library shebang has an unknown argument {}",
+                    rdb_format::escape_bytes(p, 40)
+                ))
+            }
+        }
+    }
+    let Some(name) = name else {
+        return Err(
+            "function library shebang gives no name= (\"Library name was not given\")".into(),
+        );
+    };
+    if name.is_empty() || !name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_') {
+        return Err(format!(
+            "function library name {} is empty or has characters other than letters, digits and _",
+            rdb_format::escape_bytes(name, 40)
+        ));
+    }
+    Ok((engine, name))
+}
+
+/// The position just after the RDB string starting at `at`, and its header.
+fn skip_string(input: &[u8], at: usize, wide: bool) -> Option<(StringHeader, usize, usize)> {
+    let (h, n) = decode_string_header(input.get(at..)?, wide).ok()?;
+    let payload = match h {
+        StringHeader::Raw(l) => usize::try_from(l).ok()?,
+        StringHeader::Int(_) => 0,
+        StringHeader::Lzf { compressed, .. } => usize::try_from(compressed).ok()?,
+    };
+    let data = at.checked_add(n)?;
+    Some((h, data, data.checked_add(payload)?))
+}
+
+/// Reads the `min_expire` (i64le) of a type-24 key record at `offset` (type byte, key string,
+/// then the 8 bytes).
+fn read_min_expire(input: &[u8], offset: u64, wide: bool) -> Option<i64> {
+    let key_at = usize::try_from(offset).ok()?.checked_add(1)?;
+    let (_, _, at) = skip_string(input, key_at, wide)?;
+    let b: [u8; 8] = input.get(at..at.checked_add(8)?)?.try_into().ok()?;
+    Some(i64::from_le_bytes(b))
+}
+
+/// The uncompressed value blob that follows the key of the record at `offset` (`None` when it
+/// is LZF-compressed or out of bounds).
+fn raw_value_blob(input: &[u8], offset: u64, wide: bool) -> Option<&[u8]> {
+    let key_at = usize::try_from(offset).ok()?.checked_add(1)?;
+    let (_, _, at) = skip_string(input, key_at, wide)?;
+    match skip_string(input, at, wide)? {
+        (StringHeader::Raw(_), data, end) => input.get(data..end),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slot_info_text() {
+        assert_eq!(parse_slot_info(b"866,2,1"), Some((866, 2, 1)));
+        assert_eq!(parse_slot_info(b"866,2,1,0"), Some((866, 2, 1)));
+        assert_eq!(parse_slot_info(b"866,2"), None);
+        assert_eq!(parse_slot_info(b"x,2,1"), None);
+    }
+
+    #[test]
+    fn shebangs() {
+        assert_eq!(
+            check_shebang(b"#!lua name=mylib\nreturn 1").unwrap(),
+            (&b"lua"[..], &b"mylib"[..])
+        );
+        assert!(check_shebang(b"lua name=x\n").is_err());
+        assert!(check_shebang(b"#!lua name=x").is_err());
+        assert!(check_shebang(b"#!lua\n").is_err());
+        assert!(check_shebang(b"#!lua name=a name=b\n").is_err());
+        assert!(check_shebang(b"#!lua name=a foo=b\n").is_err());
+        assert!(check_shebang(b"#!lua name=a-b\n").is_err());
+    }
+
+    #[test]
+    fn min_expire_position() {
+        // type 24, key "h" (raw), min_expire 1000.
+        let mut b = vec![0u8; 3];
+        b.extend_from_slice(&[24, 1, b'h']);
+        b.extend_from_slice(&1000i64.to_le_bytes());
+        assert_eq!(read_min_expire(&b, 3, true), Some(1000));
+        assert_eq!(read_min_expire(&b[..10], 3, true), None);
+    }
+}

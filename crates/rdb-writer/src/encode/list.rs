@@ -1,0 +1,253 @@
+//! Lists: quicklist nodes (type 18 with listpacks for RDB ≥ 10, type 14 with ziplists for RDB 9).
+
+use std::io::{self, Write};
+
+use rdb_format::length::encode_length;
+use rdb_format::RdbType;
+
+use super::{lp_entry_size, zl_entry_size, Encoder};
+use crate::config::EncodingConfig;
+use crate::sink::Sink;
+
+/// Elements of at least this size go into a PLAIN node of their own (Redis 7.x
+/// `packed_threshold`, 1 GiB: a listpack cannot be larger).
+pub(crate) const PLAIN_THRESHOLD: usize = 1 << 30;
+
+/// Empty listpack / ziplist sizes (header + terminator).
+const LP_EMPTY: usize = 7;
+const ZL_EMPTY: usize = 11;
+
+/// Quicklist container values (type 18).
+const CONTAINER_PLAIN: u64 = 1;
+const CONTAINER_PACKED: u64 = 2;
+
+/// A run of consecutive elements stored in one quicklist node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Node {
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    pub(crate) plain: bool,
+}
+
+/// The RDB type of a list for this encoder's target.
+pub(crate) fn list_type(enc: &Encoder) -> RdbType {
+    if enc.listpacks() {
+        RdbType::LIST_QUICKLIST_2
+    } else {
+        RdbType::LIST_QUICKLIST
+    }
+}
+
+/// Splits `items` into nodes the way a server fills its quicklist with
+/// `list-max-listpack-size`: greedily, a node holds as many consecutive elements as fit in
+/// the byte limit (exact blob size) and the element limit; an element that does not fit in
+/// an empty node goes alone; with listpacks, elements ≥ 1 GiB become PLAIN nodes.
+pub(crate) fn plan_nodes<T: AsRef<[u8]>>(
+    items: &[T],
+    cfg: &EncodingConfig,
+    listpacks: bool,
+) -> Vec<Node> {
+    let (max_bytes, max_count) = cfg.list_node_limits();
+    let mut nodes = Vec::new();
+    let mut start = 0;
+    let mut size = if listpacks { LP_EMPTY } else { ZL_EMPTY };
+    let mut prev = 0usize;
+    for (i, item) in items.iter().enumerate() {
+        let s = item.as_ref();
+        if listpacks && s.len() >= PLAIN_THRESHOLD {
+            if i > start {
+                nodes.push(Node {
+                    start,
+                    end: i,
+                    plain: false,
+                });
+            }
+            nodes.push(Node {
+                start: i,
+                end: i + 1,
+                plain: true,
+            });
+            start = i + 1;
+            size = LP_EMPTY;
+            continue;
+        }
+        let count = i - start;
+        let es = if listpacks {
+            lp_entry_size(s)
+        } else {
+            zl_entry_size(s, if count == 0 { 0 } else { prev })
+        };
+        if count > 0 && (size + es > max_bytes || count + 1 > max_count) {
+            nodes.push(Node {
+                start,
+                end: i,
+                plain: false,
+            });
+            start = i;
+            size = if listpacks { LP_EMPTY } else { ZL_EMPTY };
+            // The first entry of a ziplist has prevlen 0 (one byte).
+            let es = if listpacks { es } else { zl_entry_size(s, 0) };
+            size += es;
+            prev = es;
+        } else {
+            size += es;
+            prev = es;
+        }
+    }
+    if items.len() > start {
+        nodes.push(Node {
+            start,
+            end: items.len(),
+            plain: false,
+        });
+    }
+    nodes
+}
+
+/// Writes the value of a non-empty list (node count, then the nodes), flushing between nodes.
+pub(crate) fn write<W: Write, T: AsRef<[u8]>>(
+    enc: &mut Encoder,
+    sink: &mut Sink<W>,
+    items: &[T],
+) -> io::Result<()> {
+    let listpacks = enc.listpacks();
+    let nodes = plan_nodes(items, &enc.cfg, listpacks);
+    encode_length(nodes.len() as u64, &mut sink.buf);
+    for node in nodes {
+        let elems = items.get(node.start..node.end).unwrap_or(&[]);
+        if listpacks {
+            if node.plain {
+                encode_length(CONTAINER_PLAIN, &mut sink.buf);
+                for e in elems {
+                    enc.string(e.as_ref(), &mut sink.buf);
+                }
+            } else {
+                encode_length(CONTAINER_PACKED, &mut sink.buf);
+                for e in elems {
+                    enc.lp.push_bytes(e.as_ref());
+                }
+                enc.flush_listpack(&mut sink.buf);
+            }
+        } else {
+            for e in elems {
+                enc.zl.push_bytes(e.as_ref());
+            }
+            enc.flush_ziplist(&mut sink.buf);
+        }
+        sink.maybe_flush()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rdb_format::listpack::ListpackBuilder;
+    use rdb_format::ziplist::ZiplistBuilder;
+
+    fn node_sizes(items: &[Vec<u8>], nodes: &[Node], listpacks: bool) -> Vec<usize> {
+        nodes
+            .iter()
+            .map(|n| {
+                if listpacks {
+                    let mut b = ListpackBuilder::new();
+                    for e in &items[n.start..n.end] {
+                        b.push_bytes(e);
+                    }
+                    b.finish().len()
+                } else {
+                    let mut b = ZiplistBuilder::new();
+                    for e in &items[n.start..n.end] {
+                        b.push_bytes(e);
+                    }
+                    b.finish().len()
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn nodes_fill_up_to_8k() {
+        let cfg = EncodingConfig::default();
+        let items: Vec<Vec<u8>> = (0..3000)
+            .map(|i| {
+                if i % 3 == 0 {
+                    i.to_string().into_bytes()
+                } else {
+                    format!("element-{i:06}").into_bytes()
+                }
+            })
+            .collect();
+        for listpacks in [true, false] {
+            let nodes = plan_nodes(&items, &cfg, listpacks);
+            assert!(nodes.len() > 3);
+            let sizes = node_sizes(&items, &nodes, listpacks);
+            for (i, (n, size)) in nodes.iter().zip(&sizes).enumerate() {
+                assert!(*size <= 8192, "node {i} is {size} bytes");
+                if let Some(next) = nodes.get(i + 1) {
+                    // The next element would not have fitted.
+                    let mut with_next = items[n.start..=next.start].to_vec();
+                    with_next.truncate(n.end - n.start + 1);
+                    let bigger = node_sizes(
+                        &with_next,
+                        &[Node {
+                            start: 0,
+                            end: with_next.len(),
+                            plain: false,
+                        }],
+                        listpacks,
+                    )[0];
+                    assert!(bigger > 8192, "node {i} could hold one more ({bigger})");
+                }
+            }
+            assert_eq!(nodes.first().unwrap().start, 0);
+            assert_eq!(nodes.last().unwrap().end, items.len());
+            assert!(nodes.windows(2).all(|w| w[0].end == w[1].start));
+        }
+    }
+
+    #[test]
+    fn big_element_goes_alone_and_counts_limit() {
+        let items = vec![
+            b"a".to_vec(),
+            vec![b'x'; 10_000],
+            b"b".to_vec(),
+            b"c".to_vec(),
+        ];
+        let nodes = plan_nodes(&items, &EncodingConfig::default(), true);
+        assert_eq!(
+            nodes,
+            vec![
+                Node {
+                    start: 0,
+                    end: 1,
+                    plain: false
+                },
+                Node {
+                    start: 1,
+                    end: 2,
+                    plain: false
+                },
+                Node {
+                    start: 2,
+                    end: 4,
+                    plain: false
+                },
+            ]
+        );
+        let cfg = EncodingConfig {
+            list_max_listpack_size: 2,
+            ..EncodingConfig::default()
+        };
+        let nodes = plan_nodes(&items, &cfg, true);
+        assert_eq!(nodes.len(), 3);
+        let cfg = EncodingConfig {
+            list_max_listpack_size: -1,
+            ..EncodingConfig::default()
+        };
+        let items: Vec<Vec<u8>> = (0..100).map(|_| vec![b'q'; 100]).collect();
+        let nodes = plan_nodes(&items, &cfg, true);
+        let sizes = node_sizes(&items, &nodes, true);
+        assert!(sizes.iter().all(|&s| s <= 4096), "{sizes:?}");
+    }
+}

@@ -1,0 +1,146 @@
+//! [`write_keyspace`]: a whole [`Keyspace`] in one call.
+
+use std::io::Write;
+
+use rdb_model::{Entry, Keyspace, Value};
+
+use crate::config::WriterBuilder;
+use crate::error::{KeyName, WriteError, WriteResult};
+use crate::slot::key_slot;
+use crate::target::Target;
+use crate::writer::Summary;
+
+/// Whether a value has nothing to write (an empty list, set, zset or hash: servers never
+/// hold such keys and skip them when loading).
+pub fn is_empty_value(v: &Value) -> bool {
+    match v {
+        Value::List(x) | Value::Set(x) => x.is_empty(),
+        Value::SortedSet(x) => x.is_empty(),
+        Value::Hash(x) => x.is_empty(),
+        Value::String(_) | Value::Stream(_) | Value::Module(_) => false,
+    }
+}
+
+/// Whether some hash of the keyspace has a field with a TTL.
+pub fn has_field_ttls(ks: &Keyspace) -> bool {
+    ks.dbs
+        .values()
+        .flat_map(|d| &d.entries)
+        .any(|e| match &e.value {
+            Value::Hash(h) => h.iter().any(|f| f.expire_at_ms.is_some()),
+            _ => false,
+        })
+}
+
+/// A rough `used-mem` estimate: 1 MiB of server baseline, plus per key about 64 bytes of
+/// overhead and its key and value bytes, plus 16 bytes per collection element (empty
+/// collections, which are not written, count nothing).
+pub fn estimate_used_mem(ks: &Keyspace) -> u64 {
+    let per_entry = |e: &Entry| -> u64 {
+        let (bytes, elems): (usize, usize) = match &e.value {
+            Value::String(s) => (s.len(), 0),
+            Value::List(x) | Value::Set(x) => (x.iter().map(|m| m.len()).sum(), x.len()),
+            Value::SortedSet(x) => (x.iter().map(|(m, _)| m.len() + 8).sum(), x.len()),
+            Value::Hash(x) => (
+                x.iter().map(|f| f.field.len() + f.value.len()).sum(),
+                x.len(),
+            ),
+            Value::Stream(s) => (
+                s.entries
+                    .iter()
+                    .flat_map(|e| &e.fields)
+                    .map(|(f, v)| f.len() + v.len())
+                    .sum(),
+                s.entries.len(),
+            ),
+            Value::Module(m) => (m.raw.len(), 0),
+        };
+        64 + e.key.len() as u64 + bytes as u64 + 16 * elems as u64
+    };
+    let entries = ks.dbs.values().flat_map(|d| &d.entries);
+    (1 << 20)
+        + entries
+            .filter(|e| !is_empty_value(&e.value))
+            .map(per_entry)
+            .sum::<u64>()
+}
+
+/// Writes `ks` as one file: header (with an estimated `used-mem` unless set), MODULE_AUX
+/// records to load before the data, function libraries, every database in ascending order
+/// (`SELECTDB` + `RESIZEDB`, then the keys in model order, or grouped by ascending hash slot
+/// with slot information when the builder has `slot_info`), MODULE_AUX records to load
+/// after the data, EOF and checksum.
+///
+/// For Valkey 9.0 the `VALKEY080` header is chosen when some hash has field TTLs. Empty
+/// collections are skipped. Function libraries on an RDB 9 target are an error unless the
+/// builder has `drop_unsupported`. The keyspace's own AUX fields are not copied (the writer
+/// writes its own; add others with [`WriterBuilder::aux`]).
+pub fn write_keyspace<W: Write>(
+    ks: &Keyspace,
+    w: W,
+    builder: &WriterBuilder,
+) -> WriteResult<(W, Summary)> {
+    let mut b = builder.clone();
+    if b.target() == Target::Valkey90 && has_field_ttls(ks) {
+        b = b.field_ttls(true);
+    }
+    if b.used_mem.is_none() {
+        b = b.used_mem(estimate_used_mem(ks));
+    }
+    let mut w = b.build(w);
+    w.write_header()?;
+    for aux in ks.module_aux.iter().filter(|a| a.when != 2) {
+        w.write_module_aux(aux)?;
+    }
+    for f in &ks.functions {
+        if b.target().supports_functions() {
+            w.write_function(f)?;
+        } else if b.drop_unsupported {
+            w.summary.dropped_functions += 1;
+        } else {
+            return Err(WriteError::Unsupported {
+                key: KeyName::none(),
+                target: b.target().name(),
+                what: "function libraries (FUNCTION2 needs RDB 10)".into(),
+            });
+        }
+    }
+    for (&db, d) in &ks.dbs {
+        let live: Vec<&Entry> = d
+            .entries
+            .iter()
+            .filter(|e| !is_empty_value(&e.value))
+            .collect();
+        let skipped = d.entries.len() - live.len();
+        w.summary.skipped_empty += skipped as u64;
+        if live.is_empty() {
+            continue;
+        }
+        let expires = live.iter().filter(|e| e.expire_at_ms.is_some()).count() as u64;
+        w.select_db(db, live.len() as u64, expires)?;
+        if b.slot_info {
+            let mut by_slot: Vec<(u16, &Entry)> =
+                live.iter().map(|e| (key_slot(&e.key), *e)).collect();
+            by_slot.sort_by_key(|(s, _)| *s);
+            for group in by_slot.chunk_by(|a, b| a.0 == b.0) {
+                let slot = group.first().map(|g| g.0).unwrap_or(0);
+                let exp = group
+                    .iter()
+                    .filter(|(_, e)| e.expire_at_ms.is_some())
+                    .count() as u64;
+                w.write_slot_info(slot, group.len() as u64, exp)?;
+                for (_, e) in group {
+                    w.write_entry(e)?;
+                }
+            }
+        } else {
+            for e in live {
+                w.write_entry(e)?;
+            }
+        }
+    }
+    for aux in ks.module_aux.iter().filter(|a| a.when == 2) {
+        w.write_module_aux(aux)?;
+    }
+    w.finish()
+}

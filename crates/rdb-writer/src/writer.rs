@@ -1,0 +1,480 @@
+//! [`RdbWriter`]: header, records, EOF and checksum, in the order a server writes them.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rdb_format::length::encode_length;
+use rdb_format::{Header, Opcode, RdbType};
+use rdb_model::{Entry, ModuleAux, Value};
+
+use crate::config::{KeyMeta, WriterBuilder};
+use crate::encode::{hash, list, set, zset, Encoder};
+use crate::error::{KeyName, WriteError, WriteResult};
+use crate::sink::Sink;
+use crate::stream;
+use crate::target::{SlotInfoFormat, Target};
+
+/// Keys and keys with an expiry in one database.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DbCounts {
+    /// Keys written.
+    pub keys: u64,
+    /// Of those, keys with an expiry.
+    pub expires: u64,
+}
+
+/// What a finished (or running) writer has written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// The target.
+    pub target: Target,
+    /// The header written (magic and RDB version).
+    pub header: Header,
+    /// Keys written (all databases).
+    pub keys: u64,
+    /// Keys written with an expiry.
+    pub expires: u64,
+    /// Per database (only databases that received keys).
+    pub dbs: BTreeMap<u32, DbCounts>,
+    /// Function libraries written.
+    pub functions: u64,
+    /// Total file size in bytes (after `finish`; bytes produced so far before).
+    pub bytes: u64,
+    /// The CRC-64 stored in the trailer (0 before `finish`).
+    pub crc: u64,
+    /// Keys not written because their collection was empty (servers skip them too).
+    pub skipped_empty: u64,
+    /// Hash field TTLs dropped because the target cannot hold them (`drop_unsupported`).
+    pub dropped_field_ttls: u64,
+    /// Function libraries dropped because the target cannot hold them (`drop_unsupported`).
+    pub dropped_functions: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Nothing written yet.
+    Fresh,
+    /// Header written; records may follow.
+    Open,
+}
+
+/// Writes one `.rdb` file for a [`Target`] into any `W: Write`.
+///
+/// Call [`write_header`](RdbWriter::write_header), then functions, then for each database
+/// [`select_db`](RdbWriter::select_db) and its keys, then [`finish`](RdbWriter::finish),
+/// which writes EOF and the CRC-64 trailer. Output goes through an internal buffer that is
+/// hashed and written in large chunks. A writer dropped before `finish` writes nothing more,
+/// so its file lacks the trailer and fails verification.
+///
+/// Errors that concern a value (unsupported, invalid) are detected before anything of the
+/// record is written: the writer stays usable. I/O errors and count mismatches of streamed
+/// collections leave a partial record: the writer is *poisoned* and every later call
+/// (including `finish`) fails.
+///
+/// ```
+/// use rdb_model::{Entry, Value};
+/// use rdb_writer::{Target, WriterBuilder};
+/// let mut w = WriterBuilder::new(Target::Redis72).ctime(1_700_000_000).build(Vec::new());
+/// w.write_header()?;
+/// w.select_db(0, 1, 0)?;
+/// w.write_entry(&Entry::new("foo", Value::String("bar".into())))?;
+/// let (file, summary) = w.finish()?;
+/// assert_eq!(&file[..9], b"REDIS0011");
+/// assert_eq!(summary.keys, 1);
+/// assert_eq!(summary.bytes, file.len() as u64);
+/// # Ok::<(), rdb_writer::WriteError>(())
+/// ```
+#[derive(Debug)]
+pub struct RdbWriter<W: Write> {
+    pub(crate) sink: Sink<W>,
+    pub(crate) opts: WriterBuilder,
+    pub(crate) enc: Encoder,
+    phase: Phase,
+    poison: Option<String>,
+    pub(crate) db: u32,
+    pub(crate) summary: Summary,
+}
+
+/// A value's plan: its type byte and how its bytes are produced.
+enum Plan<'v> {
+    String(&'v [u8]),
+    List(&'v [rdb_model::Bytes]),
+    Set(&'v [rdb_model::Bytes], set::SetPlan),
+    ZSet(&'v [(rdb_model::Bytes, f64)], zset::ZSetPlan),
+    Hash(&'v [rdb_model::HashField], hash::HashPlan),
+    Stream(&'v rdb_model::Stream),
+    Module(&'v rdb_model::ModuleValue),
+}
+
+impl<W: Write> RdbWriter<W> {
+    pub(crate) fn new(w: W, opts: WriterBuilder) -> Self {
+        let header = opts.header();
+        RdbWriter {
+            sink: Sink::new(w, opts.buffer_size),
+            enc: Encoder::new(opts.target, header, opts.encoding, opts.compression),
+            phase: Phase::Fresh,
+            poison: None,
+            db: 0,
+            summary: Summary {
+                target: opts.target,
+                header,
+                keys: 0,
+                expires: 0,
+                dbs: BTreeMap::new(),
+                functions: 0,
+                bytes: 0,
+                crc: 0,
+                skipped_empty: 0,
+                dropped_field_ttls: 0,
+                dropped_functions: 0,
+            },
+            opts,
+        }
+    }
+
+    /// The target.
+    pub fn target(&self) -> Target {
+        self.opts.target
+    }
+
+    /// The header this file has.
+    pub fn header(&self) -> Header {
+        self.enc.header
+    }
+
+    /// What was written so far.
+    pub fn summary(&self) -> &Summary {
+        &self.summary
+    }
+
+    /// Bytes produced so far (written and buffered).
+    pub fn position(&self) -> u64 {
+        self.sink.position()
+    }
+
+    /// Whether an earlier error left a partial record (every call fails from now on).
+    pub fn is_poisoned(&self) -> bool {
+        self.poison.is_some()
+    }
+
+    pub(crate) fn poison(&mut self, why: String) {
+        if self.poison.is_none() {
+            self.poison = Some(why);
+        }
+    }
+
+    /// Fails when poisoned or when the header is not written yet.
+    pub(crate) fn check_open(&self) -> WriteResult<()> {
+        if let Some(p) = &self.poison {
+            return Err(WriteError::Poisoned(p.clone()));
+        }
+        match self.phase {
+            Phase::Fresh => Err(WriteError::State("write_header must come first")),
+            Phase::Open => Ok(()),
+        }
+    }
+
+    /// Maps an I/O result, poisoning the writer on error.
+    pub(crate) fn io<T>(&mut self, r: io::Result<T>) -> WriteResult<T> {
+        r.map_err(|e| {
+            self.poison(format!("I/O error: {e}"));
+            WriteError::Io(e)
+        })
+    }
+
+    /// Writes the magic and the AUX fields a server writes: the version (`redis-ver` or
+    /// `valkey-ver`), `redis-bits` 64, `ctime`, `used-mem`, `aof-base` 0 (`aof-preamble` for
+    /// RDB 9, as Redis 6.x), then the extra AUX fields of the builder. Numbers are int-encoded
+    /// where the server int-encodes them.
+    pub fn write_header(&mut self) -> WriteResult<()> {
+        if let Some(p) = &self.poison {
+            return Err(WriteError::Poisoned(p.clone()));
+        }
+        if self.phase != Phase::Fresh {
+            return Err(WriteError::State("write_header called twice"));
+        }
+        self.sink.buf.extend_from_slice(&self.enc.header.to_bytes());
+        self.phase = Phase::Open;
+        let target = self.opts.target;
+        let ctime = self.opts.ctime.unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0)
+        });
+        let aof = if target.rdb_version() >= 10 {
+            "aof-base"
+        } else {
+            "aof-preamble"
+        };
+        let fields: [(&str, String); 5] = [
+            (
+                target.version_aux_key(),
+                target.server_version().to_string(),
+            ),
+            ("redis-bits", "64".to_string()),
+            ("ctime", ctime.to_string()),
+            ("used-mem", self.opts.used_mem.unwrap_or(0).to_string()),
+            (aof, "0".to_string()),
+        ];
+        for (k, v) in fields {
+            self.put_aux(k.as_bytes(), v.as_bytes());
+        }
+        let extra = self.opts.extra_aux.clone();
+        for (k, v) in &extra {
+            self.put_aux(k, v);
+        }
+        let r = self.sink.maybe_flush();
+        self.io(r)
+    }
+
+    fn put_aux(&mut self, key: &[u8], value: &[u8]) {
+        self.sink.buf.push(Opcode::AUX.0);
+        self.enc.string(key, &mut self.sink.buf);
+        self.enc.string(value, &mut self.sink.buf);
+    }
+
+    /// Writes an AUX field (anywhere after the header).
+    pub fn write_aux(&mut self, key: &[u8], value: &[u8]) -> WriteResult<()> {
+        self.check_open()?;
+        self.put_aux(key, value);
+        let r = self.sink.maybe_flush();
+        self.io(r)
+    }
+
+    /// Writes a MODULE_AUX record (raw passthrough; the loading server needs the module).
+    pub fn write_module_aux(&mut self, aux: &ModuleAux) -> WriteResult<()> {
+        self.check_open()?;
+        let buf = &mut self.sink.buf;
+        buf.push(Opcode::MODULE_AUX.0);
+        encode_length(aux.module_id, buf);
+        encode_length(2, buf); // when_opcode: RDB_MODULE_OPCODE_UINT
+        encode_length(aux.when, buf);
+        let r = self.sink.put_large(&aux.raw);
+        self.io(r)
+    }
+
+    /// Writes a function library (`FUNCTION2`, RDB ≥ 10; an [`WriteError::Unsupported`]
+    /// error for older targets). The code must start with a `#!<engine> name=<lib>` line.
+    pub fn write_function(&mut self, code: &[u8]) -> WriteResult<()> {
+        self.check_open()?;
+        if !self.opts.target.supports_functions() {
+            return Err(WriteError::Unsupported {
+                key: KeyName::none(),
+                target: self.opts.target.name(),
+                what: "function libraries (FUNCTION2 needs RDB 10)".into(),
+            });
+        }
+        self.sink.buf.push(Opcode::FUNCTION2.0);
+        self.enc.string(code, &mut self.sink.buf);
+        self.summary.functions += 1;
+        let r = self.sink.maybe_flush();
+        self.io(r)
+    }
+
+    /// Starts database `db`: `SELECTDB` and the `RESIZEDB` hint (`keys` keys, `expires` of
+    /// them with an expiry). Fails for `db` ≥ the builder's `max_databases` (16).
+    pub fn select_db(&mut self, db: u32, keys: u64, expires: u64) -> WriteResult<()> {
+        self.check_open()?;
+        if db >= self.opts.max_databases {
+            return Err(WriteError::InvalidValue {
+                key: KeyName::none(),
+                what: format!(
+                    "database {db} is not below the server's {} databases",
+                    self.opts.max_databases
+                ),
+            });
+        }
+        let buf = &mut self.sink.buf;
+        buf.push(Opcode::SELECTDB.0);
+        encode_length(u64::from(db), buf);
+        buf.push(Opcode::RESIZEDB.0);
+        encode_length(keys, buf);
+        encode_length(expires, buf);
+        self.db = db;
+        let r = self.sink.maybe_flush();
+        self.io(r)
+    }
+
+    /// Writes slot sizing information before a slot's keys, in the target's form: opcode
+    /// `F4` for Redis 7.4, the `slot-info` AUX (`"slot,keys,expires"`) for Valkey 8.0+,
+    /// nothing for targets without one. Returns whether something was written.
+    pub fn write_slot_info(&mut self, slot: u16, keys: u64, expires: u64) -> WriteResult<bool> {
+        self.check_open()?;
+        match self.opts.target.slot_info_format() {
+            Some(SlotInfoFormat::Opcode) => {
+                let buf = &mut self.sink.buf;
+                buf.push(Opcode::SLOT_INFO.0);
+                encode_length(u64::from(slot), buf);
+                encode_length(keys, buf);
+                encode_length(expires, buf);
+            }
+            Some(SlotInfoFormat::Aux) => {
+                let v = format!("{slot},{keys},{expires}");
+                self.put_aux(b"slot-info", v.as_bytes());
+            }
+            None => return Ok(false),
+        }
+        let r = self.sink.maybe_flush();
+        self.io(r).map(|()| true)
+    }
+
+    /// Writes one key of the model. Returns `false` when the key was skipped because its
+    /// collection is empty (counted in [`Summary::skipped_empty`]).
+    pub fn write_entry(&mut self, entry: &Entry) -> WriteResult<bool> {
+        self.write_value(&entry.key, KeyMeta::of(entry), &entry.value)
+    }
+
+    /// Writes one key: `EXPIRETIME_MS`, `IDLE`, `FREQ` when present, then type, key and
+    /// value in the encoding the target's server would choose. See [`RdbWriter::write_entry`].
+    pub fn write_value(&mut self, key: &[u8], meta: KeyMeta, value: &Value) -> WriteResult<bool> {
+        self.check_open()?;
+        let invalid = |what: String| WriteError::InvalidValue {
+            key: KeyName::of(key),
+            what,
+        };
+        let mut dropped = 0;
+        let plan = match value {
+            Value::String(s) => Plan::String(s),
+            Value::List(items) if items.is_empty() => return Ok(self.skip_empty()),
+            Value::List(items) => Plan::List(items),
+            Value::Set(m) if m.is_empty() => return Ok(self.skip_empty()),
+            Value::Set(m) => Plan::Set(m, set::plan(m, &self.enc).map_err(invalid)?),
+            Value::SortedSet(p) if p.is_empty() => return Ok(self.skip_empty()),
+            Value::SortedSet(p) => Plan::ZSet(p, zset::plan(p, &self.enc).map_err(invalid)?),
+            Value::Hash(f) if f.is_empty() => return Ok(self.skip_empty()),
+            Value::Hash(f) => {
+                let planned =
+                    hash::plan(f, &self.enc, self.opts.drop_unsupported).map_err(|e| match e {
+                        hash::PlanError::Invalid(what) => invalid(what),
+                        hash::PlanError::Unsupported(what) => WriteError::Unsupported {
+                            key: KeyName::of(key),
+                            target: self.opts.target.name(),
+                            what,
+                        },
+                    })?;
+                dropped = planned.dropped_ttls;
+                Plan::Hash(f, planned.plan)
+            }
+            Value::Stream(s) => {
+                stream::validate(s).map_err(invalid)?;
+                Plan::Stream(s)
+            }
+            Value::Module(m) => Plan::Module(m),
+        };
+        let ty = match &plan {
+            Plan::String(_) => RdbType::STRING,
+            Plan::List(_) => list::list_type(&self.enc),
+            Plan::Set(_, p) => p.rdb_type(),
+            Plan::ZSet(_, p) => zset::rdb_type(p, &self.enc),
+            Plan::Hash(_, p) => hash::rdb_type(p, &self.enc),
+            Plan::Stream(_) => self.opts.target.stream_type(),
+            Plan::Module(_) => RdbType::MODULE_2,
+        };
+        self.put_key_header(key, meta, ty);
+        let (enc, sink) = (&mut self.enc, &mut self.sink);
+        let r = match plan {
+            Plan::String(s) => write_string(enc, sink, s),
+            Plan::List(items) => list::write(enc, sink, items),
+            Plan::Set(m, p) => set::write(enc, sink, m, &p),
+            Plan::ZSet(z, p) => zset::write(enc, sink, z, &p),
+            Plan::Hash(f, p) => hash::write(enc, sink, f, &p),
+            Plan::Stream(s) => stream::write(enc, sink, s),
+            Plan::Module(m) => {
+                encode_length(m.module_id, &mut sink.buf);
+                sink.put_large(&m.raw)
+            }
+        };
+        self.io(r)?;
+        self.summary.dropped_field_ttls += dropped;
+        self.count_key(meta);
+        Ok(true)
+    }
+
+    /// Writes a key whose value is already encoded (`raw` = the bytes after the key, e.g.
+    /// copied from another file). The type must be one this target may contain; the bytes
+    /// are not checked.
+    pub fn write_raw_value(
+        &mut self,
+        key: &[u8],
+        rdb_type: RdbType,
+        meta: KeyMeta,
+        raw: &[u8],
+    ) -> WriteResult<()> {
+        self.check_open()?;
+        if !self.opts.target.may_emit_type(self.enc.header, rdb_type) {
+            return Err(WriteError::Unsupported {
+                key: KeyName::of(key),
+                target: self.opts.target.name(),
+                what: format!(
+                    "values of type {rdb_type} in a {} file",
+                    header_text(self.enc.header)
+                ),
+            });
+        }
+        self.put_key_header(key, meta, rdb_type);
+        let r = self.sink.put_large(raw);
+        self.io(r)?;
+        self.count_key(meta);
+        Ok(())
+    }
+
+    /// Appends the per-key opcodes, the type byte and the key to the buffer.
+    pub(crate) fn put_key_header(&mut self, key: &[u8], meta: KeyMeta, ty: RdbType) {
+        let buf = &mut self.sink.buf;
+        if let Some(ms) = meta.expire_at_ms {
+            buf.push(Opcode::EXPIRETIME_MS.0);
+            buf.extend_from_slice(&ms.to_le_bytes());
+        }
+        if let Some(idle) = meta.lru_idle_s {
+            buf.push(Opcode::IDLE.0);
+            encode_length(idle, buf);
+        }
+        if let Some(freq) = meta.lfu_freq {
+            buf.push(Opcode::FREQ.0);
+            buf.push(freq);
+        }
+        buf.push(ty.0);
+        self.enc.string(key, buf);
+    }
+
+    pub(crate) fn skip_empty(&mut self) -> bool {
+        self.summary.skipped_empty += 1;
+        false
+    }
+
+    pub(crate) fn count_key(&mut self, meta: KeyMeta) {
+        let expiring = u64::from(meta.expire_at_ms.is_some());
+        self.summary.keys += 1;
+        self.summary.expires += expiring;
+        let db = self.summary.dbs.entry(self.db).or_default();
+        db.keys += 1;
+        db.expires += expiring;
+    }
+
+    /// Writes EOF and the CRC-64 trailer, flushes, and returns the inner writer and the
+    /// summary. Fails when poisoned (the output then has no trailer).
+    pub fn finish(mut self) -> WriteResult<(W, Summary)> {
+        self.check_open()?;
+        self.sink.buf.push(Opcode::EOF.0);
+        let (w, crc, bytes) = self.sink.finish()?;
+        self.summary.crc = crc;
+        self.summary.bytes = bytes;
+        Ok((w, self.summary))
+    }
+}
+
+/// Writes a string value; large raw values bypass the buffer.
+fn write_string<W: Write>(enc: &mut Encoder, sink: &mut Sink<W>, s: &[u8]) -> io::Result<()> {
+    if s.len() >= (64 << 10) && enc.compressor.is_none() {
+        encode_length(s.len() as u64, &mut sink.buf);
+        return sink.put_large(s);
+    }
+    enc.string(s, &mut sink.buf);
+    sink.maybe_flush()
+}
+
+fn header_text(h: Header) -> String {
+    format!("{}{}", h.magic.as_str(), h.version)
+}

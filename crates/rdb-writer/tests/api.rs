@@ -1,0 +1,894 @@
+//! The writer's API: byte-exact vectors from the format reference (§11), the encoding chosen
+//! per target, errors and poisoning, streaming collections, slot information, raw values.
+
+mod common;
+
+use common::{canonical, expected, CTIME};
+use rdb_format::crc::crc64;
+use rdb_model::{
+    Bytes, Consumer, ConsumerGroup, Entry, HashField, Keyspace, PendingEntry, Stream, StreamEntry,
+    StreamId, Value,
+};
+use rdb_reader::{read_keyspace, Event, Limits, Parser, SliceSource};
+use rdb_writer::{write_keyspace, KeyMeta, RdbWriter, Target, WriteError, WriterBuilder};
+
+fn b(s: &str) -> Bytes {
+    Bytes::copy_from_slice(s.as_bytes())
+}
+
+fn hf(f: &str, v: &str, ttl: Option<i64>) -> HashField {
+    HashField {
+        field: b(f),
+        value: b(v),
+        expire_at_ms: ttl,
+    }
+}
+
+fn open(target: Target) -> RdbWriter<Vec<u8>> {
+    let mut w = WriterBuilder::new(target)
+        .ctime(CTIME)
+        .compression(false)
+        .build(Vec::new());
+    w.write_header().unwrap();
+    w
+}
+
+/// Writes `entries` into db 0 (after the header) and returns the bytes from SELECTDB to EOF
+/// (inclusive), checking the CRC trailer on the way.
+fn body(target: Target, entries: &[Entry]) -> Vec<u8> {
+    let mut w = open(target);
+    let start = w.position() as usize;
+    let expires = entries.iter().filter(|e| e.expire_at_ms.is_some()).count() as u64;
+    w.select_db(0, entries.len() as u64, expires).unwrap();
+    for e in entries {
+        w.write_entry(e).unwrap();
+    }
+    let (file, summary) = w.finish().unwrap();
+    let (data, trailer) = file.split_at(file.len() - 8);
+    assert_eq!(crc64(data).to_le_bytes(), trailer);
+    assert_eq!(summary.crc, crc64(data));
+    data[start..].to_vec()
+}
+
+fn hex(s: &str) -> Vec<u8> {
+    s.split_whitespace()
+        .map(|x| u8::from_str_radix(x, 16).unwrap())
+        .collect()
+}
+
+#[test]
+fn vector_string_key() {
+    let got = body(
+        Target::Redis72,
+        &[Entry::new("foo", Value::String(b("bar")))],
+    );
+    assert_eq!(got, hex("fe 00 fb 01 00 00 03 66 6f 6f 03 62 61 72 ff"));
+}
+
+#[test]
+fn vector_whole_file_crc() {
+    // §11.2: SELECTDB..EOF of `foo`=`bar` with no AUX fields has CRC 0x95AB6E674CB9868D.
+    let mut file = b"REDIS0011".to_vec();
+    file.extend(body(
+        Target::Redis72,
+        &[Entry::new("foo", Value::String(b("bar")))],
+    ));
+    assert_eq!(crc64(&file), 0x95AB_6E67_4CB9_868D);
+}
+
+#[test]
+fn vector_header_aux() {
+    let w = open(Target::Redis72);
+    let n = w.position() as usize;
+    let (file, _) = w.finish().unwrap();
+    let mut want = b"REDIS0011".to_vec();
+    want.extend(b"\xfa\x09redis-ver\x057.2.6\xfa\x0aredis-bits\xc0\x40\xfa\x05ctime\xc2");
+    want.extend((CTIME as i32).to_le_bytes());
+    want.extend(b"\xfa\x08used-mem\xc0\x00\xfa\x08aof-base\xc0\x00");
+    assert_eq!(&file[..n], &want[..]);
+    // RDB 9 writes aof-preamble, Valkey writes valkey-ver; used-mem is int-encoded.
+    let mut w = WriterBuilder::new(Target::Redis62)
+        .ctime(CTIME)
+        .used_mem(3_000_000)
+        .build(Vec::new());
+    w.write_header().unwrap();
+    let (f, _) = w.finish().unwrap();
+    let text = String::from_utf8_lossy(&f);
+    assert!(
+        text.starts_with("REDIS0009")
+            && text.contains("redis-ver\u{6}6.2.14")
+            && text.contains("aof-preamble")
+    );
+    assert!(f
+        .windows(14)
+        .any(|x| x == b"\x08used-mem\xc2\xc0\xc6\x2d\x00"));
+    let mut w = WriterBuilder::new(Target::Valkey80)
+        .aux("%tool", "rdbkit")
+        .build(Vec::new());
+    w.write_header().unwrap();
+    let (f, _) = w.finish().unwrap();
+    let text = String::from_utf8_lossy(&f);
+    assert!(
+        text.contains("valkey-ver\u{5}8.0.1")
+            && text.contains("%tool\u{6}rdbkit")
+            && !text.contains("redis-ver")
+    );
+}
+
+#[test]
+fn vector_compact_encodings() {
+    // Hash {f1: v1, f2: 10} as listpack (type 16).
+    let got = body(
+        Target::Redis72,
+        &[Entry::new(
+            "h",
+            Value::Hash(vec![hf("f1", "v1", None), hf("f2", "10", None)]),
+        )],
+    );
+    assert_eq!(
+        got,
+        hex("fe 00 fb 01 00 10 01 68 15 15 00 00 00 04 00 82 66 31 03 82 76 31 03 82 66 32 03 0a 01 ff ff")
+    );
+    // List l = [a, b] (type 18).
+    let got = body(
+        Target::Redis72,
+        &[Entry::new("l", Value::List(vec![b("a"), b("b")]))],
+    );
+    assert_eq!(
+        &got[5..],
+        &hex("12 01 6c 01 02 0d 0d 00 00 00 02 00 81 61 02 81 62 02 ff ff")[..]
+    );
+    // Zset {b: 2.5, a: 1}: written sorted by score.
+    let got = body(
+        Target::Redis72,
+        &[Entry::new(
+            "z",
+            Value::SortedSet(vec![(b("b"), 2.5), (b("a"), 1.0)]),
+        )],
+    );
+    assert_eq!(
+        &got[8..],
+        &hex("14 14 00 00 00 04 00 81 61 02 01 01 81 62 02 83 32 2e 35 04 ff ff")[..]
+    );
+    // Set {x, y, 7} as listpack (type 20).
+    let got = body(
+        Target::Redis72,
+        &[Entry::new("s", Value::Set(vec![b("x"), b("y"), b("7")]))],
+    );
+    assert_eq!(
+        &got[5..],
+        &hex("14 01 73 0f 0f 00 00 00 03 00 81 78 02 81 79 02 07 01 ff ff")[..]
+    );
+    // Intset {300, -5, 1}: sorted, 16-bit.
+    let got = body(
+        Target::Redis62,
+        &[Entry::new("i", Value::Set(vec![b("300"), b("-5"), b("1")]))],
+    );
+    assert_eq!(
+        &got[5..],
+        &hex("0b 01 69 0e 02 00 00 00 03 00 00 00 fb ff 01 00 2c 01 ff")[..]
+    );
+}
+
+#[test]
+fn vector_field_ttl_hashes() {
+    // Redis 7.4.1 real output: listpack-ex with TTL fields first, ascending.
+    let h = vec![
+        hf("f1", "v1", None),
+        hf("f2", "v2", Some(4102444800000)),
+        hf("f3", "v3", Some(4102444700000)),
+    ];
+    let got = body(Target::Redis74, &[Entry::new("h", Value::Hash(h))]);
+    assert_eq!(got[5], 25);
+    assert_eq!(&got[8..16], &4102444700000i64.to_le_bytes());
+    let blob = &got[17..got.len() - 1];
+    let els: Vec<Vec<u8>> = rdb_format::listpack::elements(blob)
+        .unwrap()
+        .iter()
+        .map(|e| e.to_vec())
+        .collect();
+    let want: Vec<&[u8]> = vec![
+        b"f3",
+        b"v3",
+        b"4102444700000",
+        b"f2",
+        b"v2",
+        b"4102444800000",
+        b"f1",
+        b"v1",
+        b"0",
+    ];
+    assert_eq!(els, want);
+    // Redis 7.4.1 real output: hashtable (type 24) with min_expire and ttl deltas.
+    let big = "x".repeat(100);
+    let h = vec![
+        hf("f3", "v3", None),
+        hf("big", &big, Some(4102444800500)),
+        hf("f2", "v2", Some(4102444800000)),
+    ];
+    let got = body(Target::Redis74, &[Entry::new("h", Value::Hash(h))]);
+    let mut want = hex("18 01 68");
+    want.extend(4102444800000i64.to_le_bytes());
+    want.extend(hex("03 00 02 66 33 02 76 33 41 f5 03 62 69 67 40 64"));
+    want.extend(big.as_bytes());
+    want.extend(hex("01 02 66 32 02 76 32 ff"));
+    assert_eq!(&got[5..], &want[..]);
+    // Valkey HASH_2 (type 22) in a VALKEY080 file.
+    let h = vec![hf("f1", "v1", None), hf("f2", "v2", Some(1700000000000))];
+    let mut w = WriterBuilder::new(Target::Valkey90)
+        .field_ttls(true)
+        .compression(false)
+        .build(Vec::new());
+    w.write_header().unwrap();
+    let start = w.position() as usize;
+    w.write_entry(&Entry::new("h", Value::Hash(h.clone())))
+        .unwrap();
+    let (file, _) = w.finish().unwrap();
+    assert_eq!(&file[..9], b"VALKEY080");
+    let want = hex("16 01 68 02 02 66 31 02 76 31 ff ff ff ff ff ff ff ff 02 66 32 02 76 32 00 68 e5 cf 8b 01 00 00 ff");
+    assert_eq!(&file[start..file.len() - 8], &want[..]);
+    let back = read_keyspace(&file).unwrap();
+    assert_eq!(back.dbs[&0].entries[0].value, Value::Hash(h));
+}
+
+#[test]
+fn vector_cluster_slot_info() {
+    // Redis 7.4.1 cluster save of `bar`, `{foo}x` (with expire), `foo`.
+    let mut ks = Keyspace::default();
+    let mut x = Entry::new("{foo}x", Value::String(b("2")));
+    x.expire_at_ms = Some(4102444800000);
+    ks.db_mut(0).entries = vec![
+        x,
+        Entry::new("foo", Value::String(b("3"))),
+        Entry::new("bar", Value::String(b("1"))),
+    ];
+    let bld = WriterBuilder::new(Target::Redis74)
+        .ctime(CTIME)
+        .slot_info(true);
+    let (file, _) = write_keyspace(&ks, Vec::new(), &bld).unwrap();
+    let mut want = hex("fe 00 fb 03 01 f4 53 c5 01 00 00 03 62 61 72 c0 01 f4 6f 96 02 01 fc");
+    want.extend(4102444800000i64.to_le_bytes());
+    want.extend(b"\x00\x06{foo}x\xc0\x02\x00\x03foo\xc0\x03\xff");
+    assert!(
+        file.windows(want.len()).any(|w| w == &want[..]),
+        "slot records not found"
+    );
+    // Valkey: the slot-info AUX; Redis 7.2: nothing.
+    let (file, _) = write_keyspace(
+        &ks,
+        Vec::new(),
+        &WriterBuilder::new(Target::Valkey80).slot_info(true),
+    )
+    .unwrap();
+    let aux = events(&file)
+        .into_iter()
+        .filter(|e| e.starts_with("aux slot-info"))
+        .collect::<Vec<_>>();
+    assert_eq!(
+        aux,
+        vec!["aux slot-info 5061,1,0", "aux slot-info 12182,2,1"]
+    );
+    let (file, _) = write_keyspace(
+        &ks,
+        Vec::new(),
+        &WriterBuilder::new(Target::Redis72).slot_info(true),
+    )
+    .unwrap();
+    assert!(!events(&file).iter().any(|e| e.contains("slot")));
+}
+
+/// A text line per interesting event: `key <name> <type>`, `aux <k> <v>`, `slot <s> <k> <e>`.
+fn events(file: &[u8]) -> Vec<String> {
+    let mut p = Parser::new(SliceSource::new(file), Limits::default());
+    let mut out = Vec::new();
+    while let Some(ev) = p.next_event().unwrap() {
+        match ev {
+            Event::Key(k) => out.push(format!(
+                "key {} {}",
+                String::from_utf8_lossy(&k.key.to_vec()),
+                k.rdb_type.0
+            )),
+            Event::Aux { key, value } => out.push(format!(
+                "aux {} {}",
+                String::from_utf8_lossy(&key.to_vec()),
+                String::from_utf8_lossy(&value.to_vec())
+            )),
+            Event::SlotInfo {
+                slot,
+                keys,
+                expires,
+            } => out.push(format!("slot {slot} {keys} {expires}")),
+            _ => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn slot_grouping_is_ascending_and_counted() {
+    let ks = rdb_testkit::gen::mixed(300, 4);
+    let (file, summary) = write_keyspace(
+        &ks,
+        Vec::new(),
+        &WriterBuilder::new(Target::Redis74).slot_info(true),
+    )
+    .unwrap();
+    let evs = events(&file);
+    let mut slots: Vec<(u64, u64, u64)> = Vec::new();
+    let mut seen_in_slot = 0u64;
+    for e in &evs {
+        let parts: Vec<&str> = e.split(' ').collect();
+        if parts[0] == "slot" {
+            if let Some(last) = slots.last() {
+                assert_eq!(last.1, seen_in_slot, "slot {} count", last.0);
+            }
+            let s = (
+                parts[1].parse().unwrap(),
+                parts[2].parse().unwrap(),
+                parts[3].parse().unwrap(),
+            );
+            assert!(
+                slots.last().is_none_or(|l| l.0 < s.0),
+                "slots not ascending"
+            );
+            slots.push(s);
+            seen_in_slot = 0;
+        } else if parts[0] == "key" {
+            seen_in_slot += 1;
+        }
+    }
+    assert_eq!(slots.last().unwrap().1, seen_in_slot);
+    assert_eq!(slots.iter().map(|s| s.1).sum::<u64>(), summary.keys);
+    let back = read_keyspace(&file).unwrap();
+    let got_slots: Vec<u16> = back.dbs[&0]
+        .entries
+        .iter()
+        .map(|e| rdb_writer::slot::key_slot(&e.key))
+        .collect();
+    assert!(
+        got_slots.windows(2).all(|w| w[0] <= w[1]),
+        "keys not grouped by ascending slot"
+    );
+    assert_eq!(canonical_keys(&back), canonical_keys(&ks));
+}
+
+fn canonical_keys(ks: &Keyspace) -> Vec<Bytes> {
+    let mut k: Vec<Bytes> = ks
+        .dbs
+        .values()
+        .flat_map(|d| &d.entries)
+        .map(|e| e.key.clone())
+        .collect();
+    k.sort();
+    k
+}
+
+/// The type byte written for each value on each target.
+#[test]
+fn encoding_choice_per_target() {
+    let ints: Vec<Bytes> = (0..512).map(|i| Bytes::from(i.to_string())).collect();
+    let words: Vec<Bytes> = (0..128).map(|i| Bytes::from(format!("w{i}"))).collect();
+    let mut words129 = words.clone();
+    words129.push(b("extra"));
+    let long_member = vec![Bytes::from(vec![b'm'; 65])];
+    let zsmall: Vec<(Bytes, f64)> = (0..128)
+        .map(|i| (Bytes::from(format!("m{i}")), i as f64))
+        .collect();
+    let mut zbig = zsmall.clone();
+    zbig.push((b("last"), 0.5));
+    let hsmall: Vec<HashField> = (0..512).map(|i| hf(&format!("f{i}"), "v", None)).collect();
+    let mut hbig = hsmall.clone();
+    hbig.push(hf("one-more", "v", None));
+    let hlong = vec![hf("f", &"v".repeat(65), None)];
+    let hsmall_ttl = vec![hf("a", "1", Some(4102444800000)), hf("b", "2", None)];
+    let hbig_ttl = vec![hf("a", &"v".repeat(65), Some(4102444800000))];
+    let st = Stream {
+        entries: vec![StreamEntry {
+            id: StreamId::new(1, 1),
+            fields: vec![(b("f"), b("v"))],
+        }],
+        last_id: StreamId::new(1, 1),
+        ..Stream::default()
+    };
+    let values: Vec<(&str, Value)> = vec![
+        ("str", Value::String(b("x"))),
+        ("list", Value::List(vec![b("a")])),
+        ("intset", Value::Set(ints.clone())),
+        (
+            "intset513",
+            Value::Set({
+                let mut v = ints.clone();
+                v.push(b("512"));
+                v
+            }),
+        ),
+        ("setlp", Value::Set(words.clone())),
+        ("set129", Value::Set(words129)),
+        ("setlong", Value::Set(long_member.clone())),
+        ("zsmall", Value::SortedSet(zsmall)),
+        ("zbig", Value::SortedSet(zbig)),
+        (
+            "zlong",
+            Value::SortedSet(vec![(long_member[0].clone(), 1.0)]),
+        ),
+        ("hsmall", Value::Hash(hsmall)),
+        ("hbig", Value::Hash(hbig)),
+        ("hlong", Value::Hash(hlong)),
+        ("stream", Value::Stream(Box::new(st))),
+    ];
+    let ttl_values = [
+        ("httl", Value::Hash(hsmall_ttl)),
+        ("httlbig", Value::Hash(hbig_ttl)),
+    ];
+    // str list intset intset513 setlp set129 setlong zsmall zbig zlong hsmall hbig hlong stream
+    let table: &[(Target, [u8; 14])] = &[
+        (
+            Target::Redis62,
+            [0, 14, 11, 2, 2, 2, 2, 12, 5, 5, 13, 4, 4, 15],
+        ),
+        (
+            Target::Redis70,
+            [0, 18, 11, 2, 2, 2, 2, 17, 5, 5, 16, 4, 4, 19],
+        ),
+        (
+            Target::Redis72,
+            [0, 18, 11, 2, 20, 2, 2, 17, 5, 5, 16, 4, 4, 21],
+        ),
+        (
+            Target::Valkey81,
+            [0, 18, 11, 2, 20, 2, 2, 17, 5, 5, 16, 4, 4, 21],
+        ),
+        (
+            Target::Redis74,
+            [0, 18, 11, 2, 20, 2, 2, 17, 5, 5, 16, 4, 4, 21],
+        ),
+    ];
+    for (target, types) in table {
+        let entries: Vec<Entry> = values
+            .iter()
+            .map(|(k, v)| Entry::new(*k, v.clone()))
+            .collect();
+        let mut ks = Keyspace::default();
+        ks.db_mut(0).entries = entries;
+        let (file, _) = write_keyspace(&ks, Vec::new(), &WriterBuilder::new(*target)).unwrap();
+        let got: Vec<u8> = events(&file)
+            .iter()
+            .filter_map(|e| {
+                e.strip_prefix("key ")
+                    .map(|r| r.rsplit(' ').next().unwrap().parse().unwrap())
+            })
+            .collect();
+        assert_eq!(&got[..], &types[..], "{target}");
+        assert_eq!(
+            canonical(read_keyspace(&file).unwrap()).dbs,
+            expected(&ks, *target).dbs,
+            "{target}"
+        );
+    }
+    for (target, want) in [(Target::Redis74, [25u8, 24]), (Target::Valkey90, [22, 22])] {
+        let mut ks = Keyspace::default();
+        ks.db_mut(0).entries = ttl_values
+            .iter()
+            .map(|(k, v)| Entry::new(*k, v.clone()))
+            .collect();
+        let (file, _) = write_keyspace(&ks, Vec::new(), &WriterBuilder::new(target)).unwrap();
+        let got: Vec<String> = events(&file)
+            .into_iter()
+            .filter(|e| e.starts_with("key"))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                format!("key httl {}", want[0]),
+                format!("key httlbig {}", want[1])
+            ]
+        );
+    }
+}
+
+#[test]
+fn big_lists_split_into_nodes_and_plain_fallbacks() {
+    let items: Vec<Bytes> = (0..5000)
+        .map(|i| Bytes::from(format!("item-{i:05}-payload")))
+        .collect();
+    let mut ks = Keyspace::default();
+    ks.db_mut(0)
+        .entries
+        .push(Entry::new("l", Value::List(items.clone())));
+    for target in [Target::Redis62, Target::Redis70] {
+        let (file, _) = write_keyspace(
+            &ks,
+            Vec::new(),
+            &WriterBuilder::new(target).compression(false),
+        )
+        .unwrap();
+        let mut p = Parser::new(SliceSource::new(&file), Limits::default());
+        let mut n = 0;
+        while let Some(ev) = p.next_event().unwrap() {
+            if let Event::ListItem(e) = ev {
+                assert_eq!(e.to_vec(), items[n].to_vec());
+                n += 1;
+            }
+        }
+        assert_eq!(n, items.len());
+        // ~23 bytes per element: 5000 elements need more than 13 nodes of 8 KiB.
+        assert!(file.len() > 5000 * 20);
+    }
+}
+
+#[test]
+fn invalid_values_are_refused_before_writing() {
+    let mut w = open(Target::Redis72);
+    w.select_db(0, 0, 0).unwrap();
+    let before = w.position();
+    let cases: Vec<(&str, Value)> = vec![
+        ("nan", Value::SortedSet(vec![(b("a"), f64::NAN)])),
+        ("dupset", Value::Set(vec![b("a"), b("a")])),
+        ("dupints", Value::Set(vec![b("1"), b("2"), b("1")])),
+        (
+            "dupzset",
+            Value::SortedSet(vec![(b("a"), 1.0), (b("a"), 2.0)]),
+        ),
+        (
+            "duphash",
+            Value::Hash(vec![hf("f", "1", None), hf("f", "2", None)]),
+        ),
+        (
+            "stream-order",
+            Value::Stream(Box::new(Stream {
+                entries: vec![
+                    StreamEntry {
+                        id: StreamId::new(2, 0),
+                        fields: vec![(b("a"), b("b"))],
+                    },
+                    StreamEntry {
+                        id: StreamId::new(1, 0),
+                        fields: vec![(b("a"), b("b"))],
+                    },
+                ],
+                last_id: StreamId::new(2, 0),
+                ..Stream::default()
+            })),
+        ),
+        (
+            "stream-pel",
+            Value::Stream(Box::new(Stream {
+                groups: vec![ConsumerGroup {
+                    name: b("g"),
+                    pel: vec![PendingEntry {
+                        id: StreamId::new(1, 0),
+                        delivery_time_ms: 0,
+                        delivery_count: 1,
+                    }],
+                    consumers: vec![Consumer {
+                        name: b("c"),
+                        seen_time_ms: 0,
+                        active_time_ms: None,
+                        pel: vec![],
+                    }],
+                    ..ConsumerGroup::default()
+                }],
+                ..Stream::default()
+            })),
+        ),
+    ];
+    for (key, v) in cases {
+        match w.write_entry(&Entry::new(key, v)) {
+            Err(WriteError::InvalidValue { key: k, what }) => {
+                assert_eq!(k.0.as_deref(), Some(key.as_bytes()), "{what}");
+            }
+            other => panic!("{key}: {other:?}"),
+        }
+        assert_eq!(w.position(), before, "{key}: bytes written");
+    }
+    // Not poisoned: the file still completes and loads.
+    w.write_entry(&Entry::new("ok", Value::String(b("fine"))))
+        .unwrap();
+    assert!(!w.is_poisoned());
+    let (file, s) = w.finish().unwrap();
+    assert_eq!(s.keys, 1);
+    assert_eq!(read_keyspace(&file).unwrap().key_count(), 1);
+}
+
+#[test]
+fn out_of_order_and_unsupported_calls() {
+    let mut w = WriterBuilder::new(Target::Redis62).build(Vec::new());
+    assert!(matches!(
+        w.write_entry(&Entry::new("k", Value::String(b("v")))),
+        Err(WriteError::State(_))
+    ));
+    w.write_header().unwrap();
+    assert!(matches!(w.write_header(), Err(WriteError::State(_))));
+    assert!(matches!(
+        w.write_function(b"#!lua name=x\n"),
+        Err(WriteError::Unsupported { .. })
+    ));
+    assert!(matches!(
+        w.select_db(16, 0, 0),
+        Err(WriteError::InvalidValue { .. })
+    ));
+    assert!(matches!(
+        w.write_raw_value(
+            b"k",
+            rdb_format::RdbType::HASH_LISTPACK,
+            KeyMeta::default(),
+            b"\x00"
+        ),
+        Err(WriteError::Unsupported { .. })
+    ));
+    w.finish().unwrap();
+    // Functions on RDB 10.
+    let mut w = open(Target::Redis70);
+    w.write_function(b"#!lua name=mylib\nreturn 1").unwrap();
+    let (file, s) = w.finish().unwrap();
+    assert_eq!(s.functions, 1);
+    assert_eq!(
+        read_keyspace(&file).unwrap().functions,
+        vec![b("#!lua name=mylib\nreturn 1")]
+    );
+}
+
+#[test]
+fn raw_values_pass_through() {
+    // Encode a listpack hash on one writer, copy its value bytes with write_raw_value.
+    let value = body(
+        Target::Redis72,
+        &[Entry::new("h", Value::Hash(vec![hf("f1", "v1", None)]))],
+    );
+    let raw = &value[8..value.len() - 1]; // after SELECTDB, RESIZEDB, type, key; before EOF
+    let mut w = open(Target::Redis70);
+    w.select_db(2, 1, 1).unwrap();
+    w.write_raw_value(
+        b"copy",
+        rdb_format::RdbType::HASH_LISTPACK,
+        KeyMeta::expiring(4102444800000),
+        raw,
+    )
+    .unwrap();
+    let (file, s) = w.finish().unwrap();
+    assert_eq!((s.keys, s.expires, s.dbs[&2].keys), (1, 1, 1));
+    let back = read_keyspace(&file).unwrap();
+    let e = &back.dbs[&2].entries[0];
+    assert_eq!(e.expire_at_ms, Some(4102444800000));
+    assert_eq!(e.value, Value::Hash(vec![hf("f1", "v1", None)]));
+}
+
+#[test]
+fn dropped_writer_leaves_no_trailer() {
+    let mut out = Vec::new();
+    {
+        let mut w = WriterBuilder::new(Target::Redis72).build(&mut out);
+        w.write_header().unwrap();
+        w.select_db(0, 1, 0).unwrap();
+        for i in 0..20_000 {
+            w.write_entry(&Entry::new(
+                format!("key:{i}"),
+                Value::String(b("some value here")),
+            ))
+            .unwrap();
+        }
+        // dropped without finish
+    }
+    assert!(!out.is_empty(), "big buffers are flushed while writing");
+    assert!(read_keyspace(&out).is_err());
+    let mut out2 = Vec::new();
+    {
+        let mut w = WriterBuilder::new(Target::Redis72).build(&mut out2);
+        w.write_header().unwrap();
+    }
+    assert!(out2.is_empty(), "a dropped writer writes nothing more");
+}
+
+#[test]
+fn streaming_small_collections_match_write_entry() {
+    let list: Vec<Bytes> = (0..300).map(|i| Bytes::from(format!("e{i}"))).collect();
+    let set: Vec<Bytes> = (0..100).map(|i| Bytes::from(i.to_string())).collect();
+    let zset: Vec<(Bytes, f64)> = (0..50)
+        .map(|i| (Bytes::from(format!("m{i}")), (50 - i) as f64 / 3.0))
+        .collect();
+    let hash: Vec<HashField> = (0..60)
+        .map(|i| hf(&format!("f{i}"), &format!("v{i}"), None))
+        .collect();
+    for target in [Target::Redis62, Target::Redis70, Target::Redis72] {
+        let meta = KeyMeta::expiring(4102444800000);
+        let mut a = open(target);
+        a.select_db(0, 4, 4).unwrap();
+        let mut l = a.begin_list(b"l", meta, list.len() as u64).unwrap();
+        list.iter().for_each(|e| l.push(e).unwrap());
+        assert!(l.end().unwrap());
+        let mut s = a.begin_set(b"s", meta, set.len() as u64).unwrap();
+        set.iter().for_each(|e| s.push(e).unwrap());
+        s.end().unwrap();
+        let mut z = a.begin_zset(b"z", meta, zset.len() as u64).unwrap();
+        zset.iter().for_each(|(m, sc)| z.push(m, *sc).unwrap());
+        z.end().unwrap();
+        let mut h = a.begin_hash(b"h", meta, hash.len() as u64).unwrap();
+        hash.iter()
+            .for_each(|f| h.push(&f.field, &f.value).unwrap());
+        h.end().unwrap();
+        let (fa, sa) = a.finish().unwrap();
+
+        let mut bw = open(target);
+        bw.select_db(0, 4, 4).unwrap();
+        for (k, v) in [
+            ("l", Value::List(list.clone())),
+            ("s", Value::Set(set.clone())),
+            ("z", Value::SortedSet(zset.clone())),
+            ("h", Value::Hash(hash.clone())),
+        ] {
+            let mut e = Entry::new(k, v);
+            e.expire_at_ms = Some(4102444800000);
+            bw.write_entry(&e).unwrap();
+        }
+        let (fb, sb) = bw.finish().unwrap();
+        assert!(fa == fb, "{target}: streamed bytes differ from write_entry");
+        assert_eq!(sa, sb);
+    }
+}
+
+#[test]
+fn streaming_big_collections_use_plain_types() {
+    let mut w = WriterBuilder::new(Target::Redis72)
+        .collection_buffer(10_000)
+        .build(Vec::new());
+    w.write_header().unwrap();
+    w.select_db(0, 5, 0).unwrap();
+    let n = 20_000u64;
+    let mut l = w.begin_list(b"list", KeyMeta::default(), n).unwrap();
+    for i in 0..n {
+        l.push(format!("element-{i}").as_bytes()).unwrap();
+    }
+    l.end().unwrap();
+    let mut s = w.begin_set(b"set", KeyMeta::default(), 1000).unwrap();
+    for i in 0..1000 {
+        s.push(format!("m{i}").as_bytes()).unwrap();
+    }
+    s.end().unwrap();
+    let mut z = w.begin_zset(b"zset", KeyMeta::default(), 3).unwrap();
+    z.push(b"a", 1.0).unwrap();
+    z.push(&[b'x'; 100], f64::NEG_INFINITY).unwrap();
+    z.push(b"c", 3.5).unwrap();
+    z.end().unwrap();
+    let mut h = w.begin_hash(b"hash", KeyMeta::default(), 2).unwrap();
+    h.push(b"f", &[b'v'; 65]).unwrap();
+    h.push(b"g", b"1").unwrap();
+    h.end().unwrap();
+    let e = w.begin_set(b"empty", KeyMeta::default(), 0).unwrap();
+    assert!(!e.end().unwrap());
+    let (file, summary) = w.finish().unwrap();
+    assert_eq!((summary.keys, summary.skipped_empty), (4, 1));
+    let types: Vec<String> = events(&file)
+        .into_iter()
+        .filter(|e| e.starts_with("key"))
+        .collect();
+    assert_eq!(
+        types,
+        vec!["key list 1", "key set 2", "key zset 5", "key hash 4"]
+    );
+    let back = read_keyspace(&file).unwrap();
+    let entries = &back.dbs[&0].entries;
+    let Value::List(l) = &entries[0].value else {
+        panic!()
+    };
+    assert_eq!(l.len() as u64, n);
+    assert_eq!(l[12345], b("element-12345"));
+    assert_eq!(
+        entries[2].value,
+        Value::SortedSet(vec![
+            (b("a"), 1.0),
+            (Bytes::from(vec![b'x'; 100]), f64::NEG_INFINITY),
+            (b("c"), 3.5)
+        ])
+    );
+}
+
+#[test]
+fn streaming_count_mismatch_poisons() {
+    // Too many.
+    let mut w = open(Target::Redis72);
+    w.select_db(0, 1, 0).unwrap();
+    let mut l = w.begin_list(b"l", KeyMeta::default(), 1).unwrap();
+    l.push(b"a").unwrap();
+    assert!(matches!(
+        l.push(b"b"),
+        Err(WriteError::CountMismatch {
+            declared: 1,
+            actual: 2,
+            ..
+        })
+    ));
+    drop(l);
+    assert!(w.is_poisoned());
+    assert!(matches!(
+        w.write_entry(&Entry::new("k", Value::String(b("v")))),
+        Err(WriteError::Poisoned(_))
+    ));
+    assert!(matches!(w.finish(), Err(WriteError::Poisoned(_))));
+    // Too few, in plain (streamed) mode.
+    let mut w = open(Target::Redis72);
+    let mut s = w.begin_set(b"s", KeyMeta::default(), 1000).unwrap();
+    s.push(b"a").unwrap();
+    assert!(matches!(
+        s.end(),
+        Err(WriteError::CountMismatch {
+            declared: 1000,
+            actual: 1,
+            ..
+        })
+    ));
+    assert!(matches!(w.finish(), Err(WriteError::Poisoned(_))));
+    // Dropped half-way after bytes were written.
+    let mut w = open(Target::Redis72);
+    let mut h = w.begin_hash(b"h", KeyMeta::default(), 600).unwrap();
+    h.push(b"f", b"v").unwrap();
+    drop(h);
+    assert!(w.is_poisoned());
+    // NaN.
+    let mut w = open(Target::Redis72);
+    let mut z = w.begin_zset(b"z", KeyMeta::default(), 2).unwrap();
+    assert!(matches!(
+        z.push(b"a", f64::NAN),
+        Err(WriteError::InvalidValue { .. })
+    ));
+    drop(z);
+    assert!(w.finish().is_err());
+}
+
+#[test]
+fn large_strings_bypass_the_buffer() {
+    let big: Vec<u8> = (0..3_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    for lzf in [false, true] {
+        let mut w = WriterBuilder::new(Target::Redis70)
+            .compression(lzf)
+            .buffer_size(64 << 10)
+            .build(Vec::new());
+        w.write_header().unwrap();
+        w.select_db(0, 2, 0).unwrap();
+        w.write_entry(&Entry::new("big", Value::String(Bytes::from(big.clone()))))
+            .unwrap();
+        w.write_entry(&Entry::new("after", Value::String(b("x"))))
+            .unwrap();
+        let (file, s) = w.finish().unwrap();
+        assert_eq!(s.bytes, file.len() as u64);
+        let back = read_keyspace(&file).unwrap();
+        assert_eq!(
+            back.dbs[&0].entries[0].value,
+            Value::String(Bytes::from(big.clone()))
+        );
+        assert_eq!(back.dbs[&0].entries[1].value, Value::String(b("x")));
+    }
+}
+
+#[test]
+fn summary_counts_per_db() {
+    let mut ks = Keyspace::default();
+    let mut e = Entry::new("a", Value::String(b("1")));
+    e.expire_at_ms = Some(1);
+    ks.db_mut(0).entries.push(e);
+    ks.db_mut(0)
+        .entries
+        .push(Entry::new("b", Value::String(b("2"))));
+    ks.db_mut(5)
+        .entries
+        .push(Entry::new("c", Value::List(vec![b("x")])));
+    ks.db_mut(9)
+        .entries
+        .push(Entry::new("d", Value::Hash(vec![])));
+    let (file, s) = write_keyspace(&ks, Vec::new(), &WriterBuilder::new(Target::Valkey72)).unwrap();
+    assert_eq!((s.keys, s.expires, s.skipped_empty), (3, 1, 1));
+    assert_eq!(s.dbs.len(), 2);
+    assert_eq!(
+        (s.dbs[&0].keys, s.dbs[&0].expires, s.dbs[&5].keys),
+        (2, 1, 1)
+    );
+    let mut p = Parser::new(SliceSource::new(&file), Limits::default());
+    let mut resize = Vec::new();
+    while let Some(ev) = p.next_event().unwrap() {
+        if let Event::ResizeDb { keys, expires } = ev {
+            resize.push((keys, expires));
+        }
+    }
+    assert_eq!(resize, vec![(2, 1), (1, 0)]);
+}
