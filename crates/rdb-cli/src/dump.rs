@@ -102,7 +102,10 @@ pub fn dump<S: Source>(
                         for e in &d.entries {
                             match format {
                                 DumpFormat::Jsonl => {
-                                    serde_json::to_writer(&mut *out, &entry_to_json(*db, e, rdb_type))?;
+                                    serde_json::to_writer(
+                                        &mut *out,
+                                        &entry_to_json(*db, e, rdb_type),
+                                    )?;
                                     out.write_all(b"\n")?;
                                 }
                                 DumpFormat::Resp => {
@@ -122,13 +125,31 @@ pub fn dump<S: Source>(
                     kb.push(&ev);
                 }
             }
-            _ if format == DumpFormat::Resp || !filter.wants_records() => {}
-            Event::Aux { key, value } => line(out, json!({"aux": {"key": b(key), "value": b(value)}}))?,
-            Event::Function { code } => line(out, json!({"function": b(code)}))?,
-            Event::SlotInfo { slot, keys, expires } => {
-                line(out, json!({"slot_info": {"slot": slot, "keys": keys, "expires": expires}}))?
+            Event::Function { code } if format == DumpFormat::Resp && filter.wants_records() => {
+                let mut t = rdb_format::IntText::new(0);
+                resp_cmd(
+                    out,
+                    &[b"FUNCTION", b"LOAD", b"REPLACE", code.as_bytes(&mut t)],
+                )?;
             }
-            Event::ModuleAux { module_id, when, raw } => {
+            _ if format == DumpFormat::Resp || !filter.wants_records() => {}
+            Event::Aux { key, value } => {
+                line(out, json!({"aux": {"key": b(key), "value": b(value)}}))?
+            }
+            Event::Function { code } => line(out, json!({"function": b(code)}))?,
+            Event::SlotInfo {
+                slot,
+                keys,
+                expires,
+            } => line(
+                out,
+                json!({"slot_info": {"slot": slot, "keys": keys, "expires": expires}}),
+            )?,
+            Event::ModuleAux {
+                module_id,
+                when,
+                raw,
+            } => {
                 use base64::Engine;
                 line(
                     out,
@@ -166,45 +187,76 @@ const BATCH: usize = 512;
 
 fn resp_entry(out: &mut impl Write, e: &Entry) -> io::Result<()> {
     let key: &[u8] = &e.key;
-    let mut batched = |cmd: &[u8], items: &mut dyn Iterator<Item = Vec<Vec<u8>>>| -> io::Result<()> {
-        let mut args: Vec<Vec<u8>> = Vec::new();
-        let mut n = 0;
-        loop {
-            let next = items.next();
-            let flush = next.is_none() || n == BATCH;
-            if flush && n > 0 {
-                let mut all: Vec<&[u8]> = vec![cmd, key];
-                all.extend(args.iter().map(Vec::as_slice));
-                resp_cmd(out, &all)?;
-                args.clear();
-                n = 0;
-            }
-            match next {
-                Some(group) => {
-                    args.extend(group);
-                    n += 1;
+    let mut batched =
+        |cmd: &[u8], items: &mut dyn Iterator<Item = Vec<Vec<u8>>>| -> io::Result<()> {
+            let mut args: Vec<Vec<u8>> = Vec::new();
+            let mut n = 0;
+            loop {
+                let next = items.next();
+                let flush = next.is_none() || n == BATCH;
+                if flush && n > 0 {
+                    let mut all: Vec<&[u8]> = vec![cmd, key];
+                    all.extend(args.iter().map(Vec::as_slice));
+                    resp_cmd(out, &all)?;
+                    args.clear();
+                    n = 0;
                 }
-                None => return Ok(()),
+                match next {
+                    Some(group) => {
+                        args.extend(group);
+                        n += 1;
+                    }
+                    None => return Ok(()),
+                }
             }
-        }
-    };
+        };
     match &e.value {
         Value::String(s) => resp_cmd(out, &[b"SET", key, s])?,
         Value::List(l) => batched(b"RPUSH", &mut l.iter().map(|x| vec![x.to_vec()]))?,
         Value::Set(l) => batched(b"SADD", &mut l.iter().map(|x| vec![x.to_vec()]))?,
         Value::SortedSet(l) => batched(
             b"ZADD",
-            &mut l.iter().map(|(m, s)| vec![score_to_string(*s).into_bytes(), m.to_vec()]),
+            &mut l
+                .iter()
+                .map(|(m, s)| vec![score_to_string(*s).into_bytes(), m.to_vec()]),
         )?,
         Value::Hash(l) => {
-            batched(b"HSET", &mut l.iter().map(|f| vec![f.field.to_vec(), f.value.to_vec()]))?;
+            batched(
+                b"HSET",
+                &mut l.iter().map(|f| vec![f.field.to_vec(), f.value.to_vec()]),
+            )?;
             for f in l {
                 if let Some(ms) = f.expire_at_ms {
-                    resp_cmd(out, &[b"HPEXPIREAT", key, ms.to_string().as_bytes(), b"FIELDS", b"1", &f.field])?;
+                    resp_cmd(
+                        out,
+                        &[
+                            b"HPEXPIREAT",
+                            key,
+                            ms.to_string().as_bytes(),
+                            b"FIELDS",
+                            b"1",
+                            &f.field,
+                        ],
+                    )?;
                 }
             }
         }
         Value::Stream(s) => {
+            if s.entries.is_empty() {
+                // XSETID needs the key to exist: create an empty stream through a throwaway group.
+                resp_cmd(
+                    out,
+                    &[
+                        b"XGROUP",
+                        b"CREATE",
+                        key,
+                        b"__rdbkit_tmp",
+                        b"0",
+                        b"MKSTREAM",
+                    ],
+                )?;
+                resp_cmd(out, &[b"XGROUP", b"DESTROY", key, b"__rdbkit_tmp"])?;
+            }
             for en in &s.entries {
                 let id = en.id.to_string();
                 let mut args: Vec<&[u8]> = vec![b"XADD", key, id.as_bytes()];
@@ -224,8 +276,13 @@ fn resp_entry(out: &mut impl Write, e: &Entry) -> io::Result<()> {
             resp_cmd(out, &refs)?;
             for g in &s.groups {
                 let last = g.last_delivered_id.to_string();
-                let mut args: Vec<Vec<u8>> =
-                    vec![b"XGROUP".to_vec(), b"CREATE".to_vec(), key.to_vec(), g.name.to_vec(), last.into_bytes()];
+                let mut args: Vec<Vec<u8>> = vec![
+                    b"XGROUP".to_vec(),
+                    b"CREATE".to_vec(),
+                    key.to_vec(),
+                    g.name.to_vec(),
+                    last.into_bytes(),
+                ];
                 if let Some(r) = g.entries_read {
                     args.extend([b"ENTRIESREAD".to_vec(), r.to_string().into_bytes()]);
                 }

@@ -185,7 +185,10 @@ impl Header {
             ));
         };
         let version = version.ok_or_else(|| {
-            format!("wrong signature: version is not decimal digits in {}", crate::escape_bytes(b, 9))
+            format!(
+                "wrong signature: version is not decimal digits in {}",
+                crate::escape_bytes(b, 9)
+            )
         })?;
         let ok = match magic {
             Magic::Redis => (1..=9999).contains(&version),
@@ -344,9 +347,11 @@ impl TypeKind {
         match self {
             K::String => "string",
             K::ListLinked => "linkedlist",
-            K::SetHashtable | K::HashHashtable | K::HashMetadata | K::HashMetadataPreGa | K::ValkeyHash2 => {
-                "hashtable"
-            }
+            K::SetHashtable
+            | K::HashHashtable
+            | K::HashMetadata
+            | K::HashMetadataPreGa
+            | K::ValkeyHash2 => "hashtable",
             K::ZSetV1 | K::ZSet2 => "skiplist",
             K::Module2 => "module",
             K::HashZipmap => "zipmap",
@@ -368,7 +373,13 @@ mod tests {
     #[test]
     fn header_roundtrip() {
         let h = Header::parse(b"REDIS0011").unwrap();
-        assert_eq!(h, Header { magic: Magic::Redis, version: 11 });
+        assert_eq!(
+            h,
+            Header {
+                magic: Magic::Redis,
+                version: 11
+            }
+        );
         assert_eq!(&h.to_bytes(), b"REDIS0011");
         let v = Header::parse(b"VALKEY080").unwrap();
         assert_eq!(v.version, 80);
@@ -381,14 +392,29 @@ mod tests {
 
     #[test]
     fn type_dispatch_depends_on_magic() {
-        let redis11 = Header { magic: Magic::Redis, version: 11 };
-        let redis12 = Header { magic: Magic::Redis, version: 12 };
-        let valkey = Header { magic: Magic::Valkey, version: 80 };
+        let redis11 = Header {
+            magic: Magic::Redis,
+            version: 11,
+        };
+        let redis12 = Header {
+            magic: Magic::Redis,
+            version: 12,
+        };
+        let valkey = Header {
+            magic: Magic::Valkey,
+            version: 80,
+        };
         assert!(redis11.classify_type(RdbType(22)).is_err());
-        assert_eq!(redis12.classify_type(RdbType(22)), Ok(TypeKind::HashMetadataPreGa));
+        assert_eq!(
+            redis12.classify_type(RdbType(22)),
+            Ok(TypeKind::HashMetadataPreGa)
+        );
         assert_eq!(valkey.classify_type(RdbType(22)), Ok(TypeKind::ValkeyHash2));
         assert!(valkey.classify_type(RdbType(24)).is_err());
-        assert_eq!(redis12.classify_type(RdbType(25)), Ok(TypeKind::HashListpackEx));
+        assert_eq!(
+            redis12.classify_type(RdbType(25)),
+            Ok(TypeKind::HashListpackEx)
+        );
         assert!(redis12.classify_type(RdbType(8)).is_err());
         assert!(redis12.classify_type(RdbType(6)).is_err());
         assert_eq!(RdbType(16).name(), Some("hash-listpack"));

@@ -16,7 +16,10 @@ pub fn decode_old_double(buf: &[u8]) -> CodecResult<(f64, usize)> {
                 CodecError::new(
                     1,
                     "double-text",
-                    format!("double text {:?} does not parse", String::from_utf8_lossy(text)),
+                    format!(
+                        "double text {:?} does not parse",
+                        String::from_utf8_lossy(text)
+                    ),
                 )
             })?;
             Ok((v, 1 + usize::from(n)))
@@ -69,7 +72,11 @@ pub fn format_score(v: f64) -> String {
         return if v > 0.0 { "inf".into() } else { "-inf".into() };
     }
     if v == 0.0 {
-        return if v.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if v.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     // Rust's `{:e}` gives the shortest round-trip digits in exponent form: d.ddddde[-]x.
     let e = format!("{v:e}");
@@ -90,7 +97,11 @@ pub fn format_score(v: f64) -> String {
             s
         } else if exp >= 0 {
             let split = (exp + 1) as usize;
-            format!("{}.{}", digits.get(..split).unwrap_or(""), digits.get(split..).unwrap_or(""))
+            format!(
+                "{}.{}",
+                digits.get(..split).unwrap_or(""),
+                digits.get(split..).unwrap_or("")
+            )
         } else {
             let mut s = String::from("0.");
             for _ in 0..(-exp - 1) {
@@ -101,7 +112,11 @@ pub fn format_score(v: f64) -> String {
         }
     } else {
         let m = if ndig > 1 {
-            format!("{}.{}", digits.get(..1).unwrap_or(""), digits.get(1..).unwrap_or(""))
+            format!(
+                "{}.{}",
+                digits.get(..1).unwrap_or(""),
+                digits.get(1..).unwrap_or("")
+            )
         } else {
             digits.clone()
         };
@@ -133,7 +148,10 @@ mod tests {
             assert_eq!(decode_old_double(&out).unwrap(), (v, 1));
         }
         assert!(decode_old_double(&[0xfd]).unwrap().0.is_nan());
-        assert_eq!(decode_old_double(&[0x03, b'1', b'.', b'5']).unwrap(), (1.5, 4));
+        assert_eq!(
+            decode_old_double(&[0x03, b'1', b'.', b'5']).unwrap(),
+            (1.5, 4)
+        );
         assert!(decode_old_double(&[0x03, b'x', b'.', b'5']).is_err());
         assert!(decode_old_double(&[0x05, b'1']).is_err());
     }

@@ -56,20 +56,31 @@ pub(crate) fn array_at<const N: usize>(buf: &[u8], pos: usize, what: &str) -> Co
         None => Err(CodecError::new(
             pos,
             "truncated",
-            format!("{what}: need {N} bytes, {} left", buf.len().saturating_sub(pos)),
+            format!(
+                "{what}: need {N} bytes, {} left",
+                buf.len().saturating_sub(pos)
+            ),
         )),
     }
 }
 
 /// Borrows `len` bytes at `pos`, or fails with a truncation error.
-pub(crate) fn slice_at<'a>(buf: &'a [u8], pos: usize, len: usize, what: &str) -> CodecResult<&'a [u8]> {
+pub(crate) fn slice_at<'a>(
+    buf: &'a [u8],
+    pos: usize,
+    len: usize,
+    what: &str,
+) -> CodecResult<&'a [u8]> {
     pos.checked_add(len)
         .and_then(|e| buf.get(pos..e))
         .ok_or_else(|| {
             CodecError::new(
                 pos,
                 "truncated",
-                format!("{what}: need {len} bytes, {} left", buf.len().saturating_sub(pos)),
+                format!(
+                    "{what}: need {len} bytes, {} left",
+                    buf.len().saturating_sub(pos)
+                ),
             )
         })
 }

@@ -30,7 +30,10 @@ impl IntText {
                 *b = b'-';
             }
         }
-        IntText { buf, start: pos as u8 }
+        IntText {
+            buf,
+            start: pos as u8,
+        }
     }
 
     /// The text.
@@ -68,7 +71,11 @@ pub fn parse_canonical_i64(s: &[u8]) -> Option<i64> {
         }
         let d = i64::from(c - b'0');
         v = v.checked_mul(10)?;
-        v = if neg { v.checked_sub(d)? } else { v.checked_add(d)? };
+        v = if neg {
+            v.checked_sub(d)?
+        } else {
+            v.checked_add(d)?
+        };
     }
     Some(v)
 }
@@ -79,10 +86,31 @@ mod tests {
 
     #[test]
     fn canonical() {
-        for s in ["0", "1", "-1", "127", "9223372036854775807", "-9223372036854775808"] {
-            assert_eq!(parse_canonical_i64(s.as_bytes()).map(|v| v.to_string()), Some(s.to_string()));
+        for s in [
+            "0",
+            "1",
+            "-1",
+            "127",
+            "9223372036854775807",
+            "-9223372036854775808",
+        ] {
+            assert_eq!(
+                parse_canonical_i64(s.as_bytes()).map(|v| v.to_string()),
+                Some(s.to_string())
+            );
         }
-        for s in ["", "-", "-0", "007", "+1", " 1", "1 ", "9223372036854775808", "1a", "00"] {
+        for s in [
+            "",
+            "-",
+            "-0",
+            "007",
+            "+1",
+            " 1",
+            "1 ",
+            "9223372036854775808",
+            "1a",
+            "00",
+        ] {
             assert_eq!(parse_canonical_i64(s.as_bytes()), None, "{s:?}");
         }
     }

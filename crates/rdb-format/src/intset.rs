@@ -16,20 +16,31 @@ impl<'a> Intset<'a> {
         let width = u32::from_le_bytes(array_at::<4>(blob, 0, "intset header")?) as usize;
         let len = u32::from_le_bytes(array_at::<4>(blob, 4, "intset header")?) as usize;
         if !matches!(width, 2 | 4 | 8) {
-            return Err(CodecError::new(0, "intset-encoding", format!("intset width {width} is not 2, 4 or 8")));
+            return Err(CodecError::new(
+                0,
+                "intset-encoding",
+                format!("intset width {width} is not 2, 4 or 8"),
+            ));
         }
         let want = len.checked_mul(width).and_then(|n| n.checked_add(8));
         if want != Some(blob.len()) {
             return Err(CodecError::new(
                 4,
                 "intset-size",
-                format!("intset of {len} × {width}-byte elements needs {} bytes, blob has {}", 8 + len as u128 * width as u128, blob.len()),
+                format!(
+                    "intset of {len} × {width}-byte elements needs {} bytes, blob has {}",
+                    8 + len as u128 * width as u128,
+                    blob.len()
+                ),
             ));
         }
         if len == 0 {
             return Err(CodecError::new(4, "intset-empty", "intset has no elements"));
         }
-        Ok(Intset { width, data: blob.get(8..).unwrap_or(&[]) })
+        Ok(Intset {
+            width,
+            data: blob.get(8..).unwrap_or(&[]),
+        })
     }
 
     /// Element width in bytes.
@@ -73,7 +84,9 @@ impl<'a> Intset<'a> {
                     return Err(CodecError::new(
                         8 + i * self.width,
                         "intset-order",
-                        format!("intset element {i} ({v}) is not greater than the previous one ({p})"),
+                        format!(
+                            "intset element {i} ({v}) is not greater than the previous one ({p})"
+                        ),
                     ));
                 }
             }
@@ -139,10 +152,30 @@ mod tests {
         }
         let mut out = Vec::new();
         encode(&[3, 2], &mut out);
-        assert_eq!(Intset::parse(&out).unwrap().check_sorted().unwrap_err().code, "intset-order");
-        assert_eq!(Intset::parse(&[3, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]).unwrap_err().code, "intset-encoding");
-        assert_eq!(Intset::parse(&[2, 0, 0, 0, 2, 0, 0, 0, 0, 0]).unwrap_err().code, "intset-size");
-        assert_eq!(Intset::parse(&[2, 0, 0, 0, 0, 0, 0, 0]).unwrap_err().code, "intset-empty");
+        assert_eq!(
+            Intset::parse(&out)
+                .unwrap()
+                .check_sorted()
+                .unwrap_err()
+                .code,
+            "intset-order"
+        );
+        assert_eq!(
+            Intset::parse(&[3, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0])
+                .unwrap_err()
+                .code,
+            "intset-encoding"
+        );
+        assert_eq!(
+            Intset::parse(&[2, 0, 0, 0, 2, 0, 0, 0, 0, 0])
+                .unwrap_err()
+                .code,
+            "intset-size"
+        );
+        assert_eq!(
+            Intset::parse(&[2, 0, 0, 0, 0, 0, 0, 0]).unwrap_err().code,
+            "intset-empty"
+        );
         assert!(Intset::parse(&[2, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]).is_err());
     }
 }

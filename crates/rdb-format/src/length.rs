@@ -93,30 +93,48 @@ mod tests {
             (16384, &[0x80, 0, 0, 0x40, 0]),
             (4294967295, &[0x80, 0xff, 0xff, 0xff, 0xff]),
             (4294967296, &[0x81, 0, 0, 0, 1, 0, 0, 0, 0]),
-            (u64::MAX, &[0x81, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]),
+            (
+                u64::MAX,
+                &[0x81, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+            ),
         ];
         for &(v, bytes) in cases {
             let mut out = Vec::new();
             encode_length(v, &mut out);
             assert_eq!(out, bytes, "encode {v}");
             assert_eq!(encoded_length_size(v), bytes.len());
-            assert_eq!(decode_length(bytes, true).unwrap(), (Length::Len(v), bytes.len()));
+            assert_eq!(
+                decode_length(bytes, true).unwrap(),
+                (Length::Len(v), bytes.len())
+            );
         }
     }
 
     #[test]
     fn special_and_invalid() {
-        assert_eq!(decode_length(&[0xC3], true).unwrap(), (Length::Special(3), 1));
+        assert_eq!(
+            decode_length(&[0xC3], true).unwrap(),
+            (Length::Special(3), 1)
+        );
         assert!(decode_length(&[0x82, 0, 0, 0, 0], true).is_err());
         // Before RDB 8, any 10xxxxxx is a 32-bit length.
-        assert_eq!(decode_length(&[0x82, 0, 0, 1, 0], false).unwrap(), (Length::Len(256), 5));
+        assert_eq!(
+            decode_length(&[0x82, 0, 0, 1, 0], false).unwrap(),
+            (Length::Len(256), 5)
+        );
         assert!(decode_length(&[0x40], true).is_err());
         assert!(decode_length(&[], true).is_err());
     }
 
     #[test]
     fn non_minimal_forms_accepted() {
-        assert_eq!(decode_length(&[0x40, 0x05], true).unwrap(), (Length::Len(5), 2));
-        assert_eq!(decode_length(&[0x80, 0, 0, 0, 5], true).unwrap(), (Length::Len(5), 5));
+        assert_eq!(
+            decode_length(&[0x40, 0x05], true).unwrap(),
+            (Length::Len(5), 2)
+        );
+        assert_eq!(
+            decode_length(&[0x80, 0, 0, 0, 5], true).unwrap(),
+            (Length::Len(5), 5)
+        );
     }
 }

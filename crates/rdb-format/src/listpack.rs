@@ -27,7 +27,10 @@ pub fn check_header(blob: &[u8]) -> CodecResult<ListpackHeader> {
         return Err(CodecError::new(
             0,
             "listpack-header",
-            format!("listpack of {} bytes is shorter than the 7-byte minimum", blob.len()),
+            format!(
+                "listpack of {} bytes is shorter than the 7-byte minimum",
+                blob.len()
+            ),
         ));
     }
     let total = u32::from_le_bytes(array_at::<4>(blob, 0, "listpack header")?);
@@ -36,7 +39,10 @@ pub fn check_header(blob: &[u8]) -> CodecResult<ListpackHeader> {
         return Err(CodecError::new(
             0,
             "listpack-size",
-            format!("listpack header says {total} bytes, blob has {}", blob.len()),
+            format!(
+                "listpack header says {total} bytes, blob has {}",
+                blob.len()
+            ),
         ));
     }
     if blob.last() != Some(&0xFF) {
@@ -98,7 +104,10 @@ fn decode_entry(blob: &[u8], pos: usize) -> CodecResult<(Element<'_>, usize)> {
         0x00..=0x7F => (Element::Int(i64::from(b)), 1),
         0x80..=0xBF => {
             let len = usize::from(b & 0x3F);
-            (Element::Str(slice_at(blob, at(1), len, "listpack string")?), 1 + len)
+            (
+                Element::Str(slice_at(blob, at(1), len, "listpack string")?),
+                1 + len,
+            )
         }
         0xC0..=0xDF => {
             let b1 = byte_at(blob, at(1), "listpack int13")?;
@@ -109,11 +118,17 @@ fn decode_entry(blob: &[u8], pos: usize) -> CodecResult<(Element<'_>, usize)> {
         0xE0..=0xEF => {
             let b1 = byte_at(blob, at(1), "listpack str12")?;
             let len = (usize::from(b & 0x0F) << 8) | usize::from(b1);
-            (Element::Str(slice_at(blob, at(2), len, "listpack string")?), 2 + len)
+            (
+                Element::Str(slice_at(blob, at(2), len, "listpack string")?),
+                2 + len,
+            )
         }
         0xF0 => {
             let len = u32::from_le_bytes(array_at::<4>(blob, at(1), "listpack str32")?) as usize;
-            (Element::Str(slice_at(blob, at(5), len, "listpack string")?), 5 + len)
+            (
+                Element::Str(slice_at(blob, at(5), len, "listpack string")?),
+                5 + len,
+            )
         }
         0xF1 => {
             let v = i16::from_le_bytes(array_at::<2>(blob, at(1), "listpack int16")?);
@@ -362,7 +377,9 @@ impl ListpackBuilder {
     pub fn finish(&mut self) -> &[u8] {
         self.buf.push(0xFF);
         let total = (self.buf.len() as u32).to_le_bytes();
-        let count = u16::try_from(self.count).unwrap_or(COUNT_UNKNOWN).min(COUNT_UNKNOWN).to_le_bytes();
+        let count = u16::try_from(self.count)
+            .unwrap_or(COUNT_UNKNOWN)
+            .to_le_bytes();
         if let Some(h) = self.buf.get_mut(..HEADER_SIZE) {
             let (a, b) = h.split_at_mut(4);
             a.copy_from_slice(&total);
@@ -396,6 +413,11 @@ fn str_header_size(len: usize) -> usize {
     } else {
         5
     }
+}
+
+/// Decodes the element at `pos` (which a [`ListpackCursor`] has already validated).
+pub fn element_at(blob: &[u8], pos: usize) -> CodecResult<Element<'_>> {
+    decode_entry(blob, pos).map(|(e, _)| e)
 }
 
 #[cfg(test)]
@@ -454,7 +476,10 @@ mod tests {
             let lp = b.finish().to_vec();
             assert_eq!(&lp[6..lp.len() - 1], bytes, "{v}");
             assert_eq!(elements(&lp).unwrap(), vec![Element::Int(v)]);
-            assert_eq!(ListpackBuilder::entry_size(v.to_string().as_bytes()), bytes.len());
+            assert_eq!(
+                ListpackBuilder::entry_size(v.to_string().as_bytes()),
+                bytes.len()
+            );
         }
         let s100 = vec![b'x'; 100];
         let lp = build(&[&s100]);
@@ -490,7 +515,10 @@ mod tests {
     fn zset_and_set_vectors() {
         assert_eq!(
             build(&[b"a", b"1", b"b", b"2.5"]),
-            [0x14, 0, 0, 0, 4, 0, 0x81, 0x61, 2, 1, 1, 0x81, 0x62, 2, 0x83, 0x32, 0x2e, 0x35, 4, 0xff]
+            [
+                0x14, 0, 0, 0, 4, 0, 0x81, 0x61, 2, 1, 1, 0x81, 0x62, 2, 0x83, 0x32, 0x2e, 0x35, 4,
+                0xff
+            ]
         );
         assert_eq!(
             build(&[b"x", b"y", b"7"]),
@@ -531,9 +559,4 @@ mod tests {
             let _ = validate(&lp[..i]);
         }
     }
-}
-
-/// Decodes the element at `pos` (which a [`ListpackCursor`] has already validated).
-pub fn element_at(blob: &[u8], pos: usize) -> CodecResult<Element<'_>> {
-    decode_entry(blob, pos).map(|(e, _)| e)
 }

@@ -45,9 +45,17 @@ fn int_of(e: Option<Element<'_>>, pos: usize, what: &str) -> CodecResult<i64> {
     match e {
         Some(Element::Int(v)) => Ok(v),
         Some(Element::Str(s)) => crate::int::parse_canonical_i64(s).ok_or_else(|| {
-            CodecError::new(pos, "stream-listpack", format!("stream listpack {what} is not an integer"))
+            CodecError::new(
+                pos,
+                "stream-listpack",
+                format!("stream listpack {what} is not an integer"),
+            )
         }),
-        None => Err(CodecError::new(pos, "stream-listpack", format!("stream listpack ends before {what}"))),
+        None => Err(CodecError::new(
+            pos,
+            "stream-listpack",
+            format!("stream listpack ends before {what}"),
+        )),
     }
 }
 
@@ -61,27 +69,51 @@ impl StreamNodeCursor {
         let deleted = int_of(lp.next(blob)?, p, "master deleted count")?;
         let p = lp.position();
         let nfields = int_of(lp.next(blob)?, p, "master field count")?;
-        let (count, deleted, nfields) = match (u64::try_from(count), u64::try_from(deleted), usize::try_from(nfields)) {
+        let (count, deleted, nfields) = match (
+            u64::try_from(count),
+            u64::try_from(deleted),
+            usize::try_from(nfields),
+        ) {
             (Ok(c), Ok(d), Ok(n)) => (c, d, n),
-            _ => return Err(CodecError::new(p, "stream-listpack", "negative count in stream master entry")),
+            _ => {
+                return Err(CodecError::new(
+                    p,
+                    "stream-listpack",
+                    "negative count in stream master entry",
+                ))
+            }
         };
         // Every master field needs at least 2 bytes of listpack.
         if nfields > blob.len() / 2 {
-            return Err(CodecError::new(p, "stream-listpack", format!("master field count {nfields} exceeds the listpack size")));
+            return Err(CodecError::new(
+                p,
+                "stream-listpack",
+                format!("master field count {nfields} exceeds the listpack size"),
+            ));
         }
         let mut master_fields = Vec::with_capacity(nfields);
         for _ in 0..nfields {
             let p = lp.position();
             if lp.next(blob)?.is_none() {
-                return Err(CodecError::new(p, "stream-listpack", "stream listpack ends inside the master fields"));
+                return Err(CodecError::new(
+                    p,
+                    "stream-listpack",
+                    "stream listpack ends inside the master fields",
+                ));
             }
             master_fields.push(p);
         }
         let p = lp.position();
         if int_of(lp.next(blob)?, p, "master terminator")? != 0 {
-            return Err(CodecError::new(p, "stream-listpack", "stream master entry terminator is not 0"));
+            return Err(CodecError::new(
+                p,
+                "stream-listpack",
+                "stream master entry terminator is not 0",
+            ));
         }
-        let remaining = count.checked_add(deleted).ok_or_else(|| CodecError::new(0, "stream-listpack", "entry count overflows"))?;
+        let remaining = count
+            .checked_add(deleted)
+            .ok_or_else(|| CodecError::new(0, "stream-listpack", "entry count overflows"))?;
         Ok(StreamNodeCursor {
             lp,
             master_ms,
@@ -106,7 +138,11 @@ impl StreamNodeCursor {
         if self.remaining == 0 {
             let p = self.lp.position();
             if self.lp.next(blob)?.is_some() {
-                return Err(CodecError::new(p, "stream-listpack", "stream listpack has elements after its last entry"));
+                return Err(CodecError::new(
+                    p,
+                    "stream-listpack",
+                    "stream listpack has elements after its last entry",
+                ));
             }
             return Ok(None);
         }
@@ -120,36 +156,49 @@ impl StreamNodeCursor {
         // Deltas are stored as int64 and added modulo 2^64, exactly as the server does.
         let ms = self.master_ms.wrapping_add(ms_delta as u64);
         let seq = self.master_seq.wrapping_add(seq_delta as u64);
-        let lp_count_expected;
-        if flags & FLAG_SAMEFIELDS != 0 {
+        let lp_count_expected = if flags & FLAG_SAMEFIELDS != 0 {
             for i in 0..self.master_fields.len() {
                 let vp = self.lp.position();
                 if self.lp.next(blob)?.is_none() {
-                    return Err(CodecError::new(vp, "stream-listpack", "stream listpack ends inside an entry"));
+                    return Err(CodecError::new(
+                        vp,
+                        "stream-listpack",
+                        "stream listpack ends inside an entry",
+                    ));
                 }
                 let fp = self.master_fields.get(i).copied().unwrap_or(0);
                 self.positions.push((fp, vp));
             }
-            lp_count_expected = self.master_fields.len() as i64 + 3;
+            self.master_fields.len() as i64 + 3
         } else {
             let p = self.lp.position();
             let nf = int_of(self.lp.next(blob)?, p, "entry field count")?;
             let nf = usize::try_from(nf)
                 .ok()
                 .filter(|&n| n <= blob.len() / 4)
-                .ok_or_else(|| CodecError::new(p, "stream-listpack", format!("entry field count {nf} is impossible")))?;
+                .ok_or_else(|| {
+                    CodecError::new(
+                        p,
+                        "stream-listpack",
+                        format!("entry field count {nf} is impossible"),
+                    )
+                })?;
             for _ in 0..nf {
                 let fp = self.lp.position();
                 let f = self.lp.next(blob)?;
                 let vp = self.lp.position();
                 let v = self.lp.next(blob)?;
                 if f.is_none() || v.is_none() {
-                    return Err(CodecError::new(fp, "stream-listpack", "stream listpack ends inside an entry"));
+                    return Err(CodecError::new(
+                        fp,
+                        "stream-listpack",
+                        "stream listpack ends inside an entry",
+                    ));
                 }
                 self.positions.push((fp, vp));
             }
-            lp_count_expected = 2 * nf as i64 + 4;
-        }
+            2 * nf as i64 + 4
+        };
         let p = self.lp.position();
         let lp_count = int_of(self.lp.next(blob)?, p, "entry lp-count")?;
         if lp_count != lp_count_expected {
@@ -163,7 +212,12 @@ impl StreamNodeCursor {
         if deleted {
             self.flagged_deleted += 1;
         }
-        Ok(Some(NodeEntry { ms, seq, deleted, fields: self.positions.len() }))
+        Ok(Some(NodeEntry {
+            ms,
+            seq,
+            deleted,
+            fields: self.positions.len(),
+        }))
     }
 
     /// Entries with the DELETED flag seen so far.
@@ -187,7 +241,6 @@ impl StreamNodeCursor {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,11 +248,12 @@ mod tests {
     #[test]
     fn doc_example() {
         let lp: Vec<u8> = vec![
-            0x49, 0, 0, 0, 0x19, 0, 0x02, 0x01, 0x01, 0x01, 0x02, 0x01, 0x84, b'n', b'a', b'm', b'e', 0x05, 0x83,
-            b'a', b'g', b'e', 0x04, 0x00, 0x01, 0x02, 0x01, 0x00, 0x01, 0x00, 0x01, 0x81, b'a', 0x02, 0x01, 0x01,
-            0x05, 0x01, 0x03, 0x01, 0x00, 0x01, 0x01, 0x01, 0x81, b'b', 0x02, 0x02, 0x01, 0x05, 0x01, 0x00, 0x01,
-            0x01, 0x01, 0xdf, 0xff, 0x02, 0x01, 0x01, 0x85, b'o', b't', b'h', b'e', b'r', 0x06, 0x81, b'x', 0x02,
-            0x06, 0x01, 0xff,
+            0x49, 0, 0, 0, 0x19, 0, 0x02, 0x01, 0x01, 0x01, 0x02, 0x01, 0x84, b'n', b'a', b'm',
+            b'e', 0x05, 0x83, b'a', b'g', b'e', 0x04, 0x00, 0x01, 0x02, 0x01, 0x00, 0x01, 0x00,
+            0x01, 0x81, b'a', 0x02, 0x01, 0x01, 0x05, 0x01, 0x03, 0x01, 0x00, 0x01, 0x01, 0x01,
+            0x81, b'b', 0x02, 0x02, 0x01, 0x05, 0x01, 0x00, 0x01, 0x01, 0x01, 0xdf, 0xff, 0x02,
+            0x01, 0x01, 0x85, b'o', b't', b'h', b'e', b'r', 0x06, 0x81, b'x', 0x02, 0x06, 0x01,
+            0xff,
         ];
         assert_eq!(lp.len(), 73);
         let mut c = StreamNodeCursor::new(&lp, 1, 1).unwrap();
@@ -214,7 +268,10 @@ mod tests {
         assert_eq!((e.ms, e.seq, e.deleted), (1, 2, true));
         let e = c.next_entry(&lp).unwrap().unwrap();
         assert_eq!((e.ms, e.seq, e.deleted, e.fields), (2, 0, false, 1));
-        assert_eq!(c.field(&lp, 0).unwrap(), (Element::Str(b"other"), Element::Str(b"x")));
+        assert_eq!(
+            c.field(&lp, 0).unwrap(),
+            (Element::Str(b"other"), Element::Str(b"x"))
+        );
         assert_eq!(c.next_entry(&lp).unwrap(), None);
         assert_eq!(c.flagged_deleted(), 1);
         // Corruptions never panic.

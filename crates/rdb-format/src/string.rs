@@ -200,9 +200,17 @@ mod tests {
 
     #[test]
     fn lzf_header_and_roundtrip() {
-        let bytes = [0xc3, 0x09, 0x32, 0x01, 0x61, 0x61, 0xe0, 0x25, 0x00, 0x01, 0x61, 0x61];
+        let bytes = [
+            0xc3, 0x09, 0x32, 0x01, 0x61, 0x61, 0xe0, 0x25, 0x00, 0x01, 0x61, 0x61,
+        ];
         let (h, n) = decode_string_header(&bytes, true).unwrap();
-        assert_eq!(h, StringHeader::Lzf { compressed: 9, uncompressed: 50 });
+        assert_eq!(
+            h,
+            StringHeader::Lzf {
+                compressed: 9,
+                uncompressed: 50
+            }
+        );
         assert_eq!(n, 3);
         let mut out = Vec::new();
         crate::lzf::decompress(&bytes[n..], &mut out, 50).unwrap();
@@ -213,7 +221,13 @@ mod tests {
         let mut out = Vec::new();
         encode_string(&s, Some(&mut c), &mut out);
         let (h, n) = decode_string_header(&out, true).unwrap();
-        let StringHeader::Lzf { compressed, uncompressed } = h else { panic!("{h:?}") };
+        let StringHeader::Lzf {
+            compressed,
+            uncompressed,
+        } = h
+        else {
+            panic!("{h:?}")
+        };
         assert_eq!(uncompressed, 1000);
         assert_eq!(out.len() - n, compressed as usize);
         let mut dec = Vec::new();
@@ -221,14 +235,19 @@ mod tests {
         assert_eq!(dec, s);
         // Incompressible: stored raw.
         let mut out = Vec::new();
-        let s: Vec<u8> = (0..40u8).map(|i| i.wrapping_mul(97).wrapping_add(13)).collect();
+        let s: Vec<u8> = (0..40u8)
+            .map(|i| i.wrapping_mul(97).wrapping_add(13))
+            .collect();
         encode_string(&s, Some(&mut c), &mut out);
         assert_eq!(out[0], 40);
     }
 
     #[test]
     fn bad_encodings() {
-        assert_eq!(decode_string_header(&[0xC4], true).unwrap_err().code, "string-encoding");
+        assert_eq!(
+            decode_string_header(&[0xC4], true).unwrap_err().code,
+            "string-encoding"
+        );
         assert!(decode_string_header(&[0xC1, 0x00], true).is_err());
         assert!(decode_string_header(&[0xC3, 0x05], true).is_err());
     }

@@ -15,42 +15,74 @@ fn decode_entry(blob: &[u8], pos: usize) -> CodecResult<(Element<'_>, u32, usize
     let (prevlen, pl_size) = if first < 254 {
         (u32::from(first), 1)
     } else if first == 254 {
-        (u32::from_le_bytes(array_at::<4>(blob, pos + 1, "ziplist prevlen")?), 5)
+        (
+            u32::from_le_bytes(array_at::<4>(blob, pos + 1, "ziplist prevlen")?),
+            5,
+        )
     } else {
-        return Err(CodecError::new(pos, "ziplist-prevlen", "invalid ziplist prevlen 0xFF"));
+        return Err(CodecError::new(
+            pos,
+            "ziplist-prevlen",
+            "invalid ziplist prevlen 0xFF",
+        ));
     };
     let p = pos + pl_size;
     let enc = byte_at(blob, p, "ziplist encoding")?;
     let (el, hdr) = match enc >> 6 {
         0 => {
             let len = usize::from(enc & 0x3F);
-            (Element::Str(slice_at(blob, p + 1, len, "ziplist string")?), 1 + len)
+            (
+                Element::Str(slice_at(blob, p + 1, len, "ziplist string")?),
+                1 + len,
+            )
         }
         1 => {
             let b1 = byte_at(blob, p + 1, "ziplist string length")?;
             let len = (usize::from(enc & 0x3F) << 8) | usize::from(b1);
-            (Element::Str(slice_at(blob, p + 2, len, "ziplist string")?), 2 + len)
+            (
+                Element::Str(slice_at(blob, p + 2, len, "ziplist string")?),
+                2 + len,
+            )
         }
         2 => {
-            let len = u32::from_be_bytes(array_at::<4>(blob, p + 1, "ziplist string length")?) as usize;
-            (Element::Str(slice_at(blob, p + 5, len, "ziplist string")?), 5 + len)
+            let len =
+                u32::from_be_bytes(array_at::<4>(blob, p + 1, "ziplist string length")?) as usize;
+            (
+                Element::Str(slice_at(blob, p + 5, len, "ziplist string")?),
+                5 + len,
+            )
         }
         _ => match enc {
             0xC0 => (
-                Element::Int(i64::from(i16::from_le_bytes(array_at::<2>(blob, p + 1, "ziplist int16")?))),
+                Element::Int(i64::from(i16::from_le_bytes(array_at::<2>(
+                    blob,
+                    p + 1,
+                    "ziplist int16",
+                )?))),
                 3,
             ),
             0xD0 => (
-                Element::Int(i64::from(i32::from_le_bytes(array_at::<4>(blob, p + 1, "ziplist int32")?))),
+                Element::Int(i64::from(i32::from_le_bytes(array_at::<4>(
+                    blob,
+                    p + 1,
+                    "ziplist int32",
+                )?))),
                 5,
             ),
             0xE0 => (
-                Element::Int(i64::from_le_bytes(array_at::<8>(blob, p + 1, "ziplist int64")?)),
+                Element::Int(i64::from_le_bytes(array_at::<8>(
+                    blob,
+                    p + 1,
+                    "ziplist int64",
+                )?)),
                 9,
             ),
             0xF0 => {
                 let [x, y, z] = array_at::<3>(blob, p + 1, "ziplist int24")?;
-                (Element::Int(i64::from(i32::from_le_bytes([0, x, y, z]) >> 8)), 4)
+                (
+                    Element::Int(i64::from(i32::from_le_bytes([0, x, y, z]) >> 8)),
+                    4,
+                )
             }
             0xFE => {
                 let [b] = array_at::<1>(blob, p + 1, "ziplist int8")?;
@@ -88,7 +120,10 @@ impl ZiplistCursor {
             return Err(CodecError::new(
                 0,
                 "ziplist-header",
-                format!("ziplist of {} bytes is shorter than the 11-byte minimum", blob.len()),
+                format!(
+                    "ziplist of {} bytes is shorter than the 11-byte minimum",
+                    blob.len()
+                ),
             ));
         }
         let zlbytes = u32::from_le_bytes(array_at::<4>(blob, 0, "ziplist header")?) as usize;
@@ -98,14 +133,25 @@ impl ZiplistCursor {
             return Err(CodecError::new(
                 0,
                 "ziplist-size",
-                format!("ziplist header says {zlbytes} bytes, blob has {}", blob.len()),
+                format!(
+                    "ziplist header says {zlbytes} bytes, blob has {}",
+                    blob.len()
+                ),
             ));
         }
         if blob.last() != Some(&0xFF) {
-            return Err(CodecError::new(blob.len() - 1, "ziplist-terminator", "ziplist does not end with 0xFF"));
+            return Err(CodecError::new(
+                blob.len() - 1,
+                "ziplist-terminator",
+                "ziplist does not end with 0xFF",
+            ));
         }
         if tail > blob.len() - 1 {
-            return Err(CodecError::new(4, "ziplist-tail", format!("ziplist tail offset {tail} is outside the blob")));
+            return Err(CodecError::new(
+                4,
+                "ziplist-tail",
+                format!("ziplist tail offset {tail} is outside the blob"),
+            ));
         }
         Ok(ZiplistCursor {
             pos: HEADER_SIZE,
@@ -136,13 +182,20 @@ impl ZiplistCursor {
         let b = byte_at(blob, self.pos, "ziplist entry")?;
         if b == 0xFF {
             if self.pos + 1 != blob.len() {
-                return Err(CodecError::new(self.pos, "ziplist-terminator", "ziplist terminator before the end of the blob"));
+                return Err(CodecError::new(
+                    self.pos,
+                    "ziplist-terminator",
+                    "ziplist terminator before the end of the blob",
+                ));
             }
             if self.last_start != self.tail {
                 return Err(CodecError::new(
                     4,
                     "ziplist-tail",
-                    format!("ziplist tail offset {} does not point at the last entry ({})", self.tail, self.last_start),
+                    format!(
+                        "ziplist tail offset {} does not point at the last entry ({})",
+                        self.tail, self.last_start
+                    ),
                 ));
             }
             if self.declared != COUNT_UNKNOWN && u32::from(self.declared) != self.seen {
@@ -160,12 +213,19 @@ impl ZiplistCursor {
             return Err(CodecError::new(
                 self.pos,
                 "ziplist-prevlen",
-                format!("ziplist prevlen {prevlen} does not match the previous entry size {}", self.prev_size),
+                format!(
+                    "ziplist prevlen {prevlen} does not match the previous entry size {}",
+                    self.prev_size
+                ),
             ));
         }
         let end = self.pos + size;
         if end >= blob.len() {
-            return Err(CodecError::new(self.pos, "ziplist-entry-bounds", "ziplist entry runs past the end of the blob"));
+            return Err(CodecError::new(
+                self.pos,
+                "ziplist-entry-bounds",
+                "ziplist entry runs past the end of the blob",
+            ));
         }
         self.last_start = self.pos;
         self.prev_size = size;
@@ -212,7 +272,12 @@ impl ZiplistBuilder {
     pub fn new() -> Self {
         let mut buf = Vec::with_capacity(64);
         buf.extend_from_slice(&[0u8; HEADER_SIZE]);
-        ZiplistBuilder { buf, count: 0, prev_size: 0, last_start: HEADER_SIZE }
+        ZiplistBuilder {
+            buf,
+            count: 0,
+            prev_size: 0,
+            last_start: HEADER_SIZE,
+        }
     }
 
     /// Resets to empty, keeping the allocation.
@@ -240,7 +305,8 @@ impl ZiplistBuilder {
             self.buf.push(self.prev_size as u8);
         } else {
             self.buf.push(254);
-            self.buf.extend_from_slice(&(self.prev_size as u32).to_le_bytes());
+            self.buf
+                .extend_from_slice(&(self.prev_size as u32).to_le_bytes());
         }
     }
 
@@ -303,7 +369,9 @@ impl ZiplistBuilder {
         self.buf.push(0xFF);
         let total = (self.buf.len() as u32).to_le_bytes();
         let tail = (self.last_start as u32).to_le_bytes();
-        let count = u16::try_from(self.count).unwrap_or(COUNT_UNKNOWN).min(COUNT_UNKNOWN).to_le_bytes();
+        let count = u16::try_from(self.count)
+            .unwrap_or(COUNT_UNKNOWN)
+            .to_le_bytes();
         if let Some(h) = self.buf.get_mut(..HEADER_SIZE) {
             let (a, rest) = h.split_at_mut(4);
             let (b, c) = rest.split_at_mut(4);
@@ -325,8 +393,14 @@ mod tests {
         b.push_bytes(b"2");
         b.push_bytes(b"5");
         let zl = b.finish().to_vec();
-        assert_eq!(zl, [0x0f, 0, 0, 0, 0x0c, 0, 0, 0, 2, 0, 0, 0xf3, 2, 0xf6, 0xff]);
-        assert_eq!(elements(&zl).unwrap(), vec![Element::Int(2), Element::Int(5)]);
+        assert_eq!(
+            zl,
+            [0x0f, 0, 0, 0, 0x0c, 0, 0, 0, 2, 0, 0, 0xf3, 2, 0xf6, 0xff]
+        );
+        assert_eq!(
+            elements(&zl).unwrap(),
+            vec![Element::Int(2), Element::Int(5)]
+        );
     }
 
     #[test]

@@ -15,7 +15,10 @@ fn read_len(blob: &[u8], pos: usize) -> CodecResult<(Option<usize>, usize)> {
     let b = byte_at(blob, pos, "zipmap length")?;
     match b {
         0..=253 => Ok((Some(usize::from(b)), 1)),
-        254 => Ok((Some(u32::from_le_bytes(array_at::<4>(blob, pos + 1, "zipmap length")?) as usize), 5)),
+        254 => Ok((
+            Some(u32::from_le_bytes(array_at::<4>(blob, pos + 1, "zipmap length")?) as usize),
+            5,
+        )),
         _ => Ok((None, 1)),
     }
 }
@@ -24,12 +27,25 @@ impl ZipmapCursor {
     /// Checks size ≥ 2 and the final `0xFF`.
     pub fn new(blob: &[u8]) -> CodecResult<Self> {
         if blob.len() < 2 {
-            return Err(CodecError::new(0, "zipmap-header", "zipmap shorter than 2 bytes"));
+            return Err(CodecError::new(
+                0,
+                "zipmap-header",
+                "zipmap shorter than 2 bytes",
+            ));
         }
         if blob.last() != Some(&0xFF) {
-            return Err(CodecError::new(blob.len() - 1, "zipmap-terminator", "zipmap does not end with 0xFF"));
+            return Err(CodecError::new(
+                blob.len() - 1,
+                "zipmap-terminator",
+                "zipmap does not end with 0xFF",
+            ));
         }
-        Ok(ZipmapCursor { pos: 1, declared: byte_at(blob, 0, "zipmap header")?, seen: 0, done: false })
+        Ok(ZipmapCursor {
+            pos: 1,
+            declared: byte_at(blob, 0, "zipmap header")?,
+            seen: 0,
+            done: false,
+        })
     }
 
     /// Pairs returned so far.
@@ -45,10 +61,18 @@ impl ZipmapCursor {
         let (klen, n) = read_len(blob, self.pos)?;
         let Some(klen) = klen else {
             if self.pos + 1 != blob.len() {
-                return Err(CodecError::new(self.pos, "zipmap-terminator", "zipmap end marker before the end of the blob"));
+                return Err(CodecError::new(
+                    self.pos,
+                    "zipmap-terminator",
+                    "zipmap end marker before the end of the blob",
+                ));
             }
             if self.declared < 254 && u32::from(self.declared) != self.seen {
-                return Err(CodecError::new(0, "zipmap-count", format!("header says {} pairs, found {}", self.declared, self.seen)));
+                return Err(CodecError::new(
+                    0,
+                    "zipmap-count",
+                    format!("header says {} pairs, found {}", self.declared, self.seen),
+                ));
             }
             if self.seen == 0 {
                 return Err(CodecError::new(0, "zipmap-empty", "zipmap has no pairs"));
@@ -60,13 +84,23 @@ impl ZipmapCursor {
         let key = slice_at(blob, kpos, klen, "zipmap key")?;
         let vlpos = kpos + klen;
         let (vlen, n2) = read_len(blob, vlpos)?;
-        let vlen = vlen.ok_or_else(|| CodecError::new(vlpos, "zipmap-length", "zipmap value length is the end marker"))?;
+        let vlen = vlen.ok_or_else(|| {
+            CodecError::new(
+                vlpos,
+                "zipmap-length",
+                "zipmap value length is the end marker",
+            )
+        })?;
         let free = byte_at(blob, vlpos + n2, "zipmap free")?;
         let vpos = vlpos + n2 + 1;
         let value = slice_at(blob, vpos, vlen, "zipmap value")?;
         let end = vpos + vlen + usize::from(free);
         if end >= blob.len() {
-            return Err(CodecError::new(self.pos, "zipmap-entry-bounds", "zipmap entry runs past the end of the blob"));
+            return Err(CodecError::new(
+                self.pos,
+                "zipmap-entry-bounds",
+                "zipmap entry runs past the end of the blob",
+            ));
         }
         self.pos = end;
         self.seen += 1;

@@ -2,8 +2,8 @@
 
 use rdb_format::Element;
 use rdb_model::{
-    Bytes, Consumer, ConsumerGroup, Entry, HashField, Keyspace, ModuleAux, ModuleValue, PendingEntry, Stream,
-    StreamEntry, Value,
+    Bytes, Consumer, ConsumerGroup, Entry, HashField, Keyspace, ModuleAux, ModuleValue,
+    PendingEntry, Stream, StreamEntry, Value,
 };
 
 use crate::event::Event;
@@ -32,7 +32,11 @@ impl KeyspaceBuilder {
         match *ev {
             Event::Aux { key, value } => self.ks.aux.push((owned(key), owned(value))),
             Event::Function { code } => self.ks.functions.push(owned(code)),
-            Event::ModuleAux { module_id, when, raw } => self.ks.module_aux.push(ModuleAux {
+            Event::ModuleAux {
+                module_id,
+                when,
+                raw,
+            } => self.ks.module_aux.push(ModuleAux {
                 module_id,
                 when,
                 raw: Bytes::copy_from_slice(raw),
@@ -45,7 +49,10 @@ impl KeyspaceBuilder {
                     "zset" => Value::SortedSet(Vec::new()),
                     "hash" => Value::Hash(Vec::new()),
                     "stream" => Value::Stream(Box::default()),
-                    _ => Value::Module(ModuleValue { module_id: 0, raw: Bytes::new() }),
+                    _ => Value::Module(ModuleValue {
+                        module_id: 0,
+                        raw: Bytes::new(),
+                    }),
                 };
                 self.string.clear();
                 let db = u32::try_from(k.db).unwrap_or(u32::MAX);
@@ -62,23 +69,59 @@ impl KeyspaceBuilder {
             }
             Event::StringChunk(c) => c.append_to(&mut self.string),
             Event::ListItem(v) => {
-                if let Some((_, Entry { value: Value::List(l), .. })) = &mut self.current {
+                if let Some((
+                    _,
+                    Entry {
+                        value: Value::List(l),
+                        ..
+                    },
+                )) = &mut self.current
+                {
                     l.push(owned(v));
                 }
             }
             Event::SetMember(v) => {
-                if let Some((_, Entry { value: Value::Set(l), .. })) = &mut self.current {
+                if let Some((
+                    _,
+                    Entry {
+                        value: Value::Set(l),
+                        ..
+                    },
+                )) = &mut self.current
+                {
                     l.push(owned(v));
                 }
             }
             Event::ZSetMember { member, score } => {
-                if let Some((_, Entry { value: Value::SortedSet(l), .. })) = &mut self.current {
+                if let Some((
+                    _,
+                    Entry {
+                        value: Value::SortedSet(l),
+                        ..
+                    },
+                )) = &mut self.current
+                {
                     l.push((owned(member), score));
                 }
             }
-            Event::HashField { field, value, expire_at_ms } => {
-                if let Some((_, Entry { value: Value::Hash(l), .. })) = &mut self.current {
-                    l.push(HashField { field: owned(field), value: owned(value), expire_at_ms });
+            Event::HashField {
+                field,
+                value,
+                expire_at_ms,
+            } => {
+                if let Some((
+                    _,
+                    Entry {
+                        value: Value::Hash(l),
+                        ..
+                    },
+                )) = &mut self.current
+                {
+                    l.push(HashField {
+                        field: owned(field),
+                        value: owned(value),
+                        expire_at_ms,
+                    });
                 }
             }
             Event::StreamEntry(e) => {
@@ -100,7 +143,12 @@ impl KeyspaceBuilder {
                     s.entries_added = m.entries_added;
                 }
             }
-            Event::StreamGroup { name, last_delivered_id, entries_read, .. } => {
+            Event::StreamGroup {
+                name,
+                last_delivered_id,
+                entries_read,
+                ..
+            } => {
                 if let Some(s) = self.stream() {
                     s.groups.push(ConsumerGroup {
                         name: owned(name),
@@ -111,24 +159,49 @@ impl KeyspaceBuilder {
                     });
                 }
             }
-            Event::StreamPending { id, delivery_time_ms, delivery_count } => {
+            Event::StreamPending {
+                id,
+                delivery_time_ms,
+                delivery_count,
+            } => {
                 if let Some(g) = self.stream().and_then(|s| s.groups.last_mut()) {
-                    g.pel.push(PendingEntry { id, delivery_time_ms, delivery_count });
+                    g.pel.push(PendingEntry {
+                        id,
+                        delivery_time_ms,
+                        delivery_count,
+                    });
                 }
             }
-            Event::StreamConsumer { name, seen_time_ms, active_time_ms, .. } => {
+            Event::StreamConsumer {
+                name,
+                seen_time_ms,
+                active_time_ms,
+                ..
+            } => {
                 if let Some(g) = self.stream().and_then(|s| s.groups.last_mut()) {
-                    g.consumers.push(Consumer { name: owned(name), seen_time_ms, active_time_ms, pel: Vec::new() });
+                    g.consumers.push(Consumer {
+                        name: owned(name),
+                        seen_time_ms,
+                        active_time_ms,
+                        pel: Vec::new(),
+                    });
                 }
             }
             Event::StreamConsumerPending { id } => {
-                if let Some(c) = self.stream().and_then(|s| s.groups.last_mut()).and_then(|g| g.consumers.last_mut()) {
+                if let Some(c) = self
+                    .stream()
+                    .and_then(|s| s.groups.last_mut())
+                    .and_then(|g| g.consumers.last_mut())
+                {
                     c.pel.push(id);
                 }
             }
             Event::Module { module_id, raw } => {
                 if let Some((_, e)) = &mut self.current {
-                    e.value = Value::Module(ModuleValue { module_id, raw: Bytes::copy_from_slice(raw) });
+                    e.value = Value::Module(ModuleValue {
+                        module_id,
+                        raw: Bytes::copy_from_slice(raw),
+                    });
                 }
             }
             Event::KeyEnd => {
@@ -151,7 +224,13 @@ impl KeyspaceBuilder {
 
     fn stream(&mut self) -> Option<&mut Stream> {
         match &mut self.current {
-            Some((_, Entry { value: Value::Stream(s), .. })) => Some(s),
+            Some((
+                _,
+                Entry {
+                    value: Value::Stream(s),
+                    ..
+                },
+            )) => Some(s),
             _ => None,
         }
     }

@@ -51,7 +51,12 @@ enum BlobLoc {
 enum BlobCursor {
     Lp(ListpackCursor),
     Zl(ZiplistCursor),
-    Intset { width: usize, len: usize, next: usize, prev: Option<i64> },
+    Intset {
+        width: usize,
+        len: usize,
+        next: usize,
+        prev: Option<i64>,
+    },
     Zipmap(ZipmapCursor),
 }
 
@@ -75,32 +80,72 @@ enum Plain {
     ZSet2,
     Hash,
     /// Redis 24 (`pre_ga` = 22 in 7.4 RCs): per-field TTL before field and value.
-    HashMeta { pre_ga: bool },
+    HashMeta {
+        pre_ga: bool,
+    },
     /// Valkey HASH_2: field, value, i64 expiry.
     ValkeyHash2,
 }
 
 #[derive(Debug)]
 enum StreamPhase {
-    Nodes { left: u64 },
-    InNode { left: u64, loc: BlobLoc, cur: Box<StreamNodeCursor> },
+    Nodes {
+        left: u64,
+    },
+    InNode {
+        left: u64,
+        loc: BlobLoc,
+        cur: Box<StreamNodeCursor>,
+    },
     Meta,
-    Groups { left: u64 },
-    Pel { left: u64, groups_left: u64 },
-    Consumers { left: u64, groups_left: u64 },
-    ConsumerPel { left: u64, consumers_left: u64, groups_left: u64 },
+    Groups {
+        left: u64,
+    },
+    Pel {
+        left: u64,
+        groups_left: u64,
+    },
+    Consumers {
+        left: u64,
+        groups_left: u64,
+    },
+    ConsumerPel {
+        left: u64,
+        consumers_left: u64,
+        groups_left: u64,
+    },
 }
 
 #[derive(Debug)]
 enum State {
     Header,
     Records,
-    StringRaw { left: u64 },
-    StringLzf { dec: Box<StreamDecoder>, left: u64 },
-    Plain { plain: Plain, left: u64, min_expire: i64 },
-    Blob { loc: BlobLoc, cur: BlobCursor, shape: Shape },
-    Quicklist { left: u64, v2: bool, node: Option<(BlobLoc, BlobCursor)> },
-    Stream { version: u8, phase: StreamPhase },
+    StringRaw {
+        left: u64,
+    },
+    StringLzf {
+        dec: Box<StreamDecoder>,
+        left: u64,
+    },
+    Plain {
+        plain: Plain,
+        left: u64,
+        min_expire: i64,
+    },
+    Blob {
+        loc: BlobLoc,
+        cur: BlobCursor,
+        shape: Shape,
+    },
+    Quicklist {
+        left: u64,
+        v2: bool,
+        node: Option<(BlobLoc, BlobCursor)>,
+    },
+    Stream {
+        version: u8,
+        phase: StreamPhase,
+    },
     KeyEnd,
     Done,
 }
@@ -114,23 +159,57 @@ enum Emit {
     ResizeDb(u64, u64),
     SlotInfo(u64, u64, u64),
     Function(Val),
-    ModuleAux { module_id: u64, when: u64, raw: Span },
-    Key { offset: u64, key: Val, rdb_type: RdbType, kind: TypeKind, len_hint: Option<u64> },
+    ModuleAux {
+        module_id: u64,
+        when: u64,
+        raw: Span,
+    },
+    Key {
+        offset: u64,
+        key: Val,
+        rdb_type: RdbType,
+        kind: TypeKind,
+        len_hint: Option<u64>,
+    },
     StringChunk(Val),
     ChunkBuf,
     ListItem(Val),
     SetMember(Val),
     ZSet(Val, f64),
     Hash(Val, Val, Option<i64>),
-    StreamNode { master: StreamId, count: u64, deleted: u64 },
-    StreamEntry { id: StreamId, deleted: bool },
+    StreamNode {
+        master: StreamId,
+        count: u64,
+        deleted: u64,
+    },
+    StreamEntry {
+        id: StreamId,
+        deleted: bool,
+    },
     StreamMeta(StreamMeta),
-    StreamGroup { name: Val, last: StreamId, entries_read: Option<i64>, pel: u64 },
-    StreamPending { id: StreamId, time: i64, count: u64 },
+    StreamGroup {
+        name: Val,
+        last: StreamId,
+        entries_read: Option<i64>,
+        pel: u64,
+    },
+    StreamPending {
+        id: StreamId,
+        time: i64,
+        count: u64,
+    },
     StreamConsumers(u64),
-    StreamConsumer { name: Val, seen: i64, active: Option<i64>, pel: u64 },
+    StreamConsumer {
+        name: Val,
+        seen: i64,
+        active: Option<i64>,
+        pel: u64,
+    },
     StreamConsumerPending(StreamId),
-    Module { module_id: u64, raw: Span },
+    Module {
+        module_id: u64,
+        raw: Span,
+    },
     KeyEnd,
     Eof(EofInfo),
 }
@@ -258,7 +337,9 @@ impl<S: Source> Parser<S> {
         let r = loop {
             match self.step() {
                 Ok(Some(Emit::KeyEnd)) => break Ok(()),
-                Ok(Some(Emit::Eof(_))) => break Err(self.err(self.src.offset(), "internal", "EOF inside a key")),
+                Ok(Some(Emit::Eof(_))) => {
+                    break Err(self.err(self.src.offset(), "internal", "EOF inside a key"))
+                }
                 Ok(_) => continue,
                 Err(e) => break Err(e),
             }
@@ -352,7 +433,11 @@ impl<S: Source> Parser<S> {
             }
             Err(e) if e.code == "truncated" => {
                 let avail = self.src.remaining().unwrap_or(0);
-                Err(self.err(off, "truncated", format!("unexpected end of file reading {what} ({avail} bytes left)")))
+                Err(self.err(
+                    off,
+                    "truncated",
+                    format!("unexpected end of file reading {what} ({avail} bytes left)"),
+                ))
             }
             Err(e) => Err(self.err(off, e.code, format!("{} while reading {what}", e.message))),
         }
@@ -389,7 +474,11 @@ impl<S: Source> Parser<S> {
                 self.take(n, what)?;
                 Ok((h, off))
             }
-            Err(e) if e.code == "truncated" => Err(self.err(off, "truncated", format!("unexpected end of file reading {what}"))),
+            Err(e) if e.code == "truncated" => Err(self.err(
+                off,
+                "truncated",
+                format!("unexpected end of file reading {what}"),
+            )),
             Err(e) => Err(self.err(off, e.code, format!("{} while reading {what}", e.message))),
         }
     }
@@ -400,7 +489,11 @@ impl<S: Source> Parser<S> {
     fn check_len(&self, off: u64, len: u64, limit: usize, what: &str) -> ReadResult<usize> {
         match usize::try_from(len) {
             Ok(l) if l <= limit => Ok(l),
-            _ => Err(self.err(off, "limit", format!("{what} of {len} bytes exceeds the limit of {limit} bytes"))),
+            _ => Err(self.err(
+                off,
+                "limit",
+                format!("{what} of {len} bytes exceeds the limit of {limit} bytes"),
+            )),
         }
     }
 
@@ -413,7 +506,10 @@ impl<S: Source> Parser<S> {
                 let l = self.check_len(off, len, self.limits.max_string, what)?;
                 Ok(Val::Span(self.take(l, what)?))
             }
-            StringHeader::Lzf { compressed, uncompressed } => {
+            StringHeader::Lzf {
+                compressed,
+                uncompressed,
+            } => {
                 let c = self.check_len(off, compressed, self.limits.max_string, what)?;
                 let u = self.check_lzf_len(off, compressed, uncompressed, what)?;
                 let sp = self.take(c, what)?;
@@ -438,7 +534,13 @@ impl<S: Source> Parser<S> {
         }
     }
 
-    fn check_lzf_len(&self, off: u64, compressed: u64, uncompressed: u64, what: &str) -> ReadResult<usize> {
+    fn check_lzf_len(
+        &self,
+        off: u64,
+        compressed: u64,
+        uncompressed: u64,
+        what: &str,
+    ) -> ReadResult<usize> {
         if uncompressed > lzf::max_decompressed_len(compressed) {
             return Err(self.err(
                 off,
@@ -448,7 +550,11 @@ impl<S: Source> Parser<S> {
         }
         match usize::try_from(uncompressed) {
             Ok(u) if u <= self.limits.max_string => Ok(u),
-            _ => Err(self.err(off, "limit", format!("{what} of {uncompressed} bytes exceeds the limit"))),
+            _ => Err(self.err(
+                off,
+                "limit",
+                format!("{what} of {uncompressed} bytes exceeds the limit"),
+            )),
         }
     }
 
@@ -470,11 +576,18 @@ impl<S: Source> Parser<S> {
                 self.blob_compressed = false;
                 Ok(BlobLoc::Src(sp))
             }
-            StringHeader::Lzf { compressed, uncompressed } => {
+            StringHeader::Lzf {
+                compressed,
+                uncompressed,
+            } => {
                 let c = self.check_len(off, compressed, self.limits.max_blob, what)?;
                 let u = self.check_lzf_len(off, compressed, uncompressed, what)?;
                 if u > self.limits.max_blob {
-                    return Err(self.err(off, "limit", format!("{what} of {u} bytes exceeds the blob limit")));
+                    return Err(self.err(
+                        off,
+                        "limit",
+                        format!("{what} of {u} bytes exceeds the blob limit"),
+                    ));
                 }
                 let sp = self.take(c, what)?;
                 let mut buf = std::mem::take(&mut self.blob_buf);
@@ -548,7 +661,8 @@ impl<S: Source> Parser<S> {
     }
 
     fn header_or_err(&self) -> ReadResult<Header> {
-        self.header.ok_or_else(|| self.err(0, "signature", "no header"))
+        self.header
+            .ok_or_else(|| self.err(0, "signature", "no header"))
     }
 
     fn step_record(&mut self) -> ReadResult<Option<Emit>> {
@@ -600,16 +714,32 @@ impl<S: Source> Parser<S> {
                 let start = self.src.offset();
                 let when_op = self.read_len("a MODULE_AUX when opcode")?;
                 if when_op != 2 {
-                    return Err(self.err(start, "module-aux", format!("MODULE_AUX when-opcode is {when_op}, expected 2")));
+                    return Err(self.err(
+                        start,
+                        "module-aux",
+                        format!("MODULE_AUX when-opcode is {when_op}, expected 2"),
+                    ));
                 }
                 let when = self.read_len("a MODULE_AUX when")?;
                 if when != 1 && when != 2 {
-                    return Err(self.err(start, "module-aux", format!("MODULE_AUX when is {when}, expected 1 or 2")));
+                    return Err(self.err(
+                        start,
+                        "module-aux",
+                        format!("MODULE_AUX when is {when}, expected 1 or 2"),
+                    ));
                 }
                 let raw = self.read_module_body()?;
-                Ok(Some(Emit::ModuleAux { module_id, when, raw }))
+                Ok(Some(Emit::ModuleAux {
+                    module_id,
+                    when,
+                    raw,
+                }))
             }
-            0xF6 => Err(self.err(off, "function-pre-ga", "pre-release function format (opcode 246) not supported")),
+            0xF6 => Err(self.err(
+                off,
+                "function-pre-ga",
+                "pre-release function format (opcode 246) not supported",
+            )),
             0xF5 => {
                 self.pending_must_be_empty(off, "FUNCTION2")?;
                 let code = self.read_string(0, "a function library")?;
@@ -656,12 +786,24 @@ impl<S: Source> Parser<S> {
             return Err(self.err(
                 eof_offset + 1,
                 "crc-mismatch",
-                format!("RDB CRC error: stored checksum {:016x}, computed {computed:016x}", stored.unwrap_or(0)),
+                format!(
+                    "RDB CRC error: stored checksum {:016x}, computed {computed:016x}",
+                    stored.unwrap_or(0)
+                ),
             ));
         }
-        let trailing_bytes = self.src.has_more().map_err(|e| self.src_err(e, "the end of file"))?;
+        let trailing_bytes = self
+            .src
+            .has_more()
+            .map_err(|e| self.src_err(e, "the end of file"))?;
         self.state = State::Done;
-        Ok(Emit::Eof(EofInfo { eof_offset, stored, computed, status, trailing_bytes }))
+        Ok(Emit::Eof(EofInfo {
+            eof_offset,
+            stored,
+            computed,
+            status,
+            trailing_bytes,
+        }))
     }
 
     /// Reads a module opcode stream (MODULE_2 value or MODULE_AUX body) up to its EOF opcode;
@@ -695,7 +837,11 @@ impl<S: Source> Parser<S> {
                     self.take(n, "a module string")?;
                 }
                 _ => {
-                    return Err(self.err(off, "module-opcode", format!("unknown module opcode {op}")));
+                    return Err(self.err(
+                        off,
+                        "module-opcode",
+                        format!("unknown module opcode {op}"),
+                    ));
                 }
             }
             last = self.take(0, "a module value")?;
@@ -726,7 +872,9 @@ impl<S: Source> Parser<S> {
             self.key.preview.extend_from_slice(t.as_bytes());
             self.key.len = t.as_bytes().len();
         } else {
-            self.key.preview.extend_from_slice(preview_src.get(..preview_src.len().min(64)).unwrap_or(&[]));
+            self.key
+                .preview
+                .extend_from_slice(preview_src.get(..preview_src.len().min(64)).unwrap_or(&[]));
             self.key.len = len;
         }
         self.key.active = true;
@@ -742,14 +890,24 @@ impl<S: Source> Parser<S> {
                     StringHeader::Int(v) => {
                         self.state = State::KeyEnd;
                         // Emit the key now; the value follows as one chunk.
-                        return Ok(self.key_then(offset, key, t, kind, Some(1), Emit::StringChunk(Val::Int(v))));
+                        return Ok(self.key_then(
+                            offset,
+                            key,
+                            t,
+                            kind,
+                            Some(1),
+                            Emit::StringChunk(Val::Int(v)),
+                        ));
                     }
                     StringHeader::Raw(len) => {
                         let _ = self.check_len(off, len, usize::MAX, "a string value")?;
                         len_hint = Some(len);
                         State::StringRaw { left: len }
                     }
-                    StringHeader::Lzf { compressed, uncompressed } => {
+                    StringHeader::Lzf {
+                        compressed,
+                        uncompressed,
+                    } => {
                         let _ = self.check_len(off, compressed, usize::MAX, "a string value")?;
                         if uncompressed > lzf::max_decompressed_len(compressed) {
                             return Err(self.err(
@@ -759,7 +917,10 @@ impl<S: Source> Parser<S> {
                             ));
                         }
                         len_hint = Some(uncompressed);
-                        State::StringLzf { dec: Box::new(StreamDecoder::new(uncompressed)), left: compressed }
+                        State::StringLzf {
+                            dec: Box::new(StreamDecoder::new(uncompressed)),
+                            left: compressed,
+                        }
                     }
                 }
             }
@@ -771,13 +932,25 @@ impl<S: Source> Parser<S> {
             K::ValkeyHash2 => self.plain(Plain::ValkeyHash2, 10, &mut len_hint)?,
             K::HashMetadata | K::HashMetadataPreGa => {
                 let pre_ga = kind == K::HashMetadataPreGa;
-                let min_expire = if pre_ga { 0 } else { self.read_i64le("the hash min expire")? };
+                let min_expire = if pre_ga {
+                    0
+                } else {
+                    self.read_i64le("the hash min expire")?
+                };
                 if !(0..=EB_EXPIRE_TIME_MAX + 1).contains(&min_expire) {
-                    return Err(self.err(self.src.offset() - 8, "hash-ttl", format!("hash min expire {min_expire} out of range")));
+                    return Err(self.err(
+                        self.src.offset() - 8,
+                        "hash-ttl",
+                        format!("hash min expire {min_expire} out of range"),
+                    ));
                 }
                 let n = self.read_count("a hash field count", 3)?;
                 len_hint = Some(n);
-                State::Plain { plain: Plain::HashMeta { pre_ga }, left: n, min_expire }
+                State::Plain {
+                    plain: Plain::HashMeta { pre_ga },
+                    left: n,
+                    min_expire,
+                }
             }
             K::HashListpackEx | K::HashListpackExPreGa => {
                 if kind == K::HashListpackEx {
@@ -785,12 +958,20 @@ impl<S: Source> Parser<S> {
                 }
                 let loc = self.read_blob("a hash listpack")?;
                 let cur = self.lp_cursor(loc)?;
-                State::Blob { loc, cur, shape: Shape::HashTtl }
+                State::Blob {
+                    loc,
+                    cur,
+                    shape: Shape::HashTtl,
+                }
             }
             K::HashZipmap => {
                 let loc = self.read_blob("a zipmap")?;
                 let cur = ZipmapCursor::new(self.blob(loc)).map_err(|e| self.blob_err(e))?;
-                State::Blob { loc, cur: BlobCursor::Zipmap(cur), shape: Shape::Hash }
+                State::Blob {
+                    loc,
+                    cur: BlobCursor::Zipmap(cur),
+                    shape: Shape::Hash,
+                }
             }
             K::ListZiplist | K::ZSetZiplist | K::HashZiplist => {
                 let loc = self.read_blob("a ziplist")?;
@@ -800,7 +981,11 @@ impl<S: Source> Parser<S> {
                     K::ZSetZiplist => Shape::ZSet,
                     _ => Shape::Hash,
                 };
-                State::Blob { loc, cur: BlobCursor::Zl(cur), shape }
+                State::Blob {
+                    loc,
+                    cur: BlobCursor::Zl(cur),
+                    shape,
+                }
             }
             K::SetIntset => {
                 let loc = self.read_blob("an intset")?;
@@ -808,7 +993,12 @@ impl<S: Source> Parser<S> {
                 len_hint = Some(set.len() as u64);
                 State::Blob {
                     loc,
-                    cur: BlobCursor::Intset { width: set.width(), len: set.len(), next: 0, prev: None },
+                    cur: BlobCursor::Intset {
+                        width: set.width(),
+                        len: set.len(),
+                        next: 0,
+                        prev: None,
+                    },
                     shape: Shape::Set,
                 }
             }
@@ -824,36 +1014,81 @@ impl<S: Source> Parser<S> {
             }
             K::ListQuicklist | K::ListQuicklist2 => {
                 let n = self.read_count("a quicklist node count", 2)?;
-                State::Quicklist { left: n, v2: kind == K::ListQuicklist2, node: None }
+                State::Quicklist {
+                    left: n,
+                    v2: kind == K::ListQuicklist2,
+                    node: None,
+                }
             }
             K::Stream(v) => {
                 let n = self.read_count("a stream listpack count", 2)?;
-                State::Stream { version: v, phase: StreamPhase::Nodes { left: n } }
+                State::Stream {
+                    version: v,
+                    phase: StreamPhase::Nodes { left: n },
+                }
             }
             K::Module2 => {
                 let module_id = self.read_len("a module id")?;
                 let raw = self.read_module_body()?;
                 self.state = State::KeyEnd;
-                return Ok(self.key_then(offset, key, t, kind, None, Emit::Module { module_id, raw }));
+                return Ok(self.key_then(
+                    offset,
+                    key,
+                    t,
+                    kind,
+                    None,
+                    Emit::Module { module_id, raw },
+                ));
             }
         };
-        Ok(Emit::Key { offset, key, rdb_type: t, kind, len_hint })
+        Ok(Emit::Key {
+            offset,
+            key,
+            rdb_type: t,
+            kind,
+            len_hint,
+        })
     }
 
     /// Emits the key now and queues `next` as the following event.
-    fn key_then(&mut self, offset: u64, key: Val, t: RdbType, kind: TypeKind, len_hint: Option<u64>, next: Emit) -> Emit {
+    fn key_then(
+        &mut self,
+        offset: u64,
+        key: Val,
+        t: RdbType,
+        kind: TypeKind,
+        len_hint: Option<u64>,
+        next: Emit,
+    ) -> Emit {
         self.queued = Some(next);
-        Emit::Key { offset, key, rdb_type: t, kind, len_hint }
+        Emit::Key {
+            offset,
+            key,
+            rdb_type: t,
+            kind,
+            len_hint,
+        }
     }
 
-    fn plain(&mut self, plain: Plain, min_item: u64, len_hint: &mut Option<u64>) -> ReadResult<State> {
+    fn plain(
+        &mut self,
+        plain: Plain,
+        min_item: u64,
+        len_hint: &mut Option<u64>,
+    ) -> ReadResult<State> {
         let n = self.read_count("an element count", min_item)?;
         *len_hint = Some(n);
-        Ok(State::Plain { plain, left: n, min_expire: 0 })
+        Ok(State::Plain {
+            plain,
+            left: n,
+            min_expire: 0,
+        })
     }
 
     fn lp_cursor(&self, loc: BlobLoc) -> ReadResult<BlobCursor> {
-        ListpackCursor::new(self.blob(loc)).map(BlobCursor::Lp).map_err(|e| self.blob_err(e))
+        ListpackCursor::new(self.blob(loc))
+            .map(BlobCursor::Lp)
+            .map_err(|e| self.blob_err(e))
     }
 
     fn step_string(&mut self) -> ReadResult<Option<Emit>> {
@@ -892,14 +1127,24 @@ impl<S: Source> Parser<S> {
                 let r = dec.feed(self.src.bytes(sp), &mut |b: &[u8]| out.extend_from_slice(b));
                 self.chunk_buf = out;
                 if let Err(e) = r {
-                    let base = sp.start().saturating_sub(dec.consumed().saturating_sub(n as u64));
-                    return Err(self.err(base.saturating_add(e.offset()), "lzf", format!("invalid LZF compressed string value: {e}")));
+                    let base = sp
+                        .start()
+                        .saturating_sub(dec.consumed().saturating_sub(n as u64));
+                    return Err(self.err(
+                        base.saturating_add(e.offset()),
+                        "lzf",
+                        format!("invalid LZF compressed string value: {e}"),
+                    ));
                 }
                 if finished {
                     let st = std::mem::replace(&mut self.state, State::KeyEnd);
                     if let State::StringLzf { dec, .. } = st {
                         if let Err(e) = dec.finish() {
-                            return Err(self.err(sp.start() + n as u64, "lzf", format!("invalid LZF compressed string value: {e}")));
+                            return Err(self.err(
+                                sp.start() + n as u64,
+                                "lzf",
+                                format!("invalid LZF compressed string value: {e}"),
+                            ));
                         }
                     }
                 }
@@ -913,7 +1158,12 @@ impl<S: Source> Parser<S> {
     }
 
     fn step_plain(&mut self) -> ReadResult<Option<Emit>> {
-        let State::Plain { plain, left, min_expire } = self.state else {
+        let State::Plain {
+            plain,
+            left,
+            min_expire,
+        } = self.state
+        else {
             return Ok(None);
         };
         if left == 0 {
@@ -963,7 +1213,11 @@ impl<S: Source> Parser<S> {
                 };
                 if let Some(e) = expire {
                     if !(0..=EB_EXPIRE_TIME_MAX).contains(&e) || ttl > EB_EXPIRE_TIME_MAX as u64 {
-                        return Err(self.err(off, "hash-ttl", format!("hash field expiry {e} out of range")));
+                        return Err(self.err(
+                            off,
+                            "hash-ttl",
+                            format!("hash field expiry {e} out of range"),
+                        ));
                     }
                 }
                 let f = self.read_string(0, "a hash field")?;
@@ -976,7 +1230,11 @@ impl<S: Source> Parser<S> {
                 let off = self.src.offset();
                 let e = self.read_i64le("a hash field expiry")?;
                 if e < -1 {
-                    return Err(self.err(off, "hash-ttl", format!("hash field expiry {e} is below -1")));
+                    return Err(self.err(
+                        off,
+                        "hash-ttl",
+                        format!("hash field expiry {e} is below -1"),
+                    ));
                 }
                 Emit::Hash(f, v, (e != -1).then_some(e))
             }
@@ -992,12 +1250,20 @@ impl<S: Source> Parser<S> {
         let base = blob.as_ptr() as usize;
         let to_val = |e: Element<'_>| match e {
             Element::Int(v) => Val::Int(v),
-            Element::Str(s) => Val::Blob { off: s.as_ptr() as usize - base, len: s.len() },
+            Element::Str(s) => Val::Blob {
+                off: s.as_ptr() as usize - base,
+                len: s.len(),
+            },
         };
         let r = match cur {
             BlobCursor::Lp(c) => c.next(blob).map(|o| o.map(to_val)),
             BlobCursor::Zl(c) => c.next(blob).map(|o| o.map(to_val)),
-            BlobCursor::Intset { width, len, next, prev } => {
+            BlobCursor::Intset {
+                width,
+                len,
+                next,
+                prev,
+            } => {
                 if *next >= *len {
                     Ok(None)
                 } else {
@@ -1027,7 +1293,12 @@ impl<S: Source> Parser<S> {
     }
 
     fn step_blob(&mut self) -> ReadResult<Option<Emit>> {
-        let State::Blob { loc, mut cur, shape } = std::mem::replace(&mut self.state, State::Done) else {
+        let State::Blob {
+            loc,
+            mut cur,
+            shape,
+        } = std::mem::replace(&mut self.state, State::Done)
+        else {
             return Ok(None);
         };
         if self.skipping {
@@ -1048,14 +1319,25 @@ impl<S: Source> Parser<S> {
         }
     }
 
-    fn blob_item(&mut self, loc: BlobLoc, cur: &mut BlobCursor, shape: Shape) -> ReadResult<Option<Emit>> {
+    fn blob_item(
+        &mut self,
+        loc: BlobLoc,
+        cur: &mut BlobCursor,
+        shape: Shape,
+    ) -> ReadResult<Option<Emit>> {
         if let BlobCursor::Zipmap(c) = cur {
             let blob = self.blob(loc);
             let base = blob.as_ptr() as usize;
             return match c.next(blob) {
                 Ok(Some((k, v))) => Ok(Some(Emit::Hash(
-                    Val::Blob { off: k.as_ptr() as usize - base, len: k.len() },
-                    Val::Blob { off: v.as_ptr() as usize - base, len: v.len() },
+                    Val::Blob {
+                        off: k.as_ptr() as usize - base,
+                        len: k.len(),
+                    },
+                    Val::Blob {
+                        off: v.as_ptr() as usize - base,
+                        len: v.len(),
+                    },
                     None,
                 ))),
                 Ok(None) => Ok(None),
@@ -1065,7 +1347,13 @@ impl<S: Source> Parser<S> {
         let Some(first) = self.blob_next(loc, cur)? else {
             return Ok(None);
         };
-        let need = |this: &Self, what: &str| this.err(this.blob_offset, "blob-odd-count", format!("{} ends in the middle of a {what}", this.kind_name()));
+        let need = |this: &Self, what: &str| {
+            this.err(
+                this.blob_offset,
+                "blob-odd-count",
+                format!("{} ends in the middle of a {what}", this.kind_name()),
+            )
+        };
         Ok(Some(match shape {
             Shape::List => Emit::ListItem(first),
             Shape::Set => Emit::SetMember(first),
@@ -1083,14 +1371,23 @@ impl<S: Source> Parser<S> {
                 Emit::Hash(first, v, None)
             }
             Shape::HashTtl => {
-                let (Some(v), Some(ttl)) = (self.blob_next(loc, cur)?, self.blob_next(loc, cur)?) else {
+                let (Some(v), Some(ttl)) = (self.blob_next(loc, cur)?, self.blob_next(loc, cur)?)
+                else {
                     return Err(need(self, "field/value/ttl triplet"));
                 };
                 let Val::Int(t) = ttl else {
-                    return Err(self.err(self.blob_offset, "hash-ttl", "hash field TTL element is not an integer"));
+                    return Err(self.err(
+                        self.blob_offset,
+                        "hash-ttl",
+                        "hash field TTL element is not an integer",
+                    ));
                 };
                 if !(0..=EB_EXPIRE_TIME_MAX).contains(&t) {
-                    return Err(self.err(self.blob_offset, "hash-ttl", format!("hash field TTL {t} out of range")));
+                    return Err(self.err(
+                        self.blob_offset,
+                        "hash-ttl",
+                        format!("hash field TTL {t} out of range"),
+                    ));
                 }
                 Emit::Hash(first, v, (t != 0).then_some(t))
             }
@@ -1110,7 +1407,10 @@ impl<S: Source> Parser<S> {
                     self.err(
                         self.blob_offset,
                         "zset-score",
-                        format!("zset score {} is not a number", rdb_format::escape_bytes(b, 40)),
+                        format!(
+                            "zset score {} is not a number",
+                            rdb_format::escape_bytes(b, 40)
+                        ),
                     )
                 })?
             }
@@ -1123,17 +1423,26 @@ impl<S: Source> Parser<S> {
     }
 
     fn step_quicklist(&mut self) -> ReadResult<Option<Emit>> {
-        let State::Quicklist { left, v2, node } = std::mem::replace(&mut self.state, State::Done) else {
+        let State::Quicklist { left, v2, node } = std::mem::replace(&mut self.state, State::Done)
+        else {
             return Ok(None);
         };
         if let Some((loc, mut cur)) = node.filter(|_| !self.skipping) {
             match self.blob_next(loc, &mut cur)? {
                 Some(v) => {
-                    self.state = State::Quicklist { left, v2, node: Some((loc, cur)) };
+                    self.state = State::Quicklist {
+                        left,
+                        v2,
+                        node: Some((loc, cur)),
+                    };
                     return Ok(Some(Emit::ListItem(v)));
                 }
                 None => {
-                    self.state = State::Quicklist { left, v2, node: None };
+                    self.state = State::Quicklist {
+                        left,
+                        v2,
+                        node: None,
+                    };
                     return Ok(None);
                 }
             }
@@ -1152,34 +1461,61 @@ impl<S: Source> Parser<S> {
                     let v = self.read_string(0, "a plain quicklist node")?;
                     if let Val::Span(sp) = v {
                         if sp.is_empty() {
-                            return Err(self.err(off, "quicklist-empty-node", "quicklist node data is empty"));
+                            return Err(self.err(
+                                off,
+                                "quicklist-empty-node",
+                                "quicklist node data is empty",
+                            ));
                         }
                     }
-                    self.state = State::Quicklist { left, v2, node: None };
+                    self.state = State::Quicklist {
+                        left,
+                        v2,
+                        node: None,
+                    };
                     return Ok(Some(Emit::ListItem(v)));
                 }
                 2 => {
                     let loc = self.read_blob("a quicklist listpack node")?;
                     if self.blob(loc).is_empty() {
-                        return Err(self.err(off, "quicklist-empty-node", "quicklist node data is empty"));
+                        return Err(self.err(
+                            off,
+                            "quicklist-empty-node",
+                            "quicklist node data is empty",
+                        ));
                     }
                     let cur = self.lp_cursor(loc)?;
-                    self.state = State::Quicklist { left, v2, node: Some((loc, cur)) };
+                    self.state = State::Quicklist {
+                        left,
+                        v2,
+                        node: Some((loc, cur)),
+                    };
                 }
                 c => {
-                    return Err(self.err(off, "quicklist-container", format!("quicklist integrity check failed: container {c} is not 1 or 2")));
+                    return Err(self.err(
+                        off,
+                        "quicklist-container",
+                        format!("quicklist integrity check failed: container {c} is not 1 or 2"),
+                    ));
                 }
             }
         } else {
             let loc = self.read_blob("a quicklist ziplist node")?;
-            let cur = ZiplistCursor::new(self.blob(loc)).map(BlobCursor::Zl).map_err(|e| self.blob_err(e))?;
-            self.state = State::Quicklist { left, v2, node: Some((loc, cur)) };
+            let cur = ZiplistCursor::new(self.blob(loc))
+                .map(BlobCursor::Zl)
+                .map_err(|e| self.blob_err(e))?;
+            self.state = State::Quicklist {
+                left,
+                v2,
+                node: Some((loc, cur)),
+            };
         }
         Ok(None)
     }
 
     fn step_stream(&mut self) -> ReadResult<Option<Emit>> {
-        let State::Stream { version, phase } = std::mem::replace(&mut self.state, State::Done) else {
+        let State::Stream { version, phase } = std::mem::replace(&mut self.state, State::Done)
+        else {
             return Ok(None);
         };
         let (phase, emit) = self.stream_phase(version, phase)?;
@@ -1190,7 +1526,11 @@ impl<S: Source> Parser<S> {
         Ok(emit)
     }
 
-    fn stream_phase(&mut self, version: u8, phase: StreamPhase) -> ReadResult<(Option<StreamPhase>, Option<Emit>)> {
+    fn stream_phase(
+        &mut self,
+        version: u8,
+        phase: StreamPhase,
+    ) -> ReadResult<(Option<StreamPhase>, Option<Emit>)> {
         use StreamPhase as P;
         Ok(match phase {
             P::Nodes { left: 0 } => (Some(P::Meta), None),
@@ -1206,15 +1546,35 @@ impl<S: Source> Parser<S> {
                     }
                     Val::Scratch(i) if self.scratch.get(i).map(Vec::len) == Some(16) => {
                         let mut b = [0u8; 16];
-                        b.copy_from_slice(self.scratch.get(i).map(Vec::as_slice).unwrap_or(&[0; 16]));
+                        b.copy_from_slice(
+                            self.scratch.get(i).map(Vec::as_slice).unwrap_or(&[0; 16]),
+                        );
                         StreamId::from_be_bytes(b)
                     }
-                    _ => return Err(self.err(off, "stream-node-key", "Stream node key entry is not the size of a stream ID")),
+                    _ => {
+                        return Err(self.err(
+                            off,
+                            "stream-node-key",
+                            "Stream node key entry is not the size of a stream ID",
+                        ))
+                    }
                 };
                 let loc = self.read_blob("a stream listpack")?;
-                let cur = StreamNodeCursor::new(self.blob(loc), master.ms, master.seq).map_err(|e| self.blob_err(e))?;
+                let cur = StreamNodeCursor::new(self.blob(loc), master.ms, master.seq)
+                    .map_err(|e| self.blob_err(e))?;
                 let (count, deleted) = (cur.count, cur.deleted);
-                (Some(P::InNode { left: left - 1, loc, cur: Box::new(cur) }), Some(Emit::StreamNode { master, count, deleted }))
+                (
+                    Some(P::InNode {
+                        left: left - 1,
+                        loc,
+                        cur: Box::new(cur),
+                    }),
+                    Some(Emit::StreamNode {
+                        master,
+                        count,
+                        deleted,
+                    }),
+                )
             }
             P::InNode { left, .. } if self.skipping => (Some(P::Nodes { left }), None),
             P::InNode { left, loc, mut cur } => {
@@ -1227,7 +1587,13 @@ impl<S: Source> Parser<S> {
                         self.entry_pos.clear();
                         self.entry_pos.extend_from_slice(cur.positions());
                         let id = StreamId::new(e.ms, e.seq);
-                        (Some(P::InNode { left, loc, cur }), Some(Emit::StreamEntry { id, deleted: e.deleted }))
+                        (
+                            Some(P::InNode { left, loc, cur }),
+                            Some(Emit::StreamEntry {
+                                id,
+                                deleted: e.deleted,
+                            }),
+                        )
                     }
                     Ok(None) => (Some(P::Nodes { left }), None),
                     Err(e) => return Err(self.blob_err(e)),
@@ -1246,8 +1612,18 @@ impl<S: Source> Parser<S> {
                     (None, None, None)
                 };
                 let groups = self.read_count("the consumer group count", 3)?;
-                let meta = StreamMeta { length, last_id, first_id, max_deleted_id, entries_added, groups };
-                (Some(P::Groups { left: groups }), Some(Emit::StreamMeta(meta)))
+                let meta = StreamMeta {
+                    length,
+                    last_id,
+                    first_id,
+                    max_deleted_id,
+                    entries_added,
+                    groups,
+                };
+                (
+                    Some(P::Groups { left: groups }),
+                    Some(Emit::StreamMeta(meta)),
+                )
             }
             P::Groups { left: 0 } => (None, None),
             P::Groups { left } => {
@@ -1260,39 +1636,100 @@ impl<S: Source> Parser<S> {
                     None
                 };
                 let pel = self.read_count("a group PEL size", 25)?;
-                (Some(P::Pel { left: pel, groups_left: left - 1 }), Some(Emit::StreamGroup { name, last, entries_read, pel }))
+                (
+                    Some(P::Pel {
+                        left: pel,
+                        groups_left: left - 1,
+                    }),
+                    Some(Emit::StreamGroup {
+                        name,
+                        last,
+                        entries_read,
+                        pel,
+                    }),
+                )
             }
-            P::Pel { left: 0, groups_left } => {
+            P::Pel {
+                left: 0,
+                groups_left,
+            } => {
                 self.src.release();
                 let n = self.read_count("a consumer count", 10)?;
-                (Some(P::Consumers { left: n, groups_left }), Some(Emit::StreamConsumers(n)))
+                (
+                    Some(P::Consumers {
+                        left: n,
+                        groups_left,
+                    }),
+                    Some(Emit::StreamConsumers(n)),
+                )
             }
             P::Pel { left, groups_left } => {
                 self.src.release();
                 let id = self.read_stream_id_be("a PEL entry id")?;
                 let time = self.read_i64le("a PEL delivery time")?;
                 let count = self.read_len("a PEL delivery count")?;
-                (Some(P::Pel { left: left - 1, groups_left }), Some(Emit::StreamPending { id, time, count }))
+                (
+                    Some(P::Pel {
+                        left: left - 1,
+                        groups_left,
+                    }),
+                    Some(Emit::StreamPending { id, time, count }),
+                )
             }
-            P::Consumers { left: 0, groups_left } => (Some(P::Groups { left: groups_left }), None),
+            P::Consumers {
+                left: 0,
+                groups_left,
+            } => (Some(P::Groups { left: groups_left }), None),
             P::Consumers { left, groups_left } => {
                 self.src.release();
                 let name = self.read_string(0, "a consumer name")?;
                 let seen = self.read_i64le("a consumer seen time")?;
-                let active = if version >= 3 { Some(self.read_i64le("a consumer active time")?) } else { None };
+                let active = if version >= 3 {
+                    Some(self.read_i64le("a consumer active time")?)
+                } else {
+                    None
+                };
                 let pel = self.read_count("a consumer PEL size", 16)?;
                 (
-                    Some(P::ConsumerPel { left: pel, consumers_left: left - 1, groups_left }),
-                    Some(Emit::StreamConsumer { name, seen, active, pel }),
+                    Some(P::ConsumerPel {
+                        left: pel,
+                        consumers_left: left - 1,
+                        groups_left,
+                    }),
+                    Some(Emit::StreamConsumer {
+                        name,
+                        seen,
+                        active,
+                        pel,
+                    }),
                 )
             }
-            P::ConsumerPel { left: 0, consumers_left, groups_left } => {
-                (Some(P::Consumers { left: consumers_left, groups_left }), None)
-            }
-            P::ConsumerPel { left, consumers_left, groups_left } => {
+            P::ConsumerPel {
+                left: 0,
+                consumers_left,
+                groups_left,
+            } => (
+                Some(P::Consumers {
+                    left: consumers_left,
+                    groups_left,
+                }),
+                None,
+            ),
+            P::ConsumerPel {
+                left,
+                consumers_left,
+                groups_left,
+            } => {
                 self.src.release();
                 let id = self.read_stream_id_be("a consumer PEL id")?;
-                (Some(P::ConsumerPel { left: left - 1, consumers_left, groups_left }), Some(Emit::StreamConsumerPending(id)))
+                (
+                    Some(P::ConsumerPel {
+                        left: left - 1,
+                        consumers_left,
+                        groups_left,
+                    }),
+                    Some(Emit::StreamConsumerPending(id)),
+                )
             }
         })
     }
@@ -1302,8 +1739,14 @@ impl<S: Source> Parser<S> {
     fn current_blob(&self) -> &[u8] {
         match &self.state {
             State::Blob { loc, .. } => self.blob(*loc),
-            State::Quicklist { node: Some((loc, _)), .. } => self.blob(*loc),
-            State::Stream { phase: StreamPhase::InNode { loc, .. }, .. } => self.blob(*loc),
+            State::Quicklist {
+                node: Some((loc, _)),
+                ..
+            } => self.blob(*loc),
+            State::Stream {
+                phase: StreamPhase::InNode { loc, .. },
+                ..
+            } => self.blob(*loc),
             _ => &[],
         }
     }
@@ -1313,20 +1756,43 @@ impl<S: Source> Parser<S> {
             Val::Int(i) => Element::Int(i),
             Val::Span(sp) => Element::Str(self.src.bytes(sp)),
             Val::Scratch(i) => Element::Str(self.scratch.get(i).map(Vec::as_slice).unwrap_or(&[])),
-            Val::Blob { off, len } => Element::Str(self.current_blob().get(off..off + len).unwrap_or(&[])),
+            Val::Blob { off, len } => {
+                Element::Str(self.current_blob().get(off..off + len).unwrap_or(&[]))
+            }
         }
     }
 
     fn render(&self, e: Emit) -> Event<'_> {
         match e {
             Emit::Header(h) => Event::Header(h),
-            Emit::Aux(k, v) => Event::Aux { key: self.el(k), value: self.el(v) },
+            Emit::Aux(k, v) => Event::Aux {
+                key: self.el(k),
+                value: self.el(v),
+            },
             Emit::SelectDb(db) => Event::SelectDb { db },
             Emit::ResizeDb(keys, expires) => Event::ResizeDb { keys, expires },
-            Emit::SlotInfo(slot, keys, expires) => Event::SlotInfo { slot, keys, expires },
+            Emit::SlotInfo(slot, keys, expires) => Event::SlotInfo {
+                slot,
+                keys,
+                expires,
+            },
             Emit::Function(c) => Event::Function { code: self.el(c) },
-            Emit::ModuleAux { module_id, when, raw } => Event::ModuleAux { module_id, when, raw: self.src.bytes(raw) },
-            Emit::Key { offset, key, rdb_type, kind, len_hint } => Event::Key(KeyInfo {
+            Emit::ModuleAux {
+                module_id,
+                when,
+                raw,
+            } => Event::ModuleAux {
+                module_id,
+                when,
+                raw: self.src.bytes(raw),
+            },
+            Emit::Key {
+                offset,
+                key,
+                rdb_type,
+                kind,
+                len_hint,
+            } => Event::Key(KeyInfo {
                 offset,
                 db: self.db.unwrap_or(0),
                 key: self.el(key),
@@ -1341,9 +1807,24 @@ impl<S: Source> Parser<S> {
             Emit::ChunkBuf => Event::StringChunk(Element::Str(&self.chunk_buf)),
             Emit::ListItem(v) => Event::ListItem(self.el(v)),
             Emit::SetMember(v) => Event::SetMember(self.el(v)),
-            Emit::ZSet(m, score) => Event::ZSetMember { member: self.el(m), score },
-            Emit::Hash(f, v, expire_at_ms) => Event::HashField { field: self.el(f), value: self.el(v), expire_at_ms },
-            Emit::StreamNode { master, count, deleted } => Event::StreamNode { master, count, deleted },
+            Emit::ZSet(m, score) => Event::ZSetMember {
+                member: self.el(m),
+                score,
+            },
+            Emit::Hash(f, v, expire_at_ms) => Event::HashField {
+                field: self.el(f),
+                value: self.el(v),
+                expire_at_ms,
+            },
+            Emit::StreamNode {
+                master,
+                count,
+                deleted,
+            } => Event::StreamNode {
+                master,
+                count,
+                deleted,
+            },
             Emit::StreamEntry { id, deleted } => Event::StreamEntry(StreamEntryRef {
                 id,
                 deleted,
@@ -1351,22 +1832,39 @@ impl<S: Source> Parser<S> {
                 positions: &self.entry_pos,
             }),
             Emit::StreamMeta(m) => Event::StreamMeta(m),
-            Emit::StreamGroup { name, last, entries_read, pel } => Event::StreamGroup {
+            Emit::StreamGroup {
+                name,
+                last,
+                entries_read,
+                pel,
+            } => Event::StreamGroup {
                 name: self.el(name),
                 last_delivered_id: last,
                 entries_read,
                 pel,
             },
-            Emit::StreamPending { id, time, count } => Event::StreamPending { id, delivery_time_ms: time, delivery_count: count },
+            Emit::StreamPending { id, time, count } => Event::StreamPending {
+                id,
+                delivery_time_ms: time,
+                delivery_count: count,
+            },
             Emit::StreamConsumers(count) => Event::StreamConsumers { count },
-            Emit::StreamConsumer { name, seen, active, pel } => Event::StreamConsumer {
+            Emit::StreamConsumer {
+                name,
+                seen,
+                active,
+                pel,
+            } => Event::StreamConsumer {
                 name: self.el(name),
                 seen_time_ms: seen,
                 active_time_ms: active,
                 pel,
             },
             Emit::StreamConsumerPending(id) => Event::StreamConsumerPending { id },
-            Emit::Module { module_id, raw } => Event::Module { module_id, raw: self.src.bytes(raw) },
+            Emit::Module { module_id, raw } => Event::Module {
+                module_id,
+                raw: self.src.bytes(raw),
+            },
             Emit::KeyEnd => Event::KeyEnd,
             Emit::Eof(i) => Event::Eof(i),
         }

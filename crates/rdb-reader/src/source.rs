@@ -102,9 +102,15 @@ impl Source for SliceSource<'_> {
     fn take(&mut self, n: usize) -> Result<Span, SourceError> {
         let available = self.data.len() - self.pos;
         if n > available {
-            return Err(SourceError::Eof { needed: n, available });
+            return Err(SourceError::Eof {
+                needed: n,
+                available,
+            });
         }
-        let s = Span { start: self.pos as u64, len: n };
+        let s = Span {
+            start: self.pos as u64,
+            len: n,
+        };
         self.pos += n;
         Ok(s)
     }
@@ -203,7 +209,9 @@ impl<R: Read> StreamSource<R> {
             if self.filled == self.buf.len() {
                 // Grow only when full of real data: at most 2x what was received.
                 let want = (self.pos + n).max(STREAM_CHUNK);
-                let grown = (self.buf.len() * 2).max(STREAM_CHUNK).min(want.max(self.buf.len() + STREAM_CHUNK));
+                let grown = (self.buf.len() * 2)
+                    .max(STREAM_CHUNK)
+                    .min(want.max(self.buf.len() + STREAM_CHUNK));
                 self.buf.resize(grown, 0);
             }
             let dst = self.buf.get_mut(self.filled..).unwrap_or(&mut []);
@@ -231,10 +239,16 @@ impl<R: Read> Source for StreamSource<R> {
             self.fill(n)?;
             let available = self.filled - self.pos;
             if available < n {
-                return Err(SourceError::Eof { needed: n, available });
+                return Err(SourceError::Eof {
+                    needed: n,
+                    available,
+                });
             }
         }
-        let s = Span { start: self.base + self.pos as u64, len: n };
+        let s = Span {
+            start: self.base + self.pos as u64,
+            len: n,
+        };
         self.pos += n;
         Ok(s)
     }

@@ -39,5 +39,11 @@ fn real_server_files_match_expected_json() {
             failures.push(format!("{}:\n  {}", dir.display(), diffs.join("\n  ")));
         }
     }
-    assert!(failures.is_empty(), "{} of {} files differ:\n{}", failures.len(), dirs.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} files differ:\n{}",
+        failures.len(),
+        dirs.len(),
+        failures.join("\n")
+    );
 }

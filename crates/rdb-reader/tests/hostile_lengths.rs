@@ -25,7 +25,13 @@ fn huge_declared_lengths_fail_fast_without_allocating() {
     let h = b"REDIS0011\xfe\x00\x02\x01k\x01\x80\xff\xff\xff\xff".to_vec();
     let i = b"REDIS0011\xfe\x00\x00\x01k\xc3\x05\x81\x00\x00\x00\x01\x00\x00\x00\x00abcde".to_vec();
     let j = b"REDIS0011\xfe\x00\x10\x01k\x80\xc0\x00\x00\x00".to_vec();
-    for (name, file) in [("string", f), ("list", g), ("member", h), ("lzf", i), ("blob", j)] {
+    for (name, file) in [
+        ("string", f),
+        ("list", g),
+        ("member", h),
+        ("lzf", i),
+        ("blob", j),
+    ] {
         for mode in 0..2 {
             // Any allocation past 16 MiB above the current heap aborts the test binary.
             ALLOC.set_limit(ALLOC.allocated() + (16 << 20)).unwrap();
@@ -34,12 +40,17 @@ fn huge_declared_lengths_fail_fast_without_allocating() {
                 run(Parser::new(SliceSource::new(&file), Limits::default()))
             } else {
                 let l = Limits::default();
-                run(Parser::new(StreamSource::new(OneByteReader::new(&file), l.stream_buffer()), l))
+                run(Parser::new(
+                    StreamSource::new(OneByteReader::new(&file), l.stream_buffer()),
+                    l,
+                ))
             };
             ALLOC.set_limit(usize::MAX).unwrap();
-            assert!(out.last().unwrap().starts_with("error"), "{name}/{mode}: {out:?}");
+            assert!(
+                out.last().unwrap().starts_with("error"),
+                "{name}/{mode}: {out:?}"
+            );
             assert!(t.elapsed().as_secs() < 5, "{name}/{mode}: slow");
         }
     }
 }
-

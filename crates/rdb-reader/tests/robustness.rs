@@ -31,8 +31,17 @@ fn slice_run(data: &[u8]) -> Vec<String> {
 fn stream_runs(data: &[u8], seed: u64) -> [Vec<String>; 2] {
     let l = Limits::default();
     [
-        run(Parser::new(StreamSource::new(OneByteReader::new(data), l.stream_buffer()), l)),
-        run(Parser::new(StreamSource::new(RandomChunkReader::new(data, seed, 70_000), l.stream_buffer()), l)),
+        run(Parser::new(
+            StreamSource::new(OneByteReader::new(data), l.stream_buffer()),
+            l,
+        )),
+        run(Parser::new(
+            StreamSource::new(
+                RandomChunkReader::new(data, seed, 70_000),
+                l.stream_buffer(),
+            ),
+            l,
+        )),
     ]
 }
 
@@ -44,7 +53,12 @@ fn same_events_from_slice_one_byte_and_random_chunks() {
         let data = std::fs::read(f).unwrap();
         let want = slice_run(&data);
         for (k, got) in stream_runs(&data, i as u64).into_iter().enumerate() {
-            assert_eq!(got.len(), want.len(), "{} reader {k}: event count", f.display());
+            assert_eq!(
+                got.len(),
+                want.len(),
+                "{} reader {k}: event count",
+                f.display()
+            );
             for (j, (a, b)) in got.iter().zip(&want).enumerate() {
                 assert_eq!(a, b, "{} reader {k}: event {j}", f.display());
             }
@@ -114,7 +128,11 @@ fn every_truncation_fails_with_an_error() {
         let full = slice_run(&data);
         let full_ok = !full.last().unwrap().starts_with("error");
         let pts = truncation_points(&data, i as u64 + 7);
-        assert!(pts.len() >= 1000 || data.len() < 64 * 1024, "{}", f.display());
+        assert!(
+            pts.len() >= 1000 || data.len() < 64 * 1024,
+            "{}",
+            f.display()
+        );
         for (n, &cut) in pts.iter().enumerate() {
             // Drain without rendering events (fast), keeping only the error.
             let mut p = Parser::new(SliceSource::new(&data[..cut]), Limits::default());
@@ -130,13 +148,23 @@ fn every_truncation_fails_with_an_error() {
             };
             if full_ok {
                 // Every truncation of a valid file is reported at or before the cut.
-                assert!(err.offset() as usize <= cut, "{} cut at {cut}: {err}", f.display());
+                assert!(
+                    err.offset() as usize <= cut,
+                    "{} cut at {cut}: {err}",
+                    f.display()
+                );
             }
             // A sample also through the random-chunk stream reader: same events, same error.
             if n % 97 == 0 {
                 let got = slice_run(&data[..cut]);
                 let l = Limits::default();
-                let s = run(Parser::new(StreamSource::new(RandomChunkReader::new(&data[..cut], n as u64, 5000), l.stream_buffer()), l));
+                let s = run(Parser::new(
+                    StreamSource::new(
+                        RandomChunkReader::new(&data[..cut], n as u64, 5000),
+                        l.stream_buffer(),
+                    ),
+                    l,
+                ));
                 assert_eq!(s, got, "{} cut at {cut}: stream differs", f.display());
             }
         }
@@ -195,8 +223,16 @@ fn public_files_valid_read_to_the_end_and_corrupt_fail_with_an_offset() {
             let eof = eof.unwrap();
             // redis_40_with_module.rdb keeps the 40-byte diskless-replication EOF marker after
             // the checksum; loaders ignore trailing bytes (the verifier warns).
-            assert_eq!(eof.trailing_bytes, name == "redis_40_with_module.rdb", "{}", f.display());
-            let version: u16 = std::str::from_utf8(&data[5..9]).ok().and_then(|v| v.parse().ok()).unwrap_or(80);
+            assert_eq!(
+                eof.trailing_bytes,
+                name == "redis_40_with_module.rdb",
+                "{}",
+                f.display()
+            );
+            let version: u16 = std::str::from_utf8(&data[5..9])
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(80);
             let want = if version < 5 { "absent" } else { "ok" };
             assert!(
                 eof.status.as_str() == want || eof.status.as_str() == "disabled",

@@ -10,7 +10,11 @@ use rdb_model::ValueType;
 use rdb_reader::{Limits, MappedFile, Parser, SliceSource};
 
 #[derive(ClapParser)]
-#[command(name = "rdbkit", version, about = "Read, write and verify Redis/Valkey RDB snapshot files")]
+#[command(
+    name = "rdbkit",
+    version,
+    about = "Read, write and verify Redis/Valkey RDB snapshot files"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -48,11 +52,21 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     match cli.cmd {
-        Cmd::Dump { file, format, dbs, key, types } => cmd_dump(file, format, dbs, key, types),
+        Cmd::Dump {
+            file,
+            format,
+            dbs,
+            key,
+            types,
+        } => cmd_dump(file, format, dbs, key, types),
     }
 }
 
@@ -61,8 +75,17 @@ fn usage(msg: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
-fn cmd_dump(file: PathBuf, format: Format, dbs: Vec<u64>, key: Option<String>, types: Vec<String>) -> ExitCode {
-    let mut filter = DumpFilter { dbs, ..Default::default() };
+fn cmd_dump(
+    file: PathBuf,
+    format: Format,
+    dbs: Vec<u64>,
+    key: Option<String>,
+    types: Vec<String>,
+) -> ExitCode {
+    let mut filter = DumpFilter {
+        dbs,
+        ..Default::default()
+    };
     if let Some(k) = key {
         match regex::bytes::Regex::new(&k) {
             Ok(r) => filter.key = Some(r),
@@ -83,13 +106,23 @@ fn cmd_dump(file: PathBuf, format: Format, dbs: Vec<u64>, key: Option<String>, t
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     let limits = Limits::default();
     let result = if file.as_os_str() == "-" {
-        dump(rdb_reader::stream_parser(io::stdin().lock(), limits), format, &filter, &mut out)
+        dump(
+            rdb_reader::stream_parser(io::stdin().lock(), limits),
+            format,
+            &filter,
+            &mut out,
+        )
     } else {
         let map = match MappedFile::open(&file) {
             Ok(m) => m,
             Err(e) => return usage(&format!("{}: {e}", file.display())),
         };
-        dump(Parser::new(SliceSource::new(map.bytes()), limits), format, &filter, &mut out)
+        dump(
+            Parser::new(SliceSource::new(map.bytes()), limits),
+            format,
+            &filter,
+            &mut out,
+        )
     };
     let flushed = out.flush();
     match result {
@@ -102,7 +135,11 @@ fn cmd_dump(file: PathBuf, format: Format, dbs: Vec<u64>, key: Option<String>, t
             }
         },
         Err(DumpError::Read(e)) => {
-            let name = if file.as_os_str() == "-" { PathBuf::from("<stdin>") } else { file };
+            let name = if file.as_os_str() == "-" {
+                PathBuf::from("<stdin>")
+            } else {
+                file
+            };
             eprintln!("rdbkit: {}", e.with_file(name));
             ExitCode::from(1)
         }
