@@ -1,6 +1,6 @@
 //! The events the pull parser yields, borrowing from the input or the parser's buffers.
 
-use rdb_format::{Element, Header, RdbType, TypeKind};
+use rdb_format::{Element, Header, Opcode, RdbType, TypeKind};
 use rdb_model::StreamId;
 
 /// What the stored checksum says.
@@ -65,6 +65,10 @@ pub struct KeyInfo<'a> {
     /// Element count when the encoding states it up front (plain types, quicklist node
     /// count for lists is not an element count and gives `None`).
     pub len_hint: Option<u64>,
+    /// The stored `min_expire` of a Redis 7.4+ hash with field TTLs (types 24 and 25).
+    pub min_expire: Option<i64>,
+    /// Element width (2, 4 or 8) of an intset-encoded set.
+    pub intset_width: Option<u8>,
 }
 
 /// One entry of a stream node, with its fields.
@@ -249,6 +253,15 @@ pub enum Event<'a> {
         module_id: u64,
         /// Raw bytes.
         raw: &'a [u8],
+    },
+    /// Per-key opcodes (expire, idle, freq) followed by a record that is not a key. Servers
+    /// (and this reader) keep them for the next key; given once, right after that record (before
+    /// it when it is the EOF).
+    OrphanKeyAttributes {
+        /// Offset of the first of those opcodes.
+        offset: u64,
+        /// The record that follows them.
+        next: Opcode,
     },
     /// End of the current key.
     KeyEnd,

@@ -218,6 +218,7 @@ impl KeyspaceBuilder {
             | Event::SlotInfo { .. }
             | Event::StreamNode { .. }
             | Event::StreamConsumers { .. }
+            | Event::OrphanKeyAttributes { .. }
             | Event::Eof(_) => {}
         }
     }

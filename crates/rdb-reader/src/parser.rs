@@ -210,6 +210,10 @@ enum Emit {
         module_id: u64,
         raw: Span,
     },
+    Orphan {
+        offset: u64,
+        next: Opcode,
+    },
     KeyEnd,
     Eof(EofInfo),
 }
@@ -220,6 +224,16 @@ struct Pending {
     expire: Option<i64>,
     idle: Option<u64>,
     freq: Option<u8>,
+    /// Offset of the first per-key opcode of this group.
+    offset: Option<u64>,
+    /// Whether an [`Event::OrphanKeyAttributes`] was already given for this group.
+    reported: bool,
+}
+
+impl Pending {
+    fn is_set(&self) -> bool {
+        self.expire.is_some() || self.idle.is_some() || self.freq.is_some()
+    }
 }
 
 /// The pull parser over a [`Source`].
@@ -245,6 +259,10 @@ pub struct Parser<S> {
     entry_pos: Vec<(usize, usize)>,
     /// Last key info for `KeyInfo` rendering.
     key_attrs: Pending,
+    /// `min_expire` of the current key (types 24/25).
+    key_min_expire: Option<i64>,
+    /// Element width of the current key's intset.
+    key_intset_width: Option<u8>,
     /// An event to give before running the state machine again.
     queued: Option<Emit>,
     /// Inside [`Parser::skip_key`]: walk the value without decoding it.
@@ -284,6 +302,8 @@ impl<S: Source> Parser<S> {
             blob_compressed: false,
             entry_pos: Vec::new(),
             key_attrs: Pending::default(),
+            key_min_expire: None,
+            key_intset_width: None,
             queued: None,
             skipping: false,
         }
@@ -669,6 +689,33 @@ impl<S: Source> Parser<S> {
         self.src.release();
         let off = self.src.offset();
         let t = self.read_u8("a record type")?;
+        if matches!(t, 0xF8 | 0xF9 | 0xFC | 0xFD) && self.pending.offset.is_none() {
+            self.pending.offset = Some(off);
+        }
+        let emit = self.record(off, t)?;
+        // Per-key opcodes followed by a record that is not a key: servers keep them for the
+        // next key (and so do we); report it once, right after that record (before EOF, which
+        // is the last event).
+        if let Some(e) = emit {
+            let is_key = matches!(e, Emit::Key { .. });
+            if !is_key && self.pending.is_set() && !self.pending.reported {
+                self.pending.reported = true;
+                let orphan = Emit::Orphan {
+                    offset: self.pending.offset.unwrap_or(off),
+                    next: Opcode(t),
+                };
+                if matches!(e, Emit::Eof(_)) {
+                    self.queued = Some(e);
+                    return Ok(Some(orphan));
+                }
+                self.queued = Some(orphan);
+            }
+            return Ok(Some(e));
+        }
+        Ok(None)
+    }
+
+    fn record(&mut self, off: u64, t: u8) -> ReadResult<Option<Emit>> {
         match t {
             0xFF => self.finish_eof(off).map(Some),
             0xFE => {
@@ -880,6 +927,8 @@ impl<S: Source> Parser<S> {
         self.key.active = true;
         self.key.kind = Some(kind);
         self.key_attrs = std::mem::take(&mut self.pending);
+        self.key_min_expire = None;
+        self.key_intset_width = None;
 
         use TypeKind as K;
         let mut len_hint = None;
@@ -937,6 +986,9 @@ impl<S: Source> Parser<S> {
                 } else {
                     self.read_i64le("the hash min expire")?
                 };
+                if !pre_ga {
+                    self.key_min_expire = Some(min_expire);
+                }
                 if !(0..=EB_EXPIRE_TIME_MAX + 1).contains(&min_expire) {
                     return Err(self.err(
                         self.src.offset() - 8,
@@ -954,7 +1006,7 @@ impl<S: Source> Parser<S> {
             }
             K::HashListpackEx | K::HashListpackExPreGa => {
                 if kind == K::HashListpackEx {
-                    self.read_i64le("the hash min expire")?;
+                    self.key_min_expire = Some(self.read_i64le("the hash min expire")?);
                 }
                 let loc = self.read_blob("a hash listpack")?;
                 let cur = self.lp_cursor(loc)?;
@@ -990,12 +1042,14 @@ impl<S: Source> Parser<S> {
             K::SetIntset => {
                 let loc = self.read_blob("an intset")?;
                 let set = Intset::parse(self.blob(loc)).map_err(|e| self.blob_err(e))?;
-                len_hint = Some(set.len() as u64);
+                let (set_len, width) = (set.len(), set.width());
+                len_hint = Some(set_len as u64);
+                self.key_intset_width = u8::try_from(width).ok();
                 State::Blob {
                     loc,
                     cur: BlobCursor::Intset {
-                        width: set.width(),
-                        len: set.len(),
+                        width,
+                        len: set_len,
                         next: 0,
                         prev: None,
                     },
@@ -1802,6 +1856,8 @@ impl<S: Source> Parser<S> {
                 lru_idle_s: self.key_attrs.idle,
                 lfu_freq: self.key_attrs.freq,
                 len_hint,
+                min_expire: self.key_min_expire,
+                intset_width: self.key_intset_width,
             }),
             Emit::StringChunk(v) => Event::StringChunk(self.el(v)),
             Emit::ChunkBuf => Event::StringChunk(Element::Str(&self.chunk_buf)),
@@ -1865,6 +1921,7 @@ impl<S: Source> Parser<S> {
                 module_id,
                 raw: self.src.bytes(raw),
             },
+            Emit::Orphan { offset, next } => Event::OrphanKeyAttributes { offset, next },
             Emit::KeyEnd => Event::KeyEnd,
             Emit::Eof(i) => Event::Eof(i),
         }

@@ -145,6 +145,9 @@ pub struct CacheModel {
     pub rax_per_name: u64,
     /// Thresholds deciding compact vs hashtable encodings.
     pub thresholds: Thresholds,
+    /// A list small enough for one listpack is kept as a plain listpack (Redis ≥ 7.2, Valkey);
+    /// `false`: always a quicklist (Redis 7.0).
+    pub small_list_listpack: bool,
     /// Memory of an empty Redis 7.x server (documented, **not** part of CacheSize).
     pub empty_server_bytes: u64,
 }
@@ -183,7 +186,24 @@ impl Default for CacheModel {
             stream_consumer: 32,
             rax_per_name: 16,
             thresholds: Thresholds::default(),
+            small_list_listpack: true,
             empty_server_bytes: 900_000,
+        }
+    }
+}
+
+impl CacheModel {
+    /// The model for Redis 7.0, whose encodings differ from 7.2: no listpack sets (small
+    /// non-integer sets are hashtables) and no plain listpack lists (every list is a
+    /// quicklist). Used to calibrate against Debian's `redis-server` 7.0.
+    pub fn redis_7_0() -> Self {
+        CacheModel {
+            thresholds: Thresholds {
+                set_max_listpack_entries: 0,
+                ..Thresholds::default()
+            },
+            small_list_listpack: false,
+            ..CacheModel::default()
         }
     }
 }
@@ -565,7 +585,9 @@ impl ValueCost {
                 model.string_value(self.str_len, int)
             }
             "list" => {
-                if model.listpack_overhead + self.lp <= t.list_max_listpack_bytes {
+                if model.small_list_listpack
+                    && model.listpack_overhead + self.lp <= t.list_max_listpack_bytes
+                {
                     robj + model.listpack(self.lp)
                 } else {
                     let last = if self.ql_cur_n > 0 {

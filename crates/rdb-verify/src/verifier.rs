@@ -12,8 +12,6 @@ use std::hash::BuildHasherDefault;
 
 use rdb_cluster::slot::key_slot;
 use rdb_cluster::slotset::SlotSet;
-use rdb_format::length::length_size;
-use rdb_format::string::{decode_string_header, StringHeader};
 use rdb_format::{Element, Header, IntText, TypeKind};
 use rdb_model::StreamId;
 use rdb_reader::{ChecksumStatus, EofInfo, Event, KeyInfo, Limits, ReadError, StreamMeta};
@@ -241,7 +239,9 @@ pub struct Verifier {
     functions: DigestSet,
     modules_reported: Vec<u64>,
     rdb_types: Box<[u64; 256]>,
-    intset_width_warning: Option<(u64, String)>,
+    /// Element width of the current key's intset, and the smallest width its members need.
+    intset_width: Option<u8>,
+    intset_need: usize,
 }
 
 impl Verifier {
@@ -281,7 +281,8 @@ impl Verifier {
             functions: DigestSet::default(),
             modules_reported: Vec::new(),
             rdb_types: Box::new([0; 256]),
-            intset_width_warning: None,
+            intset_width: None,
+            intset_need: 2,
         }
     }
 
@@ -390,7 +391,7 @@ impl Verifier {
                 }
                 self.module_required(*module_id, off, "MODULE_AUX");
             }
-            Event::Key(k) => self.begin_key(k, &ctx),
+            Event::Key(k) => self.begin_key(k),
             Event::StringChunk(e) => self.cost.string_chunk(e),
             Event::ListItem(e) => {
                 self.key.n += 1;
@@ -437,7 +438,8 @@ impl Verifier {
                 self.module_required(*module_id, Some(off), "module value");
             }
             Event::KeyEnd => self.end_key(),
-            Event::Eof(info) => self.on_eof(*info, &ctx),
+            Event::OrphanKeyAttributes { offset, next } => self.orphan_attributes(*offset, next.0),
+            Event::Eof(info) => self.on_eof(*info),
         }
     }
 
@@ -466,38 +468,10 @@ impl Verifier {
 
     // ----- records ---------------------------------------------------------------------------
 
-    fn wide(&self) -> bool {
-        self.header.is_none_or(|h| h.has_64bit_lengths())
-    }
-
-    /// The start of a non-key record: skips (and reports, V-F10) per-key opcodes before it when
-    /// the input is in memory; records the opcode for the engine check.
+    /// The start of a non-key record: records the opcode for the engine check. (Per-key
+    /// opcodes before a non-key record come as the reader's `OrphanKeyAttributes` event.)
     fn record_start(&mut self, ctx: &EventContext<'_>, opcode: u8) -> Option<u64> {
-        let start = ctx.start?;
-        let mut pos = start;
-        if let Some(input) = ctx.input {
-            let wide = self.wide();
-            while let Ok(at) = usize::try_from(pos) {
-                let step = match input.get(at) {
-                    Some(0xFC) => 9,
-                    Some(0xFD) => 5,
-                    Some(0xF9) => 2,
-                    Some(0xF8) => match input.get(at + 1).map(|b| length_size(*b, wide)) {
-                        Some(Ok(n)) => 1 + n as u64,
-                        _ => break,
-                    },
-                    _ => break,
-                };
-                pos += step;
-            }
-            if pos != start
-                && input.get(usize::try_from(pos).unwrap_or(usize::MAX)) == Some(&opcode)
-            {
-                self.orphan_attributes(start, opcode);
-            } else if pos != start {
-                pos = start;
-            }
-        }
+        let pos = ctx.start?;
         self.compat.saw_opcode(opcode, pos);
         Some(pos)
     }
@@ -724,7 +698,7 @@ impl Verifier {
         );
     }
 
-    fn on_eof(&mut self, info: EofInfo, ctx: &EventContext<'_>) {
+    fn on_eof(&mut self, info: EofInfo) {
         self.close_slot_info();
         self.close_segment();
         if self.in_key {
@@ -732,11 +706,6 @@ impl Verifier {
         }
         self.seen_eof = true;
         self.compat.saw_opcode(0xFF, info.eof_offset);
-        if let Some(start) = ctx.start {
-            if start < info.eof_offset {
-                self.orphan_attributes(start, 0xFF);
-            }
-        }
         self.report.checksum = ChecksumReport {
             stored: info.stored.map(|v| format!("{v:016x}")),
             computed: Some(format!("{:016x}", info.computed)),
@@ -789,7 +758,7 @@ impl Verifier {
 
     // ----- keys ------------------------------------------------------------------------------
 
-    fn begin_key(&mut self, k: &KeyInfo<'_>, ctx: &EventContext<'_>) {
+    fn begin_key(&mut self, k: &KeyInfo<'_>) {
         if self.in_key {
             self.end_key();
         }
@@ -826,25 +795,11 @@ impl Verifier {
             ..KeyState::default()
         };
         if matches!(kind, K::HashMetadata) {
-            self.key.min_expire = ctx
-                .input
-                .and_then(|inp| read_min_expire(inp, k.offset, self.wide()));
+            self.key.min_expire = k.min_expire;
         }
-        if matches!(kind, K::SetIntset) {
-            // V-T6: servers always use the smallest width (checked when the blob is at hand).
-            let blob = ctx
-                .input
-                .and_then(|inp| raw_value_blob(inp, k.offset, self.wide()));
-            if let Some(set) = blob.and_then(|b| rdb_format::intset::Intset::parse(b).ok()) {
-                if !set.width_is_minimal() {
-                    let msg = format!(
-                        "intset uses {}-byte elements where a smaller width holds them all",
-                        set.width()
-                    );
-                    self.intset_width_warning = Some((k.offset, msg));
-                }
-            }
-        }
+        // V-T6: servers always use the smallest intset width; checked against the members.
+        self.intset_width = if matches!(kind, K::SetIntset) { k.intset_width } else { None };
+        self.intset_need = 2;
         self.cost.reset();
         self.members.clear();
 
@@ -978,7 +933,11 @@ impl Verifier {
         self.key.n += 1;
         self.key.max_member = self.key.max_member.max(e.byte_len() as u64);
         // Intsets are strictly ascending (the reader enforces it), so no duplicates.
-        if self.key.kind != TypeKind::SetIntset {
+        if self.key.kind == TypeKind::SetIntset {
+            if let Some(v) = e.as_int() {
+                self.intset_need = self.intset_need.max(rdb_format::intset::width_for(v));
+            }
+        } else {
             let off = self.elem_offset(ctx);
             self.member_dup(e, off, "set member");
         }
@@ -1073,8 +1032,14 @@ impl Verifier {
             self.key_finding(Severity::Warning, "empty-value", off, msg);
         }
         self.encoding_checks();
-        if let Some((o, msg)) = self.intset_width_warning.take() {
-            self.key_finding(Severity::Warning, "intset-width", o, msg);
+        if let Some(w) = self.intset_width.take() {
+            if usize::from(w) > self.intset_need {
+                let msg = format!(
+                    "intset uses {w}-byte elements where {}-byte elements hold them all",
+                    self.intset_need
+                );
+                self.key_finding(Severity::Warning, "intset-width", off, msg);
+            }
         }
         match kind {
             TypeKind::HashMetadata => {
@@ -1693,38 +1658,6 @@ pub fn check_shebang(code: &[u8]) -> Result<(&[u8], &[u8]), String> {
     Ok((engine, name))
 }
 
-/// The position just after the RDB string starting at `at`, and its header.
-fn skip_string(input: &[u8], at: usize, wide: bool) -> Option<(StringHeader, usize, usize)> {
-    let (h, n) = decode_string_header(input.get(at..)?, wide).ok()?;
-    let payload = match h {
-        StringHeader::Raw(l) => usize::try_from(l).ok()?,
-        StringHeader::Int(_) => 0,
-        StringHeader::Lzf { compressed, .. } => usize::try_from(compressed).ok()?,
-    };
-    let data = at.checked_add(n)?;
-    Some((h, data, data.checked_add(payload)?))
-}
-
-/// Reads the `min_expire` (i64le) of a type-24 key record at `offset` (type byte, key string,
-/// then the 8 bytes).
-fn read_min_expire(input: &[u8], offset: u64, wide: bool) -> Option<i64> {
-    let key_at = usize::try_from(offset).ok()?.checked_add(1)?;
-    let (_, _, at) = skip_string(input, key_at, wide)?;
-    let b: [u8; 8] = input.get(at..at.checked_add(8)?)?.try_into().ok()?;
-    Some(i64::from_le_bytes(b))
-}
-
-/// The uncompressed value blob that follows the key of the record at `offset` (`None` when it
-/// is LZF-compressed or out of bounds).
-fn raw_value_blob(input: &[u8], offset: u64, wide: bool) -> Option<&[u8]> {
-    let key_at = usize::try_from(offset).ok()?.checked_add(1)?;
-    let (_, _, at) = skip_string(input, key_at, wide)?;
-    match skip_string(input, at, wide)? {
-        (StringHeader::Raw(_), data, end) => input.get(data..end),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1751,13 +1684,4 @@ mod tests {
         assert!(check_shebang(b"#!lua name=a-b\n").is_err());
     }
 
-    #[test]
-    fn min_expire_position() {
-        // type 24, key "h" (raw), min_expire 1000.
-        let mut b = vec![0u8; 3];
-        b.extend_from_slice(&[24, 1, b'h']);
-        b.extend_from_slice(&1000i64.to_le_bytes());
-        assert_eq!(read_min_expire(&b, 3, true), Some(1000));
-        assert_eq!(read_min_expire(&b[..10], 3, true), None);
-    }
 }
