@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser as ClapParser, Subcommand, ValueEnum};
 use rdb_cli::dump::{dump, DumpError, DumpFilter, DumpFormat};
+use rdb_cli::export::{run_export, summary_lines, ExportArgs};
 use rdb_model::ValueType;
 use rdb_reader::{Limits, MappedFile, Parser, SliceSource};
 
@@ -45,6 +46,51 @@ enum Cmd {
         #[arg(long = "type")]
         types: Vec<String>,
     },
+    /// Write a keyspace (.rdb or JSONL dump) as one .rdb file per cluster node group plus a manifest.
+    ///
+    /// Files: DIR/NAME-0001.rdb ... and DIR/NAME-manifest.json. Never overwrites: if any of them exists,
+    /// nothing is written (exit 1). Files appear under their final names only when complete.
+    Export {
+        /// Source: an .rdb file (any version) or a JSONL keyspace in the `dump` format.
+        #[arg(long = "from", value_name = "SRC")]
+        from: PathBuf,
+        /// Snapshot name: 1 to 1000 characters, no '/', '\', NUL or control characters.
+        #[arg(long, value_name = "NAME")]
+        name: String,
+        /// Output directory (must exist).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Node groups 0001..N with the 16384 slots split evenly (remainder to the first groups).
+        #[arg(
+            long,
+            value_name = "N",
+            conflicts_with = "topology",
+            required_unless_present = "topology"
+        )]
+        shards: Option<usize>,
+        /// Topology file: {"NodeGroupConfiguration": [{"NodeGroupId": "0001", "Slots": "0-3999"}, ...]}.
+        #[arg(long, value_name = "FILE")]
+        topology: Option<PathBuf>,
+        /// Engine line the files must load on: redis-6.0, redis-6.2, redis-7.0, redis-7.2, redis-7.4,
+        /// valkey-7.2, valkey-8.0, valkey-8.1, valkey-9.0.
+        #[arg(long, value_name = "VERSION", default_value = "redis-7.0")]
+        target: String,
+        /// Export only this database (written as db 0); required when the source has keys outside db 0.
+        #[arg(long, value_name = "N", conflicts_with = "all_dbs")]
+        db: Option<u32>,
+        /// Keep every database (only with a single node group, --shards 1).
+        #[arg(long)]
+        all_dbs: bool,
+        /// Drop what the target cannot represent (hash field TTLs, functions) instead of failing.
+        #[arg(long)]
+        drop_unsupported: bool,
+        /// Worker threads (default: one per CPU); the output does not depend on it.
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        threads: usize,
+        /// Export time in Unix seconds (ctime AUX, SnapshotCreateTime); default: now.
+        #[arg(long, value_name = "SECS")]
+        ctime: Option<i64>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -67,6 +113,31 @@ fn main() -> ExitCode {
             key,
             types,
         } => cmd_dump(file, format, dbs, key, types),
+        Cmd::Export {
+            from,
+            name,
+            out,
+            shards,
+            topology,
+            target,
+            db,
+            all_dbs,
+            drop_unsupported,
+            threads,
+            ctime,
+        } => cmd_export(ExportArgs {
+            from,
+            name,
+            out,
+            shards,
+            topology,
+            target,
+            db,
+            all_dbs,
+            drop_unsupported,
+            threads,
+            ctime,
+        }),
     }
 }
 
@@ -147,6 +218,22 @@ fn cmd_dump(
         Err(DumpError::Io(e)) => {
             eprintln!("rdbkit: writing output: {e}");
             ExitCode::from(1)
+        }
+    }
+}
+
+fn cmd_export(args: ExportArgs) -> ExitCode {
+    match run_export(&args) {
+        Ok(res) => {
+            for line in summary_lines(&res) {
+                eprintln!("{line}");
+            }
+            eprintln!("{}", res.manifest_path.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("rdbkit: export: {}", e.message());
+            ExitCode::from(e.exit_code())
         }
     }
 }

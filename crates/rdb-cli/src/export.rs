@@ -1,0 +1,170 @@
+//! `rdbkit export`: argument handling around [`rdb_cluster::export`] (plan, `CacheSize` from
+//! `rdb-verify`'s memory model, per-node summary lines, exit codes).
+
+use std::path::{Path, PathBuf};
+
+use rdb_cluster::export::{export_file, DbSelection, ExportError, ExportPlan, ExportResult};
+use rdb_cluster::manifest::unix_now;
+use rdb_cluster::topology::Topology;
+use rdb_writer::Target;
+
+/// The options of `rdbkit export`, as parsed from the command line.
+#[derive(Debug, Clone)]
+pub struct ExportArgs {
+    /// `--from SRC`: an `.rdb` file or a JSONL dump.
+    pub from: PathBuf,
+    /// `--name NAME`.
+    pub name: String,
+    /// `--out DIR`.
+    pub out: PathBuf,
+    /// `--shards N`.
+    pub shards: Option<usize>,
+    /// `--topology FILE`.
+    pub topology: Option<PathBuf>,
+    /// `--target VERSION` (default `redis-7.0`).
+    pub target: String,
+    /// `--db N`.
+    pub db: Option<u32>,
+    /// `--all-dbs`.
+    pub all_dbs: bool,
+    /// `--drop-unsupported`.
+    pub drop_unsupported: bool,
+    /// `--threads N` (0 = one per CPU).
+    pub threads: usize,
+    /// `--ctime SECS`: the export time (default: now).
+    pub ctime: Option<i64>,
+}
+
+/// A failed export, with the exit code it maps to.
+#[derive(Debug)]
+pub enum ExportFailure {
+    /// Bad arguments (exit 2).
+    Usage(String),
+    /// Data, existing-file or I/O error (exit 1).
+    Data(String),
+}
+
+impl ExportFailure {
+    /// 2 for usage errors, 1 for the others.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ExportFailure::Usage(_) => 2,
+            ExportFailure::Data(_) => 1,
+        }
+    }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        match self {
+            ExportFailure::Usage(m) | ExportFailure::Data(m) => m,
+        }
+    }
+}
+
+impl From<ExportError> for ExportFailure {
+    fn from(e: ExportError) -> Self {
+        if e.is_usage() {
+            ExportFailure::Usage(e.to_string())
+        } else {
+            ExportFailure::Data(e.to_string())
+        }
+    }
+}
+
+/// `CacheSize` of a written node file with `rdb-verify`'s memory model (the estimate of
+/// `rdb-verify`'s report; duplicate-key detection off, it is not needed for the estimate).
+pub fn verify_cache_size(path: &Path) -> u64 {
+    let opts = rdb_verify::Options {
+        duplicate_keys: false,
+        ..rdb_verify::Options::default()
+    };
+    rdb_verify::verify_file(path, &opts).cache_size_bytes
+}
+
+/// Builds the plan from the arguments (usage errors for bad combinations).
+pub fn plan_from_args(args: &ExportArgs) -> Result<ExportPlan, ExportFailure> {
+    rdb_cluster::export::validate_name(&args.name)?;
+    let topology = match (&args.shards, &args.topology) {
+        (Some(n), None) => {
+            Topology::even(*n).map_err(|e| ExportFailure::Usage(format!("--shards: {e}")))?
+        }
+        (None, Some(file)) => {
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| ExportFailure::Usage(format!("--topology {}: {e}", file.display())))?;
+            Topology::from_json(&text)
+                .map_err(|e| ExportFailure::Usage(format!("--topology {}: {e}", file.display())))?
+        }
+        _ => {
+            return Err(ExportFailure::Usage(
+                "exactly one of --shards N and --topology FILE is required".into(),
+            ))
+        }
+    };
+    let target: Target = args
+        .target
+        .parse()
+        .map_err(|e| ExportFailure::Usage(format!("--target: {e}")))?;
+    let db = match (args.db, args.all_dbs) {
+        (Some(_), true) => {
+            return Err(ExportFailure::Usage(
+                "--db and --all-dbs cannot be combined".into(),
+            ))
+        }
+        (Some(n), false) => DbSelection::Db(n),
+        (None, true) => DbSelection::All,
+        (None, false) => DbSelection::Db0,
+    };
+    let mut plan = ExportPlan::new(args.name.clone(), args.out.clone(), topology, target);
+    plan.db = db;
+    plan.drop_unsupported = args.drop_unsupported;
+    plan.threads = args.threads;
+    plan.now = args.ctime.unwrap_or_else(unix_now);
+    plan.cache_size = Some(Box::new(verify_cache_size));
+    Ok(plan)
+}
+
+/// One summary line per node file (written to stderr by the binary).
+pub fn summary_lines(res: &ExportResult) -> Vec<String> {
+    res.nodes
+        .iter()
+        .map(|n| {
+            let mut line = format!(
+                "{}: node group {} slots {}: {} keys ({} with expiry), {} bytes, {}, CacheSize {}, crc64 {:016x}",
+                n.path.display(),
+                n.node_group_id,
+                n.slots,
+                n.keys,
+                n.expires,
+                n.bytes,
+                String::from_utf8_lossy(&n.header.to_bytes()),
+                rdb_cluster::manifest::cache_size_text(n.cache_size_bytes),
+                n.crc64,
+            );
+            if n.dropped_field_ttls + n.dropped_functions > 0 {
+                line.push_str(&format!(
+                    ", dropped {} hash field TTLs and {} functions",
+                    n.dropped_field_ttls, n.dropped_functions
+                ));
+            }
+            line
+        })
+        .collect()
+}
+
+/// Runs `rdbkit export`.
+pub fn run_export(args: &ExportArgs) -> Result<ExportResult, ExportFailure> {
+    let plan = plan_from_args(args)?;
+    if !args.out.is_dir() {
+        return Err(ExportFailure::Usage(format!(
+            "--out {}: not a directory",
+            args.out.display()
+        )));
+    }
+    if !args.from.is_file() {
+        return Err(ExportFailure::Usage(format!(
+            "--from {}: no such file",
+            args.from.display()
+        )));
+    }
+    Ok(export_file(&args.from, &plan)?)
+}

@@ -1,0 +1,432 @@
+//! `rdbkit export` through the binary: exit codes, no overwrite, JSONL sources, and crash safety under
+//! SIGKILL at random times.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use rdb_cluster::manifest::Manifest;
+use rdb_model::{Entry, Keyspace, Value};
+use rdb_reader::{read_keyspace, Event, Limits, Parser, SliceSource};
+use rdb_writer::{write_keyspace, Target, WriterBuilder};
+
+const RDBKIT: &str = env!("CARGO_BIN_EXE_rdbkit");
+const CTIME: &str = "1795309323";
+
+fn real_file() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/servers/redis-7.0.15/dev/dump.rdb")
+}
+
+fn rdbkit(args: &[&str]) -> Output {
+    Command::new(RDBKIT)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn dir_bytes(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn second_export_of_a_name_fails_and_changes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().to_str().unwrap();
+    let src = real_file();
+    let src = src.to_str().unwrap();
+    let args = [
+        "export", "--from", src, "--name", "snap", "--out", out, "--shards", "3", "--db", "0",
+        "--ctime", CTIME,
+    ];
+    let first = rdbkit(&args);
+    assert_eq!(code(&first), 0, "{}", stderr(&first));
+    let lines = stderr(&first);
+    assert_eq!(
+        lines.lines().filter(|l| l.contains("node group")).count(),
+        3,
+        "{lines}"
+    );
+    let before = dir_bytes(tmp.path());
+    assert_eq!(before.len(), 4);
+    let manifest =
+        Manifest::from_json(std::str::from_utf8(&before["snap-manifest.json"]).unwrap()).unwrap();
+    assert_eq!(manifest.snapshot_create_time, "2026-11-22T01:02:03Z");
+    assert_eq!(
+        manifest.node_snapshots[1].node_group_configuration.slots,
+        "5462-10922"
+    );
+    // CacheSize comes from rdb-verify's model: the same number `rdb-verify` reports for the file.
+    let report = rdb_verify::verify_file(
+        &tmp.path().join("snap-0002.rdb"),
+        &rdb_verify::Options::default(),
+    );
+    assert!(report.ok, "{:?}", report.findings);
+    assert_eq!(
+        manifest.node_snapshots[1].cache_size_bytes,
+        report.cache_size_bytes
+    );
+
+    // Same name again (even with another target or shard count): exit 1, nothing changed.
+    for extra in [
+        &["--shards", "3"][..],
+        &["--shards", "2", "--target", "redis-7.2"][..],
+    ] {
+        let mut again: Vec<&str> = vec![
+            "export", "--from", src, "--name", "snap", "--out", out, "--db", "0",
+        ];
+        again.extend_from_slice(extra);
+        let o = rdbkit(&again);
+        assert_eq!(code(&o), 1, "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains(&format!("a snapshot named snap already exists in {out}")),
+            "{}",
+            stderr(&o)
+        );
+        assert!(dir_bytes(tmp.path()) == before, "first export untouched");
+    }
+}
+
+#[test]
+fn exit_codes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().to_str().unwrap();
+    let src = real_file();
+    let src = src.to_str().unwrap();
+    let topo = tmp.path().join("gap.json");
+    std::fs::write(
+        &topo,
+        r#"{"NodeGroupConfiguration": [{"NodeGroupId": "0001", "Slots": "0-99"}, {"NodeGroupId": "0002", "Slots": "200-16383"}]}"#,
+    )
+    .unwrap();
+    let topo = topo.to_str().unwrap();
+    let cases: Vec<(Vec<&str>, i32, &str)> = vec![
+        // keys outside db 0 and no --db: a data error
+        (vec!["--shards", "2"], 1, "database"),
+        (
+            vec!["--topology", topo, "--db", "0"],
+            2,
+            "slots 100-199 are not assigned",
+        ),
+        (vec!["--shards", "2", "--all-dbs"], 2, "single-node-group"),
+        (vec!["--shards", "0", "--db", "0"], 2, "shard count"),
+        (vec!["--db", "0"], 2, "--shards"),
+        (
+            vec!["--shards", "2", "--topology", topo],
+            2,
+            "cannot be used with",
+        ),
+        (
+            vec!["--shards", "2", "--target", "redis-5.0"],
+            2,
+            "unknown target",
+        ),
+        (
+            vec!["--shards", "2", "--db", "0", "--target", "redis-6.2"],
+            1,
+            "function",
+        ),
+    ];
+    for (extra, want, text) in cases {
+        let mut args = vec!["export", "--from", src, "--name", "x", "--out", out];
+        args.extend(extra.iter().copied());
+        let o = rdbkit(&args);
+        assert_eq!(code(&o), want, "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(text), "{args:?}: {}", stderr(&o));
+    }
+    let o = rdbkit(&[
+        "export", "--from", src, "--name", "a/b", "--out", out, "--shards", "1", "--db", "0",
+    ]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("invalid snapshot name"),
+        "{}",
+        stderr(&o)
+    );
+    // Only the topology file is left: nothing was written by the failures.
+    assert_eq!(dir_bytes(tmp.path()).len(), 1);
+
+    // --shards 1 --all-dbs and --drop-unsupported for RDB 9 both work.
+    for extra in [
+        &["--all-dbs"][..],
+        &["--db", "0", "--target", "redis-6.2", "--drop-unsupported"][..],
+    ] {
+        let name = format!("ok{}", extra.len());
+        let mut args = vec![
+            "export", "--from", src, "--name", &name, "--out", out, "--shards", "1",
+        ];
+        args.extend_from_slice(extra);
+        let o = rdbkit(&args);
+        assert_eq!(code(&o), 0, "{args:?}: {}", stderr(&o));
+    }
+    let all = read_keyspace(&std::fs::read(tmp.path().join("ok1-0001.rdb")).unwrap()).unwrap();
+    assert_eq!(all.dbs.keys().copied().collect::<Vec<_>>(), [0, 1, 7, 15]);
+    let o = rdbkit(&["dump", tmp.path().join("ok5-0001.rdb").to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        o.stdout.starts_with(b"{\"aux\""),
+        "dump of the RDB 9 export works"
+    );
+}
+
+/// A JSONL dump (`rdbkit dump`) as the source gives the same keys as the `.rdb` it came from.
+#[test]
+fn jsonl_source() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = real_file();
+    let dump = rdbkit(&["dump", src.to_str().unwrap()]);
+    assert_eq!(code(&dump), 0, "{}", stderr(&dump));
+    let jsonl = tmp.path().join("src.jsonl");
+    std::fs::write(&jsonl, &dump.stdout).unwrap();
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let o = rdbkit(&[
+        "export",
+        "--from",
+        jsonl.to_str().unwrap(),
+        "--name",
+        "j",
+        "--out",
+        out.to_str().unwrap(),
+        "--shards",
+        "4",
+        "--target",
+        "redis-7.0",
+        "--ctime",
+        CTIME,
+        "--db",
+        "0",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let mut union = Keyspace::default();
+    for i in 1..=4 {
+        let ks = read_keyspace(&std::fs::read(out.join(format!("j-{i:04}.rdb"))).unwrap()).unwrap();
+        assert_eq!(ks.functions.len(), 1, "functions kept from the JSONL");
+        union.functions = ks.functions;
+        for (db, d) in ks.dbs {
+            union.db_mut(db).entries.extend(d.entries);
+        }
+    }
+    let mut want = read_keyspace(&std::fs::read(&src).unwrap()).unwrap();
+    want.dbs.retain(|&n, _| n == 0);
+    let diffs = rdb_testkit::server::diff_keyspaces(&union, &want);
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+}
+
+/// xorshift64*: the test's own small PRNG (seeded from the clock, printed for reruns).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn fill(&mut self, buf: &mut [u8]) {
+        for chunk in buf.chunks_mut(8) {
+            let v = self.next().to_le_bytes();
+            chunk.copy_from_slice(&v[..chunk.len()]);
+        }
+    }
+}
+
+/// ~105 MB source: 3200 incompressible 32 KiB strings plus 20000 small keys, some expiring.
+fn big_source(path: &Path) {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut ks = Keyspace::default();
+    let db = ks.db_mut(0);
+    for i in 0..3200 {
+        let mut v = vec![0u8; 32 << 10];
+        rng.fill(&mut v);
+        db.entries
+            .push(Entry::new(format!("big:{i}"), Value::String(v.into())));
+    }
+    for i in 0..20_000u64 {
+        let mut e = Entry::new(
+            format!("small:{{t{}}}:{i}", i % 50),
+            Value::String(format!("v{i}").into()),
+        );
+        if i % 7 == 0 {
+            e.expire_at_ms = Some(4_102_444_800_000 + i as i64);
+        }
+        db.entries.push(e);
+    }
+    let file = std::fs::File::create(path).unwrap();
+    let builder = WriterBuilder::new(Target::Redis72)
+        .compression(false)
+        .ctime(1);
+    let (file, _) = write_keyspace(&ks, std::io::BufWriter::new(file), &builder).unwrap();
+    file.into_inner().unwrap().sync_all().unwrap();
+}
+
+/// Reads a whole file with the reader (checksum verified); returns its key count.
+fn read_fully(path: &Path) -> Result<u64, String> {
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let mut p = Parser::new(SliceSource::new(&bytes), Limits::default());
+    let mut keys = 0;
+    loop {
+        match p.next_event() {
+            Ok(Some(Event::Key(_))) => {
+                keys += 1;
+                p.skip_key().map_err(|e| e.to_string())?;
+            }
+            Ok(Some(Event::Eof(_))) => return Ok(keys),
+            Ok(Some(_)) => {}
+            Ok(None) => return Err("no EOF".into()),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+const SHARDS: usize = 4;
+
+fn export_cmd(src: &Path, out: &Path) -> Command {
+    let mut c = Command::new(RDBKIT);
+    c.args(["export", "--from"])
+        .arg(src)
+        .args(["--name", "big", "--out"])
+        .arg(out)
+        .args(["--shards", &SHARDS.to_string(), "--ctime", CTIME])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    c
+}
+
+/// The invariants after an interrupted (or finished) run: every final-named `.rdb` reads fully with a
+/// good checksum; a manifest only with all its files (sizes and key counts as listed). Returns whether
+/// the manifest exists.
+fn check_state(out: &Path, what: &str) -> bool {
+    let manifest_path = out.join("big-manifest.json");
+    for i in 1..=SHARDS {
+        let f = out.join(format!("big-{i:04}.rdb"));
+        if f.exists() {
+            read_fully(&f)
+                .unwrap_or_else(|e| panic!("{what}: {} is not complete: {e}", f.display()));
+        }
+    }
+    if !manifest_path.exists() {
+        return false;
+    }
+    let m = Manifest::from_json(&std::fs::read_to_string(&manifest_path).unwrap()).unwrap();
+    assert_eq!(m.node_snapshots.len(), SHARDS);
+    for n in &m.node_snapshots {
+        let f = out.join(&n.file);
+        let len = std::fs::metadata(&f)
+            .unwrap_or_else(|e| panic!("{what}: manifest without {}: {e}", n.file))
+            .len();
+        assert_eq!(len, n.file_size_bytes, "{what}: {}", n.file);
+        assert_eq!(read_fully(&f).unwrap(), n.keys, "{what}: {}", n.file);
+    }
+    true
+}
+
+/// Removes the final-named outputs (not the temporaries).
+fn remove_finals(out: &Path) {
+    for i in 1..=SHARDS {
+        let _ = std::fs::remove_file(out.join(format!("big-{i:04}.rdb")));
+    }
+    let _ = std::fs::remove_file(out.join("big-manifest.json"));
+}
+
+fn temporaries(out: &Path) -> usize {
+    std::fs::read_dir(out)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains(".tmp-")
+        })
+        .count()
+}
+
+#[test]
+fn sigkill_at_random_times_leaves_no_partial_file() {
+    let started = Instant::now();
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("big.rdb");
+    big_source(&src);
+    assert!(std::fs::metadata(&src).unwrap().len() > 100_000_000);
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+
+    // A full run first: how long an export takes, and that it works.
+    let t0 = Instant::now();
+    let o = export_cmd(&src, &out).output().unwrap();
+    let full = t0.elapsed();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(check_state(&out, "full run"));
+    let reference = dir_bytes(&out);
+    remove_finals(&out);
+
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    eprintln!("full export: {full:?}; kill-time seed {seed:#x}");
+    let mut rng = Rng(seed);
+    let window = full.as_micros() as u64 * 11 / 10 + 1;
+    let (mut interrupted, mut completed, mut partial_finals) = (0, 0, 0);
+    for round in 0..20 {
+        let mut child = export_cmd(&src, &out).spawn().unwrap();
+        std::thread::sleep(Duration::from_micros(rng.next() % window));
+        child.kill().unwrap(); // SIGKILL (an error only if it already exited, which kill() tolerates)
+        let status = child.wait().unwrap();
+        let what = format!("round {round} ({status})");
+        if check_state(&out, &what) {
+            // Killed after publishing the manifest (or finished before the kill): complete.
+            completed += 1;
+        } else {
+            interrupted += 1;
+            let finals = (1..=SHARDS)
+                .filter(|i| out.join(format!("big-{i:04}.rdb")).exists())
+                .count();
+            partial_finals += usize::from(finals > 0);
+        }
+        // Leftovers of that run: its final files are removed (they block the name), its temporaries are
+        // left in place: they must not block the rerun.
+        remove_finals(&out);
+        let o = export_cmd(&src, &out).output().unwrap();
+        assert!(
+            o.status.success(),
+            "{what}: rerun: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(check_state(&out, &format!("{what}: rerun")));
+        let now = dir_bytes(&out);
+        for (name, bytes) in &reference {
+            assert!(now[name] == *bytes, "{what}: rerun output {name} differs");
+        }
+        remove_finals(&out);
+    }
+    eprintln!(
+        "kills: {interrupted} interrupted ({partial_finals} with some final files), {completed} completed; \
+         {} temporaries left by killed runs; {:?} in all",
+        temporaries(&out),
+        started.elapsed()
+    );
+    assert!(interrupted >= 5, "most kills land during the export");
+}

@@ -1,0 +1,614 @@
+//! The cluster export engine: one `.rdb` file per node group plus a manifest (`rdbkit export`,
+//! cli-contract.md).
+//!
+//! An [`ExportPlan`] names the snapshot, the output directory, the [`Topology`], the [`Target`]
+//! engine line and the database selection. Three sources are accepted:
+//!
+//! - an owned [`Keyspace`] ([`export_keyspace`]);
+//! - an existing `.rdb` file of any version the reader reads ([`export_rdb_file`]): streamed from
+//!   a memory map in two passes, never built into a keyspace (see below);
+//! - a `.jsonl` keyspace in the `rdbkit dump` format ([`export_jsonl_file`], built in memory).
+//!
+//! [`export_file`] picks the `.rdb` or JSONL path by looking at the file's first bytes.
+//!
+//! ## What is written, and when
+//!
+//! Files are `DIR/NAME-0001.rdb`, `DIR/NAME-0002.rdb`, ... (the node group ids of the topology) and
+//! `DIR/NAME-manifest.json` ([`Manifest`]). Before anything is written the name is checked
+//! ([`validate_name`]), the topology is validated, none of the final files may exist
+//! ([`ExportError::AlreadyExists`]) and the database selection must fit the source
+//! ([`DbSelection`]). Keys are sent to node groups by their hash slot (db 0 semantics) and written
+//! in ascending slot order (source order within a slot) with the target's slot information
+//! (`F4` for Redis 7.4, the `slot-info` AUX for Valkey 8.0+, nothing otherwise). Function
+//! libraries and module AUX records go to every file.
+//!
+//! Every node's file is written in parallel (a local rayon pool of [`ExportPlan::threads`]) to a
+//! temporary file `DIR/.NAME-0001.rdb.tmp-<pid>-<random>`, flushed with `fsync`. Only when all
+//! of them succeeded is each one published under its final name with no-overwrite semantics
+//! (`hard_link(temp, final)` — which fails when `final` exists — then the temporary is removed),
+//! the directory is synced, and the manifest is written the same way, last. On any failure the
+//! temporaries and the final files this run created are removed; files that existed before are
+//! never touched. An interrupted export therefore leaves complete final-named `.rdb` files at
+//! most, and a manifest only when all its files are in place. Leftover temporaries never block a
+//! later export (their names are unique per process).
+//!
+//! Output bytes depend only on the source and the plan (the `ctime` AUX and `SnapshotCreateTime`
+//! come from [`ExportPlan::now`]), never on the thread count.
+//!
+//! ## `.rdb` sources in bounded memory
+//!
+//! Pass 1 walks the mapped file once (values are skipped, not decoded, except hashes whose type
+//! can carry field TTLs) and keeps, per node group and database, one 24-byte record per key:
+//! its byte range in the file, its slot and the length of its attribute opcodes (expiry, IDLE,
+//! FREQ). Pass 2 writes each node's file from those ranges, in parallel. A value whose RDB type
+//! the target loads with the same meaning is copied raw (no decode / re-encode); other values
+//! (listpacks for RDB 9, newer stream types, field-TTL hashes for targets without them, files
+//! older than RDB 8) are decoded to the model and re-encoded. Memory is therefore about
+//! 24 bytes per key plus the writers' buffers, whatever the file size.
+
+mod commit;
+mod model_source;
+mod rdb_source;
+
+use std::fmt;
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rayon::prelude::*;
+use rdb_format::Header;
+use rdb_model::Keyspace;
+use rdb_writer::{Summary, Target, WriteError};
+
+use crate::manifest::{cache_size_text, rfc3339_utc, unix_now, Manifest, NodeSnapshot};
+use crate::topology::{Partitioner, Topology, TopologyError};
+
+pub use commit::HashingWriter;
+pub use model_source::read_jsonl_keyspace;
+
+/// Longest snapshot name, in characters.
+pub const MAX_NAME_CHARS: usize = 1000;
+
+/// A `CacheSize` estimator: given a finished node file, its estimated memory once loaded, in
+/// bytes (the CLI passes one that runs `rdb-verify`'s model).
+pub type CacheSizeFn = Box<dyn Fn(&Path) -> u64 + Send + Sync>;
+
+/// Which databases of the source are exported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DbSelection {
+    /// Database 0 only; keys in any other database are an error ([`ExportError::OtherDatabases`]).
+    #[default]
+    Db0,
+    /// Only this database (`--db N`), written as database 0.
+    Db(u32),
+    /// Every database, each kept under its number (`--all-dbs`, single node group only).
+    All,
+}
+
+/// What to export, where, and how.
+pub struct ExportPlan {
+    /// The snapshot name: files are `NAME-0001.rdb`, ..., `NAME-manifest.json`.
+    pub name: String,
+    /// The output directory (must exist).
+    pub out_dir: PathBuf,
+    /// Node groups and their slots.
+    pub topology: Topology,
+    /// The engine line the files must load on.
+    pub target: Target,
+    /// Which databases of the source to export.
+    pub db: DbSelection,
+    /// Drop what the target cannot represent (hash field TTLs, function libraries) instead of
+    /// failing; counted in the [`NodeReport`]s.
+    pub drop_unsupported: bool,
+    /// Worker threads for writing node files in parallel; 0 = one per CPU.
+    pub threads: usize,
+    /// The export time, Unix seconds: the files' `ctime` AUX and the manifest's
+    /// `SnapshotCreateTime`.
+    pub now: i64,
+    /// LZF compression of strings the writer encodes (raw-copied values keep their encoding).
+    pub compression: bool,
+    /// `CacheSize` estimator run on each finished file; `None`: the writer's `used-mem` estimate.
+    pub cache_size: Option<CacheSizeFn>,
+}
+
+impl fmt::Debug for ExportPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExportPlan")
+            .field("name", &self.name)
+            .field("out_dir", &self.out_dir)
+            .field("topology", &self.topology)
+            .field("target", &self.target)
+            .field("db", &self.db)
+            .field("drop_unsupported", &self.drop_unsupported)
+            .field("threads", &self.threads)
+            .field("now", &self.now)
+            .field("compression", &self.compression)
+            .field("cache_size", &self.cache_size.as_ref().map(|_| "<fn>"))
+            .finish()
+    }
+}
+
+impl ExportPlan {
+    /// A plan with the defaults: database 0 only, unsupported data is an error, one thread per
+    /// CPU, `now` = the current time, compression on, `CacheSize` from the writer's estimate.
+    pub fn new(
+        name: impl Into<String>,
+        out_dir: impl Into<PathBuf>,
+        topology: Topology,
+        target: Target,
+    ) -> Self {
+        ExportPlan {
+            name: name.into(),
+            out_dir: out_dir.into(),
+            topology,
+            target,
+            db: DbSelection::Db0,
+            drop_unsupported: false,
+            threads: 0,
+            now: unix_now(),
+            compression: true,
+            cache_size: None,
+        }
+    }
+
+    /// The final path of node group `id`'s file: `DIR/NAME-<id>.rdb`.
+    pub fn node_file(&self, id: &str) -> PathBuf {
+        self.out_dir.join(node_file_name(&self.name, id))
+    }
+
+    /// The final path of the manifest: `DIR/NAME-manifest.json`.
+    pub fn manifest_file(&self) -> PathBuf {
+        self.out_dir.join(manifest_file_name(&self.name))
+    }
+
+    /// Every final path this plan writes: the node files in topology order, then the manifest.
+    pub fn output_files(&self) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = self
+            .topology
+            .groups
+            .iter()
+            .map(|g| self.node_file(&g.id))
+            .collect();
+        files.push(self.manifest_file());
+        files
+    }
+}
+
+/// `NAME-<id>.rdb`.
+pub fn node_file_name(name: &str, id: &str) -> String {
+    format!("{name}-{id}.rdb")
+}
+
+/// `NAME-manifest.json`.
+pub fn manifest_file_name(name: &str) -> String {
+    format!("{name}-manifest.json")
+}
+
+/// What one node group's file holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeReport {
+    /// The node group id (`"0001"`).
+    pub node_group_id: String,
+    /// Its slots, in the service's text form.
+    pub slots: String,
+    /// The final path of the file.
+    pub path: PathBuf,
+    /// Header written (magic and RDB version).
+    pub header: Header,
+    /// Keys written.
+    pub keys: u64,
+    /// Of those, keys with an expiry.
+    pub expires: u64,
+    /// File size in bytes.
+    pub bytes: u64,
+    /// The CRC-64 trailer.
+    pub crc64: u64,
+    /// SHA-256 of the file, lowercase hex.
+    pub sha256: String,
+    /// The `CacheSizeBytes` of the manifest.
+    pub cache_size_bytes: u64,
+    /// Values copied raw from an `.rdb` source.
+    pub raw_copied: u64,
+    /// Values decoded and re-encoded (every value of a keyspace or JSONL source).
+    pub reencoded: u64,
+    /// Empty collections skipped (servers do not hold them).
+    pub skipped_empty: u64,
+    /// Hash field TTLs dropped (`drop_unsupported`).
+    pub dropped_field_ttls: u64,
+    /// Function libraries dropped (`drop_unsupported`).
+    pub dropped_functions: u64,
+}
+
+/// The outcome of a finished export.
+#[derive(Debug, Clone)]
+pub struct ExportResult {
+    /// The manifest as written.
+    pub manifest: Manifest,
+    /// Where it was written.
+    pub manifest_path: PathBuf,
+    /// One entry per node group, in topology order.
+    pub nodes: Vec<NodeReport>,
+}
+
+/// Why an export failed. Nothing of the export is left behind in any case.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// The snapshot name breaks the naming rules.
+    #[error("invalid snapshot name {name:?}: {reason} (a snapshot name is 1 to {MAX_NAME_CHARS} characters of UTF-8 with no '/', '\\', NUL or control characters)")]
+    InvalidName {
+        /// The name given.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The topology is not usable (gap, overlap, bad id, ...).
+    #[error("{0}")]
+    Topology(#[from] TopologyError),
+    /// `DbSelection::All` with more than one node group.
+    #[error("all databases can only be kept in a single-node-group export (--shards 1 --all-dbs), this topology has {0} node groups")]
+    AllDbsNeedsOneGroup(usize),
+    /// A file of the export already exists.
+    #[error("a snapshot named {name} already exists in {} ({} exists)", dir.display(), file.display())]
+    AlreadyExists {
+        /// The snapshot name.
+        name: String,
+        /// The output directory.
+        dir: PathBuf,
+        /// The first existing file found.
+        file: PathBuf,
+    },
+    /// The source has keys outside database 0 and no database was chosen.
+    #[error("the source has keys in database(s) {}: a cluster export holds database 0 only; choose one with --db N (or keep all with --shards 1 --all-dbs)", list(.dbs))]
+    OtherDatabases {
+        /// The databases holding keys (including 0 when it does).
+        dbs: Vec<u64>,
+    },
+    /// The source file cannot be read or is invalid.
+    #[error("{0}")]
+    Source(String),
+    /// A value cannot be written for the target (or is invalid).
+    #[error("{file}: {error}")]
+    Write {
+        /// The node file concerned (final name).
+        file: String,
+        /// The writer's error (names the key).
+        error: WriteError,
+    },
+    /// An I/O error on an output file or directory.
+    #[error("{}: {error}", path.display())]
+    Io {
+        /// The path concerned.
+        path: PathBuf,
+        /// The error.
+        error: io::Error,
+    },
+    /// Stopped because another node's file failed.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+fn list(dbs: &[u64]) -> String {
+    dbs.iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl ExportError {
+    /// Whether the error is about the arguments (name, topology, option combination) rather than
+    /// the data or the file system: the CLI exits 2 for these, 1 for the others.
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            ExportError::InvalidName { .. }
+                | ExportError::Topology(_)
+                | ExportError::AllDbsNeedsOneGroup(_)
+        )
+    }
+
+    pub(crate) fn io(path: &Path, error: io::Error) -> Self {
+        ExportError::Io {
+            path: path.to_path_buf(),
+            error,
+        }
+    }
+}
+
+/// Checks a snapshot name: 1 to 1000 characters, no `/`, `\`, NUL or other control characters
+/// (the name is UTF-8 by construction).
+pub fn validate_name(name: &str) -> Result<(), ExportError> {
+    let bad = |reason: String| ExportError::InvalidName {
+        name: name.to_owned(),
+        reason,
+    };
+    let chars = name.chars().count();
+    if chars == 0 {
+        return Err(bad("it is empty".into()));
+    }
+    if chars > MAX_NAME_CHARS {
+        return Err(bad(format!("it has {chars} characters")));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|&c| c == '/' || c == '\\' || c.is_control())
+    {
+        return Err(bad(format!("it contains {c:?}")));
+    }
+    Ok(())
+}
+
+/// The checks every export runs before writing: name, topology, database selection against the
+/// topology, and no existing output file.
+pub fn preflight(plan: &ExportPlan) -> Result<Partitioner, ExportError> {
+    validate_name(&plan.name)?;
+    let partitioner = plan.topology.partitioner()?;
+    if plan.db == DbSelection::All && plan.topology.len() != 1 {
+        return Err(ExportError::AllDbsNeedsOneGroup(plan.topology.len()));
+    }
+    check_absent(plan)?;
+    Ok(partitioner)
+}
+
+/// Fails with [`ExportError::AlreadyExists`] when any output file exists (a dangling symlink
+/// counts).
+fn check_absent(plan: &ExportPlan) -> Result<(), ExportError> {
+    for file in plan.output_files() {
+        match std::fs::symlink_metadata(&file) {
+            Ok(_) => {
+                return Err(ExportError::AlreadyExists {
+                    name: plan.name.clone(),
+                    dir: plan.out_dir.clone(),
+                    file,
+                })
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(ExportError::io(&file, e)),
+        }
+    }
+    Ok(())
+}
+
+/// Exports an owned keyspace.
+pub fn export_keyspace(ks: &Keyspace, plan: &ExportPlan) -> Result<ExportResult, ExportError> {
+    let partitioner = preflight(plan)?;
+    let pool = pool(plan)?;
+    let job = model_source::ModelJob::new(ks, plan, &partitioner, &pool)?;
+    run(plan, &pool, |i, w, cancel| job.write_node(i, w, cancel))
+}
+
+/// Exports an `.rdb` file of any version (memory-mapped, two passes, bounded memory; see the
+/// module docs).
+pub fn export_rdb_file(path: &Path, plan: &ExportPlan) -> Result<ExportResult, ExportError> {
+    let partitioner = preflight(plan)?;
+    let map = rdb_reader::MappedFile::open(path)
+        .map_err(|e| ExportError::Source(format!("{}: {e}", path.display())))?;
+    let pool = pool(plan)?;
+    let job = rdb_source::RdbJob::scan(path, map.bytes(), plan, &partitioner, &pool)?;
+    run(plan, &pool, |i, w, cancel| job.write_node(i, w, cancel))
+}
+
+/// Exports a JSONL keyspace in the `rdbkit dump` format (key lines; `function` and `module_aux`
+/// lines are kept, other records ignored). The keyspace is built in memory.
+pub fn export_jsonl_file(path: &Path, plan: &ExportPlan) -> Result<ExportResult, ExportError> {
+    preflight(plan)?;
+    let file =
+        File::open(path).map_err(|e| ExportError::Source(format!("{}: {e}", path.display())))?;
+    let ks = read_jsonl_keyspace(io::BufReader::with_capacity(1 << 20, file))
+        .map_err(|e| ExportError::Source(format!("{}: {e}", path.display())))?;
+    export_keyspace(&ks, plan)
+}
+
+/// Whether `path` starts like an `.rdb` file (`REDIS` or `VALKEY` magic).
+pub fn looks_like_rdb(path: &Path) -> io::Result<bool> {
+    use std::io::Read;
+    let mut head = [0u8; 6];
+    let mut file = File::open(path)?;
+    let mut got = 0;
+    while got < head.len() {
+        let n = file.read(head.get_mut(got..).unwrap_or_default())?;
+        if n == 0 {
+            break;
+        }
+        got += n;
+    }
+    let head = head.get(..got).unwrap_or_default();
+    Ok(head.starts_with(b"REDIS") || head.starts_with(b"VALKEY"))
+}
+
+/// Exports `path`: an `.rdb` file when it starts with the RDB magic, otherwise JSONL.
+pub fn export_file(path: &Path, plan: &ExportPlan) -> Result<ExportResult, ExportError> {
+    let is_rdb = looks_like_rdb(path)
+        .map_err(|e| ExportError::Source(format!("{}: {e}", path.display())))?;
+    if is_rdb {
+        export_rdb_file(path, plan)
+    } else {
+        export_jsonl_file(path, plan)
+    }
+}
+
+fn pool(plan: &ExportPlan) -> Result<rayon::ThreadPool, ExportError> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(plan.threads)
+        .build()
+        .map_err(|e| ExportError::io(&plan.out_dir, io::Error::other(e.to_string())))
+}
+
+/// What a node writer reports besides the writer's summary.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct NodeStats {
+    pub(crate) raw_copied: u64,
+    pub(crate) reencoded: u64,
+    pub(crate) skipped_empty: u64,
+    pub(crate) dropped_functions: u64,
+    /// The `used-mem` estimate written in the header (default `CacheSizeBytes`).
+    pub(crate) used_mem: u64,
+}
+
+/// The output of one node file writer.
+pub(crate) type NodeOutput = (HashingWriter<File>, Summary, NodeStats);
+
+/// A finished, synced temporary node file.
+struct NodeDone {
+    temp: commit::TempFile,
+    sha256: String,
+    summary: Summary,
+    stats: NodeStats,
+    cache_size_bytes: u64,
+}
+
+/// Writes every node file to a temporary, then publishes them and the manifest.
+fn run<F>(
+    plan: &ExportPlan,
+    pool: &rayon::ThreadPool,
+    write: F,
+) -> Result<ExportResult, ExportError>
+where
+    F: Fn(usize, HashingWriter<File>, &AtomicBool) -> Result<NodeOutput, ExportError> + Sync,
+{
+    let cancel = AtomicBool::new(false);
+    let groups = &plan.topology.groups;
+    let results: Vec<Result<NodeDone, ExportError>> = pool.install(|| {
+        (0..groups.len())
+            .into_par_iter()
+            .map(|i| {
+                let r = write_one(plan, i, &write, &cancel);
+                if r.is_err() {
+                    cancel.store(true, Ordering::Relaxed);
+                }
+                r
+            })
+            .collect()
+    });
+    let mut done = Vec::with_capacity(results.len());
+    let mut first_error = None;
+    for r in results {
+        match r {
+            Ok(d) => done.push(d),
+            Err(ExportError::Cancelled) => {}
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    if let Some(e) = first_error {
+        return Err(e); // dropping `done` removes the temporaries
+    }
+    if done.len() != groups.len() {
+        return Err(ExportError::Cancelled);
+    }
+    publish_all(plan, done)
+}
+
+fn write_one<F>(
+    plan: &ExportPlan,
+    index: usize,
+    write: &F,
+    cancel: &AtomicBool,
+) -> Result<NodeDone, ExportError>
+where
+    F: Fn(usize, HashingWriter<File>, &AtomicBool) -> Result<NodeOutput, ExportError> + Sync,
+{
+    let id = plan
+        .topology
+        .groups
+        .get(index)
+        .map(|g| g.id.as_str())
+        .unwrap_or_default();
+    let final_name = node_file_name(&plan.name, id);
+    let (file, temp) = commit::TempFile::create(&plan.out_dir, &final_name)?;
+    let (hashing, summary, stats) = write(index, HashingWriter::new(file), cancel)?;
+    let (file, sha256) = hashing.finish();
+    file.sync_all()
+        .map_err(|e| ExportError::io(temp.path(), e))?;
+    drop(file);
+    let cache_size_bytes = match &plan.cache_size {
+        Some(estimate) => estimate(temp.path()),
+        None => stats.used_mem,
+    };
+    Ok(NodeDone {
+        temp,
+        sha256,
+        summary,
+        stats,
+        cache_size_bytes,
+    })
+}
+
+/// Publishes the node files (no overwrite), syncs the directory, then writes the manifest the
+/// same way. Undoes what it published on failure.
+fn publish_all(plan: &ExportPlan, done: Vec<NodeDone>) -> Result<ExportResult, ExportError> {
+    let mut published = commit::Published::new(plan.out_dir.clone());
+    let ctime = rfc3339_utc(plan.now);
+    let mut nodes = Vec::with_capacity(done.len());
+    let mut snapshots = Vec::with_capacity(done.len());
+    for (node, group) in done.into_iter().zip(&plan.topology.groups) {
+        let final_path = plan.node_file(&group.id);
+        published.publish(node.temp, &final_path, plan)?;
+        let s = &node.summary;
+        let file = node_file_name(&plan.name, &group.id);
+        snapshots.push(NodeSnapshot {
+            node_group_id: group.id.clone(),
+            cache_node_id: "0001".into(),
+            node_group_configuration: crate::manifest::NodeGroupConfiguration {
+                node_group_id: group.id.clone(),
+                slots: group.slots.to_string(),
+            },
+            cache_size: cache_size_text(node.cache_size_bytes),
+            snapshot_create_time: ctime.clone(),
+            file,
+            file_size_bytes: s.bytes,
+            sha256: node.sha256.clone(),
+            crc64: format!("{:016x}", s.crc),
+            rdb_version: s.header.version,
+            keys: s.keys,
+            expires: s.expires,
+            cache_size_bytes: node.cache_size_bytes,
+        });
+        nodes.push(NodeReport {
+            node_group_id: group.id.clone(),
+            slots: group.slots.to_string(),
+            path: final_path,
+            header: s.header,
+            keys: s.keys,
+            expires: s.expires,
+            bytes: s.bytes,
+            crc64: s.crc,
+            sha256: node.sha256,
+            cache_size_bytes: node.cache_size_bytes,
+            raw_copied: node.stats.raw_copied,
+            reencoded: node.stats.reencoded,
+            skipped_empty: s.skipped_empty + node.stats.skipped_empty,
+            dropped_field_ttls: s.dropped_field_ttls,
+            dropped_functions: s.dropped_functions + node.stats.dropped_functions,
+        });
+    }
+    published.sync_dir()?;
+    let target = plan.target.name();
+    let (engine, version) = target.split_once('-').unwrap_or((target, ""));
+    let manifest = Manifest {
+        snapshot_name: plan.name.clone(),
+        snapshot_status: "available".into(),
+        snapshot_source: "manual".into(),
+        engine: engine.into(),
+        engine_version: version.into(),
+        num_node_groups: u32::try_from(snapshots.len()).unwrap_or(u32::MAX),
+        snapshot_create_time: ctime,
+        node_snapshots: snapshots,
+    };
+    let manifest_path = plan.manifest_file();
+    let (mut file, temp) =
+        commit::TempFile::create(&plan.out_dir, &manifest_file_name(&plan.name))?;
+    io::Write::write_all(&mut file, manifest.to_json_pretty().as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(|e| ExportError::io(temp.path(), e))?;
+    drop(file);
+    published.publish(temp, &manifest_path, plan)?;
+    published.sync_dir()?;
+    published.keep();
+    Ok(ExportResult {
+        manifest,
+        manifest_path,
+        nodes,
+    })
+}

@@ -1,0 +1,312 @@
+//! Exports of an owned keyspace (also the JSONL source, which is read into one).
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::BufRead;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use base64::Engine as _;
+use rayon::prelude::*;
+use rdb_model::json::{bytes_from_json, entry_from_json, module_id_from_name};
+use rdb_model::{Bytes, Entry, Keyspace, ModuleAux, Value};
+use rdb_writer::{is_empty_value, KeyName, Target, WriteError, WriterBuilder};
+
+use super::{
+    node_file_name, DbSelection, ExportError, ExportPlan, HashingWriter, NodeOutput, NodeStats,
+};
+use crate::slot::key_slot;
+use crate::topology::Partitioner;
+
+/// Baseline of the `used-mem` estimate: an empty server.
+pub(crate) const BASE_USED_MEM: u64 = 1 << 20;
+
+/// How often (in keys) a node writer checks whether another node failed.
+pub(crate) const CANCEL_CHECK: usize = 256;
+
+/// The `used-mem` estimate of one entry, as `rdb_writer::estimate_used_mem` counts it: 64 bytes
+/// of overhead, the key and value bytes, and 16 bytes per collection element.
+fn entry_used_mem(e: &Entry) -> u64 {
+    let (bytes, elems): (usize, usize) = match &e.value {
+        Value::String(s) => (s.len(), 0),
+        Value::List(x) | Value::Set(x) => (x.iter().map(|m| m.len()).sum(), x.len()),
+        Value::SortedSet(x) => (x.iter().map(|(m, _)| m.len() + 8).sum(), x.len()),
+        Value::Hash(x) => (
+            x.iter().map(|f| f.field.len() + f.value.len()).sum(),
+            x.len(),
+        ),
+        Value::Stream(s) => (
+            s.entries
+                .iter()
+                .flat_map(|e| &e.fields)
+                .map(|(f, v)| f.len() + v.len())
+                .sum(),
+            s.entries.len(),
+        ),
+        Value::Module(m) => (m.raw.len(), 0),
+    };
+    64 + e.key.len() as u64 + bytes as u64 + 16 * elems as u64
+}
+
+fn has_field_ttls(e: &Entry) -> bool {
+    matches!(&e.value, Value::Hash(h) if h.iter().any(|f| f.expire_at_ms.is_some()))
+}
+
+/// One node group's share of the keyspace: per output database, `(slot, entry)` in slot order
+/// (source order within a slot).
+#[derive(Default)]
+struct ModelNode<'k> {
+    dbs: BTreeMap<u32, Vec<(u16, &'k Entry)>>,
+    field_ttls: bool,
+    used_mem: u64,
+    skipped_empty: u64,
+}
+
+/// A keyspace split into node groups, ready to write.
+pub(crate) struct ModelJob<'k> {
+    ks: &'k Keyspace,
+    plan: &'k ExportPlan,
+    nodes: Vec<ModelNode<'k>>,
+}
+
+impl<'k> ModelJob<'k> {
+    /// Selects the databases, partitions the keys and sorts each node's keys by slot.
+    pub(crate) fn new(
+        ks: &'k Keyspace,
+        plan: &'k ExportPlan,
+        partitioner: &Partitioner,
+        pool: &rayon::ThreadPool,
+    ) -> Result<Self, ExportError> {
+        let used: Vec<u32> = ks
+            .dbs
+            .iter()
+            .filter(|(_, d)| !d.entries.is_empty())
+            .map(|(&n, _)| n)
+            .collect();
+        let selected: Vec<(u32, &'k [Entry])> = match plan.db {
+            DbSelection::Db0 => {
+                if used.iter().any(|&n| n != 0) {
+                    return Err(ExportError::OtherDatabases {
+                        dbs: used.iter().map(|&n| u64::from(n)).collect(),
+                    });
+                }
+                ks.dbs
+                    .get(&0)
+                    .map(|d| vec![(0, d.entries.as_slice())])
+                    .unwrap_or_default()
+            }
+            DbSelection::Db(n) => ks
+                .dbs
+                .get(&n)
+                .map(|d| vec![(0, d.entries.as_slice())])
+                .unwrap_or_default(),
+            DbSelection::All => ks
+                .dbs
+                .iter()
+                .map(|(&n, d)| (n, d.entries.as_slice()))
+                .collect(),
+        };
+        let mut nodes: Vec<ModelNode<'k>> = (0..partitioner.num_groups())
+            .map(|_| ModelNode::default())
+            .collect();
+        for (db, entries) in selected {
+            for e in entries {
+                let slot = key_slot(&e.key);
+                let Some(node) = nodes.get_mut(partitioner.group_of_slot(slot)) else {
+                    continue;
+                };
+                if is_empty_value(&e.value) {
+                    node.skipped_empty += 1;
+                    continue;
+                }
+                node.field_ttls |= has_field_ttls(e);
+                node.used_mem += entry_used_mem(e);
+                node.dbs.entry(db).or_default().push((slot, e));
+            }
+        }
+        pool.install(|| {
+            nodes.par_iter_mut().for_each(|n| {
+                for v in n.dbs.values_mut() {
+                    v.sort_by_key(|(slot, _)| *slot); // stable: source order within a slot
+                }
+            })
+        });
+        Ok(ModelJob { ks, plan, nodes })
+    }
+
+    /// Writes node `index`'s file into `w`.
+    pub(crate) fn write_node(
+        &self,
+        index: usize,
+        w: HashingWriter<File>,
+        cancel: &AtomicBool,
+    ) -> Result<NodeOutput, ExportError> {
+        let plan = self.plan;
+        let id = plan
+            .topology
+            .groups
+            .get(index)
+            .map(|g| g.id.as_str())
+            .unwrap_or_default();
+        let file = node_file_name(&plan.name, id);
+        let werr = |error: WriteError| ExportError::Write {
+            file: file.clone(),
+            error,
+        };
+        let empty = ModelNode::default();
+        let node = self.nodes.get(index).unwrap_or(&empty);
+        let used_mem = BASE_USED_MEM + node.used_mem;
+        let builder = builder(plan, node.field_ttls, used_mem);
+        let mut w = builder.build(w);
+        let mut stats = NodeStats {
+            used_mem,
+            skipped_empty: node.skipped_empty,
+            ..NodeStats::default()
+        };
+        w.write_header().map_err(werr)?;
+        for aux in self.ks.module_aux.iter().filter(|a| a.when != 2) {
+            w.write_module_aux(aux).map_err(werr)?;
+        }
+        stats.dropped_functions =
+            write_functions(&mut w, &self.ks.functions, plan).map_err(werr)?;
+        let slot_info = node.dbs.keys().all(|&db| db == 0);
+        for (&db, entries) in &node.dbs {
+            let expires = entries
+                .iter()
+                .filter(|(_, e)| e.expire_at_ms.is_some())
+                .count() as u64;
+            w.select_db(db, entries.len() as u64, expires)
+                .map_err(werr)?;
+            let mut written = 0usize;
+            for group in entries.chunk_by(|a, b| a.0 == b.0) {
+                if slot_info {
+                    let slot = group.first().map_or(0, |g| g.0);
+                    let exp = group
+                        .iter()
+                        .filter(|(_, e)| e.expire_at_ms.is_some())
+                        .count() as u64;
+                    w.write_slot_info(slot, group.len() as u64, exp)
+                        .map_err(werr)?;
+                }
+                for (_, e) in group {
+                    if written % CANCEL_CHECK == 0 && cancel.load(Ordering::Relaxed) {
+                        return Err(ExportError::Cancelled);
+                    }
+                    written += 1;
+                    if w.write_entry(e).map_err(werr)? {
+                        stats.reencoded += 1;
+                    }
+                }
+            }
+        }
+        for aux in self.ks.module_aux.iter().filter(|a| a.when == 2) {
+            w.write_module_aux(aux).map_err(werr)?;
+        }
+        let (w, summary) = w.finish().map_err(werr)?;
+        Ok((w, summary, stats))
+    }
+}
+
+/// The writer options of a node file.
+pub(crate) fn builder(plan: &ExportPlan, field_ttls: bool, used_mem: u64) -> WriterBuilder {
+    WriterBuilder::new(plan.target)
+        .compression(plan.compression)
+        .ctime(plan.now)
+        .slot_info(true)
+        .drop_unsupported(plan.drop_unsupported)
+        .field_ttls(field_ttls && plan.target == Target::Valkey90)
+        .used_mem(used_mem)
+}
+
+/// Writes the function libraries, or drops them (`drop_unsupported`) for targets without
+/// functions; returns how many were dropped.
+pub(crate) fn write_functions<W: std::io::Write>(
+    w: &mut rdb_writer::RdbWriter<W>,
+    functions: &[Bytes],
+    plan: &ExportPlan,
+) -> Result<u64, WriteError> {
+    if functions.is_empty() {
+        return Ok(0);
+    }
+    if !plan.target.supports_functions() {
+        if plan.drop_unsupported {
+            return Ok(functions.len() as u64);
+        }
+        return Err(WriteError::Unsupported {
+            key: KeyName::none(),
+            target: plan.target.name(),
+            what: "function libraries (FUNCTION2 needs RDB 10)".into(),
+        });
+    }
+    for f in functions {
+        w.write_function(f)?;
+    }
+    Ok(0)
+}
+
+/// Reads a JSONL keyspace in the `rdbkit dump` format: key lines become entries of their
+/// database (in file order), `{"function": ...}` lines function libraries, `{"module_aux": ...}`
+/// lines module AUX records; `aux` and `slot_info` lines and blank lines are ignored. Errors name
+/// the line number.
+pub fn read_jsonl_keyspace(reader: impl BufRead) -> Result<Keyspace, String> {
+    let mut ks = Keyspace::default();
+    for (i, line) in reader.split(b'\n').enumerate() {
+        let n = i + 1;
+        let line = line.map_err(|e| format!("line {n}: {e}"))?;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let v: serde_json::Value =
+            serde_json::from_slice(&line).map_err(|e| format!("line {n}: invalid JSON: {e}"))?;
+        let Some(obj) = v.as_object() else {
+            return Err(format!("line {n}: not a JSON object"));
+        };
+        if obj.contains_key("key") {
+            let (db, entry) = entry_from_json(&v).map_err(|e| format!("line {n}: {e}"))?;
+            ks.db_mut(db).entries.push(entry);
+        } else if let Some(code) = obj.get("function") {
+            let code = bytes_from_json(code).map_err(|e| format!("line {n}: function: {e}"))?;
+            ks.functions.push(code);
+        } else if let Some(m) = obj.get("module_aux") {
+            ks.module_aux
+                .push(module_aux_from_json(m).map_err(|e| format!("line {n}: module_aux: {e}"))?);
+        } else if obj.contains_key("aux") || obj.contains_key("slot_info") {
+            continue;
+        } else {
+            return Err(format!(
+                "line {n}: not a dump line (expected a key, function, module_aux, aux or slot_info object)"
+            ));
+        }
+    }
+    Ok(ks)
+}
+
+fn module_aux_from_json(v: &serde_json::Value) -> Result<ModuleAux, String> {
+    let name = v
+        .get("module_id")
+        .and_then(|x| x.as_str())
+        .ok_or("module_id: expected a 9-character module name")?;
+    let version = v
+        .get("version")
+        .and_then(serde_json::Value::as_u64)
+        .and_then(|x| u16::try_from(x).ok())
+        .ok_or("version: expected a number 0..=1023")?;
+    let module_id =
+        module_id_from_name(name, version).ok_or("module_id: not a valid module name/version")?;
+    let when = v
+        .get("when")
+        .and_then(serde_json::Value::as_u64)
+        .filter(|w| *w == 1 || *w == 2)
+        .ok_or("when: expected 1 or 2")?;
+    let raw = v
+        .get("raw_b64")
+        .and_then(|x| x.as_str())
+        .ok_or("raw_b64: expected base64 text")?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(raw)
+        .map_err(|e| format!("raw_b64: {e}"))?;
+    Ok(ModuleAux {
+        module_id,
+        when,
+        raw: Bytes::from(raw),
+    })
+}

@@ -1,0 +1,502 @@
+//! Exports of an `.rdb` file: two passes over the mapped bytes, raw copy where possible.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rayon::prelude::*;
+use rdb_format::length::{decode_length, Length};
+use rdb_format::string::{decode_string_header, StringHeader};
+use rdb_format::{Header, IntText, Opcode, RdbType, TypeKind};
+use rdb_model::{Bytes, Entry, ModuleAux};
+use rdb_reader::{Event, KeyspaceBuilder, Limits, Parser, SliceSource};
+use rdb_writer::{KeyMeta, WriteError};
+
+use super::model_source::{builder, write_functions, BASE_USED_MEM, CANCEL_CHECK};
+use super::{
+    node_file_name, DbSelection, ExportError, ExportPlan, HashingWriter, NodeOutput, NodeStats,
+};
+use crate::slot::key_slot;
+use crate::topology::Partitioner;
+
+/// One key record of the source: 24 bytes per key (the whole per-key memory of an export).
+///
+/// `start..end` is the record's byte range in the file, from its first attribute opcode
+/// (`EXPIRETIME_MS`, `EXPIRETIME`, `IDLE`, `FREQ`) or its type byte to the end of its value;
+/// `meta` holds the length of the attribute opcodes (low 31 bits) and whether the key has an
+/// expiry (bit 31).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Rec {
+    start: u64,
+    end: u64,
+    meta: u32,
+    slot: u16,
+}
+
+const EXPIRE_BIT: u32 = 1 << 31;
+
+impl Rec {
+    fn prefix_len(&self) -> u64 {
+        u64::from(self.meta & !EXPIRE_BIT)
+    }
+
+    fn has_expire(&self) -> bool {
+        self.meta & EXPIRE_BIT != 0
+    }
+}
+
+/// One node group's records.
+#[derive(Debug, Default)]
+struct RdbNode {
+    /// Output database → records (file order, then sorted by (slot, start)).
+    dbs: BTreeMap<u32, Vec<Rec>>,
+    /// Some hash of this node carries field TTLs.
+    field_ttls: bool,
+    /// `used-mem` estimate beyond the baseline: 64 bytes + record size per key.
+    used_mem: u64,
+}
+
+/// A scanned source file, ready to write.
+pub(crate) struct RdbJob<'a> {
+    bytes: &'a [u8],
+    header: Header,
+    functions: Vec<Bytes>,
+    module_aux: Vec<ModuleAux>,
+    nodes: Vec<RdbNode>,
+    /// Keys whose attribute opcodes are not (all) right before their type byte (another record came
+    /// between them, which servers accept): their metadata by record start. Empty for files servers
+    /// write.
+    detached_meta: HashMap<u64, KeyMeta>,
+    plan: &'a ExportPlan,
+    label: String,
+}
+
+/// Whether records of this kind can carry hash field TTLs (they are decoded in pass 1).
+fn may_have_field_ttls(kind: TypeKind) -> bool {
+    matches!(
+        kind,
+        TypeKind::HashMetadataPreGa
+            | TypeKind::HashListpackExPreGa
+            | TypeKind::HashMetadata
+            | TypeKind::HashListpackEx
+            | TypeKind::ValkeyHash2
+    )
+}
+
+impl<'a> RdbJob<'a> {
+    /// Pass 1: reads the whole file (checksum included) and records every selected key's range,
+    /// slot and node group. Writes nothing.
+    pub(crate) fn scan(
+        path: &Path,
+        bytes: &'a [u8],
+        plan: &'a ExportPlan,
+        partitioner: &Partitioner,
+        pool: &rayon::ThreadPool,
+    ) -> Result<Self, ExportError> {
+        let label = path.display().to_string();
+        let read_err =
+            |e: rdb_reader::ReadError| ExportError::Source(e.with_file(path).to_string());
+        let mut p = Parser::new(SliceSource::new(bytes), Limits::default());
+        let mut header = None;
+        let mut functions = Vec::new();
+        let mut module_aux = Vec::new();
+        let mut nodes: Vec<RdbNode> = (0..partitioner.num_groups())
+            .map(|_| RdbNode::default())
+            .collect();
+        let mut keys_per_db: BTreeMap<u64, u64> = BTreeMap::new();
+        let mut detached_meta = HashMap::new();
+        loop {
+            let before = p.offset();
+            // What the event tells, copied out so the parser can be used again.
+            let key = match p.next_event().map_err(read_err)? {
+                None => break,
+                Some(Event::Header(h)) => {
+                    header = Some(h);
+                    None
+                }
+                Some(Event::Function { code }) => {
+                    functions.push(Bytes::from(code.to_vec()));
+                    None
+                }
+                Some(Event::ModuleAux {
+                    module_id,
+                    when,
+                    raw,
+                }) => {
+                    module_aux.push(ModuleAux {
+                        module_id,
+                        when,
+                        raw: Bytes::copy_from_slice(raw),
+                    });
+                    None
+                }
+                Some(Event::Key(k)) => {
+                    let mut tmp = IntText::new(0);
+                    let slot = key_slot(k.key.as_bytes(&mut tmp));
+                    let meta = KeyMeta {
+                        expire_at_ms: k.expire_at_ms,
+                        lru_idle_s: k.lru_idle_s,
+                        lfu_freq: k.lfu_freq,
+                    };
+                    Some((k.offset, k.db, slot, meta, may_have_field_ttls(k.kind)))
+                }
+                Some(_) => None,
+            };
+            let Some((type_offset, db, slot, meta, ttl_kind)) = key else {
+                continue;
+            };
+            *keys_per_db.entry(db).or_default() += 1;
+            let out_db = match plan.db {
+                DbSelection::Db0 if db == 0 => Some(0),
+                DbSelection::Db(n) if u64::from(n) == db => Some(0),
+                DbSelection::All => u32::try_from(db).ok(),
+                _ => None,
+            };
+            let mut field_ttls = false;
+            if ttl_kind && out_db.is_some() {
+                loop {
+                    match p.next_event().map_err(read_err)? {
+                        Some(Event::HashField { expire_at_ms, .. }) => {
+                            field_ttls |= expire_at_ms.is_some();
+                        }
+                        Some(Event::KeyEnd) | None => break,
+                        Some(_) => {}
+                    }
+                }
+            } else {
+                p.skip_key().map_err(read_err)?;
+            }
+            let Some(out_db) = out_db else {
+                continue;
+            };
+            let end = p.offset();
+            let prefix = type_offset
+                .checked_sub(before)
+                .and_then(|n| u32::try_from(n).ok())
+                .filter(|&n| n < EXPIRE_BIT)
+                .ok_or_else(|| {
+                    ExportError::Source(format!(
+                        "{label}: byte {type_offset}: key attributes before the type byte are too long"
+                    ))
+                })?;
+            let attributes = usize::try_from(before)
+                .ok()
+                .zip(usize::try_from(type_offset).ok())
+                .and_then(|(a, b)| bytes.get(a..b))
+                .and_then(|b| parse_attributes(b, header.is_some_and(|h| h.has_64bit_lengths())));
+            if attributes != Some(meta) {
+                detached_meta.insert(before, meta);
+            }
+            let rec = Rec {
+                start: before,
+                end,
+                meta: prefix
+                    | if meta.expire_at_ms.is_some() {
+                        EXPIRE_BIT
+                    } else {
+                        0
+                    },
+                slot,
+            };
+            let index = if plan.db == DbSelection::All {
+                0
+            } else {
+                partitioner.group_of_slot(slot)
+            };
+            if let Some(node) = nodes.get_mut(index) {
+                node.field_ttls |= field_ttls;
+                node.used_mem += 64 + (end - before);
+                node.dbs.entry(out_db).or_default().push(rec);
+            }
+        }
+        let header = header.ok_or_else(|| ExportError::Source(format!("{label}: no header")))?;
+        if plan.db == DbSelection::Db0 && keys_per_db.keys().any(|&db| db != 0) {
+            return Err(ExportError::OtherDatabases {
+                dbs: keys_per_db.into_keys().collect(),
+            });
+        }
+        pool.install(|| {
+            nodes.par_iter_mut().for_each(|n| {
+                for v in n.dbs.values_mut() {
+                    v.sort_unstable_by_key(|r| (r.slot, r.start));
+                }
+            })
+        });
+        Ok(RdbJob {
+            bytes,
+            header,
+            functions,
+            module_aux,
+            nodes,
+            detached_meta,
+            plan,
+            label,
+        })
+    }
+
+    /// Pass 2 for node `index`: its records in slot order, raw-copied or re-encoded.
+    pub(crate) fn write_node(
+        &self,
+        index: usize,
+        w: HashingWriter<File>,
+        cancel: &AtomicBool,
+    ) -> Result<NodeOutput, ExportError> {
+        let plan = self.plan;
+        let id = plan
+            .topology
+            .groups
+            .get(index)
+            .map(|g| g.id.as_str())
+            .unwrap_or_default();
+        let file = node_file_name(&plan.name, id);
+        let werr = |error: WriteError| ExportError::Write {
+            file: file.clone(),
+            error,
+        };
+        let empty = RdbNode::default();
+        let node = self.nodes.get(index).unwrap_or(&empty);
+        let used_mem = BASE_USED_MEM + node.used_mem;
+        let mut w = builder(plan, node.field_ttls, used_mem).build(w);
+        let mut stats = NodeStats {
+            used_mem,
+            ..NodeStats::default()
+        };
+        let out_header = w.header();
+        w.write_header().map_err(werr)?;
+        for aux in self.module_aux.iter().filter(|a| a.when != 2) {
+            w.write_module_aux(aux).map_err(werr)?;
+        }
+        stats.dropped_functions = write_functions(&mut w, &self.functions, plan).map_err(werr)?;
+        let slot_info = node.dbs.keys().all(|&db| db == 0);
+        for (&db, recs) in &node.dbs {
+            let expires = recs.iter().filter(|r| r.has_expire()).count() as u64;
+            w.select_db(db, recs.len() as u64, expires).map_err(werr)?;
+            let mut written = 0usize;
+            for group in recs.chunk_by(|a, b| a.slot == b.slot) {
+                if slot_info {
+                    let slot = group.first().map_or(0, |r| r.slot);
+                    let exp = group.iter().filter(|r| r.has_expire()).count() as u64;
+                    w.write_slot_info(slot, group.len() as u64, exp)
+                        .map_err(werr)?;
+                }
+                for rec in group {
+                    if written % CANCEL_CHECK == 0 && cancel.load(Ordering::Relaxed) {
+                        return Err(ExportError::Cancelled);
+                    }
+                    written += 1;
+                    self.copy_record(&mut w, out_header, rec, &mut stats, &werr)?;
+                }
+            }
+        }
+        for aux in self.module_aux.iter().filter(|a| a.when == 2) {
+            w.write_module_aux(aux).map_err(werr)?;
+        }
+        let (w, summary) = w.finish().map_err(werr)?;
+        Ok((w, summary, stats))
+    }
+
+    /// Whether a value of type `t` from the source can be copied byte for byte into a file with
+    /// `out` header: the target may hold the type, it means the same in both files, and the
+    /// source uses the RDB ≥ 8 length encoding (older files may hold length bytes that newer
+    /// loaders read differently).
+    fn raw_ok(&self, out: Header, t: RdbType) -> bool {
+        self.header.has_64bit_lengths()
+            && self.plan.target.may_emit_type(out, t)
+            && matches!(
+                (self.header.classify_type(t), out.classify_type(t)),
+                (Ok(a), Ok(b)) if a == b
+            )
+    }
+
+    fn corrupt(&self, rec: &Rec, what: &str) -> ExportError {
+        ExportError::Source(format!(
+            "{}: byte {}: {what} (the file changed while it was read?)",
+            self.label, rec.start
+        ))
+    }
+
+    fn copy_record<W: std::io::Write>(
+        &self,
+        w: &mut rdb_writer::RdbWriter<W>,
+        out: Header,
+        rec: &Rec,
+        stats: &mut NodeStats,
+        werr: &dyn Fn(WriteError) -> ExportError,
+    ) -> Result<(), ExportError> {
+        let wide = self.header.has_64bit_lengths();
+        let range = |a: u64, b: u64| -> Option<&[u8]> {
+            self.bytes
+                .get(usize::try_from(a).ok()?..usize::try_from(b).ok()?)
+        };
+        let type_at = rec.start + rec.prefix_len();
+        let record =
+            range(rec.start, rec.end).ok_or_else(|| self.corrupt(rec, "record out of range"))?;
+        let prefix = range(rec.start, type_at).ok_or_else(|| self.corrupt(rec, "bad record"))?;
+        let meta = match self.detached_meta.get(&rec.start) {
+            Some(meta) => *meta,
+            None => parse_attributes(prefix, wide)
+                .ok_or_else(|| self.corrupt(rec, "bad key attributes"))?,
+        };
+        let t = RdbType(
+            *range(type_at, rec.end)
+                .and_then(<[u8]>::first)
+                .ok_or_else(|| self.corrupt(rec, "missing type byte"))?,
+        );
+        if self.raw_ok(out, t) {
+            let after_type =
+                range(type_at + 1, rec.end).ok_or_else(|| self.corrupt(rec, "bad key"))?;
+            let (key, key_len) =
+                decode_key(after_type, wide).ok_or_else(|| self.corrupt(rec, "bad key string"))?;
+            let value = after_type
+                .get(key_len..)
+                .ok_or_else(|| self.corrupt(rec, "bad key length"))?;
+            w.write_raw_value(&key, t, meta, value).map_err(werr)?;
+            stats.raw_copied += 1;
+            return Ok(());
+        }
+        let entry = self.decode(record)?;
+        if w.write_value(&entry.key, meta, &entry.value)
+            .map_err(werr)?
+        {
+            stats.reencoded += 1;
+        }
+        Ok(())
+    }
+
+    /// Decodes one record to the model, by parsing `header + record + EOF` (checksum disabled).
+    fn decode(&self, record: &[u8]) -> Result<Entry, ExportError> {
+        let mut buf = Vec::with_capacity(record.len() + 18);
+        buf.extend_from_slice(&self.header.to_bytes());
+        buf.extend_from_slice(record);
+        buf.push(Opcode::EOF.0);
+        if self.header.has_checksum() {
+            buf.extend_from_slice(&[0; 8]);
+        }
+        let limits = Limits {
+            verify_checksum: false,
+            ..Limits::default()
+        };
+        let mut p = Parser::new(SliceSource::new(&buf), limits);
+        let mut b = KeyspaceBuilder::new();
+        loop {
+            match p.next_event() {
+                Ok(Some(ev)) => b.push(&ev),
+                Ok(None) => break,
+                Err(e) => {
+                    return Err(ExportError::Source(format!(
+                        "{}: decoding a record: {e}",
+                        self.label
+                    )))
+                }
+            }
+        }
+        b.finish()
+            .dbs
+            .into_values()
+            .flat_map(|d| d.entries)
+            .next()
+            .ok_or_else(|| {
+                ExportError::Source(format!("{}: a record decoded to no key", self.label))
+            })
+    }
+}
+
+/// Parses the attribute opcodes before a type byte (already validated by the reader).
+fn parse_attributes(mut b: &[u8], wide: bool) -> Option<KeyMeta> {
+    let mut meta = KeyMeta::default();
+    while let Some((&op, rest)) = b.split_first() {
+        b = match op {
+            0xFC => {
+                let ms: [u8; 8] = rest.get(..8)?.try_into().ok()?;
+                meta.expire_at_ms = Some(i64::from_le_bytes(ms));
+                rest.get(8..)?
+            }
+            0xFD => {
+                let s: [u8; 4] = rest.get(..4)?.try_into().ok()?;
+                meta.expire_at_ms = Some(i64::from(i32::from_le_bytes(s)) * 1000);
+                rest.get(4..)?
+            }
+            0xF8 => {
+                let (len, n) = decode_length(rest, wide).ok()?;
+                let Length::Len(idle) = len else { return None };
+                meta.lru_idle_s = Some(idle);
+                rest.get(n..)?
+            }
+            0xF9 => {
+                meta.lfu_freq = Some(*rest.first()?);
+                rest.get(1..)?
+            }
+            _ => return None,
+        };
+    }
+    Some(meta)
+}
+
+/// Decodes the key string at the start of `b`; returns its bytes and encoded length.
+fn decode_key(b: &[u8], wide: bool) -> Option<(Vec<u8>, usize)> {
+    let (h, n) = decode_string_header(b, wide).ok()?;
+    match h {
+        StringHeader::Raw(len) => {
+            let len = usize::try_from(len).ok()?;
+            Some((b.get(n..n.checked_add(len)?)?.to_vec(), n + len))
+        }
+        StringHeader::Int(v) => Some((v.to_string().into_bytes(), n)),
+        StringHeader::Lzf {
+            compressed,
+            uncompressed,
+        } => {
+            let c = usize::try_from(compressed).ok()?;
+            let u = usize::try_from(uncompressed).ok()?;
+            let mut out = Vec::with_capacity(u);
+            rdb_format::lzf::decompress(b.get(n..n.checked_add(c)?)?, &mut out, u).ok()?;
+            Some((out, n + c))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rec_is_24_bytes() {
+        assert_eq!(std::mem::size_of::<Rec>(), 24);
+    }
+
+    #[test]
+    fn attributes() {
+        let mut b = vec![0xFC];
+        b.extend_from_slice(&1234i64.to_le_bytes());
+        b.extend_from_slice(&[0xF8, 0x05, 0xF9, 0x07]);
+        let m = parse_attributes(&b, true).unwrap();
+        assert_eq!(
+            (m.expire_at_ms, m.lru_idle_s, m.lfu_freq),
+            (Some(1234), Some(5), Some(7))
+        );
+        let mut s = vec![0xFD];
+        s.extend_from_slice(&10i32.to_le_bytes());
+        assert_eq!(
+            parse_attributes(&s, true).unwrap().expire_at_ms,
+            Some(10_000)
+        );
+        assert!(parse_attributes(&[0xFC, 1, 2], true).is_none());
+        assert!(parse_attributes(&[0x00], true).is_none());
+        assert_eq!(parse_attributes(&[], true).unwrap(), KeyMeta::default());
+    }
+
+    #[test]
+    fn keys() {
+        assert_eq!(decode_key(b"\x03fooXYZ", true), Some((b"foo".to_vec(), 4)));
+        // int8 encoded "-3"
+        assert_eq!(decode_key(b"\xc0\xfd", true), Some((b"-3".to_vec(), 2)));
+        assert_eq!(decode_key(b"\x05ab", true), None);
+        let mut enc = Vec::new();
+        let long = b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".to_vec();
+        let mut c = rdb_format::lzf::Compressor::new();
+        rdb_format::string::encode_string(&long, Some(&mut c), &mut enc);
+        assert!(matches!(enc.first(), Some(0xC3)), "LZF-encoded");
+        enc.push(0x99);
+        assert_eq!(decode_key(&enc, true), Some((long, enc.len() - 1)));
+    }
+}

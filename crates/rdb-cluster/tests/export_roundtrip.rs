@@ -1,0 +1,690 @@
+//! Export round trips: every node file read back with the reader, every key's slot recomputed with an
+//! independent CRC16 and checked against its node's slots, counts and digests against the manifest, the
+//! union against the source, and output bytes independent of the thread count.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use rdb_cluster::export::{
+    export_keyspace, export_rdb_file, DbSelection, ExportError, ExportPlan, ExportResult,
+};
+use rdb_cluster::manifest::Manifest;
+use rdb_cluster::slotset::SlotSet;
+use rdb_cluster::topology::Topology;
+use rdb_model::{Keyspace, Value};
+use rdb_reader::{read_keyspace, Event, Limits, Parser, SliceSource};
+use rdb_testkit::server::canonicalize;
+use rdb_writer::Target;
+use sha2::{Digest, Sha256};
+
+const NOW: i64 = 1_795_309_323;
+
+fn testdata(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/servers")
+        .join(rel)
+}
+
+/// CRC-16/XMODEM from the `crc` crate and a hash-tag rule written from the spec (format reference §6.1),
+/// independent of `rdb_cluster::slot`.
+fn reference_slot(key: &[u8]) -> u16 {
+    const CRC: crc::Crc<u16> = crc::Crc::<u16>::new(&crc::CRC_16_XMODEM);
+    let mut hashed = key;
+    if let Some(open) = key.iter().position(|&b| b == b'{') {
+        let after = &key[open + 1..];
+        if let Some(close) = after.iter().position(|&b| b == b'}') {
+            if close > 0 {
+                hashed = &after[..close];
+            }
+        }
+    }
+    CRC.checksum(hashed) % 16384
+}
+
+#[test]
+fn reference_slot_vectors() {
+    for (k, s) in [
+        (&b"foo"[..], 12182),
+        (b"{user1000}.following", 3443),
+        (b"foo{}{bar}", 8363),
+        (b"foo{{bar}}zap", 4015),
+        (b"a{b", 13340),
+        (b"", 0),
+    ] {
+        assert_eq!(reference_slot(k), s);
+    }
+}
+
+fn plan(dir: &Path, name: &str, topology: Topology, target: Target) -> ExportPlan {
+    let mut p = ExportPlan::new(name, dir, topology, target);
+    p.now = NOW;
+    p
+}
+
+fn sha_hex(b: &[u8]) -> String {
+    Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}
+
+/// Checks every file of an export against its manifest and topology; returns the union of the files'
+/// keyspaces (all dbs merged per db number) and the per-node keyspaces.
+fn check_export(res: &ExportResult, topology: &Topology) -> (Keyspace, Vec<Keyspace>) {
+    let text = std::fs::read_to_string(&res.manifest_path).unwrap();
+    let manifest = Manifest::from_json(&text).unwrap();
+    assert_eq!(manifest, res.manifest);
+    assert_eq!(manifest.num_node_groups as usize, topology.len());
+    assert_eq!(manifest.snapshot_create_time, "2026-11-22T01:02:03Z");
+    let dir = res.manifest_path.parent().unwrap();
+    let mut union = Keyspace::default();
+    let mut per_node = Vec::new();
+    for (node, group) in manifest.node_snapshots.iter().zip(&topology.groups) {
+        assert_eq!(node.node_group_id, group.id);
+        let slots: SlotSet = node.node_group_configuration.slots.parse().unwrap();
+        assert_eq!(slots, group.slots);
+        let bytes = std::fs::read(dir.join(&node.file)).unwrap();
+        assert_eq!(bytes.len() as u64, node.file_size_bytes, "{}", node.file);
+        assert_eq!(sha_hex(&bytes), node.sha256, "{}", node.file);
+        let trailer = u64::from_le_bytes(bytes[bytes.len() - 8..].try_into().unwrap());
+        assert_eq!(format!("{trailer:016x}"), node.crc64);
+        let version: u16 = std::str::from_utf8(&bytes[bytes.len().min(9) - 3..9])
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(version % 100, node.rdb_version % 100);
+        let ks = read_keyspace(&bytes).unwrap_or_else(|e| panic!("{}: {e}", node.file));
+        let (mut keys, mut expires) = (0u64, 0u64);
+        for (&db, d) in &ks.dbs {
+            for e in &d.entries {
+                let slot = reference_slot(&e.key);
+                assert!(
+                    slots.contains(slot),
+                    "{}: key {:?} slot {slot} not in {}",
+                    node.file,
+                    String::from_utf8_lossy(&e.key),
+                    node.node_group_configuration.slots
+                );
+                keys += 1;
+                expires += u64::from(e.expire_at_ms.is_some());
+            }
+            union.db_mut(db).entries.extend(d.entries.iter().cloned());
+        }
+        assert_eq!((keys, expires), (node.keys, node.expires), "{}", node.file);
+        check_slot_order(&bytes, &node.file);
+        if union.functions.is_empty() {
+            union.functions = ks.functions.clone();
+        } else {
+            assert_eq!(
+                union.functions, ks.functions,
+                "every node has the functions"
+            );
+        }
+        per_node.push(ks);
+    }
+    (union, per_node)
+}
+
+/// Keys of each database come in ascending slot order, and slot information (F4 opcode or `slot-info` AUX), when present,
+/// announces exactly the keys of its slot that follow.
+fn check_slot_order(bytes: &[u8], file: &str) {
+    let mut p = Parser::new(SliceSource::new(bytes), Limits::default());
+    let mut last_slot = None::<u16>;
+    let mut announced: Option<(u16, u64, u64)> = None;
+    let mut seen = (0u64, 0u64);
+    let close = |announced: &Option<(u16, u64, u64)>, seen: (u64, u64)| {
+        if let Some((slot, keys, expires)) = announced {
+            assert_eq!((*keys, *expires), seen, "{file}: slot info of slot {slot}");
+        }
+    };
+    while let Some(ev) = p.next_event().unwrap() {
+        let info = match ev {
+            Event::SlotInfo {
+                slot,
+                keys,
+                expires,
+            } => Some((slot as u16, keys, expires)),
+            Event::Aux { key, value } if key.to_vec() == b"slot-info" => {
+                let text = String::from_utf8(value.to_vec()).unwrap();
+                let v: Vec<u64> = text.split(',').map(|x| x.parse().unwrap()).collect();
+                Some((v[0] as u16, v[1], v[2]))
+            }
+            Event::SelectDb { .. } => {
+                // Slot order is per database.
+                close(&announced, seen);
+                announced = None;
+                seen = (0, 0);
+                last_slot = None;
+                None
+            }
+            Event::Key(k) => {
+                let key = k.key.to_vec();
+                let slot = reference_slot(&key);
+                if let Some(prev) = last_slot {
+                    assert!(prev <= slot, "{file}: slot {slot} after {prev}");
+                }
+                if let Some((s, _, _)) = announced {
+                    assert_eq!(s, slot, "{file}: key outside its announced slot");
+                }
+                last_slot = Some(slot);
+                seen.0 += 1;
+                seen.1 += u64::from(k.expire_at_ms.is_some());
+                None
+            }
+            _ => None,
+        };
+        if let Some(info) = info {
+            close(&announced, seen);
+            announced = Some(info);
+            seen = (0, 0);
+        }
+    }
+    close(&announced, seen);
+}
+
+/// What a target keeps of a keyspace: field TTLs, functions and newer stream metadata are dropped for
+/// targets without them; empty collections are never written.
+fn as_target_keeps(ks: &Keyspace, target: Target) -> Keyspace {
+    let mut ks = ks.clone();
+    if !target.supports_functions() {
+        ks.functions.clear();
+    }
+    for db in ks.dbs.values_mut() {
+        db.entries.retain(|e| !rdb_writer::is_empty_value(&e.value));
+        for e in &mut db.entries {
+            match &mut e.value {
+                Value::Hash(h) if target.field_ttl_format().is_none() => {
+                    h.iter_mut().for_each(|f| f.expire_at_ms = None)
+                }
+                Value::Stream(s) => {
+                    let v = target.stream_type().0;
+                    for g in &mut s.groups {
+                        if v < 21 {
+                            g.consumers.iter_mut().for_each(|c| c.active_time_ms = None);
+                        }
+                        if v < 19 {
+                            g.entries_read = None;
+                        }
+                    }
+                    if v < 19 {
+                        s.first_id = None;
+                        s.max_deleted_id = None;
+                        s.entries_added = None;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    ks
+}
+
+/// Canonical equality (value order normalised), plus exact per-key expiry / IDLE / FREQ.
+fn assert_same(got: &Keyspace, want: &Keyspace, what: &str) {
+    type Meta = BTreeMap<(u32, Vec<u8>), (Option<i64>, Option<u64>, Option<u8>)>;
+    let meta = |ks: &Keyspace| -> Meta {
+        ks.dbs
+            .iter()
+            .flat_map(|(&n, d)| {
+                d.entries.iter().map(move |e| {
+                    (
+                        (n, e.key.to_vec()),
+                        (e.expire_at_ms, e.lru_idle_s, e.lfu_freq),
+                    )
+                })
+            })
+            .collect()
+    };
+    let (mg, mw) = (meta(got), meta(want));
+    assert_eq!(mg.len(), mw.len(), "{what}: key count");
+    assert!(mg == mw, "{what}: key metadata differs");
+    let (mut a, mut b) = (got.clone(), want.clone());
+    canonicalize(&mut a);
+    canonicalize(&mut b);
+    if a != b {
+        let diffs = rdb_testkit::server::diff_keyspaces(&a, &b);
+        panic!("{what}: keyspaces differ:\n{}", diffs.join("\n"));
+    }
+}
+
+fn read_dir_bytes(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn multi_range_topology() -> Topology {
+    Topology::from_json(
+        r#"{"NodeGroupConfiguration": [
+            {"NodeGroupId": "0001", "Slots": "0-99,200-299,9000-12000"},
+            {"NodeGroupId": "0002", "Slots": "100-199,300-8999"},
+            {"NodeGroupId": "0003", "Slots": "12001-16383"}]}"#,
+    )
+    .unwrap()
+}
+
+#[test]
+fn generated_keyspace_all_shard_counts() {
+    let ks = rdb_testkit::gen::mixed(3000, 7);
+    let want = as_target_keeps(&ks, Target::Redis70);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut topologies: Vec<(String, Topology)> = (1..=16)
+        .map(|n| (format!("shards{n}"), Topology::even(n).unwrap()))
+        .collect();
+    topologies.push(("multi".into(), multi_range_topology()));
+    for (name, topology) in topologies {
+        let res = export_keyspace(
+            &ks,
+            &plan(tmp.path(), &name, topology.clone(), Target::Redis70),
+        )
+        .unwrap();
+        let (union, nodes) = check_export(&res, &topology);
+        assert_same(&union, &want, &name);
+        assert_eq!(nodes.len(), topology.len());
+        assert!(res.nodes.iter().all(|n| n.raw_copied == 0));
+    }
+}
+
+#[test]
+fn output_independent_of_threads() {
+    let ks = rdb_testkit::gen::mixed(2000, 11);
+    let topology = Topology::even(5).unwrap();
+    let file = testdata("redis-7.0.15/dev/dump.rdb");
+    for target in [Target::Redis70, Target::Redis74, Target::Valkey80] {
+        let mut outputs = Vec::new();
+        for threads in [1, 4] {
+            let tmp = tempfile::tempdir().unwrap();
+            let mut p = plan(tmp.path(), "snap", topology.clone(), target);
+            p.threads = threads;
+            export_keyspace(&ks, &p).unwrap();
+            let mut p = plan(tmp.path(), "real", topology.clone(), target);
+            p.threads = threads;
+            p.db = DbSelection::Db(0);
+            export_rdb_file(&file, &p).unwrap();
+            outputs.push(read_dir_bytes(tmp.path()));
+        }
+        assert_eq!(outputs[0].len(), 12, "5 node files and a manifest, twice");
+        assert!(
+            outputs[0] == outputs[1],
+            "{target}: bytes depend on threads"
+        );
+    }
+}
+
+#[test]
+fn real_server_file_all_shard_counts() {
+    let file = testdata("redis-7.0.15/dev/dump.rdb");
+    let source = read_keyspace(&std::fs::read(&file).unwrap()).unwrap();
+    let mut want = source.clone();
+    want.dbs.retain(|&n, _| n == 0);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut topologies: Vec<(String, Topology)> = (1..=16)
+        .map(|n| (format!("real{n}"), Topology::even(n).unwrap()))
+        .collect();
+    topologies.push(("multi".into(), multi_range_topology()));
+    for (name, topology) in topologies {
+        let mut p = plan(tmp.path(), &name, topology.clone(), Target::Redis70);
+        p.db = DbSelection::Db(0);
+        let res = export_rdb_file(&file, &p).unwrap();
+        let (union, _) = check_export(&res, &topology);
+        assert_same(&union, &want, &name);
+        let raw: u64 = res.nodes.iter().map(|n| n.raw_copied).sum();
+        let reencoded: u64 = res.nodes.iter().map(|n| n.reencoded).sum();
+        assert_eq!(
+            (raw, reencoded),
+            (want.dbs[&0].entries.len() as u64, 0),
+            "same-version export copies every value raw"
+        );
+    }
+}
+
+/// Every server file of testdata (RDB 2 to 12, Redis and Valkey), to several targets: raw copies and
+/// re-encodings give back the source (minus what the target cannot hold).
+#[test]
+fn every_server_file_to_several_targets() {
+    let mut files: Vec<PathBuf> = Vec::new();
+    for server in std::fs::read_dir(testdata("")).unwrap() {
+        for variant in std::fs::read_dir(server.unwrap().path()).unwrap() {
+            let f = variant.unwrap().path().join("dump.rdb");
+            if f.exists() {
+                files.push(f);
+            }
+        }
+    }
+    files.sort();
+    assert!(files.len() >= 20, "{files:?}");
+    let tmp = tempfile::tempdir().unwrap();
+    let mut n = 0;
+    let mut reencoded_total = 0;
+    for file in &files {
+        let source = read_keyspace(&std::fs::read(file).unwrap()).unwrap();
+        for target in [
+            Target::Redis62,
+            Target::Redis70,
+            Target::Redis74,
+            Target::Valkey80,
+            Target::Valkey90,
+        ] {
+            n += 1;
+            let topology = Topology::even(3).unwrap();
+            let mut p = plan(tmp.path(), &format!("s{n}"), topology.clone(), target);
+            p.db = DbSelection::Db(0);
+            p.drop_unsupported = true;
+            let what = format!("{} -> {target}", file.display());
+            let res = export_rdb_file(file, &p).unwrap_or_else(|e| panic!("{what}: {e}"));
+            let (union, _) = check_export(&res, &topology);
+            let mut want = as_target_keeps(&source, target);
+            want.dbs.retain(|&n, _| n == 0);
+            assert_same(&union, &want, &what);
+            reencoded_total += res.nodes.iter().map(|n| n.reencoded).sum::<u64>();
+        }
+    }
+    assert!(reencoded_total > 500, "the decode path was exercised");
+}
+
+#[test]
+fn field_ttls_need_a_target_that_holds_them() {
+    let file = testdata("redis-7.4.1/dev/dump.rdb");
+    let tmp = tempfile::tempdir().unwrap();
+    let topology = Topology::even(2).unwrap();
+    let mut p = plan(tmp.path(), "x", topology.clone(), Target::Redis70);
+    p.db = DbSelection::Db(0);
+    let err = export_rdb_file(&file, &p).unwrap_err();
+    assert!(matches!(err, ExportError::Write { .. }), "{err}");
+    assert!(err.to_string().contains("key "), "names the key: {err}");
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        0,
+        "nothing left behind, temporaries included"
+    );
+
+    // Valkey 9.0: the files with field-TTL hashes need VALKEY080, the others stay REDIS0011.
+    let mut p = plan(tmp.path(), "v", topology.clone(), Target::Valkey90);
+    p.db = DbSelection::Db(0);
+    let res = export_rdb_file(&file, &p).unwrap();
+    let source = read_keyspace(&std::fs::read(&file).unwrap()).unwrap();
+    let ttl_keys: Vec<&[u8]> = source.dbs[&0]
+        .entries
+        .iter()
+        .filter(
+            |e| matches!(&e.value, Value::Hash(h) if h.iter().any(|f| f.expire_at_ms.is_some())),
+        )
+        .map(|e| &e.key[..])
+        .collect();
+    assert!(!ttl_keys.is_empty());
+    let (union, nodes) = check_export(&res, &topology);
+    let mut want = source.clone();
+    want.dbs.retain(|&n, _| n == 0);
+    assert_same(&union, &want, "redis-7.4 -> valkey-9.0");
+    for (ks, node) in nodes.iter().zip(&res.nodes) {
+        let has_ttls = ks
+            .dbs
+            .values()
+            .flat_map(|d| &d.entries)
+            .any(|e| ttl_keys.contains(&&e.key[..]));
+        assert_eq!(node.header.version, if has_ttls { 80 } else { 11 });
+    }
+}
+
+#[test]
+fn databases_must_be_chosen() {
+    let file = testdata("redis-7.0.15/dev/dump.rdb");
+    let tmp = tempfile::tempdir().unwrap();
+    let err = export_rdb_file(
+        &file,
+        &plan(tmp.path(), "a", Topology::even(3).unwrap(), Target::Redis70),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, ExportError::OtherDatabases { dbs } if dbs == &[0, 1, 7, 15]),
+        "{err}"
+    );
+    assert!(!err.is_usage());
+
+    let mut p = plan(tmp.path(), "a", Topology::even(3).unwrap(), Target::Redis70);
+    p.db = DbSelection::All;
+    assert!(export_rdb_file(&file, &p).unwrap_err().is_usage());
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+
+    // --shards 1 --all-dbs keeps every database.
+    let source = read_keyspace(&std::fs::read(&file).unwrap()).unwrap();
+    let topology = Topology::even(1).unwrap();
+    let mut p = plan(tmp.path(), "all", topology.clone(), Target::Redis70);
+    p.db = DbSelection::All;
+    let res = export_rdb_file(&file, &p).unwrap();
+    let (union, _) = check_export(&res, &topology);
+    assert_same(&union, &source, "all dbs");
+    // ... and so does the keyspace path.
+    let mut p = plan(tmp.path(), "all-ks", topology.clone(), Target::Redis70);
+    p.db = DbSelection::All;
+    let res = export_keyspace(&source, &p).unwrap();
+    let (union, _) = check_export(&res, &topology);
+    assert_same(&union, &source, "all dbs, keyspace");
+
+    // --db 7 exports db 7 as db 0.
+    let mut p = plan(
+        tmp.path(),
+        "seven",
+        Topology::even(2).unwrap(),
+        Target::Redis70,
+    );
+    p.db = DbSelection::Db(7);
+    let res = export_rdb_file(&file, &p).unwrap();
+    let (union, _) = check_export(&res, &Topology::even(2).unwrap());
+    let mut want = Keyspace {
+        functions: source.functions.clone(),
+        ..Keyspace::default()
+    };
+    want.db_mut(0).entries = source.dbs[&7].entries.clone();
+    assert_same(&union, &want, "db 7");
+    // The keyspace path refuses other databases too.
+    let err = export_keyspace(
+        &source,
+        &plan(tmp.path(), "b", Topology::even(2).unwrap(), Target::Redis70),
+    )
+    .unwrap_err();
+    assert!(matches!(err, ExportError::OtherDatabases { .. }), "{err}");
+}
+
+#[test]
+fn never_overwrites() {
+    let ks = rdb_testkit::gen::mixed(300, 3);
+    let tmp = tempfile::tempdir().unwrap();
+    let topology = Topology::even(3).unwrap();
+    export_keyspace(
+        &ks,
+        &plan(tmp.path(), "snap", topology.clone(), Target::Redis72),
+    )
+    .unwrap();
+    let before = read_dir_bytes(tmp.path());
+    let err = export_keyspace(
+        &ks,
+        &plan(tmp.path(), "snap", topology.clone(), Target::Redis70),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().starts_with(&format!(
+            "a snapshot named snap already exists in {}",
+            tmp.path().display()
+        )),
+        "{err}"
+    );
+    assert!(
+        read_dir_bytes(tmp.path()) == before,
+        "first export untouched"
+    );
+
+    // A single foreign file of the name blocks the export, and is left alone.
+    let other = tempfile::tempdir().unwrap();
+    std::fs::write(other.path().join("snap-0002.rdb"), b"mine").unwrap();
+    let err = export_keyspace(
+        &ks,
+        &plan(other.path(), "snap", topology.clone(), Target::Redis70),
+    )
+    .unwrap_err();
+    assert!(matches!(err, ExportError::AlreadyExists { .. }), "{err}");
+    let left = read_dir_bytes(other.path());
+    assert_eq!(left.len(), 1);
+    assert_eq!(left["snap-0002.rdb"], b"mine");
+    std::fs::write(other.path().join("snap-manifest.json"), b"{}").unwrap();
+    std::fs::remove_file(other.path().join("snap-0002.rdb")).unwrap();
+    assert!(matches!(
+        export_keyspace(&ks, &plan(other.path(), "snap", topology, Target::Redis70)).unwrap_err(),
+        ExportError::AlreadyExists { .. }
+    ));
+}
+
+#[test]
+fn invalid_names_and_topologies_write_nothing() {
+    let ks = rdb_testkit::gen::mixed(50, 1);
+    let tmp = tempfile::tempdir().unwrap();
+    // 1000 characters are fine (the file system may still refuse such long file names).
+    rdb_cluster::export::validate_name(&"é".repeat(1000)).unwrap();
+    for bad in [
+        "",
+        "a/b",
+        "a\\b",
+        "a\0b",
+        "a\nb",
+        "tab\there",
+        &"x".repeat(1001),
+    ] {
+        let err = export_keyspace(
+            &ks,
+            &plan(tmp.path(), bad, Topology::even(1).unwrap(), Target::Redis70),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, ExportError::InvalidName { .. }),
+            "{bad:?}: {err}"
+        );
+        assert!(err.is_usage());
+        assert!(
+            err.to_string().starts_with("invalid snapshot name"),
+            "{err}"
+        );
+    }
+    let gap = Topology::from_json(
+        r#"{"NodeGroupConfiguration": [{"NodeGroupId": "1", "Slots": "0-99"}, {"NodeGroupId": "2", "Slots": "200-16383"}]}"#,
+    );
+    assert_eq!(
+        gap.unwrap_err().to_string(),
+        "slots 100-199 are not assigned to any node group"
+    );
+    // An unvalidated topology with an overlap is refused by the export itself.
+    let mut t = Topology::even(2).unwrap();
+    t.groups[1].slots.insert(5);
+    let err = export_keyspace(&ks, &plan(tmp.path(), "ov", t, Target::Redis70)).unwrap_err();
+    assert!(err.is_usage());
+    assert_eq!(
+        err.to_string(),
+        "slot 5 is assigned to node groups 0001 and 0002"
+    );
+    let names: Vec<String> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.is_empty(), "{names:?}");
+}
+
+#[test]
+fn cache_size_hook_and_manifest_fields() {
+    let ks = rdb_testkit::gen::mixed(500, 5);
+    let tmp = tempfile::tempdir().unwrap();
+    let topology = Topology::even(2).unwrap();
+    let mut p = plan(tmp.path(), "hook", topology.clone(), Target::Valkey81);
+    p.cache_size = Some(Box::new(|path: &Path| {
+        std::fs::metadata(path).unwrap().len() * 3
+    }));
+    let res = export_keyspace(&ks, &p).unwrap();
+    check_export(&res, &topology);
+    let m = &res.manifest;
+    assert_eq!(
+        (m.engine.as_str(), m.engine_version.as_str()),
+        ("valkey", "8.1")
+    );
+    assert_eq!(m.snapshot_name, "hook");
+    for n in &m.node_snapshots {
+        assert_eq!(n.cache_size_bytes, n.file_size_bytes * 3);
+        assert_eq!(
+            n.cache_size,
+            rdb_cluster::manifest::cache_size_text(n.cache_size_bytes)
+        );
+        assert_eq!(n.rdb_version, 11);
+        assert_eq!(n.file, format!("hook-{}.rdb", n.node_group_id));
+    }
+    // Default: the writer's used-mem estimate (1 MiB baseline + data).
+    let res =
+        export_keyspace(&ks, &plan(tmp.path(), "nohook", topology, Target::Valkey81)).unwrap();
+    for n in &res.manifest.node_snapshots {
+        assert!(n.cache_size_bytes > 1 << 20, "{}", n.cache_size_bytes);
+    }
+}
+
+/// Builds a file from records: header + body + EOF + CRC-64 trailer.
+fn rdb_file(body: &[u8]) -> Vec<u8> {
+    let mut f = b"REDIS0011".to_vec();
+    f.extend_from_slice(body);
+    f.push(0xFF);
+    let crc = rdb_format::crc::crc64(&f);
+    f.extend_from_slice(&crc.to_le_bytes());
+    f
+}
+
+#[test]
+fn attributes_separated_from_their_key_are_kept() {
+    // EXPIRETIME_MS, then an AUX field, then the key: servers (and the reader) apply the expiry to
+    // the key. Also an IDLE key and an int-encoded key.
+    let mut body = vec![0xFE, 0x00, 0xFB, 0x03, 0x01];
+    body.push(0xFC);
+    body.extend_from_slice(&4_102_444_800_123i64.to_le_bytes());
+    body.extend_from_slice(b"\xFA\x01x\x01y");
+    body.extend_from_slice(b"\x00\x03foo\x03bar");
+    body.extend_from_slice(b"\xF8\x07\x00\x03baz\x03qux");
+    body.extend_from_slice(b"\x00\xC0\x2A\x01v");
+    let file = rdb_file(&body);
+    let source = read_keyspace(&file).unwrap();
+    assert_eq!(
+        source.dbs[&0].entries[0].expire_at_ms,
+        Some(4_102_444_800_123)
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("src.rdb");
+    std::fs::write(&path, &file).unwrap();
+    let topology = Topology::even(2).unwrap();
+    for target in [Target::Redis72, Target::Redis62] {
+        let name = format!("d{target}");
+        let res =
+            export_rdb_file(&path, &plan(tmp.path(), &name, topology.clone(), target)).unwrap();
+        let (union, _) = check_export(&res, &topology);
+        assert_same(&union, &source, &name);
+    }
+}
+
+#[test]
+fn corrupt_source_writes_nothing() {
+    let mut bytes = std::fs::read(testdata("redis-7.2.6/dev/dump.rdb")).unwrap();
+    let n = bytes.len();
+    bytes[n / 2] ^= 0x55;
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("bad.rdb");
+    std::fs::write(&path, &bytes).unwrap();
+    let mut p = plan(
+        tmp.path(),
+        "bad",
+        Topology::even(2).unwrap(),
+        Target::Redis72,
+    );
+    p.db = DbSelection::Db(0);
+    let err = export_rdb_file(&path, &p).unwrap_err();
+    assert!(matches!(err, ExportError::Source(_)), "{err}");
+    assert!(err.to_string().contains("bad.rdb"), "{err}");
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);
+}
