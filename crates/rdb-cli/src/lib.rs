@@ -2,3 +2,5 @@
 //! output formats and exit codes. No format logic lives here.
 
 pub mod dump;
+pub mod export;
+pub mod verify;

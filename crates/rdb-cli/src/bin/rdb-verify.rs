@@ -1,1 +1,155 @@
-fn main() {}
+//! `rdb-verify [OPTIONS] PATH...`: deep verification of RDB files (cli-contract.md).
+
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::OnceLock;
+
+use clap::Parser as ClapParser;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rdb_cli::verify::{parse_node_memory, run, write_json, write_table, Config};
+use rdb_cluster::slotset::SlotSet;
+use rdb_verify::EngineLine;
+
+#[derive(ClapParser)]
+#[command(
+    name = "rdb-verify",
+    version,
+    about = "Verify Redis/Valkey RDB files deeply (structure, checksums, duplicates, slots, engine, memory)",
+    after_help = "Exit codes: 0 every file valid (warnings allowed), 1 any file has an error finding, 2 could not run."
+)]
+struct Cli {
+    /// Files, directories (every *.rdb inside, and a *-manifest.json), or `-` for standard input.
+    #[arg(required_unless_present = "stdin")]
+    paths: Vec<PathBuf>,
+    /// Files verified in parallel (default: one per core).
+    #[arg(long, short = 'j')]
+    jobs: Option<usize>,
+    /// Print one JSON document ({"files": [...], "summary": {...}}) instead of the table.
+    #[arg(long)]
+    json: bool,
+    /// A snapshot manifest to check the set against (slots, counts, coverage).
+    #[arg(long)]
+    manifest: Option<PathBuf>,
+    /// The slots the keys of the (single) file must hash into, e.g. `0-5461` or `0-99,200-299`.
+    #[arg(long)]
+    slots: Option<String>,
+    /// The engine line the files must load on, e.g. `redis-7.0`, `valkey-8.0`.
+    #[arg(long)]
+    engine: Option<String>,
+    /// Node memory: bytes (`6GiB` style suffixes allowed) or an ElastiCache node type such as
+    /// `cache.r7g.large`; an error when the estimated dataset exceeds 75 % of it.
+    #[arg(long = "node-memory")]
+    node_memory: Option<String>,
+    /// Do not report a checksum mismatch as an error (the verdict is still shown).
+    #[arg(long = "no-checksum")]
+    no_checksum: bool,
+    /// Skip the duplicate-key check (saves ~20-40 bytes of memory per key on huge files).
+    #[arg(long = "no-duplicate-check")]
+    no_duplicate_check: bool,
+    /// Read one file from standard input (same as the path `-`).
+    #[arg(long)]
+    stdin: bool,
+}
+
+fn usage(msg: &str) -> ExitCode {
+    eprintln!("rdb-verify: {msg}");
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let mut cfg = Config {
+        paths: cli.paths,
+        jobs: cli.jobs.unwrap_or(0),
+        manifest: cli.manifest,
+        check_checksum: !cli.no_checksum,
+        duplicate_keys: !cli.no_duplicate_check,
+        ..Config::default()
+    };
+    if cli.stdin && !cfg.paths.iter().any(|p| p.as_os_str() == "-") {
+        cfg.paths.push(PathBuf::from("-"));
+    }
+    if let Some(s) = cli.slots {
+        match SlotSet::parse(&s) {
+            Ok(set) => cfg.slots = Some(set),
+            Err(e) => return usage(&format!("--slots {s:?}: {e}")),
+        }
+    }
+    if let Some(e) = cli.engine {
+        match e.parse::<EngineLine>() {
+            Ok(l) => cfg.engine = Some(l),
+            Err(err) => {
+                let known: Vec<&str> = EngineLine::ALL.iter().map(|l| l.name()).collect();
+                return usage(&format!("--engine: {err} (known: {})", known.join(", ")));
+            }
+        }
+    }
+    if let Some(m) = cli.node_memory {
+        match parse_node_memory(&m) {
+            Ok(b) => cfg.node_memory = Some(b),
+            Err(e) => return usage(&e),
+        }
+    }
+
+    // A progress bar on stderr, only when it is a terminal.
+    let bar: OnceLock<ProgressBar> = OnceLock::new();
+    let show_bar = io::stderr().is_terminal();
+    let total = |n: usize| {
+        if show_bar && n > 1 {
+            let pb = ProgressBar::with_draw_target(Some(n as u64), ProgressDrawTarget::stderr());
+            if let Ok(style) = ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} files {msg}",
+            ) {
+                pb.set_style(style);
+            }
+            let _ = bar.set(pb);
+        }
+    };
+    let on_done = |r: &rdb_verify::Report| {
+        if let Some(pb) = bar.get() {
+            pb.set_message(r.path.clone());
+            pb.inc(1);
+        }
+    };
+    let outcome = run(&cfg, total, on_done);
+    if let Some(pb) = bar.get() {
+        pb.finish_and_clear();
+    }
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => return usage(&e.0),
+    };
+    for r in outcome.files.iter().filter(|r| r.has_code("io")) {
+        if let Some(f) = r.with_code("io").next() {
+            eprintln!("rdb-verify: {}", f.message);
+        }
+    }
+    let written = if cli.json {
+        let stdout = io::stdout();
+        let mut out = io::BufWriter::new(stdout.lock());
+        write_json(&mut out, &outcome).and_then(|()| out.flush())
+    } else {
+        let mut out = anstream::stdout();
+        write_table(&mut out, &outcome).and_then(|()| out.flush())
+    };
+    match written {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+        Err(e) => {
+            eprintln!("rdb-verify: writing output: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    ExitCode::from(outcome.exit_code())
+}

@@ -1,0 +1,548 @@
+//! The `rdb-verify` command (cli-contract.md, `rdb-verify` section): input expansion, the
+//! manifest check, the `--json` document and the text table. The checks themselves are
+//! [`rdb_verify`]'s; this module only wires them to the command line.
+//!
+//! Flow: [`Config`] (parsed arguments) → [`run`] (expands `PATH...`, verifies the files in
+//! parallel, applies the manifest) → [`Outcome`] → [`write_json`] or [`write_table`], and
+//! [`Outcome::exit_code`] (0 every file valid, 1 any error finding, 2 could not run).
+
+use std::fmt::Write as _;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use owo_colors::OwoColorize;
+use rdb_cluster::slotset::SlotSet;
+use rdb_verify::{
+    check_manifest, expand_paths, verify_many_with, CacheModel, EngineLine, FileFinding,
+    ManifestCheck, ManifestInput, Options, Report, Severity, Summary,
+};
+use serde::Serialize;
+
+/// One GiB.
+const GIB: f64 = 1_073_741_824.0;
+
+/// Memory of common ElastiCache node types, in GiB, as AWS publishes them (the "Memory (GiB)"
+/// column of the ElastiCache *Supported node types* and pricing pages). `--node-memory` accepts
+/// these names; the library then allows 75 % of it (the service reserves 25 % by default,
+/// `reserved-memory-percent`).
+pub const NODE_TYPES: &[(&str, f64)] = &[
+    ("cache.t2.micro", 0.555),
+    ("cache.t2.small", 1.55),
+    ("cache.t2.medium", 3.22),
+    ("cache.t3.micro", 0.5),
+    ("cache.t3.small", 1.37),
+    ("cache.t3.medium", 3.09),
+    ("cache.t4g.micro", 0.5),
+    ("cache.t4g.small", 1.37),
+    ("cache.t4g.medium", 3.09),
+    ("cache.m5.large", 6.38),
+    ("cache.m5.xlarge", 12.93),
+    ("cache.m5.2xlarge", 26.04),
+    ("cache.m5.4xlarge", 52.26),
+    ("cache.m5.12xlarge", 157.12),
+    ("cache.m5.24xlarge", 314.32),
+    ("cache.m6g.large", 6.38),
+    ("cache.m6g.xlarge", 12.93),
+    ("cache.m6g.2xlarge", 26.04),
+    ("cache.m6g.4xlarge", 52.26),
+    ("cache.m6g.8xlarge", 103.68),
+    ("cache.m6g.12xlarge", 157.12),
+    ("cache.m6g.16xlarge", 209.55),
+    ("cache.m7g.large", 6.38),
+    ("cache.m7g.xlarge", 12.93),
+    ("cache.m7g.2xlarge", 26.04),
+    ("cache.m7g.4xlarge", 52.26),
+    ("cache.m7g.8xlarge", 103.68),
+    ("cache.m7g.12xlarge", 157.12),
+    ("cache.m7g.16xlarge", 209.55),
+    ("cache.r5.large", 13.07),
+    ("cache.r5.xlarge", 26.32),
+    ("cache.r5.2xlarge", 52.82),
+    ("cache.r5.4xlarge", 105.81),
+    ("cache.r5.12xlarge", 317.77),
+    ("cache.r5.24xlarge", 635.61),
+    ("cache.r6g.large", 13.07),
+    ("cache.r6g.xlarge", 26.32),
+    ("cache.r6g.2xlarge", 52.82),
+    ("cache.r6g.4xlarge", 105.81),
+    ("cache.r6g.8xlarge", 209.55),
+    ("cache.r6g.12xlarge", 317.77),
+    ("cache.r6g.16xlarge", 419.09),
+    ("cache.r7g.large", 13.07),
+    ("cache.r7g.xlarge", 26.32),
+    ("cache.r7g.2xlarge", 52.82),
+    ("cache.r7g.4xlarge", 105.81),
+    ("cache.r7g.8xlarge", 209.55),
+    ("cache.r7g.12xlarge", 317.77),
+    ("cache.r7g.16xlarge", 419.09),
+];
+
+/// Parses `--node-memory`: a node type of [`NODE_TYPES`] (case-insensitive), or a byte count
+/// with an optional binary suffix (`1073741824`, `512MiB`, `13.07GiB`, `2G` = 2 GiB).
+pub fn parse_node_memory(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    if let Some((_, gib)) = NODE_TYPES.iter().find(|(n, _)| n.eq_ignore_ascii_case(t)) {
+        return Ok((gib * GIB).round() as u64);
+    }
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" | "kib" => 1024.0,
+        "m" | "mb" | "mib" => 1024.0 * 1024.0,
+        "g" | "gb" | "gib" => GIB,
+        "t" | "tb" | "tib" => GIB * 1024.0,
+        _ => {
+            return Err(format!(
+                "--node-memory {text:?}: expected bytes (e.g. 1073741824, 6GiB) or a node type \
+                 such as cache.r7g.large (known: {})",
+                NODE_TYPES
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        }
+    };
+    if unit.is_empty() {
+        return num
+            .parse::<u64>()
+            .map_err(|e| format!("--node-memory {text:?}: {e}"));
+    }
+    let v: f64 = num
+        .parse()
+        .map_err(|e| format!("--node-memory {text:?}: {e}"))?;
+    let bytes = (v * mult).round();
+    if !(bytes.is_finite() && bytes > 0.0 && bytes < u64::MAX as f64) {
+        return Err(format!("--node-memory {text:?}: out of range"));
+    }
+    Ok(bytes as u64)
+}
+
+/// The parsed command line of `rdb-verify`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Files and directories; `-` is standard input (a pipe: streamed, not mapped).
+    pub paths: Vec<PathBuf>,
+    /// Worker threads (0 = one per core).
+    pub jobs: usize,
+    /// A manifest to check the set against (`--manifest`); otherwise `*-manifest.json` files
+    /// found in the directories given are used.
+    pub manifest: Option<PathBuf>,
+    /// The slots the (single) file's keys must hash into (`--slots`).
+    pub slots: Option<SlotSet>,
+    /// The engine line the files must load on (`--engine`).
+    pub engine: Option<EngineLine>,
+    /// Node memory in bytes (`--node-memory`); the library allows 75 % of it.
+    pub node_memory: Option<u64>,
+    /// Report a CRC mismatch as an error (`--no-checksum` clears it).
+    pub check_checksum: bool,
+    /// Detect duplicate keys (`--no-duplicate-check` clears it).
+    pub duplicate_keys: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            paths: Vec::new(),
+            jobs: 0,
+            manifest: None,
+            slots: None,
+            engine: None,
+            node_memory: None,
+            check_checksum: true,
+            duplicate_keys: true,
+        }
+    }
+}
+
+impl Config {
+    /// The verifier options these arguments ask for.
+    pub fn options(&self) -> Options {
+        Options {
+            check_checksum: self.check_checksum,
+            duplicate_keys: self.duplicate_keys,
+            expected_slots: self.slots.clone(),
+            engine: self.engine,
+            node_memory: self.node_memory,
+            // The estimate follows the encodings of the engine line asked for.
+            cache_model: match self.engine {
+                Some(l) if l <= EngineLine::Redis7_0 => CacheModel::redis_7_0(),
+                _ => CacheModel::default(),
+            },
+            ..Options::default()
+        }
+    }
+}
+
+/// Why `rdb-verify` could not run (exit code 2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunError(pub String);
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RunError {}
+
+/// The result of a run: one report per file (input order), the totals and the set-wide
+/// findings of the manifest check.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    /// One report per file (the manifest's per-file findings already merged in).
+    pub files: Vec<Report>,
+    /// The totals row.
+    pub summary: Summary,
+    /// Findings about the set rather than one verified file (slot gaps / overlaps, files the
+    /// manifest lists that were not given); serialised only when there are some.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<FileFinding>,
+    /// The manifests that were checked.
+    #[serde(skip)]
+    pub manifests: Vec<PathBuf>,
+}
+
+impl Outcome {
+    /// 0: every file valid (warnings allowed); 1: an error finding anywhere; 2: a file could
+    /// not be read at all (an `io` finding).
+    pub fn exit_code(&self) -> u8 {
+        if self.files.iter().any(|r| r.has_code("io")) {
+            2
+        } else if self.files.iter().any(|r| !r.ok)
+            || self
+                .findings
+                .iter()
+                .any(|f| f.finding.severity == Severity::Error)
+        {
+            1
+        } else {
+            0
+        }
+    }
+}
+
+/// Whether a path argument means standard input.
+pub fn is_stdin(p: &Path) -> bool {
+    p.as_os_str() == "-"
+}
+
+/// Expands the paths, checks every one can be opened, and returns (files, manifests found in
+/// directories, whether `-` was given). A missing or unreadable path is a [`RunError`].
+pub fn collect_inputs(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<PathBuf>, bool), RunError> {
+    let stdin = paths.iter().filter(|p| is_stdin(p)).count();
+    if stdin > 1 {
+        return Err(RunError("standard input (`-`) given more than once".into()));
+    }
+    let rest: Vec<PathBuf> = paths.iter().filter(|p| !is_stdin(p)).cloned().collect();
+    for p in &rest {
+        let ok = if p.is_dir() {
+            std::fs::read_dir(p).map(|_| ())
+        } else {
+            std::fs::File::open(p).map(|_| ())
+        };
+        ok.map_err(|e| RunError(format!("{}: {e}", p.display())))?;
+    }
+    let inputs = expand_paths(&rest).map_err(|e| RunError(format!("reading a directory: {e}")))?;
+    Ok((inputs.files, inputs.manifests, stdin == 1))
+}
+
+/// Verifies everything `cfg` names. `on_done` is called (from worker threads) as each file
+/// finishes, e.g. to advance a progress bar; `total` receives the number of files first.
+pub fn run<F, T>(cfg: &Config, total: T, on_done: F) -> Result<Outcome, RunError>
+where
+    F: Fn(&Report) + Sync,
+    T: FnOnce(usize),
+{
+    if cfg.paths.is_empty() {
+        return Err(RunError("no PATH given".into()));
+    }
+    let (files, found_manifests, stdin) = collect_inputs(&cfg.paths)?;
+    let n = files.len() + usize::from(stdin);
+    if n == 0 {
+        return Err(RunError("no .rdb file found in the paths given".into()));
+    }
+    if cfg.slots.is_some() && n != 1 {
+        return Err(RunError(format!(
+            "--slots applies to exactly one file ({n} given)"
+        )));
+    }
+    let manifests = match &cfg.manifest {
+        Some(m) => vec![m.clone()],
+        None => found_manifests,
+    };
+    let parsed: Vec<ManifestInput> = manifests
+        .iter()
+        .map(|m| {
+            ManifestInput::from_path(m)
+                .map_err(|e| RunError(format!("manifest {}: {e}", m.display())))
+        })
+        .collect::<Result<_, _>>()?;
+    total(n);
+    let opts = cfg.options();
+    let mut reports = Vec::with_capacity(n);
+    if stdin {
+        let r = rdb_verify::verify_reader("-", io::stdin().lock(), &opts);
+        on_done(&r);
+        reports.push(r);
+    }
+    reports.extend(verify_many_with(&files, cfg.jobs, &opts, &on_done));
+    let mut set_findings = Vec::new();
+    let mut first: Option<ManifestCheck> = None;
+    for m in &parsed {
+        let check = check_manifest(m, &reports);
+        set_findings.extend(check.apply_to(&mut reports));
+        first.get_or_insert(check);
+    }
+    let summary = Summary::from_reports(&reports, first.as_ref());
+    Ok(Outcome {
+        files: reports,
+        summary,
+        findings: set_findings,
+        manifests,
+    })
+}
+
+/// Writes the `--json` document (`{"files": [...], "summary": {...}}`, plus `findings` for
+/// set-wide manifest findings when there are any) and a newline.
+pub fn write_json(out: &mut dyn Write, o: &Outcome) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, o).map_err(io::Error::other)?;
+    writeln!(out)
+}
+
+/// The slots column: the ranges when short, else `N slots in MIN-MAX`.
+fn slots_text(r: &Report) -> String {
+    let s = &r.slots;
+    match (s.min, s.max) {
+        (Some(min), Some(max)) if s.ranges.len() > 24 => {
+            let n = r
+                .slot_counts
+                .as_ref()
+                .map_or(0, |c| c.iter().filter(|n| **n > 0).count());
+            format!("{n} slots in {min}-{max}")
+        }
+        (Some(_), _) => s.ranges.clone(),
+        _ => "-".into(),
+    }
+}
+
+/// Cuts `s` to `max` characters (with an ellipsis).
+fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// `code at byte N: message`.
+fn finding_text(f: &rdb_verify::Finding) -> String {
+    let mut s = f.code.to_string();
+    if let Some(o) = f.offset {
+        let _ = write!(s, " at byte {o}");
+    }
+    if let Some(k) = &f.key {
+        let _ = write!(s, " key {}", rdb_format::escape_bytes(k, 40));
+    }
+    let _ = write!(s, ": {}", f.message);
+    s
+}
+
+/// The text rendering's status cell and its colour class (0 ok, 1 warnings, 2 failed).
+fn status(r: &Report) -> (String, u8) {
+    if !r.ok {
+        return ("FAILED".into(), 2);
+    }
+    let w = r
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Warning)
+        .count();
+    match w {
+        0 => ("ok".into(), 0),
+        1 => ("ok, 1 warning".into(), 1),
+        _ => (format!("ok, {w} warnings"), 1),
+    }
+}
+
+/// Writes the text table (one row per file and a totals row), then the set-wide findings.
+/// Colours are ANSI codes: pass an `anstream` stream to have them stripped when `NO_COLOR` is
+/// set or the output is not a terminal.
+pub fn write_table(out: &mut dyn Write, o: &Outcome) -> io::Result<()> {
+    const HEAD: [&str; 8] = [
+        "FILE",
+        "STATUS",
+        "RDB",
+        "KEYS",
+        "EXPIRES",
+        "CACHESIZE",
+        "SLOTS",
+        "FIRST ERROR",
+    ];
+    let mut rows: Vec<([String; 8], u8)> = Vec::new();
+    for r in &o.files {
+        let (st, class) = status(r);
+        let rdb = match (r.magic, r.rdb_version) {
+            (Some("VALKEY"), Some(v)) => format!("valkey {v}"),
+            (_, Some(v)) => v.to_string(),
+            _ => "-".into(),
+        };
+        let err = r
+            .first_error()
+            .map(|f| cut(&finding_text(f), 100))
+            .unwrap_or_default();
+        rows.push((
+            [
+                r.path.clone(),
+                st,
+                rdb,
+                r.keys.to_string(),
+                r.expires.to_string(),
+                r.cache_size.clone(),
+                slots_text(r),
+                err,
+            ],
+            class,
+        ));
+    }
+    let s = &o.summary;
+    let set_errors = o
+        .findings
+        .iter()
+        .filter(|f| f.finding.severity == Severity::Error)
+        .count();
+    let total_status = if s.failed == 0 && set_errors == 0 {
+        (format!("{} ok", s.ok), 0)
+    } else {
+        (format!("{} ok, {} failed", s.ok, s.failed), 2)
+    };
+    let covered = match SlotSet::parse(&s.slots_covered) {
+        Ok(set) if s.slots_covered.len() > 24 => match (set.min(), set.max()) {
+            (Some(min), Some(max)) => format!("{} slots in {min}-{max}", set.len()),
+            _ => "-".into(),
+        },
+        _ if s.slots_covered.is_empty() => "-".into(),
+        _ => s.slots_covered.clone(),
+    };
+    let total_err = if set_errors > 0 {
+        format!("{set_errors} set-wide error(s), see below")
+    } else {
+        String::new()
+    };
+    let total = [
+        format!(
+            "TOTAL ({} file{})",
+            s.files,
+            if s.files == 1 { "" } else { "s" }
+        ),
+        total_status.0,
+        String::new(),
+        s.keys.to_string(),
+        s.expires.to_string(),
+        rdb_cluster::manifest::cache_size_text(s.cache_size_bytes),
+        covered,
+        total_err,
+    ];
+    let mut w = [0usize; 8];
+    for row in rows
+        .iter()
+        .map(|(r, _)| r)
+        .chain(std::iter::once(&total))
+        .chain(std::iter::once(&HEAD.map(String::from)))
+    {
+        for (wi, cell) in w.iter_mut().zip(row.iter()) {
+            *wi = (*wi).max(cell.chars().count());
+        }
+    }
+    let numeric = [false, false, true, true, true, true, false, false];
+    let fmt_row = |row: &[String; 8], class: u8, bold: bool| -> String {
+        let mut line = String::new();
+        let last = row.iter().rposition(|c| !c.is_empty()).unwrap_or(0);
+        for (i, cell) in row.iter().enumerate().take(last + 1) {
+            let width = w.get(i).copied().unwrap_or(0);
+            let pad = width.saturating_sub(cell.chars().count());
+            let padded = if numeric.get(i).copied().unwrap_or(false) {
+                format!("{}{cell}", " ".repeat(pad))
+            } else if i == last {
+                cell.clone()
+            } else {
+                format!("{cell}{}", " ".repeat(pad))
+            };
+            let styled = match (i, class) {
+                (1, 0) => padded.green().to_string(),
+                (1, 1) => padded.yellow().to_string(),
+                (1, _) | (7, 2) => padded.red().to_string(),
+                _ => padded,
+            };
+            let styled = if bold {
+                styled.bold().to_string()
+            } else {
+                styled
+            };
+            if i > 0 {
+                line.push_str("  ");
+            }
+            line.push_str(&styled);
+        }
+        line
+    };
+    writeln!(out, "{}", fmt_row(&HEAD.map(String::from), 9, true))?;
+    for (row, class) in &rows {
+        writeln!(out, "{}", fmt_row(row, *class, false))?;
+    }
+    writeln!(out, "{}", fmt_row(&total, total_status.1, true))?;
+    // Coverage only means something for a node-group set described by a manifest.
+    if !o.manifests.is_empty() {
+        if !s.slot_gaps.is_empty() {
+            writeln!(out, "slot gaps: {}", cut(&s.slot_gaps, 200))?;
+        }
+        if !s.slot_overlaps.is_empty() {
+            writeln!(out, "slot overlaps: {}", cut(&s.slot_overlaps, 200))?;
+        }
+    }
+    for f in &o.findings {
+        let sev = f.finding.severity.as_str();
+        let sev = if f.finding.severity == Severity::Error {
+            sev.red().to_string()
+        } else {
+            sev.yellow().to_string()
+        };
+        let who = f.path.as_deref().unwrap_or("(set)");
+        writeln!(out, "{sev}: {who}: {}", finding_text(&f.finding))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_memory() {
+        assert_eq!(parse_node_memory("1234").unwrap(), 1234);
+        assert_eq!(parse_node_memory("2GiB").unwrap(), 2 << 30);
+        assert_eq!(parse_node_memory("512M").unwrap(), 512 << 20);
+        assert_eq!(
+            parse_node_memory("cache.r7g.large").unwrap(),
+            (13.07 * GIB).round() as u64
+        );
+        assert_eq!(
+            parse_node_memory("CACHE.T3.MICRO").unwrap(),
+            (0.5 * GIB) as u64
+        );
+        assert!(parse_node_memory("cache.x1.huge").is_err());
+        assert!(parse_node_memory("-5").is_err());
+        assert!(parse_node_memory("").is_err());
+    }
+
+    #[test]
+    fn cells() {
+        assert_eq!(cut("abcdef", 4), "abc…");
+        assert_eq!(cut("abc", 4), "abc");
+    }
+}

@@ -1,0 +1,465 @@
+//! The `rdb-verify` binary end to end: the `--json` document, exit codes 0 / 1 / 2, options,
+//! standard input, and a hand-built 3-node-group set with its manifest (a key moved to the
+//! wrong node group, a removed file).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use rdb_cluster::slot::key_slot;
+use rdb_model::{Entry, Keyspace, Value};
+use rdb_writer::{write_keyspace, Target, WriterBuilder};
+use serde_json::Value as Json;
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_rdb-verify"));
+    c.env("NO_COLOR", "1");
+    c
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().unwrap()
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().expect("exited normally")
+}
+
+fn json(o: &Output) -> Json {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    })
+}
+
+fn testdata(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata")
+        .join(rel)
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Field names of a JSON object, sorted.
+fn fields(v: &Json) -> Vec<String> {
+    let mut k: Vec<String> = v
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {v}"))
+        .keys()
+        .cloned()
+        .collect();
+    k.sort();
+    k
+}
+
+fn sorted(names: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn json_document_matches_the_contract_and_expected_counts() {
+    let dump = testdata("servers/redis-7.0.15/dev/dump.rdb");
+    let o = run(&["--json", s(&dump)]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let doc = json(&o);
+    assert_eq!(fields(&doc), sorted(&["files", "summary"]));
+    let files = doc["files"].as_array().unwrap();
+    assert_eq!(files.len(), 1);
+    let f = &files[0];
+    for k in [
+        "path",
+        "ok",
+        "magic",
+        "rdb_version",
+        "checksum",
+        "keys",
+        "expires",
+        "already_expired",
+        "databases",
+        "cache_size_bytes",
+        "cache_size",
+        "used_mem_aux",
+        "slots",
+        "loads_on",
+        "findings",
+    ] {
+        assert!(f.get(k).is_some(), "files[0] lacks {k}: {f}");
+    }
+    assert_eq!(f["path"], s(&dump));
+    assert_eq!(f["ok"], true);
+    assert_eq!(f["magic"], "REDIS");
+    assert_eq!(f["rdb_version"], 10);
+    assert_eq!(
+        fields(&f["checksum"]),
+        sorted(&["stored", "computed", "status"])
+    );
+    assert_eq!(f["checksum"]["status"], "ok");
+    assert_eq!(f["checksum"]["stored"], f["checksum"]["computed"]);
+    assert_eq!(f["checksum"]["stored"].as_str().unwrap().len(), 16);
+    assert_eq!(
+        fields(&f["slots"]),
+        sorted(&["min", "max", "ranges", "keys_outside_expected"])
+    );
+    let size = f["cache_size_bytes"].as_u64().unwrap();
+    assert!(size > 0);
+    assert_eq!(
+        f["cache_size"].as_str().unwrap(),
+        format!("{} MB", size.div_ceil(1 << 20))
+    );
+    let loads: Vec<&str> = f["loads_on"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(loads.contains(&"redis-7.0") && !loads.contains(&"redis-6.2"));
+    for fi in f["findings"].as_array().unwrap() {
+        for k in ["severity", "code", "offset", "db", "key", "message"] {
+            assert!(fi.get(k).is_some(), "finding lacks {k}: {fi}");
+        }
+        assert_ne!(fi["severity"], "error");
+    }
+
+    // Counts agree with the server-made expected.json.
+    let exp: Json = serde_json::from_str(
+        &std::fs::read_to_string(dump.with_file_name("expected.json")).unwrap(),
+    )
+    .unwrap();
+    let mut keys = 0;
+    for (db, d) in exp["databases"].as_object().unwrap() {
+        let got = &f["databases"][db];
+        assert_eq!(got["keys"], d["keys"], "db {db}");
+        assert_eq!(got["expires"], d["expires"], "db {db}");
+        assert_eq!(
+            fields(&got["types"]),
+            sorted(&["string", "list", "set", "zset", "hash", "stream", "module"])
+        );
+        keys += d["keys"].as_u64().unwrap();
+    }
+    assert_eq!(f["keys"], keys);
+
+    let sum = &doc["summary"];
+    assert_eq!(
+        fields(sum),
+        sorted(&[
+            "files",
+            "ok",
+            "failed",
+            "keys",
+            "expires",
+            "cache_size_bytes",
+            "slots_covered",
+            "slot_gaps",
+            "slot_overlaps"
+        ])
+    );
+    assert_eq!(
+        (&sum["files"], &sum["ok"], &sum["failed"]),
+        (&Json::from(1), &Json::from(1), &Json::from(0))
+    );
+    assert_eq!(sum["keys"], keys);
+    assert_eq!(sum["cache_size_bytes"], size);
+}
+
+#[test]
+fn exit_codes_and_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = testdata("servers/redis-7.2.6/dev/dump.rdb");
+
+    // 1: a flipped CRC byte; --no-checksum keeps the verdict but not the error.
+    let mut bytes = std::fs::read(&good).unwrap();
+    let n = bytes.len();
+    bytes[n - 3] ^= 0x40;
+    let bad = dir.path().join("bad-crc.rdb");
+    std::fs::write(&bad, &bytes).unwrap();
+    let o = run(&["--json", s(&bad)]);
+    assert_eq!(code(&o), 1);
+    let doc = json(&o);
+    assert_eq!(doc["files"][0]["ok"], false);
+    assert_eq!(doc["files"][0]["checksum"]["status"], "mismatch");
+    assert!(codes(&doc["files"][0]).contains(&"crc-mismatch".to_string()));
+    assert_eq!(doc["summary"]["failed"], 1);
+    let o = run(&["--json", "--no-checksum", s(&bad)]);
+    assert_eq!(code(&o), 0);
+    assert_eq!(json(&o)["files"][0]["checksum"]["status"], "mismatch");
+
+    // 1: one bad file among good ones; the text table names the first error.
+    let broken = testdata("public/redis-redis/corrupt_ziplist.rdb");
+    let o = run(&[s(&good), s(&broken)]);
+    assert_eq!(code(&o), 1);
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(!text.contains('\x1b'), "NO_COLOR: no escape codes");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("FILE") && lines[0].contains("FIRST ERROR"));
+    assert!(
+        lines[1].contains(" ok") && lines[1].contains("123"),
+        "{text}"
+    );
+    assert!(
+        lines[2].contains("FAILED") && lines[2].contains("ziplist-"),
+        "{text}"
+    );
+    assert!(lines[3].starts_with("TOTAL (2 files)") && lines[3].contains("1 failed"));
+
+    // 0: two good files, also with --jobs 1, --engine, --node-memory by node type.
+    let o = run(&[
+        "--jobs",
+        "1",
+        "--engine",
+        "redis-7.2",
+        "--node-memory",
+        "cache.t3.micro",
+        s(&good),
+        s(&testdata("servers/valkey-8.0.1/dev/dump.rdb")),
+    ]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stdout));
+
+    // 1: engine line too old, node too small.
+    let o = run(&["--json", "--engine", "redis-6.2", s(&good)]);
+    assert_eq!(code(&o), 1);
+    assert!(json(&o)["files"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["code"] == "engine-incompatible"));
+    let o = run(&["--json", "--node-memory", "100000", s(&good)]);
+    assert_eq!(code(&o), 1);
+    assert!(json(&o)["files"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["code"] == "node-memory"));
+
+    // 2: could not run.
+    let missing = dir.path().join("nope.rdb");
+    for args in [
+        vec![s(&missing)],
+        vec![s(&good), s(&missing)],
+        vec![],
+        vec!["--engine", "redis-99.0", s(&good)],
+        vec!["--node-memory", "cache.x9.huge", s(&good)],
+        vec!["--slots", "0-99999", s(&good)],
+        vec!["--slots", "0-5", s(&good), s(&good)],
+        vec!["--manifest", s(&missing), s(&good)],
+        vec!["--bogus-flag", s(&good)],
+    ] {
+        let o = run(&args);
+        assert_eq!(
+            code(&o),
+            2,
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(!o.stderr.is_empty(), "{args:?} explains itself");
+    }
+    let empty = tempfile::tempdir().unwrap();
+    assert_eq!(
+        code(&run(&[s(empty.path())])),
+        2,
+        "a directory without .rdb files"
+    );
+}
+
+#[test]
+fn standard_input() {
+    let good = std::fs::read(testdata("servers/redis-7.4.1/dev/dump.rdb")).unwrap();
+    for args in [&["--json", "-"][..], &["--json", "--stdin"]] {
+        let mut child = bin()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let data = good.clone();
+        let feeder = std::thread::spawn(move || stdin.write_all(&data));
+        let o = child.wait_with_output().unwrap();
+        feeder.join().unwrap().unwrap();
+        assert_eq!(code(&o), 0);
+        let doc = json(&o);
+        assert_eq!(doc["files"][0]["path"], "-");
+        assert_eq!(doc["files"][0]["checksum"]["status"], "ok");
+        assert_eq!(doc["files"][0]["keys"], 127);
+    }
+}
+
+const GROUPS: [(&str, u16, u16); 3] = [
+    ("0001", 0, 5461),
+    ("0002", 5462, 10922),
+    ("0003", 10923, 16383),
+];
+
+/// Index of the node group owning `slot`.
+fn group_of(slot: u16) -> usize {
+    GROUPS
+        .iter()
+        .position(|g| g.1 <= slot && slot <= g.2)
+        .unwrap()
+}
+
+/// Writes `snap-000N.rdb` (one per node group, redis-7.0) and `snap-manifest.json` into
+/// `dir`; `moved` keys go to the file of the next node group instead of their own. Returns the
+/// key count per file.
+fn write_set(dir: &Path, moved: &[&str]) -> [u64; 3] {
+    let mut spaces: [Keyspace; 3] = Default::default();
+    let mut counts = [0u64; 3];
+    let mut expires = [0u64; 3];
+    let mut keys: Vec<String> = (0..300).map(|i| format!("user:{i}")).collect();
+    // One key per group pinned to a chosen slot with a hash tag (slots 0, 5462 and 16383).
+    keys.extend(["{fHh}a", "{hbQ}b", "{apX}c"].map(String::from));
+    for (i, k) in keys.iter().enumerate() {
+        let mut g = group_of(key_slot(k.as_bytes()));
+        if moved.contains(&k.as_str()) {
+            g = (g + 1) % 3;
+        }
+        let mut e = Entry::new(
+            k.as_bytes().to_vec(),
+            Value::String(format!("v{i}").into_bytes().into()),
+        );
+        if i % 10 == 0 {
+            e.expire_at_ms = Some(4_102_444_800_000 + i as i64);
+            expires[g] += 1;
+        }
+        spaces[g].db_mut(0).entries.push(e);
+        counts[g] += 1;
+    }
+    let builder = WriterBuilder::new("redis-7.0".parse::<Target>().unwrap());
+    let mut nodes = Vec::new();
+    for (i, (id, lo, hi)) in GROUPS.iter().enumerate() {
+        let name = format!("snap-{id}.rdb");
+        let f = std::fs::File::create(dir.join(&name)).unwrap();
+        write_keyspace(&spaces[i], std::io::BufWriter::new(f), &builder).unwrap();
+        nodes.push(serde_json::json!({
+            "NodeGroupId": id, "CacheNodeId": "0001",
+            "NodeGroupConfiguration": {"NodeGroupId": id, "Slots": format!("{lo}-{hi}")},
+            "CacheSize": "1 MB", "File": name, "RdbVersion": 10,
+            "Keys": counts[i], "Expires": expires[i],
+        }));
+    }
+    let manifest = serde_json::json!({
+        "SnapshotName": "snap", "SnapshotStatus": "available", "Engine": "redis",
+        "EngineVersion": "7.0", "NumNodeGroups": 3, "NodeSnapshots": nodes,
+    });
+    std::fs::write(
+        dir.join("snap-manifest.json"),
+        serde_json::to_string_pretty(&manifest).unwrap(),
+    )
+    .unwrap();
+    counts
+}
+
+fn codes(file: &Json) -> Vec<String> {
+    file["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn cluster_set_with_manifest() {
+    assert_eq!(
+        ["{fHh}a", "{hbQ}b", "{apX}c"].map(|k| key_slot(k.as_bytes())),
+        [0, 5462, 16383],
+        "the pinned keys sit on the node-group edges"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let counts = write_set(dir.path(), &[]);
+    assert!(counts.iter().all(|c| *c > 50), "{counts:?}");
+
+    // The directory: three files and the manifest, all consistent.
+    let o = run(&["--json", s(dir.path())]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stdout));
+    let doc = json(&o);
+    let files = doc["files"].as_array().unwrap();
+    assert_eq!(files.len(), 3);
+    for (i, f) in files.iter().enumerate() {
+        assert!(f["path"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("snap-000{}.rdb", i + 1)));
+        assert_eq!(f["keys"], counts[i]);
+        assert!(codes(f).is_empty(), "{:?}", codes(f));
+    }
+    assert_eq!(doc["files"][0]["slots"]["min"], 0);
+    assert_eq!(doc["files"][2]["slots"]["max"], 16383);
+    let sum = &doc["summary"];
+    assert_eq!(sum["keys"], counts.iter().sum::<u64>());
+    assert_eq!(sum["slots_covered"], "0-16383");
+    assert_eq!(
+        (&sum["slot_gaps"], &sum["slot_overlaps"]),
+        (&Json::from(""), &Json::from(""))
+    );
+    assert!(doc.get("findings").is_none());
+
+    // The same files named one by one with --manifest; and as a text table.
+    let m = dir.path().join("snap-manifest.json");
+    let f: Vec<PathBuf> = (1..=3)
+        .map(|i| dir.path().join(format!("snap-000{i}.rdb")))
+        .collect();
+    let o = run(&["--manifest", s(&m), s(&f[0]), s(&f[1]), s(&f[2])]);
+    assert_eq!(code(&o), 0);
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        text.contains("TOTAL (3 files)") && text.contains("3 ok"),
+        "{text}"
+    );
+
+    // --slots on one file.
+    assert_eq!(code(&run(&["--slots", "0-5461", s(&f[0])])), 0);
+    let o = run(&["--json", "--slots", "5462-10922", s(&f[0])]);
+    assert_eq!(code(&o), 1);
+    let doc = json(&o);
+    assert!(codes(&doc["files"][0]).contains(&"slot-outside-expected".to_string()));
+    assert_eq!(doc["files"][0]["slots"]["keys_outside_expected"], counts[0]);
+
+    // A key moved into the next node group's file (manifest counts follow the files).
+    let moved_dir = tempfile::tempdir().unwrap();
+    write_set(moved_dir.path(), &["{fHh}a"]);
+    let o = run(&["--json", s(moved_dir.path())]);
+    assert_eq!(code(&o), 1);
+    let doc = json(&o);
+    assert!(codes(&doc["files"][0]).is_empty());
+    assert_eq!(doc["files"][1]["ok"], false);
+    assert_eq!(codes(&doc["files"][1]), vec!["slot-outside-node-group"]);
+    let msg = doc["files"][1]["findings"][0]["message"].as_str().unwrap();
+    assert!(msg.starts_with("1 key(s)") && msg.contains("0002"), "{msg}");
+    assert_eq!(doc["summary"]["failed"], 1);
+    let o = run(&[s(moved_dir.path())]);
+    assert_eq!(code(&o), 1);
+    assert!(String::from_utf8(o.stdout)
+        .unwrap()
+        .contains("slot-outside-node-group"));
+
+    // A removed file: the manifest still lists it.
+    std::fs::remove_file(&f[2]).unwrap();
+    let o = run(&["--json", s(dir.path())]);
+    assert_eq!(code(&o), 1);
+    let doc = json(&o);
+    assert_eq!(doc["files"].as_array().unwrap().len(), 2);
+    assert!(doc["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["ok"] == true));
+    let set = doc["findings"].as_array().unwrap();
+    assert_eq!(set.len(), 1, "{set:?}");
+    assert_eq!(set[0]["code"], "manifest-file-missing");
+    assert_eq!(set[0]["path"], "snap-0003.rdb");
+    assert_eq!(set[0]["severity"], "error");
+    let o = run(&[s(dir.path())]);
+    assert_eq!(code(&o), 1);
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        text.contains("error: snap-0003.rdb: manifest-file-missing"),
+        "{text}"
+    );
+}

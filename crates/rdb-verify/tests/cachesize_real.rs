@@ -1,0 +1,298 @@
+//! CacheSize calibration against a real server: Debian's `redis-server` 7.0 (jemalloc 5.3).
+//!
+//! For every testdata dump with RDB version ≤ 10 that the server loads, and for three generated
+//! datasets (`rdb_testkit::gen::{small_strings, mixed, big_values}` written with `rdb_writer`
+//! for redis-7.0), the real dataset memory is `used_memory` after loading the file minus
+//! `used_memory` of the same binary started empty with the same configuration (both without
+//! `mem_clients_normal`, the test connection's own buffers). The verifier's
+//! `cache_size_bytes` (with [`CacheModel::redis_7_0`], the encodings this server chooses) must be
+//! within ±10 % of it. Prints a table (file, real, estimate, error %).
+//!
+//! Without the server the test is skipped, except under `CI` where it fails.
+//! `CACHESIZE_BREAKDOWN=1` also loads each dataset split by value type and prints the error
+//! per type (for calibrating the model).
+//!
+//! Run: `cargo test -p rdb-verify --test cachesize_real -- --nocapture`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::thread::sleep;
+use std::time::Duration;
+
+use rdb_model::{Keyspace, ValueType};
+use rdb_testkit::server::{RedisServer, ServerKind, ServerOptions};
+use rdb_verify::{verify_file, CacheModel, Options};
+use rdb_writer::{write_keyspace, Target, WriterBuilder};
+
+/// Allowed relative error of the estimate.
+const TOLERANCE: f64 = 0.10;
+
+/// Server arguments shared by the empty and the loaded instance.
+fn server_opts(rdb: Option<&Path>) -> ServerOptions {
+    ServerOptions {
+        rdb: rdb.map(Path::to_path_buf),
+        startup_timeout: Duration::from_secs(60),
+        ..ServerOptions::default()
+    }
+}
+
+/// `used_memory` minus `mem_clients_normal` (our own connection's query / output buffers,
+/// which come and go with the client cron, ±16 KiB), polled until stable (background
+/// rehashing done).
+fn memory_without_clients(srv: &mut RedisServer) -> u64 {
+    let c = srv.conn().unwrap();
+    let info = c.info("memory").unwrap();
+    let field = |name: &str| -> u64 {
+        rdb_testkit::server::info_value(&info, name)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("INFO memory lacks {name}"))
+    };
+    field("used_memory").saturating_sub(field("mem_clients_normal"))
+}
+
+/// [`memory_without_clients`] once it has not changed for 4 readings 100 ms apart (loading
+/// leftovers freed, background rehashing done).
+fn settled_used_memory(srv: &mut RedisServer) -> u64 {
+    sleep(Duration::from_millis(200));
+    let mut last = memory_without_clients(srv);
+    let mut same = 0;
+    for _ in 0..50 {
+        sleep(Duration::from_millis(100));
+        let now = memory_without_clients(srv);
+        if now == last {
+            same += 1;
+            if same == 3 {
+                break;
+            }
+        } else {
+            same = 0;
+            last = now;
+        }
+    }
+    last
+}
+
+/// Memory of the dataset in `rdb`: used_memory loaded minus empty. `None` when the server
+/// refuses the file.
+fn real_dataset_memory(rdb: &Path, empty: u64) -> Option<u64> {
+    let mut srv = match RedisServer::start(ServerKind::Debian, &server_opts(Some(rdb))) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!(
+                "{}: not loaded: {}",
+                rdb.display(),
+                e.to_string().lines().next().unwrap_or("")
+            );
+            return None;
+        }
+    };
+    let used = settled_used_memory(&mut srv);
+    Some(used.saturating_sub(empty))
+}
+
+fn model() -> CacheModel {
+    CacheModel::redis_7_0()
+}
+
+fn estimate_with(rdb: &Path, cache_model: CacheModel) -> (u64, u16) {
+    let r = verify_file(
+        rdb,
+        &Options {
+            cache_model,
+            ..Options::default()
+        },
+    );
+    assert!(r.ok, "{}: {:?}", rdb.display(), r.first_error());
+    (r.cache_size_bytes, r.rdb_version.unwrap_or(0))
+}
+
+fn estimate(rdb: &Path) -> (u64, u16) {
+    estimate_with(rdb, model())
+}
+
+fn testdata_dumps() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/servers");
+    let mut out = Vec::new();
+    for server in std::fs::read_dir(&root).unwrap() {
+        for variant in std::fs::read_dir(server.unwrap().path()).unwrap() {
+            let p = variant.unwrap().path().join("dump.rdb");
+            if p.is_file() {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn write_rdb(ks: &Keyspace, path: &Path) {
+    let f = std::fs::File::create(path).unwrap();
+    let b = WriterBuilder::new("redis-7.0".parse::<Target>().unwrap());
+    write_keyspace(ks, std::io::BufWriter::new(f), &b).unwrap();
+}
+
+/// The keyspace restricted to one value type.
+fn only(ks: &Keyspace, t: ValueType) -> Keyspace {
+    let mut out = Keyspace::default();
+    for (db, d) in &ks.dbs {
+        let entries: Vec<_> = d
+            .entries
+            .iter()
+            .filter(|e| e.value.value_type() == t)
+            .cloned()
+            .collect();
+        if !entries.is_empty() {
+            out.db_mut(*db).entries = entries;
+        }
+    }
+    out
+}
+
+struct Row {
+    name: String,
+    real: u64,
+    est: u64,
+    /// The default (Redis 7.2+ / Valkey encodings) model's estimate, for information.
+    est_default: Option<u64>,
+}
+
+impl Row {
+    fn err(&self) -> f64 {
+        (self.est as f64 - self.real as f64) / self.real.max(1) as f64
+    }
+}
+
+fn print_table(rows: &[Row]) {
+    println!("| file | real (B) | estimate (B) | error | default model (7.2+) |");
+    println!("|---|---:|---:|---:|---:|");
+    for r in rows {
+        println!(
+            "| {} | {} | {} | {:+.1} % | {} |",
+            r.name,
+            r.real,
+            r.est,
+            100.0 * r.err(),
+            r.est_default.map_or("".into(), |e| e.to_string())
+        );
+    }
+}
+
+/// Per-type breakdown of one keyspace (diagnostics only).
+fn breakdown(name: &str, ks: &Keyspace, dir: &Path, empty: u64) {
+    let mut rows = Vec::new();
+    for t in [
+        ValueType::String,
+        ValueType::List,
+        ValueType::Set,
+        ValueType::ZSet,
+        ValueType::Hash,
+        ValueType::Stream,
+    ] {
+        let sub = only(ks, t);
+        if sub.dbs.is_empty() {
+            continue;
+        }
+        let p = dir.join(format!("{name}-{t:?}.rdb"));
+        write_rdb(&sub, &p);
+        let (est, _) = estimate(&p);
+        if let Some(real) = real_dataset_memory(&p, empty) {
+            rows.push(Row {
+                name: format!("{name} {t:?}"),
+                real,
+                est,
+                est_default: None,
+            });
+        }
+    }
+    print_table(&rows);
+}
+
+#[test]
+fn cache_size_within_ten_percent_of_redis_7_0() {
+    if !ServerKind::Debian.require_or_skip() {
+        return;
+    }
+    let mut empty_srv = RedisServer::start(ServerKind::Debian, &server_opts(None)).unwrap();
+    let empty = settled_used_memory(&mut empty_srv);
+    drop(empty_srv);
+    println!("empty server: used_memory {empty}");
+    let diag = std::env::var("CACHESIZE_BREAKDOWN").is_ok_and(|v| v == "1");
+    let tmp = tempfile::tempdir().unwrap();
+
+    let mut inputs: Vec<(String, PathBuf, Option<Keyspace>)> = Vec::new();
+    for p in testdata_dumps() {
+        let (_, v) = estimate(&p);
+        if v > 10 {
+            continue;
+        }
+        let name = p
+            .parent()
+            .unwrap()
+            .strip_prefix(p.parent().unwrap().parent().unwrap().parent().unwrap())
+            .unwrap()
+            .display()
+            .to_string();
+        let ks = diag.then(|| rdb_reader::read_keyspace(&std::fs::read(&p).unwrap()).unwrap());
+        inputs.push((name, p, ks));
+    }
+    assert!(inputs.len() >= 10, "testdata dumps with RDB <= 10 missing");
+    let generated: [(&str, Keyspace); 3] = [
+        (
+            "gen small_strings(100000)",
+            rdb_testkit::gen::small_strings(100_000, 1),
+        ),
+        ("gen mixed(3000)", rdb_testkit::gen::mixed(3000, 2)),
+        ("gen big_values(250)", rdb_testkit::gen::big_values(250, 3)),
+    ];
+    for (i, (name, ks)) in generated.into_iter().enumerate() {
+        let p = tmp.path().join(format!("gen-{i}.rdb"));
+        write_rdb(&ks, &p);
+        inputs.push((name.to_string(), p, Some(ks)));
+    }
+
+    let mut rows = Vec::new();
+    let mut refused = Vec::new();
+    for (name, path, ks) in &inputs {
+        let (est, _) = estimate(path);
+        match real_dataset_memory(path, empty) {
+            Some(real) => rows.push(Row {
+                name: name.clone(),
+                real,
+                est,
+                est_default: Some(estimate_with(path, CacheModel::default()).0),
+            }),
+            None => refused.push(name.clone()),
+        }
+        if diag {
+            if let Some(ks) = ks {
+                breakdown(
+                    &name.replace([' ', '/', '(', ')'], "_"),
+                    ks,
+                    tmp.path(),
+                    empty,
+                );
+            }
+        }
+    }
+    print_table(&rows);
+    if !refused.is_empty() {
+        println!("not loaded by redis-server 7.0 (skipped): {refused:?}");
+    }
+    let big: BTreeMap<&str, u64> = rows
+        .iter()
+        .filter(|r| r.name.starts_with("gen "))
+        .map(|r| (r.name.as_str(), r.real))
+        .collect();
+    assert_eq!(big.len(), 3, "every generated dataset loads");
+    assert!(
+        big.values().all(|r| *r >= 5 << 20),
+        "generated datasets of at least 5 MB: {big:?}"
+    );
+    assert!(rows.len() >= 13, "only {} files measured", rows.len());
+    let bad: Vec<String> = rows
+        .iter()
+        .filter(|r| r.err().abs() > TOLERANCE)
+        .map(|r| format!("{}: {:+.1} %", r.name, 100.0 * r.err()))
+        .collect();
+    assert!(bad.is_empty(), "estimates off by more than 10 %: {bad:?}");
+}
