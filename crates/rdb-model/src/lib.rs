@@ -308,8 +308,7 @@ impl ModuleValue {
 
 /// Decodes the 9-character type name from a module ID.
 pub fn module_type_name(id: u64) -> String {
-    const CHARSET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const CHARSET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut name = String::with_capacity(9);
     let mut bits = id >> 10;
     let mut chars = [0u8; 9];

@@ -42,16 +42,27 @@ pub struct RandomChunkReader<'a> {
 impl<'a> RandomChunkReader<'a> {
     /// A reader over `data` with chunk sizes up to `max`, from `seed`.
     pub fn new(data: &'a [u8], seed: u64, max: usize) -> Self {
-        RandomChunkReader { data, rng: StdRng::seed_from_u64(seed), max: max.max(1) }
+        RandomChunkReader {
+            data,
+            rng: StdRng::seed_from_u64(seed),
+            max: max.max(1),
+        }
     }
 }
 
 impl Read for RandomChunkReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.rng.random_ratio(1, 50) {
-            return Err(io::Error::new(io::ErrorKind::Interrupted, "spurious interrupt"));
+            return Err(io::Error::new(
+                io::ErrorKind::Interrupted,
+                "spurious interrupt",
+            ));
         }
-        let n = self.rng.random_range(1..=self.max).min(buf.len()).min(self.data.len());
+        let n = self
+            .rng
+            .random_range(1..=self.max)
+            .min(buf.len())
+            .min(self.data.len());
         let (head, tail) = self.data.split_at(n);
         buf[..n].copy_from_slice(head);
         self.data = tail;

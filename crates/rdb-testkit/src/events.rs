@@ -31,7 +31,11 @@ pub fn fingerprint(ev: &Event<'_>) -> String {
         Event::ListItem(v) => format!("item {}", el(v)),
         Event::SetMember(v) => format!("member {}", el(v)),
         Event::ZSetMember { member, score } => format!("z {} {:?}", el(member), score.to_bits()),
-        Event::HashField { field, value, expire_at_ms } => {
+        Event::HashField {
+            field,
+            value,
+            expire_at_ms,
+        } => {
             format!("h {} {} {expire_at_ms:?}", el(field), el(value))
         }
         Event::StreamEntry(e) => {
@@ -44,13 +48,33 @@ pub fn fingerprint(ev: &Event<'_>) -> String {
             }
             s
         }
-        Event::StreamGroup { name, last_delivered_id, entries_read, pel } => {
-            format!("group {} {last_delivered_id} {entries_read:?} {pel}", el(name))
+        Event::StreamGroup {
+            name,
+            last_delivered_id,
+            entries_read,
+            pel,
+        } => {
+            format!(
+                "group {} {last_delivered_id} {entries_read:?} {pel}",
+                el(name)
+            )
         }
-        Event::StreamConsumer { name, seen_time_ms, active_time_ms, pel } => {
-            format!("consumer {} {seen_time_ms} {active_time_ms:?} {pel}", el(name))
+        Event::StreamConsumer {
+            name,
+            seen_time_ms,
+            active_time_ms,
+            pel,
+        } => {
+            format!(
+                "consumer {} {seen_time_ms} {active_time_ms:?} {pel}",
+                el(name)
+            )
         }
-        Event::ModuleAux { module_id, when, raw } => format!("moduleaux {module_id} {when} {raw:?}"),
+        Event::ModuleAux {
+            module_id,
+            when,
+            raw,
+        } => format!("moduleaux {module_id} {when} {raw:?}"),
         Event::Module { module_id, raw } => format!("module {module_id} {raw:?}"),
         ref other => format!("{other:?}"),
     }

@@ -5,5 +5,6 @@
 pub mod chunked;
 pub mod events;
 pub mod expected;
+pub mod fuzz;
 pub mod gen;
 pub mod server;

@@ -798,7 +798,11 @@ impl Verifier {
             self.key.min_expire = k.min_expire;
         }
         // V-T6: servers always use the smallest intset width; checked against the members.
-        self.intset_width = if matches!(kind, K::SetIntset) { k.intset_width } else { None };
+        self.intset_width = if matches!(kind, K::SetIntset) {
+            k.intset_width
+        } else {
+            None
+        };
         self.intset_need = 2;
         self.cost.reset();
         self.members.clear();
@@ -1683,5 +1687,4 @@ mod tests {
         assert!(check_shebang(b"#!lua name=a foo=b\n").is_err());
         assert!(check_shebang(b"#!lua name=a-b\n").is_err());
     }
-
 }

@@ -1,0 +1,936 @@
+//! `rdbkit-bench`: the Rust half of the benchmark scripts in `benches/` (see
+//! `benches/README.md`).
+//!
+//! ```text
+//! rdbkit-bench resp <mixed|big-values|small-strings> --keys N [--seed S] [--big B]
+//!     RESP commands on stdout that build the dataset (for `redis-cli --pipe`).
+//! rdbkit-bench write --rdb FILE [--rounds 3] [--split 1] [--out-dir DIR] [--target redis-7.0]
+//!                    [--no-fsync] [--cpus LIST]
+//!     Reads FILE into a keyspace once (untimed), then times `write_keyspace` to files.
+//! rdbkit-bench compare-save --rdb FILE [--name NAME] [--rounds 3] [--split 2]
+//!                    [--server /usr/bin/redis-server] [--out-dir DIR] [--target redis-7.0]
+//!                    [--no-fsync] [--no-pin] [--json FILE]
+//!     Loads FILE into a private redis-server and into a keyspace, then alternates rounds of
+//!     the server's `SAVE` and our writer (one core each, `taskset`), and optionally the
+//!     writer split over `--split` node groups on as many cores.
+//! ```
+//!
+//! Our writer always writes real files with LZF on and, unless `--no-fsync`, ends with
+//! `fsync` (as `SAVE` does), so the two sides do the same work.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use rdb_model::{Entry, Keyspace, Stream, Value};
+use rdb_reader::{read_keyspace, MappedFile};
+use rdb_testkit::gen;
+use rdb_testkit::server::{RedisServer, ServerOptions};
+use rdb_writer::slot::key_slot;
+use rdb_writer::{write_keyspace, Target, WriterBuilder};
+
+/// Keys generated per `gen::mixed` call (each chunk gets its own seed and key suffix).
+const CHUNK: usize = 5_000;
+
+/// Elements per variadic command (`RPUSH`, `SADD`, ...).
+const BATCH: usize = 512;
+
+/// Share of `gen::mixed` keys that are big collections (lists of 500+, sets/zsets/hashes over
+/// the listpack limits, streams of 150+ entries): used to aim at `--big` of them.
+const MIXED_BIG_SHARE: f64 = 0.09;
+
+/// Fixed `ctime` so repeated writes produce the same bytes.
+const CTIME: i64 = 1_700_000_000;
+
+type Res<T> = Result<T, String>;
+
+/// Command-line options: `--name value` pairs, bare flags and positionals.
+struct Args {
+    positional: Vec<String>,
+    opts: HashMap<String, String>,
+    flags: Vec<String>,
+}
+
+const FLAGS: &[&str] = &["--no-fsync", "--no-pin"];
+
+impl Args {
+    fn parse(raw: impl Iterator<Item = String>) -> Res<Args> {
+        let mut a = Args {
+            positional: Vec::new(),
+            opts: HashMap::new(),
+            flags: Vec::new(),
+        };
+        let mut it = raw.peekable();
+        while let Some(s) = it.next() {
+            if FLAGS.contains(&s.as_str()) {
+                a.flags.push(s);
+            } else if s.starts_with("--") {
+                let v = it.next().ok_or_else(|| format!("{s} needs a value"))?;
+                a.opts.insert(s, v);
+            } else {
+                a.positional.push(s);
+            }
+        }
+        Ok(a)
+    }
+
+    fn flag(&self, name: &str) -> bool {
+        self.flags.iter().any(|f| f == name)
+    }
+
+    fn get<T: std::str::FromStr>(&self, name: &str, default: T) -> Res<T> {
+        match self.opts.get(name) {
+            None => Ok(default),
+            Some(v) => v.parse().map_err(|_| format!("{name}: cannot parse {v:?}")),
+        }
+    }
+
+    fn path(&self, name: &str) -> Res<PathBuf> {
+        self.opts
+            .get(name)
+            .map(PathBuf::from)
+            .ok_or_else(|| format!("{name} is required"))
+    }
+
+    fn check_known(&self, known: &[&str]) -> Res<()> {
+        match self.opts.keys().find(|k| !known.contains(&k.as_str())) {
+            Some(k) => Err(format!("unknown option {k}")),
+            None => Ok(()),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let mut raw = std::env::args().skip(1);
+    let cmd = raw.next().unwrap_or_default();
+    let result = Args::parse(raw).and_then(|args| match cmd.as_str() {
+        "resp" => cmd_resp(&args),
+        "write" => cmd_write(&args),
+        "compare-save" => cmd_compare_save(&args),
+        _ => Err(format!(
+            "usage: rdbkit-bench <resp|write|compare-save> ... (unknown command {cmd:?}; see the \
+             source's docs)"
+        )),
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rdbkit-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// resp: dataset generators as RESP
+
+fn cmd_resp(args: &Args) -> Res<()> {
+    args.check_known(&["--keys", "--seed", "--big"])?;
+    let kind = args
+        .positional
+        .first()
+        .ok_or("resp: which dataset? (mixed, big-values, small-strings)")?;
+    let keys: usize = args.get("--keys", 0)?;
+    let seed: u64 = args.get("--seed", 1)?;
+    let stdout = io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());
+    let r = match kind.as_str() {
+        "mixed" => {
+            let big: usize = args.get("--big", (keys * 400 / 1_000_000).max(20))?;
+            resp_mixed(&mut out, keys, seed, big)
+        }
+        "big-values" => resp_big_values(&mut out, keys, seed),
+        "small-strings" => resp_small_strings(&mut out, keys, seed),
+        other => return Err(format!("resp: unknown dataset {other:?}")),
+    };
+    r.and_then(|()| out.flush())
+        .map_err(|e| format!("writing RESP: {e}"))
+}
+
+/// Whether `v` is one of `gen::mixed`'s big collections.
+fn is_big(v: &Value) -> bool {
+    match v {
+        Value::List(l) => l.len() >= 500,
+        Value::Set(s) => {
+            s.len() > 512
+                || (s.len() > 128
+                    && s.iter().any(|m| {
+                        std::str::from_utf8(m).map_or(true, |t| t.parse::<i64>().is_err())
+                    }))
+        }
+        Value::SortedSet(z) => z.len() > 128,
+        Value::Hash(h) => h.len() > 128,
+        Value::Stream(s) => s.entries.len() >= 150,
+        _ => false,
+    }
+}
+
+/// A small value of the same type as the big `v` (a prefix of it; a fresh small stream).
+fn shrink(v: Value, rng: &mut StdRng) -> Value {
+    match v {
+        Value::List(mut l) => {
+            l.truncate(rng.random_range(1..=20));
+            Value::List(l)
+        }
+        Value::Set(mut s) => {
+            let ints = s
+                .iter()
+                .all(|m| std::str::from_utf8(m).is_ok_and(|t| t.parse::<i64>().is_ok()));
+            s.truncate(rng.random_range(1..=if ints { 512 } else { 128 }));
+            Value::Set(s)
+        }
+        Value::SortedSet(mut z) => {
+            z.truncate(rng.random_range(1..=128));
+            Value::SortedSet(z)
+        }
+        Value::Hash(mut h) => {
+            h.truncate(rng.random_range(1..=60));
+            Value::Hash(h)
+        }
+        Value::Stream(_) => {
+            let n = rng.random_range(1..=20);
+            let g = rng.random_range(0..2);
+            Value::Stream(Box::new(gen::stream(rng, n, g)))
+        }
+        other => other,
+    }
+}
+
+/// `n` keys of `gen::mixed` (chunks of [`CHUNK`] with a `:<chunk>` key suffix), keeping about
+/// `big` of its big collections (the first chunk's every-shape prefix always) and shrinking
+/// the others.
+fn resp_mixed(out: &mut impl Write, n: usize, seed: u64, big: usize) -> io::Result<()> {
+    let keep = (big as f64 / (MIXED_BIG_SHARE * n.max(1) as f64)).min(1.0);
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed_b16c_0113_c7d5);
+    let mut done = 0;
+    let mut chunk = 0u64;
+    while done < n {
+        let take = CHUNK.min(n - done);
+        let ks = gen::mixed(take, seed.wrapping_mul(1_000_003).wrapping_add(chunk));
+        for db in ks.dbs.into_values() {
+            for (j, mut e) in db.entries.into_iter().enumerate() {
+                let mut key = e.key.to_vec();
+                key.extend_from_slice(format!(":{chunk}").as_bytes());
+                e.key = key.into();
+                let protected = chunk == 0 && j < 20;
+                if !protected && is_big(&e.value) && !rng.random_bool(keep) {
+                    e.value = shrink(e.value, &mut rng);
+                }
+                resp_entry(out, &e)?;
+            }
+        }
+        done += take;
+        chunk += 1;
+    }
+    Ok(())
+}
+
+/// `n` strings of 4–64 KiB semi-compressible bytes (`big:00000042`), as `gen::big_values`.
+fn resp_big_values(out: &mut impl Write, n: usize, seed: u64) -> io::Result<()> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    for i in 0..n {
+        let len = rng.random_range(4096..=65536);
+        let v = gen::semi_compressible(&mut rng, len);
+        resp_cmd(out, &[b"SET", format!("big:{i:08}").as_bytes(), &v])?;
+    }
+    Ok(())
+}
+
+/// `n` small strings as `gen::small_strings` (ints and short text, 5% expiring).
+fn resp_small_strings(out: &mut impl Write, n: usize, seed: u64) -> io::Result<()> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    for i in 0..n {
+        let v = if rng.random_bool(0.3) {
+            rng.random_range(0..1_000_000_000i64)
+                .to_string()
+                .into_bytes()
+        } else {
+            let len = rng.random_range(1..=64);
+            gen::semi_compressible(&mut rng, len)
+        };
+        let key = format!("key:{i:010}");
+        resp_cmd(out, &[b"SET", key.as_bytes(), &v])?;
+        if rng.random_bool(0.05) {
+            let at = gen::EXPIRE_BASE_MS + rng.random_range(0..100_000_000i64) * 1000;
+            resp_cmd(
+                out,
+                &[b"PEXPIREAT", key.as_bytes(), at.to_string().as_bytes()],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes one RESP command.
+fn resp_cmd(out: &mut impl Write, args: &[&[u8]]) -> io::Result<()> {
+    write!(out, "*{}\r\n", args.len())?;
+    for a in args {
+        write!(out, "${}\r\n", a.len())?;
+        out.write_all(a)?;
+        out.write_all(b"\r\n")?;
+    }
+    Ok(())
+}
+
+/// `cmd key items...` in commands of at most [`BATCH`] items (each item one or two args).
+fn batched(out: &mut impl Write, cmd: &[u8], key: &[u8], items: &[Vec<&[u8]>]) -> io::Result<()> {
+    for chunk in items.chunks(BATCH) {
+        let mut args: Vec<&[u8]> = vec![cmd, key];
+        args.extend(chunk.iter().flatten().copied());
+        resp_cmd(out, &args)?;
+    }
+    Ok(())
+}
+
+/// The commands that recreate `e` (with its expiry).
+fn resp_entry(out: &mut impl Write, e: &Entry) -> io::Result<()> {
+    let key: &[u8] = &e.key;
+    match &e.value {
+        Value::String(s) => resp_cmd(out, &[b"SET", key, s])?,
+        Value::List(l) => {
+            let items: Vec<Vec<&[u8]>> = l.iter().map(|x| vec![x.as_ref()]).collect();
+            batched(out, b"RPUSH", key, &items)?;
+        }
+        Value::Set(s) => {
+            let items: Vec<Vec<&[u8]>> = s.iter().map(|x| vec![x.as_ref()]).collect();
+            batched(out, b"SADD", key, &items)?;
+        }
+        Value::SortedSet(z) => {
+            let scores: Vec<String> = z
+                .iter()
+                .map(|(_, s)| rdb_model::json::score_to_string(*s))
+                .collect();
+            let items: Vec<Vec<&[u8]>> = z
+                .iter()
+                .zip(&scores)
+                .map(|((m, _), s)| vec![s.as_bytes(), m.as_ref()])
+                .collect();
+            batched(out, b"ZADD", key, &items)?;
+        }
+        Value::Hash(h) => {
+            let items: Vec<Vec<&[u8]>> = h
+                .iter()
+                .map(|f| vec![f.field.as_ref(), f.value.as_ref()])
+                .collect();
+            batched(out, b"HSET", key, &items)?;
+        }
+        Value::Stream(s) => resp_stream(out, key, s)?,
+        Value::Module(_) => return Ok(()),
+    }
+    if let Some(ms) = e.expire_at_ms {
+        resp_cmd(out, &[b"PEXPIREAT", key, ms.to_string().as_bytes()])?;
+    }
+    Ok(())
+}
+
+/// `XADD`s, `XSETID` with the deletion metadata, groups, consumers and PELs (`XCLAIM FORCE`).
+/// A stream without entries is made with one `XADD` + `XDEL`.
+fn resp_stream(out: &mut impl Write, key: &[u8], s: &Stream) -> io::Result<()> {
+    let last = s.last_id.to_string();
+    if s.entries.is_empty() {
+        resp_cmd(out, &[b"XADD", key, last.as_bytes(), b"f", b"v"])?;
+        resp_cmd(out, &[b"XDEL", key, last.as_bytes()])?;
+    }
+    for en in &s.entries {
+        let id = en.id.to_string();
+        let mut args: Vec<&[u8]> = vec![b"XADD", key, id.as_bytes()];
+        for (f, v) in &en.fields {
+            args.push(f);
+            args.push(v);
+        }
+        resp_cmd(out, &args)?;
+    }
+    let mut setid: Vec<String> = vec!["XSETID".into(), String::new(), last];
+    if let (Some(a), Some(m)) = (s.entries_added, s.max_deleted_id) {
+        setid.extend([
+            "ENTRIESADDED".into(),
+            a.to_string(),
+            "MAXDELETEDID".into(),
+            m.to_string(),
+        ]);
+    }
+    let mut args: Vec<&[u8]> = setid.iter().map(|x| x.as_bytes()).collect();
+    args[1] = key;
+    resp_cmd(out, &args)?;
+    for g in &s.groups {
+        let ld = g.last_delivered_id.to_string();
+        let read = g.entries_read.map(|r| r.to_string());
+        let mut args: Vec<&[u8]> = vec![b"XGROUP", b"CREATE", key, &g.name, ld.as_bytes()];
+        if let Some(r) = &read {
+            args.extend([b"ENTRIESREAD".as_slice(), r.as_bytes()]);
+        }
+        resp_cmd(out, &args)?;
+        for c in &g.consumers {
+            resp_cmd(out, &[b"XGROUP", b"CREATECONSUMER", key, &g.name, &c.name])?;
+            for id in &c.pel {
+                let Some(p) = g.pel.iter().find(|p| p.id == *id) else {
+                    continue;
+                };
+                let (ids, time, count) = (
+                    id.to_string(),
+                    p.delivery_time_ms.to_string(),
+                    p.delivery_count.to_string(),
+                );
+                resp_cmd(
+                    out,
+                    &[
+                        b"XCLAIM",
+                        key,
+                        &g.name,
+                        &c.name,
+                        b"0",
+                        ids.as_bytes(),
+                        b"TIME",
+                        time.as_bytes(),
+                        b"RETRYCOUNT",
+                        count.as_bytes(),
+                        b"FORCE",
+                        b"JUSTID",
+                    ],
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// write / compare-save: timing our writer against SAVE
+
+/// One timed run: bytes and keys written (all parts), wall seconds and the CPU seconds the
+/// writing process (or server) used meanwhile, when known.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    bytes: u64,
+    keys: u64,
+    secs: f64,
+    cpu: Option<f64>,
+}
+
+impl Run {
+    fn mb_s(&self) -> f64 {
+        self.bytes as f64 / 1e6 / self.secs
+    }
+
+    fn keys_s(&self) -> f64 {
+        self.keys as f64 / self.secs
+    }
+
+    fn show(&self) -> String {
+        format!(
+            "{:8.3} s (cpu {}) {:9.1} MB {:8.1} MB/s {:10.0} keys/s",
+            self.secs,
+            self.cpu.map_or("?".into(), |c| format!("{c:.3} s")),
+            self.bytes as f64 / 1e6,
+            self.mb_s(),
+            self.keys_s()
+        )
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "seconds": self.secs, "cpu_seconds": self.cpu, "bytes": self.bytes, "keys": self.keys,
+            "mb_per_s": self.mb_s(), "keys_per_s": self.keys_s(),
+        })
+    }
+}
+
+/// CPU seconds the live threads of `pid` have run (`/proc/<pid>/task/*/schedstat`, ns).
+fn cpu_live_threads(pid: u32) -> Option<f64> {
+    let mut ns: u64 = 0;
+    for t in fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let text = fs::read_to_string(t.ok()?.path().join("schedstat")).ok()?;
+        ns += text.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(ns as f64 / 1e9)
+}
+
+/// CPU seconds (user + system) of `pid` including its finished threads (`/proc/<pid>/stat`,
+/// clock ticks of 10 ms).
+fn cpu_process(pid: u32) -> Option<f64> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &text[text.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // After the command: state is field 3, utime 14 and stime 15 (1-based, whole line).
+    let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
+}
+
+/// The median of the known CPU times.
+fn median_cpu(runs: &[Run]) -> Option<f64> {
+    let mut v: Vec<f64> = runs.iter().filter_map(|r| r.cpu).collect();
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied()
+}
+
+/// The run with the median time (upper median for an even count).
+fn median(runs: &[Run]) -> Option<Run> {
+    let mut v = runs.to_vec();
+    v.sort_by(|a, b| a.secs.total_cmp(&b.secs));
+    v.get(v.len() / 2).copied()
+}
+
+/// Loads `path` into a keyspace (untimed for the comparison; reported).
+fn load_keyspace(path: &Path) -> Res<Keyspace> {
+    let t = Instant::now();
+    let map = MappedFile::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let ks = read_keyspace(map.bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+    eprintln!(
+        "read {} into a keyspace: {} keys in {:.2} s (untimed)",
+        path.display(),
+        ks.key_count(),
+        t.elapsed().as_secs_f64()
+    );
+    Ok(ks)
+}
+
+/// Splits `ks` into `k` keyspaces by hash slot range (as `k` even node groups would hold it;
+/// the values are shared `Bytes`, so the copies are cheap).
+fn split(ks: &Keyspace, k: usize) -> Vec<Keyspace> {
+    let mut parts: Vec<Keyspace> = (0..k).map(|_| Keyspace::default()).collect();
+    for (&db, d) in &ks.dbs {
+        for e in &d.entries {
+            let i = usize::from(key_slot(&e.key)) * k / 16384;
+            if let Some(p) = parts.get_mut(i) {
+                p.db_mut(db).entries.push(e.clone());
+            }
+        }
+    }
+    parts
+}
+
+/// Writes each part to `dir/part-<i>.rdb` on its own thread (one part: this thread); the wall
+/// time covers create, write and (with `fsync`) `fsync` of every file.
+fn timed_write(parts: &[Keyspace], dir: &Path, builder: &WriterBuilder, fsync: bool) -> Res<Run> {
+    let paths: Vec<PathBuf> = (0..parts.len())
+        .map(|i| dir.join(format!("part-{i}.rdb")))
+        .collect();
+    for p in &paths {
+        let _ = fs::remove_file(p);
+    }
+    let one = |ks: &Keyspace, path: &Path| -> Res<(u64, u64)> {
+        let f = File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let (f, s) = write_keyspace(ks, f, builder).map_err(|e| format!("write: {e}"))?;
+        if fsync {
+            f.sync_all().map_err(|e| format!("fsync: {e}"))?;
+        }
+        Ok((s.bytes, s.keys))
+    };
+    let me = std::process::id();
+    let cpu0 = if parts.len() == 1 {
+        cpu_live_threads(me)
+    } else {
+        cpu_process(me)
+    };
+    let t = Instant::now();
+    let results: Vec<Res<(u64, u64)>> = if parts.len() == 1 {
+        vec![one(&parts[0], &paths[0])]
+    } else {
+        std::thread::scope(|sc| {
+            let hs: Vec<_> = parts
+                .iter()
+                .zip(&paths)
+                .map(|(ks, p)| sc.spawn(move || one(ks, p)))
+                .collect();
+            hs.into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err("writer thread panicked".into()))
+                })
+                .collect()
+        })
+    };
+    let secs = t.elapsed().as_secs_f64();
+    let cpu1 = if parts.len() == 1 {
+        cpu_live_threads(me)
+    } else {
+        cpu_process(me)
+    };
+    let mut run = Run {
+        bytes: 0,
+        keys: 0,
+        secs,
+        cpu: cpu0.zip(cpu1).map(|(a, b)| b - a),
+    };
+    for r in results {
+        let (b, k) = r?;
+        run.bytes += b;
+        run.keys += k;
+    }
+    Ok(run)
+}
+
+/// Pins every thread of `pid` to `cpus` with `taskset` (false when unavailable or failing).
+fn pin(pid: u32, cpus: &str) -> bool {
+    Command::new("taskset")
+        .args(["-a", "-p", "-c", cpus, &pid.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// SAVE's CPU time over the writer's, as text.
+fn cpu_ratio(save: &Run, ours: &Run) -> String {
+    save.cpu
+        .zip(ours.cpu)
+        .map_or("?".into(), |(a, b)| format!("{:.2}x", a / b))
+}
+
+fn builder_from(args: &Args) -> Res<WriterBuilder> {
+    let target: Target = args
+        .get::<String>("--target", "redis-7.0".into())?
+        .parse()
+        .map_err(|e| format!("--target: {e}"))?;
+    Ok(WriterBuilder::new(target).compression(true).ctime(CTIME))
+}
+
+/// A fresh output directory (`--out-dir` or a temp dir), removed at the end when temporary.
+struct OutDir {
+    path: PathBuf,
+    temp: bool,
+}
+
+impl OutDir {
+    fn new(args: &Args) -> Res<OutDir> {
+        let (path, temp) = match args.opts.get("--out-dir") {
+            Some(p) => (PathBuf::from(p), false),
+            None => (
+                std::env::temp_dir().join(format!("rdbkit-bench-{}", std::process::id())),
+                true,
+            ),
+        };
+        fs::create_dir_all(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(OutDir { path, temp })
+    }
+}
+
+impl Drop for OutDir {
+    fn drop(&mut self) {
+        for i in 0..64 {
+            let _ = fs::remove_file(self.path.join(format!("part-{i}.rdb")));
+        }
+        if self.temp {
+            let _ = fs::remove_dir(&self.path);
+        }
+    }
+}
+
+fn cmd_write(args: &Args) -> Res<()> {
+    args.check_known(&[
+        "--rdb",
+        "--rounds",
+        "--split",
+        "--out-dir",
+        "--target",
+        "--cpus",
+    ])?;
+    let ks = load_keyspace(&args.path("--rdb")?)?;
+    let rounds: usize = args.get("--rounds", 3)?;
+    let k: usize = args.get("--split", 1)?;
+    let builder = builder_from(args)?;
+    let out = OutDir::new(args)?;
+    if let Some(cpus) = args.opts.get("--cpus") {
+        if !pin(std::process::id(), cpus) {
+            eprintln!("warning: could not pin to cpus {cpus}");
+        }
+    }
+    let parts = if k > 1 { split(&ks, k) } else { vec![ks] };
+    let mut runs = Vec::new();
+    for r in 1..=rounds {
+        let run = timed_write(&parts, &out.path, &builder, !args.flag("--no-fsync"))?;
+        println!("round {r}: writer x{k}: {}", run.show());
+        runs.push(run);
+    }
+    if let Some(m) = median(&runs) {
+        println!("median: writer x{k}: {}", m.show());
+    }
+    Ok(())
+}
+
+fn cmd_compare_save(args: &Args) -> Res<()> {
+    args.check_known(&[
+        "--rdb",
+        "--name",
+        "--rounds",
+        "--split",
+        "--server",
+        "--out-dir",
+        "--target",
+        "--json",
+    ])?;
+    let rdb = args.path("--rdb")?;
+    let name: String = args.get(
+        "--name",
+        rdb.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    )?;
+    let rounds: usize = args.get("--rounds", 3)?;
+    let k: usize = args.get("--split", 1)?;
+    let server: PathBuf = args.get("--server", PathBuf::from("/usr/bin/redis-server"))?;
+    let fsync = !args.flag("--no-fsync");
+    let do_pin = !args.flag("--no-pin");
+    let builder = builder_from(args)?;
+    let out = OutDir::new(args)?;
+
+    let ks = load_keyspace(&rdb)?;
+    let parts = if k > 1 { split(&ks, k) } else { Vec::new() };
+    let single = vec![ks];
+
+    let t = Instant::now();
+    let opts = ServerOptions {
+        startup_timeout: Duration::from_secs(1800),
+        ..ServerOptions::with_rdb(&rdb)
+    };
+    let mut srv =
+        RedisServer::start_binary(&server, &opts).map_err(|e| format!("starting server: {e}"))?;
+    let dbsize = srv
+        .cmd(&["DBSIZE"])
+        .map_err(|e| e.to_string())?
+        .as_int()
+        .unwrap_or(0);
+    eprintln!(
+        "{} loaded {} keys in {:.2} s (port {})",
+        server.display(),
+        dbsize,
+        t.elapsed().as_secs_f64(),
+        srv.port()
+    );
+    let me = std::process::id();
+    let pinned = do_pin && pin(srv.pid(), "0") && pin(me, "0");
+    if do_pin && !pinned {
+        eprintln!("warning: taskset failed; running unpinned");
+    }
+
+    let mut saves = Vec::new();
+    let mut ours = Vec::new();
+    let mut multi = Vec::new();
+    for r in 1..=rounds {
+        let cpu0 = cpu_live_threads(srv.pid());
+        let t = Instant::now();
+        let reply = srv.cmd(&["SAVE"]).map_err(|e| format!("SAVE: {e}"))?;
+        let secs = t.elapsed().as_secs_f64();
+        let cpu1 = cpu_live_threads(srv.pid());
+        if reply.as_str() != Some("OK") {
+            return Err(format!("SAVE: {reply:?}"));
+        }
+        let bytes = fs::metadata(srv.rdb_path()).map(|m| m.len()).unwrap_or(0);
+        let save = Run {
+            bytes,
+            keys: dbsize.max(0) as u64,
+            secs,
+            cpu: cpu0.zip(cpu1).map(|(a, b)| b - a),
+        };
+        println!("{name} round {r}: SAVE       {}", save.show());
+        saves.push(save);
+
+        let run = timed_write(&single, &out.path, &builder, fsync)?;
+        println!(
+            "{name} round {r}: writer     {}  ratio {:.2}x (cpu {})",
+            run.show(),
+            save.secs / run.secs,
+            cpu_ratio(&save, &run)
+        );
+        ours.push(run);
+
+        if k > 1 {
+            if pinned {
+                let cpus = (0..k.min(64))
+                    .map(|c| c.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",");
+                pin(me, &cpus);
+            }
+            let run = timed_write(&parts, &out.path, &builder, fsync)?;
+            if pinned {
+                pin(me, "0");
+            }
+            println!(
+                "{name} round {r}: writer x{k}  {}  ratio {:.2}x",
+                run.show(),
+                save.secs / run.secs
+            );
+            multi.push(run);
+        }
+    }
+    let (Some(s), Some(o)) = (median(&saves), median(&ours)) else {
+        return Err("no rounds".into());
+    };
+    let (scpu, ocpu) = (median_cpu(&saves), median_cpu(&ours));
+    let cpu_med_ratio = scpu.zip(ocpu).map(|(a, b)| a / b);
+    println!(
+        "{name} median: SAVE {:.1} MB/s {:.0} keys/s | writer {:.1} MB/s {:.0} keys/s | ratio {:.2}x \
+         | cpu: SAVE {} writer {} ratio {}",
+        s.mb_s(),
+        s.keys_s(),
+        o.mb_s(),
+        o.keys_s(),
+        s.secs / o.secs,
+        scpu.map_or("?".into(), |c| format!("{c:.3} s")),
+        ocpu.map_or("?".into(), |c| format!("{c:.3} s")),
+        cpu_med_ratio.map_or("?".into(), |r| format!("{r:.2}x")),
+    );
+    let m = median(&multi);
+    if let Some(m) = m {
+        println!(
+            "{name} median: writer x{k} {:.1} MB/s {:.0} keys/s | ratio {:.2}x",
+            m.mb_s(),
+            m.keys_s(),
+            s.secs / m.secs
+        );
+    }
+    if let Some(path) = args.opts.get("--json") {
+        let doc = serde_json::json!({
+            "dataset": name,
+            "rdb": rdb.display().to_string(),
+            "rounds": rounds,
+            "pinned": pinned,
+            "fsync": fsync,
+            "target": builder.target().name(),
+            "save": saves.iter().map(Run::json).collect::<Vec<_>>(),
+            "writer": ours.iter().map(Run::json).collect::<Vec<_>>(),
+            "writer_split": multi.iter().map(Run::json).collect::<Vec<_>>(),
+            "split": k,
+            "median_ratio": s.secs / o.secs,
+            "median_cpu_ratio": cpu_med_ratio,
+            "median_ratio_split": m.map(|m| s.secs / m.secs),
+        });
+        let mut f = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| format!("{path}: {e}"))?;
+        writeln!(f, "{doc}").map_err(|e| format!("{path}: {e}"))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    /// Splits a RESP command stream into commands (arrays of bulk strings).
+    fn parse_resp(mut b: &[u8]) -> Vec<Vec<Vec<u8>>> {
+        fn line<'a>(b: &mut &'a [u8]) -> &'a [u8] {
+            let at = b.windows(2).position(|w| w == b"\r\n").expect("CRLF");
+            let l = &b[..at];
+            *b = &b[at + 2..];
+            l
+        }
+        let mut cmds = Vec::new();
+        while !b.is_empty() {
+            let head = line(&mut b);
+            assert_eq!(head[0], b'*');
+            let n: usize = std::str::from_utf8(&head[1..]).unwrap().parse().unwrap();
+            let mut args = Vec::new();
+            for _ in 0..n {
+                let h = line(&mut b);
+                assert_eq!(h[0], b'$');
+                let len: usize = std::str::from_utf8(&h[1..]).unwrap().parse().unwrap();
+                args.push(b[..len].to_vec());
+                assert_eq!(&b[len..len + 2], b"\r\n");
+                b = &b[len + 2..];
+            }
+            cmds.push(args);
+        }
+        cmds
+    }
+
+    #[test]
+    fn mixed_resp_has_every_key_and_few_big_values() {
+        let mut out = Vec::new();
+        resp_mixed(&mut out, 12_000, 7, 20).unwrap();
+        let cmds = parse_resp(&out);
+        let keys: HashSet<&[u8]> = cmds
+            .iter()
+            .filter(|c| c[0] != b"PEXPIREAT")
+            .map(|c| c[if c[0] == b"XGROUP" { 2 } else { 1 }].as_slice())
+            .collect();
+        assert_eq!(keys.len(), 12_000);
+        let names: HashSet<&[u8]> = cmds.iter().map(|c| c[0].as_slice()).collect();
+        for want in [
+            &b"SET"[..],
+            b"RPUSH",
+            b"SADD",
+            b"ZADD",
+            b"HSET",
+            b"XADD",
+            b"XSETID",
+            b"XGROUP",
+            b"XCLAIM",
+            b"PEXPIREAT",
+        ] {
+            assert!(names.contains(want), "{}", String::from_utf8_lossy(want));
+        }
+        // Without thinning about 9% of 12 000 keys would be big; with --big 20 a few dozen.
+        let mut per_key: HashMap<&[u8], usize> = HashMap::new();
+        for c in cmds.iter().filter(|c| {
+            [&b"RPUSH"[..], b"SADD", b"ZADD", b"HSET", b"XADD"].contains(&c[0].as_slice())
+        }) {
+            let items = if c[0] == b"XADD" { 1 } else { c.len() - 2 };
+            *per_key.entry(c[1].as_slice()).or_default() += items;
+        }
+        let big = per_key.values().filter(|&&n| n > 512).count();
+        assert!((1..=80).contains(&big), "big collections: {big}");
+    }
+
+    #[test]
+    fn shrink_makes_small_values_of_the_same_type() {
+        let mut rng = StdRng::seed_from_u64(1);
+        let ks = gen::mixed(2_000, 3);
+        let mut seen = 0;
+        for e in ks.dbs.values().flat_map(|d| &d.entries) {
+            if is_big(&e.value) {
+                seen += 1;
+                let t = e.value.value_type();
+                let small = shrink(e.value.clone(), &mut rng);
+                assert_eq!(small.value_type(), t);
+                assert!(!is_big(&small), "{t:?} still big");
+            }
+        }
+        assert!(seen > 50, "only {seen} big values");
+    }
+
+    #[test]
+    fn empty_stream_is_created_then_emptied() {
+        let mut s = gen::stream(&mut StdRng::seed_from_u64(2), 2, 1);
+        s.entries.clear();
+        s.length = 0;
+        s.groups.iter_mut().for_each(|g| {
+            g.pel.clear();
+            g.consumers.iter_mut().for_each(|c| c.pel.clear());
+        });
+        let mut out = Vec::new();
+        resp_stream(&mut out, b"s", &s).unwrap();
+        let cmds = parse_resp(&out);
+        let last = s.last_id.to_string().into_bytes();
+        assert_eq!(
+            cmds[0][..3],
+            [b"XADD".to_vec(), b"s".to_vec(), last.clone()]
+        );
+        assert_eq!(cmds[1], [b"XDEL".to_vec(), b"s".to_vec(), last.clone()]);
+        assert_eq!(cmds[2][..3], [b"XSETID".to_vec(), b"s".to_vec(), last]);
+    }
+
+    #[test]
+    fn split_partitions_by_slot() {
+        let ks = gen::small_strings(3_000, 4);
+        let parts = split(&ks, 2);
+        let n: usize = parts.iter().map(Keyspace::key_count).sum();
+        assert_eq!(n, 3_000);
+        for (i, p) in parts.iter().enumerate() {
+            assert!(p.key_count() > 1_000);
+            for e in p.dbs.values().flat_map(|d| &d.entries) {
+                assert_eq!(usize::from(key_slot(&e.key)) * 2 / 16384, i);
+            }
+        }
+    }
+}
