@@ -221,7 +221,8 @@ fn run_slice(data: &[u8], limits: Limits) -> SliceRun {
                     | Event::ResizeDb { .. }
                     | Event::SlotInfo { .. }
                     | Event::Function { .. }
-                    | Event::ModuleAux { .. } => {
+                    | Event::ModuleAux { .. }
+                    | Event::OrphanKeyAttributes { .. } => {
                         assert!(!in_key, "record event inside a key: {ev:?}")
                     }
                     other => assert!(in_key, "value event outside a key: {other:?}"),
