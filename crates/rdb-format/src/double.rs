@@ -56,7 +56,12 @@ pub fn parse_double_text(text: &[u8]) -> Option<f64> {
         "nan" | "-nan" | "+nan" => return Some(f64::NAN),
         _ => {}
     }
-    let t = s.strip_prefix('+').unwrap_or(s);
+    // One optional sign only: "+-5" is not a number.
+    let t = match s.strip_prefix('+') {
+        Some(rest) if rest.starts_with(['-', '+']) => return None,
+        Some(rest) => rest,
+        None => s,
+    };
     t.parse::<f64>().ok()
 }
 
@@ -153,6 +158,8 @@ mod tests {
             (1.5, 4)
         );
         assert!(decode_old_double(&[0x03, b'x', b'.', b'5']).is_err());
+        assert!(parse_double_text(b"+-5").is_none());
+        assert_eq!(parse_double_text(b"+5"), Some(5.0));
         assert!(decode_old_double(&[0x05, b'1']).is_err());
     }
 
