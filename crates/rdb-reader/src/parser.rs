@@ -463,6 +463,10 @@ impl<S: Source> Parser<S> {
         }
     }
 
+    /// A plain length. Counts read with it never size an allocation and every item consumes
+    /// input, so a hostile count ends at the end of the input. Lengths are deliberately not
+    /// compared with the bytes a slice source knows remain: every source must fail the same
+    /// way at the same offset.
     fn read_len(&mut self, what: &str) -> ReadResult<u64> {
         let off = self.src.offset();
         match self.read_length(what)? {
@@ -473,14 +477,6 @@ impl<S: Source> Parser<S> {
                 format!("expected a length for {what}, found special encoding {e}"),
             )),
         }
-    }
-
-    /// A count of items. It is never used to size an allocation, and every item consumes
-    /// input, so a hostile count ends at the end of the input. (It is deliberately not
-    /// compared with the bytes a slice source knows remain: errors must be the same, at the
-    /// same offset, whatever the source.)
-    fn read_count(&mut self, what: &str, _min_item: u64) -> ReadResult<u64> {
-        self.read_len(what)
     }
 
     fn read_string_header(&mut self, what: &str) -> ReadResult<(StringHeader, u64)> {
@@ -719,7 +715,6 @@ impl<S: Source> Parser<S> {
         match t {
             0xFF => self.finish_eof(off).map(Some),
             0xFE => {
-                self.pending_must_be_empty(off, "SELECTDB")?;
                 let db = self.read_len("the SELECTDB index")?;
                 self.db = Some(db);
                 Ok(Some(Emit::SelectDb(db)))
@@ -740,7 +735,6 @@ impl<S: Source> Parser<S> {
                 Ok(Some(Emit::ResizeDb(keys, expires)))
             }
             0xFA => {
-                self.pending_must_be_empty(off, "AUX")?;
                 let k = self.read_string(0, "an AUX key")?;
                 let v = self.read_string(1, "an AUX value")?;
                 Ok(Some(Emit::Aux(k, v)))
@@ -756,7 +750,6 @@ impl<S: Source> Parser<S> {
                 Ok(None)
             }
             0xF7 => {
-                self.pending_must_be_empty(off, "MODULE_AUX")?;
                 let module_id = self.read_len("a MODULE_AUX module id")?;
                 let start = self.src.offset();
                 let when_op = self.read_len("a MODULE_AUX when opcode")?;
@@ -788,7 +781,6 @@ impl<S: Source> Parser<S> {
                 "pre-release function format (opcode 246) not supported",
             )),
             0xF5 => {
-                self.pending_must_be_empty(off, "FUNCTION2")?;
                 let code = self.read_string(0, "a function library")?;
                 Ok(Some(Emit::Function(code)))
             }
@@ -805,12 +797,6 @@ impl<S: Source> Parser<S> {
             )),
             _ => self.start_key(off, RdbType(t)).map(Some),
         }
-    }
-
-    fn pending_must_be_empty(&self, off: u64, what: &str) -> ReadResult<()> {
-        // Servers accept this, so only the verifier reports it; the attributes are dropped here.
-        let _ = (off, what);
-        Ok(())
     }
 
     fn finish_eof(&mut self, eof_offset: u64) -> ReadResult<Emit> {
@@ -857,7 +843,6 @@ impl<S: Source> Parser<S> {
     /// returns the span of the whole stream.
     fn read_module_body(&mut self) -> ReadResult<Span> {
         let start = self.take(0, "a module value")?;
-        let mut last = start;
         loop {
             let off = self.src.offset();
             let op = self.read_len("a module opcode")?;
@@ -891,10 +876,8 @@ impl<S: Source> Parser<S> {
                     ));
                 }
             }
-            last = self.take(0, "a module value")?;
         }
         let end = self.take(0, "a module value")?;
-        let _ = last;
         Ok(start.to_end_of(end))
     }
 
@@ -973,12 +956,12 @@ impl<S: Source> Parser<S> {
                     }
                 }
             }
-            K::ListLinked => self.plain(Plain::List, 1, &mut len_hint)?,
-            K::SetHashtable => self.plain(Plain::Set, 1, &mut len_hint)?,
-            K::ZSetV1 => self.plain(Plain::ZSetV1, 2, &mut len_hint)?,
-            K::ZSet2 => self.plain(Plain::ZSet2, 9, &mut len_hint)?,
-            K::HashHashtable => self.plain(Plain::Hash, 2, &mut len_hint)?,
-            K::ValkeyHash2 => self.plain(Plain::ValkeyHash2, 10, &mut len_hint)?,
+            K::ListLinked => self.plain(Plain::List, &mut len_hint)?,
+            K::SetHashtable => self.plain(Plain::Set, &mut len_hint)?,
+            K::ZSetV1 => self.plain(Plain::ZSetV1, &mut len_hint)?,
+            K::ZSet2 => self.plain(Plain::ZSet2, &mut len_hint)?,
+            K::HashHashtable => self.plain(Plain::Hash, &mut len_hint)?,
+            K::ValkeyHash2 => self.plain(Plain::ValkeyHash2, &mut len_hint)?,
             K::HashMetadata | K::HashMetadataPreGa => {
                 let pre_ga = kind == K::HashMetadataPreGa;
                 let min_expire = if pre_ga {
@@ -996,7 +979,7 @@ impl<S: Source> Parser<S> {
                         format!("hash min expire {min_expire} out of range"),
                     ));
                 }
-                let n = self.read_count("a hash field count", 3)?;
+                let n = self.read_len("a hash field count")?;
                 len_hint = Some(n);
                 State::Plain {
                     plain: Plain::HashMeta { pre_ga },
@@ -1067,7 +1050,7 @@ impl<S: Source> Parser<S> {
                 State::Blob { loc, cur, shape }
             }
             K::ListQuicklist | K::ListQuicklist2 => {
-                let n = self.read_count("a quicklist node count", 2)?;
+                let n = self.read_len("a quicklist node count")?;
                 State::Quicklist {
                     left: n,
                     v2: kind == K::ListQuicklist2,
@@ -1075,7 +1058,7 @@ impl<S: Source> Parser<S> {
                 }
             }
             K::Stream(v) => {
-                let n = self.read_count("a stream listpack count", 2)?;
+                let n = self.read_len("a stream listpack count")?;
                 State::Stream {
                     version: v,
                     phase: StreamPhase::Nodes { left: n },
@@ -1124,13 +1107,8 @@ impl<S: Source> Parser<S> {
         }
     }
 
-    fn plain(
-        &mut self,
-        plain: Plain,
-        min_item: u64,
-        len_hint: &mut Option<u64>,
-    ) -> ReadResult<State> {
-        let n = self.read_count("an element count", min_item)?;
+    fn plain(&mut self, plain: Plain, len_hint: &mut Option<u64>) -> ReadResult<State> {
+        let n = self.read_len("an element count")?;
         *len_hint = Some(n);
         Ok(State::Plain {
             plain,
@@ -1665,7 +1643,7 @@ impl<S: Source> Parser<S> {
                 } else {
                     (None, None, None)
                 };
-                let groups = self.read_count("the consumer group count", 3)?;
+                let groups = self.read_len("the consumer group count")?;
                 let meta = StreamMeta {
                     length,
                     last_id,
@@ -1689,7 +1667,7 @@ impl<S: Source> Parser<S> {
                 } else {
                     None
                 };
-                let pel = self.read_count("a group PEL size", 25)?;
+                let pel = self.read_len("a group PEL size")?;
                 (
                     Some(P::Pel {
                         left: pel,
@@ -1708,7 +1686,7 @@ impl<S: Source> Parser<S> {
                 groups_left,
             } => {
                 self.src.release();
-                let n = self.read_count("a consumer count", 10)?;
+                let n = self.read_len("a consumer count")?;
                 (
                     Some(P::Consumers {
                         left: n,
@@ -1743,7 +1721,7 @@ impl<S: Source> Parser<S> {
                 } else {
                     None
                 };
-                let pel = self.read_count("a consumer PEL size", 16)?;
+                let pel = self.read_len("a consumer PEL size")?;
                 (
                     Some(P::ConsumerPel {
                         left: pel,

@@ -26,42 +26,47 @@ pub fn has_field_ttls(ks: &Keyspace) -> bool {
     ks.dbs
         .values()
         .flat_map(|d| &d.entries)
-        .any(|e| match &e.value {
-            Value::Hash(h) => h.iter().any(|f| f.expire_at_ms.is_some()),
-            _ => false,
-        })
+        .any(entry_has_field_ttls)
+}
+
+/// Whether this entry is a hash with at least one field TTL.
+pub fn entry_has_field_ttls(e: &Entry) -> bool {
+    matches!(&e.value, Value::Hash(h) if h.iter().any(|f| f.expire_at_ms.is_some()))
+}
+
+/// One entry's share of [`estimate_used_mem`]: about 64 bytes of overhead, its key and value
+/// bytes, and 16 bytes per collection element.
+pub fn entry_used_mem(e: &Entry) -> u64 {
+    let (bytes, elems): (usize, usize) = match &e.value {
+        Value::String(s) => (s.len(), 0),
+        Value::List(x) | Value::Set(x) => (x.iter().map(|m| m.len()).sum(), x.len()),
+        Value::SortedSet(x) => (x.iter().map(|(m, _)| m.len() + 8).sum(), x.len()),
+        Value::Hash(x) => (
+            x.iter().map(|f| f.field.len() + f.value.len()).sum(),
+            x.len(),
+        ),
+        Value::Stream(s) => (
+            s.entries
+                .iter()
+                .flat_map(|e| &e.fields)
+                .map(|(f, v)| f.len() + v.len())
+                .sum(),
+            s.entries.len(),
+        ),
+        Value::Module(m) => (m.raw.len(), 0),
+    };
+    64 + e.key.len() as u64 + bytes as u64 + 16 * elems as u64
 }
 
 /// A rough `used-mem` estimate: 1 MiB of server baseline, plus per key about 64 bytes of
 /// overhead and its key and value bytes, plus 16 bytes per collection element (empty
 /// collections, which are not written, count nothing).
 pub fn estimate_used_mem(ks: &Keyspace) -> u64 {
-    let per_entry = |e: &Entry| -> u64 {
-        let (bytes, elems): (usize, usize) = match &e.value {
-            Value::String(s) => (s.len(), 0),
-            Value::List(x) | Value::Set(x) => (x.iter().map(|m| m.len()).sum(), x.len()),
-            Value::SortedSet(x) => (x.iter().map(|(m, _)| m.len() + 8).sum(), x.len()),
-            Value::Hash(x) => (
-                x.iter().map(|f| f.field.len() + f.value.len()).sum(),
-                x.len(),
-            ),
-            Value::Stream(s) => (
-                s.entries
-                    .iter()
-                    .flat_map(|e| &e.fields)
-                    .map(|(f, v)| f.len() + v.len())
-                    .sum(),
-                s.entries.len(),
-            ),
-            Value::Module(m) => (m.raw.len(), 0),
-        };
-        64 + e.key.len() as u64 + bytes as u64 + 16 * elems as u64
-    };
     let entries = ks.dbs.values().flat_map(|d| &d.entries);
     (1 << 20)
         + entries
             .filter(|e| !is_empty_value(&e.value))
-            .map(per_entry)
+            .map(entry_used_mem)
             .sum::<u64>()
 }
 

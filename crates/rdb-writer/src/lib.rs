@@ -49,7 +49,10 @@ pub mod writer;
 
 pub use config::{EncodingConfig, KeyMeta, WriterBuilder};
 pub use error::{KeyName, WriteError, WriteResult};
-pub use keyspace::{estimate_used_mem, has_field_ttls, is_empty_value, write_keyspace};
+pub use keyspace::{
+    entry_has_field_ttls, entry_used_mem, estimate_used_mem, has_field_ttls, is_empty_value,
+    write_keyspace,
+};
 pub use streaming::{HashWriter, ListWriter, SetWriter, ZSetWriter};
 pub use target::{FieldTtlFormat, SlotInfoFormat, Target, UnknownTarget};
 pub use writer::{DbCounts, RdbWriter, Summary};

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use base64::Engine as _;
 use rayon::prelude::*;
 use rdb_model::json::{bytes_from_json, entry_from_json, module_id_from_name};
-use rdb_model::{Bytes, Entry, Keyspace, ModuleAux, Value};
+use rdb_model::{Bytes, Entry, Keyspace, ModuleAux};
 use rdb_writer::{is_empty_value, KeyName, Target, WriteError, WriterBuilder};
 
 use super::{
@@ -22,34 +22,6 @@ pub(crate) const BASE_USED_MEM: u64 = 1 << 20;
 
 /// How often (in keys) a node writer checks whether another node failed.
 pub(crate) const CANCEL_CHECK: usize = 256;
-
-/// The `used-mem` estimate of one entry, as `rdb_writer::estimate_used_mem` counts it: 64 bytes
-/// of overhead, the key and value bytes, and 16 bytes per collection element.
-fn entry_used_mem(e: &Entry) -> u64 {
-    let (bytes, elems): (usize, usize) = match &e.value {
-        Value::String(s) => (s.len(), 0),
-        Value::List(x) | Value::Set(x) => (x.iter().map(|m| m.len()).sum(), x.len()),
-        Value::SortedSet(x) => (x.iter().map(|(m, _)| m.len() + 8).sum(), x.len()),
-        Value::Hash(x) => (
-            x.iter().map(|f| f.field.len() + f.value.len()).sum(),
-            x.len(),
-        ),
-        Value::Stream(s) => (
-            s.entries
-                .iter()
-                .flat_map(|e| &e.fields)
-                .map(|(f, v)| f.len() + v.len())
-                .sum(),
-            s.entries.len(),
-        ),
-        Value::Module(m) => (m.raw.len(), 0),
-    };
-    64 + e.key.len() as u64 + bytes as u64 + 16 * elems as u64
-}
-
-fn has_field_ttls(e: &Entry) -> bool {
-    matches!(&e.value, Value::Hash(h) if h.iter().any(|f| f.expire_at_ms.is_some()))
-}
 
 /// One node group's share of the keyspace: per output database, `(slot, entry)` in slot order
 /// (source order within a slot).
@@ -118,8 +90,8 @@ impl<'k> ModelJob<'k> {
                     node.skipped_empty += 1;
                     continue;
                 }
-                node.field_ttls |= has_field_ttls(e);
-                node.used_mem += entry_used_mem(e);
+                node.field_ttls |= rdb_writer::entry_has_field_ttls(e);
+                node.used_mem += rdb_writer::entry_used_mem(e);
                 node.dbs.entry(db).or_default().push((slot, e));
             }
         }
