@@ -28,6 +28,7 @@ pub mod intset;
 pub mod length;
 pub mod listpack;
 pub mod lzf;
+pub mod lzf_validate;
 pub mod stream_lp;
 pub mod string;
 pub mod ziplist;

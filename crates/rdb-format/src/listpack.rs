@@ -309,6 +309,12 @@ impl ListpackBuilder {
         l + backlen_size(l)
     }
 
+    /// Size that pushing the integer `v` (with [`ListpackBuilder::push_int`]) would add.
+    pub fn int_entry_size(v: i64) -> usize {
+        let l = int_encoding_size(v);
+        l + backlen_size(l)
+    }
+
     /// Appends `s`, as an integer when it is a canonical int64 decimal, else as a string.
     pub fn push_bytes(&mut self, s: &[u8]) {
         match parse_canonical_i64(s) {

@@ -57,6 +57,12 @@ pub struct Limits {
     pub max_string: usize,
     /// Fail on a checksum mismatch (otherwise it is reported in [`EofInfo`]).
     pub verify_checksum: bool,
+    /// Decompress top-level LZF string values (the default). When false, such a value whose
+    /// declared length exceeds 21 bytes is only validated (every LZF check, same errors at the
+    /// same offsets, see [`rdb_format::lzf_validate`]) and gives no [`Event::StringChunk`]:
+    /// its length is [`KeyInfo::len_hint`]. For consumers that need lengths, not bytes (a
+    /// verifier); shorter values, which could be integer-like, are still decoded.
+    pub decode_lzf_strings: bool,
 }
 
 impl Default for Limits {
@@ -65,6 +71,7 @@ impl Default for Limits {
             max_blob: 1 << 30,
             max_string: 512 << 20,
             verify_checksum: true,
+            decode_lzf_strings: true,
         }
     }
 }

@@ -12,6 +12,7 @@ use rdb_format::intset::Intset;
 use rdb_format::length::{decode_length, Length};
 use rdb_format::listpack::ListpackCursor;
 use rdb_format::lzf::{self, StreamDecoder};
+use rdb_format::lzf_validate::StreamValidator;
 use rdb_format::stream_lp::StreamNodeCursor;
 use rdb_format::string::{decode_string_header, StringHeader};
 use rdb_format::ziplist::ZiplistCursor;
@@ -125,6 +126,11 @@ enum State {
     },
     StringLzf {
         dec: Box<StreamDecoder>,
+        left: u64,
+    },
+    /// An LZF string value validated without decoding (`Limits::decode_lzf_strings` off).
+    StringLzfCheck {
+        check: StreamValidator,
         left: u64,
     },
     Plain {
@@ -659,7 +665,9 @@ impl<S: Source> Parser<S> {
                 Ok(Some(Emit::KeyEnd))
             }
             State::Done => Err(self.err(self.src.offset(), "done", "read past the end")),
-            State::StringRaw { .. } | State::StringLzf { .. } => self.step_string(),
+            State::StringRaw { .. } | State::StringLzf { .. } | State::StringLzfCheck { .. } => {
+                self.step_string()
+            }
             State::Plain { .. } => self.step_plain(),
             State::Blob { .. } => self.step_blob(),
             State::Quicklist { .. } => self.step_quicklist(),
@@ -949,9 +957,16 @@ impl<S: Source> Parser<S> {
                             ));
                         }
                         len_hint = Some(uncompressed);
-                        State::StringLzf {
-                            dec: Box::new(StreamDecoder::new(uncompressed)),
-                            left: compressed,
+                        if !self.limits.decode_lzf_strings && uncompressed > 21 {
+                            State::StringLzfCheck {
+                                check: StreamValidator::new(uncompressed),
+                                left: compressed,
+                            }
+                        } else {
+                            State::StringLzf {
+                                dec: Box::new(StreamDecoder::new(uncompressed)),
+                                left: compressed,
+                            }
                         }
                     }
                 }
@@ -1156,14 +1171,12 @@ impl<S: Source> Parser<S> {
                 let finished = *left == 0;
                 let mut out = std::mem::take(&mut self.chunk_buf);
                 out.clear();
+                let stream_start = sp.start().saturating_sub(dec.consumed());
                 let r = dec.feed(self.src.bytes(sp), &mut |b: &[u8]| out.extend_from_slice(b));
                 self.chunk_buf = out;
                 if let Err(e) = r {
-                    let base = sp
-                        .start()
-                        .saturating_sub(dec.consumed().saturating_sub(n as u64));
                     return Err(self.err(
-                        base.saturating_add(e.offset()),
+                        stream_start.saturating_add(e.offset()),
                         "lzf",
                         format!("invalid LZF compressed string value: {e}"),
                     ));
@@ -1184,6 +1197,37 @@ impl<S: Source> Parser<S> {
                     return Ok(None);
                 }
                 Ok(Some(Emit::ChunkBuf))
+            }
+            State::StringLzfCheck { left, .. } => {
+                let n = (*left).min(STRING_CHUNK as u64) as usize;
+                *left -= n as u64;
+                let sp = self.take(n, "an LZF string value")?;
+                let State::StringLzfCheck { check, left } = &mut self.state else {
+                    return Ok(None);
+                };
+                let finished = *left == 0;
+                // Same error offsets as the decoding path above: feed errors at the token,
+                // end-of-stream errors at the end of the compressed bytes.
+                let stream_start = sp.start().saturating_sub(check.consumed());
+                let r = match check.feed(self.src.bytes(sp)) {
+                    Err(e) => Err((stream_start.saturating_add(e.offset()), e)),
+                    Ok(()) if finished => check
+                        .clone()
+                        .finish()
+                        .map_err(|e| (sp.start() + n as u64, e)),
+                    Ok(()) => Ok(()),
+                };
+                if let Err((at, e)) = r {
+                    return Err(self.err(
+                        at,
+                        "lzf",
+                        format!("invalid LZF compressed string value: {e}"),
+                    ));
+                }
+                if finished {
+                    self.state = State::KeyEnd;
+                }
+                Ok(None)
             }
             _ => Ok(None),
         }

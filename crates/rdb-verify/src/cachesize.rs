@@ -82,7 +82,7 @@
 use rdb_format::double::format_score;
 use rdb_format::intset::width_for;
 use rdb_format::listpack::ListpackBuilder;
-use rdb_format::{Element, IntText, TypeKind};
+use rdb_format::{Element, TypeKind};
 use rdb_model::StreamId;
 
 /// The encoding thresholds of the loading server (rdb-format.md §7.2 defaults).
@@ -265,17 +265,31 @@ impl CacheModel {
 pub fn lp_entry_size(e: &Element<'_>) -> u64 {
     let n = match e {
         Element::Str(s) => ListpackBuilder::entry_size(s),
-        Element::Int(v) => ListpackBuilder::entry_size(IntText::new(*v).as_bytes()),
+        Element::Int(v) => ListpackBuilder::int_entry_size(*v),
     };
     n as u64
 }
 
 /// Listpack entry size of an integer.
 fn lp_int_size(v: i64) -> u64 {
-    ListpackBuilder::entry_size(IntText::new(v).as_bytes()) as u64
+    ListpackBuilder::int_entry_size(v) as u64
+}
+
+/// Listpack entry size of a sorted-set score, stored as its `%.17g` text (an integer when that
+/// text is a canonical integer).
+fn lp_score_size(score: f64) -> u64 {
+    // Integral scores below 10^17 print as their digits: no formatting needed (-0 prints
+    // as "-0", which is not a canonical integer).
+    if score.fract() == 0.0 && score.abs() < 1e17 && !(score == 0.0 && score.is_sign_negative()) {
+        return lp_int_size(score as i64);
+    }
+    lp_entry_size(&Element::Str(format_score(score).as_bytes()))
 }
 
 fn round_up(n: u64, q: u64) -> u64 {
+    if q.is_power_of_two() {
+        return n.saturating_add(q - 1) & !(q - 1);
+    }
     if q == 0 {
         return n;
     }
@@ -419,6 +433,8 @@ pub struct ValueCost {
     str_len: u64,
     str_head: Vec<u8>,
     str_int: Option<i64>,
+    /// Declared length of a string value whose bytes may not be delivered.
+    str_len_hint: u64,
     /// Stream state.
     st_master: StreamId,
     st_master_fields: Option<(usize, u64)>,
@@ -500,7 +516,7 @@ impl ValueCost {
     pub fn zset_member(&mut self, model: &CacheModel, member: &Element<'_>, score: f64) {
         self.n += 1;
         self.element(model, member);
-        self.lp += lp_entry_size(&Element::Str(format_score(score).as_bytes()));
+        self.lp += lp_score_size(score);
     }
 
     /// A hash field.
@@ -520,7 +536,13 @@ impl ValueCost {
         }
     }
 
-    /// A piece of a string value.
+    /// The declared length of the string value about to be read (used when its bytes are not
+    /// delivered: a validated LZF string).
+    pub fn string_length(&mut self, len: u64) {
+        self.str_len_hint = len;
+    }
+
+    /// A chunk of a string value's bytes.
     pub fn string_chunk(&mut self, e: &Element<'_>) {
         match e {
             Element::Int(v) if self.str_len == 0 => {
@@ -637,6 +659,9 @@ impl ValueCost {
         let entry = model.alloc(model.dict_entry);
         match kind.logical() {
             "string" => {
+                if self.str_len == 0 && self.str_int.is_none() {
+                    self.str_len = self.str_len_hint;
+                }
                 let int = self.str_int.or_else(|| {
                     if self.str_len <= 20 {
                         rdb_format::int::parse_canonical_i64(&self.str_head)
@@ -836,6 +861,38 @@ mod tests {
         c.reset();
         c.string_chunk(&Element::Int(-5));
         assert_eq!(c.finish(&m, TypeKind::String), 16);
+    }
+
+    #[test]
+    fn score_sizes_match_the_formatted_text() {
+        for s in [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            127.0,
+            128.0,
+            -4096.0,
+            4095.5,
+            1e15,
+            -1e16,
+            99_999_999_999_999_990.0,
+            1e17,
+            -1e17,
+            1e18,
+            0.1,
+            3.25,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            9_007_199_254_740_993.0,
+        ] {
+            let text = format_score(s);
+            assert_eq!(
+                lp_score_size(s),
+                lp_entry_size(&Element::Str(text.as_bytes())),
+                "score {s} ({text})"
+            );
+        }
     }
 
     #[test]

@@ -114,7 +114,7 @@ pub fn verify_bytes(label: impl Into<String>, bytes: &[u8], opts: &Options) -> R
     let mut parser = Parser::new(SliceSource::new(bytes), opts.reader_limits());
     let mut v = Verifier::new(label, opts);
     drive(&mut parser, &mut v, Some(bytes));
-    v.finish()
+    v.finish_rescan(dedup::Rescan::Bytes(bytes))
 }
 
 /// Verifies a file; an I/O error opening it is returned as is.
@@ -128,7 +128,10 @@ pub fn try_verify_file(path: &Path, opts: &Options) -> std::io::Result<Report> {
     if file.metadata()?.is_dir() {
         return Err(std::io::Error::other("is a directory"));
     }
-    Ok(verify_reader(path.display().to_string(), file, opts))
+    let mut parser = rdb_reader::stream_parser(file, opts.reader_limits());
+    let mut v = Verifier::new(path.display().to_string(), opts);
+    drive(&mut parser, &mut v, None);
+    Ok(v.finish_rescan(dedup::Rescan::File(path)))
 }
 
 /// Verifies a file through a memory map (fastest for files that fit comfortably in memory;

@@ -1,7 +1,7 @@
 //! The [`Verifier`]: fed by reader events, it runs the checks of rdb-format.md §8.1 that the
 //! reader does not already enforce, gathers statistics and builds a [`Report`].
 //!
-//! Memory: per file, one 128-bit digest per key (duplicate check, see [`crate::dedup`]), a
+//! Memory: per file, one 64-bit digest per key (duplicate check, see [`crate::dedup`]), a
 //! 16384-entry slot histogram and fixed tables; per key, one digest per member / field / group /
 //! consumer / PEL ID (cleared at the key's end, capped by [`Options::max_member_hashes`]) and
 //! the previous zset member. Values are never materialised; nothing per element survives a key
@@ -17,7 +17,9 @@ use rdb_model::StreamId;
 use rdb_reader::{ChecksumStatus, EofInfo, Event, KeyInfo, Limits, ReadError, StreamMeta};
 
 use crate::cachesize::{CacheModel, ValueCost};
-use crate::dedup::{digest, digest_element, DigestSet, FoldHasher, MemberSet};
+use crate::dedup::{
+    digest, digest_element, find_keys, DigestSet, FoldHasher, KeyDigests, MemberSet, Rescan,
+};
 use crate::engine::{Compat, EngineLine};
 use crate::report::{type_index, ChecksumReport, Finding, Report, Severity, SlotsReport};
 
@@ -84,6 +86,8 @@ impl Options {
     pub fn reader_limits(&self) -> Limits {
         Limits {
             verify_checksum: false,
+            // Long LZF strings are validated, not decompressed: only their length matters.
+            decode_lzf_strings: false,
             ..self.limits
         }
     }
@@ -219,7 +223,7 @@ pub struct Verifier {
     seen_eof: bool,
     errors: u64,
     code_counts: HashMap<&'static str, usize>,
-    keys: DigestSet,
+    keys: KeyDigests,
     segment: Segment,
     slot_info: Option<SlotInfoState>,
     last_slot_info: Option<u64>,
@@ -257,7 +261,7 @@ impl Verifier {
             seen_eof: false,
             errors: 0,
             code_counts: HashMap::new(),
-            keys: DigestSet::default(),
+            keys: KeyDigests::default(),
             segment: Segment::default(),
             slot_info: None,
             last_slot_info: None,
@@ -363,6 +367,9 @@ impl Verifier {
             Event::ResizeDb { keys, expires } => {
                 let off = self.record_start(&ctx, 0xFB);
                 self.close_segment();
+                if self.opts.duplicate_keys {
+                    self.keys.reserve(*keys);
+                }
                 self.segment.resize = Some((*keys, *expires, off));
             }
             Event::SlotInfo {
@@ -805,6 +812,10 @@ impl Verifier {
         };
         self.intset_need = 2;
         self.cost.reset();
+        if kind == K::String {
+            // The value's length when its bytes are not delivered (a validated LZF string).
+            self.cost.string_length(k.len_hint.unwrap_or(0));
+        }
         self.members.clear();
 
         // Engine compatibility.
@@ -854,10 +865,9 @@ impl Verifier {
             self.key_finding(Severity::Warning, "already-expired", k.offset, msg);
         }
 
-        // Duplicate keys.
-        if self.opts.duplicate_keys && !self.keys.insert(digest(&self.key.key, db)) {
-            let msg = format!("key appears twice in db {db} (a server panics: \"Duplicated key found in RDB file\")");
-            self.key_finding(Severity::Error, "duplicate-key", k.offset, msg);
+        // Duplicate keys: checked at the end (see `crate::dedup`).
+        if self.opts.duplicate_keys {
+            self.keys.push(&self.key.key, db);
         }
 
         // Slots.
@@ -1487,8 +1497,72 @@ impl Verifier {
 
     // ----- the end ---------------------------------------------------------------------------
 
+    /// V-F9: the keys whose digests repeat, confirmed by `rescan`; one error per repeated
+    /// occurrence, placed in file order among the other findings.
+    fn duplicate_keys(&mut self, rescan: Rescan<'_>) {
+        let suspects = self.keys.repeated();
+        if suspects.is_empty() {
+            return;
+        }
+        let panic_note = "a server panics: \"Duplicated key found in RDB file\"";
+        let Some(mut occ) = find_keys(rescan, &suspects, self.opts.reader_limits()) else {
+            for d in suspects {
+                self.add(Finding::new(
+                    Severity::Error,
+                    "duplicate-key",
+                    None,
+                    format!("a key (digest {d:016x}) appears twice in one db ({panic_note}); the input cannot be read again to name it"),
+                ));
+            }
+            return;
+        };
+        occ.sort();
+        let mut found = Vec::new();
+        for w in occ.windows(2) {
+            if let [a, b] = w {
+                if a.db == b.db && a.key == b.key {
+                    let msg = format!(
+                        "key appears twice in db {} (first at offset {}; {panic_note})",
+                        b.db, a.offset
+                    );
+                    found.push(
+                        Finding::new(Severity::Error, "duplicate-key", Some(b.offset), msg)
+                            .with_key(b.db, &b.key),
+                    );
+                }
+            }
+        }
+        found.sort_by_key(|f| f.offset);
+        let before = self.report.findings.len();
+        for f in found {
+            self.add(f);
+        }
+        // Move the new findings to their place in file order.
+        let mut added = self.report.findings.split_off(before);
+        for f in added.drain(..) {
+            let at = f.offset.map_or(self.report.findings.len(), |o| {
+                self.report
+                    .findings
+                    .iter()
+                    .position(|g| g.offset.is_some_and(|go| go > o))
+                    .unwrap_or(self.report.findings.len())
+            });
+            self.report.findings.insert(at, f);
+        }
+    }
+
     /// Completes the statistics and file-level checks and returns the report.
-    pub fn finish(mut self) -> Report {
+    ///
+    /// Repeated key digests are reported unconfirmed (without offset); use
+    /// [`Verifier::finish_rescan`] when the input can be read again.
+    pub fn finish(self) -> Report {
+        self.finish_rescan(Rescan::Unavailable)
+    }
+
+    /// Like [`Verifier::finish`], confirming repeated key digests by reading the input again
+    /// (keys only) so that duplicate keys are reported with their offsets.
+    pub fn finish_rescan(mut self, rescan: Rescan<'_>) -> Report {
+        self.duplicate_keys(rescan);
         if !self.fatal && !self.seen_eof && self.header.is_some() {
             self.file_finding(
                 Severity::Error,

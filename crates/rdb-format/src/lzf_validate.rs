@@ -1,0 +1,348 @@
+//! Incremental LZF validation: the checks of [`crate::lzf::StreamDecoder`] without producing
+//! any output.
+//!
+//! A verifier only needs to know that an LZF string value decodes to exactly its declared
+//! length; materialising it (copying literals, expanding back-references through an 8 KiB
+//! window) is most of the cost of decoding. [`StreamValidator`] walks the tokens of chunks fed
+//! in any sizes, keeps only the produced-byte count and the state of a token cut by a chunk
+//! boundary, and reports exactly the errors (variant and offset) [`StreamDecoder`] reports for
+//! the same input.
+//!
+//! [`StreamDecoder`]: crate::lzf::StreamDecoder
+
+use crate::lzf::LzfError;
+
+/// Largest back-reference distance.
+const MAX_DISTANCE: u64 = 8192;
+
+/// Walks whole tokens of `b` while at least 33 bytes (the longest token) remain, without any
+/// check; returns the bytes walked and the produced count after them.
+#[inline]
+fn scan_tokens(b: &[u8], mut produced: u64) -> (usize, u64) {
+    let mut pos = 0usize;
+    while pos + 33 <= b.len() {
+        // Branch-free: token types are mixed at random in real data.
+        let ctrl = usize::from(b.get(pos).copied().unwrap_or(0));
+        let next = usize::from(b.get(pos + 1).copied().unwrap_or(0));
+        let lit = usize::from(ctrl < 0x20);
+        let long = usize::from(ctrl >= 0xE0);
+        // Literal: 1 + n bytes in, n = ctrl + 1 out. Back-reference: 2 (3 when long) bytes
+        // in, (ctrl >> 5) + 2 out, plus the extra length byte when long (ctrl >> 5 == 7).
+        let mask = 0usize.wrapping_sub(lit);
+        let adv = (mask & (ctrl + 2)) | (!mask & (2 + long));
+        let out =
+            (mask & (ctrl + 1)) | (!mask & ((ctrl >> 5) + 2 + (next & 0usize.wrapping_sub(long))));
+        pos += adv;
+        produced += out as u64;
+    }
+    (pos, produced)
+}
+
+/// Where the validator is inside a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Expecting a control byte.
+    Ctrl,
+    /// Inside a literal run; this many literal bytes are still to come.
+    Literal(u64),
+    /// Long back-reference: expecting the `extra` length byte.
+    LongLen { high: u8 },
+    /// Back-reference: expecting the low distance byte.
+    Low { len: u64, high: u8 },
+}
+
+/// Validates an LZF stream fed in chunks (see the module docs).
+#[derive(Debug, Clone)]
+pub struct StreamValidator {
+    expected_len: u64,
+    produced: u64,
+    consumed: u64,
+    token_offset: u64,
+    state: State,
+    error: Option<LzfError>,
+}
+
+impl StreamValidator {
+    /// A validator for a string whose declared decompressed length is `expected_len`.
+    #[must_use]
+    pub fn new(expected_len: u64) -> Self {
+        StreamValidator {
+            expected_len,
+            produced: 0,
+            consumed: 0,
+            token_offset: 0,
+            state: State::Ctrl,
+            error: None,
+        }
+    }
+
+    /// Bytes the stream has decoded to so far.
+    #[must_use]
+    pub fn produced(&self) -> u64 {
+        self.produced
+    }
+
+    /// Compressed bytes consumed so far.
+    #[must_use]
+    pub fn consumed(&self) -> u64 {
+        self.consumed
+    }
+
+    /// Checks the next `chunk` of the compressed stream. After an error, every later call
+    /// returns that error.
+    pub fn feed(&mut self, chunk: &[u8]) -> Result<(), LzfError> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        let r = self.feed_inner(chunk);
+        if let Err(e) = r {
+            self.error = Some(e);
+        }
+        r
+    }
+
+    /// Checks that the stream ended on a token boundary with exactly the declared length.
+    pub fn finish(self) -> Result<(), LzfError> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        if self.state != State::Ctrl {
+            return Err(LzfError::Truncated {
+                offset: self.token_offset,
+            });
+        }
+        if self.produced != self.expected_len {
+            return Err(LzfError::OutputTooShort {
+                offset: self.consumed,
+                produced: self.produced,
+                expected_len: self.expected_len,
+            });
+        }
+        Ok(())
+    }
+
+    fn check_room(&self, len: u64) -> Result<(), LzfError> {
+        if len > self.expected_len - self.produced {
+            return Err(LzfError::OutputOverflow {
+                offset: self.token_offset,
+                token_len: u32::try_from(len).unwrap_or(u32::MAX),
+                produced: self.produced,
+                expected_len: self.expected_len,
+            });
+        }
+        Ok(())
+    }
+
+    fn backref(&mut self, high: u8, low: u8, len: u64) -> Result<(), LzfError> {
+        let distance = ((u64::from(high) << 8) | u64::from(low)) + 1;
+        if distance > self.produced {
+            return Err(LzfError::BackrefBeforeStart {
+                offset: self.token_offset,
+                distance: u32::try_from(distance).unwrap_or(u32::MAX),
+                produced: self.produced,
+            });
+        }
+        self.check_room(len)?;
+        self.produced += len;
+        Ok(())
+    }
+
+    /// Checks one whole token at the start of `rest` (at least 33 bytes) and returns what
+    /// follows it.
+    #[inline(always)]
+    fn checked_token<'b>(&mut self, rest: &'b [u8]) -> Result<&'b [u8], LzfError> {
+        let [ctrl, a, b, ..] = *rest else {
+            return Ok(rest);
+        };
+        self.token_offset = self.consumed;
+        if ctrl < 0x20 {
+            let n = u64::from(ctrl) + 1;
+            self.check_room(n)?;
+            self.consumed += 1 + n;
+            self.produced += n;
+            Ok(rest.get(1 + n as usize..).unwrap_or(&[]))
+        } else if ctrl >= 0xE0 {
+            self.backref(ctrl & 0x1F, b, u64::from(a) + 9)?;
+            self.consumed += 3;
+            Ok(rest.get(3..).unwrap_or(&[]))
+        } else {
+            self.backref(ctrl & 0x1F, a, u64::from(ctrl >> 5) + 2)?;
+            self.consumed += 2;
+            Ok(rest.get(2..).unwrap_or(&[]))
+        }
+    }
+
+    fn feed_inner(&mut self, chunk: &[u8]) -> Result<(), LzfError> {
+        let mut rest = chunk;
+        loop {
+            match self.state {
+                State::Ctrl => {
+                    // Checked path: whole tokens while at least the longest one (33 bytes)
+                    // is in the chunk, until 8 KiB were produced.
+                    while rest.len() >= 33 && self.produced < MAX_DISTANCE {
+                        rest = self.checked_token(rest)?;
+                    }
+                    // Fastest path: once 8 KiB were produced no back-reference can point
+                    // before the start, and the produced count only grows, so a run of whole
+                    // tokens that ends within the declared length has no error: walk it with
+                    // no per-token check (if it overshoots, the checked loop below redoes it
+                    // and finds the exact token).
+                    if self.produced >= MAX_DISTANCE {
+                        let (pos, produced) = scan_tokens(rest, self.produced);
+                        if produced <= self.expected_len {
+                            rest = rest.get(pos..).unwrap_or(&[]);
+                            self.consumed += pos as u64;
+                            self.produced = produced;
+                        }
+                    }
+                    while rest.len() >= 33 {
+                        rest = self.checked_token(rest)?;
+                    }
+                    let Some((&ctrl, tail)) = rest.split_first() else {
+                        return Ok(());
+                    };
+                    rest = tail;
+                    self.token_offset = self.consumed;
+                    self.consumed += 1;
+                    if ctrl < 0x20 {
+                        let n = u64::from(ctrl) + 1;
+                        self.check_room(n)?;
+                        self.state = State::Literal(n);
+                    } else if ctrl >= 0xE0 {
+                        self.state = State::LongLen { high: ctrl & 0x1F };
+                    } else {
+                        self.state = State::Low {
+                            len: u64::from(ctrl >> 5) + 2,
+                            high: ctrl & 0x1F,
+                        };
+                    }
+                }
+                State::Literal(left) => {
+                    if rest.is_empty() {
+                        return Ok(());
+                    }
+                    let take = left.min(rest.len() as u64);
+                    rest = rest.get(take as usize..).unwrap_or(&[]);
+                    self.consumed += take;
+                    self.produced += take;
+                    self.state = if take == left {
+                        State::Ctrl
+                    } else {
+                        State::Literal(left - take)
+                    };
+                }
+                State::LongLen { high } => {
+                    let Some((&extra, tail)) = rest.split_first() else {
+                        return Ok(());
+                    };
+                    rest = tail;
+                    self.consumed += 1;
+                    self.state = State::Low {
+                        len: u64::from(extra) + 9,
+                        high,
+                    };
+                }
+                State::Low { len, high } => {
+                    let Some((&low, tail)) = rest.split_first() else {
+                        return Ok(());
+                    };
+                    rest = tail;
+                    self.consumed += 1;
+                    self.backref(high, low, len)?;
+                    self.state = State::Ctrl;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lzf::{Compressor, StreamDecoder};
+
+    fn decoder_result(input: &[u8], expected: u64, chunk: usize) -> Result<u64, LzfError> {
+        let mut d = StreamDecoder::new(expected);
+        let mut n = 0u64;
+        for c in input.chunks(chunk.max(1)) {
+            d.feed(c, &mut |b: &[u8]| n += b.len() as u64)?;
+        }
+        d.finish().map(|()| n)
+    }
+
+    fn validator_result(input: &[u8], expected: u64, chunk: usize) -> Result<u64, LzfError> {
+        let mut v = StreamValidator::new(expected);
+        for c in input.chunks(chunk.max(1)) {
+            v.feed(c)?;
+        }
+        let n = v.produced();
+        v.finish().map(|()| n)
+    }
+
+    fn sample(n: usize, seed: u64) -> Vec<u8> {
+        let words: [&[u8]; 6] = [b"alpha ", b"beta ", b"gamma:", b"{user}", b"0123", b"zz"];
+        let mut s = seed | 1;
+        let mut out = Vec::with_capacity(n);
+        while out.len() < n {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            if s % 3 == 0 {
+                out.push((s >> 24) as u8);
+            } else {
+                out.extend_from_slice(words[(s >> 8) as usize % words.len()]);
+            }
+        }
+        out.truncate(n);
+        out
+    }
+
+    #[test]
+    fn agrees_with_the_decoder_on_valid_and_mutated_streams() {
+        let mut c = Compressor::new();
+        let mut checked = 0;
+        for (i, len) in [40usize, 100, 1000, 20_000, 70_000].into_iter().enumerate() {
+            let data = sample(len, i as u64 + 7);
+            let mut z = Vec::new();
+            let Some(zl) = c.compress(&data, &mut z, data.len() * 2) else {
+                continue;
+            };
+            z.truncate(zl);
+            for chunk in [1usize, 7, 33, 64 * 1024] {
+                assert_eq!(
+                    validator_result(&z, len as u64, chunk),
+                    Ok(len as u64),
+                    "valid stream, chunk {chunk}"
+                );
+            }
+            // Mutations, truncations and wrong lengths give the decoder's exact error.
+            let mut s = 0x9E37_79B9_7F4A_7C15u64 ^ len as u64;
+            for k in 0..300 {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                let mut m = z.clone();
+                let at = (s as usize) % m.len();
+                match k % 3 {
+                    0 => m[at] ^= (s >> 32) as u8 | 1,
+                    1 => m.truncate(at),
+                    _ => {}
+                }
+                let expected = if k % 3 == 2 {
+                    len as u64 + (s % 5) - 2
+                } else {
+                    len as u64
+                };
+                for chunk in [1usize, 5, 64 * 1024] {
+                    assert_eq!(
+                        validator_result(&m, expected, chunk),
+                        decoder_result(&m, expected, chunk),
+                        "len {len} mutation {k} chunk {chunk}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 3000);
+    }
+}
