@@ -87,7 +87,7 @@ fn duplicate_key() {
     let second = b.string_key(b"k", b"2");
     b.select_db(1);
     b.string_key(b"k", b"3"); // same key in another db: fine
-    let r = verify(&b.finish());
+    let r = verify(&b.clone().finish());
     let f = one(&r, "duplicate-key");
     assert_eq!(
         (f.severity, f.offset, f.db, f.key.as_deref()),
@@ -95,6 +95,12 @@ fn duplicate_key() {
     );
     assert!(!r.ok);
     assert!(r.loads_on.is_empty());
+    // From a pipe the second (naming) pass is impossible: still an error, without offset.
+    let bytes = b.finish();
+    let r = verify_reader("-", &bytes[..], &opts());
+    let f = one(&r, "duplicate-key");
+    assert_eq!((f.severity, f.offset), (Severity::Error, None));
+    assert!(!r.ok);
     // Without the check, no finding.
     let mut b = base(11);
     b.string_key(b"k", b"1");

@@ -6,6 +6,7 @@ use rdb_format::listpack::ListpackBuilder;
 use rdb_format::Element;
 
 /// Appends RDB primitives and remembers nothing else; offsets come from [`Rdb::pos`].
+#[derive(Clone)]
 pub struct Rdb {
     pub buf: Vec<u8>,
 }
