@@ -106,13 +106,13 @@ fi
 TIMES="$(mktemp)"
 trap 'rm -f "$TIMES"' EXIT
 
-run() { # tool file -> "seconds maxrss_kb" (and a warning when the tool rejects the file)
+run() { # tool file -> "wall_seconds maxrss_kb user_seconds" (and a warning when the tool rejects the file)
     local tool="$1" file="$2" rc=0 out
     out="$(mktemp)"
     if [ "$tool" = check ]; then
-        /usr/bin/time -f "%e %M" -o "$out" "$CHECK" "$file" >/dev/null 2>&1 || rc=$?
+        /usr/bin/time -f "%e %M %U" -o "$out" "$CHECK" "$file" >/dev/null 2>&1 || rc=$?
     else
-        /usr/bin/time -f "%e %M" -o "$out" "$VERIFY" --jobs 1 ${VERIFY_ARGS[@]+"${VERIFY_ARGS[@]}"} "$file" >/dev/null 2>&1 || rc=$?
+        /usr/bin/time -f "%e %M %U" -o "$out" "$VERIFY" --jobs 1 ${VERIFY_ARGS[@]+"${VERIFY_ARGS[@]}"} "$file" >/dev/null 2>&1 || rc=$?
     fi
     [ "$rc" = 0 ] || echo "warning: $tool exited $rc on $file" >&2
     tail -n 1 "$out"
@@ -128,19 +128,21 @@ done
 
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
-printf "%-28s %8s | %10s %8s %9s | %10s %8s %9s | %7s\n" \
-    file "size MB" "check s" "MB/s" "RSS MB" "verify s" "MB/s" "RSS MB" "ratio"
+printf "%-22s %8s | %8s %8s %7s %7s | %8s %8s %7s %7s | %7s %7s\n" \
+    file "size MB" "check s" "user s" "MB/s" "RSS MB" "verify s" "user s" "MB/s" "RSS MB" "ratio" "cpu"
 for f in "${FILES[@]}"; do
     size=$(stat -c %s "$f")
     mb=$(awk -v s="$size" 'BEGIN { printf "%.1f", s / 1048576 }')
-    cs=$(awk -v f="$f" '$1 == f && $2 == "check" { print $3 }' "$TIMES" | median)
-    cm=$(awk -v f="$f" '$1 == f && $2 == "check" { print $4 }' "$TIMES" | median)
-    vs=$(awk -v f="$f" '$1 == f && $2 == "verify" { print $3 }' "$TIMES" | median)
-    vm=$(awk -v f="$f" '$1 == f && $2 == "verify" { print $4 }' "$TIMES" | median)
-    awk -v name="$(basename "$f")" -v mb="$mb" -v cs="$cs" -v cm="$cm" -v vs="$vs" -v vm="$vm" 'BEGIN {
-        crate = (cs > 0) ? mb / cs : 0; vrate = (vs > 0) ? mb / vs : 0; ratio = (vs > 0) ? cs / vs : 0
-        printf "%-28s %8.1f | %10.2f %8.1f %9.1f | %10.2f %8.1f %9.1f | %6.2fx\n",
-            name, mb, cs, crate, cm / 1024, vs, vrate, vm / 1024, ratio }'
+    col() { awk -v f="$f" -v t="$1" -v c="$2" '$1 == f && $2 == t { print $c }' "$TIMES" | median; }
+    awk -v name="$(basename "$f")" -v mb="$mb" \
+        -v cs="$(col check 3)" -v cm="$(col check 4)" -v cu="$(col check 5)" \
+        -v vs="$(col verify 3)" -v vm="$(col verify 4)" -v vu="$(col verify 5)" 'BEGIN {
+        crate = (cs > 0) ? mb / cs : 0; vrate = (vs > 0) ? mb / vs : 0
+        ratio = (vs > 0) ? cs / vs : 0; cpu = (vu > 0) ? cu / vu : 0
+        printf "%-22s %8.1f | %8.2f %8.2f %7.1f %7.1f | %8.2f %8.2f %7.1f %7.1f | %6.2fx %6.2fx\n",
+            name, mb, cs, cu, crate, cm / 1024, vs, vu, vrate, vm / 1024, ratio, cpu }'
 done
-echo "(median of $ROUNDS alternating runs; ratio = redis-check-rdb time / rdb-verify time;" \
-    "rdb-verify --jobs 1 ${VERIFY_ARGS[*]+${VERIFY_ARGS[*]}}; $("$CHECK" --version 2>/dev/null | head -n 1 || true))"
+echo "(median of $ROUNDS alternating runs; ratio = redis-check-rdb wall time / rdb-verify wall time," \
+    "cpu = the same for user CPU seconds; MB/s from wall time; rdb-verify --jobs 1" \
+    "${VERIFY_ARGS[*]+${VERIFY_ARGS[*]}}; $("$CHECK" --version 2>/dev/null | head -n 1 || true);" \
+    "load average now: $(cut -d' ' -f1-3 /proc/loadavg))"

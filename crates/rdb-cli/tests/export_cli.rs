@@ -407,7 +407,7 @@ fn sigkill_at_random_times_leaves_no_partial_file() {
             partial_finals += usize::from(finals > 0);
         }
         // Leftovers of that run: its final files are removed (they block the name), its temporaries are
-        // left in place: they must not block the rerun.
+        // left in place: they must not block the rerun, which removes them (their process is dead).
         remove_finals(&out);
         let o = export_cmd(&src, &out).output().unwrap();
         assert!(
@@ -416,6 +416,11 @@ fn sigkill_at_random_times_leaves_no_partial_file() {
             String::from_utf8_lossy(&o.stderr)
         );
         assert!(check_state(&out, &format!("{what}: rerun")));
+        assert_eq!(
+            temporaries(&out),
+            0,
+            "{what}: the rerun removes the killed run's temporaries"
+        );
         let now = dir_bytes(&out);
         for (name, bytes) in &reference {
             assert!(now[name] == *bytes, "{what}: rerun output {name} differs");
@@ -423,9 +428,7 @@ fn sigkill_at_random_times_leaves_no_partial_file() {
         remove_finals(&out);
     }
     eprintln!(
-        "kills: {interrupted} interrupted ({partial_finals} with some final files), {completed} completed; \
-         {} temporaries left by killed runs; {:?} in all",
-        temporaries(&out),
+        "kills: {interrupted} interrupted ({partial_finals} with some final files), {completed} completed; {:?} in all",
         started.elapsed()
     );
     assert!(interrupted >= 5, "most kills land during the export");

@@ -466,6 +466,13 @@ fn run<F>(
 where
     F: Fn(usize, HashingWriter<File>, &AtomicBool) -> Result<NodeOutput, ExportError> + Sync,
 {
+    // Temporary files of killed earlier runs of this export (never of a live one).
+    let finals: Vec<String> = plan
+        .output_files()
+        .iter()
+        .filter_map(|p| p.file_name()?.to_str().map(str::to_string))
+        .collect();
+    commit::remove_stale_temps(&plan.out_dir, &finals);
     let cancel = AtomicBool::new(false);
     let groups = &plan.topology.groups;
     let results: Vec<Result<NodeDone, ExportError>> = pool.install(|| {

@@ -183,6 +183,10 @@ pub enum Event<'a> {
         member: Element<'a>,
         /// Score (never NaN).
         score: f64,
+        /// The score as stored, when the encoding stores it as a listpack / ziplist element
+        /// (text or integer): the bytes a server loading that blob keeps. `None` for binary
+        /// (type 5) and text-length (type 3) scores.
+        score_text: Option<Element<'a>>,
     },
     /// A hash field.
     HashField {

@@ -92,7 +92,7 @@ impl KeyspaceBuilder {
                     l.push(owned(v));
                 }
             }
-            Event::ZSetMember { member, score } => {
+            Event::ZSetMember { member, score, .. } => {
                 if let Some((
                     _,
                     Entry {

@@ -181,7 +181,7 @@ enum Emit {
     ChunkBuf,
     ListItem(Val),
     SetMember(Val),
-    ZSet(Val, f64),
+    ZSet(Val, f64, Option<Val>),
     Hash(Val, Val, Option<i64>),
     StreamNode {
         master: StreamId,
@@ -1270,7 +1270,7 @@ impl<S: Source> Parser<S> {
                 if score.is_nan() {
                     return Err(self.err(off, "zset-nan", "Zset with NAN score detected"));
                 }
-                Emit::ZSet(m, score)
+                Emit::ZSet(m, score, None)
             }
             Plain::Hash => {
                 let f = self.read_string(0, "a hash field")?;
@@ -1438,7 +1438,7 @@ impl<S: Source> Parser<S> {
                     return Err(need(self, "member/score pair"));
                 };
                 let s = self.score_of(loc, score)?;
-                Emit::ZSet(first, s)
+                Emit::ZSet(first, s, Some(score))
             }
             Shape::Hash => {
                 let Some(v) = self.blob_next(loc, cur)? else {
@@ -1885,9 +1885,10 @@ impl<S: Source> Parser<S> {
             Emit::ChunkBuf => Event::StringChunk(Element::Str(&self.chunk_buf)),
             Emit::ListItem(v) => Event::ListItem(self.el(v)),
             Emit::SetMember(v) => Event::SetMember(self.el(v)),
-            Emit::ZSet(m, score) => Event::ZSetMember {
+            Emit::ZSet(m, score, text) => Event::ZSetMember {
                 member: self.el(m),
                 score,
+                score_text: text.map(|t| self.el(t)),
             },
             Emit::Hash(f, v, expire_at_ms) => Event::HashField {
                 field: self.el(f),

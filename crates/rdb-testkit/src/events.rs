@@ -30,7 +30,9 @@ pub fn fingerprint(ev: &Event<'_>) -> String {
         Event::StringChunk(c) => format!("chunk {}", el(c)),
         Event::ListItem(v) => format!("item {}", el(v)),
         Event::SetMember(v) => format!("member {}", el(v)),
-        Event::ZSetMember { member, score } => format!("z {} {:?}", el(member), score.to_bits()),
+        Event::ZSetMember { member, score, .. } => {
+            format!("z {} {:?}", el(member), score.to_bits())
+        }
         Event::HashField {
             field,
             value,

@@ -512,11 +512,21 @@ impl ValueCost {
         }
     }
 
-    /// A sorted-set member and its score.
-    pub fn zset_member(&mut self, model: &CacheModel, member: &Element<'_>, score: f64) {
+    /// A sorted-set member and its score (`score_text`: the score's listpack element when the
+    /// file stores one, kept as is by a server loading the blob).
+    pub fn zset_member(
+        &mut self,
+        model: &CacheModel,
+        member: &Element<'_>,
+        score: f64,
+        score_text: Option<&Element<'_>>,
+    ) {
         self.n += 1;
         self.element(model, member);
-        self.lp += lp_score_size(score);
+        self.lp += match score_text {
+            Some(t) => lp_entry_size(t),
+            None => lp_score_size(score),
+        };
     }
 
     /// A hash field.
@@ -964,8 +974,8 @@ mod tests {
         assert!((45.0..47.0).contains(&avg), "{avg}");
         let mut c = ValueCost::default();
         c.reset();
-        c.zset_member(&m, &Element::Str(b"a"), 1.0);
-        c.zset_member(&m, &Element::Str(b"b"), 2.5);
+        c.zset_member(&m, &Element::Str(b"a"), 1.0, None);
+        c.zset_member(&m, &Element::Str(b"b"), 2.5, Some(&Element::Str(b"2.5")));
         // "a" 3, score 1 -> int 2, "b" 3, "2.5" 5.
         assert_eq!(c.finish(&m, TypeKind::ZSetListpack), 16 + m.alloc(7 + 13));
         c.reset();
@@ -974,6 +984,7 @@ mod tests {
                 &m,
                 &Element::Str(format!("member:{i:04}").as_bytes()),
                 f64::from(i),
+                None,
             );
         }
         let expect = 16

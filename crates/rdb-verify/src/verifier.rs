@@ -406,7 +406,11 @@ impl Verifier {
                 self.cost.list_item(&self.opts.cache_model, e);
             }
             Event::SetMember(e) => self.on_set_member(e, &ctx),
-            Event::ZSetMember { member, score } => self.on_zset_member(member, *score, &ctx),
+            Event::ZSetMember {
+                member,
+                score,
+                score_text,
+            } => self.on_zset_member(member, *score, score_text.as_ref(), &ctx),
             Event::HashField {
                 field,
                 value,
@@ -958,7 +962,13 @@ impl Verifier {
         self.cost.set_member(&self.opts.cache_model, e);
     }
 
-    fn on_zset_member(&mut self, m: &Element<'_>, score: f64, ctx: &EventContext<'_>) {
+    fn on_zset_member(
+        &mut self,
+        m: &Element<'_>,
+        score: f64,
+        score_text: Option<&Element<'_>>,
+        ctx: &EventContext<'_>,
+    ) {
         self.key.n += 1;
         self.key.max_member = self.key.max_member.max(m.byte_len() as u64);
         let off = self.elem_offset(ctx);
@@ -986,7 +996,8 @@ impl Verifier {
             self.key.prev_member.clear();
             self.key.prev_member.extend_from_slice(mb);
         }
-        self.cost.zset_member(&self.opts.cache_model, m, score);
+        self.cost
+            .zset_member(&self.opts.cache_model, m, score, score_text);
     }
 
     fn on_hash_field(

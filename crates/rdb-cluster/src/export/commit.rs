@@ -99,6 +99,53 @@ impl Drop for TempFile {
     }
 }
 
+/// Removes temporary files left in `dir` by earlier exports of the files `final_names` whose
+/// process no longer runs (killed: `SIGKILL` or a power cut skip the clean-up on drop).
+/// A temporary name is `.FINAL.tmp-<pid>-<16 hex digits>`; a file is removed only when its
+/// FINAL is one of `final_names` and `/proc/<pid>` does not exist (so never a live export's
+/// file; where `/proc` is absent nothing is removed). Returns the paths removed.
+pub(crate) fn remove_stale_temps(dir: &Path, final_names: &[String]) -> Vec<PathBuf> {
+    let mut removed = Vec::new();
+    if !Path::new("/proc/self").exists() {
+        return removed;
+    }
+    let Ok(entries) = fs::read_dir(dir) else {
+        return removed;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(pid) = stale_temp_pid(name, final_names) else {
+            continue;
+        };
+        if pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        let path = e.path();
+        if fs::remove_file(&path).is_ok() {
+            removed.push(path);
+        }
+    }
+    removed
+}
+
+/// The pid in a temporary name `.FINAL.tmp-<pid>-<16 hex>` whose FINAL is in `final_names`.
+fn stale_temp_pid(name: &str, final_names: &[String]) -> Option<u32> {
+    let rest = name.strip_prefix('.')?;
+    let (final_name, tail) = rest.rsplit_once(".tmp-")?;
+    if !final_names.iter().any(|f| f == final_name) {
+        return None;
+    }
+    let (pid, hex) = tail.split_once('-')?;
+    if hex.len() != 16 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    pid.parse().ok()
+}
+
 /// Moves `temp` to `final_path` unless `final_path` exists: `hard_link` (atomic, fails with
 /// `AlreadyExists`), then the temporary name is removed. On file systems without hard links,
 /// falls back to an existence check and `rename` (not atomic against a concurrent creator).
@@ -185,5 +232,52 @@ impl Drop for Published {
             let _ = fs::remove_file(f);
         }
         let _ = File::open(&self.dir).and_then(|d| d.sync_all());
+    }
+}
+
+#[cfg(test)]
+mod stale_tests {
+    use super::*;
+
+    #[test]
+    fn stale_temp_names() {
+        let finals = vec!["b-0001.rdb".to_string(), "b.manifest.json".to_string()];
+        assert_eq!(
+            stale_temp_pid(".b-0001.rdb.tmp-4242-00112233aabbccdd", &finals),
+            Some(4242)
+        );
+        assert_eq!(
+            stale_temp_pid(".b.manifest.json.tmp-7-ffffffffffffffff", &finals),
+            Some(7)
+        );
+        for other in [
+            ".c-0001.rdb.tmp-4242-00112233aabbccdd",
+            "b-0001.rdb.tmp-4242-00112233aabbccdd",
+            ".b-0001.rdb.tmp-x42-00112233aabbccdd",
+            ".b-0001.rdb.tmp-4242-0011",
+            ".b-0001.rdb.tmp-4242-00112233aabbccdg",
+            ".b-0001.rdb",
+        ] {
+            assert_eq!(stale_temp_pid(other, &finals), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn removes_only_dead_processes_temps() {
+        let dir = tempfile::tempdir().unwrap();
+        let finals = vec!["s-0001.rdb".to_string()];
+        // A pid that cannot be running (above the kernel's pid_max limit of 2^22).
+        let dead = dir.path().join(".s-0001.rdb.tmp-4194305-0123456789abcdef");
+        let live = dir.path().join(format!(
+            ".s-0001.rdb.tmp-{}-0123456789abcdef",
+            std::process::id()
+        ));
+        let foreign = dir.path().join(".t-0001.rdb.tmp-4194305-0123456789abcdef");
+        for p in [&dead, &live, &foreign] {
+            fs::write(p, b"x").unwrap();
+        }
+        let removed = remove_stale_temps(dir.path(), &finals);
+        assert_eq!(removed, vec![dead.clone()]);
+        assert!(!dead.exists() && live.exists() && foreign.exists());
     }
 }
