@@ -130,7 +130,6 @@ enum State {
     },
     /// An LZF string value validated without decoding (`Limits::decode_lzf_strings` off).
     StringLzfCheck {
-        check: StreamValidator,
         left: u64,
     },
     Plain {
@@ -273,6 +272,8 @@ pub struct Parser<S> {
     queued: Option<Emit>,
     /// Inside [`Parser::skip_key`]: walk the value without decoding it.
     skipping: bool,
+    /// Validator of the current LZF string value (`Limits::decode_lzf_strings` off).
+    lzf_check: StreamValidator,
 }
 
 #[derive(Debug, Default)]
@@ -312,6 +313,7 @@ impl<S: Source> Parser<S> {
             key_intset_width: None,
             queued: None,
             skipping: false,
+            lzf_check: StreamValidator::new(0),
         }
     }
 
@@ -958,10 +960,8 @@ impl<S: Source> Parser<S> {
                         }
                         len_hint = Some(uncompressed);
                         if !self.limits.decode_lzf_strings && uncompressed > 21 {
-                            State::StringLzfCheck {
-                                check: StreamValidator::new(uncompressed),
-                                left: compressed,
-                            }
+                            self.lzf_check = StreamValidator::new(uncompressed);
+                            State::StringLzfCheck { left: compressed }
                         } else {
                             State::StringLzf {
                                 dec: Box::new(StreamDecoder::new(uncompressed)),
@@ -1198,14 +1198,12 @@ impl<S: Source> Parser<S> {
                 }
                 Ok(Some(Emit::ChunkBuf))
             }
-            State::StringLzfCheck { left, .. } => {
+            State::StringLzfCheck { left } => {
                 let n = (*left).min(STRING_CHUNK as u64) as usize;
                 *left -= n as u64;
-                let sp = self.take(n, "an LZF string value")?;
-                let State::StringLzfCheck { check, left } = &mut self.state else {
-                    return Ok(None);
-                };
                 let finished = *left == 0;
+                let sp = self.take(n, "an LZF string value")?;
+                let check = &mut self.lzf_check;
                 // Same error offsets as the decoding path above: feed errors at the token,
                 // end-of-stream errors at the end of the compressed bytes.
                 let stream_start = sp.start().saturating_sub(check.consumed());
