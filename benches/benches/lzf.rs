@@ -34,7 +34,7 @@ fn semi(rng: &mut impl Rng, len: usize) -> Vec<u8> {
     v
 }
 
-const SIZES: &[usize] = &[32, 64, 128, 256, 4096];
+const SIZES: &[usize] = &[32, 64, 128, 256, 4096, 65536];
 
 fn bench_compress(c: &mut Criterion) {
     let mut rng = rand::rngs::StdRng::seed_from_u64(42);
@@ -54,6 +54,20 @@ fn bench_compress(c: &mut Criterion) {
             b.iter(|| lzf::compress(black_box(data)).map(|v| v.len()).ok())
         });
     }
+    // Incompressible input with the writer's rule `max_out = len - 4` (refused).
+    let mut noise = vec![0u8; 65536];
+    rng.fill(&mut noise[..]);
+    group.throughput(Throughput::Bytes(noise.len() as u64));
+    group.bench_with_input(
+        BenchmarkId::new("ours_noise", noise.len()),
+        &noise,
+        |b, data| {
+            b.iter(|| {
+                out.clear();
+                comp.compress(black_box(data), &mut out, data.len() - 4)
+            })
+        },
+    );
     group.finish();
 }
 

@@ -36,8 +36,8 @@ pub fn encode_old_double(v: f64, out: &mut Vec<u8>) {
     } else if v == f64::NEG_INFINITY {
         out.push(255);
     } else {
-        let t = format_score(v);
-        out.push(t.len() as u8);
+        let t = ScoreText::new(v);
+        out.push(t.as_bytes().len() as u8);
         out.extend_from_slice(t.as_bytes());
     }
 }
@@ -69,68 +69,168 @@ pub fn parse_double_text(text: &[u8]) -> Option<f64> {
 ///
 /// Integral values print without a fraction; large and small magnitudes use the exponent
 /// form like C's `%.17g` family (`1e+100`, `5e-324`), so the text is also what Redis prints.
+/// Allocation-free callers use [`ScoreText`], which produces the same text.
 pub fn format_score(v: f64) -> String {
-    if v.is_nan() {
-        return "nan".into();
+    ScoreText::new(v).as_str().to_owned()
+}
+
+/// Capacity of [`ScoreText`]: the longest text is 24 bytes (`-1.2345678901234567e-308`).
+const SCORE_TEXT_CAP: usize = 32;
+
+/// The text of [`format_score`] in a fixed stack buffer (no heap allocation).
+#[derive(Clone, Copy)]
+pub struct ScoreText {
+    /// The text, ASCII, in `buf[..len]`.
+    buf: [u8; SCORE_TEXT_CAP],
+    /// Length of the text.
+    len: usize,
+}
+
+impl std::fmt::Debug for ScoreText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("ScoreText").field(&self.as_str()).finish()
     }
-    if v.is_infinite() {
-        return if v > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    if v == 0.0 {
-        return if v.is_sign_negative() {
-            "-0".into()
-        } else {
-            "0".into()
+}
+
+impl ScoreText {
+    /// Formats `v` (see [`format_score`]).
+    #[must_use]
+    pub fn new(v: f64) -> Self {
+        let mut t = ScoreText {
+            buf: [0; SCORE_TEXT_CAP],
+            len: 0,
         };
-    }
-    // Rust's `{:e}` gives the shortest round-trip digits in exponent form: d.ddddde[-]x.
-    let e = format!("{v:e}");
-    let (mant, exp) = match e.split_once('e') {
-        Some((m, x)) => (m.to_string(), x.parse::<i32>().unwrap_or(0)),
-        None => return format!("{v}"),
-    };
-    let neg = mant.starts_with('-');
-    let digits: String = mant.chars().filter(|c| c.is_ascii_digit()).collect();
-    let ndig = digits.len() as i32;
-    // %.17g style: use plain notation when -4 <= exp < 17 (precision 17), else exponent.
-    let body = if (-4..17).contains(&exp) {
-        if exp >= ndig - 1 {
-            let mut s = digits.clone();
-            for _ in 0..(exp - (ndig - 1)) {
-                s.push('0');
-            }
-            s
-        } else if exp >= 0 {
-            let split = (exp + 1) as usize;
-            format!(
-                "{}.{}",
-                digits.get(..split).unwrap_or(""),
-                digits.get(split..).unwrap_or("")
-            )
+        if v.is_nan() {
+            t.push_all(b"nan");
+        } else if v.is_infinite() {
+            t.push_all(if v > 0.0 { b"inf" } else { b"-inf" });
+        } else if v == 0.0 {
+            t.push_all(if v.is_sign_negative() { b"-0" } else { b"0" });
         } else {
-            let mut s = String::from("0.");
-            for _ in 0..(-exp - 1) {
-                s.push('0');
-            }
-            s.push_str(&digits);
-            s
+            t.finite(v);
         }
-    } else {
-        let m = if ndig > 1 {
-            format!(
-                "{}.{}",
-                digits.get(..1).unwrap_or(""),
-                digits.get(1..).unwrap_or("")
-            )
-        } else {
-            digits.clone()
+        t
+    }
+
+    /// The text as bytes.
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or(&[])
+    }
+
+    /// The text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(self.as_bytes()).unwrap_or("")
+    }
+
+    /// Appends one byte (silently dropped past the capacity, which no text reaches).
+    #[inline]
+    fn push(&mut self, b: u8) {
+        if let Some(d) = self.buf.get_mut(self.len) {
+            *d = b;
+            self.len += 1;
+        }
+    }
+
+    /// Appends bytes.
+    #[inline]
+    fn push_all(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.push(b);
+        }
+    }
+
+    /// Formats a finite non-zero `v`.
+    fn finite(&mut self, v: f64) {
+        use std::io::Write as _;
+        // Rust's `{:e}` gives the shortest round-trip digits in exponent form: -d.ddddde-x.
+        let mut sci = [0u8; SCORE_TEXT_CAP];
+        let written = {
+            let mut cur: &mut [u8] = &mut sci;
+            let room = cur.len();
+            if write!(cur, "{v:e}").is_err() {
+                return;
+            }
+            room - cur.len()
         };
-        format!("{m}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
+        let sci = sci.get(..written).unwrap_or(&[]);
+        let (mant, exp_text) = match sci.iter().position(|&c| c == b'e') {
+            Some(at) => (
+                sci.get(..at).unwrap_or(&[]),
+                sci.get(at + 1..).unwrap_or(&[]),
+            ),
+            None => (sci, &b""[..]),
+        };
+        let neg = mant.first() == Some(&b'-');
+        let mut digits = [0u8; 20];
+        let mut ndig = 0usize;
+        for &c in mant.iter().filter(|c| c.is_ascii_digit()) {
+            if let Some(d) = digits.get_mut(ndig) {
+                *d = c;
+                ndig += 1;
+            }
+        }
+        let digits = digits.get(..ndig).unwrap_or(&[]);
+        let exp = parse_exp(exp_text);
+        let ndig = ndig as i32;
+        if neg {
+            self.push(b'-');
+        }
+        // %.17g style: use plain notation when -4 <= exp < 17 (precision 17), else exponent.
+        if (-4..17).contains(&exp) {
+            if exp >= ndig - 1 {
+                self.push_all(digits);
+                for _ in 0..(exp - (ndig - 1)) {
+                    self.push(b'0');
+                }
+            } else if exp >= 0 {
+                let split = (exp + 1) as usize;
+                self.push_all(digits.get(..split).unwrap_or(&[]));
+                self.push(b'.');
+                self.push_all(digits.get(split..).unwrap_or(&[]));
+            } else {
+                self.push_all(b"0.");
+                for _ in 0..(-exp - 1) {
+                    self.push(b'0');
+                }
+                self.push_all(digits);
+            }
+        } else {
+            self.push_all(digits.get(..1).unwrap_or(&[]));
+            if ndig > 1 {
+                self.push(b'.');
+                self.push_all(digits.get(1..).unwrap_or(&[]));
+            }
+            self.push(b'e');
+            self.push(if exp < 0 { b'-' } else { b'+' });
+            let a = exp.unsigned_abs();
+            if a >= 100 {
+                self.push(b'0' + (a / 100) as u8);
+            }
+            self.push(b'0' + (a / 10 % 10) as u8);
+            self.push(b'0' + (a % 10) as u8);
+        }
+    }
+}
+
+/// Parses the (possibly negative) decimal exponent of `{:e}` output; 0 if malformed.
+fn parse_exp(text: &[u8]) -> i32 {
+    let (neg, digits) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
     };
+    let mut e: i32 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return 0;
+        }
+        e = e.saturating_mul(10).saturating_add(i32::from(c - b'0'));
+    }
     if neg {
-        format!("-{body}")
+        -e
     } else {
-        body
+        e
     }
 }
 
@@ -180,6 +280,120 @@ mod tests {
         for (v, t) in cases {
             assert_eq!(format_score(v), t, "{v}");
             assert_eq!(parse_double_text(t.as_bytes()), Some(v));
+        }
+    }
+
+    /// The previous `format!`-based implementation, kept as an oracle for [`ScoreText`].
+    fn reference_format(v: f64) -> String {
+        if v.is_nan() {
+            return "nan".into();
+        }
+        if v.is_infinite() {
+            return if v > 0.0 { "inf".into() } else { "-inf".into() };
+        }
+        if v == 0.0 {
+            return if v.is_sign_negative() {
+                "-0".into()
+            } else {
+                "0".into()
+            };
+        }
+        // Rust's `{:e}` gives the shortest round-trip digits in exponent form: d.ddddde[-]x.
+        let e = format!("{v:e}");
+        let (mant, exp) = match e.split_once('e') {
+            Some((m, x)) => (m.to_string(), x.parse::<i32>().unwrap_or(0)),
+            None => return format!("{v}"),
+        };
+        let neg = mant.starts_with('-');
+        let digits: String = mant.chars().filter(|c| c.is_ascii_digit()).collect();
+        let ndig = digits.len() as i32;
+        // %.17g style: use plain notation when -4 <= exp < 17 (precision 17), else exponent.
+        let body = if (-4..17).contains(&exp) {
+            if exp >= ndig - 1 {
+                let mut s = digits.clone();
+                for _ in 0..(exp - (ndig - 1)) {
+                    s.push('0');
+                }
+                s
+            } else if exp >= 0 {
+                let split = (exp + 1) as usize;
+                format!(
+                    "{}.{}",
+                    digits.get(..split).unwrap_or(""),
+                    digits.get(split..).unwrap_or("")
+                )
+            } else {
+                let mut s = String::from("0.");
+                for _ in 0..(-exp - 1) {
+                    s.push('0');
+                }
+                s.push_str(&digits);
+                s
+            }
+        } else {
+            let m = if ndig > 1 {
+                format!(
+                    "{}.{}",
+                    digits.get(..1).unwrap_or(""),
+                    digits.get(1..).unwrap_or("")
+                )
+            } else {
+                digits.clone()
+            };
+            format!("{m}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
+        };
+        if neg {
+            format!("-{body}")
+        } else {
+            body
+        }
+    }
+    #[test]
+    fn stack_text_matches_reference_format() {
+        let mut specials = vec![
+            0.0,
+            -0.0,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::MIN_POSITIVE,
+            -f64::MIN_POSITIVE,
+            f64::MAX,
+            f64::MIN,
+            5e-324,
+            -5e-324,
+            1e16,
+            1e17,
+            9.999999999999999e16,
+            1e-4,
+            9.9999e-5,
+            1e-5,
+            0.1 + 0.2,
+            -1234.5678,
+            1e100,
+            1e-100,
+            123456789012345680.0,
+        ];
+        for e in -330..=310 {
+            specials.push(10f64.powi(e));
+            specials.push(-1.5 * 10f64.powi(e));
+            specials.push(std::f64::consts::PI * 10f64.powi(e));
+        }
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        for i in 0..200_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            specials.push(f64::from_bits(x));
+            // Short decimals (typical scores) and integers.
+            specials.push((x % 1_000_000) as f64 / 100.0);
+            specials.push(i as f64 * 0.25 - 1000.0);
+        }
+        for v in specials {
+            let want = reference_format(v);
+            let got = ScoreText::new(v);
+            assert_eq!(got.as_str(), want, "{v:e}");
+            assert_eq!(format_score(v), want, "{v:e}");
         }
     }
 

@@ -27,7 +27,8 @@
 //! * [`decompress`]: decode a whole compressed string into a `Vec`.
 //! * [`validate`]: the same checks without producing output (for the verifier).
 //! * [`StreamDecoder`]: decode a huge string fed in arbitrary chunks, in O(1) memory.
-//! * [`Compressor`]: greedy hash-chain-free compressor with a reusable table (liblzf style).
+//! * [`Compressor`]: greedy hash-chain-free compressor with a reusable table (liblzf style,
+//!   with LZ4-style acceleration through incompressible data).
 
 use std::fmt;
 
@@ -648,6 +649,14 @@ pub const MAX_COMPRESS_INPUT: usize = (u32::MAX / 2) as usize;
 /// resetting costs O(1). When `base + input.len()` would overflow `u32`, the table is zeroed
 /// once and `base` restarts at 1 (amortised: once per ~4 GiB compressed).
 ///
+/// The search is greedy: one hash probe per position (3-byte key, one 4-byte load), matches
+/// extended 8 bytes at a time, the last two positions of each match hashed. After 64 misses in
+/// a row the step grows by one byte every 64 further misses (as in LZ4, capped at 16 bytes),
+/// so incompressible
+/// input is scanned quickly and refused early under a `max_out` limit; a match resets the step.
+/// Tokens go to a reusable scratch buffer with fixed-size copies (up to 1 MiB kept between
+/// calls).
+///
 /// Limits of the emitted stream: literal runs ≤ 32 bytes, matches 3–264 bytes, distances
 /// 1–8192, as every LZF decoder (Redis, liblzf) accepts.
 #[derive(Clone)]
@@ -656,6 +665,9 @@ pub struct Compressor {
     table: Box<[u32; HSIZE]>,
     /// Smallest table value that belongs to the current call.
     base: u32,
+    /// Output staging area (zero-filled once, grown on demand): tokens are written into it
+    /// with fixed-size copies, then the stream is appended to the caller's `Vec` in one copy.
+    scratch: Vec<u8>,
 }
 
 impl fmt::Debug for Compressor {
@@ -672,65 +684,118 @@ impl Default for Compressor {
     }
 }
 
-/// The 3 bytes at `at` as a little-endian 24-bit key (one 4-byte load when possible).
+/// The 4 bytes at `at` as a little-endian `u32` (0 past the end; callers stay in bounds).
 #[inline(always)]
-fn key_at(input: &[u8], at: usize) -> Option<u32> {
-    let s = input.get(at..)?;
-    if let Some(w) = s.first_chunk::<4>() {
-        Some(u32::from_le_bytes(*w) & 0x00FF_FFFF)
-    } else {
-        let &[a, b, c] = s.first_chunk::<3>()?;
-        Some(u32::from(a) | (u32::from(b) << 8) | (u32::from(c) << 16))
-    }
+fn load32(input: &[u8], at: usize) -> u32 {
+    input
+        .get(at..)
+        .and_then(<[u8]>::first_chunk::<4>)
+        .map_or(0, |w| u32::from_le_bytes(*w))
 }
 
-/// Hash of a 24-bit key (multiplicative, top `HLOG` bits).
+/// The 8 bytes at `at` as a little-endian `u64` (0 past the end; callers stay in bounds).
 #[inline(always)]
-fn hash(key: u32) -> usize {
-    (key.wrapping_mul(0x9E37_79B1) >> (32 - HLOG)) as usize
+fn load64(input: &[u8], at: usize) -> u64 {
+    input
+        .get(at..)
+        .and_then(<[u8]>::first_chunk::<8>)
+        .map_or(0, |w| u64::from_le_bytes(*w))
 }
 
-/// Number of equal leading bytes of `a` and `b`.
-#[inline]
-fn common_prefix(a: &[u8], b: &[u8]) -> usize {
-    let mut i = 0;
-    while let (Some(x), Some(y)) = (
-        a.get(i..).and_then(<[u8]>::first_chunk::<8>),
-        b.get(i..).and_then(<[u8]>::first_chunk::<8>),
-    ) {
-        let diff = u64::from_le_bytes(*x) ^ u64::from_le_bytes(*y);
+/// Hash of the first 3 bytes of a little-endian 4-byte word (multiplicative, top `HLOG` bits;
+/// the shift drops the fourth byte).
+#[inline(always)]
+fn hash(word: u32) -> usize {
+    ((word << 8).wrapping_mul(0x9E37_79B1) >> (32 - HLOG)) as usize
+}
+
+/// Mask of the 3 key bytes of a little-endian word.
+const KEY_MASK: u32 = 0x00FF_FFFF;
+
+/// Misses in a row (since the last match) after which the search step grows by one byte every
+/// `1 << SKIP_SHIFT` further misses (LZ4-style acceleration through incompressible data).
+const SKIP_SHIFT: u32 = 6;
+
+/// Largest search step (bytes) of the acceleration.
+const MAX_STEP: usize = 16;
+
+/// Length of the match at `ip` against `cand` (`cand < ip`), knowing the first `MIN_MATCH`
+/// bytes are equal; at most `max_len` (`ip + max_len <= input.len()`).
+#[inline(always)]
+fn match_len(input: &[u8], cand: usize, ip: usize, max_len: usize) -> usize {
+    let mut len = MIN_MATCH;
+    while len + 8 <= max_len {
+        let diff = load64(input, cand + len) ^ load64(input, ip + len);
         if diff != 0 {
-            return i + (diff.trailing_zeros() / 8) as usize;
+            return len + (diff.trailing_zeros() / 8) as usize;
         }
-        i += 8;
+        len += 8;
     }
-    match (a.get(i..), b.get(i..)) {
-        (Some(x), Some(y)) => i + x.iter().zip(y).take_while(|(p, q)| p == q).count(),
-        _ => i,
+    while len < max_len && input.get(cand + len) == input.get(ip + len) {
+        len += 1;
     }
+    len
 }
 
-/// Appends `lits` as literal runs of at most 32 bytes.
-#[inline]
-fn emit_literals(out: &mut Vec<u8>, lits: &[u8]) {
-    for run in lits.chunks(MAX_LITERAL) {
-        // run.len() is 1..=32, so the control byte is 0..=31.
-        out.push((run.len() - 1) as u8);
-        out.extend_from_slice(run);
-    }
+/// Largest scratch buffer [`Compressor`] keeps between calls (bytes).
+const SCRATCH_KEEP: usize = 1 << 20;
+
+/// Bytes the token writers may touch past the end of the stream they produce.
+const SLACK: usize = MAX_LITERAL + 4;
+
+/// Token writer over [`Compressor`]'s scratch buffer. Writes use fixed-size copies that may
+/// touch up to [`SLACK`] bytes past the stream end; the buffer is sized for that.
+struct TokenOut<'a> {
+    /// The scratch buffer.
+    buf: &'a mut [u8],
+    /// Length of the stream written so far.
+    pos: usize,
 }
 
-/// Appends a back-reference of `len` (3–264) bytes at `distance` (1–8192).
-#[inline]
-fn emit_backref(out: &mut Vec<u8>, distance: usize, len: usize) {
-    let off = distance - 1;
-    let high = (off >> 8) as u8 & 0x1F;
-    let low = off as u8;
-    let l = len - 2;
-    if l < 7 {
-        out.extend_from_slice(&[((l as u8) << 5) | high, low]);
-    } else {
-        out.extend_from_slice(&[0xE0 | high, (l - 7) as u8, low]);
+impl TokenOut<'_> {
+    /// Appends `input[from..to]` as literal runs of at most 32 bytes; `None` if the buffer is
+    /// too short (callers size it so this does not happen).
+    #[inline(always)]
+    fn literals(&mut self, input: &[u8], from: usize, to: usize) -> Option<()> {
+        let mut from = from;
+        while from < to {
+            let run = (to - from).min(MAX_LITERAL);
+            // run is 1..=32, so the control byte is 0..=31.
+            *self.buf.get_mut(self.pos)? = (run - 1) as u8;
+            let dst = self.buf.get_mut(self.pos + 1..self.pos + 1 + MAX_LITERAL)?;
+            match input.get(from..from + MAX_LITERAL) {
+                // Copy a whole 32-byte block (one fixed-size move); the bytes past `run` are
+                // overwritten by the next token or ignored.
+                Some(src) => dst.copy_from_slice(src),
+                None => dst
+                    .get_mut(..run)?
+                    .copy_from_slice(input.get(from..to.min(from + run))?),
+            }
+            self.pos += 1 + run;
+            from += run;
+        }
+        Some(())
+    }
+
+    /// Appends a back-reference of `len` (3–264) bytes at `distance` (1–8192).
+    #[inline(always)]
+    fn backref(&mut self, distance: usize, len: usize) -> Option<()> {
+        let off = distance - 1;
+        let high = (off >> 8) as u8 & 0x1F;
+        let low = off as u8;
+        let l = len - 2;
+        let dst = self
+            .buf
+            .get_mut(self.pos..self.pos + 3)?
+            .first_chunk_mut::<3>()?;
+        if l < 7 {
+            *dst = [((l as u8) << 5) | high, low, 0];
+            self.pos += 2;
+        } else {
+            *dst = [0xE0 | high, (l - 7) as u8, low];
+            self.pos += 3;
+        }
+        Some(())
     }
 }
 
@@ -741,6 +806,7 @@ impl Compressor {
         Self {
             table: Box::new([0; HSIZE]),
             base: 1,
+            scratch: Vec::new(),
         }
     }
 
@@ -779,47 +845,96 @@ impl Compressor {
                 1
             }
         };
-        let room = limit.saturating_sub(out.len());
-        out.reserve(room.min(input.len() + input.len() / MAX_LITERAL + 1));
+        let n = input.len();
+        // No stream is longer than all-literals: n bytes plus one control byte per 32.
+        let cap = limit.saturating_sub(out.len()).min(n + n / MAX_LITERAL + 1);
+        let mut scratch = std::mem::take(&mut self.scratch);
+        if scratch.len() < cap + SLACK {
+            scratch.resize(cap + SLACK, 0);
+        }
+        let mut tok = TokenOut {
+            buf: &mut scratch,
+            pos: 0,
+        };
+        let result = self.tokens(input, base, &mut tok, cap);
+        let len = tok.pos;
+        if result.is_some() {
+            out.extend_from_slice(scratch.get(..len)?);
+        }
+        // Keep a typical-size staging area; do not hold on to one sized for a huge string.
+        if scratch.len() <= SCRATCH_KEEP {
+            self.scratch = scratch;
+        }
+        result
+    }
 
+    /// The match finder: writes the tokens of `input` into `tok`, giving up (`None`) as soon as
+    /// the stream is known to need more than `cap` bytes.
+    #[inline(always)]
+    fn tokens(
+        &mut self,
+        input: &[u8],
+        base: u32,
+        tok: &mut TokenOut<'_>,
+        cap: usize,
+    ) -> Option<()> {
         let n = input.len();
         let mut lit_start = 0usize;
         let mut ip = 0usize;
-        while let Some(key) = key_at(input, ip) {
-            let slot = self.table.get_mut(hash(key))?;
+        // Misses since the last match, scaled: the step is `misses >> SKIP_SHIFT`.
+        let mut misses: usize = 1 << SKIP_SHIFT;
+        // A 4-byte load at `ip` stays in bounds (the last 3 bytes end as literals).
+        while ip + 4 <= n {
+            let word = load32(input, ip);
+            let slot = self.table.get_mut(hash(word))?;
             let prev = std::mem::replace(slot, base + ip as u32);
-            if prev >= base {
-                let cand = (prev - base) as usize;
-                if ip - cand <= MAX_DISTANCE && key_at(input, cand) == Some(key) {
-                    let max_len = (n - ip).min(MAX_MATCH);
-                    let here = input.get(ip + MIN_MATCH..ip + max_len)?;
-                    let there = input.get(cand + MIN_MATCH..)?;
-                    let len = MIN_MATCH + common_prefix(there, here);
-                    emit_literals(out, input.get(lit_start..ip)?);
-                    emit_backref(out, ip - cand, len);
-                    if out.len() > limit {
-                        return None;
-                    }
-                    let end = ip + len;
-                    // Like liblzf (VERY_FAST), hash the last two positions of the match.
-                    for p in (end - 2)..end {
-                        if let Some(k) = key_at(input, p) {
-                            *self.table.get_mut(hash(k))? = base + p as u32;
+            // Entries of earlier calls are below `base`: their `cand` wraps past `ip`, so the
+            // distance check rejects them (base + n never overflows, see above).
+            let cand = prev.wrapping_sub(base) as usize;
+            let distance = ip.wrapping_sub(cand);
+            if distance.wrapping_sub(1) < MAX_DISTANCE
+                && (load32(input, cand) ^ word) & KEY_MASK == 0
+            {
+                let len = match_len(input, cand, ip, (n - ip).min(MAX_MATCH));
+                tok.literals(input, lit_start, ip)?;
+                tok.backref(distance, len)?;
+                if tok.pos > cap {
+                    return None;
+                }
+                let end = ip + len;
+                // Like liblzf (VERY_FAST), hash the last two positions of the match (one 8-byte
+                // load gives both words away from the end of the input).
+                let p = end - 2;
+                if p + 8 <= n {
+                    let w = load64(input, p);
+                    *self.table.get_mut(hash(w as u32))? = base + p as u32;
+                    *self.table.get_mut(hash((w >> 8) as u32))? = base + p as u32 + 1;
+                } else {
+                    for p in p..end {
+                        if p + 4 <= n {
+                            *self.table.get_mut(hash(load32(input, p)))? = base + p as u32;
                         }
                     }
-                    ip = end;
-                    lit_start = ip;
-                    continue;
                 }
+                ip = end;
+                lit_start = ip;
+                misses = 1 << SKIP_SHIFT;
+                continue;
             }
-            ip += 1;
+            // Capped, so that compressible data after a long incompressible stretch is still
+            // probed densely enough to find a first match and reset the step; at the cap the
+            // step alternates between MAX_STEP and MAX_STEP + 1 so that probed (and hashed)
+            // positions do not all stay in one residue class (which would never find a repeat
+            // at a distance that is not a multiple of the step).
+            ip += (misses >> SKIP_SHIFT).min(MAX_STEP + (misses & 1));
+            misses += 1;
             // The pending literals alone already need this much room.
-            if out.len() + (ip - lit_start) > limit {
+            if tok.pos + (ip - lit_start) > cap {
                 return None;
             }
         }
-        emit_literals(out, input.get(lit_start..)?);
-        if out.len() > limit {
+        tok.literals(input, lit_start, n)?;
+        if tok.pos > cap {
             return None;
         }
         Some(())
@@ -1155,6 +1270,54 @@ mod tests {
         let total_in: usize = inputs.iter().map(Vec::len).sum();
         let total_out: usize = fresh.iter().map(Vec::len).sum();
         assert!(total_out * 10 < total_in * 8, "{total_out} vs {total_in}");
+    }
+
+    #[test]
+    fn compressor_recovers_after_incompressible_stretch() {
+        // Noise, then semi-compressible data: the accelerated search over the noise must not
+        // keep skipping through the compressible part.
+        let mut rng = rand::rngs::StdRng::seed_from_u64(21);
+        let mut noise = vec![0u8; 300_000];
+        rng.fill_bytes(&mut noise);
+        let text = semi(&mut rng, 300_000);
+        let alone = ours(&text).len();
+        // Also a random block repeated at a period that is not a multiple of any step.
+        let mut block = vec![0u8; 4099];
+        rng.fill_bytes(&mut block);
+        let periodic = block.repeat(40);
+        let data = [noise.clone(), periodic.clone()].concat();
+        let c = ours(&data);
+        assert_eq!(dec(&c, data.len()).unwrap(), data);
+        let noise_cost = noise.len() + noise.len() / 32 + 1;
+        // Allow the first 4 periods as literals (the step shrinks back only at the first
+        // match); the other 36 cost 3 bytes per 264 (plus slack).
+        let periodic_cost = 4 * block.len() * 34 / 32 + 36 * (block.len() * 3 / 264 + 40);
+        assert!(
+            c.len() <= noise_cost + periodic_cost,
+            "{} vs {} + {}",
+            c.len(),
+            noise_cost,
+            periodic_cost
+        );
+        let data = [noise.clone(), text.clone(), noise.clone()].concat();
+        let c = ours(&data);
+        assert_eq!(dec(&c, data.len()).unwrap(), data);
+        let noise_cost = 2 * (noise.len() + noise.len() / 32 + 1);
+        assert!(
+            c.len() <= noise_cost + alone + alone / 50,
+            "{} vs {} + {}",
+            c.len(),
+            noise_cost,
+            alone
+        );
+        // One compressor, a huge input (bigger than the kept scratch) then small ones: the same
+        // streams as fresh compressors.
+        let mut one = Compressor::new();
+        for input in [&data[..], &text[..1000], &data[..5000], &text[..]] {
+            let mut v = Vec::new();
+            one.compress(input, &mut v, usize::MAX).unwrap();
+            assert_eq!(v, ours(input));
+        }
     }
 
     #[test]

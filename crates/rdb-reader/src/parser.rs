@@ -59,6 +59,8 @@ enum BlobCursor {
         prev: Option<i64>,
     },
     Zipmap(ZipmapCursor),
+    /// Placeholder while the cursor is out of the state (see `step_blob`).
+    Taken,
 }
 
 /// How the elements of a blob group into events.
@@ -1361,28 +1363,28 @@ impl<S: Source> Parser<S> {
                     }
                 }
             }
-            BlobCursor::Zipmap(_) => Ok(None),
+            BlobCursor::Zipmap(_) | BlobCursor::Taken => Ok(None),
         };
         r.map_err(|e| self.blob_err(e))
     }
 
     fn step_blob(&mut self) -> ReadResult<Option<Emit>> {
-        let State::Blob {
-            loc,
-            mut cur,
-            shape,
-        } = std::mem::replace(&mut self.state, State::Done)
-        else {
+        // Only the cursor moves out of the state (not the whole state) while an item is read.
+        let State::Blob { loc, cur, shape } = &mut self.state else {
             return Ok(None);
         };
+        let (loc, shape) = (*loc, *shape);
         if self.skipping {
             self.state = State::KeyEnd;
             return Ok(None);
         }
-        let r = self.blob_item(loc, &mut cur, shape);
+        let mut c = std::mem::replace(cur, BlobCursor::Taken);
+        let r = self.blob_item(loc, &mut c, shape);
         match r {
             Ok(Some(e)) => {
-                self.state = State::Blob { loc, cur, shape };
+                if let State::Blob { cur, .. } = &mut self.state {
+                    *cur = c;
+                }
                 Ok(Some(e))
             }
             Ok(None) => {

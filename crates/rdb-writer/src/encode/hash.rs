@@ -68,7 +68,7 @@ pub(crate) fn plan(
     enc: &Encoder,
     drop_unsupported: bool,
 ) -> Result<Planned, PlanError> {
-    if let Some(d) = first_duplicate(fields.iter().map(|f| f.field.as_ref()), fields.len()) {
+    if let Some(d) = first_duplicate(fields, |f| f.field.as_ref()) {
         return Err(PlanError::Invalid(format!(
             "duplicate hash field {}",
             rdb_format::escape_bytes(d, 64)

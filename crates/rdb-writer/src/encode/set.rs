@@ -58,7 +58,7 @@ pub(crate) fn plan<T: AsRef<[u8]>>(members: &[T], enc: &Encoder) -> Result<SetPl
         }
         return Ok(SetPlan::Intset(values));
     }
-    if let Some(d) = first_duplicate(members.iter().map(AsRef::as_ref), members.len()) {
+    if let Some(d) = first_duplicate(members, AsRef::as_ref) {
         return Err(format!(
             "duplicate set member {}",
             rdb_format::escape_bytes(d, 64)

@@ -3,7 +3,7 @@
 use std::cmp::Ordering;
 use std::io::{self, Write};
 
-use rdb_format::double::format_score;
+use rdb_format::double::ScoreText;
 use rdb_format::length::encode_length;
 use rdb_format::RdbType;
 
@@ -45,7 +45,7 @@ pub(crate) fn plan<T: AsRef<[u8]>>(pairs: &[(T, f64)], enc: &Encoder) -> Result<
             rdb_format::escape_bytes(m.as_ref(), 64)
         ));
     }
-    if let Some(d) = first_duplicate(pairs.iter().map(|(m, _)| m.as_ref()), pairs.len()) {
+    if let Some(d) = first_duplicate(pairs, |(m, _)| m.as_ref()) {
         return Err(format!(
             "duplicate zset member {}",
             rdb_format::escape_bytes(d, 64)
@@ -98,13 +98,13 @@ pub(crate) fn write<W: Write, T: AsRef<[u8]>>(
                     enc.lp.push_bytes(m);
                     match int {
                         Some(v) => enc.lp.push_int(v),
-                        None => enc.lp.push_bytes(format_score(*score).as_bytes()),
+                        None => enc.lp.push_bytes(ScoreText::new(*score).as_bytes()),
                     }
                 } else {
                     enc.zl.push_bytes(m);
                     match int {
                         Some(v) => enc.zl.push_int(v),
-                        None => enc.zl.push_bytes(format_score(*score).as_bytes()),
+                        None => enc.zl.push_bytes(ScoreText::new(*score).as_bytes()),
                     }
                 }
             }
