@@ -4,7 +4,10 @@
 //! - [`length`], [`string`], [`double`], [`int`]: the primitive encodings of §2.
 //! - [`listpack`], [`ziplist`], [`intset`], [`zipmap`], [`stream_lp`]: inner encodings with
 //!   the integrity checks a server runs (and a few it does not).
-//! - [`crc`]: CRC-64/REDIS (Jones) via `crc-fast`; [`lzf`]: LZF decoder, validator and encoder.
+//! - [`crc`]: CRC-64/REDIS (Jones) via `crc-fast`; [`lzf`]: LZF decoder, validator and encoder;
+//!   [`lzf_validate`]: incremental LZF validation without output.
+//! - [`slot`]: cluster hash slots (CRC-16/XMODEM of the hash tag), shared by the writer, the
+//!   cluster export and the verifier.
 //!
 //! Every decoder works on a byte slice, checks every length against what remains before
 //! touching bytes, and reports failures as [`CodecError`] with an offset and a stable code.
@@ -29,6 +32,7 @@ pub mod length;
 pub mod listpack;
 pub mod lzf;
 pub mod lzf_validate;
+pub mod slot;
 pub mod stream_lp;
 pub mod string;
 pub mod ziplist;

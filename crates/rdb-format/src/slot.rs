@@ -1,0 +1,206 @@
+//! Cluster hash slots (rdb-format.md §6): `slot(key) = CRC-16/XMODEM(hashed part) & 0x3FFF`.
+//!
+//! The hashed part follows the hash-tag rules of §6.1: if the key holds a `{` followed later by a `}` with at least
+//! one byte between them, only the bytes between the *first* `{` and the first `}` after it are hashed; otherwise the
+//! whole key is.
+
+/// Number of hash slots in a Redis / Valkey cluster (slots are `0..SLOTS`).
+pub const SLOTS: u16 = 16384;
+
+/// Highest slot number (`SLOTS - 1`).
+pub const MAX_SLOT: u16 = SLOTS - 1;
+
+/// Mask applied to the CRC16 to get a slot (`& 0x3FFF`, i.e. mod 16384).
+pub const SLOT_MASK: u16 = SLOTS - 1;
+
+/// CRC-16/XMODEM with the `crc` crate's slice-by-16 tables (8 KiB, built at compile time). Measured on this
+/// machine: about 8x the throughput of a bytewise 256-entry table on 16- and 64-byte keys.
+const XMODEM: crc::Crc<u16, crc::Table<16>> =
+    crc::Crc::<u16, crc::Table<16>>::new(&crc::CRC_16_XMODEM);
+
+/// CRC-16/XMODEM (width 16, poly `0x1021`, init 0, no reflection, xorout 0) of `data`.
+///
+/// `crc16_xmodem(b"123456789") == 0x31C3`.
+#[inline]
+pub fn crc16_xmodem(data: &[u8]) -> u16 {
+    XMODEM.checksum(data)
+}
+
+/// The part of `key` that is hashed into a slot (the hash tag, or the whole key).
+///
+/// Rules (rdb-format.md §6.1): find the first `{`; then the first `}` after it; if either is missing or the tag
+/// between them is empty, the whole key is hashed, otherwise only the bytes strictly between them.
+///
+/// ```
+/// use rdb_format::slot::hash_tag;
+/// assert_eq!(hash_tag(b"{user1000}.following"), b"user1000");
+/// assert_eq!(hash_tag(b"foo{{bar}}zap"), b"{bar");
+/// assert_eq!(hash_tag(b"foo{}{bar}"), b"foo{}{bar}");
+/// ```
+#[inline]
+pub fn hash_tag(key: &[u8]) -> &[u8] {
+    let Some(open) = key.iter().position(|&b| b == b'{') else {
+        return key;
+    };
+    let Some(after_open) = key.get(open + 1..) else {
+        return key;
+    };
+    match after_open.iter().position(|&b| b == b'}') {
+        Some(0) | None => key,
+        Some(len) => after_open.get(..len).unwrap_or(key),
+    }
+}
+
+/// The cluster hash slot of `key`: CRC-16/XMODEM of its hashed part (see [`hash_tag`]) `& 0x3FFF`.
+///
+/// ```
+/// use rdb_format::slot::key_slot;
+/// assert_eq!(key_slot(b"foo"), 12182);
+/// assert_eq!(key_slot(b"{user1000}.followers"), 3443);
+/// ```
+#[inline]
+pub fn key_slot(key: &[u8]) -> u16 {
+    crc16_xmodem(hash_tag(key)) & SLOT_MASK
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Independent reference: the bytewise MSB-first table of rdb-format.md §6.1, built from the bit-serial
+    /// definition (polynomial 0x1021).
+    const fn build_table() -> [u16; 256] {
+        let mut table = [0u16; 256];
+        let mut i = 0;
+        while i < 256 {
+            let mut crc = (i as u16) << 8;
+            let mut bit = 0;
+            while bit < 8 {
+                crc = if crc & 0x8000 != 0 {
+                    (crc << 1) ^ 0x1021
+                } else {
+                    crc << 1
+                };
+                bit += 1;
+            }
+            table[i] = crc;
+            i += 1;
+        }
+        table
+    }
+
+    const TABLE: [u16; 256] = build_table();
+
+    /// `crc = ((crc << 8) & 0xFFFF) ^ table[((crc >> 8) ^ byte) & 0xFF]`, as the doc states it.
+    struct Oracle;
+    impl Oracle {
+        fn checksum(&self, data: &[u8]) -> u16 {
+            data.iter().fold(0u16, |crc, &byte| {
+                (crc << 8) ^ TABLE[usize::from((crc >> 8) as u8 ^ byte)]
+            })
+        }
+    }
+    const ORACLE: Oracle = Oracle;
+
+    /// Key, hashed part (None = whole key), CRC16 of the hashed part, slot.
+    type Vector = (&'static [u8], Option<&'static [u8]>, u16, u16);
+
+    /// The table of rdb-format.md §6.2.
+    const VECTORS: &[Vector] = &[
+        (b"foo", None, 0xAF96, 12182),
+        (b"bar", None, 0x93C5, 5061),
+        (b"hello", None, 0xC362, 866),
+        (b"{user1000}.following", Some(b"user1000"), 0x4D73, 3443),
+        (b"{user1000}.followers", Some(b"user1000"), 0x4D73, 3443),
+        (b"foo{}{bar}", None, 0xE0AB, 8363),
+        // The doc's CRC16 column says 0x6FDA here, which is the CRC of the whole key; the hashed part `{bar` has
+        // CRC 0xCFAF, and 0xCFAF & 0x3FFF = 4015 is the slot the doc (and CLUSTER KEYSLOT) gives.
+        (b"foo{{bar}}zap", Some(b"{bar"), 0xCFAF, 4015),
+        (b"foo{bar}{zap}", Some(b"bar"), 0x93C5, 5061),
+        (b"{}", None, 0x7B99, 15257),
+        (b"a{b", None, 0x341C, 13340),
+        (b"123456789", None, 0x31C3, 12739),
+        (b"", None, 0x0000, 0),
+    ];
+
+    #[test]
+    fn doc_vectors() {
+        for &(key, part, crc, slot) in VECTORS {
+            let name = String::from_utf8_lossy(key);
+            let part = part.unwrap_or(key);
+            assert_eq!(hash_tag(key), part, "hashed part of {name:?}");
+            assert_eq!(crc16_xmodem(part), crc, "crc16 of {name:?}");
+            assert_eq!(key_slot(key), slot, "slot of {name:?}");
+        }
+    }
+
+    #[test]
+    fn check_value() {
+        assert_eq!(crc16_xmodem(b"123456789"), 0x31C3);
+        assert_eq!(ORACLE.checksum(b"123456789"), 0x31C3);
+    }
+
+    #[test]
+    fn reference_table_spot_values() {
+        // Well-known entries of the CRC-16/CCITT (poly 0x1021, MSB-first) table.
+        assert_eq!(&TABLE[..4], &[0x0000, 0x1021, 0x2042, 0x3063]);
+        assert_eq!(TABLE[255], 0x1EF0);
+    }
+
+    #[test]
+    fn tag_edge_cases() {
+        assert_eq!(hash_tag(b"{"), b"{");
+        assert_eq!(hash_tag(b"}{"), b"}{");
+        assert_eq!(hash_tag(b"x{a}"), b"a");
+        assert_eq!(hash_tag(b"{a}}"), b"a");
+        assert_eq!(hash_tag(b"{{}"), b"{");
+        assert_eq!(hash_tag(b"a}{b}"), b"b");
+        assert_eq!(hash_tag(b"{}a{b}"), b"{}a{b}");
+    }
+
+    proptest! {
+        #[test]
+        fn crc_matches_oracle(data in proptest::collection::vec(any::<u8>(), 0..200)) {
+            prop_assert_eq!(crc16_xmodem(&data), ORACLE.checksum(&data));
+        }
+
+        #[test]
+        fn slot_in_range_and_matches_oracle(key in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let slot = key_slot(&key);
+            prop_assert!(slot < SLOTS);
+            prop_assert_eq!(slot, ORACLE.checksum(hash_tag(&key)) & 0x3FFF);
+        }
+
+        #[test]
+        fn tag_decides_slot(
+            tag in "[^{}]{1,20}",
+            prefix in "[^{]{0,10}",
+            suffix in ".{0,10}",
+        ) {
+            let tagged = format!("{prefix}{{{tag}}}{suffix}");
+            prop_assert_eq!(hash_tag(tagged.as_bytes()), tag.as_bytes());
+            prop_assert_eq!(key_slot(tagged.as_bytes()), key_slot(tag.as_bytes()));
+            let other = format!("x{{{tag}}}y");
+            prop_assert_eq!(key_slot(tagged.as_bytes()), key_slot(other.as_bytes()));
+        }
+
+        #[test]
+        fn no_brace_hashes_whole_key(key in "[^{]{0,40}") {
+            prop_assert_eq!(hash_tag(key.as_bytes()), key.as_bytes());
+            prop_assert_eq!(key_slot(key.as_bytes()), ORACLE.checksum(key.as_bytes()) & 0x3FFF);
+        }
+
+        #[test]
+        fn empty_tag_hashes_whole_key(prefix in "[^{]{0,10}", suffix in ".{0,10}") {
+            let key = format!("{prefix}{{}}{suffix}");
+            prop_assert_eq!(hash_tag(key.as_bytes()), key.as_bytes());
+        }
+
+        #[test]
+        fn unclosed_brace_hashes_whole_key(prefix in "[^{]{0,10}", suffix in "[^}]{0,10}") {
+            let key = format!("{prefix}{{{suffix}");
+            prop_assert_eq!(hash_tag(key.as_bytes()), key.as_bytes());
+        }
+    }
+}
