@@ -13,6 +13,7 @@ use rdb_format::intset::{self, Intset};
 use rdb_format::length::{decode_length, encode_length, length_size, Length};
 use rdb_format::listpack::{self, ListpackBuilder, ListpackCursor};
 use rdb_format::lzf::{self, Compressor, LzfError, StreamDecoder};
+use rdb_format::lzf_validate::StreamValidator;
 use rdb_format::stream_lp::{StreamNodeCursor, FLAG_DELETED, FLAG_SAMEFIELDS};
 use rdb_format::string::{
     decode_string_header, encode_int_string, encode_string, string_int_value, StringHeader,
@@ -1068,8 +1069,31 @@ fn stream_decode(input: &[u8], expected: usize, rng: &mut Rng) -> Result<Vec<u8>
     Ok(out)
 }
 
-/// LZF: `decompress`, `validate` and [`StreamDecoder`] agree; the `lzf` crate agrees on
-/// success; our compressor's output decompresses (ours and the crate's) to the input.
+/// [`StreamValidator`] over chunks of random sizes (small ones cut tokens, large ones take the
+/// whole-token fast paths).
+fn stream_validate(input: &[u8], expected: usize, rng: &mut Rng) -> Result<(), LzfError> {
+    let mut v = StreamValidator::new(expected as u64);
+    let mut rest = input;
+    while !rest.is_empty() {
+        let n = if rng.below(2) == 0 {
+            rng.below(17)
+        } else {
+            rng.below(5000)
+        };
+        let (chunk, tail) = rest.split_at(n.min(rest.len()));
+        v.feed(chunk)?;
+        rest = tail;
+        assert!(
+            v.produced() <= expected as u64,
+            "stream validator counted more than declared"
+        );
+    }
+    v.finish()
+}
+
+/// LZF: `decompress`, `validate`, [`StreamDecoder`] and [`StreamValidator`] agree; the `lzf`
+/// crate agrees on success; our compressor's output decompresses (ours and the crate's) to the
+/// input.
 pub fn codec_lzf(data: &[u8]) {
     let mut inp = Input::new(data);
     let mode = inp.u8();
@@ -1090,6 +1114,15 @@ pub fn codec_lzf(data: &[u8]) {
     let b = lzf::validate(input, expected);
     assert_eq!(a, b, "decompress and validate disagree");
     let c = stream_decode(input, expected, &mut rng);
+    let d = stream_validate(input, expected, &mut rng);
+    match (&c, &d) {
+        (Ok(_), Ok(())) => {}
+        (Err(x), Err(y)) => assert_eq!(x, y, "StreamDecoder and StreamValidator fail differently"),
+        _ => panic!(
+            "StreamDecoder {:?} vs StreamValidator {d:?}",
+            c.as_ref().map(Vec::len)
+        ),
+    }
     match (&a, &c) {
         (Ok(()), Ok(v)) => {
             assert_eq!(out.len(), 3 + expected);
