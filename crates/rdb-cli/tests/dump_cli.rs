@@ -17,14 +17,7 @@ fn testdata() -> PathBuf {
 }
 
 fn server_files() -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for s in std::fs::read_dir(testdata().join("servers")).unwrap() {
-        for v in std::fs::read_dir(s.unwrap().path()).unwrap() {
-            out.push(v.unwrap().path().join("dump.rdb"));
-        }
-    }
-    out.sort();
-    out
+    rdb_testkit::testdata::server_dumps()
 }
 
 fn dump_file(path: &Path, args: &[&str]) -> (i32, Vec<u8>, String) {

@@ -2,8 +2,6 @@
 //! them) fails exactly where decoding fails: same error code at the same offset, on valid
 //! files and on thousands of mutated ones, over a slice and over a one-byte stream.
 
-use std::path::{Path, PathBuf};
-
 use rdb_reader::{Event, Limits, Parser, SliceSource, Source, StreamSource};
 use rdb_testkit::chunked::OneByteReader;
 use rdb_writer::{write_keyspace, Target, WriterBuilder};
@@ -67,24 +65,6 @@ fn both(data: &[u8], one_byte: bool) -> Vec<Outcome> {
     out
 }
 
-fn server_files() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/servers");
-    let mut out = Vec::new();
-    let mut stack = vec![root];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "rdb") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 /// A file with many long, compressible string values (so LZF-encoded) and a few short ones.
 fn lzf_file() -> Vec<u8> {
     let ks = rdb_testkit::gen::big_values(12, 11);
@@ -99,7 +79,7 @@ fn may_hold_lzf(data: &[u8]) -> bool {
 
 #[test]
 fn validated_lzf_strings_fail_like_decoded_ones() {
-    let mut files: Vec<(String, Vec<u8>)> = server_files()
+    let mut files: Vec<(String, Vec<u8>)> = rdb_testkit::testdata::rdb_files("servers")
         .into_iter()
         .map(|f| (f.display().to_string(), std::fs::read(&f).unwrap()))
         .collect();

@@ -7,21 +7,7 @@ use rdb_testkit::chunked::{OneByteReader, RandomChunkReader};
 use rdb_testkit::events::run;
 
 fn all_files() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata");
-    let mut out = Vec::new();
-    let mut stack = vec![root];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "rdb") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
+    rdb_testkit::testdata::rdb_files("")
 }
 
 fn slice_run(data: &[u8]) -> Vec<String> {

@@ -1,6 +1,6 @@
 //! Test-only helpers for rdbkit: golden-file comparison against `expected.json`, a
 //! writer-independent byte builder, chunked readers, keyspace generators and a real-server
-//! harness.
+//! harness, and the paths of the repository's test data.
 
 pub mod chunked;
 pub mod events;
@@ -8,3 +8,4 @@ pub mod expected;
 pub mod fuzz;
 pub mod gen;
 pub mod server;
+pub mod testdata;

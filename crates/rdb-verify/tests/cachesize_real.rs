@@ -111,18 +111,7 @@ fn estimate(rdb: &Path) -> (u64, u16) {
 }
 
 fn testdata_dumps() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/servers");
-    let mut out = Vec::new();
-    for server in std::fs::read_dir(&root).unwrap() {
-        for variant in std::fs::read_dir(server.unwrap().path()).unwrap() {
-            let p = variant.unwrap().path().join("dump.rdb");
-            if p.is_file() {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
+    rdb_testkit::testdata::server_dumps()
 }
 
 fn write_rdb(ks: &Keyspace, path: &Path) {
