@@ -74,6 +74,17 @@ pub fn format_score(v: f64) -> String {
     ScoreText::new(v).as_str().to_owned()
 }
 
+/// The score as a listpack integer element, as the server stores it (`double2ll`): integral
+/// and within ±(2^63 − 1)/2 (so `-0.0` is the integer 0); `None` when it is stored as text.
+pub fn score_as_int(d: f64) -> Option<i64> {
+    const LIMIT: f64 = (i64::MAX / 2) as f64;
+    if !(-LIMIT..=LIMIT).contains(&d) {
+        return None;
+    }
+    let v = d as i64;
+    (v as f64 == d).then_some(v)
+}
+
 /// Capacity of [`ScoreText`]: the longest text is 24 bytes (`-1.2345678901234567e-308`).
 const SCORE_TEXT_CAP: usize = 32;
 
@@ -237,6 +248,24 @@ fn parse_exp(text: &[u8]) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integer_scores() {
+        assert_eq!(score_as_int(3.0), Some(3));
+        assert_eq!(score_as_int(-0.0), Some(0));
+        assert_eq!(score_as_int(2.5), None);
+        assert_eq!(score_as_int(f64::INFINITY), None);
+        assert_eq!(
+            score_as_int(4611686018427387904.0),
+            Some(4611686018427387904)
+        );
+        assert_eq!(score_as_int(9.3e18), None);
+        assert_eq!(
+            score_as_int(-4611686018427387904.0),
+            Some(-4611686018427387904)
+        );
+        assert_eq!(score_as_int(-9.3e18), None);
+    }
 
     #[test]
     fn old_form_vectors() {

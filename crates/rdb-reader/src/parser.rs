@@ -1205,6 +1205,12 @@ impl<S: Source> Parser<S> {
                 *left -= n as u64;
                 let finished = *left == 0;
                 let sp = self.take(n, "an LZF string value")?;
+                if self.skipping {
+                    if finished {
+                        self.state = State::KeyEnd;
+                    }
+                    return Ok(None);
+                }
                 let check = &mut self.lzf_check;
                 // Same error offsets as the decoding path above: feed errors at the token,
                 // end-of-stream errors at the end of the compressed bytes.

@@ -103,16 +103,6 @@ impl KeyDigests {
         self.digests.push(key_digest(key, db));
     }
 
-    /// Number of keys recorded.
-    pub fn len(&self) -> usize {
-        self.digests.len()
-    }
-
-    /// Whether no key was recorded.
-    pub fn is_empty(&self) -> bool {
-        self.digests.is_empty()
-    }
-
     /// The digests recorded more than once (sorted, each once); frees the vector.
     pub fn repeated(&mut self) -> Vec<u64> {
         let mut v = std::mem::take(&mut self.digests);

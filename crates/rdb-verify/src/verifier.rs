@@ -1522,7 +1522,7 @@ impl Verifier {
                     Severity::Error,
                     "duplicate-key",
                     None,
-                    format!("a key (digest {d:016x}) appears twice in one db ({panic_note}); the input cannot be read again to name it"),
+                    format!("a key (digest {d:016x}) appears twice in one db ({panic_note}); the input cannot be read again to name it or to rule out a 64-bit digest collision (probability about n^2/2^65 for n keys)"),
                 ));
             }
             return;

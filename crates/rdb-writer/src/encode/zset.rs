@@ -3,7 +3,7 @@
 use std::cmp::Ordering;
 use std::io::{self, Write};
 
-use rdb_format::double::ScoreText;
+use rdb_format::double::{score_as_int, ScoreText};
 use rdb_format::length::encode_length;
 use rdb_format::RdbType;
 
@@ -17,17 +17,6 @@ pub(crate) enum ZSetPlan {
     Compact(Vec<usize>),
     /// ZSET_2, from the highest (score, member) to the lowest, as the server writes it.
     Skiplist(Vec<usize>),
-}
-
-/// The score as a listpack integer element, as the server stores it: integral and within
-/// ±(2^63 − 1)/2.
-pub(crate) fn score_as_int(d: f64) -> Option<i64> {
-    const LIMIT: f64 = (i64::MAX / 2) as f64;
-    if !(-LIMIT..=LIMIT).contains(&d) {
-        return None;
-    }
-    let v = d as i64;
-    (v as f64 == d).then_some(v)
 }
 
 /// The server's order of zset members: by score, ties by member bytes.
@@ -124,27 +113,4 @@ pub(crate) fn write<W: Write, T: AsRef<[u8]>>(
         }
     }
     sink.maybe_flush()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn integer_scores() {
-        assert_eq!(score_as_int(3.0), Some(3));
-        assert_eq!(score_as_int(-0.0), Some(0));
-        assert_eq!(score_as_int(2.5), None);
-        assert_eq!(score_as_int(f64::INFINITY), None);
-        assert_eq!(
-            score_as_int(4611686018427387904.0),
-            Some(4611686018427387904)
-        );
-        assert_eq!(score_as_int(9.3e18), None);
-        assert_eq!(
-            score_as_int(-4611686018427387904.0),
-            Some(-4611686018427387904)
-        );
-        assert_eq!(score_as_int(-9.3e18), None);
-    }
 }
