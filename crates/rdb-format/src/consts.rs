@@ -318,15 +318,26 @@ pub enum TypeKind {
     ValkeyHash2,
 }
 
+/// The logical type names, indexed by [`TypeKind::logical_index`].
+pub const LOGICAL_TYPES: [&str; 7] = ["string", "list", "set", "zset", "hash", "stream", "module"];
+
 impl TypeKind {
     /// The logical type name (`string`, `list`, `set`, `zset`, `hash`, `stream`, `module`).
     pub fn logical(self) -> &'static str {
+        LOGICAL_TYPES
+            .get(self.logical_index())
+            .copied()
+            .unwrap_or("module")
+    }
+
+    /// Index of the logical type in [`LOGICAL_TYPES`] (for flat per-type counters).
+    pub fn logical_index(self) -> usize {
         use TypeKind as K;
         match self {
-            K::String => "string",
-            K::ListLinked | K::ListZiplist | K::ListQuicklist | K::ListQuicklist2 => "list",
-            K::SetHashtable | K::SetIntset | K::SetListpack => "set",
-            K::ZSetV1 | K::ZSet2 | K::ZSetZiplist | K::ZSetListpack => "zset",
+            K::String => 0,
+            K::ListLinked | K::ListZiplist | K::ListQuicklist | K::ListQuicklist2 => 1,
+            K::SetHashtable | K::SetIntset | K::SetListpack => 2,
+            K::ZSetV1 | K::ZSet2 | K::ZSetZiplist | K::ZSetListpack => 3,
             K::HashHashtable
             | K::HashZipmap
             | K::HashZiplist
@@ -335,9 +346,9 @@ impl TypeKind {
             | K::HashListpackExPreGa
             | K::HashMetadata
             | K::HashListpackEx
-            | K::ValkeyHash2 => "hash",
-            K::Stream(_) => "stream",
-            K::Module2 => "module",
+            | K::ValkeyHash2 => 4,
+            K::Stream(_) => 5,
+            K::Module2 => 6,
         }
     }
 
@@ -388,6 +399,28 @@ mod tests {
         assert!(Header::parse(b"VALKEY079").is_err());
         assert!(Header::parse(b"REDIS0000").is_err());
         assert!(Header::parse(b"RADIS0011").is_err());
+    }
+
+    #[test]
+    fn logical_names() {
+        use TypeKind as K;
+        let cases = [
+            (K::String, "string"),
+            (K::ListLinked, "list"),
+            (K::ListQuicklist2, "list"),
+            (K::SetIntset, "set"),
+            (K::SetListpack, "set"),
+            (K::ZSet2, "zset"),
+            (K::ZSetListpack, "zset"),
+            (K::HashZipmap, "hash"),
+            (K::HashListpackEx, "hash"),
+            (K::ValkeyHash2, "hash"),
+            (K::Stream(3), "stream"),
+            (K::Module2, "module"),
+        ];
+        for (k, name) in cases {
+            assert_eq!(k.logical(), name, "{k:?}");
+        }
     }
 
     #[test]

@@ -9,6 +9,18 @@ pub struct Intset<'a> {
     data: &'a [u8],
 }
 
+/// Element `i` of the element bytes `data` (`width` bytes each, little-endian).
+#[inline]
+fn element(data: &[u8], width: usize, i: usize) -> Option<i64> {
+    let s = data.get(i * width..(i + 1) * width)?;
+    Some(match s {
+        [a, b] => i64::from(i16::from_le_bytes([*a, *b])),
+        [a, b, c, d] => i64::from(i32::from_le_bytes([*a, *b, *c, *d])),
+        [a, b, c, d, e, f, g, h] => i64::from_le_bytes([*a, *b, *c, *d, *e, *f, *g, *h]),
+        _ => return None,
+    })
+}
+
 impl<'a> Intset<'a> {
     /// Validates the header and size (what the server checks at load): width ∈ {2,4,8},
     /// blob size = 8 + len × width, len > 0.
@@ -60,13 +72,14 @@ impl<'a> Intset<'a> {
 
     /// Element `i`.
     pub fn get(&self, i: usize) -> Option<i64> {
-        let s = self.data.get(i * self.width..(i + 1) * self.width)?;
-        Some(match s {
-            [a, b] => i64::from(i16::from_le_bytes([*a, *b])),
-            [a, b, c, d] => i64::from(i32::from_le_bytes([*a, *b, *c, *d])),
-            [a, b, c, d, e, f, g, h] => i64::from_le_bytes([*a, *b, *c, *d, *e, *f, *g, *h]),
-            _ => return None,
-        })
+        element(self.data, self.width, i)
+    }
+
+    /// Element `i` of the intset blob `blob` (header included) whose elements are `width`
+    /// bytes wide: [`Intset::get`] without parsing the header again (for cursors over a blob
+    /// [`Intset::parse`] accepted). `None` past the end or for a width other than 2, 4, 8.
+    pub fn element_in(blob: &[u8], width: usize, i: usize) -> Option<i64> {
+        element(blob.get(8..)?, width, i)
     }
 
     /// Iterates the elements.

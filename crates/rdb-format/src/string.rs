@@ -107,48 +107,18 @@ pub fn encode_string(s: &[u8], compressor: Option<&mut Compressor>, out: &mut Ve
     }
     if let Some(c) = compressor {
         if s.len() > 20 {
-            let max_out = s.len() - 4;
-            let mark = out.len();
-            if let Some(clen) = c.compress(s, out, max_out) {
-                // Insert the header before the compressed body (a short memmove).
-                let mut header = [0u8; 19];
-                header[0] = 0xC3;
-                let n1 = put_length(clen as u64, &mut header, 1);
-                let n2 = put_length(s.len() as u64, &mut header, 1 + n1);
-                out.splice(mark..mark, header.iter().take(1 + n1 + n2).copied());
+            // The header goes in front of the stream as it is written (nothing moved after).
+            let framed = c.compress_framed(s, out, s.len() - 4, |clen, out| {
+                out.push(0xC3);
+                encode_length(clen as u64, out);
+                encode_length(s.len() as u64, out);
+            });
+            if framed.is_some() {
                 return;
             }
-            out.truncate(mark);
         }
     }
     encode_raw_string(s, out);
-}
-
-/// Writes the length encoding of `v` into `buf` at `at`; returns its size.
-fn put_length(v: u64, buf: &mut [u8; 19], at: usize) -> usize {
-    let mut tmp = [0u8; 9];
-    let n = crate::length::encoded_length_size(v);
-    match n {
-        1 => tmp[0] = v as u8,
-        2 => {
-            tmp[0] = 0x40 | (v >> 8) as u8;
-            tmp[1] = v as u8;
-        }
-        5 => {
-            tmp[0] = 0x80;
-            tmp[1..5].copy_from_slice(&(v as u32).to_be_bytes());
-        }
-        _ => {
-            tmp[0] = 0x81;
-            tmp[1..9].copy_from_slice(&v.to_be_bytes());
-        }
-    }
-    for (i, b) in tmp.iter().take(n).enumerate() {
-        if let Some(d) = buf.get_mut(at + i) {
-            *d = *b;
-        }
-    }
-    n
 }
 
 #[cfg(test)]

@@ -59,8 +59,6 @@ enum BlobCursor {
         prev: Option<i64>,
     },
     Zipmap(ZipmapCursor),
-    /// Placeholder while the cursor is out of the state (see `step_blob`).
-    Taken,
 }
 
 /// How the elements of a blob group into events.
@@ -943,6 +941,20 @@ impl<S: Source> Parser<S> {
                             Emit::StringChunk(Val::Int(v)),
                         ));
                     }
+                    StringHeader::Raw(len) if len <= STRING_CHUNK as u64 => {
+                        // One chunk: taken now and queued behind the key (one step less per
+                        // key than going through `State::StringRaw`).
+                        let sp = self.take(len as usize, "a string value")?;
+                        self.state = State::KeyEnd;
+                        return Ok(self.key_then(
+                            offset,
+                            key,
+                            t,
+                            kind,
+                            Some(len),
+                            Emit::StringChunk(Val::Span(sp)),
+                        ));
+                    }
                     StringHeader::Raw(len) => {
                         let _ = self.check_len(off, len, usize::MAX, "a string value")?;
                         len_hint = Some(len);
@@ -1324,187 +1336,75 @@ impl<S: Source> Parser<S> {
     }
 
     /// Next element of the current blob as a [`Val`]; `None` at its end.
-    fn blob_next(&mut self, loc: BlobLoc, cur: &mut BlobCursor) -> ReadResult<Option<Val>> {
-        let blob = match loc {
-            BlobLoc::Src(sp) => self.src.bytes(sp),
-            BlobLoc::Buf => &self.blob_buf,
-        };
-        let base = blob.as_ptr() as usize;
-        let to_val = |e: Element<'_>| match e {
-            Element::Int(v) => Val::Int(v),
-            Element::Str(s) => Val::Blob {
-                off: s.as_ptr() as usize - base,
-                len: s.len(),
-            },
-        };
-        let r = match cur {
-            BlobCursor::Lp(c) => c.next(blob).map(|o| o.map(to_val)),
-            BlobCursor::Zl(c) => c.next(blob).map(|o| o.map(to_val)),
-            BlobCursor::Intset {
-                width,
-                len,
-                next,
-                prev,
-            } => {
-                if *next >= *len {
-                    Ok(None)
-                } else {
-                    let set = Intset::parse(blob);
-                    match set.map(|s| s.get(*next)) {
-                        Ok(Some(v)) => {
-                            if prev.is_some_and(|p| v <= p) {
-                                Err(CodecError::new(
-                                    8 + *next * *width,
-                                    "intset-order",
-                                    format!("intset element {} ({v}) is not greater than the previous one", *next),
-                                ))
-                            } else {
-                                *prev = Some(v);
-                                *next += 1;
-                                Ok(Some(Val::Int(v)))
-                            }
-                        }
-                        Ok(None) => Ok(None),
-                        Err(e) => Err(e),
-                    }
-                }
-            }
-            BlobCursor::Zipmap(_) | BlobCursor::Taken => Ok(None),
-        };
-        r.map_err(|e| self.blob_err(e))
+    fn blob_next(&self, loc: BlobLoc, cur: &mut BlobCursor) -> ReadResult<Option<Val>> {
+        blob_next(self.blob(loc), cur).map_err(|e| self.blob_err(e))
     }
 
     fn step_blob(&mut self) -> ReadResult<Option<Emit>> {
-        // Only the cursor moves out of the state (not the whole state) while an item is read.
+        // The cursor is advanced in place: `self.state`, the source and `blob_buf` are
+        // borrowed as separate fields.
         let State::Blob { loc, cur, shape } = &mut self.state else {
             return Ok(None);
         };
-        let (loc, shape) = (*loc, *shape);
         if self.skipping {
             self.state = State::KeyEnd;
             return Ok(None);
         }
-        let mut c = std::mem::replace(cur, BlobCursor::Taken);
-        let r = self.blob_item(loc, &mut c, shape);
-        match r {
-            Ok(Some(e)) => {
-                if let State::Blob { cur, .. } = &mut self.state {
-                    *cur = c;
-                }
-                Ok(Some(e))
-            }
+        let blob = match *loc {
+            BlobLoc::Src(sp) => self.src.bytes(sp),
+            BlobLoc::Buf => self.blob_buf.as_slice(),
+        };
+        match blob_item(blob, cur, *shape) {
+            Ok(Some(e)) => Ok(Some(e)),
             Ok(None) => {
                 self.state = State::KeyEnd;
                 Ok(None)
             }
-            Err(e) => Err(e),
+            Err(e) => Err(self.item_err(e)),
         }
     }
 
-    fn blob_item(
-        &mut self,
-        loc: BlobLoc,
-        cur: &mut BlobCursor,
-        shape: Shape,
-    ) -> ReadResult<Option<Emit>> {
-        if let BlobCursor::Zipmap(c) = cur {
-            let blob = self.blob(loc);
-            let base = blob.as_ptr() as usize;
-            return match c.next(blob) {
-                Ok(Some((k, v))) => Ok(Some(Emit::Hash(
-                    Val::Blob {
-                        off: k.as_ptr() as usize - base,
-                        len: k.len(),
-                    },
-                    Val::Blob {
-                        off: v.as_ptr() as usize - base,
-                        len: v.len(),
-                    },
-                    None,
-                ))),
-                Ok(None) => Ok(None),
-                Err(e) => Err(self.blob_err(e)),
-            };
-        }
-        let Some(first) = self.blob_next(loc, cur)? else {
-            return Ok(None);
-        };
-        let need = |this: &Self, what: &str| {
-            this.err(
-                this.blob_offset,
+    /// The reader error of a failed blob item.
+    fn item_err(&self, e: ItemError) -> ReadError {
+        match e {
+            ItemError::Codec(e) => self.blob_err(e),
+            ItemError::OddCount(what) => self.err(
+                self.blob_offset,
                 "blob-odd-count",
-                format!("{} ends in the middle of a {what}", this.kind_name()),
-            )
-        };
-        Ok(Some(match shape {
-            Shape::List => Emit::ListItem(first),
-            Shape::Set => Emit::SetMember(first),
-            Shape::ZSet => {
-                let Some(score) = self.blob_next(loc, cur)? else {
-                    return Err(need(self, "member/score pair"));
-                };
-                let s = self.score_of(loc, score)?;
-                Emit::ZSet(first, s, Some(score))
-            }
-            Shape::Hash => {
-                let Some(v) = self.blob_next(loc, cur)? else {
-                    return Err(need(self, "field/value pair"));
-                };
-                Emit::Hash(first, v, None)
-            }
-            Shape::HashTtl => {
-                let (Some(v), Some(ttl)) = (self.blob_next(loc, cur)?, self.blob_next(loc, cur)?)
-                else {
-                    return Err(need(self, "field/value/ttl triplet"));
-                };
-                let Val::Int(t) = ttl else {
-                    return Err(self.err(
-                        self.blob_offset,
-                        "hash-ttl",
-                        "hash field TTL element is not an integer",
-                    ));
-                };
-                if !(0..=EB_EXPIRE_TIME_MAX).contains(&t) {
-                    return Err(self.err(
-                        self.blob_offset,
-                        "hash-ttl",
-                        format!("hash field TTL {t} out of range"),
-                    ));
-                }
-                Emit::Hash(first, v, (t != 0).then_some(t))
-            }
-        }))
+                format!("{} ends in the middle of a {what}", self.kind_name()),
+            ),
+            ItemError::At(code, msg) => self.err(self.blob_offset, code, msg),
+        }
     }
 
     fn kind_name(&self) -> &'static str {
         self.key.kind.map(|k| k.encoding()).unwrap_or("blob")
     }
 
-    fn score_of(&self, loc: BlobLoc, v: Val) -> ReadResult<f64> {
-        let s = match v {
-            Val::Int(i) => i as f64,
-            Val::Blob { off, len } => {
-                let b = self.blob(loc).get(off..off + len).unwrap_or(&[]);
-                parse_double_text(b).ok_or_else(|| {
-                    self.err(
-                        self.blob_offset,
-                        "zset-score",
-                        format!(
-                            "zset score {} is not a number",
-                            rdb_format::escape_bytes(b, 40)
-                        ),
-                    )
-                })?
-            }
-            _ => f64::NAN,
-        };
-        if s.is_nan() {
-            return Err(self.err(self.blob_offset, "zset-nan", "Zset with NAN score detected"));
-        }
-        Ok(s)
-    }
-
     fn step_quicklist(&mut self) -> ReadResult<Option<Emit>> {
+        // Inside a node: advance its cursor in place.
+        if let State::Quicklist {
+            node: Some((loc, cur)),
+            ..
+        } = &mut self.state
+        {
+            if !self.skipping {
+                let blob = match *loc {
+                    BlobLoc::Src(sp) => self.src.bytes(sp),
+                    BlobLoc::Buf => self.blob_buf.as_slice(),
+                };
+                return match blob_next(blob, cur) {
+                    Ok(Some(v)) => Ok(Some(Emit::ListItem(v))),
+                    Ok(None) => {
+                        if let State::Quicklist { node, .. } = &mut self.state {
+                            *node = None;
+                        }
+                        Ok(None)
+                    }
+                    Err(e) => Err(self.blob_err(e)),
+                };
+            }
+        }
         let State::Quicklist { left, v2, node } = std::mem::replace(&mut self.state, State::Done)
         else {
             return Ok(None);
@@ -1955,4 +1855,138 @@ impl<S: Source> Parser<S> {
             Emit::Eof(i) => Event::Eof(i),
         }
     }
+}
+
+/// Why a blob item could not be read (turned into a [`ReadError`] by `Parser::item_err`).
+enum ItemError {
+    /// An encoding error inside the blob.
+    Codec(CodecError),
+    /// The blob ended in the middle of a pair or triplet (what was being read).
+    OddCount(&'static str),
+    /// Another error at the blob's offset: code and message.
+    At(&'static str, String),
+}
+
+/// The next element of `blob` under `cur` (as a position inside the blob or an integer).
+fn blob_next(blob: &[u8], cur: &mut BlobCursor) -> Result<Option<Val>, CodecError> {
+    let base = blob.as_ptr() as usize;
+    let to_val = |e: Element<'_>| match e {
+        Element::Int(v) => Val::Int(v),
+        Element::Str(s) => Val::Blob {
+            off: s.as_ptr() as usize - base,
+            len: s.len(),
+        },
+    };
+    match cur {
+        BlobCursor::Lp(c) => c.next(blob).map(|o| o.map(to_val)),
+        BlobCursor::Zl(c) => c.next(blob).map(|o| o.map(to_val)),
+        BlobCursor::Intset {
+            width,
+            len,
+            next,
+            prev,
+        } => {
+            if *next >= *len {
+                return Ok(None);
+            }
+            // The blob passed `Intset::parse` when the key started.
+            match Intset::element_in(blob, *width, *next) {
+                Some(v) if prev.is_some_and(|p| v <= p) => Err(CodecError::new(
+                    8 + *next * *width,
+                    "intset-order",
+                    format!(
+                        "intset element {} ({v}) is not greater than the previous one",
+                        *next
+                    ),
+                )),
+                Some(v) => {
+                    *prev = Some(v);
+                    *next += 1;
+                    Ok(Some(Val::Int(v)))
+                }
+                None => Ok(None),
+            }
+        }
+        BlobCursor::Zipmap(_) => Ok(None),
+    }
+}
+
+/// The next item (element, pair or triplet, by `shape`) of `blob` under `cur`.
+fn blob_item(blob: &[u8], cur: &mut BlobCursor, shape: Shape) -> Result<Option<Emit>, ItemError> {
+    let pos = |s: &[u8]| Val::Blob {
+        off: s.as_ptr() as usize - blob.as_ptr() as usize,
+        len: s.len(),
+    };
+    if let BlobCursor::Zipmap(c) = cur {
+        return match c.next(blob) {
+            Ok(Some((k, v))) => Ok(Some(Emit::Hash(pos(k), pos(v), None))),
+            Ok(None) => Ok(None),
+            Err(e) => Err(ItemError::Codec(e)),
+        };
+    }
+    let next = |cur: &mut BlobCursor| blob_next(blob, cur).map_err(ItemError::Codec);
+    let Some(first) = next(cur)? else {
+        return Ok(None);
+    };
+    Ok(Some(match shape {
+        Shape::List => Emit::ListItem(first),
+        Shape::Set => Emit::SetMember(first),
+        Shape::ZSet => {
+            let Some(score) = next(cur)? else {
+                return Err(ItemError::OddCount("member/score pair"));
+            };
+            Emit::ZSet(first, score_of(blob, score)?, Some(score))
+        }
+        Shape::Hash => {
+            let Some(v) = next(cur)? else {
+                return Err(ItemError::OddCount("field/value pair"));
+            };
+            Emit::Hash(first, v, None)
+        }
+        Shape::HashTtl => {
+            let (Some(v), Some(ttl)) = (next(cur)?, next(cur)?) else {
+                return Err(ItemError::OddCount("field/value/ttl triplet"));
+            };
+            let Val::Int(t) = ttl else {
+                return Err(ItemError::At(
+                    "hash-ttl",
+                    "hash field TTL element is not an integer".into(),
+                ));
+            };
+            if !(0..=EB_EXPIRE_TIME_MAX).contains(&t) {
+                return Err(ItemError::At(
+                    "hash-ttl",
+                    format!("hash field TTL {t} out of range"),
+                ));
+            }
+            Emit::Hash(first, v, (t != 0).then_some(t))
+        }
+    }))
+}
+
+/// The score of a zset pair stored as a blob element (integer or text).
+fn score_of(blob: &[u8], v: Val) -> Result<f64, ItemError> {
+    let s = match v {
+        Val::Int(i) => i as f64,
+        Val::Blob { off, len } => {
+            let b = blob.get(off..off + len).unwrap_or(&[]);
+            parse_double_text(b).ok_or_else(|| {
+                ItemError::At(
+                    "zset-score",
+                    format!(
+                        "zset score {} is not a number",
+                        rdb_format::escape_bytes(b, 40)
+                    ),
+                )
+            })?
+        }
+        _ => f64::NAN,
+    };
+    if s.is_nan() {
+        return Err(ItemError::At(
+            "zset-nan",
+            "Zset with NAN score detected".into(),
+        ));
+    }
+    Ok(s)
 }

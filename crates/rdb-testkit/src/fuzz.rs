@@ -6,7 +6,7 @@
 //! hostile input are expected and fine; what may never happen is a panic inside the library,
 //! two decoders that disagree, or a value that does not survive an encode → decode trip.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use std::io::Read;
 
 use rdb_format::intset::{self, Intset};
@@ -26,9 +26,12 @@ use rdb_model::{
     PendingEntry, Stream, StreamEntry, StreamId, Value,
 };
 use rdb_reader::{ChecksumStatus, Event, Limits, Parser, SliceSource};
-use rdb_writer::{is_empty_value, write_keyspace, EncodingConfig, Target, WriterBuilder};
+use rdb_writer::{write_keyspace, EncodingConfig, Target, WriterBuilder};
 
 use crate::chunked::{OneByteReader, RandomChunkReader};
+use crate::readback::{
+    assert_same_keyspace, canonical, distinct, expected, sort_entries, CTIME, TRICKY,
+};
 
 /// The fuzz targets, by name (the names of `fuzz/fuzz_targets/*.rs` and of the corpus
 /// directories).
@@ -1342,30 +1345,6 @@ pub fn codec_length_string(data: &[u8]) {
 
 // ----- model round trip -------------------------------------------------------------------------
 
-/// A fixed `ctime` so written files are reproducible.
-const CTIME: i64 = 1_700_000_000;
-
-const TRICKY: &[&[u8]] = &[
-    b"",
-    b"007",
-    b"-0",
-    b"+1",
-    b" 1",
-    b"0",
-    b"-1",
-    b"2147483647",
-    b"2147483648",
-    b"-2147483648",
-    b"9223372036854775807",
-    b"-9223372036854775808",
-    b"9223372036854775808",
-    b"12345678901",
-    b"\x00",
-    b"\xff\xfe",
-    b"1.5",
-    b"inf",
-];
-
 fn gen_bytes(inp: &mut Input<'_>) -> Bytes {
     let t = inp.u8();
     match t % 8 {
@@ -1385,21 +1364,6 @@ fn gen_bytes(inp: &mut Input<'_>) -> Bytes {
             Bytes::copy_from_slice(inp.bytes(n))
         }
     }
-}
-
-/// Makes byte strings unique (a repeat gets `#i` appended), keeping the count and order.
-fn distinct(v: Vec<Bytes>) -> Vec<Bytes> {
-    let mut seen = HashSet::new();
-    v.into_iter()
-        .enumerate()
-        .map(|(i, m)| {
-            let mut m = m.to_vec();
-            while !seen.insert(m.clone()) {
-                m.extend_from_slice(format!("#{i}").as_bytes());
-            }
-            Bytes::from(m)
-        })
-        .collect()
 }
 
 fn gen_size(inp: &mut Input<'_>) -> usize {
@@ -1674,95 +1638,6 @@ fn gen_keyspace(inp: &mut Input<'_>, db0_only: bool) -> Keyspace {
     ks
 }
 
-/// Sorts what encodings may reorder (set members, hash fields, zset members by score then
-/// member) and clears AUX fields (the writer writes its own). As the writer's own round-trip
-/// test does.
-fn canonical(mut ks: Keyspace) -> Keyspace {
-    ks.aux.clear();
-    for db in ks.dbs.values_mut() {
-        for e in &mut db.entries {
-            match &mut e.value {
-                Value::Set(s) => s.sort(),
-                Value::Hash(h) => h.sort_by(|a, b| a.field.cmp(&b.field)),
-                // Scores compare as numbers: -0 and 0 tie (a listpack stores -0 as the
-                // integer 0, as the server does), ties by member.
-                Value::SortedSet(z) => z.sort_by(|a, b| {
-                    a.1.partial_cmp(&b.1)
-                        .unwrap_or(std::cmp::Ordering::Equal)
-                        .then_with(|| a.0.cmp(&b.0))
-                }),
-                _ => {}
-            }
-        }
-    }
-    ks
-}
-
-/// What `ks` must read back as from a file written for `target` with `drop_unsupported`.
-fn expected(ks: &Keyspace, target: Target) -> Keyspace {
-    let mut ks = ks.clone();
-    let version = match target.stream_type().0 {
-        15 => 1,
-        19 => 2,
-        _ => 3,
-    };
-    if !target.supports_functions() {
-        ks.functions.clear();
-    }
-    // MODULE_AUX records to load after the data are written after it.
-    let (before, after): (Vec<ModuleAux>, Vec<ModuleAux>) =
-        ks.module_aux.drain(..).partition(|a| a.when != 2);
-    ks.module_aux = before.into_iter().chain(after).collect();
-    for db in ks.dbs.values_mut() {
-        db.entries.retain(|e| !is_empty_value(&e.value));
-        for e in &mut db.entries {
-            match &mut e.value {
-                Value::Hash(h) if target.field_ttl_format().is_none() => {
-                    for f in h.iter_mut() {
-                        f.expire_at_ms = None;
-                    }
-                }
-                Value::Stream(s) => {
-                    s.length = s.entries.len() as u64;
-                    if version == 1 {
-                        s.first_id = None;
-                        s.max_deleted_id = None;
-                        s.entries_added = None;
-                    } else {
-                        let first = s.entries.first().map(|e| e.id).unwrap_or_default();
-                        s.first_id = Some(s.first_id.unwrap_or(first));
-                        s.max_deleted_id = Some(s.max_deleted_id.unwrap_or_default());
-                        s.entries_added = Some(s.entries_added.unwrap_or(s.length));
-                    }
-                    for g in &mut s.groups {
-                        g.entries_read = if version == 1 {
-                            None
-                        } else {
-                            g.entries_read.filter(|&v| v >= 0)
-                        };
-                        for c in &mut g.consumers {
-                            c.active_time_ms = if version == 3 {
-                                Some(c.active_time_ms.unwrap_or(c.seen_time_ms))
-                            } else {
-                                None
-                            };
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-    ks.dbs.retain(|_, d| !d.entries.is_empty());
-    canonical(ks)
-}
-
-fn sort_entries(ks: &mut Keyspace) {
-    for d in ks.dbs.values_mut() {
-        d.entries.sort_by(|a, b| a.key.cmp(&b.key));
-    }
-}
-
 /// Builds a small [`Keyspace`] from the bytes (or, for input starting with an RDB magic,
 /// reads the file), writes it for a target chosen from the data with
 /// [`rdb_writer::write_keyspace`], reads it back with [`rdb_reader::read_keyspace`] and
@@ -1814,29 +1689,7 @@ pub fn roundtrip(data: &[u8]) {
         sort_entries(&mut want);
         sort_entries(&mut got);
     }
-    assert_eq!(got.functions, want.functions, "{target}: functions");
-    assert_eq!(got.module_aux, want.module_aux, "{target}: module aux");
-    assert_eq!(
-        got.dbs.keys().collect::<Vec<_>>(),
-        want.dbs.keys().collect::<Vec<_>>(),
-        "{target}: databases"
-    );
-    for (db, d) in &want.dbs {
-        let g = &got.dbs[db];
-        assert_eq!(
-            g.entries.len(),
-            d.entries.len(),
-            "{target}: db {db} key count"
-        );
-        for (x, y) in g.entries.iter().zip(&d.entries) {
-            assert_eq!(
-                x,
-                y,
-                "{target}: db {db} key {:?}",
-                String::from_utf8_lossy(&y.key)
-            );
-        }
-    }
+    assert_same_keyspace(&got, &want, target);
     if from_file {
         return;
     }

@@ -116,12 +116,7 @@ impl Default for ChecksumReport {
 }
 
 /// Logical value types, in the order of [`rdb_model::ValueType::ALL`].
-pub const TYPE_NAMES: [&str; 7] = ["string", "list", "set", "zset", "hash", "stream", "module"];
-
-/// Index of a logical type name in [`TYPE_NAMES`] (`module` for anything unknown).
-pub fn type_index(logical: &str) -> usize {
-    TYPE_NAMES.iter().position(|t| *t == logical).unwrap_or(6)
-}
+pub const TYPE_NAMES: [&str; 7] = rdb_format::consts::LOGICAL_TYPES;
 
 /// Key counts per logical type; serialises as `{"string": N, "list": N, ...}` with all seven types.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

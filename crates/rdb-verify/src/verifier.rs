@@ -21,10 +21,12 @@ use crate::dedup::{
     digest, digest_element, find_keys, DigestSet, FoldHasher, KeyDigests, MemberSet, Rescan,
 };
 use crate::engine::{Compat, EngineLine};
-use crate::report::{type_index, ChecksumReport, Finding, Report, Severity, SlotsReport};
+use crate::report::{ChecksumReport, DbReport, Finding, Report, Severity, SlotsReport};
 
 /// Number of hash slots.
 const SLOTS: usize = 16384;
+/// Databases counted in a flat vector (higher ones in a map).
+const DB_FLAT: usize = 64;
 
 /// What to check and how.
 #[derive(Debug, Clone)]
@@ -243,6 +245,9 @@ pub struct Verifier {
     functions: DigestSet,
     modules_reported: Vec<u64>,
     rdb_types: Box<[u64; 256]>,
+    /// Counters of databases `0..DB_FLAT`, indexed by db (merged into `report.databases` by
+    /// `finish`; other databases are counted there directly).
+    db_flat: Vec<DbReport>,
     /// Element width of the current key's intset, and the smallest width its members need.
     intset_width: Option<u8>,
     intset_need: usize,
@@ -285,6 +290,7 @@ impl Verifier {
             functions: DigestSet::default(),
             modules_reported: Vec::new(),
             rdb_types: Box::new([0; 256]),
+            db_flat: Vec::new(),
             intset_width: None,
             intset_need: 2,
         }
@@ -838,9 +844,9 @@ impl Verifier {
         }
         let expired = k.expire_at_ms.is_some_and(|e| e < self.opts.now_ms);
         {
-            let d = self.report.databases.entry(db).or_default();
+            let d = self.db_counters(db);
             d.keys += 1;
-            if let Some(c) = d.types.0.get_mut(type_index(kind.logical())) {
+            if let Some(c) = d.types.0.get_mut(kind.logical_index()) {
                 *c += 1;
             }
             if k.expire_at_ms.is_some() {
@@ -915,6 +921,22 @@ impl Verifier {
 
         if let K::Stream(_) = kind {
             self.reset_stream();
+        }
+    }
+
+    /// The counters of database `db`.
+    fn db_counters(&mut self, db: u64) -> &mut DbReport {
+        match usize::try_from(db) {
+            Ok(i) if i < DB_FLAT => {
+                if self.db_flat.len() <= i {
+                    self.db_flat.resize(i + 1, DbReport::default());
+                }
+                match self.db_flat.get_mut(i) {
+                    Some(d) => d,
+                    None => self.report.databases.entry(db).or_default(),
+                }
+            }
+            _ => self.report.databases.entry(db).or_default(),
         }
     }
 
@@ -1048,10 +1070,11 @@ impl Verifier {
         let kind = self.key.kind;
         let off = self.key.offset;
         let n = self.key.n;
-        let logical = kind.logical();
-        if matches!(logical, "list" | "set" | "zset" | "hash") && n == 0 {
+        // list, set, zset, hash
+        if n == 0 && (1..=4).contains(&kind.logical_index()) {
             let msg = format!(
-                "empty {logical} ({}): servers skip the key silently",
+                "empty {} ({}): servers skip the key silently",
+                kind.logical(),
                 kind.encoding()
             );
             self.key_finding(Severity::Warning, "empty-value", off, msg);
@@ -1586,6 +1609,11 @@ impl Verifier {
             self.end_key();
         }
         // Statistics.
+        for (db, d) in std::mem::take(&mut self.db_flat).into_iter().enumerate() {
+            if d.keys > 0 {
+                self.report.databases.insert(db as u64, d);
+            }
+        }
         let model = self.opts.cache_model.clone();
         for d in self.report.databases.values() {
             self.cache_total += model.db_tables(d.keys, d.expires);

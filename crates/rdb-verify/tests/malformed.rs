@@ -4,7 +4,10 @@ use rdb_format::Element;
 use rdb_verify::{verify_bytes, verify_reader, EngineLine, Options, Report, Severity};
 
 mod common;
-use common::{listpack, opts, Rdb};
+use common::{
+    hash_listpack_ex_ttl_out_of_order, intset, listpack, opts, rejson_id, rejson_uint_42,
+    stream_file, zset_listpack_b2_a1, Rdb,
+};
 
 fn verify(bytes: &[u8]) -> Report {
     verify_bytes("test.rdb", bytes, &opts())
@@ -22,16 +25,9 @@ fn one<'a>(r: &'a Report, code: &'a str) -> &'a rdb_verify::Finding {
     v[0]
 }
 
-fn base(version: u16) -> Rdb {
-    let mut b = Rdb::new(version);
-    b.aux(b"redis-ver", b"7.2.6");
-    b
-}
-
 #[test]
 fn clean_file_has_no_findings() {
-    let mut b = base(11);
-    b.select_db(0);
+    let mut b = Rdb::db0(11);
     b.resize_db(2, 1);
     b.byte(0xFC).i64le(4_102_444_800_000);
     b.string_key(b"a", b"1");
@@ -44,8 +40,7 @@ fn clean_file_has_no_findings() {
 
 #[test]
 fn checksum_mismatch() {
-    let mut b = base(11);
-    b.select_db(0);
+    let mut b = Rdb::db0(11);
     b.string_key(b"a", b"1");
     let mut f = b.finish();
     let eof = f.len() as u64 - 9;
@@ -81,8 +76,7 @@ fn checksum_mismatch() {
 
 #[test]
 fn duplicate_key() {
-    let mut b = base(11);
-    b.select_db(0);
+    let mut b = Rdb::db0(11);
     b.string_key(b"k", b"1");
     let second = b.string_key(b"k", b"2");
     b.select_db(1);
@@ -102,7 +96,7 @@ fn duplicate_key() {
     assert_eq!((f.severity, f.offset), (Severity::Error, None));
     assert!(!r.ok);
     // Without the check, no finding.
-    let mut b = base(11);
+    let mut b = Rdb::base(11);
     b.string_key(b"k", b"1");
     b.string_key(b"k", b"2");
     let r = verify_bytes(
@@ -118,8 +112,7 @@ fn duplicate_key() {
 
 #[test]
 fn zset_listpack_out_of_order() {
-    let mut b = base(11);
-    b.select_db(0);
+    let mut b = Rdb::db0(11);
     b.key(17, b"good");
     b.str(&listpack(&[
         Element::Str(b"a"),
@@ -129,13 +122,7 @@ fn zset_listpack_out_of_order() {
         Element::Str(b"c"),
         Element::Int(2),
     ]));
-    let bad = b.key(17, b"bad");
-    b.str(&listpack(&[
-        Element::Str(b"b"),
-        Element::Int(2),
-        Element::Str(b"a"),
-        Element::Int(1),
-    ]));
+    let bad = zset_listpack_b2_a1(&mut b, b"bad");
     let tie = b.key(17, b"tie");
     b.str(&listpack(&[
         Element::Str(b"b"),
@@ -158,17 +145,9 @@ fn zset_listpack_out_of_order() {
 
 #[test]
 fn intset_unsorted_is_a_reader_error() {
-    let mut b = base(11);
-    b.select_db(0);
+    let mut b = Rdb::db0(11);
     let key = b.key(11, b"s");
-    let mut blob = Vec::new();
-    blob.extend_from_slice(&2u32.to_le_bytes());
-    blob.extend_from_slice(&2u32.to_le_bytes());
-    blob.extend_from_slice(&3i16.to_le_bytes());
-    blob.extend_from_slice(&1i16.to_le_bytes());
-    b.len(blob.len() as u64);
-    let blob_at = b.pos();
-    b.bytes(&blob);
+    let blob_at = b.blob(&intset(2, &[3, 1]));
     b.string_key(b"after", b"never read");
     let r = verify(&b.finish());
     assert!(!r.ok);
@@ -186,7 +165,7 @@ fn intset_unsorted_is_a_reader_error() {
 
 #[test]
 fn selectdb_99() {
-    let mut b = base(11);
+    let mut b = Rdb::base(11);
     let at = b.select_db(99);
     b.string_key(b"k", b"v");
     let r = verify(&b.finish());
@@ -195,49 +174,13 @@ fn selectdb_99() {
     assert_eq!(r.databases[&99].keys, 1);
 }
 
-/// A type-21 stream: one node with entry 1-1, one group whose PEL holds 1-1 while its only
-/// consumer claims 1-2. Returns (file, offset of the consumer PEL entry, offset of the group).
-fn stream_file(consumer_pel: (u64, u64)) -> (Vec<u8>, u64, u64) {
-    let mut b = base(11);
-    b.select_db(0);
-    b.key(21, b"st");
-    b.len(1);
-    b.len(16).id(1, 1);
-    b.str(&listpack(&[
-        Element::Int(1),
-        Element::Int(0),
-        Element::Int(1),
-        Element::Str(b"f"),
-        Element::Int(0),
-        Element::Int(2),
-        Element::Int(0),
-        Element::Int(0),
-        Element::Str(b"v"),
-        Element::Int(4),
-    ]));
-    b.len(1).len(1).len(1); // length 1, last id 1-1
-    b.len(1).len(1).len(0).len(0).len(1); // first id 1-1, max deleted 0-0, entries added 1
-    b.len(1); // one group
-    let group = b.pos();
-    b.str(b"g").len(1).len(1).len(1); // name, last delivered 1-1, entries read 1
-    b.len(1).id(1, 1).i64le(1_700_000_000_000).len(1); // PEL: 1-1, delivered once
-    b.len(1)
-        .str(b"c")
-        .i64le(1_700_000_000_000)
-        .i64le(1_700_000_000_000); // consumer c
-    b.len(1);
-    let cpel = b.pos();
-    b.id(consumer_pel.0, consumer_pel.1);
-    (b.finish(), cpel, group)
-}
-
 #[test]
 fn stream_consumer_pel_not_in_group_pel() {
-    let (good, _, _) = stream_file((1, 1));
+    let (good, _, _) = stream_file(Some((1, 1)));
     let r = verify(&good);
     assert!(r.ok && r.findings.is_empty(), "{:#?}", r.findings);
 
-    let (bad, cpel, group) = stream_file((1, 2));
+    let (bad, cpel, group) = stream_file(Some((1, 2)));
     let r = verify(&bad);
     assert!(!r.ok);
     let f = one(&r, "stream-consumer-pel-not-in-group");
@@ -251,8 +194,7 @@ fn stream_consumer_pel_not_in_group_pel() {
 
 #[test]
 fn slot_info_count_mismatch() {
-    let mut b = base(12);
-    b.select_db(0);
+    let mut b = Rdb::db0(12);
     b.resize_db(1, 0);
     let si = b.pos();
     b.byte(0xF4).len(12182).len(2).len(0); // slot of "foo", says 2 keys
@@ -264,8 +206,7 @@ fn slot_info_count_mismatch() {
     assert!(!r.has_code("slot-info-key-slot"));
 
     // A key of another slot after the record.
-    let mut b = base(12);
-    b.select_db(0);
+    let mut b = Rdb::db0(12);
     b.byte(0xF4).len(12182).len(2).len(0);
     b.string_key(b"foo", b"1");
     let other = b.string_key(b"bar", b"2");
@@ -276,8 +217,7 @@ fn slot_info_count_mismatch() {
 
 #[test]
 fn valkey_slot_info_aux() {
-    let mut b = base(11);
-    b.select_db(0);
+    let mut b = Rdb::db0(11);
     let at = b.aux(b"slot-info", b"12182,2,0");
     b.string_key(b"foo", b"bar");
     let bad = b.aux(b"slot-info", b"nonsense");
@@ -293,8 +233,7 @@ fn valkey_slot_info_aux() {
 }
 
 fn good_slot_info_file() -> Vec<u8> {
-    let mut b = base(11);
-    b.select_db(0);
+    let mut b = Rdb::db0(11);
     b.aux(b"slot-info", b"12182,1,0");
     b.string_key(b"foo", b"bar");
     b.finish()
@@ -302,7 +241,7 @@ fn good_slot_info_file() -> Vec<u8> {
 
 #[test]
 fn resizedb_mismatch_and_orphan_attributes() {
-    let mut b = base(11);
+    let mut b = Rdb::base(11);
     let sel = b.select_db(0);
     let rs = b.resize_db(5, 0);
     b.string_key(b"a", b"1");
@@ -335,8 +274,7 @@ fn resizedb_mismatch_and_orphan_attributes() {
 
 #[test]
 fn duplicate_members_and_empty_values() {
-    let mut b = base(11);
-    b.select_db(0);
+    let mut b = Rdb::db0(11);
     b.key(2, b"set");
     b.len(3).str(b"x").str(b"y");
     let dup = b.pos();
@@ -367,8 +305,7 @@ fn duplicate_members_and_empty_values() {
 
 #[test]
 fn already_expired_keys() {
-    let mut b = base(11);
-    b.select_db(0);
+    let mut b = Rdb::db0(11);
     b.byte(0xFC).i64le(1_000);
     let k = b.string_key(b"old", b"1");
     b.byte(0xFC).i64le(4_102_444_800_000);
@@ -388,25 +325,15 @@ fn already_expired_keys() {
 
 #[test]
 fn hash_listpack_ex_ttl_order() {
-    let mut b = base(12);
-    b.select_db(0);
-    let k = b.key(25, b"h");
-    b.i64le(100);
-    b.str(&listpack(&[
-        Element::Str(b"a"),
-        Element::Str(b"1"),
-        Element::Int(0),
-        Element::Str(b"b"),
-        Element::Str(b"2"),
-        Element::Int(200),
-    ]));
+    let mut b = Rdb::db0(12);
+    let k = hash_listpack_ex_ttl_out_of_order(&mut b);
     let r = verify(&b.finish());
     assert_eq!(one(&r, "hash-ttl-order").offset, Some(k));
 }
 
 #[test]
 fn function_shebang_and_engine_compat() {
-    let mut b = base(10);
+    let mut b = Rdb::base(10);
     let f1 = b.pos();
     b.byte(0xF5).str(b"#!lua name=lib\nreturn 1");
     let f2 = b.pos();
@@ -420,7 +347,7 @@ fn function_shebang_and_engine_compat() {
     assert!(f1 < f2);
 
     // A good REDIS0010 file: loads on 7.0+, not on 6.2; --engine redis-6.2 names the header.
-    let mut b = base(10);
+    let mut b = Rdb::base(10);
     b.byte(0xF5).str(b"#!lua name=lib\nreturn 1");
     b.select_db(0);
     b.string_key(b"k", b"v");
@@ -441,8 +368,7 @@ fn function_shebang_and_engine_compat() {
     assert!(f.message.contains("version 10"), "{}", f.message);
 
     // A REDIS0009 header with a type-16 key: the key record is the first blocker for 6.2.
-    let mut b = base(9);
-    b.select_db(0);
+    let mut b = Rdb::db0(9);
     let k = b.key(16, b"h");
     b.str(&listpack(&[Element::Str(b"f"), Element::Str(b"v")]));
     let r = verify_bytes(
@@ -459,8 +385,7 @@ fn function_shebang_and_engine_compat() {
 
 #[test]
 fn expected_slots_and_node_memory() {
-    let mut b = base(11);
-    b.select_db(0);
+    let mut b = Rdb::db0(11);
     b.string_key(b"foo", b"1"); // 12182
     let bar = b.string_key(b"bar", b"2"); // 5061
     let file = b.finish();
@@ -494,8 +419,7 @@ fn expected_slots_and_node_memory() {
 
 #[test]
 fn truncated_file_is_fatal() {
-    let mut b = base(11);
-    b.select_db(0);
+    let mut b = Rdb::db0(11);
     b.string_key(b"a", b"1");
     let f = b.finish();
     let r = verify(&f[..f.len() - 12]);
@@ -509,8 +433,7 @@ fn truncated_file_is_fatal() {
 
 #[test]
 fn findings_are_capped_per_code() {
-    let mut b = base(11);
-    b.select_db(0);
+    let mut b = Rdb::db0(11);
     for i in 0..10 {
         b.byte(0xFC).i64le(1_000);
         b.string_key(format!("k{i}").as_bytes(), b"v");
@@ -532,17 +455,12 @@ fn findings_are_capped_per_code() {
 #[test]
 fn hash_ttl_metadata_and_intset_width() {
     // Redis type 24: min_expire 500, one field expiring at 1000 (delta 501): stale min_expire.
-    let mut b = base(12);
-    b.select_db(0);
+    let mut b = Rdb::db0(12);
     let k24 = b.key(24, b"h");
     b.i64le(500).len(1).len(501).str(b"f").str(b"v");
     // An intset with 4-byte elements holding 5: a 2-byte width would do.
     let k11 = b.key(11, b"s");
-    let mut blob = Vec::new();
-    blob.extend_from_slice(&4u32.to_le_bytes());
-    blob.extend_from_slice(&1u32.to_le_bytes());
-    blob.extend_from_slice(&5i32.to_le_bytes());
-    b.str(&blob);
+    b.str(&intset(4, &[5]));
     let f = b.finish();
     let r = verify(&f);
     assert!(r.ok);
@@ -568,13 +486,10 @@ fn hash_ttl_metadata_and_intset_width() {
 
 #[test]
 fn module_values_need_their_module() {
-    let mut b = base(11);
-    b.select_db(0);
-    let id = rdb_model::json::module_id_from_name("ReJSON-RL", 3).unwrap();
-    let k = b.key(7, b"m");
-    b.len(id).len(2).len(42).len(0); // UINT 42, EOF
+    let mut b = Rdb::db0(11);
+    let k = rejson_uint_42(&mut b, b"m");
     let k2 = b.key(7, b"m2");
-    b.len(id).len(0);
+    b.len(rejson_id()).len(0);
     let r = verify(&b.finish());
     let f = one(&r, "module-required");
     assert_eq!((f.offset, f.severity), (Some(k), Severity::Warning));

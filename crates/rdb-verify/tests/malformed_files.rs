@@ -2,7 +2,7 @@
 //! with `NAME.expect.json` = `{"code": ..., "offset": N}` and a generated `README.md`.
 //!
 //! * `committed_files_match_the_generator`: rebuilds every file with the byte builder of
-//!   `tests/common` (never the writer) and fails when a committed file differs, is missing or
+//!   `rdb-testkit` (never the writer) and fails when a committed file differs, is missing or
 //!   is stale — unless `RDB_BLESS=1`, which rewrites the directory.
 //! * `every_file_produces_its_finding`: verifies each committed file (memory-mapped, default
 //!   options) and requires its code at its offset; every other error or warning finding must be
@@ -19,7 +19,10 @@ use rdb_verify::{verify_file, Options, Severity};
 use serde_json::json;
 
 mod common;
-use common::{listpack, Rdb};
+use common::{
+    hash_listpack_ex_ttl_out_of_order, intset, listpack, rejson_uint_42, stream_file,
+    zset_listpack_b2_a1, Rdb,
+};
 
 /// One malformed file.
 struct Case {
@@ -31,14 +34,55 @@ struct Case {
     code: &'static str,
     /// Findings that follow from the defect and may also appear.
     also: &'static [&'static str],
-    /// Builds the file; returns it and the expected offset.
-    build: fn() -> (Vec<u8>, u64),
+    /// How the file is made.
+    make: Make,
 }
 
-fn base(version: u16) -> Rdb {
-    let mut b = Rdb::new(version);
-    b.aux(b"redis-ver", b"7.2.6");
-    b
+/// How a case's file is made; every variant gives the file and the expected offset.
+enum Make {
+    /// [`Rdb::base`] of this version, then the records (which return the expected offset),
+    /// EOF and the CRC-64 trailer.
+    Base(u16, fn(&mut Rdb) -> u64),
+    /// The same after `SELECTDB 0` ([`Rdb::db0`]).
+    Db0(u16, fn(&mut Rdb) -> u64),
+    /// Any other file.
+    File(fn() -> (Vec<u8>, u64)),
+}
+
+impl Case {
+    /// A case named after the code it expects.
+    const fn new(code: &'static str, what: &'static str, make: Make) -> Self {
+        Case::named(code, code, what, make)
+    }
+
+    /// A case whose file is not named after its code.
+    const fn named(name: &'static str, code: &'static str, what: &'static str, make: Make) -> Self {
+        Case {
+            name,
+            what,
+            code,
+            also: &[],
+            make,
+        }
+    }
+
+    /// The file and the expected offset.
+    fn build(&self) -> (Vec<u8>, u64) {
+        let (mut b, records) = match self.make {
+            Make::Base(version, records) => (Rdb::base(version), records),
+            Make::Db0(version, records) => (Rdb::db0(version), records),
+            Make::File(file) => return file(),
+        };
+        let at = records(&mut b);
+        (b.finish(), at)
+    }
+}
+
+/// A clean RDB 11 file with the string key `k` = `v` in db 0 (the trailer cases edit it).
+fn one_key_file() -> Vec<u8> {
+    let mut b = Rdb::db0(11);
+    b.string_key(b"k", b"v");
+    b.finish()
 }
 
 /// A two-entry list ziplist ("a", "b") whose second entry's prevlen is `prev2` (3 is right).
@@ -54,337 +98,192 @@ fn ziplist_ab(prev2: u8) -> Vec<u8> {
     z
 }
 
-/// The type-21 stream of tests/malformed.rs: entry 1-1, group "g" whose PEL holds 1-1, consumer
-/// "c" whose PEL holds `cpel` (None: empty). Returns (file, offset of the consumer PEL ID or
-/// of the group).
-fn stream_file(cpel: Option<(u64, u64)>) -> (Vec<u8>, u64, u64) {
-    let mut b = base(11);
-    b.select_db(0);
-    b.key(21, b"st");
-    b.len(1);
-    b.len(16).id(1, 1);
-    b.str(&listpack(&[
-        Element::Int(1),
-        Element::Int(0),
-        Element::Int(1),
-        Element::Str(b"f"),
-        Element::Int(0),
-        Element::Int(2),
-        Element::Int(0),
-        Element::Int(0),
-        Element::Str(b"v"),
-        Element::Int(4),
-    ]));
-    b.len(1).len(1).len(1); // length 1, last id 1-1
-    b.len(1).len(1).len(0).len(0).len(1); // first id 1-1, max deleted 0-0, entries added 1
-    b.len(1); // one group
-    let group = b.pos();
-    b.str(b"g").len(1).len(1).len(1); // name, last delivered 1-1, entries read 1
-    b.len(1).id(1, 1).i64le(1_700_000_000_000).len(1); // PEL: 1-1, delivered once
-    b.len(1)
-        .str(b"c")
-        .i64le(1_700_000_000_000)
-        .i64le(1_700_000_000_000); // consumer c
-    let at = match cpel {
-        Some((ms, seq)) => {
-            b.len(1);
-            let at = b.pos();
-            b.id(ms, seq);
-            at
-        }
-        None => {
-            b.len(0);
-            group
-        }
-    };
-    (b.finish(), at, group)
-}
-
 const CASES: &[Case] = &[
-    Case {
-        name: "bad-magic",
-        what: "the file starts with `REDIX` instead of `REDIS`",
-        code: "signature",
-        also: &[],
-        build: || {
-            let mut f = base(11).finish();
+    Case::named(
+        "bad-magic",
+        "signature",
+        "the file starts with `REDIX` instead of `REDIS`",
+        Make::File(|| {
+            let mut f = Rdb::base(11).finish();
             f[4] = b'X';
             (f, 0)
-        },
-    },
-    Case {
-        name: "checksum-mismatch",
-        what: "one bit of the stored CRC-64 trailer flipped",
-        code: "crc-mismatch",
-        also: &[],
-        build: || {
-            let mut b = base(11);
-            b.select_db(0);
-            b.string_key(b"k", b"v");
-            let mut f = b.finish();
-            let eof = f.len() as u64 - 9;
+        }),
+    ),
+    Case::named(
+        "checksum-mismatch",
+        "crc-mismatch",
+        "one bit of the stored CRC-64 trailer flipped",
+        Make::File(|| {
+            let mut f = one_key_file();
             let n = f.len();
             f[n - 1] ^= 0x01;
-            (f, eof + 1) // the trailer
-        },
-    },
-    Case {
-        name: "checksum-disabled",
-        what: "stored CRC-64 is 0 (saved with `rdbchecksum no`): a warning",
-        code: "checksum-disabled",
-        also: &[],
-        build: || {
-            let mut b = base(11);
-            b.select_db(0);
-            b.string_key(b"k", b"v");
-            let mut f = b.finish();
+            (f, n as u64 - 8) // the trailer (after EOF at n - 9)
+        }),
+    ),
+    Case::new(
+        "checksum-disabled",
+        "stored CRC-64 is 0 (saved with `rdbchecksum no`): a warning",
+        Make::File(|| {
+            let mut f = one_key_file();
             let n = f.len();
             f[n - 8..].fill(0);
             (f, n as u64 - 8)
-        },
-    },
-    Case {
-        name: "trailing-bytes",
-        what: "three bytes after the CRC-64 trailer",
-        code: "trailing-bytes",
-        also: &[],
-        build: || {
-            let mut b = base(11);
-            b.select_db(0);
-            b.string_key(b"k", b"v");
-            let mut f = b.finish();
+        }),
+    ),
+    Case::new(
+        "trailing-bytes",
+        "three bytes after the CRC-64 trailer",
+        Make::File(|| {
+            let mut f = one_key_file();
             let end = f.len() as u64;
             f.extend_from_slice(b"xyz");
             (f, end)
-        },
-    },
-    Case {
-        name: "truncated",
-        what: "the file ends inside a string value (no EOF, no trailer)",
-        code: "truncated",
-        also: &[],
-        build: || {
-            let mut b = base(11);
-            b.select_db(0);
+        }),
+    ),
+    Case::new(
+        "truncated",
+        "the file ends inside a string value (no EOF, no trailer)",
+        Make::File(|| {
+            let mut b = Rdb::db0(11);
             b.string_key(b"k", b"v");
             b.key(0, b"cut");
             let len_at = b.pos();
             b.len(10).bytes(b"abc"); // declares 10 bytes, has 3
             (b.buf, len_at + 1) // the string's bytes start after its 1-byte length
-        },
-    },
-    Case {
-        name: "unknown-type",
-        what: "a key record of type 30 in an RDB 11 file",
-        code: "unsupported-type",
-        also: &[],
-        build: || {
-            let mut b = base(11);
-            b.select_db(0);
+        }),
+    ),
+    Case::named(
+        "unknown-type",
+        "unsupported-type",
+        "a key record of type 30 in an RDB 11 file",
+        Make::Db0(11, |b| {
             let at = b.key(30, b"k");
             b.str(b"v");
-            (b.finish(), at)
-        },
-    },
-    Case {
-        name: "selectdb-16",
-        what: "SELECTDB 16 (the default server has databases 0-15)",
-        code: "selectdb-range",
-        also: &[],
-        build: || {
-            let mut b = base(11);
+            at
+        }),
+    ),
+    Case::named(
+        "selectdb-16",
+        "selectdb-range",
+        "SELECTDB 16 (the default server has databases 0-15)",
+        Make::Base(11, |b| {
             let at = b.select_db(16);
             b.string_key(b"k", b"v");
-            (b.finish(), at)
-        },
-    },
-    Case {
-        name: "resizedb-mismatch",
-        what: "RESIZEDB announces 3 keys, 1 follows",
-        code: "resizedb-mismatch",
-        also: &[],
-        build: || {
-            let mut b = base(11);
-            b.select_db(0);
+            at
+        }),
+    ),
+    Case::new(
+        "resizedb-mismatch",
+        "RESIZEDB announces 3 keys, 1 follows",
+        Make::Db0(11, |b| {
             let at = b.resize_db(3, 0);
             b.string_key(b"k", b"v");
-            (b.finish(), at)
-        },
-    },
-    Case {
-        name: "slot-info-count",
-        what: "RDB 12 SLOT_INFO for the slot of `foo` says 2 keys, 1 follows",
-        code: "slot-info-count",
-        also: &[],
-        build: || {
-            let mut b = base(12);
-            b.select_db(0);
+            at
+        }),
+    ),
+    Case::new(
+        "slot-info-count",
+        "RDB 12 SLOT_INFO for the slot of `foo` says 2 keys, 1 follows",
+        Make::Db0(12, |b| {
             let at = b.pos();
             b.byte(0xF4).len(12182).len(2).len(0);
             b.string_key(b"foo", b"bar");
-            (b.finish(), at)
-        },
-    },
-    Case {
-        name: "slot-info-key-slot",
-        what: "a key of another slot (`bar`, 5061) follows SLOT_INFO 12182",
-        code: "slot-info-key-slot",
-        also: &[],
-        build: || {
-            let mut b = base(12);
-            b.select_db(0);
+            at
+        }),
+    ),
+    Case::new(
+        "slot-info-key-slot",
+        "a key of another slot (`bar`, 5061) follows SLOT_INFO 12182",
+        Make::Db0(12, |b| {
             b.byte(0xF4).len(12182).len(2).len(0);
             b.string_key(b"foo", b"1");
-            let at = b.string_key(b"bar", b"2");
-            (b.finish(), at)
-        },
-    },
-    Case {
-        name: "slot-info-format",
-        what: "Valkey `slot-info` AUX field that is not `slot,keys,expires`",
-        code: "slot-info-format",
-        also: &[],
-        build: || {
-            let mut b = base(11);
-            b.select_db(0);
+            b.string_key(b"bar", b"2")
+        }),
+    ),
+    Case::new(
+        "slot-info-format",
+        "Valkey `slot-info` AUX field that is not `slot,keys,expires`",
+        Make::Db0(11, |b| {
             b.string_key(b"foo", b"bar");
-            let at = b.aux(b"slot-info", b"nonsense");
-            (b.finish(), at)
-        },
-    },
-    Case {
-        name: "duplicate-key",
-        what: "key `k` twice in db 0",
-        code: "duplicate-key",
-        also: &[],
-        build: || {
-            let mut b = base(11);
-            b.select_db(0);
+            b.aux(b"slot-info", b"nonsense")
+        }),
+    ),
+    Case::new(
+        "duplicate-key",
+        "key `k` twice in db 0",
+        Make::Db0(11, |b| {
             b.string_key(b"k", b"1");
-            let at = b.string_key(b"k", b"2");
-            (b.finish(), at)
-        },
-    },
-    Case {
-        name: "orphan-key-attributes",
-        what: "an expire opcode followed by SELECTDB instead of a key",
-        code: "orphan-key-attributes",
-        also: &[],
-        build: || {
-            let mut b = base(11);
-            b.select_db(0);
+            b.string_key(b"k", b"2")
+        }),
+    ),
+    Case::new(
+        "orphan-key-attributes",
+        "an expire opcode followed by SELECTDB instead of a key",
+        Make::Db0(11, |b| {
             b.string_key(b"a", b"1");
             let at = b.pos();
             b.byte(0xFC).i64le(4_102_444_800_000);
             b.select_db(1);
             b.string_key(b"b", b"2");
-            (b.finish(), at)
-        },
-    },
-    Case {
-        name: "already-expired",
-        what: "a key whose expiry (1970) is in the past",
-        code: "already-expired",
-        also: &[],
-        build: || {
-            let mut b = base(11);
-            b.select_db(0);
+            at
+        }),
+    ),
+    Case::new(
+        "already-expired",
+        "a key whose expiry (1970) is in the past",
+        Make::Db0(11, |b| {
             b.byte(0xFC).i64le(1_000);
-            let at = b.string_key(b"old", b"1");
-            (b.finish(), at)
-        },
-    },
-    Case {
-        name: "empty-value",
-        what: "a hashtable hash with 0 fields",
-        code: "empty-value",
-        also: &[],
-        build: || {
-            let mut b = base(11);
-            b.select_db(0);
+            b.string_key(b"old", b"1")
+        }),
+    ),
+    Case::new(
+        "empty-value",
+        "a hashtable hash with 0 fields",
+        Make::Db0(11, |b| {
             let at = b.key(4, b"h");
             b.len(0);
-            (b.finish(), at)
-        },
-    },
-    Case {
-        name: "duplicate-member",
-        what: "a hashtable set holding `x` twice",
-        code: "duplicate-member",
-        also: &[],
-        build: || {
-            let mut b = base(11);
-            b.select_db(0);
+            at
+        }),
+    ),
+    Case::new(
+        "duplicate-member",
+        "a hashtable set holding `x` twice",
+        Make::Db0(11, |b| {
             b.key(2, b"s");
             b.len(3).str(b"x").str(b"y");
             let at = b.pos();
             b.str(b"x");
-            (b.finish(), at)
-        },
-    },
-    Case {
-        name: "zset-listpack-order",
-        what: "zset listpack with (b, 2) before (a, 1)",
-        code: "zset-order",
-        also: &[],
-        build: || {
-            let mut b = base(11);
-            b.select_db(0);
-            let at = b.key(17, b"z");
-            b.str(&listpack(&[
-                Element::Str(b"b"),
-                Element::Int(2),
-                Element::Str(b"a"),
-                Element::Int(1),
-            ]));
-            (b.finish(), at)
-        },
-    },
-    Case {
-        name: "intset-unsorted",
-        what: "intset [3, 1] (must be strictly ascending)",
-        code: "intset-order",
-        also: &[],
-        build: || {
-            let mut b = base(11);
-            b.select_db(0);
+            at
+        }),
+    ),
+    Case::named(
+        "zset-listpack-order",
+        "zset-order",
+        "zset listpack with (b, 2) before (a, 1)",
+        Make::Db0(11, |b| zset_listpack_b2_a1(b, b"z")),
+    ),
+    Case::named(
+        "intset-unsorted",
+        "intset-order",
+        "intset [3, 1] (must be strictly ascending)",
+        Make::Db0(11, |b| {
             b.key(11, b"s");
-            let mut blob = Vec::new();
-            blob.extend_from_slice(&2u32.to_le_bytes());
-            blob.extend_from_slice(&2u32.to_le_bytes());
-            blob.extend_from_slice(&3i16.to_le_bytes());
-            blob.extend_from_slice(&1i16.to_le_bytes());
-            b.len(blob.len() as u64);
-            let blob_at = b.pos();
-            b.bytes(&blob);
-            (b.finish(), blob_at + 8 + 2) // the second element
-        },
-    },
-    Case {
-        name: "intset-width",
-        what: "intset of 4-byte elements holding 5 (2 bytes would do): a warning",
-        code: "intset-width",
-        also: &[],
-        build: || {
-            let mut b = base(11);
-            b.select_db(0);
+            b.blob(&intset(2, &[3, 1])) + 8 + 2 // the second element
+        }),
+    ),
+    Case::new(
+        "intset-width",
+        "intset of 4-byte elements holding 5 (2 bytes would do): a warning",
+        Make::Db0(11, |b| {
             let at = b.key(11, b"s");
-            let mut blob = Vec::new();
-            blob.extend_from_slice(&4u32.to_le_bytes());
-            blob.extend_from_slice(&1u32.to_le_bytes());
-            blob.extend_from_slice(&5i32.to_le_bytes());
-            b.str(&blob);
-            (b.finish(), at)
-        },
-    },
-    Case {
-        name: "listpack-count",
-        what: "hash listpack whose header says 3 entries, 4 follow",
-        code: "listpack-count",
-        also: &[],
-        build: || {
-            let mut b = base(11);
-            b.select_db(0);
+            b.str(&intset(4, &[5]));
+            at
+        }),
+    ),
+    Case::new(
+        "listpack-count",
+        "hash listpack whose header says 3 entries, 4 follow",
+        Make::Db0(11, |b| {
             b.key(16, b"h");
             let mut lp = listpack(&[
                 Element::Str(b"f1"),
@@ -393,183 +292,123 @@ const CASES: &[Case] = &[
                 Element::Str(b"v2"),
             ]);
             lp[4] = 3;
-            b.len(lp.len() as u64);
-            let blob_at = b.pos();
-            b.bytes(&lp);
-            (b.finish(), blob_at + lp.len() as u64 - 1) // found at the terminator
-        },
-    },
-    Case {
-        name: "ziplist-prevlen",
-        what: "list ziplist whose second entry's prevlen is 7 instead of 3",
-        code: "ziplist-prevlen",
-        also: &[],
-        build: || {
-            let mut b = base(9);
-            b.select_db(0);
+            b.blob(&lp) + lp.len() as u64 - 1 // found at the terminator
+        }),
+    ),
+    Case::new(
+        "ziplist-prevlen",
+        "list ziplist whose second entry's prevlen is 7 instead of 3",
+        Make::Db0(9, |b| {
             b.key(10, b"l");
-            let zl = ziplist_ab(7);
-            b.len(zl.len() as u64);
-            let blob_at = b.pos();
-            b.bytes(&zl);
-            (b.finish(), blob_at + 13) // the second entry
-        },
-    },
-    Case {
-        name: "lzf-bad-backref",
-        what: "LZF string value whose back-reference points before the start of the output",
-        code: "lzf",
-        also: &[],
-        build: || {
-            let mut b = base(11);
-            b.select_db(0);
+            b.blob(&ziplist_ab(7)) + 13 // the second entry
+        }),
+    ),
+    Case::named(
+        "lzf-bad-backref",
+        "lzf",
+        "LZF string value whose back-reference points before the start of the output",
+        Make::Db0(11, |b| {
             b.key(0, b"k");
             // Literal "a" (1 byte out), then a 3-byte copy from 6 bytes back.
             let data = [0x00, b'a', 0x20, 0x05];
             b.byte(0xC3).len(data.len() as u64).len(4);
             let at = b.pos();
             b.bytes(&data);
-            (b.finish(), at + 2) // the back-reference token
-        },
-    },
-    Case {
-        name: "zset-nan",
-        what: "type-5 zset whose binary double score is NaN",
-        code: "zset-nan",
-        also: &[],
-        build: || {
-            let mut b = base(11);
-            b.select_db(0);
+            at + 2 // the back-reference token
+        }),
+    ),
+    Case::new(
+        "zset-nan",
+        "type-5 zset whose binary double score is NaN",
+        Make::Db0(11, |b| {
             b.key(5, b"z");
             b.len(1).str(b"m");
             let at = b.pos();
             b.bytes(&f64::NAN.to_le_bytes());
-            (b.finish(), at)
-        },
-    },
-    Case {
-        name: "encoding-threshold",
-        what: "set listpack of 200 members (`set-max-listpack-entries` is 128): a warning",
-        code: "encoding-threshold",
-        also: &[],
-        build: || {
-            let mut b = base(11);
-            b.select_db(0);
+            at
+        }),
+    ),
+    Case::new(
+        "encoding-threshold",
+        "set listpack of 200 members (`set-max-listpack-entries` is 128): a warning",
+        Make::Db0(11, |b| {
             let at = b.key(20, b"s");
             let names: Vec<String> = (0..200).map(|i| format!("m{i}")).collect();
             let els: Vec<Element<'_>> = names.iter().map(|n| Element::Str(n.as_bytes())).collect();
             b.str(&listpack(&els));
-            (b.finish(), at)
-        },
-    },
-    Case {
-        name: "aux-repl-id",
-        what: "`repl-id` AUX field of 5 characters (servers use 40): a warning",
-        code: "aux-repl-id",
-        also: &[],
-        build: || {
-            let mut b = base(11);
+            at
+        }),
+    ),
+    Case::new(
+        "aux-repl-id",
+        "`repl-id` AUX field of 5 characters (servers use 40): a warning",
+        Make::Base(11, |b| {
             let at = b.aux(b"repl-id", b"abcde");
             b.select_db(0);
             b.string_key(b"k", b"v");
-            (b.finish(), at)
-        },
-    },
-    Case {
-        name: "hash-ttl-order",
-        what: "type-25 listpack hash with a TTL=0 field before a TTL>0 field",
-        code: "hash-ttl-order",
-        also: &[],
-        build: || {
-            let mut b = base(12);
-            b.select_db(0);
-            let at = b.key(25, b"h");
-            b.i64le(100);
-            b.str(&listpack(&[
-                Element::Str(b"a"),
-                Element::Str(b"1"),
-                Element::Int(0),
-                Element::Str(b"b"),
-                Element::Str(b"2"),
-                Element::Int(200),
-            ]));
-            (b.finish(), at)
-        },
-    },
-    Case {
-        name: "hash-min-expire",
-        what: "type-24 hash whose min_expire (500) is not its smallest field TTL (1000): a warning",
-        code: "hash-min-expire",
-        also: &[],
-        build: || {
-            let mut b = base(12);
-            b.select_db(0);
+            at
+        }),
+    ),
+    Case::new(
+        "hash-ttl-order",
+        "type-25 listpack hash with a TTL=0 field before a TTL>0 field",
+        Make::Db0(12, hash_listpack_ex_ttl_out_of_order),
+    ),
+    Case::new(
+        "hash-min-expire",
+        "type-24 hash whose min_expire (500) is not its smallest field TTL (1000): a warning",
+        Make::Db0(12, |b| {
             let at = b.key(24, b"h");
             b.i64le(500).len(1).len(501).str(b"f").str(b"v");
-            (b.finish(), at)
-        },
-    },
-    Case {
-        name: "hash-no-field-ttl",
-        what: "Valkey HASH_2 without any field TTL: a warning",
-        code: "hash-no-field-ttl",
-        also: &[],
-        build: || {
+            at
+        }),
+    ),
+    Case::new(
+        "hash-no-field-ttl",
+        "Valkey HASH_2 without any field TTL: a warning",
+        Make::File(|| {
             let mut b = Rdb::valkey(80);
             b.select_db(0);
             let at = b.key(22, b"h");
             b.len(1).str(b"f").str(b"v").i64le(-1);
             (b.finish(), at)
-        },
-    },
+        }),
+    ),
     Case {
-        name: "stream-consumer-pel-not-in-group",
-        what: "a consumer's PEL holds 1-2, which is not in its group's PEL",
-        code: "stream-consumer-pel-not-in-group",
         also: &["stream-pel-without-consumer"],
-        build: || {
-            let (f, at, _) = stream_file(Some((1, 2)));
-            (f, at)
-        },
+        ..Case::new(
+            "stream-consumer-pel-not-in-group",
+            "a consumer's PEL holds 1-2, which is not in its group's PEL",
+            Make::File(|| {
+                let (f, at, _) = stream_file(Some((1, 2)));
+                (f, at)
+            }),
+        )
     },
-    Case {
-        name: "stream-pel-without-consumer",
-        what: "a group PEL entry (1-1) that no consumer owns",
-        code: "stream-pel-without-consumer",
-        also: &[],
-        build: || {
+    Case::new(
+        "stream-pel-without-consumer",
+        "a group PEL entry (1-1) that no consumer owns",
+        Make::File(|| {
             let (f, at, _) = stream_file(None);
             (f, at)
-        },
-    },
-    Case {
-        name: "function-shebang",
-        what: "FUNCTION2 library without `name=` in its shebang",
-        code: "function-shebang",
-        also: &[],
-        build: || {
-            let mut b = base(10);
+        }),
+    ),
+    Case::new(
+        "function-shebang",
+        "FUNCTION2 library without `name=` in its shebang",
+        Make::Base(10, |b| {
             let at = b.pos();
             b.byte(0xF5).str(b"#!lua\nreturn 1");
             b.select_db(0);
             b.string_key(b"k", b"v");
-            (b.finish(), at)
-        },
-    },
-    Case {
-        name: "module-required",
-        what: "a ReJSON-RL module value: loads only with that module: a warning",
-        code: "module-required",
-        also: &[],
-        build: || {
-            let mut b = base(11);
-            b.select_db(0);
-            let id = rdb_model::json::module_id_from_name("ReJSON-RL", 3).unwrap();
-            let at = b.key(7, b"m");
-            b.len(id).len(2).len(42).len(0); // UINT 42, EOF
-            (b.finish(), at)
-        },
-    },
+            at
+        }),
+    ),
+    Case::new(
+        "module-required",
+        "a ReJSON-RL module value: loads only with that module: a warning",
+        Make::Db0(11, |b| rejson_uint_42(b, b"m")),
+    ),
 ];
 
 fn dir() -> PathBuf {
@@ -594,7 +433,7 @@ fn readme() -> String {
          | file | defect | code | offset |\n|---|---|---|---:|\n",
     );
     for c in CASES {
-        let (_, off) = (c.build)();
+        let (_, off) = c.build();
         s.push_str(&format!(
             "| `{}.rdb` | {} | `{}` | {} |\n",
             c.name, c.what, c.code, off
@@ -607,7 +446,7 @@ fn readme() -> String {
 fn generated() -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     for c in CASES {
-        let (bytes, off) = (c.build)();
+        let (bytes, off) = c.build();
         assert!(
             out.insert(format!("{}.rdb", c.name), bytes).is_none(),
             "duplicate case {}",

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{canonical, expected, CTIME};
+use common::{assert_same_keyspace, canonical, distinct, expected, CTIME, TRICKY};
 use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -98,29 +98,7 @@ fn check_roundtrip(ks: &Keyspace, b: &WriterBuilder) {
         rdb_reader::read_keyspace(&bytes).unwrap_or_else(|e| panic!("{target}: reading back: {e}"));
     let want = expected(ks, target);
     let got = canonical(back.clone());
-    assert_eq!(got.functions, want.functions, "{target}: functions");
-    assert_eq!(got.module_aux, want.module_aux, "{target}: module aux");
-    assert_eq!(
-        got.dbs.keys().collect::<Vec<_>>(),
-        want.dbs.keys().collect::<Vec<_>>(),
-        "{target}: databases"
-    );
-    for (db, d) in &want.dbs {
-        let g = &got.dbs[db];
-        assert_eq!(
-            g.entries.len(),
-            d.entries.len(),
-            "{target}: db {db} key count"
-        );
-        for (x, y) in g.entries.iter().zip(&d.entries) {
-            assert_eq!(
-                x,
-                y,
-                "{target}: db {db} key {:?}",
-                String::from_utf8_lossy(&y.key)
-            );
-        }
-    }
+    assert_same_keyspace(&got, &want, target);
     // Summary agrees with the data.
     let all: Vec<&Entry> = ks.dbs.values().flat_map(|d| &d.entries).collect();
     let live = all.iter().filter(|e| !is_empty_value(&e.value)).count() as u64;
@@ -222,27 +200,6 @@ fn field_ttls_are_an_error_unless_dropped() {
 
 // ----- property tests -----------------------------------------------------------------
 
-const TRICKY: &[&[u8]] = &[
-    b"",
-    b"007",
-    b"-0",
-    b"+1",
-    b" 1",
-    b"0",
-    b"-1",
-    b"2147483647",
-    b"2147483648",
-    b"-2147483648",
-    b"9223372036854775807",
-    b"-9223372036854775808",
-    b"9223372036854775808",
-    b"12345678901",
-    b"\x00",
-    b"\xff\xfe",
-    b"1.5",
-    b"inf",
-];
-
 fn arb_bytes() -> impl Strategy<Value = Bytes> {
     prop_oneof![
         3 => prop::sample::select(TRICKY).prop_map(Bytes::from_static),
@@ -257,21 +214,6 @@ fn arb_bytes() -> impl Strategy<Value = Bytes> {
 /// Collection sizes around the thresholds (128, 512).
 fn arb_size() -> impl Strategy<Value = usize> {
     prop_oneof![4 => 0usize..6, 1 => 124usize..132, 1 => 508usize..516]
-}
-
-/// Makes members unique (a repeated member gets its index appended), keeping the count.
-fn distinct(v: Vec<Bytes>) -> Vec<Bytes> {
-    let mut seen = std::collections::HashSet::new();
-    v.into_iter()
-        .enumerate()
-        .map(|(i, m)| {
-            let mut m = m.to_vec();
-            while !seen.insert(m.clone()) {
-                m.extend_from_slice(format!("#{i}").as_bytes());
-            }
-            Bytes::from(m)
-        })
-        .collect()
 }
 
 fn arb_score() -> impl Strategy<Value = f64> {

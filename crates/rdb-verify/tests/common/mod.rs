@@ -1,115 +1,96 @@
-//! A tiny writer-independent byte builder for hand-made (and deliberately broken) RDB files.
-#![allow(dead_code)]
+//! Shared by the verifier's integration tests: the writer-independent byte builder of
+//! `rdb-testkit` (hand-made, deliberately broken files), a stream file with a consumer-group
+//! PEL to break, and the options the tests verify with.
+#![allow(dead_code, unused_imports)]
 
-use rdb_format::length::encode_length;
-use rdb_format::listpack::ListpackBuilder;
 use rdb_format::Element;
+pub use rdb_testkit::builder::{intset, listpack, Rdb};
 
-/// Appends RDB primitives and remembers nothing else; offsets come from [`Rdb::pos`].
-#[derive(Clone)]
-pub struct Rdb {
-    pub buf: Vec<u8>,
+/// A type-21 stream in db 0 of an RDB 11 file: one node with entry 1-1, group "g" whose PEL
+/// holds 1-1, consumer "c" whose PEL holds `consumer_pel` (`None`: an empty PEL). Returns
+/// (file, offset of the consumer's PEL entry — or of the group when the PEL is empty —,
+/// offset of the group).
+pub fn stream_file(consumer_pel: Option<(u64, u64)>) -> (Vec<u8>, u64, u64) {
+    let mut b = Rdb::db0(11);
+    b.key(21, b"st");
+    b.len(1);
+    b.len(16).id(1, 1);
+    b.str(&listpack(&[
+        Element::Int(1),
+        Element::Int(0),
+        Element::Int(1),
+        Element::Str(b"f"),
+        Element::Int(0),
+        Element::Int(2),
+        Element::Int(0),
+        Element::Int(0),
+        Element::Str(b"v"),
+        Element::Int(4),
+    ]));
+    b.len(1).len(1).len(1); // length 1, last id 1-1
+    b.len(1).len(1).len(0).len(0).len(1); // first id 1-1, max deleted 0-0, entries added 1
+    b.len(1); // one group
+    let group = b.pos();
+    b.str(b"g").len(1).len(1).len(1); // name, last delivered 1-1, entries read 1
+    b.len(1).id(1, 1).i64le(1_700_000_000_000).len(1); // PEL: 1-1, delivered once
+    b.len(1)
+        .str(b"c")
+        .i64le(1_700_000_000_000)
+        .i64le(1_700_000_000_000); // consumer c
+    let at = match consumer_pel {
+        Some((ms, seq)) => {
+            b.len(1);
+            let at = b.pos();
+            b.id(ms, seq);
+            at
+        }
+        None => {
+            b.len(0);
+            group
+        }
+    };
+    (b.finish(), at, group)
 }
 
-impl Rdb {
-    /// A file starting with `REDIS` + 4-digit `version`.
-    pub fn new(version: u16) -> Self {
-        Rdb {
-            buf: format!("REDIS{version:04}").into_bytes(),
-        }
-    }
-
-    /// A file starting with `VALKEY` + 3-digit `version`.
-    pub fn valkey(version: u16) -> Self {
-        Rdb {
-            buf: format!("VALKEY{version:03}").into_bytes(),
-        }
-    }
-
-    /// Current offset (where the next byte goes).
-    pub fn pos(&self) -> u64 {
-        self.buf.len() as u64
-    }
-
-    pub fn byte(&mut self, b: u8) -> &mut Self {
-        self.buf.push(b);
-        self
-    }
-
-    pub fn bytes(&mut self, b: &[u8]) -> &mut Self {
-        self.buf.extend_from_slice(b);
-        self
-    }
-
-    pub fn len(&mut self, v: u64) -> &mut Self {
-        encode_length(v, &mut self.buf);
-        self
-    }
-
-    /// A raw (never int-encoded, never compressed) RDB string.
-    pub fn str(&mut self, s: &[u8]) -> &mut Self {
-        self.len(s.len() as u64);
-        self.bytes(s)
-    }
-
-    pub fn i64le(&mut self, v: i64) -> &mut Self {
-        self.bytes(&v.to_le_bytes())
-    }
-
-    /// A 16-byte big-endian stream ID.
-    pub fn id(&mut self, ms: u64, seq: u64) -> &mut Self {
-        self.bytes(&ms.to_be_bytes());
-        self.bytes(&seq.to_be_bytes())
-    }
-
-    pub fn aux(&mut self, k: &[u8], v: &[u8]) -> u64 {
-        let at = self.pos();
-        self.byte(0xFA).str(k).str(v);
-        at
-    }
-
-    pub fn select_db(&mut self, db: u64) -> u64 {
-        let at = self.pos();
-        self.byte(0xFE).len(db);
-        at
-    }
-
-    pub fn resize_db(&mut self, keys: u64, expires: u64) -> u64 {
-        let at = self.pos();
-        self.byte(0xFB).len(keys).len(expires);
-        at
-    }
-
-    /// Starts a key record: type byte and key; returns the record's offset.
-    pub fn key(&mut self, t: u8, key: &[u8]) -> u64 {
-        let at = self.pos();
-        self.byte(t).str(key);
-        at
-    }
-
-    /// A string key; returns its offset.
-    pub fn string_key(&mut self, key: &[u8], value: &[u8]) -> u64 {
-        let at = self.key(0, key);
-        self.str(value);
-        at
-    }
-
-    /// Appends EOF and the CRC-64 trailer.
-    pub fn finish(mut self) -> Vec<u8> {
-        self.buf.push(0xFF);
-        let crc = rdb_format::crc::crc64(&self.buf);
-        self.buf.extend_from_slice(&crc.to_le_bytes());
-        self.buf
-    }
+/// Key `key`: a type-17 zset listpack holding (b, 2) before (a, 1), out of score order.
+/// Returns the record's offset.
+pub fn zset_listpack_b2_a1(b: &mut Rdb, key: &[u8]) -> u64 {
+    let at = b.key(17, key);
+    b.str(&listpack(&[
+        Element::Str(b"b"),
+        Element::Int(2),
+        Element::Str(b"a"),
+        Element::Int(1),
+    ]));
+    at
 }
 
-/// A listpack holding `elements`.
-pub fn listpack(elements: &[Element<'_>]) -> Vec<u8> {
-    let mut lp = ListpackBuilder::new();
-    for e in elements {
-        lp.push(*e);
-    }
-    lp.finish().to_vec()
+/// Key "h": a type-25 (Redis 7.4 listpack hash with field TTLs, min expire 100) whose field
+/// `a` without TTL comes before field `b` with TTL 200. Returns the record's offset.
+pub fn hash_listpack_ex_ttl_out_of_order(b: &mut Rdb) -> u64 {
+    let at = b.key(25, b"h");
+    b.i64le(100);
+    b.str(&listpack(&[
+        Element::Str(b"a"),
+        Element::Str(b"1"),
+        Element::Int(0),
+        Element::Str(b"b"),
+        Element::Str(b"2"),
+        Element::Int(200),
+    ]));
+    at
+}
+
+/// The module ID of ReJSON-RL encoding version 3.
+pub fn rejson_id() -> u64 {
+    rdb_model::json::module_id_from_name("ReJSON-RL", 3).unwrap()
+}
+
+/// Key `key`: a type-7 ReJSON-RL module value holding UINT 42. Returns the record's offset.
+pub fn rejson_uint_42(b: &mut Rdb, key: &[u8]) -> u64 {
+    let at = b.key(7, key);
+    b.len(rejson_id()).len(2).len(42).len(0); // UINT 42, EOF
+    at
 }
 
 /// The options the tests use: fixed "now" so expiries are deterministic.

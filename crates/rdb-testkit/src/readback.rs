@@ -1,0 +1,228 @@
+//! What a keyspace must read back as after a trip through a file written for a target, and
+//! the canonical order to compare in: shared by the writer's round-trip tests and the
+//! `roundtrip` fuzz oracle.
+
+use std::collections::HashSet;
+
+use rdb_model::{Bytes, Keyspace, ModuleAux, Value};
+use rdb_writer::{is_empty_value, Target};
+
+/// A fixed `ctime` so written files are reproducible.
+pub const CTIME: i64 = 1_700_000_000;
+
+/// Strings that must survive a round trip exactly: empty, non-canonical and edge integers,
+/// binary, float-like text.
+pub const TRICKY: &[&[u8]] = &[
+    b"",
+    b"007",
+    b"-0",
+    b"+1",
+    b" 1",
+    b"0",
+    b"-1",
+    b"2147483647",
+    b"2147483648",
+    b"-2147483648",
+    b"9223372036854775807",
+    b"-9223372036854775808",
+    b"9223372036854775808",
+    b"12345678901",
+    b"\x00",
+    b"\xff\xfe",
+    b"1.5",
+    b"inf",
+];
+
+/// Makes byte strings unique (a repeat gets `#i` appended, `i` its index), keeping the count
+/// and order: the members of a generated set, hash or zset, which round-trip only when
+/// distinct.
+pub fn distinct(v: Vec<Bytes>) -> Vec<Bytes> {
+    let mut seen = HashSet::new();
+    v.into_iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let mut m = m.to_vec();
+            while !seen.insert(m.clone()) {
+                m.extend_from_slice(format!("#{i}").as_bytes());
+            }
+            Bytes::from(m)
+        })
+        .collect()
+}
+
+/// Sorts what encodings may reorder (set members, hash fields, zset members by score then
+/// member) and clears AUX fields (the writer writes its own). Lists, streams and everything
+/// else keep their order.
+pub fn canonical(mut ks: Keyspace) -> Keyspace {
+    ks.aux.clear();
+    for db in ks.dbs.values_mut() {
+        for e in &mut db.entries {
+            match &mut e.value {
+                Value::Set(s) => s.sort(),
+                Value::Hash(h) => h.sort_by(|a, b| a.field.cmp(&b.field)),
+                // Scores compare as numbers: -0 and 0 tie (a listpack stores -0 as the
+                // integer 0, as the server does), ties by member.
+                Value::SortedSet(z) => z.sort_by(|a, b| {
+                    a.1.partial_cmp(&b.1)
+                        .unwrap_or(std::cmp::Ordering::Equal)
+                        .then_with(|| a.0.cmp(&b.0))
+                }),
+                _ => {}
+            }
+        }
+    }
+    ks
+}
+
+/// What `ks` must read back as from a file written for `target` (with `drop_unsupported`
+/// when it has field TTLs the target cannot hold), in canonical order: no functions where the
+/// target has none, MODULE_AUX records to load after the data last, no empty values or
+/// databases, and the stream metadata of the target's stream type.
+pub fn expected(ks: &Keyspace, target: Target) -> Keyspace {
+    let mut ks = ks.clone();
+    let version = match target.stream_type().0 {
+        15 => 1,
+        19 => 2,
+        _ => 3,
+    };
+    if !target.supports_functions() {
+        ks.functions.clear();
+    }
+    // MODULE_AUX records to load after the data are written after it.
+    let (before, after): (Vec<ModuleAux>, Vec<ModuleAux>) =
+        ks.module_aux.drain(..).partition(|a| a.when != 2);
+    ks.module_aux = before.into_iter().chain(after).collect();
+    for db in ks.dbs.values_mut() {
+        db.entries.retain(|e| !is_empty_value(&e.value));
+        for e in &mut db.entries {
+            match &mut e.value {
+                Value::Hash(h) if target.field_ttl_format().is_none() => {
+                    for f in h.iter_mut() {
+                        f.expire_at_ms = None;
+                    }
+                }
+                Value::Stream(s) => {
+                    s.length = s.entries.len() as u64;
+                    if version == 1 {
+                        s.first_id = None;
+                        s.max_deleted_id = None;
+                        s.entries_added = None;
+                    } else {
+                        let first = s.entries.first().map(|e| e.id).unwrap_or_default();
+                        s.first_id = Some(s.first_id.unwrap_or(first));
+                        s.max_deleted_id = Some(s.max_deleted_id.unwrap_or_default());
+                        s.entries_added = Some(s.entries_added.unwrap_or(s.length));
+                    }
+                    for g in &mut s.groups {
+                        g.entries_read = if version == 1 {
+                            None
+                        } else {
+                            g.entries_read.filter(|&v| v >= 0)
+                        };
+                        for c in &mut g.consumers {
+                            c.active_time_ms = if version == 3 {
+                                Some(c.active_time_ms.unwrap_or(c.seen_time_ms))
+                            } else {
+                                None
+                            };
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    ks.dbs.retain(|_, d| !d.entries.is_empty());
+    canonical(ks)
+}
+
+/// Sorts every database's entries by key (for files whose key order is not the input's:
+/// grouped by slot, or read from an arbitrary file).
+pub fn sort_entries(ks: &mut Keyspace) {
+    for d in ks.dbs.values_mut() {
+        d.entries.sort_by(|a, b| a.key.cmp(&b.key));
+    }
+}
+
+/// Panics, naming `target` and the first difference (functions, module AUX, the set of
+/// databases, a key count, an entry), unless `got` equals `want`.
+pub fn assert_same_keyspace(got: &Keyspace, want: &Keyspace, target: Target) {
+    assert_eq!(got.functions, want.functions, "{target}: functions");
+    assert_eq!(got.module_aux, want.module_aux, "{target}: module aux");
+    assert_eq!(
+        got.dbs.keys().collect::<Vec<_>>(),
+        want.dbs.keys().collect::<Vec<_>>(),
+        "{target}: databases"
+    );
+    for (db, d) in &want.dbs {
+        let g = &got.dbs[db];
+        assert_eq!(
+            g.entries.len(),
+            d.entries.len(),
+            "{target}: db {db} key count"
+        );
+        for (x, y) in g.entries.iter().zip(&d.entries) {
+            assert_eq!(
+                x,
+                y,
+                "{target}: db {db} key {:?}",
+                String::from_utf8_lossy(&y.key)
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rdb_model::Entry;
+
+    #[test]
+    fn module_aux_after_data_goes_last() {
+        let aux = |when| ModuleAux {
+            module_id: 1,
+            when,
+            raw: Bytes::from_static(&[0]),
+        };
+        let mut ks = Keyspace {
+            module_aux: vec![aux(2), aux(1)],
+            ..Keyspace::default()
+        };
+        ks.db_mut(0)
+            .entries
+            .push(Entry::new("k", Value::List(vec![])));
+        let want = expected(&ks, Target::ALL[0]);
+        assert_eq!(want.module_aux, vec![aux(1), aux(2)]);
+        assert!(
+            want.dbs.is_empty(),
+            "empty values and databases are dropped"
+        );
+    }
+
+    #[test]
+    fn distinct_keeps_count_and_order() {
+        let v = ["a", "b", "a", "a"].map(|s| Bytes::from(s.as_bytes().to_vec()));
+        let d = distinct(v.to_vec());
+        let d: Vec<&[u8]> = d.iter().map(|m| &m[..]).collect();
+        assert_eq!(d, [&b"a"[..], b"b", b"a#2", b"a#3"]);
+    }
+
+    #[test]
+    fn zset_order_is_by_score_then_member() {
+        let mut ks = Keyspace::default();
+        let z = vec![
+            (Bytes::from_static(b"b"), 1.0),
+            (Bytes::from_static(b"a"), 1.0),
+            (Bytes::from_static(b"c"), -0.5),
+        ];
+        ks.db_mut(0)
+            .entries
+            .push(Entry::new("z", Value::SortedSet(z)));
+        let got = canonical(ks);
+        let Value::SortedSet(z) = &got.dbs[&0].entries[0].value else {
+            unreachable!()
+        };
+        let members: Vec<&[u8]> = z.iter().map(|m| &m.0[..]).collect();
+        assert_eq!(members, [&b"c"[..], b"a", b"b"]);
+    }
+}
