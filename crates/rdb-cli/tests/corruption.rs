@@ -313,6 +313,7 @@ struct FileStats {
     payload_bytes: usize,
     packed_bytes: usize,
     mut_payload: usize,
+    mut_payload_caught_structural: usize,
     mut_packed: usize,
     mut_packed_caught_structural: usize,
     mut_other: usize,
@@ -407,7 +408,12 @@ fn campaign(index: usize, path: &Path) -> FileStats {
                     st.mut_caught_structural += 1;
                 }
                 match classes[pos] {
-                    PAYLOAD => st.mut_payload += 1,
+                    PAYLOAD => {
+                        st.mut_payload += 1;
+                        if structural {
+                            st.mut_payload_caught_structural += 1;
+                        }
+                    }
                     PACKED => {
                         st.mut_packed += 1;
                         if structural {
@@ -438,6 +444,49 @@ fn campaign(index: usize, path: &Path) -> FileStats {
         buf[pos] = bytes[pos];
     }
     st
+}
+
+impl FileStats {
+    /// Adds `st`'s counts (a total row).
+    fn add(&mut self, st: &FileStats) {
+        self.size += st.size;
+        self.truncations += st.truncations;
+        self.trunc_caught += st.trunc_caught;
+        self.trunc_caught_structural += st.trunc_caught_structural;
+        self.mutations += st.mutations;
+        self.mut_caught += st.mut_caught;
+        self.mut_caught_structural += st.mut_caught_structural;
+        self.payload_bytes += st.payload_bytes;
+        self.packed_bytes += st.packed_bytes;
+        self.mut_payload += st.mut_payload;
+        self.mut_payload_caught_structural += st.mut_payload_caught_structural;
+        self.mut_packed += st.mut_packed;
+        self.mut_packed_caught_structural += st.mut_packed_caught_structural;
+        self.mut_other += st.mut_other;
+        self.mut_other_caught_structural += st.mut_other_caught_structural;
+        self.cross_checked += st.cross_checked;
+    }
+}
+
+/// A Markdown row of the campaign table: `head` (the first three cells), the truncations,
+/// `crc` (the mutations cell with the CRC on), then the structural columns of `st`.
+fn table_row(head: &str, crc: &str, st: &FileStats) -> String {
+    format!(
+        "| {head} | {}/{} | {crc} | {}/{} ({:.2} %) | {:.1} % / {:.1} % | {}/{} ({:.1} %) | {}/{} ({:.1} %) |",
+        st.trunc_caught,
+        st.truncations,
+        st.mut_caught_structural,
+        st.mutations,
+        pct(st.mut_caught_structural, st.mutations),
+        pct(st.payload_bytes, st.size),
+        pct(st.packed_bytes, st.size),
+        st.mut_packed_caught_structural,
+        st.mut_packed,
+        pct(st.mut_packed_caught_structural, st.mut_packed),
+        st.mut_other_caught_structural,
+        st.mut_other,
+        pct(st.mut_other_caught_structural, st.mut_other)
+    )
 }
 
 fn pct(a: usize, b: usize) -> f64 {
@@ -476,70 +525,27 @@ fn corruption_campaign() {
     let mut tot_crc = (0usize, 0usize);
     let mut failures = Vec::new();
     for (_, st) in &results {
-        println!(
-            "| {} | {} | {} | {}/{} | {} | {}/{} ({:.2} %) | {:.1} % / {:.1} % | {}/{} ({:.1} %) | {}/{} ({:.1} %) |",
-            st.name,
-            st.size,
-            st.boundaries,
-            st.trunc_caught,
-            st.truncations,
-            if st.has_crc {
-                format!("{}/{}", st.mut_caught, st.mutations)
-            } else {
-                format!("no CRC (RDB < 5): {}/{}", st.mut_caught, st.mutations)
-            },
-            st.mut_caught_structural,
-            st.mutations,
-            pct(st.mut_caught_structural, st.mutations),
-            pct(st.payload_bytes, st.size),
-            pct(st.packed_bytes, st.size),
-            st.mut_packed_caught_structural,
-            st.mut_packed,
-            pct(st.mut_packed_caught_structural, st.mut_packed),
-            st.mut_other_caught_structural,
-            st.mut_other,
-            pct(st.mut_other_caught_structural, st.mut_other)
-        );
+        let crc = if st.has_crc {
+            format!("{}/{}", st.mut_caught, st.mutations)
+        } else {
+            format!("no CRC (RDB < 5): {}/{}", st.mut_caught, st.mutations)
+        };
+        let head = format!("{} | {} | {}", st.name, st.size, st.boundaries);
+        println!("{}", table_row(&head, &crc, st));
         assert!(st.truncations >= MIN_TRUNCATIONS);
-        tot.truncations += st.truncations;
-        tot.trunc_caught += st.trunc_caught;
-        tot.trunc_caught_structural += st.trunc_caught_structural;
-        tot.mutations += st.mutations;
-        tot.mut_caught += st.mut_caught;
-        tot.mut_caught_structural += st.mut_caught_structural;
-        tot.cross_checked += st.cross_checked;
-        tot.size += st.size;
-        tot.payload_bytes += st.payload_bytes;
-        tot.packed_bytes += st.packed_bytes;
-        tot.mut_packed += st.mut_packed;
-        tot.mut_packed_caught_structural += st.mut_packed_caught_structural;
-        tot.mut_payload += st.mut_payload;
-        tot.mut_other += st.mut_other;
-        tot.mut_other_caught_structural += st.mut_other_caught_structural;
+        tot.add(st);
         if st.has_crc {
             tot_crc.0 += st.mut_caught;
             tot_crc.1 += st.mutations;
         }
         failures.extend(st.failures.iter().cloned());
     }
+    let head = format!("**all {} files** | |", results.len());
+    let crc = format!("{}/{} (files with CRC)", tot_crc.0, tot_crc.1);
+    println!("{}", table_row(&head, &crc, &tot));
     println!(
-        "| **all {} files** | | | {}/{} | {}/{} (files with CRC) | {}/{} ({:.2} %) | {:.1} % / {:.1} % | {}/{} ({:.1} %) | {}/{} ({:.1} %) |",
-        results.len(),
-        tot.trunc_caught,
-        tot.truncations,
-        tot_crc.0,
-        tot_crc.1,
-        tot.mut_caught_structural,
-        tot.mutations,
-        pct(tot.mut_caught_structural, tot.mutations),
-        pct(tot.payload_bytes, tot.size),
-        pct(tot.packed_bytes, tot.size),
-        tot.mut_packed_caught_structural,
-        tot.mut_packed,
-        pct(tot.mut_packed_caught_structural, tot.mut_packed),
-        tot.mut_other_caught_structural,
-        tot.mut_other,
-        pct(tot.mut_other_caught_structural, tot.mut_other)
+        "payload changes caught without the CRC: {}/{}",
+        tot.mut_payload_caught_structural, tot.mut_payload
     );
     println!(
         "truncations caught structurally (CRC off): {}/{}; cross-checked mutations: {}; {:.1} s",

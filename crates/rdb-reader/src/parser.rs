@@ -632,10 +632,7 @@ impl<S: Source> Parser<S> {
     }
 
     fn blob(&self, loc: BlobLoc) -> &[u8] {
-        match loc {
-            BlobLoc::Src(sp) => self.src.bytes(sp),
-            BlobLoc::Buf => &self.blob_buf,
-        }
+        blob_at(&self.src, &self.blob_buf, loc)
     }
 
     fn read_i64le(&mut self, what: &str) -> ReadResult<i64> {
@@ -1335,11 +1332,6 @@ impl<S: Source> Parser<S> {
         }))
     }
 
-    /// Next element of the current blob as a [`Val`]; `None` at its end.
-    fn blob_next(&self, loc: BlobLoc, cur: &mut BlobCursor) -> ReadResult<Option<Val>> {
-        blob_next(self.blob(loc), cur).map_err(|e| self.blob_err(e))
-    }
-
     fn step_blob(&mut self) -> ReadResult<Option<Emit>> {
         // The cursor is advanced in place: `self.state`, the source and `blob_buf` are
         // borrowed as separate fields.
@@ -1350,11 +1342,7 @@ impl<S: Source> Parser<S> {
             self.state = State::KeyEnd;
             return Ok(None);
         }
-        let blob = match *loc {
-            BlobLoc::Src(sp) => self.src.bytes(sp),
-            BlobLoc::Buf => self.blob_buf.as_slice(),
-        };
-        match blob_item(blob, cur, *shape) {
+        match blob_item(blob_at(&self.src, &self.blob_buf, *loc), cur, *shape) {
             Ok(Some(e)) => Ok(Some(e)),
             Ok(None) => {
                 self.state = State::KeyEnd;
@@ -1389,11 +1377,7 @@ impl<S: Source> Parser<S> {
         } = &mut self.state
         {
             if !self.skipping {
-                let blob = match *loc {
-                    BlobLoc::Src(sp) => self.src.bytes(sp),
-                    BlobLoc::Buf => self.blob_buf.as_slice(),
-                };
-                return match blob_next(blob, cur) {
+                return match blob_next(blob_at(&self.src, &self.blob_buf, *loc), cur) {
                     Ok(Some(v)) => Ok(Some(Emit::ListItem(v))),
                     Ok(None) => {
                         if let State::Quicklist { node, .. } = &mut self.state {
@@ -1405,30 +1389,11 @@ impl<S: Source> Parser<S> {
                 };
             }
         }
-        let State::Quicklist { left, v2, node } = std::mem::replace(&mut self.state, State::Done)
+        // No node (or skipping, which drops it): read the next one.
+        let State::Quicklist { left, v2, .. } = std::mem::replace(&mut self.state, State::Done)
         else {
             return Ok(None);
         };
-        if let Some((loc, mut cur)) = node.filter(|_| !self.skipping) {
-            match self.blob_next(loc, &mut cur)? {
-                Some(v) => {
-                    self.state = State::Quicklist {
-                        left,
-                        v2,
-                        node: Some((loc, cur)),
-                    };
-                    return Ok(Some(Emit::ListItem(v)));
-                }
-                None => {
-                    self.state = State::Quicklist {
-                        left,
-                        v2,
-                        node: None,
-                    };
-                    return Ok(None);
-                }
-            }
-        }
         if left == 0 {
             self.state = State::KeyEnd;
             return Ok(None);
@@ -1854,6 +1819,15 @@ impl<S: Source> Parser<S> {
             Emit::KeyEnd => Event::KeyEnd,
             Emit::Eof(i) => Event::Eof(i),
         }
+    }
+}
+
+/// The bytes of the blob at `loc` (a free function, so that callers can hold `Parser::state`
+/// mutably at the same time).
+fn blob_at<'a, S: Source>(src: &'a S, blob_buf: &'a [u8], loc: BlobLoc) -> &'a [u8] {
+    match loc {
+        BlobLoc::Src(sp) => src.bytes(sp),
+        BlobLoc::Buf => blob_buf,
     }
 }
 

@@ -182,14 +182,10 @@ mod tests {
 
     #[test]
     fn first_duplicate_agrees_with_a_hash_set() {
+        use rand::{Rng, SeedableRng};
         use std::collections::HashSet;
-        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0x9E37_79B9_7F4A_7C15);
+        let mut next = move || rng.random::<u64>();
         for round in 0..400 {
             // Sizes on both sides of the stack table (64 items) and small alphabets so that
             // duplicates are common in some rounds and absent in others.
