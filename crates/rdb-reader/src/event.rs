@@ -69,6 +69,13 @@ pub struct KeyInfo<'a> {
     pub min_expire: Option<i64>,
     /// Element width (2, 4 or 8) of an intset-encoded set.
     pub intset_width: Option<u8>,
+    /// The key is complete in this event: no value event and no [`Event::KeyEnd`] follow.
+    /// Only string keys, and only with [`crate::Limits::whole_strings`]; the value is
+    /// [`KeyInfo::value`] (absent for an LZF value only validated, whose length is
+    /// [`KeyInfo::len_hint`]).
+    pub whole: bool,
+    /// The whole string value of a [`KeyInfo::whole`] key, when its bytes are delivered.
+    pub value: Option<Element<'a>>,
 }
 
 /// One entry of a stream node, with its fields.

@@ -63,6 +63,11 @@ pub struct Limits {
     /// its length is [`KeyInfo::len_hint`]. For consumers that need lengths, not bytes (a
     /// verifier); shorter values, which could be integer-like, are still decoded.
     pub decode_lzf_strings: bool,
+    /// Give a string key whose value is at most one chunk (1 MiB) as one [`Event::Key`] holding
+    /// its value ([`KeyInfo::whole`], [`KeyInfo::value`]) instead of `Key`, `StringChunk`,
+    /// `KeyEnd`: one event per key for consumers that handle both forms (a verifier). Off by
+    /// default.
+    pub whole_strings: bool,
 }
 
 impl Default for Limits {
@@ -72,6 +77,7 @@ impl Default for Limits {
             max_string: 512 << 20,
             verify_checksum: true,
             decode_lzf_strings: true,
+            whole_strings: false,
         }
     }
 }

@@ -175,6 +175,9 @@ enum Emit {
         rdb_type: RdbType,
         kind: TypeKind,
         len_hint: Option<u64>,
+        /// The whole key is in this event (`Limits::whole_strings`): no value events and no
+        /// `KeyEnd` follow; `value` holds the value's bytes when they are delivered.
+        whole: Option<Option<Val>>,
     },
     StringChunk(Val),
     ChunkBuf,
@@ -490,6 +493,8 @@ impl<S: Source> Parser<S> {
     fn read_string_header(&mut self, what: &str) -> ReadResult<(StringHeader, u64)> {
         let off = self.src.offset();
         let r = match self.src.peek(19) {
+            // Most strings are short and raw: a 6-bit length in one byte.
+            Ok(&[b0, ..]) if b0 < 0x40 => Ok((StringHeader::Raw(u64::from(b0)), 1)),
             Ok(b) => decode_string_header(b, self.wide),
             Err(e) => return Err(self.src_err(e, what)),
         };
@@ -970,7 +975,12 @@ impl<S: Source> Parser<S> {
                             ));
                         }
                         len_hint = Some(uncompressed);
-                        if !self.limits.decode_lzf_strings && uncompressed > 21 {
+                        let check = !self.limits.decode_lzf_strings && uncompressed > 21;
+                        if check && self.limits.whole_strings && compressed <= STRING_CHUNK as u64 {
+                            self.check_lzf_whole(compressed as usize, uncompressed)?;
+                            return Ok(self.whole_key(offset, key, t, len_hint, None));
+                        }
+                        if check {
                             self.lzf_check = StreamValidator::new(uncompressed);
                             State::StringLzfCheck { left: compressed }
                         } else {
@@ -1110,6 +1120,7 @@ impl<S: Source> Parser<S> {
             rdb_type: t,
             kind,
             len_hint,
+            whole: None,
         })
     }
 
@@ -1123,6 +1134,11 @@ impl<S: Source> Parser<S> {
         len_hint: Option<u64>,
         next: Emit,
     ) -> Emit {
+        if self.limits.whole_strings && kind == TypeKind::String {
+            if let Emit::StringChunk(v) = next {
+                return self.whole_key(offset, key, t, len_hint, Some(v));
+            }
+        }
         self.queued = Some(next);
         Emit::Key {
             offset,
@@ -1130,7 +1146,53 @@ impl<S: Source> Parser<S> {
             rdb_type: t,
             kind,
             len_hint,
+            whole: None,
         }
+    }
+
+    /// A string key given whole (`Limits::whole_strings`): the key is complete after this
+    /// event.
+    fn whole_key(
+        &mut self,
+        offset: u64,
+        key: Val,
+        t: RdbType,
+        len_hint: Option<u64>,
+        value: Option<Val>,
+    ) -> Emit {
+        self.state = State::Records;
+        self.key.active = false;
+        Emit::Key {
+            offset,
+            key,
+            rdb_type: t,
+            kind: TypeKind::String,
+            len_hint,
+            whole: Some(value),
+        }
+    }
+
+    /// Validates a whole LZF string value of `compressed` bytes in one step (check mode), with
+    /// the errors and offsets of the chunked path in [`Parser::step_string`].
+    fn check_lzf_whole(&mut self, compressed: usize, uncompressed: u64) -> ReadResult<()> {
+        let sp = self.take(compressed, "an LZF string value")?;
+        if self.skipping {
+            return Ok(());
+        }
+        let mut check = StreamValidator::new(uncompressed);
+        let r = match check.feed(self.src.bytes(sp)) {
+            Err(e) => Err((sp.start().saturating_add(e.offset()), e)),
+            Ok(()) => check
+                .finish()
+                .map_err(|e| (sp.start() + compressed as u64, e)),
+        };
+        r.map_err(|(at, e)| {
+            self.err(
+                at,
+                "lzf",
+                format!("invalid LZF compressed string value: {e}"),
+            )
+        })
     }
 
     fn plain(&mut self, plain: Plain, len_hint: &mut Option<u64>) -> ReadResult<State> {
@@ -1739,7 +1801,10 @@ impl<S: Source> Parser<S> {
                 rdb_type,
                 kind,
                 len_hint,
+                whole,
             } => Event::Key(KeyInfo {
+                whole: whole.is_some(),
+                value: whole.flatten().map(|v| self.el(v)),
                 offset,
                 db: self.db.unwrap_or(0),
                 key: self.el(key),

@@ -1,6 +1,7 @@
 //! `Limits::decode_lzf_strings = false` (validate long LZF string values without decoding
 //! them) fails exactly where decoding fails: same error code at the same offset, on valid
-//! files and on thousands of mutated ones, over a slice and over a one-byte stream.
+//! files and on thousands of mutated ones, over a slice and over a one-byte stream. The same
+//! holds with `Limits::whole_strings` (string keys given as one event, the verifier's mode).
 
 use rdb_reader::{Event, Limits, Parser, SliceSource, Source, StreamSource};
 use rdb_testkit::chunked::OneByteReader;
@@ -24,7 +25,12 @@ fn outcome<S: Source>(mut p: Parser<S>) -> Outcome {
         match p.next_event() {
             Ok(Some(Event::Key(k))) => {
                 close(&mut cur, &mut lens);
-                if k.kind == rdb_format::TypeKind::String {
+                if k.whole {
+                    // `Limits::whole_strings`: the value (or only its length) is in the event.
+                    assert_eq!(k.kind, rdb_format::TypeKind::String);
+                    let n = k.value.map(|v| v.byte_len() as u64);
+                    lens.push(n.unwrap_or(k.len_hint.unwrap_or(0)));
+                } else if k.kind == rdb_format::TypeKind::String {
                     cur = Some((k.len_hint.unwrap_or(0), 0, false));
                 }
             }
@@ -51,16 +57,29 @@ fn limits(decode: bool) -> Limits {
     }
 }
 
+/// The verifier's limits: validate, and give string keys whole.
+fn whole() -> Limits {
+    Limits {
+        whole_strings: true,
+        ..limits(false)
+    }
+}
+
+/// Outcomes: decoding (slice), validating (slice), whole string keys (slice), then, when
+/// `one_byte`, validating and whole string keys over a one-byte stream.
 fn both(data: &[u8], one_byte: bool) -> Vec<Outcome> {
     let mut out = vec![
         outcome(Parser::new(SliceSource::new(data), limits(true))),
         outcome(Parser::new(SliceSource::new(data), limits(false))),
+        outcome(Parser::new(SliceSource::new(data), whole())),
     ];
     if one_byte {
-        out.push(outcome(Parser::new(
-            StreamSource::new(OneByteReader::new(data), limits(false).stream_buffer()),
-            limits(false),
-        )));
+        for l in [limits(false), whole()] {
+            out.push(outcome(Parser::new(
+                StreamSource::new(OneByteReader::new(data), l.stream_buffer()),
+                l,
+            )));
+        }
     }
     out
 }
@@ -89,7 +108,12 @@ fn validated_lzf_strings_fail_like_decoded_ones() {
     for (name, data) in &files {
         let r = both(data, true);
         assert_eq!(r[0], r[1], "{name}: unmutated, slice");
-        assert_eq!(r[0], r[2], "{name}: unmutated, one-byte stream");
+        assert_eq!(r[0], r[2], "{name}: unmutated, whole string keys");
+        assert_eq!(r[0], r[3], "{name}: unmutated, one-byte stream");
+        assert_eq!(
+            r[0], r[4],
+            "{name}: unmutated, one-byte stream, whole string keys"
+        );
         if !may_hold_lzf(data) {
             continue;
         }
@@ -105,12 +129,12 @@ fn validated_lzf_strings_fail_like_decoded_ones() {
             // The one-byte stream (slow) on every 16th mutation.
             let r = both(&m, t % 16 == 0);
             let (d, v) = (&r[0], &r[1]);
-            assert_eq!(d.0, v.0, "{name}: byte {at} changed, slice");
-            if let Some(s) = r.get(2) {
-                assert_eq!(d.0, s.0, "{name}: byte {at} changed, one-byte stream");
+            for (i, o) in r.iter().enumerate().skip(1) {
+                assert_eq!(d.0, o.0, "{name}: byte {at} changed, run {i}");
             }
             if d.0.is_none() {
                 assert_eq!(d.1, v.1, "{name}: byte {at} changed, string lengths");
+                assert_eq!(d.1, r[2].1, "{name}: byte {at} changed, whole string keys");
             }
             if d.0.is_some_and(|(c, _)| c == "lzf") {
                 lzf_errors += 1;
