@@ -82,11 +82,20 @@ pub fn fingerprint(ev: &Event<'_>) -> String {
     }
 }
 
-/// Runs `p` to the end: the event lines, then `error <code> @<offset>` if it failed.
+/// Runs `p` to the end: the event lines, then `error <code> @<offset>` if it failed. A whole
+/// string key (`Limits::whole_strings`) is written as the three events it stands for (key,
+/// value chunk when delivered, key end), so runs with and without that limit compare equal.
 pub fn run<S: Source>(mut p: Parser<S>) -> Vec<String> {
     let mut out = Vec::new();
     loop {
         match p.next_event() {
+            Ok(Some(Event::Key(k))) if k.whole => {
+                out.push(fingerprint(&Event::Key(k)));
+                if let Some(v) = k.value {
+                    out.push(fingerprint(&Event::StringChunk(v)));
+                }
+                out.push(fingerprint(&Event::KeyEnd));
+            }
             Ok(Some(ev)) => out.push(fingerprint(&ev)),
             Ok(None) => break,
             Err(e) => {

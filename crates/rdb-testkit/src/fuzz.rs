@@ -20,7 +20,7 @@ use rdb_format::string::{
 };
 use rdb_format::ziplist::{self, ZiplistBuilder};
 use rdb_format::zipmap::ZipmapCursor;
-use rdb_format::{Element, Header, IntText};
+use rdb_format::{Element, Header, IntText, TypeKind};
 use rdb_model::{
     Bytes, Consumer, ConsumerGroup, Entry, HashField, Keyspace, ModuleAux, ModuleValue,
     PendingEntry, Stream, StreamEntry, StreamId, Value,
@@ -203,7 +203,11 @@ fn run_slice(data: &[u8], limits: Limits) -> SliceRun {
                             );
                         }
                         last_key = Some(k.offset);
-                        in_key = true;
+                        if k.whole {
+                            // `Limits::whole_strings`: a complete string key, no KeyEnd.
+                            assert_eq!(k.kind, TypeKind::String, "whole key not a string");
+                        }
+                        in_key = !k.whole;
                         out.keys += 1;
                     }
                     Event::KeyEnd => {
@@ -362,8 +366,8 @@ fn folded_full_run(data: &[u8]) -> (Vec<SkipStep>, bool) {
 }
 
 /// Slice vs one-byte `Read` vs random-chunk `Read` give identical event fingerprints (same
-/// events, same error code and offset); `Parser::skip_key` on every key never panics and ends
-/// where full decoding ends.
+/// events, same error code and offset), also with `Limits::whole_strings`; `Parser::skip_key`
+/// on every key never panics and ends where full decoding ends.
 pub fn read_stream_equivalence(data: &[u8]) {
     let limits = Limits::default();
     let slice = crate::events::run(Parser::new(SliceSource::new(data), limits));
@@ -378,6 +382,21 @@ pub fn read_stream_equivalence(data: &[u8]) {
     assert_eq!(
         slice, chunked,
         "slice and random-chunk stream differ (seed {seed}, max {max})"
+    );
+    // String keys given whole (the verifier's mode) stand for the same events.
+    let whole = Limits {
+        whole_strings: true,
+        ..limits
+    };
+    let slice_whole = crate::events::run(Parser::new(SliceSource::new(data), whole));
+    assert_eq!(slice, slice_whole, "whole string keys differ (slice)");
+    let chunked_whole = crate::events::run(rdb_reader::stream_parser(
+        RandomChunkReader::new(data, seed, max),
+        whole,
+    ));
+    assert_eq!(
+        slice, chunked_whole,
+        "whole string keys differ (random-chunk stream, seed {seed}, max {max})"
     );
     // A reader that fails with an I/O error part-way gives the same events up to there.
     let cut = (seed >> 8) as usize % (data.len() + 1);
