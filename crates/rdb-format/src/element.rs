@@ -53,7 +53,7 @@ impl<'a> Element<'a> {
     pub fn byte_len(&self) -> usize {
         match self {
             Element::Str(s) => s.len(),
-            Element::Int(v) => IntText::new(*v).as_bytes().len(),
+            Element::Int(v) => decimal_len(*v),
         }
     }
 
@@ -61,5 +61,35 @@ impl<'a> Element<'a> {
     pub fn cmp_bytes(&self, other: &Element<'_>) -> std::cmp::Ordering {
         let (mut a, mut b) = (IntText::new(0), IntText::new(0));
         self.as_bytes(&mut a).cmp(other.as_bytes(&mut b))
+    }
+}
+
+/// Length of `v`'s decimal text (with its `-`), without formatting it.
+#[inline]
+pub fn decimal_len(v: i64) -> usize {
+    let digits = v
+        .unsigned_abs()
+        .checked_ilog10()
+        .map_or(1, |d| d as usize + 1);
+    digits + usize::from(v < 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_len_matches_the_text() {
+        let mut cases = vec![0i64, 1, -1, 9, -9, 10, -10, 99, 100, i64::MAX, i64::MIN];
+        let mut p = 1i64;
+        while let Some(next) = p.checked_mul(10) {
+            cases.extend([p - 1, p, p + 1, -(p - 1), -p, -(p + 1)]);
+            p = next;
+        }
+        cases.extend([p - 1, p, -p]);
+        for v in cases {
+            assert_eq!(decimal_len(v), v.to_string().len(), "{v}");
+            assert_eq!(Element::Int(v).byte_len(), v.to_string().len(), "{v}");
+        }
     }
 }

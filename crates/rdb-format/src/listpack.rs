@@ -97,6 +97,7 @@ fn backlen_matches(bytes: &[u8], l: usize) -> bool {
 
 /// Decodes the entry at `pos` (not the terminator); returns the element and the size of its
 /// encoding+data (without backlen).
+#[inline(always)]
 fn decode_entry(blob: &[u8], pos: usize) -> CodecResult<(Element<'_>, usize)> {
     let b = byte_at(blob, pos, "listpack entry")?;
     let at = |n: usize| pos + n;

@@ -10,6 +10,7 @@ pub const HEADER_SIZE: usize = 10;
 pub const COUNT_UNKNOWN: u16 = 65535;
 
 /// Decodes the entry at `pos`; returns the element, the prevlen it declares and its total size.
+#[inline(always)]
 fn decode_entry(blob: &[u8], pos: usize) -> CodecResult<(Element<'_>, u32, usize)> {
     let first = byte_at(blob, pos, "ziplist prevlen")?;
     let (prevlen, pl_size) = if first < 254 {

@@ -656,6 +656,7 @@ impl<S: Source> Parser<S> {
 
     // ----- the state machine ---------------------------------------------------------
 
+    #[inline(always)]
     fn step(&mut self) -> ReadResult<Option<Emit>> {
         if let Some(q) = self.queued.take() {
             return Ok(Some(q));
@@ -1394,6 +1395,7 @@ impl<S: Source> Parser<S> {
         }))
     }
 
+    #[inline(always)]
     fn step_blob(&mut self) -> ReadResult<Option<Emit>> {
         // The cursor is advanced in place: `self.state`, the source and `blob_buf` are
         // borrowed as separate fields.
@@ -1951,6 +1953,7 @@ fn blob_next(blob: &[u8], cur: &mut BlobCursor) -> Result<Option<Val>, CodecErro
 }
 
 /// The next item (element, pair or triplet, by `shape`) of `blob` under `cur`.
+#[inline(always)]
 fn blob_item(blob: &[u8], cur: &mut BlobCursor, shape: Shape) -> Result<Option<Emit>, ItemError> {
     let pos = |s: &[u8]| Val::Blob {
         off: s.as_ptr() as usize - blob.as_ptr() as usize,

@@ -92,9 +92,11 @@ pub use verifier::{EventContext, Options, Verifier};
 pub fn drive<S: Source>(parser: &mut Parser<S>, v: &mut Verifier, input: Option<&[u8]>) {
     loop {
         let start = parser.offset();
-        match parser.next_event() {
+        // By reference: moving the event out of the result copies it with wide loads that
+        // cannot be forwarded from the parser's narrower stores (a stall per event).
+        match &parser.next_event() {
             Ok(Some(ev)) => v.on_event_at(
-                &ev,
+                ev,
                 EventContext {
                     start: Some(start),
                     input,
@@ -102,7 +104,7 @@ pub fn drive<S: Source>(parser: &mut Parser<S>, v: &mut Verifier, input: Option<
             ),
             Ok(None) => break,
             Err(e) => {
-                v.on_read_error(&e);
+                v.on_read_error(e);
                 break;
             }
         }
