@@ -490,11 +490,25 @@ impl<S: Source> Parser<S> {
         }
     }
 
+    /// Reads a string header; returns it and its offset. Inlined for the common case (a raw
+    /// string with a 6-bit length, one byte), so that the header stays in registers.
+    #[inline(always)]
     fn read_string_header(&mut self, what: &str) -> ReadResult<(StringHeader, u64)> {
         let off = self.src.offset();
+        if let Ok(&[b0, ..]) = self.src.peek(1) {
+            if b0 < 0x40 {
+                self.take(1, what)?;
+                return Ok((StringHeader::Raw(u64::from(b0)), off));
+            }
+        }
+        self.read_string_header_slow(what)
+    }
+
+    /// [`Parser::read_string_header`] for every other header (and for errors).
+    #[inline(never)]
+    fn read_string_header_slow(&mut self, what: &str) -> ReadResult<(StringHeader, u64)> {
+        let off = self.src.offset();
         let r = match self.src.peek(19) {
-            // Most strings are short and raw: a 6-bit length in one byte.
-            Ok(&[b0, ..]) if b0 < 0x40 => Ok((StringHeader::Raw(u64::from(b0)), 1)),
             Ok(b) => decode_string_header(b, self.wide),
             Err(e) => return Err(self.src_err(e, what)),
         };
