@@ -54,20 +54,16 @@ fn scan_tokens(b: &[u8], mut produced: u64) -> (usize, u64) {
 /// so that it vectorises.
 #[inline(always)]
 fn fill_steps(ctrls: &[u8], nexts: &[u8], adv: &mut [u8], out: &mut [u16]) {
-    let n = ctrls.len().min(nexts.len()).min(adv.len()).min(out.len());
-    let (ctrls, nexts, adv, out) = (&ctrls[..n], &nexts[..n], &mut adv[..n], &mut out[..n]);
-    for i in 0..n {
-        let c = u16::from(ctrls[i]);
-        let nx = u16::from(nexts[i]);
+    let steps = adv.iter_mut().zip(out.iter_mut());
+    for ((a, o), (&c, &nx)) in steps.zip(ctrls.iter().zip(nexts)) {
+        let (c, nx) = (u16::from(c), u16::from(nx));
         // 0xFFFF when the token is a literal run, else 0; likewise for a long back-reference.
         let lit = 0u16.wrapping_sub(u16::from(c < 0x20));
         let long = 0u16.wrapping_sub(u16::from(c >= 0xE0));
         // Literal: 1 + n bytes in, n = ctrl + 1 out. Back-reference: 2 (3 when long) bytes in,
         // (ctrl >> 5) + 2 out, plus the extra length byte when long.
-        let a = (lit & (c + 2)) | (!lit & (2 + (long & 1)));
-        let o = (lit & (c + 1)) | (!lit & ((c >> 5) + 2 + (long & nx)));
-        adv[i] = a as u8;
-        out[i] = o;
+        *a = ((lit & (c + 2)) | (!lit & (2 + (long & 1)))) as u8;
+        *o = (lit & (c + 1)) | (!lit & ((c >> 5) + 2 + (long & nx)));
     }
 }
 
@@ -327,7 +323,9 @@ mod tests {
             }
         }
         // Real streams too.
-        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251 ^ i / 7) as u8).collect();
+        let data: Vec<u8> = (0..200_000u32)
+            .map(|i| ((i % 251) ^ (i / 7)) as u8)
+            .collect();
         let mut z = Vec::new();
         Compressor::new()
             .compress(&data, &mut z, usize::MAX)
