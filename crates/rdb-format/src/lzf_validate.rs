@@ -20,16 +20,15 @@ const MAX_DISTANCE: u64 = 8192;
 ///
 /// The walk is a serial chain (each token's size depends on its control byte), so its speed is
 /// the latency of one step. Block by block, the size and output of a token starting at *every*
-/// position are first computed branch-free in a loop the compiler vectorises; the walk then
-/// only loads its step from that table (one load and one add per token instead of a load and
-/// four dependent operations).
+/// position are first computed branch-free in a loop the compiler vectorises; the block is then
+/// walked by [`walk_block`], which runs several chains at once.
 #[inline]
 fn scan_tokens(b: &[u8], mut produced: u64) -> (usize, u64) {
-    const BLOCK: usize = 2048;
     // Tokens may start at positions < b.len() - 32 (33 bytes must remain).
     let end = b.len().saturating_sub(32);
     let mut adv = [0u8; BLOCK];
     let mut out = [0u16; BLOCK];
+    let mut seen = Seen::new();
     let mut pos = 0usize;
     while pos < end {
         let m = (end - pos).min(BLOCK);
@@ -38,15 +37,125 @@ fn scan_tokens(b: &[u8], mut produced: u64) -> (usize, u64) {
         let nexts = b.get(pos + 1..pos + m + 1).unwrap_or(&[]);
         fill_steps(ctrls, nexts, &mut adv, &mut out);
         let (adv, out) = (adv.get(..m).unwrap_or(&[]), out.get(..m).unwrap_or(&[]));
-        let mut j = 0usize;
-        while let (Some(&a), Some(&o)) = (adv.get(j), out.get(j)) {
-            produced += u64::from(o);
-            j += usize::from(a);
-        }
+        let (j, p) = walk_block(adv, out, &mut seen);
+        produced += p;
         // The last token may end past the block (up to 33 bytes): the next block starts there.
         pos += j;
     }
     (pos, produced)
+}
+
+/// Positions of a block whose steps [`scan_tokens`] tabulates at once.
+const BLOCK: usize = 2048;
+/// Chains walked at once by [`walk_block`].
+const CHAINS: usize = 4;
+
+/// The positions a speculative chain of [`walk_block`] visited, with the output produced in
+/// its segment before each: `(generation << 32) | (produced + 1)`, so that a new block needs
+/// no clearing (a new generation).
+struct Seen {
+    at: [u64; BLOCK],
+    generation: u64,
+}
+
+impl Seen {
+    fn new() -> Self {
+        Seen {
+            at: [0; BLOCK],
+            generation: 0,
+        }
+    }
+
+    /// Starts a block: earlier marks become stale.
+    fn next_block(&mut self) {
+        if self.generation >= u64::from(u32::MAX) {
+            self.at = [0; BLOCK];
+            self.generation = 0;
+        }
+        self.generation += 1;
+    }
+}
+
+/// One chain of [`walk_block`]: where it is, where its segment ends, what it produced.
+struct Chain {
+    pos: usize,
+    limit: usize,
+    produced: u64,
+}
+
+/// Walks the tokens starting before `adv.len()` from position 0 (a token boundary) and returns
+/// the position after the last one and the output they produce.
+///
+/// One chain is one dependent load per token. To overlap several, the block is cut into
+/// [`CHAINS`] segments and a chain is also started at the first byte of every segment but the
+/// first, as if a token started there, recording each position it visits. Walks from
+/// different starts soon meet (they visit roughly one position in three), and from a common
+/// position on they coincide. So when the true chain, continued into a segment, lands on a
+/// position that segment's chain visited, the rest of the segment is known: the same exit
+/// position, and the output that chain produced after that position. Until it lands on one,
+/// the true chain steps on by itself, so the result is exactly that of a serial walk whatever
+/// the data.
+#[inline]
+fn walk_block(adv: &[u8], out: &[u16], seen: &mut Seen) -> (usize, u64) {
+    let m = adv.len().min(out.len());
+    let step = |p: usize| match (adv.get(p), out.get(p)) {
+        (Some(&a), Some(&o)) => (usize::from(a), u64::from(o)),
+        // Past the table (never reached before `p >= m`): stop.
+        _ => (m, 0),
+    };
+    if m < BLOCK / 2 {
+        let (mut j, mut produced) = (0usize, 0u64);
+        while j < m {
+            let (a, o) = step(j);
+            produced += o;
+            j += a;
+        }
+        return (j, produced);
+    }
+    seen.next_block();
+    let gen = seen.generation << 32;
+    let seg = m / CHAINS;
+    // Chain c walks from c * seg until it passes its segment; chain 0 is the true one.
+    let mut chains: [Chain; CHAINS] = std::array::from_fn(|c| Chain {
+        pos: c * seg,
+        limit: if c + 1 == CHAINS { m } else { (c + 1) * seg },
+        produced: 0,
+    });
+    loop {
+        let mut active = false;
+        for (c, ch) in chains.iter_mut().enumerate() {
+            if ch.pos < ch.limit {
+                active = true;
+                if c > 0 {
+                    if let Some(s) = seen.at.get_mut(ch.pos) {
+                        *s = gen | (ch.produced + 1);
+                    }
+                }
+                let (a, o) = step(ch.pos);
+                ch.produced += o;
+                ch.pos += a;
+            }
+        }
+        if !active {
+            break;
+        }
+    }
+    // Continue the true chain through each later segment.
+    let (mut t, mut produced) = (chains[0].pos, chains[0].produced);
+    for ch in chains.iter().skip(1) {
+        while t < ch.limit {
+            let mark = seen.at.get(t).copied().unwrap_or(0);
+            if mark >> 32 == seen.generation {
+                produced += ch.produced - ((mark & u64::from(u32::MAX)) - 1);
+                t = ch.pos;
+                break;
+            }
+            let (a, o) = step(t);
+            produced += o;
+            t += a;
+        }
+    }
+    (t, produced)
 }
 
 /// Step table of [`scan_tokens`]: for each position `i`, the size and output of a token whose
@@ -322,6 +431,22 @@ mod tests {
                 assert_eq!(scan_tokens(&b, p0), scan_reference(&b, p0), "len {len}");
             }
         }
+        // Periodic bytes, where chains started off the true one never meet it (every step
+        // the same size): the true chain must then walk each segment itself.
+        for fill in [0x1Fu8, 0x00, 0x20, 0xE0, 0xFF, 0x3F] {
+            for len in [2000usize, 2081, 9000] {
+                let b = vec![fill; len];
+                assert_eq!(
+                    scan_tokens(&b, 5),
+                    scan_reference(&b, 5),
+                    "{fill:#x} x {len}"
+                );
+            }
+        }
+        let b: Vec<u8> = (0..50_000u32)
+            .map(|i| [0x1F, 0x20, 0x00][(i % 3) as usize])
+            .collect();
+        assert_eq!(scan_tokens(&b, 0), scan_reference(&b, 0));
         // Real streams too.
         let data: Vec<u8> = (0..200_000u32)
             .map(|i| ((i % 251) ^ (i / 7)) as u8)
