@@ -1190,16 +1190,24 @@ impl<S: Source> Parser<S> {
     /// Validates a whole LZF string value of `compressed` bytes in one step (check mode), with
     /// the errors and offsets of the chunked path in [`Parser::step_string`].
     fn check_lzf_whole(&mut self, compressed: usize, uncompressed: u64) -> ReadResult<()> {
+        self.lzf_check = StreamValidator::new(uncompressed);
         let sp = self.take(compressed, "an LZF string value")?;
-        if self.skipping {
-            return Ok(());
-        }
-        let mut check = StreamValidator::new(uncompressed);
+        self.check_lzf_chunk(sp, true)
+    }
+
+    /// Feeds the compressed bytes `sp` of an LZF string value to `self.lzf_check` (and, when
+    /// `finished`, checks the stream's end). Errors as on the decoding path: feed errors at the
+    /// token, end-of-stream errors at the end of the compressed bytes.
+    fn check_lzf_chunk(&mut self, sp: Span, finished: bool) -> ReadResult<()> {
+        let check = &mut self.lzf_check;
+        let stream_start = sp.start().saturating_sub(check.consumed());
         let r = match check.feed(self.src.bytes(sp)) {
-            Err(e) => Err((sp.start().saturating_add(e.offset()), e)),
-            Ok(()) => check
+            Err(e) => Err((stream_start.saturating_add(e.offset()), e)),
+            Ok(()) if finished => check
+                .clone()
                 .finish()
-                .map_err(|e| (sp.start() + compressed as u64, e)),
+                .map_err(|e| (sp.start() + sp.len() as u64, e)),
+            Ok(()) => Ok(()),
         };
         r.map_err(|(at, e)| {
             self.err(
@@ -1297,25 +1305,7 @@ impl<S: Source> Parser<S> {
                     }
                     return Ok(None);
                 }
-                let check = &mut self.lzf_check;
-                // Same error offsets as the decoding path above: feed errors at the token,
-                // end-of-stream errors at the end of the compressed bytes.
-                let stream_start = sp.start().saturating_sub(check.consumed());
-                let r = match check.feed(self.src.bytes(sp)) {
-                    Err(e) => Err((stream_start.saturating_add(e.offset()), e)),
-                    Ok(()) if finished => check
-                        .clone()
-                        .finish()
-                        .map_err(|e| (sp.start() + n as u64, e)),
-                    Ok(()) => Ok(()),
-                };
-                if let Err((at, e)) = r {
-                    return Err(self.err(
-                        at,
-                        "lzf",
-                        format!("invalid LZF compressed string value: {e}"),
-                    ));
-                }
+                self.check_lzf_chunk(sp, finished)?;
                 if finished {
                     self.state = State::KeyEnd;
                 }

@@ -457,31 +457,13 @@ fn fields_digest<'a>(it: impl Iterator<Item = Element<'a>>) -> (usize, u64) {
 impl ValueCost {
     /// Resets for a new key.
     pub fn reset(&mut self) {
-        // Field by field: rebuilding the struct around the kept buffer copies it through the
-        // stack once per key.
-        self.n = 0;
-        self.lp = 0;
-        self.lp_ttl = 0;
-        self.sds = 0;
-        self.max_len = 0;
-        self.all_int = true;
-        self.int_min = 0;
-        self.int_max = 0;
-        self.ttl_fields = 0;
-        self.ql_closed = 0;
-        self.ql_cur = 0;
-        self.ql_cur_n = 0;
-        self.str_len = 0;
+        let head = std::mem::take(&mut self.str_head);
+        *self = ValueCost {
+            all_int: true,
+            str_head: head,
+            ..ValueCost::default()
+        };
         self.str_head.clear();
-        self.str_int = None;
-        self.str_len_hint = 0;
-        self.st_master = StreamId::default();
-        self.st_master_fields = None;
-        self.st_node_lp = 0;
-        self.st_nodes_cost = 0;
-        self.st_nodes = 0;
-        self.st_groups_cost = 0;
-        self.module_len = 0;
     }
 
     fn element(&mut self, model: &CacheModel, e: &Element<'_>) -> u64 {
