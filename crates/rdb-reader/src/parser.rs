@@ -913,32 +913,13 @@ impl<S: Source> Parser<S> {
         let kind = h
             .classify_type(t)
             .map_err(|m| self.err(offset, "unsupported-type", format!("{m}: {t}")))?;
-        let key = self.read_string(0, "a key")?;
-        // Keep a short preview of the key for error messages (no allocation after warm-up).
-        self.key.preview.clear();
-        let (preview_src, len) = match key {
-            Val::Span(sp) => (self.src.bytes(sp), sp.len()),
-            Val::Scratch(i) => {
-                let s = self.scratch.get(i).map(Vec::as_slice).unwrap_or(&[]);
-                (s, s.len())
+        if kind == TypeKind::String {
+            if let Some(e) = self.short_string_key(offset, t) {
+                return Ok(e);
             }
-            _ => (&[][..], 0),
-        };
-        if let Val::Int(v) = key {
-            let t = rdb_format::IntText::new(v);
-            self.key.preview.extend_from_slice(t.as_bytes());
-            self.key.len = t.as_bytes().len();
-        } else {
-            self.key
-                .preview
-                .extend_from_slice(preview_src.get(..preview_src.len().min(64)).unwrap_or(&[]));
-            self.key.len = len;
         }
-        self.key.active = true;
-        self.key.kind = Some(kind);
-        self.key_attrs = std::mem::take(&mut self.pending);
-        self.key_min_expire = None;
-        self.key_intset_width = None;
+        let key = self.read_string(0, "a key")?;
+        self.enter_key(key, kind);
 
         use TypeKind as K;
         let mut len_hint = None;
@@ -1137,6 +1118,87 @@ impl<S: Source> Parser<S> {
             len_hint,
             whole: None,
         })
+    }
+
+    /// Enters a key whose name was just read: keeps a short preview of it for error messages
+    /// (no allocation after warm-up) and takes the pending per-key opcodes.
+    #[inline(always)]
+    fn enter_key(&mut self, key: Val, kind: TypeKind) {
+        self.key.preview.clear();
+        let (preview_src, len) = match key {
+            Val::Span(sp) => (self.src.bytes(sp), sp.len()),
+            Val::Scratch(i) => {
+                let s = self.scratch.get(i).map(Vec::as_slice).unwrap_or(&[]);
+                (s, s.len())
+            }
+            _ => (&[][..], 0),
+        };
+        if let Val::Int(v) = key {
+            let t = rdb_format::IntText::new(v);
+            self.key.preview.extend_from_slice(t.as_bytes());
+            self.key.len = t.as_bytes().len();
+        } else {
+            self.key
+                .preview
+                .extend_from_slice(preview_src.get(..preview_src.len().min(64)).unwrap_or(&[]));
+            self.key.len = len;
+        }
+        self.key.active = true;
+        self.key.kind = Some(kind);
+        self.key_attrs = std::mem::take(&mut self.pending);
+        self.key_min_expire = None;
+        self.key_intset_width = None;
+    }
+
+    /// Fast path of [`Parser::start_key`] for the most common record: a string key of at most
+    /// 63 bytes and a value that is a raw string of at most 63 bytes or an 8/16/32-bit integer,
+    /// both with one-byte headers and already buffered. Everything else (other headers, the
+    /// end of the input, lengths over the limits, a source error) returns `None` with nothing
+    /// consumed, and the general path parses the record with its errors and offsets.
+    #[inline(always)]
+    fn short_string_key(&mut self, offset: u64, t: RdbType) -> Option<Emit> {
+        const MAX_SHORT: usize = 63;
+        let b = self.src.peek(2 + 2 * MAX_SHORT).ok()?;
+        let (&key_header, rest) = b.split_first()?;
+        let key_len = usize::from(key_header);
+        if key_header > MAX_SHORT as u8 || key_len > self.limits.max_string {
+            return None;
+        }
+        let (&value_header, value) = rest.get(key_len..)?.split_first()?;
+        let (value_len, int) = match value_header {
+            0..=0x3F if usize::from(value_header) <= value.len() => {
+                (usize::from(value_header), None)
+            }
+            0xC0 => (1, Some(i64::from(i8::from_le_bytes([*value.first()?])))),
+            0xC1 => (
+                2,
+                Some(i64::from(i16::from_le_bytes(*value.first_chunk()?))),
+            ),
+            0xC2 => (
+                4,
+                Some(i64::from(i32::from_le_bytes(*value.first_chunk()?))),
+            ),
+            _ => return None,
+        };
+        let record = self.src.take(2 + key_len + value_len).ok()?;
+        let key = Val::Span(Span::new(record.start() + 1, key_len));
+        let (value, len_hint) = match int {
+            Some(v) => (Val::Int(v), 1),
+            None => (
+                Val::Span(Span::new(record.start() + 2 + key_len as u64, value_len)),
+                value_len as u64,
+            ),
+        };
+        self.enter_key(key, TypeKind::String);
+        self.state = State::KeyEnd;
+        Some(self.key_then(
+            offset,
+            key,
+            t,
+            TypeKind::String,
+            Some(len_hint),
+            Emit::StringChunk(value),
+        ))
     }
 
     /// Emits the key now and queues `next` as the following event.

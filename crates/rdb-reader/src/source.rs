@@ -33,6 +33,11 @@ impl Span {
         self.len == 0
     }
 
+    /// The span of `len` bytes at absolute offset `start` (a part of a span already taken).
+    pub(crate) fn new(start: u64, len: usize) -> Span {
+        Span { start, len }
+    }
+
     /// The span covering `self` and everything up to the end of `later` (both must come from
     /// the same release window, `later` after `self`).
     pub fn to_end_of(self, later: Span) -> Span {

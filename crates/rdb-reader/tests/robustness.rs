@@ -229,3 +229,105 @@ fn public_files_valid_read_to_the_end_and_corrupt_fail_with_an_offset() {
         }
     }
 }
+
+/// Short string records (one-byte key and value headers) take a fast path in the parser; keys
+/// and values at and just past its limits (63/64 bytes, every integer width and its extremes,
+/// the limits of `Limits::max_string`) read exactly, in plain and whole-string mode, and every
+/// truncation of them fails at the same offset through the slice and the one-byte stream.
+#[test]
+fn short_string_records_at_the_fast_path_limits() {
+    use rdb_format::Element;
+    use rdb_reader::Event;
+
+    // (value encoding bytes, expected value)
+    let mut values: Vec<(Vec<u8>, Element<'static>)> = vec![
+        (vec![0x00], Element::Str(b"")),
+        (vec![0xC0, 0x80], Element::Int(-128)),
+        (vec![0xC0, 0x7F], Element::Int(127)),
+        (vec![0xC1, 0x00, 0x80], Element::Int(-32768)),
+        (vec![0xC1, 0xFF, 0x7F], Element::Int(32767)),
+        (
+            vec![0xC2, 0x00, 0x00, 0x00, 0x80],
+            Element::Int(i64::from(i32::MIN)),
+        ),
+        (
+            vec![0xC2, 0xFF, 0xFF, 0xFF, 0x7F],
+            Element::Int(i64::from(i32::MAX)),
+        ),
+    ];
+    static V63: [u8; 63] = [b'v'; 63];
+    static V64: [u8; 64] = [b'w'; 64];
+    let mut raw63 = vec![63u8];
+    raw63.extend_from_slice(&V63);
+    values.push((raw63, Element::Str(&V63)));
+    let mut raw64 = vec![0x40, 64];
+    raw64.extend_from_slice(&V64);
+    values.push((raw64, Element::Str(&V64)));
+
+    for key_len in [0usize, 1, 63, 64] {
+        for (enc, want) in &values {
+            let key = vec![b'k'; key_len];
+            let mut body = b"REDIS0011\xFE\x00".to_vec();
+            let record_at = body.len() as u64;
+            body.push(0);
+            if key_len < 64 {
+                body.push(key_len as u8);
+            } else {
+                body.extend_from_slice(&[0x40, key_len as u8]);
+            }
+            body.extend_from_slice(&key);
+            body.extend_from_slice(enc);
+            let data = with_crc(body);
+            for whole in [false, true] {
+                let limits = Limits {
+                    whole_strings: whole,
+                    ..Limits::default()
+                };
+                let mut p = Parser::new(SliceSource::new(&data), limits);
+                let (mut got_key, mut got_value) = (None, None);
+                while let Some(ev) = p.next_event().unwrap() {
+                    match ev {
+                        Event::Key(k) => {
+                            assert_eq!(k.offset, record_at);
+                            assert_eq!(k.whole, whole, "key {key_len} {enc:?}");
+                            got_key =
+                                Some(k.key.as_bytes(&mut rdb_format::IntText::new(0)).to_vec());
+                            if whole {
+                                got_value = k.value.map(|v| format!("{v:?}"));
+                            }
+                        }
+                        Event::StringChunk(c) => got_value = Some(format!("{c:?}")),
+                        _ => {}
+                    }
+                }
+                assert_eq!(got_key.as_deref(), Some(&key[..]), "key {key_len} {enc:?}");
+                assert_eq!(
+                    got_value,
+                    Some(format!("{want:?}")),
+                    "key {key_len} {enc:?}"
+                );
+            }
+            // A key limit below the key's length is enforced on the fast path too.
+            if key_len > 0 {
+                let tight = Limits {
+                    max_string: key_len - 1,
+                    ..Limits::default()
+                };
+                let last = run(Parser::new(SliceSource::new(&data), tight));
+                assert!(last.last().unwrap().starts_with("error limit"), "{last:?}");
+            }
+            // Every truncation: the same events and error through the slice and a stream that
+            // delivers one byte per read.
+            for cut in 11..data.len() {
+                let part = &data[..cut];
+                let l = Limits::default();
+                let s = run(Parser::new(
+                    StreamSource::new(OneByteReader::new(part), l.stream_buffer()),
+                    l,
+                ));
+                assert_eq!(slice_run(part), s, "key {key_len} {enc:?} cut {cut}");
+                assert!(s.last().unwrap().starts_with("error"), "cut {cut}: {s:?}");
+            }
+        }
+    }
+}
