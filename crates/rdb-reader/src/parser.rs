@@ -357,6 +357,35 @@ impl<S: Source> Parser<S> {
         Ok(Some(self.render(emit)))
     }
 
+    /// Gives the remaining elements of the current compact value (a listpack, ziplist, intset
+    /// or zipmap held in memory) to `f`, all in one call, instead of one [`Parser::next_event`]
+    /// call each; in any other state it does nothing. The events, their order and any error
+    /// (after which the parser is fused, as with `next_event`) are exactly those that
+    /// `next_event` would give; the source does not move while a compact value is walked.
+    pub fn drain_blob(&mut self, f: &mut impl FnMut(&Event<'_>)) -> ReadResult<()> {
+        if self.fused || self.skipping || self.queued.is_some() {
+            return Ok(());
+        }
+        loop {
+            let State::Blob { loc, cur, shape } = &mut self.state else {
+                return Ok(());
+            };
+            match blob_item(blob_at(&self.src, &self.blob_buf, *loc), cur, *shape) {
+                Ok(Some(e)) => f(&self.render(e)),
+                Ok(None) => {
+                    self.state = State::KeyEnd;
+                    return Ok(());
+                }
+                Err(e) => {
+                    let err = self.item_err(e);
+                    self.fused = true;
+                    self.state = State::Done;
+                    return Err(err);
+                }
+            }
+        }
+    }
+
     /// Skips the rest of the current key (after its [`Event::Key`]) without decoding its
     /// elements: blobs are not walked, LZF strings are not decompressed. The next event is
     /// whatever follows the key. Does nothing outside a key.

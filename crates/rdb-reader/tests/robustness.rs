@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use rdb_reader::{Limits, Parser, SliceSource, StreamSource};
 use rdb_testkit::chunked::{OneByteReader, RandomChunkReader};
-use rdb_testkit::events::run;
+use rdb_testkit::events::{run, run_draining};
 
 fn all_files() -> Vec<PathBuf> {
     rdb_testkit::testdata::rdb_files("")
@@ -38,6 +38,8 @@ fn same_events_from_slice_one_byte_and_random_chunks() {
     for (i, f) in files.iter().enumerate() {
         let data = std::fs::read(f).unwrap();
         let want = slice_run(&data);
+        let drained = run_draining(Parser::new(SliceSource::new(&data), Limits::default()));
+        assert_eq!(drained, want, "{}: drain_blob differs", f.display());
         for (k, got) in stream_runs(&data, i as u64).into_iter().enumerate() {
             assert_eq!(
                 got.len(),
@@ -152,6 +154,14 @@ fn every_truncation_fails_with_an_error() {
                     l,
                 ));
                 assert_eq!(s, got, "{} cut at {cut}: stream differs", f.display());
+                // Compact values handed over in one call: same events, same error.
+                let drained = run_draining(Parser::new(SliceSource::new(&data[..cut]), l));
+                assert_eq!(
+                    drained,
+                    got,
+                    "{} cut at {cut}: drain_blob differs",
+                    f.display()
+                );
             }
         }
     }

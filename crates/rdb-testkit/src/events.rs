@@ -106,3 +106,24 @@ pub fn run<S: Source>(mut p: Parser<S>) -> Vec<String> {
     }
     out
 }
+
+/// Like [`run`], but after every event hands the elements of a compact value over with
+/// [`Parser::drain_blob`]: the lines must equal those of [`run`].
+pub fn run_draining<S: Source>(mut p: Parser<S>) -> Vec<String> {
+    let mut out = Vec::new();
+    loop {
+        match p.next_event() {
+            Ok(Some(ev)) => out.push(fingerprint(&ev)),
+            Ok(None) => break,
+            Err(e) => {
+                out.push(format!("error {} @{}", e.code(), e.offset()));
+                break;
+            }
+        }
+        if let Err(e) = p.drain_blob(&mut |ev| out.push(fingerprint(ev))) {
+            out.push(format!("error {} @{}", e.code(), e.offset()));
+            break;
+        }
+    }
+    out
+}

@@ -665,8 +665,9 @@ impl ValueCost {
         let t = &model.thresholds;
         let robj = model.alloc(model.robj);
         let entry = model.alloc(model.dict_entry);
-        match kind.logical() {
-            "string" => {
+        // By index into `LOGICAL_TYPES` (no string comparisons per key).
+        match kind.logical_index() {
+            0 => {
                 if self.str_len == 0 && self.str_int.is_none() {
                     self.str_len = self.str_len_hint;
                 }
@@ -679,7 +680,7 @@ impl ValueCost {
                 });
                 model.string_value(self.str_len, int)
             }
-            "list" => {
+            1 => {
                 if model.small_list_listpack
                     && model.listpack_overhead + self.lp <= t.list_max_listpack_bytes
                 {
@@ -693,7 +694,7 @@ impl ValueCost {
                     robj + model.alloc(model.quicklist_struct) + self.ql_closed + last
                 }
             }
-            "set" => {
+            2 => {
                 if self.n > 0 && self.all_int && self.n <= t.set_max_intset_entries {
                     let w = width_for(self.int_min).max(width_for(self.int_max)) as u64;
                     robj + model.alloc(model.intset_header + self.n * w)
@@ -705,7 +706,7 @@ impl ValueCost {
                     robj + model.dict(self.n) + self.n * entry + self.sds
                 }
             }
-            "zset" => {
+            3 => {
                 if self.n <= t.zset_max_listpack_entries
                     && self.max_len <= t.zset_max_listpack_value
                 {
@@ -725,7 +726,7 @@ impl ValueCost {
                         + nodes
                 }
             }
-            "hash" => {
+            4 => {
                 let ttl_kind = matches!(
                     kind,
                     TypeKind::HashListpackEx
@@ -750,7 +751,7 @@ impl ValueCost {
                         + self.ttl_fields * model.hash_ttl_field_extra
                 }
             }
-            "stream" => {
+            5 => {
                 self.close_stream_node(model);
                 let cgroups = if self.st_groups_cost > 0 {
                     model.rax_new()

@@ -108,6 +108,16 @@ pub fn drive<S: Source>(parser: &mut Parser<S>, v: &mut Verifier, input: Option<
                 break;
             }
         }
+        // The elements of a compact value in one call (the source stays where it is).
+        let start = parser.offset();
+        let ctx = EventContext {
+            start: Some(start),
+            input,
+        };
+        if let Err(e) = parser.drain_blob(&mut |ev| v.on_event_at(ev, ctx)) {
+            v.on_read_error(&e);
+            break;
+        }
     }
 }
 
