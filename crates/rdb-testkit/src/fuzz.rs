@@ -366,13 +366,16 @@ fn folded_full_run(data: &[u8]) -> (Vec<SkipStep>, bool) {
 }
 
 /// Slice vs one-byte `Read` vs random-chunk `Read` give identical event fingerprints (same
-/// events, same error code and offset), also with `Limits::whole_strings`; `Parser::skip_key`
+/// events, same error code and offset), also with `Limits::whole_strings` and with compact
+/// values handed over by `Parser::drain_blob`; `Parser::skip_key`
 /// on every key never panics and ends where full decoding ends.
 pub fn read_stream_equivalence(data: &[u8]) {
     let limits = Limits::default();
     let slice = crate::events::run(Parser::new(SliceSource::new(data), limits));
     let one = crate::events::run(rdb_reader::stream_parser(OneByteReader::new(data), limits));
     assert_eq!(slice, one, "slice and one-byte stream differ");
+    let drained = crate::events::run_draining(Parser::new(SliceSource::new(data), limits));
+    assert_eq!(slice, drained, "slice with Parser::drain_blob differs");
     let seed = seed_of(data);
     let max = [1usize, 2, 3, 7, 16, 64, 1000, 70_000][(seed % 8) as usize];
     // Plain, then string keys given whole (the verifier's mode), which stand for the same events.
