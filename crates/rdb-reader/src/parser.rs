@@ -1868,6 +1868,7 @@ impl<S: Source> Parser<S> {
         }
     }
 
+    #[inline(always)]
     fn render(&self, e: Emit) -> Event<'_> {
         match e {
             Emit::Header(h) => Event::Header(h),
