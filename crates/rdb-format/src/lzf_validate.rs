@@ -23,21 +23,20 @@ const MAX_DISTANCE: u64 = 8192;
 /// position are first computed branch-free in a loop the compiler vectorises; the block is then
 /// walked by [`walk_block`], which runs several chains at once.
 #[inline]
-fn scan_tokens(b: &[u8], mut produced: u64) -> (usize, u64) {
+fn scan_tokens(b: &[u8], mut produced: u64, scratch: &mut Scratch) -> (usize, u64) {
     // Tokens may start at positions < b.len() - 32 (33 bytes must remain).
     let end = b.len().saturating_sub(32);
-    let mut adv = [0u8; BLOCK];
-    let mut out = [0u16; BLOCK];
-    let mut seen = Seen::new();
+    let Scratch { adv, out, seen } = scratch;
     let mut pos = 0usize;
     while pos < end {
         let m = (end - pos).min(BLOCK);
         // Each control byte and the byte after it (`pos + m < b.len()`).
         let ctrls = b.get(pos..pos + m).unwrap_or(&[]);
         let nexts = b.get(pos + 1..pos + m + 1).unwrap_or(&[]);
-        fill_steps(ctrls, nexts, &mut adv, &mut out);
+        // Writes `adv[..m]` and `out[..m]`, the only entries read below.
+        fill_steps(ctrls, nexts, adv, out);
         let (adv, out) = (adv.get(..m).unwrap_or(&[]), out.get(..m).unwrap_or(&[]));
-        let (j, p) = walk_block(adv, out, &mut seen);
+        let (j, p) = walk_block(adv, out, seen);
         produced += p;
         // The last token may end past the block (up to 33 bytes): the next block starts there.
         pos += j;
@@ -50,9 +49,37 @@ const BLOCK: usize = 2048;
 /// Chains walked at once by [`walk_block`].
 const CHAINS: usize = 4;
 
+/// The tables of [`scan_tokens`] (22 KiB), kept by a [`StreamValidator`] across values: setting
+/// them up per call cost as much zeroing as there were bytes to validate on 4–64 KiB values.
+/// Nothing needs clearing between uses: the step tables are written before they are read, and
+/// [`Seen`] marks carry a generation.
+#[derive(Clone)]
+struct Scratch {
+    adv: [u8; BLOCK],
+    out: [u16; BLOCK],
+    seen: Seen,
+}
+
+impl Scratch {
+    fn new() -> Self {
+        Scratch {
+            adv: [0; BLOCK],
+            out: [0; BLOCK],
+            seen: Seen::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Scratch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scratch").finish_non_exhaustive()
+    }
+}
+
 /// The positions a speculative chain of [`walk_block`] visited, with the output produced in
 /// its segment before each: `(generation << 32) | (produced + 1)`, so that a new block needs
 /// no clearing (a new generation).
+#[derive(Clone)]
 struct Seen {
     at: [u64; BLOCK],
     generation: u64,
@@ -198,6 +225,8 @@ pub struct StreamValidator {
     token_offset: u64,
     state: State,
     error: Option<LzfError>,
+    /// Tables of the unchecked walk, allocated on first use and kept by [`Self::reset`].
+    scratch: Option<Box<Scratch>>,
 }
 
 impl StreamValidator {
@@ -211,7 +240,18 @@ impl StreamValidator {
             token_offset: 0,
             state: State::Ctrl,
             error: None,
+            scratch: None,
         }
+    }
+
+    /// Starts over for another string of declared length `expected_len`, as
+    /// [`StreamValidator::new`] does, keeping the tables allocated by earlier walks.
+    pub fn reset(&mut self, expected_len: u64) {
+        let scratch = self.scratch.take();
+        *self = StreamValidator {
+            scratch,
+            ..StreamValidator::new(expected_len)
+        };
     }
 
     /// Bytes the stream has decoded to so far.
@@ -240,7 +280,7 @@ impl StreamValidator {
     }
 
     /// Checks that the stream ended on a token boundary with exactly the declared length.
-    pub fn finish(self) -> Result<(), LzfError> {
+    pub fn finish(&self) -> Result<(), LzfError> {
         if let Some(e) = self.error {
             return Err(e);
         }
@@ -326,7 +366,8 @@ impl StreamValidator {
                     // no per-token check (if it overshoots, the checked loop below redoes it
                     // and finds the exact token).
                     if self.produced >= MAX_DISTANCE {
-                        let (pos, produced) = scan_tokens(rest, self.produced);
+                        let scratch = self.scratch.get_or_insert_with(|| Box::new(Scratch::new()));
+                        let (pos, produced) = scan_tokens(rest, self.produced, scratch);
                         if produced <= self.expected_len {
                             rest = rest.get(pos..).unwrap_or(&[]);
                             self.consumed += pos as u64;
@@ -428,7 +469,11 @@ mod tests {
             for _ in 0..4 {
                 let b: Vec<u8> = (0..len).map(|_| rng.random()).collect();
                 let p0 = rng.random_range(0..100_000u64);
-                assert_eq!(scan_tokens(&b, p0), scan_reference(&b, p0), "len {len}");
+                assert_eq!(
+                    scan_tokens(&b, p0, &mut Scratch::new()),
+                    scan_reference(&b, p0),
+                    "len {len}"
+                );
             }
         }
         // Periodic bytes, where chains started off the true one never meet it (every step
@@ -437,7 +482,7 @@ mod tests {
             for len in [2000usize, 2081, 9000] {
                 let b = vec![fill; len];
                 assert_eq!(
-                    scan_tokens(&b, 5),
+                    scan_tokens(&b, 5, &mut Scratch::new()),
                     scan_reference(&b, 5),
                     "{fill:#x} x {len}"
                 );
@@ -446,7 +491,10 @@ mod tests {
         let b: Vec<u8> = (0..50_000u32)
             .map(|i| [0x1F, 0x20, 0x00][(i % 3) as usize])
             .collect();
-        assert_eq!(scan_tokens(&b, 0), scan_reference(&b, 0));
+        assert_eq!(
+            scan_tokens(&b, 0, &mut Scratch::new()),
+            scan_reference(&b, 0)
+        );
         // Real streams too.
         let data: Vec<u8> = (0..200_000u32)
             .map(|i| ((i % 251) ^ (i / 7)) as u8)
@@ -455,7 +503,10 @@ mod tests {
         Compressor::new()
             .compress(&data, &mut z, usize::MAX)
             .unwrap();
-        assert_eq!(scan_tokens(&z, 0), scan_reference(&z, 0));
+        assert_eq!(
+            scan_tokens(&z, 0, &mut Scratch::new()),
+            scan_reference(&z, 0)
+        );
     }
 
     fn decoder_result(input: &[u8], expected: u64, chunk: usize) -> Result<u64, LzfError> {
@@ -469,6 +520,22 @@ mod tests {
 
     fn validator_result(input: &[u8], expected: u64, chunk: usize) -> Result<u64, LzfError> {
         let mut v = StreamValidator::new(expected);
+        for c in input.chunks(chunk.max(1)) {
+            v.feed(c)?;
+        }
+        let n = v.produced();
+        v.finish().map(|()| n)
+    }
+
+    /// [`validator_result`] with one validator reused across streams ([`StreamValidator::reset`]
+    /// keeps the walk's tables, which must carry nothing over).
+    fn reused_result(
+        v: &mut StreamValidator,
+        input: &[u8],
+        expected: u64,
+        chunk: usize,
+    ) -> Result<u64, LzfError> {
+        v.reset(expected);
         for c in input.chunks(chunk.max(1)) {
             v.feed(c)?;
         }
@@ -497,6 +564,7 @@ mod tests {
     #[test]
     fn agrees_with_the_decoder_on_valid_and_mutated_streams() {
         let mut c = Compressor::new();
+        let mut reused = StreamValidator::new(0);
         let mut checked = 0;
         for (i, len) in [40usize, 100, 1000, 20_000, 70_000].into_iter().enumerate() {
             let data = sample(len, i as u64 + 7);
@@ -531,9 +599,15 @@ mod tests {
                     len as u64
                 };
                 for chunk in [1usize, 5, 64 * 1024] {
+                    let want = decoder_result(&m, expected, chunk);
+                    assert_eq!(
+                        reused_result(&mut reused, &m, expected, chunk),
+                        want,
+                        "reused validator: len {len} mutation {k} chunk {chunk}"
+                    );
                     assert_eq!(
                         validator_result(&m, expected, chunk),
-                        decoder_result(&m, expected, chunk),
+                        want,
                         "len {len} mutation {k} chunk {chunk}"
                     );
                     checked += 1;

@@ -1006,7 +1006,7 @@ impl<S: Source> Parser<S> {
                             return Ok(self.whole_key(offset, key, t, len_hint, None));
                         }
                         if check {
-                            self.lzf_check = StreamValidator::new(uncompressed);
+                            self.lzf_check.reset(uncompressed);
                             State::StringLzfCheck { left: compressed }
                         } else {
                             State::StringLzf {
@@ -1281,7 +1281,7 @@ impl<S: Source> Parser<S> {
     /// Validates a whole LZF string value of `compressed` bytes in one step (check mode), with
     /// the errors and offsets of the chunked path in [`Parser::step_string`].
     fn check_lzf_whole(&mut self, compressed: usize, uncompressed: u64) -> ReadResult<()> {
-        self.lzf_check = StreamValidator::new(uncompressed);
+        self.lzf_check.reset(uncompressed);
         let sp = self.take(compressed, "an LZF string value")?;
         self.check_lzf_chunk(sp, true)
     }
@@ -1295,7 +1295,6 @@ impl<S: Source> Parser<S> {
         let r = match check.feed(self.src.bytes(sp)) {
             Err(e) => Err((stream_start.saturating_add(e.offset()), e)),
             Ok(()) if finished => check
-                .clone()
                 .finish()
                 .map_err(|e| (sp.start() + sp.len() as u64, e)),
             Ok(()) => Ok(()),
