@@ -99,7 +99,7 @@ pub fn run<S: Source>(mut p: Parser<S>) -> Vec<String> {
             Ok(Some(ev)) => out.push(fingerprint(&ev)),
             Ok(None) => break,
             Err(e) => {
-                out.push(format!("error {} @{}", e.code(), e.offset()));
+                out.push(error_line(&e));
                 break;
             }
         }
@@ -116,14 +116,19 @@ pub fn run_draining<S: Source>(mut p: Parser<S>) -> Vec<String> {
             Ok(Some(ev)) => out.push(fingerprint(&ev)),
             Ok(None) => break,
             Err(e) => {
-                out.push(format!("error {} @{}", e.code(), e.offset()));
+                out.push(error_line(&e));
                 break;
             }
         }
         if let Err(e) = p.drain_blob(&mut |ev| out.push(fingerprint(ev))) {
-            out.push(format!("error {} @{}", e.code(), e.offset()));
+            out.push(error_line(&e));
             break;
         }
     }
     out
+}
+
+/// The line of a run that ended with error `e`: `error <code> @<offset>`.
+fn error_line(e: &rdb_reader::ReadError) -> String {
+    format!("error {} @{}", e.code(), e.offset())
 }
