@@ -59,7 +59,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rayon::prelude::*;
 use rdb_format::Header;
 use rdb_model::Keyspace;
-use rdb_writer::{Summary, Target, WriteError};
+use rdb_writer::{Summary, SyncingFile, Target, WriteError};
 
 use crate::manifest::{cache_size_text, rfc3339_utc, unix_now, Manifest, NodeSnapshot};
 use crate::topology::{Partitioner, Topology, TopologyError};
@@ -446,7 +446,7 @@ pub(crate) struct NodeStats {
 }
 
 /// The output of one node file writer.
-pub(crate) type NodeOutput = (HashingWriter<File>, Summary, NodeStats);
+pub(crate) type NodeOutput = (HashingWriter<SyncingFile>, Summary, NodeStats);
 
 /// A finished, synced temporary node file.
 struct NodeDone {
@@ -464,7 +464,7 @@ fn run<F>(
     write: F,
 ) -> Result<ExportResult, ExportError>
 where
-    F: Fn(usize, HashingWriter<File>, &AtomicBool) -> Result<NodeOutput, ExportError> + Sync,
+    F: Fn(usize, HashingWriter<SyncingFile>, &AtomicBool) -> Result<NodeOutput, ExportError> + Sync,
 {
     // Temporary files of killed earlier runs of this export (never of a live one).
     let finals: Vec<String> = plan
@@ -514,7 +514,7 @@ fn write_one<F>(
     cancel: &AtomicBool,
 ) -> Result<NodeDone, ExportError>
 where
-    F: Fn(usize, HashingWriter<File>, &AtomicBool) -> Result<NodeOutput, ExportError> + Sync,
+    F: Fn(usize, HashingWriter<SyncingFile>, &AtomicBool) -> Result<NodeOutput, ExportError> + Sync,
 {
     let id = plan
         .topology
@@ -524,10 +524,11 @@ where
         .unwrap_or_default();
     let final_name = node_file_name(&plan.name, id);
     let (file, temp) = commit::TempFile::create(&plan.out_dir, &final_name)?;
-    let (hashing, summary, stats) = write(index, HashingWriter::new(file), cancel)?;
+    // Synced in the background as it grows (writeback overlaps encoding), the tail at the end.
+    let out = HashingWriter::new(SyncingFile::new(file));
+    let (hashing, summary, stats) = write(index, out, cancel)?;
     let (file, sha256) = hashing.finish();
-    file.sync_all()
-        .map_err(|e| ExportError::io(temp.path(), e))?;
+    let file = file.finish().map_err(|e| ExportError::io(temp.path(), e))?;
     drop(file);
     let cache_size_bytes = match &plan.cache_size {
         Some(estimate) => estimate(temp.path()),

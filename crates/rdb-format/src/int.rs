@@ -64,6 +64,20 @@ pub fn parse_canonical_i64(s: &[u8]) -> Option<i64> {
         [b'0', ..] => return None,
         _ => {}
     }
+    if digits.len() <= 18 {
+        // Up to 18 digits cannot overflow (10^18 - 1 < 2^63): no checked arithmetic. The writer
+        // asks this of every collection element (integer encodings), most of them short.
+        let mut v: u64 = 0;
+        for &c in digits {
+            let d = c.wrapping_sub(b'0');
+            if d > 9 {
+                return None;
+            }
+            v = v * 10 + u64::from(d);
+        }
+        let v = v as i64;
+        return Some(if neg { -v } else { v });
+    }
     let mut v: i64 = 0;
     for &c in digits {
         if !c.is_ascii_digit() {
@@ -112,6 +126,45 @@ mod tests {
             "00",
         ] {
             assert_eq!(parse_canonical_i64(s.as_bytes()), None, "{s:?}");
+        }
+    }
+
+    /// The reference: `str::parse` plus the canonical-form rule (`v.to_string()` gives `s` back).
+    fn reference(s: &[u8]) -> Option<i64> {
+        let v: i64 = std::str::from_utf8(s).ok()?.parse().ok()?;
+        (v.to_string().as_bytes() == s).then_some(v)
+    }
+
+    #[test]
+    fn digit_count_boundaries_of_the_unchecked_path() {
+        for s in [
+            "999999999999999999",
+            "-999999999999999999",
+            "1000000000000000000",
+            "-1000000000000000000",
+            "099999999999999999",
+            "99999999999999999a",
+            "-9223372036854775809",
+            "92233720368547758070",
+        ] {
+            assert_eq!(
+                parse_canonical_i64(s.as_bytes()),
+                reference(s.as_bytes()),
+                "{s:?}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn agrees_with_std_parse(v in proptest::prelude::any::<i64>(), cut in 0usize..21, junk in 0u8..=255) {
+            let text = v.to_string().into_bytes();
+            proptest::prop_assert_eq!(parse_canonical_i64(&text), Some(v));
+            let mut bent = text.clone();
+            let at = cut.min(bent.len() - 1);
+            bent[at] = junk;
+            proptest::prop_assert_eq!(parse_canonical_i64(&bent), reference(&bent));
+            proptest::prop_assert_eq!(parse_canonical_i64(&text[..at]), reference(&text[..at]));
         }
     }
 

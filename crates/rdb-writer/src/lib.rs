@@ -37,6 +37,7 @@
 )]
 
 pub mod config;
+pub mod durable;
 mod encode;
 pub mod error;
 pub mod keyspace;
@@ -48,6 +49,7 @@ pub mod target;
 pub mod writer;
 
 pub use config::{EncodingConfig, KeyMeta, WriterBuilder};
+pub use durable::SyncingFile;
 pub use error::{KeyName, WriteError, WriteResult};
 pub use keyspace::{
     entry_has_field_ttls, entry_used_mem, estimate_used_mem, has_field_ttls, is_empty_value,

@@ -1,7 +1,6 @@
 //! Exports of an owned keyspace (also the JSONL source, which is read into one).
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::BufRead;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -9,7 +8,7 @@ use base64::Engine as _;
 use rayon::prelude::*;
 use rdb_model::json::{bytes_from_json, entry_from_json, module_id_from_name};
 use rdb_model::{Bytes, Entry, Keyspace, ModuleAux};
-use rdb_writer::{is_empty_value, KeyName, Target, WriteError, WriterBuilder};
+use rdb_writer::{is_empty_value, KeyName, SyncingFile, Target, WriteError, WriterBuilder};
 
 use super::{
     node_file_name, DbSelection, ExportError, ExportPlan, HashingWriter, NodeOutput, NodeStats,
@@ -109,7 +108,7 @@ impl<'k> ModelJob<'k> {
     pub(crate) fn write_node(
         &self,
         index: usize,
-        w: HashingWriter<File>,
+        w: HashingWriter<SyncingFile>,
         cancel: &AtomicBool,
     ) -> Result<NodeOutput, ExportError> {
         let plan = self.plan;

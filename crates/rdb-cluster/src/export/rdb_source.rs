@@ -1,7 +1,6 @@
 //! Exports of an `.rdb` file: two passes over the mapped bytes, raw copy where possible.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::File;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -11,7 +10,7 @@ use rdb_format::string::{decode_string_header, StringHeader};
 use rdb_format::{Header, IntText, Opcode, RdbType, TypeKind};
 use rdb_model::{Bytes, Entry, ModuleAux};
 use rdb_reader::{Event, KeyspaceBuilder, Limits, Parser, SliceSource};
-use rdb_writer::{KeyMeta, WriteError};
+use rdb_writer::{KeyMeta, SyncingFile, WriteError};
 
 use super::model_source::{builder, write_functions, BASE_USED_MEM, CANCEL_CHECK};
 use super::{
@@ -239,7 +238,7 @@ impl<'a> RdbJob<'a> {
     pub(crate) fn write_node(
         &self,
         index: usize,
-        w: HashingWriter<File>,
+        w: HashingWriter<SyncingFile>,
         cancel: &AtomicBool,
     ) -> Result<NodeOutput, ExportError> {
         let plan = self.plan;

@@ -32,7 +32,7 @@ use rdb_reader::{read_keyspace, MappedFile};
 use rdb_testkit::gen;
 use rdb_testkit::server::{RedisServer, ServerOptions};
 use rdb_writer::slot::key_slot;
-use rdb_writer::{write_keyspace, Target, WriterBuilder};
+use rdb_writer::{write_keyspace, SyncingFile, Target, WriterBuilder};
 
 /// Keys generated per `gen::mixed` call (each chunk gets its own seed and key suffix).
 const CHUNK: usize = 5_000;
@@ -515,10 +515,18 @@ fn timed_write(parts: &[Keyspace], dir: &Path, builder: &WriterBuilder, fsync: b
     }
     let one = |ks: &Keyspace, path: &Path| -> Res<(u64, u64)> {
         let f = File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let (f, s) = write_keyspace(ks, f, builder).map_err(|e| format!("write: {e}"))?;
-        if fsync {
-            f.sync_all().map_err(|e| format!("fsync: {e}"))?;
-        }
+        let s = if fsync {
+            // As `rdbkit export` writes node files: synced in the background as they grow,
+            // then the tail at the end (Redis's SAVE syncs incrementally too).
+            let (f, s) = write_keyspace(ks, SyncingFile::new(f), builder)
+                .map_err(|e| format!("write: {e}"))?;
+            f.finish().map_err(|e| format!("fsync: {e}"))?;
+            s
+        } else {
+            write_keyspace(ks, f, builder)
+                .map_err(|e| format!("write: {e}"))?
+                .1
+        };
         Ok((s.bytes, s.keys))
     };
     let me = std::process::id();
