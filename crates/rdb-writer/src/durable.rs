@@ -2,8 +2,8 @@
 //!
 //! An `.rdb` file is only complete once it is on stable storage (`fsync`). Written in one go
 //! and synced at the end, every page of it is still dirty when the sync starts, so the whole
-//! file's writeback is added to the write time (measured on the big-values benchmark: about
-//! 1.1 s of 6.4 s for 501 MB). Redis's `SAVE` syncs every few MiB as it goes
+//! file's writeback is added to the write time (measured on the big-values benchmark: wall
+//! minus CPU time 1.05 s of 6.42 s for 501 MB; 0.16 s with this type). Redis's `SAVE` syncs every few MiB as it goes
 //! (`rdb-save-incremental-fsync`, on by default), which keeps the kernel's dirty pages bounded
 //! and overlaps the device's work with serialisation.
 //!
@@ -20,8 +20,8 @@ use std::thread::JoinHandle;
 
 /// Bytes written between two background sync requests (32 MiB). On the big-values benchmark
 /// (two 250 MB node files written at once on two cores) 32 MiB gave 3.00–3.22 s, 8 MiB
-/// 3.15–3.28 s (more `fdatasync` calls, each a journal commit while the file grows) and 128 MiB
-/// 3.44–3.77 s (a longer tail left for the final sync).
+/// 3.15–3.71 s (more `fdatasync` calls; each may also commit the filesystem's journal while
+/// the file grows) and 128 MiB 3.44–3.77 s (a longer tail left for the final sync).
 pub const DEFAULT_SYNC_INTERVAL: u64 = 32 << 20;
 
 /// A [`File`] written front to back whose data is flushed to disk in the background every
