@@ -988,10 +988,11 @@ impl Compressor {
                 }
                 let end = ip + len;
                 // Positions inside the match are not hashed (liblzf's VERY_FAST hashes the
-                // last two, one of them measured the same): on semi-compressible values of
-                // 4–64 KiB and of 100–2000 bytes that costs 0.3–0.4 % of output size (0.8 % on the big-values
-                // dataset: 505.1 vs 501.0 MB) and saves
-                // 8–12 % of the time (alternating runs, best of 5 each, `rdb-testkit` example `lzf_compress_speed`).
+                // last two; hashing only the last one measured the same as both): on
+                // semi-compressible values of 4–64 KiB and of 100–2000 bytes that costs
+                // 0.3–0.4 % of output size (0.8 % on the big-values dataset: 505.1 vs 501.0 MB)
+                // and saves 8–12 % of the time (alternating runs, best of 5 each, `rdb-testkit`
+                // example `lzf_compress_speed`).
                 ip = end;
                 lit_start = ip;
                 misses = 1 << SKIP_SHIFT;

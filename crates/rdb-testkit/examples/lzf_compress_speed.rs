@@ -12,6 +12,7 @@
 use rand::{Rng, SeedableRng};
 use rdb_testkit::gen::semi_compressible;
 use std::time::Instant;
+
 fn main() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(1);
     let small = std::env::args().nth(1).is_some();

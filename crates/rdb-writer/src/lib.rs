@@ -9,6 +9,7 @@
 //!   ([`RdbWriter::begin_list`] …), raw passthrough ([`RdbWriter::write_raw_value`]), and
 //!   [`RdbWriter::finish`] with EOF and the CRC-64 trailer.
 //! - [`write_keyspace`]: a whole [`Keyspace`](rdb_model::Keyspace) in one call.
+//! - [`SyncingFile`]: an output file synced in the background as it grows (then `finish`).
 //!
 //! Output is deterministic: the same keyspace and options give the same bytes (fix the
 //! `ctime` AUX with [`WriterBuilder::ctime`]).
