@@ -524,8 +524,9 @@ where
         .unwrap_or_default();
     let final_name = node_file_name(&plan.name, id);
     let (file, temp) = commit::TempFile::create(&plan.out_dir, &final_name)?;
-    // Synced in the background as it grows (writeback overlaps encoding), the tail at the end.
-    let out = HashingWriter::new(SyncingFile::new(file));
+    // On disk as it grows (direct I/O where the filesystem allows, else background syncs:
+    // either way the device's work overlaps encoding), synced at the end.
+    let out = HashingWriter::new(SyncingFile::with_direct_io(file, temp.path()));
     let (hashing, summary, stats) = write(index, out, cancel)?;
     let (file, sha256) = hashing.finish();
     let file = file.finish().map_err(|e| ExportError::io(temp.path(), e))?;

@@ -275,6 +275,9 @@ pub struct Parser<S> {
     queued: Option<Emit>,
     /// Inside [`Parser::skip_key`]: walk the value without decoding it.
     skipping: bool,
+    /// [`Parser::set_skim`]: compact values (and list and stream nodes) are stepped over by
+    /// their string lengths, never decompressed.
+    skim: bool,
     /// Validator of the current LZF string value (`Limits::decode_lzf_strings` off).
     lzf_check: StreamValidator,
 }
@@ -316,8 +319,19 @@ impl<S: Source> Parser<S> {
             key_intset_width: None,
             queued: None,
             skipping: false,
+            skim: false,
             lzf_check: StreamValidator::new(0),
         }
+    }
+
+    /// Skim mode, for reading a file's records with every key skipped ([`Parser::skip_key`]
+    /// after each key event): a compact value (listpack, ziplist, intset, zipmap), each
+    /// quicklist or stream node and an LZF string value given whole
+    /// ([`Limits::whole_strings`]) are stepped over by their string lengths — not
+    /// decompressed, not validated, so errors inside them go unnoticed, and the key event of a
+    /// compact value has no `len_hint`. Takes effect from the next key.
+    pub fn set_skim(&mut self, on: bool) {
+        self.skim = on;
     }
 
     /// The header, once read.
@@ -622,6 +636,39 @@ impl<S: Source> Parser<S> {
                 format!("{what} of {uncompressed} bytes exceeds the limit"),
             )),
         }
+    }
+
+    /// Steps over a blob with the checks of [`Parser::read_blob`] on its string header and
+    /// lengths, without decompressing or parsing it (skim mode).
+    fn skip_blob(&mut self, what: &str) -> ReadResult<()> {
+        let (h, off) = self.read_string_header(what)?;
+        let n = match h {
+            StringHeader::Int(v) => {
+                return Err(self.err(
+                    off,
+                    "blob-encoding",
+                    format!("{what} is an integer-encoded string ({v}), not a blob"),
+                ))
+            }
+            StringHeader::Raw(len) => self.check_len(off, len, self.limits.max_blob, what)?,
+            StringHeader::Lzf {
+                compressed,
+                uncompressed,
+            } => {
+                let c = self.check_len(off, compressed, self.limits.max_blob, what)?;
+                let u = self.check_lzf_len(off, compressed, uncompressed, what)?;
+                if u > self.limits.max_blob {
+                    return Err(self.err(
+                        off,
+                        "limit",
+                        format!("{what} of {u} bytes exceeds the blob limit"),
+                    ));
+                }
+                c
+            }
+        };
+        self.take(n, what)?;
+        Ok(())
     }
 
     /// Reads a blob (listpack, ziplist, ...): a string that stays available (in the source
@@ -931,6 +978,20 @@ impl<S: Source> Parser<S> {
         Ok(start.to_end_of(end))
     }
 
+    /// The key event of a key whose compact value was stepped over (skim mode): the value
+    /// gives no events.
+    fn skimmed_key(&mut self, offset: u64, key: Val, t: RdbType, kind: TypeKind) -> Emit {
+        self.state = State::KeyEnd;
+        Emit::Key {
+            offset,
+            key,
+            rdb_type: t,
+            kind,
+            len_hint: None,
+            whole: None,
+        }
+    }
+
     fn start_key(&mut self, offset: u64, t: RdbType) -> ReadResult<Emit> {
         let h = self.header_or_err()?;
         let kind = h
@@ -1046,6 +1107,10 @@ impl<S: Source> Parser<S> {
                 if kind == K::HashListpackEx {
                     self.key_min_expire = Some(self.read_i64le("the hash min expire")?);
                 }
+                if self.skim {
+                    self.skip_blob("a hash listpack")?;
+                    return Ok(self.skimmed_key(offset, key, t, kind));
+                }
                 let loc = self.read_blob("a hash listpack")?;
                 let cur = self.lp_cursor(loc)?;
                 State::Blob {
@@ -1055,6 +1120,10 @@ impl<S: Source> Parser<S> {
                 }
             }
             K::HashZipmap => {
+                if self.skim {
+                    self.skip_blob("a zipmap")?;
+                    return Ok(self.skimmed_key(offset, key, t, kind));
+                }
                 let loc = self.read_blob("a zipmap")?;
                 let cur = ZipmapCursor::new(self.blob(loc)).map_err(|e| self.blob_err(e))?;
                 State::Blob {
@@ -1064,6 +1133,10 @@ impl<S: Source> Parser<S> {
                 }
             }
             K::ListZiplist | K::ZSetZiplist | K::HashZiplist => {
+                if self.skim {
+                    self.skip_blob("a ziplist")?;
+                    return Ok(self.skimmed_key(offset, key, t, kind));
+                }
                 let loc = self.read_blob("a ziplist")?;
                 let cur = ZiplistCursor::new(self.blob(loc)).map_err(|e| self.blob_err(e))?;
                 let shape = match kind {
@@ -1078,6 +1151,10 @@ impl<S: Source> Parser<S> {
                 }
             }
             K::SetIntset => {
+                if self.skim {
+                    self.skip_blob("an intset")?;
+                    return Ok(self.skimmed_key(offset, key, t, kind));
+                }
                 let loc = self.read_blob("an intset")?;
                 let set = Intset::parse(self.blob(loc)).map_err(|e| self.blob_err(e))?;
                 let (set_len, width) = (set.len(), set.width());
@@ -1095,6 +1172,10 @@ impl<S: Source> Parser<S> {
                 }
             }
             K::HashListpack | K::ZSetListpack | K::SetListpack => {
+                if self.skim {
+                    self.skip_blob("a listpack")?;
+                    return Ok(self.skimmed_key(offset, key, t, kind));
+                }
                 let loc = self.read_blob("a listpack")?;
                 let cur = self.lp_cursor(loc)?;
                 let shape = match kind {
@@ -1279,6 +1360,9 @@ impl<S: Source> Parser<S> {
     fn check_lzf_whole(&mut self, compressed: usize, uncompressed: u64) -> ReadResult<()> {
         self.lzf_check.reset(uncompressed);
         let sp = self.take(compressed, "an LZF string value")?;
+        if self.skim {
+            return Ok(()); // stepped over (its lengths were checked by the caller)
+        }
         self.check_lzf_chunk(sp, true)
     }
 
@@ -1576,6 +1660,14 @@ impl<S: Source> Parser<S> {
                     };
                     return Ok(Some(Emit::ListItem(v)));
                 }
+                2 if self.skim => {
+                    self.skip_blob("a quicklist listpack node")?;
+                    self.state = State::Quicklist {
+                        left,
+                        v2,
+                        node: None,
+                    };
+                }
                 2 => {
                     let loc = self.read_blob("a quicklist listpack node")?;
                     if self.blob(loc).is_empty() {
@@ -1600,6 +1692,13 @@ impl<S: Source> Parser<S> {
                     ));
                 }
             }
+        } else if self.skim {
+            self.skip_blob("a quicklist ziplist node")?;
+            self.state = State::Quicklist {
+                left,
+                v2,
+                node: None,
+            };
         } else {
             let loc = self.read_blob("a quicklist ziplist node")?;
             let cur = ZiplistCursor::new(self.blob(loc))
@@ -1660,6 +1759,10 @@ impl<S: Source> Parser<S> {
                         ))
                     }
                 };
+                if self.skim {
+                    self.skip_blob("a stream listpack")?;
+                    return Ok((Some(P::Nodes { left: left - 1 }), None));
+                }
                 let loc = self.read_blob("a stream listpack")?;
                 let cur = StreamNodeCursor::new(self.blob(loc), master.ms, master.seq)
                     .map_err(|e| self.blob_err(e))?;

@@ -129,6 +129,17 @@ impl KeyDigests {
         }
     }
 
+    /// Adds the digests of `other` (a later part of the same file, see [`crate::split`]).
+    pub fn append(&mut self, other: KeyDigests) {
+        for (mine, theirs) in self.buckets.iter_mut().zip(other.buckets.into_vec()) {
+            if mine.is_empty() {
+                *mine = theirs;
+            } else {
+                mine.extend_from_slice(&theirs);
+            }
+        }
+    }
+
     /// The digests recorded more than once (sorted, each once); frees the buckets.
     pub fn repeated(&mut self) -> Vec<u64> {
         let mut out: Vec<u64> = Vec::new();

@@ -395,6 +395,25 @@ impl Compat {
         self.bad_slot_info_aux.get_or_insert(offset);
     }
 
+    /// Adds what `other` saw (a later part of the same file, see [`crate::split`]): the
+    /// lowest offset of each type and opcode wins.
+    pub fn merge(&mut self, other: &Compat) {
+        fn min(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+            match (a, b) {
+                (Some(x), Some(y)) => Some(x.min(y)),
+                (x, y) => x.or(y),
+            }
+        }
+        self.header = self.header.or(other.header);
+        for (a, b) in self.types.iter_mut().zip(other.types.iter()) {
+            *a = min(*a, *b);
+        }
+        for (a, b) in self.opcodes.iter_mut().zip(other.opcodes.iter()) {
+            *a = min(*a, *b);
+        }
+        self.bad_slot_info_aux = min(self.bad_slot_info_aux, other.bad_slot_info_aux);
+    }
+
     /// The first record (lowest offset) that stops `line` from loading the file, if any.
     pub fn blocker(&self, line: EngineLine) -> Option<Blocker> {
         let h = self.header?;

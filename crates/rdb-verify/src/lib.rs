@@ -71,6 +71,7 @@ pub mod dedup;
 pub mod engine;
 pub mod multi;
 pub mod report;
+pub mod split;
 pub mod verifier;
 
 use std::io::Read;
@@ -85,27 +86,49 @@ pub use multi::{
     ManifestCheck, ManifestInput, Summary,
 };
 pub use report::{ChecksumReport, DbReport, Finding, Report, Severity, SlotsReport, TypeCounts};
+pub use split::{verify_file_in_parts, MIN_PART_BYTES};
 pub use verifier::{EventContext, Options, Verifier};
 
 /// Runs `parser` to its end (or first error), feeding `v`; `input` is the whole file when it
 /// is in memory.
 pub fn drive<S: Source>(parser: &mut Parser<S>, v: &mut Verifier, input: Option<&[u8]>) {
+    drive_until(parser, v, input, None);
+}
+
+/// As [`drive`], but stops after the first key that ends at or past offset `end` (when given)
+/// and returns that offset: the boundary of a part of the file (see [`split`]).
+pub(crate) fn drive_until<S: Source>(
+    parser: &mut Parser<S>,
+    v: &mut Verifier,
+    input: Option<&[u8]>,
+    end: Option<u64>,
+) -> Option<u64> {
+    let end = end.unwrap_or(u64::MAX);
     loop {
         let start = parser.offset();
         // By reference: moving the event out of the result copies it with wide loads that
         // cannot be forwarded from the parser's narrower stores (a stall per event).
-        match &parser.next_event() {
-            Ok(Some(ev)) => v.on_event_at(
-                ev,
-                EventContext {
-                    start: Some(start),
-                    input,
-                },
-            ),
+        let key_ended = match &parser.next_event() {
+            Ok(Some(ev)) => {
+                v.on_event_at(
+                    ev,
+                    EventContext {
+                        start: Some(start),
+                        input,
+                    },
+                );
+                split::ends_key(ev)
+            }
             Ok(None) => break,
             Err(e) => {
                 v.on_read_error(e);
                 break;
+            }
+        };
+        if key_ended {
+            let at = parser.offset();
+            if at >= end {
+                return Some(at);
             }
         }
         // The elements of a compact value in one call (the source stays where it is).
@@ -119,6 +142,7 @@ pub fn drive<S: Source>(parser: &mut Parser<S>, v: &mut Verifier, input: Option<
             break;
         }
     }
+    None
 }
 
 /// Verifies an in-memory file; `label` is the report's `path`.

@@ -11,6 +11,10 @@ use crate::report::{Finding, Report, Severity};
 use crate::verifier::Options;
 
 /// Verifies `paths` on a pool of `jobs` threads (0 = one per core); reports in input order.
+///
+/// With fewer files than threads, each file is cut into parts verified at once by the
+/// threads left over ([`crate::verify_file_in_parts`], parts of at least
+/// [`crate::MIN_PART_BYTES`]); the reports are the same.
 pub fn verify_many(paths: &[PathBuf], jobs: usize, opts: &Options) -> Vec<Report> {
     verify_many_with(paths, jobs, opts, |_| {})
 }
@@ -26,8 +30,18 @@ pub fn verify_many_with<F>(
 where
     F: Fn(&Report) + Sync,
 {
+    let threads = match jobs {
+        0 => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+        n => n,
+    };
+    let parts = threads / paths.len().max(1);
     let one = |p: &PathBuf| {
-        let r = crate::verify_file(p, opts);
+        let r = if parts > 1 {
+            crate::verify_file_in_parts(p, opts, parts)
+                .unwrap_or_else(|e| crate::io_error_report(p, &e))
+        } else {
+            crate::verify_file(p, opts)
+        };
         on_done(&r);
         r
     };

@@ -157,6 +157,18 @@ pub struct DbReport {
     pub types: TypeCounts,
 }
 
+impl DbReport {
+    /// Adds the counters of `other`.
+    pub fn add(&mut self, other: &DbReport) {
+        self.keys += other.keys;
+        self.expires += other.expires;
+        self.already_expired += other.already_expired;
+        for (a, b) in self.types.0.iter_mut().zip(other.types.0.iter()) {
+            *a += b;
+        }
+    }
+}
+
 /// Slot statistics of the keys in db 0.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SlotsReport {

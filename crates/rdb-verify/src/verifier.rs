@@ -122,6 +122,22 @@ struct SlotInfoState {
     first_wrong: Option<(u64, u64, Vec<u8>, u16)>,
 }
 
+impl SlotInfoState {
+    /// Counts key `k` (bytes `key`, hash slot `slot`) as one that follows the record.
+    fn count(&mut self, k: &KeyInfo<'_>, key: &[u8], slot: u16) {
+        self.seen_keys += 1;
+        if k.expire_at_ms.is_some() {
+            self.seen_expires += 1;
+        }
+        if u64::from(slot) != self.slot {
+            self.wrong += 1;
+            if self.first_wrong.is_none() {
+                self.first_wrong = Some((k.offset, k.db, key.to_vec(), slot));
+            }
+        }
+    }
+}
+
 /// The keys of one SELECTDB / RESIZEDB segment.
 #[derive(Debug, Default)]
 struct Segment {
@@ -938,16 +954,7 @@ impl Verifier {
             }
         }
         if let Some(si) = &mut self.slot_info {
-            si.seen_keys += 1;
-            if k.expire_at_ms.is_some() {
-                si.seen_expires += 1;
-            }
-            if u64::from(slot) != si.slot {
-                si.wrong += 1;
-                if si.first_wrong.is_none() {
-                    si.first_wrong = Some((k.offset, db, self.key.key.clone(), slot));
-                }
-            }
+            si.count(k, &self.key.key, slot);
         }
 
         if let K::Stream(_) = kind {
@@ -1558,6 +1565,124 @@ impl Verifier {
     fn end_stream(&mut self) {
         self.close_stream_node();
         self.close_group();
+    }
+
+    // ----- parts of a file (see `crate::split`) ------------------------------------------------
+
+    /// Feeds an event of the records *before* this verifier's part of the file, read with
+    /// the keys skipped ([`rdb_reader::Parser::skip_key`]): only the state that carries over
+    /// from one record to the next is kept (header, db, RESIZEDB segment and slot-info
+    /// counts, functions, modules, whether a key was seen); [`Verifier::start_part`] then
+    /// drops the findings these records gave, which belong to the part that verifies them.
+    pub(crate) fn on_context_event(&mut self, ev: &Event<'_>, ctx: EventContext<'_>) {
+        match ev {
+            Event::Key(k) => {
+                self.saw_key = true;
+                self.segment.keys += 1;
+                if k.expire_at_ms.is_some() {
+                    self.segment.expires += 1;
+                }
+                if let Some(si) = &mut self.slot_info {
+                    let mut kt = IntText::new(0);
+                    let key = k.key.as_bytes(&mut kt);
+                    si.count(k, key, key_slot(key));
+                }
+            }
+            Event::Eof(_) => {}
+            _ => self.on_event_at(ev, ctx),
+        }
+    }
+
+    /// Starts verifying this verifier's part: forgets the findings of the records before it.
+    pub(crate) fn start_part(&mut self) {
+        self.report.findings.clear();
+        self.report.suppressed_findings.clear();
+        self.code_counts.clear();
+        self.errors = 0;
+    }
+
+    /// Appends the verification of the next part of the same file: `self` stopped between
+    /// two keys at the offset where `next` started (after [`Verifier::on_context_event`]
+    /// for every record before it and [`Verifier::start_part`]). Counters add up, findings
+    /// follow in file order under the same per-code limit, the first-occurrence offsets of
+    /// the engine check take the lower, and the state that carries over is `next`'s (it saw
+    /// the same records before the boundary).
+    pub(crate) fn append(&mut self, next: Verifier) {
+        let n = next;
+        self.report.keys += n.report.keys;
+        self.report.expires += n.report.expires;
+        self.report.already_expired += n.report.already_expired;
+        for (db, d) in &n.report.databases {
+            self.report.databases.entry(*db).or_default().add(d);
+        }
+        if self.db_flat.len() < n.db_flat.len() {
+            self.db_flat.resize(n.db_flat.len(), DbReport::default());
+        }
+        for (a, b) in self.db_flat.iter_mut().zip(&n.db_flat) {
+            a.add(b);
+        }
+        for (a, b) in self.rdb_types.iter_mut().zip(n.rdb_types.iter()) {
+            *a += b;
+        }
+        self.cache_total += n.cache_total;
+        match (&mut self.slot_counts, n.slot_counts) {
+            (Some(a), Some(b)) => {
+                for (x, y) in a.iter_mut().zip(&b) {
+                    *x = x.saturating_add(*y);
+                }
+            }
+            (a @ None, b) => *a = b,
+            (Some(_), None) => {}
+        }
+        self.outside += n.outside;
+        if self.first_outside.is_none() {
+            self.first_outside = n.first_outside;
+        }
+        self.nonzero_db_keys += n.nonzero_db_keys;
+        if self.first_nonzero_db.is_none() {
+            self.first_nonzero_db = n.first_nonzero_db;
+        }
+        self.compat.merge(&n.compat);
+        self.keys.append(n.keys);
+
+        // Findings, as `add` would have taken them one after the other.
+        self.errors += n.errors;
+        let cap = self.opts.max_findings_per_code;
+        for f in n.report.findings {
+            let c = self.code_counts.entry(f.code).or_insert(0);
+            *c += 1;
+            if *c > cap {
+                *self.report.suppressed_findings.entry(f.code).or_insert(0) += 1;
+            } else {
+                self.report.findings.push(f);
+            }
+        }
+        for (code, k) in n.report.suppressed_findings {
+            // Past `next`'s own limit, so past the merged one too.
+            *self.code_counts.entry(code).or_insert(0) += usize::try_from(k).unwrap_or(0);
+            *self.report.suppressed_findings.entry(code).or_insert(0) += k;
+        }
+
+        // The state after the boundary.
+        self.report.checksum = n.report.checksum;
+        self.report.used_mem_aux = n.report.used_mem_aux;
+        self.header = n.header.or(self.header);
+        self.db = n.db;
+        self.fatal = n.fatal;
+        self.seen_eof = n.seen_eof;
+        self.segment = n.segment;
+        self.slot_info = n.slot_info;
+        self.last_slot_info = n.last_slot_info;
+        self.in_key = n.in_key;
+        self.saw_key |= n.saw_key;
+        self.key = n.key;
+        self.cost = n.cost;
+        self.members = n.members;
+        self.stream = n.stream;
+        self.functions = n.functions;
+        self.modules_reported = n.modules_reported;
+        self.intset_width = n.intset_width;
+        self.intset_need = n.intset_need;
     }
 
     // ----- the end ---------------------------------------------------------------------------

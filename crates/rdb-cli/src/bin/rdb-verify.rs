@@ -22,7 +22,8 @@ struct Cli {
     /// Files, directories (every *.rdb inside, and a *-manifest.json), or `-` for standard input.
     #[arg(required_unless_present = "stdin")]
     paths: Vec<PathBuf>,
-    /// Files verified in parallel (default: one per core).
+    /// Threads (default: one per core): files verified in parallel; with fewer files than
+    /// threads, files of 32 MiB and more are cut into parts verified at once (same report).
     #[arg(long, short = 'j')]
     jobs: Option<usize>,
     /// Print one JSON document ({"files": [...], "summary": {...}}) instead of the table.

@@ -5,18 +5,20 @@
 //! rdbkit-bench resp <mixed|big-values|small-strings> --keys N [--seed S] [--big B]
 //!     RESP commands on stdout that build the dataset (for `redis-cli --pipe`).
 //! rdbkit-bench write --rdb FILE [--rounds 3] [--split 1] [--out-dir DIR] [--target redis-7.0]
-//!                    [--no-fsync] [--cpus LIST]
+//!                    [--no-fsync | --buffered-io] [--cpus LIST]
 //!     Reads FILE into a keyspace once (untimed), then times `write_keyspace` to files.
 //! rdbkit-bench compare-save --rdb FILE [--name NAME] [--rounds 3] [--split 2]
 //!                    [--server /usr/bin/redis-server] [--out-dir DIR] [--target redis-7.0]
-//!                    [--no-fsync] [--no-pin] [--json FILE]
+//!                    [--no-fsync | --buffered-io] [--no-pin] [--json FILE]
 //!     Loads FILE into a private redis-server and into a keyspace, then alternates rounds of
 //!     the server's `SAVE` and our writer (one core each, `taskset`), and optionally the
 //!     writer split over `--split` node groups on as many cores.
 //! ```
 //!
 //! Our writer always writes real files with LZF on and, unless `--no-fsync`, ends with
-//! `fsync` (as `SAVE` does), so the two sides do the same work.
+//! `fsync` (as `SAVE` does), so the two sides do the same work. It writes as `rdbkit export`
+//! does: `SyncingFile::with_direct_io` (O_DIRECT where the filesystem allows), or with
+//! `--buffered-io` through the page cache with background syncs (`SyncingFile::new`).
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -56,7 +58,38 @@ struct Args {
     flags: Vec<String>,
 }
 
-const FLAGS: &[&str] = &["--no-fsync", "--no-pin"];
+const FLAGS: &[&str] = &["--no-fsync", "--no-pin", "--buffered-io"];
+
+/// How the timed writer's files are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Output {
+    /// A plain `File` through the page cache, never synced (`--no-fsync`).
+    Unsynced,
+    /// `SyncingFile::new`: page cache, background `fdatasync`, `sync_all` at the end.
+    Buffered,
+    /// `SyncingFile::with_direct_io`: O_DIRECT chunks from an I/O thread, `sync_all` at the end.
+    Direct,
+}
+
+impl Output {
+    fn from_args(args: &Args) -> Self {
+        if args.flag("--no-fsync") {
+            Output::Unsynced
+        } else if args.flag("--buffered-io") {
+            Output::Buffered
+        } else {
+            Output::Direct
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Output::Unsynced => "unsynced",
+            Output::Buffered => "buffered",
+            Output::Direct => "direct",
+        }
+    }
+}
 
 impl Args {
     fn parse(raw: impl Iterator<Item = String>) -> Res<Args> {
@@ -505,8 +538,8 @@ fn split(ks: &Keyspace, k: usize) -> Vec<Keyspace> {
 }
 
 /// Writes each part to `dir/part-<i>.rdb` on its own thread (one part: this thread); the wall
-/// time covers create, write and (with `fsync`) `fsync` of every file.
-fn timed_write(parts: &[Keyspace], dir: &Path, builder: &WriterBuilder, fsync: bool) -> Res<Run> {
+/// time covers create, write and (unless [`Output::Unsynced`]) `fsync` of every file.
+fn timed_write(parts: &[Keyspace], dir: &Path, builder: &WriterBuilder, io: Output) -> Res<Run> {
     let paths: Vec<PathBuf> = (0..parts.len())
         .map(|i| dir.join(format!("part-{i}.rdb")))
         .collect();
@@ -515,11 +548,14 @@ fn timed_write(parts: &[Keyspace], dir: &Path, builder: &WriterBuilder, fsync: b
     }
     let one = |ks: &Keyspace, path: &Path| -> Res<(u64, u64)> {
         let f = File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let s = if fsync {
-            // As `rdbkit export` writes node files: synced in the background as they grow,
-            // then the tail at the end (Redis's SAVE syncs incrementally too).
-            let (f, s) = write_keyspace(ks, SyncingFile::new(f), builder)
-                .map_err(|e| format!("write: {e}"))?;
+        let s = if io != Output::Unsynced {
+            // As `rdbkit export` writes node files: on disk as they grow (direct I/O, or
+            // background syncs), then synced at the end (Redis's SAVE syncs incrementally too).
+            let out = match io {
+                Output::Direct => SyncingFile::with_direct_io(f, path),
+                _ => SyncingFile::new(f),
+            };
+            let (f, s) = write_keyspace(ks, out, builder).map_err(|e| format!("write: {e}"))?;
             f.finish().map_err(|e| format!("fsync: {e}"))?;
             s
         } else {
@@ -652,7 +688,7 @@ fn cmd_write(args: &Args) -> Res<()> {
     let parts = if k > 1 { split(&ks, k) } else { vec![ks] };
     let mut runs = Vec::new();
     for r in 1..=rounds {
-        let run = timed_write(&parts, &out.path, &builder, !args.flag("--no-fsync"))?;
+        let run = timed_write(&parts, &out.path, &builder, Output::from_args(args))?;
         println!("round {r}: writer x{k}: {}", run.show());
         runs.push(run);
     }
@@ -683,7 +719,7 @@ fn cmd_compare_save(args: &Args) -> Res<()> {
     let rounds: usize = args.get("--rounds", 3)?;
     let k: usize = args.get("--split", 1)?;
     let server: PathBuf = args.get("--server", PathBuf::from("/usr/bin/redis-server"))?;
-    let fsync = !args.flag("--no-fsync");
+    let io = Output::from_args(args);
     let do_pin = !args.flag("--no-pin");
     let builder = builder_from(args)?;
     let out = OutDir::new(args)?;
@@ -739,7 +775,7 @@ fn cmd_compare_save(args: &Args) -> Res<()> {
         println!("{name} round {r}: SAVE       {}", save.show());
         saves.push(save);
 
-        let run = timed_write(&single, &out.path, &builder, fsync)?;
+        let run = timed_write(&single, &out.path, &builder, io)?;
         println!(
             "{name} round {r}: writer     {}  ratio {:.2}x (cpu {})",
             run.show(),
@@ -756,7 +792,7 @@ fn cmd_compare_save(args: &Args) -> Res<()> {
                     .join(",");
                 pin(me, &cpus);
             }
-            let run = timed_write(&parts, &out.path, &builder, fsync)?;
+            let run = timed_write(&parts, &out.path, &builder, io)?;
             if pinned {
                 pin(me, "0");
             }
@@ -800,7 +836,8 @@ fn cmd_compare_save(args: &Args) -> Res<()> {
             "rdb": rdb.display().to_string(),
             "rounds": rounds,
             "pinned": pinned,
-            "fsync": fsync,
+            "fsync": io != Output::Unsynced,
+            "io": io.name(),
             "target": builder.target().name(),
             "save": saves.iter().map(Run::json).collect::<Vec<_>>(),
             "writer": ours.iter().map(Run::json).collect::<Vec<_>>(),

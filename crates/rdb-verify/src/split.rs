@@ -1,0 +1,363 @@
+//! One file verified by several threads, each taking a part of it.
+//!
+//! A record's meaning depends on the records before it only through a little state: the
+//! header, the current db, the RESIZEDB segment and SLOT_INFO counts, the functions and modules
+//! seen, whether a key was seen. So a file can be cut between two keys and its parts verified
+//! at once: part `k` of `n` reads the file from the start with every key skipped
+//! ([`Parser::skip_key`]: values are stepped over by their lengths, nothing is decoded or
+//! decompressed) until the first key that ends at or past `k/n` of the file's length — its
+//! start — keeping that state ([`Verifier::on_context_event`]); from there it verifies
+//! fully, to the first key that ends at or past `(k+1)/n` of the length (the next part's
+//! start: both apply the same rule to the same bytes) or the end of the file. The parts'
+//! verifiers are then appended in order ([`Verifier::append`]): counters add up, findings
+//! follow in file order under the same per-code limits, and the state after the last boundary
+//! is the last part's. The report is the one a single pass gives; the tests compare the two
+//! on every test file, cut into 2 to 7 parts, and on damaged copies.
+//!
+//! Each part streams the file through its own bounded buffer (memory does not grow with the
+//! file size), and the part that reaches the end has read every byte from the start, so it
+//! computes the whole file's CRC itself. A part that ends early at a fatal error ends the
+//! report there, as a single pass would. If the parts do not meet exactly where expected
+//! (which would mean a skipped key was read differently from a verified one), the file is
+//! verified again in one pass.
+
+use std::fs::File;
+use std::io;
+use std::path::Path;
+
+use rdb_reader::{Event, Parser, Source};
+
+use crate::dedup::Rescan;
+use crate::report::Report;
+use crate::verifier::{EventContext, Options, Verifier};
+
+/// Smallest part worth a thread of its own (16 MiB): [`verify_file_in_parts`] uses fewer
+/// parts for smaller files.
+pub const MIN_PART_BYTES: u64 = 16 << 20;
+
+/// Whether `ev` ends a key: its `KeyEnd`, or a key given whole in one event.
+pub(crate) fn ends_key(ev: &Event<'_>) -> bool {
+    match ev {
+        Event::KeyEnd => true,
+        Event::Key(k) => k.whole,
+        _ => false,
+    }
+}
+
+/// Verifies the file at `path` with up to `parts` threads, each taking a part of at least
+/// [`MIN_PART_BYTES`]; the report is the one [`crate::try_verify_file`] gives.
+pub fn verify_file_in_parts(path: &Path, opts: &Options, parts: usize) -> io::Result<Report> {
+    let len = std::fs::metadata(path)?.len();
+    let parts = parts.min(usize::try_from(len / MIN_PART_BYTES).unwrap_or(usize::MAX));
+    verify_parts(path, opts, parts)
+}
+
+/// [`verify_file_in_parts`] without the minimum part size (tests cut small files too).
+pub(crate) fn verify_parts(path: &Path, opts: &Options, parts: usize) -> io::Result<Report> {
+    Ok(verify_parts_counted(path, opts, parts)?.0)
+}
+
+/// How a file was verified by [`verify_parts_counted`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Passes {
+    /// In one pass (one part asked for, or not a regular file).
+    Single,
+    /// In parts, of which this many verified at least one record.
+    Parts(usize),
+    /// The parts did not meet; verified again in one pass.
+    Fallback,
+}
+
+/// [`verify_parts`], also telling how the report was made.
+pub(crate) fn verify_parts_counted(
+    path: &Path,
+    opts: &Options,
+    parts: usize,
+) -> io::Result<(Report, Passes)> {
+    let file = File::open(path)?;
+    let meta = file.metadata()?;
+    if parts < 2 || meta.is_dir() || !meta.is_file() {
+        return Ok((crate::try_verify_file(path, opts)?, Passes::Single));
+    }
+    let len = meta.len();
+    // Part k starts at the first key ending at or past starts[k] (k >= 1).
+    let starts = part_starts(len, parts);
+    let results: Vec<io::Result<Option<Part>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..parts)
+            .map(|k| {
+                let starts = &starts;
+                let file = if k == 0 {
+                    file.try_clone()
+                } else {
+                    File::open(path)
+                };
+                scope.spawn(move || {
+                    let target = starts.get(k + 1).copied();
+                    let from = if k == 0 { None } else { starts.get(k).copied() };
+                    run_part(file?, path, opts, from, target)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(io::Error::other("a verification thread panicked")))
+            })
+            .collect()
+    });
+    let fallback = || Ok((crate::try_verify_file(path, opts)?, Passes::Fallback));
+    let mut results = results.into_iter();
+    let Some(Some(mut acc)) = results.next().transpose()? else {
+        return fallback();
+    };
+    let mut used = 1;
+    for next in results {
+        let next = next?;
+        let Some(stop) = acc.stop else {
+            break; // the file (or a fatal error) ended before this part's start
+        };
+        match next {
+            Some(p) if p.start == stop => {
+                if p.stop != Some(p.start) {
+                    used += 1;
+                }
+                acc.verifier.append(p.verifier);
+                acc.stop = p.stop;
+            }
+            // The parts do not meet: read differently when skipped and when verified.
+            _ => return fallback(),
+        }
+    }
+    let report = acc.verifier.finish_rescan(Rescan::File(path));
+    Ok((report, Passes::Parts(used)))
+}
+
+/// Time to skip a byte relative to verifying it (measured on the benchmark datasets:
+/// small-strings 0.5, mixed 0.1, big-values 0.15).
+const SKIP_COST: f64 = 0.2;
+
+/// Where the parts of a `len`-byte file start (each at the first key ending at or past it):
+/// later parts skip more and so verify less, so that each part's skip to its start plus its
+/// verification take about the same time. With skip cost `s` and the per-part time `T` (the whole file's
+/// verification = 1), part `k` starts at `b_k = T (1 − (1−s)^k) / s`, and `b_n = 1` gives
+/// `T = s / (1 − (1−s)^n)`.
+fn part_starts(len: u64, parts: usize) -> Vec<u64> {
+    let s = SKIP_COST;
+    let n = i32::try_from(parts).unwrap_or(i32::MAX);
+    let t = s / (1.0 - (1.0 - s).powi(n));
+    (0..n)
+        .map(|k| {
+            let b = (t * (1.0 - (1.0 - s).powi(k)) / s).clamp(0.0, 1.0);
+            // Exact for k = 0; below `len` otherwise (a float product, then truncated).
+            ((len as f64) * b) as u64
+        })
+        .collect()
+}
+
+/// What one part gave.
+struct Part {
+    verifier: Verifier,
+    /// Offset of the part's first record (0 for the first part).
+    start: u64,
+    /// Where it stopped at the next part's start; `None` when it went to the end of the file
+    /// or to a fatal error.
+    stop: Option<u64>,
+}
+
+/// Verifies the part from the first key ending at or past `from` (the file's start when
+/// `None`) to the first key ending at or past `to` (the end when `None`). `None` when no key
+/// ends at or past `from` before the end of the file (or before a read error: the part before
+/// reports it).
+fn run_part(
+    file: File,
+    path: &Path,
+    opts: &Options,
+    from: Option<u64>,
+    to: Option<u64>,
+) -> io::Result<Option<Part>> {
+    let mut parser = rdb_reader::stream_parser(file, opts.reader_limits());
+    let mut v = Verifier::new(path.display().to_string(), opts);
+    let start = match from {
+        None => 0,
+        Some(from) => {
+            // Values stepped over by their lengths, nothing decompressed or validated.
+            parser.set_skim(true);
+            let at = skip_to(&mut parser, &mut v, from);
+            parser.set_skim(false);
+            match at {
+                Some(at) => at,
+                None => return Ok(None),
+            }
+        }
+    };
+    v.start_part();
+    let stop = match to {
+        Some(to) if start >= to => Some(start), // an empty part: a key spans both starts
+        _ => crate::drive_until(&mut parser, &mut v, None, to),
+    };
+    Ok(Some(Part {
+        verifier: v,
+        start,
+        stop,
+    }))
+}
+
+/// Reads records with their keys skipped, giving them to `v` as context, until the first key
+/// that ends at or past `from`; returns that offset (`None` at the end of the file or at an
+/// error first).
+fn skip_to<S: Source>(parser: &mut Parser<S>, v: &mut Verifier, from: u64) -> Option<u64> {
+    loop {
+        let start = parser.offset();
+        let (is_key, whole) = match parser.next_event() {
+            Ok(Some(Event::Eof(_))) | Ok(None) | Err(_) => return None,
+            Ok(Some(ev)) => {
+                v.on_context_event(
+                    &ev,
+                    EventContext {
+                        start: Some(start),
+                        input: None,
+                    },
+                );
+                match &ev {
+                    Event::Key(k) => (true, k.whole),
+                    _ => (false, false),
+                }
+            }
+        };
+        if is_key {
+            if !whole && parser.skip_key().is_err() {
+                return None;
+            }
+            let at = parser.offset();
+            if at >= from {
+                return Some(at);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn part_starts_grow_and_balance_the_skip() {
+        assert_eq!(part_starts(1000, 1), vec![0]);
+        let two = part_starts(1_000_000, 2);
+        assert_eq!(two[0], 0);
+        // T = 0.2 / (1 - 0.64) = 0.5556: the second part skips 55.6 % and verifies the rest.
+        assert!((555_000..556_000).contains(&two[1]), "{two:?}");
+        let four = part_starts(1 << 30, 4);
+        assert!(four.windows(2).all(|w| w[0] < w[1]), "{four:?}");
+        let lens: Vec<u64> = four.windows(2).map(|w| w[1] - w[0]).collect();
+        assert!(
+            lens.windows(2).all(|w| w[0] > w[1]),
+            "later parts verify less: {lens:?}"
+        );
+    }
+
+    /// Every test file, cut into 2 to 7 parts, gives the single pass's report.
+    #[test]
+    fn parts_give_the_single_pass_report_on_every_test_file() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata");
+        let mut files = Vec::new();
+        let mut dirs = vec![root];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else if p.extension().is_some_and(|x| x == "rdb") {
+                    files.push(p);
+                }
+            }
+        }
+        files.sort();
+        assert!(files.len() > 50, "test files: {}", files.len());
+        let opts = Options {
+            now_ms: 1_800_000_000_000,
+            ..Options::default()
+        };
+        let (mut split_files, mut split3) = (0, 0);
+        for f in &files {
+            let one = crate::try_verify_file(f, &opts).unwrap();
+            let one_json = serde_json::to_string(&one).unwrap();
+            let mut most = 0;
+            for parts in 2..=7 {
+                let (split, passes) = verify_parts_counted(f, &opts, parts).unwrap();
+                match passes {
+                    Passes::Parts(n) => most = most.max(n),
+                    other => panic!("{} in {parts} parts: {other:?}", f.display()),
+                }
+                assert!(
+                    serde_json::to_string(&split).unwrap() == one_json,
+                    "{} in {parts} parts:\n{:#?}\nsingle pass:\n{:#?}",
+                    f.display(),
+                    split,
+                    one
+                );
+            }
+            if most >= 2 {
+                split_files += 1;
+            }
+            if most >= 3 {
+                split3 += 1;
+            }
+        }
+        // Files with fewer keys than parts, one big key, or an error in the first part use
+        // fewer parts; most files split.
+        let n = files.len();
+        assert!(split_files * 2 > n, "{split_files} of {n} files split");
+        assert!(split3 >= 30, "{split3} of {n} files split in 3+ parts");
+        eprintln!("{split_files} of {n} files split, {split3} in 3+ parts");
+    }
+
+    /// Damaged copies (random byte changes and truncations) of real-server files with
+    /// SLOT_INFO records, slot-info AUX fields and every type: the parts' report is still the
+    /// single pass's, whether the parts meet or the file is verified again.
+    #[test]
+    fn parts_give_the_single_pass_report_on_damaged_files() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/servers");
+        let dir = tempfile::tempdir().unwrap();
+        let opts = Options {
+            now_ms: 1_800_000_000_000,
+            ..Options::default()
+        };
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut fallbacks = 0;
+        for name in [
+            "redis-8.0-m01/dev-cluster",
+            "valkey-8.0.1/dev-cluster",
+            "redis-7.0.15/dev",
+        ] {
+            let original = std::fs::read(root.join(name).join("dump.rdb")).unwrap();
+            let path = dir.path().join("copy.rdb");
+            for i in 0..120 {
+                let mut data = original.clone();
+                let r = next();
+                if i % 4 == 3 {
+                    data.truncate((r % data.len() as u64) as usize);
+                } else {
+                    let at = (r % data.len() as u64) as usize;
+                    data[at] ^= 1 + (next() % 255) as u8;
+                }
+                std::fs::write(&path, &data).unwrap();
+                let one = serde_json::to_string(&crate::try_verify_file(&path, &opts).unwrap());
+                let (split, passes) = verify_parts_counted(&path, &opts, 3).unwrap();
+                fallbacks += usize::from(passes == Passes::Fallback);
+                assert!(
+                    serde_json::to_string(&split).unwrap() == one.unwrap(),
+                    "{name} damaged copy {i}"
+                );
+            }
+        }
+        eprintln!("{fallbacks} of 360 damaged copies verified again in one pass");
+    }
+}
