@@ -13,7 +13,9 @@
 # Each file is checked ROUNDS (default 3) times, the two tools alternating; every run is timed
 # with `/usr/bin/time -f "%e %M"` (wall seconds, peak RSS). The table shows the median run.
 # Environment: REDIS_CHECK_RDB (default /usr/bin/redis-check-rdb), CARGO_TARGET_DIR, DATA_DIR
-# (default benches/data), VERIFY_ARGS (extra rdb-verify options, e.g. --no-duplicate-check).
+# (default benches/data), VERIFY_ARGS (extra rdb-verify options, e.g. --no-duplicate-check),
+# JOBS (rdb-verify --jobs, default 1: one thread; 2 verifies each file in two parts at once,
+# and the cpu ratio then compares one thread's CPU time with two threads' together).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -22,6 +24,7 @@ VERIFY="$TARGET_DIR/release/rdb-verify"
 RDBKIT="$TARGET_DIR/release/rdbkit"
 CHECK="${REDIS_CHECK_RDB:-/usr/bin/redis-check-rdb}"
 ROUNDS="${ROUNDS:-3}"
+JOBS="${JOBS:-1}"
 SCALE="${SCALE:-1}"
 DATA="${DATA_DIR:-$ROOT/benches/data}"
 read -r -a VERIFY_ARGS <<< "${VERIFY_ARGS:-}"
@@ -112,7 +115,7 @@ run() { # tool file -> "wall_seconds maxrss_kb user_seconds" (and a warning when
     if [ "$tool" = check ]; then
         /usr/bin/time -f "%e %M %U" -o "$out" "$CHECK" "$file" >/dev/null 2>&1 || rc=$?
     else
-        /usr/bin/time -f "%e %M %U" -o "$out" "$VERIFY" --jobs 1 ${VERIFY_ARGS[@]+"${VERIFY_ARGS[@]}"} "$file" >/dev/null 2>&1 || rc=$?
+        /usr/bin/time -f "%e %M %U" -o "$out" "$VERIFY" --jobs "$JOBS" ${VERIFY_ARGS[@]+"${VERIFY_ARGS[@]}"} "$file" >/dev/null 2>&1 || rc=$?
     fi
     [ "$rc" = 0 ] || echo "warning: $tool exited $rc on $file" >&2
     tail -n 1 "$out"
@@ -143,6 +146,6 @@ for f in "${FILES[@]}"; do
             name, mb, cs, cu, crate, cm / 1024, vs, vu, vrate, vm / 1024, ratio, cpu }'
 done
 echo "(median of $ROUNDS alternating runs; ratio = redis-check-rdb wall time / rdb-verify wall time," \
-    "cpu = the same for user CPU seconds; MB/s from wall time; rdb-verify --jobs 1" \
+    "cpu = the same for user CPU seconds; MB/s from wall time; rdb-verify --jobs $JOBS" \
     "${VERIFY_ARGS[*]+${VERIFY_ARGS[*]}}; $("$CHECK" --version 2>/dev/null | head -n 1 || true);" \
     "load average now: $(cut -d' ' -f1-3 /proc/loadavg))"
