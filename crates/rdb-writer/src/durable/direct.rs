@@ -63,6 +63,8 @@ pub(crate) struct DirectWriter {
     filled: usize,
     /// File offset of `cur`'s first byte.
     offset: u64,
+    /// Whether the file already holds `cur`'s `filled` bytes (written by `flush_all`).
+    tail_written: bool,
     spare: Vec<AlignedBuf>,
     /// Jobs sent whose buffer has not come back.
     outstanding: usize,
@@ -101,6 +103,7 @@ impl DirectWriter {
             cur: Some(AlignedBuf::new()),
             filled: 0,
             offset: 0,
+            tail_written: false,
             spare: (1..BUFFERS).map(|_| AlignedBuf::new()).collect(),
             outstanding: 0,
             jobs: Some(jobs),
@@ -161,7 +164,7 @@ impl DirectWriter {
             let b = self.take_returned()?;
             self.spare.push(b);
         }
-        if self.filled == 0 {
+        if self.filled == 0 || self.tail_written {
             return Ok(());
         }
         let filled = self.filled;
@@ -174,6 +177,7 @@ impl DirectWriter {
         }
         self.filled = filled;
         self.offset = offset;
+        self.tail_written = true;
         Ok(())
     }
 
@@ -208,6 +212,7 @@ impl Write for DirectWriter {
                 dst.copy_from_slice(now);
             }
             self.filled += n;
+            self.tail_written = false;
             rest = later;
             if self.filled == CHUNK {
                 self.submit()?;
