@@ -3,9 +3,9 @@
 //! `rdb_testkit::gen`: many small strings, every type mixed, big values; LZF on). Throughput
 //! counts file bytes.
 //!
-//! `verify_file`: a ≈ 140 MB mixed file on disk (`gen::mixed(100_000)`), streamed in one pass (`try_verify_file`) and
-//! in two parts on two threads (`verify_file_in_parts`, what `rdb-verify` does with a spare
-//! thread).
+//! `verify_file`: a ≈ 140 MB mixed file on disk (`gen::mixed(100_000)`), streamed in one pass
+//! (`try_verify_file`) and in two parts on two threads (`verify_file_in_parts`, what
+//! `rdb-verify` does with a spare thread).
 
 use std::hint::black_box;
 
