@@ -638,42 +638,9 @@ impl<S: Source> Parser<S> {
         }
     }
 
-    /// Steps over a blob with the checks of [`Parser::read_blob`] on its string header and
-    /// lengths, without decompressing or parsing it (skim mode).
-    fn skip_blob(&mut self, what: &str) -> ReadResult<()> {
-        let (h, off) = self.read_string_header(what)?;
-        let n = match h {
-            StringHeader::Int(v) => {
-                return Err(self.err(
-                    off,
-                    "blob-encoding",
-                    format!("{what} is an integer-encoded string ({v}), not a blob"),
-                ))
-            }
-            StringHeader::Raw(len) => self.check_len(off, len, self.limits.max_blob, what)?,
-            StringHeader::Lzf {
-                compressed,
-                uncompressed,
-            } => {
-                let c = self.check_len(off, compressed, self.limits.max_blob, what)?;
-                let u = self.check_lzf_len(off, compressed, uncompressed, what)?;
-                if u > self.limits.max_blob {
-                    return Err(self.err(
-                        off,
-                        "limit",
-                        format!("{what} of {u} bytes exceeds the blob limit"),
-                    ));
-                }
-                c
-            }
-        };
-        self.take(n, what)?;
-        Ok(())
-    }
-
-    /// Reads a blob (listpack, ziplist, ...): a string that stays available (in the source
-    /// window or in `blob_buf`) until the blob's elements are consumed.
-    fn read_blob(&mut self, what: &str) -> ReadResult<BlobLoc> {
+    /// Reads a blob's string header and checks its lengths against the limits: the bytes to
+    /// take and, when LZF-compressed, the decompressed length.
+    fn blob_header(&mut self, what: &str) -> ReadResult<(usize, Option<usize>)> {
         let (h, off) = self.read_string_header(what)?;
         self.blob_offset = off;
         match h {
@@ -683,11 +650,7 @@ impl<S: Source> Parser<S> {
                 format!("{what} is an integer-encoded string ({v}), not a blob"),
             )),
             StringHeader::Raw(len) => {
-                let l = self.check_len(off, len, self.limits.max_blob, what)?;
-                let sp = self.take(l, what)?;
-                self.blob_offset = sp.start();
-                self.blob_compressed = false;
-                Ok(BlobLoc::Src(sp))
+                Ok((self.check_len(off, len, self.limits.max_blob, what)?, None))
             }
             StringHeader::Lzf {
                 compressed,
@@ -702,21 +665,41 @@ impl<S: Source> Parser<S> {
                         format!("{what} of {u} bytes exceeds the blob limit"),
                     ));
                 }
-                let sp = self.take(c, what)?;
-                let mut buf = std::mem::take(&mut self.blob_buf);
-                buf.clear();
-                let r = lzf::decompress(self.src.bytes(sp), &mut buf, u);
-                self.blob_buf = buf;
-                self.blob_compressed = true;
-                match r {
-                    Ok(()) => Ok(BlobLoc::Buf),
-                    Err(e) => Err(self.err(
-                        sp.start().saturating_add(e.offset()),
-                        "lzf",
-                        format!("invalid LZF compressed {what}: {e}"),
-                    )),
-                }
+                Ok((c, Some(u)))
             }
+        }
+    }
+
+    /// Steps over a blob with the checks of [`Parser::read_blob`] on its string header and
+    /// lengths, without decompressing or parsing it (skim mode).
+    fn skip_blob(&mut self, what: &str) -> ReadResult<()> {
+        let (n, _) = self.blob_header(what)?;
+        self.take(n, what)?;
+        Ok(())
+    }
+
+    /// Reads a blob (listpack, ziplist, ...): a string that stays available (in the source
+    /// window or in `blob_buf`) until the blob's elements are consumed.
+    fn read_blob(&mut self, what: &str) -> ReadResult<BlobLoc> {
+        let (n, uncompressed) = self.blob_header(what)?;
+        let sp = self.take(n, what)?;
+        let Some(u) = uncompressed else {
+            self.blob_offset = sp.start();
+            self.blob_compressed = false;
+            return Ok(BlobLoc::Src(sp));
+        };
+        let mut buf = std::mem::take(&mut self.blob_buf);
+        buf.clear();
+        let r = lzf::decompress(self.src.bytes(sp), &mut buf, u);
+        self.blob_buf = buf;
+        self.blob_compressed = true;
+        match r {
+            Ok(()) => Ok(BlobLoc::Buf),
+            Err(e) => Err(self.err(
+                sp.start().saturating_add(e.offset()),
+                "lzf",
+                format!("invalid LZF compressed {what}: {e}"),
+            )),
         }
     }
 

@@ -203,11 +203,17 @@ impl Syncer {
     /// Closes the channel and waits for the helper; its first error, if any.
     fn stop(&mut self) -> io::Result<()> {
         drop(self.requests.take());
-        match self.thread.take().map(JoinHandle::join) {
-            None | Some(Ok(Ok(()))) => Ok(()),
-            Some(Ok(Err(e))) => Err(e),
-            Some(Err(_)) => Err(io::Error::other("background sync thread panicked")),
-        }
+        join_helper(self.thread.take(), "background sync")
+    }
+}
+
+/// Waits for a helper thread (if any) and returns its result; a panic becomes an error naming
+/// `what`.
+fn join_helper(thread: Option<JoinHandle<io::Result<()>>>, what: &str) -> io::Result<()> {
+    match thread.map(JoinHandle::join) {
+        None | Some(Ok(Ok(()))) => Ok(()),
+        Some(Ok(Err(e))) => Err(e),
+        Some(Err(_)) => Err(io::Error::other(format!("{what} thread panicked"))),
     }
 }
 

@@ -148,11 +148,9 @@ impl DirectWriter {
 
     /// The I/O thread's error (it stopped); joins it.
     fn failure(&mut self) -> io::Error {
-        drop(self.jobs.take());
-        match self.thread.take().map(JoinHandle::join) {
-            Some(Ok(Err(e))) => e,
-            Some(Err(_)) => io::Error::other("direct I/O thread panicked"),
-            _ => io::Error::other("direct I/O thread stopped"),
+        match self.stop() {
+            Err(e) => e,
+            Ok(()) => io::Error::other("direct I/O thread stopped"),
         }
     }
 
@@ -187,13 +185,10 @@ impl DirectWriter {
         self.stop()
     }
 
+    /// Closes the job channel and waits for the I/O thread; its error, if any.
     fn stop(&mut self) -> io::Result<()> {
         drop(self.jobs.take());
-        match self.thread.take().map(JoinHandle::join) {
-            None | Some(Ok(Ok(()))) => Ok(()),
-            Some(Ok(Err(e))) => Err(e),
-            Some(Err(_)) => Err(io::Error::other("direct I/O thread panicked")),
-        }
+        super::join_helper(self.thread.take(), "direct I/O")
     }
 }
 
