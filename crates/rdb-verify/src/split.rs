@@ -3,12 +3,13 @@
 //! A record's meaning depends on the records before it only through a little state: the
 //! header, the current db, the RESIZEDB segment and SLOT_INFO counts, the functions and modules
 //! seen, whether a key was seen. So a file can be cut between two keys and its parts verified
-//! at once: part `k` of `n` reads the file from the start with every key skipped
-//! ([`Parser::skip_key`]: values are stepped over by their lengths, nothing is decoded or
-//! decompressed) until the first key that ends at or past `k/n` of the file's length — its
-//! start — keeping that state ([`Verifier::on_context_event`]); from there it verifies
-//! fully, to the first key that ends at or past `(k+1)/n` of the length (the next part's
-//! start: both apply the same rule to the same bytes) or the end of the file. The parts'
+//! at once: part `k` reads the file from the start in skim mode ([`Parser::set_skim`], and
+//! [`Parser::skip_key`] after every key: values are stepped over by their lengths, nothing is
+//! decoded, decompressed or validated) until the first key that ends at or past its start
+//! offset (see `part_starts`: later parts skip more, so they verify less), keeping that state
+//! ([`Verifier::on_context_event`]); from there it verifies fully, to the first key that ends
+//! at or past the next part's start offset (where the next part starts: both apply the same
+//! rule to the same bytes) or the end of the file. The parts'
 //! verifiers are then appended in order ([`Verifier::append`]): counters add up, findings
 //! follow in file order under the same per-code limits, and the state after the last boundary
 //! is the last part's. The report is the one a single pass gives; the tests compare the two
@@ -113,11 +114,10 @@ pub(crate) fn verify_parts_counted(
     };
     let mut used = 1;
     for next in results {
-        let next = next?;
         let Some(stop) = acc.stop else {
             break; // the file (or a fatal error) ended before this part's start
         };
-        match next {
+        match next? {
             Some(p) if p.start == stop => {
                 if p.stop != Some(p.start) {
                     used += 1;
@@ -139,9 +139,9 @@ const SKIP_COST: f64 = 0.2;
 
 /// Where the parts of a `len`-byte file start (each at the first key ending at or past it):
 /// later parts skip more and so verify less, so that each part's skip to its start plus its
-/// verification take about the same time. With skip cost `s` and the per-part time `T` (the whole file's
-/// verification = 1), part `k` starts at `b_k = T (1 − (1−s)^k) / s`, and `b_n = 1` gives
-/// `T = s / (1 − (1−s)^n)`.
+/// verification take about the same time. With skip cost `s` and the per-part time `T` (the
+/// whole file's verification = 1), part `k` starts at `b_k = T (1 − (1−s)^k) / s`, and
+/// `b_n = 1` gives `T = s / (1 − (1−s)^n)`.
 fn part_starts(len: u64, parts: usize) -> Vec<u64> {
     let s = SKIP_COST;
     let n = i32::try_from(parts).unwrap_or(i32::MAX);

@@ -27,8 +27,9 @@ struct AlignedBuf {
 impl AlignedBuf {
     fn new() -> Self {
         let storage = vec![0u8; CHUNK + ALIGN];
-        // `align_offset` on a `u8` pointer always succeeds (it is `usize::MAX` only for
-        // types whose alignment cannot be reached by whole elements).
+        // At run time `align_offset` of a byte pointer is the real distance (below ALIGN);
+        // `min` only keeps the slices in range should it ever not be (a misaligned buffer
+        // then fails the first direct write with EINVAL, and the thread falls back).
         let start = storage.as_ptr().align_offset(ALIGN).min(ALIGN);
         AlignedBuf { storage, start }
     }
