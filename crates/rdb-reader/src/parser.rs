@@ -671,10 +671,34 @@ impl<S: Source> Parser<S> {
     }
 
     /// Steps over a blob with the checks of [`Parser::read_blob`] on its string header and
-    /// lengths, without decompressing or parsing it (skim mode).
-    fn skip_blob(&mut self, what: &str) -> ReadResult<()> {
+    /// lengths, without decompressing or parsing it (skim mode). A blob larger than
+    /// [`STRING_CHUNK`] is taken in released chunks, so skimming never buffers it whole; the
+    /// bytes of `key` (the key being read, when its event is still to come) are first moved
+    /// to scratch buffer 0, as a released span would no longer hold them.
+    fn skip_blob(&mut self, what: &str, key: Option<&mut Val>) -> ReadResult<()> {
         let (n, _) = self.blob_header(what)?;
-        self.take(n, what)?;
+        if n <= STRING_CHUNK {
+            self.take(n, what)?;
+            return Ok(());
+        }
+        if let Some(k) = key {
+            if let Val::Span(sp) = *k {
+                let mut buf = std::mem::take(self.scratch.get_mut(0).unwrap_or(&mut Vec::new()));
+                buf.clear();
+                buf.extend_from_slice(self.src.bytes(sp));
+                if let Some(s) = self.scratch.get_mut(0) {
+                    *s = buf;
+                }
+                *k = Val::Scratch(0);
+            }
+        }
+        let mut left = n;
+        while left > 0 {
+            let chunk = left.min(STRING_CHUNK);
+            self.take(chunk, what)?;
+            self.src.release();
+            left -= chunk;
+        }
         Ok(())
     }
 
@@ -985,7 +1009,7 @@ impl<S: Source> Parser<S> {
                 return Ok(e);
             }
         }
-        let key = self.read_string(0, "a key")?;
+        let mut key = self.read_string(0, "a key")?;
         self.enter_key(key, kind);
 
         use TypeKind as K;
@@ -1091,7 +1115,7 @@ impl<S: Source> Parser<S> {
                     self.key_min_expire = Some(self.read_i64le("the hash min expire")?);
                 }
                 if self.skim {
-                    self.skip_blob("a hash listpack")?;
+                    self.skip_blob("a hash listpack", Some(&mut key))?;
                     return Ok(self.skimmed_key(offset, key, t, kind));
                 }
                 let loc = self.read_blob("a hash listpack")?;
@@ -1104,7 +1128,7 @@ impl<S: Source> Parser<S> {
             }
             K::HashZipmap => {
                 if self.skim {
-                    self.skip_blob("a zipmap")?;
+                    self.skip_blob("a zipmap", Some(&mut key))?;
                     return Ok(self.skimmed_key(offset, key, t, kind));
                 }
                 let loc = self.read_blob("a zipmap")?;
@@ -1117,7 +1141,7 @@ impl<S: Source> Parser<S> {
             }
             K::ListZiplist | K::ZSetZiplist | K::HashZiplist => {
                 if self.skim {
-                    self.skip_blob("a ziplist")?;
+                    self.skip_blob("a ziplist", Some(&mut key))?;
                     return Ok(self.skimmed_key(offset, key, t, kind));
                 }
                 let loc = self.read_blob("a ziplist")?;
@@ -1135,7 +1159,7 @@ impl<S: Source> Parser<S> {
             }
             K::SetIntset => {
                 if self.skim {
-                    self.skip_blob("an intset")?;
+                    self.skip_blob("an intset", Some(&mut key))?;
                     return Ok(self.skimmed_key(offset, key, t, kind));
                 }
                 let loc = self.read_blob("an intset")?;
@@ -1156,7 +1180,7 @@ impl<S: Source> Parser<S> {
             }
             K::HashListpack | K::ZSetListpack | K::SetListpack => {
                 if self.skim {
-                    self.skip_blob("a listpack")?;
+                    self.skip_blob("a listpack", Some(&mut key))?;
                     return Ok(self.skimmed_key(offset, key, t, kind));
                 }
                 let loc = self.read_blob("a listpack")?;
@@ -1644,7 +1668,7 @@ impl<S: Source> Parser<S> {
                     return Ok(Some(Emit::ListItem(v)));
                 }
                 2 if self.skim => {
-                    self.skip_blob("a quicklist listpack node")?;
+                    self.skip_blob("a quicklist listpack node", None)?;
                     self.state = State::Quicklist {
                         left,
                         v2,
@@ -1676,7 +1700,7 @@ impl<S: Source> Parser<S> {
                 }
             }
         } else if self.skim {
-            self.skip_blob("a quicklist ziplist node")?;
+            self.skip_blob("a quicklist ziplist node", None)?;
             self.state = State::Quicklist {
                 left,
                 v2,
@@ -1743,7 +1767,7 @@ impl<S: Source> Parser<S> {
                     }
                 };
                 if self.skim {
-                    self.skip_blob("a stream listpack")?;
+                    self.skip_blob("a stream listpack", None)?;
                     return Ok((Some(P::Nodes { left: left - 1 }), None));
                 }
                 let loc = self.read_blob("a stream listpack")?;

@@ -360,4 +360,96 @@ mod tests {
         }
         eprintln!("{fallbacks} of 360 damaged copies verified again in one pass");
     }
+
+    /// Hash listpacks larger than the parser's 1 MiB chunk (1.8 MB raw, 1.3 MB LZF: stepped
+    /// over in released chunks while skimming, the key's bytes kept) and a big quicklist,
+    /// between small keys with `slot-info` AUX records: the parts meet and give the single
+    /// pass's report.
+    #[test]
+    fn parts_step_over_large_compact_values() {
+        use rdb_model::{Bytes, Entry, HashField, Keyspace, Value};
+        use rdb_writer::{write_keyspace, EncodingConfig, Target, WriterBuilder};
+
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut noise = |n: usize| -> Vec<u8> {
+            (0..n)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    state as u8
+                })
+                .collect()
+        };
+        let mut ks = Keyspace::default();
+        let db = ks.db_mut(0);
+        for i in 0..6000 {
+            let v = if i % 1000 == 0 {
+                // Big compact values: one raw (noise), one LZF (repetitive) hash listpack, and
+                // a list whose single quicklist node is over 1 MiB.
+                match (i / 1000) % 3 {
+                    0 => Value::Hash(
+                        (0..600)
+                            .map(|f| HashField {
+                                field: Bytes::from(format!("f{f}").into_bytes()),
+                                value: Bytes::from(noise(3000)),
+                                expire_at_ms: None,
+                            })
+                            .collect(),
+                    ),
+                    1 => Value::Hash(
+                        (0..800)
+                            .map(|f| {
+                                // Half noise, half repetition: LZF saves about half.
+                                let mut v = noise(1500);
+                                v.extend_from_slice(format!("{f:04}").repeat(375).as_bytes());
+                                HashField {
+                                    field: Bytes::from(format!("f{f}").into_bytes()),
+                                    value: Bytes::from(v),
+                                    expire_at_ms: None,
+                                }
+                            })
+                            .collect(),
+                    ),
+                    _ => Value::List((0..1500).map(|_| Bytes::from(noise(1000))).collect()),
+                }
+            } else {
+                Value::String(Bytes::from(noise(40)))
+            };
+            db.entries
+                .push(Entry::new(format!("key:{i}").into_bytes(), v));
+        }
+        let builder = WriterBuilder::new(Target::Valkey80)
+            .ctime(1_700_000_000)
+            .slot_info(true)
+            .encoding(EncodingConfig {
+                hash_max_listpack_entries: 1000,
+                hash_max_listpack_value: 4000,
+                list_max_listpack_size: 2000,
+                ..Default::default()
+            });
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big-blobs.rdb");
+        let file = File::create(&path).unwrap();
+        write_keyspace(&ks, std::io::BufWriter::new(file), &builder).unwrap();
+        let opts = Options {
+            now_ms: 1_800_000_000_000,
+            ..Options::default()
+        };
+        let one = crate::try_verify_file(&path, &opts).unwrap();
+        assert!(one.ok, "{one:#?}");
+        assert_eq!(one.keys, 6000);
+        let one_json = serde_json::to_string(&one).unwrap();
+        for parts in 2..=5 {
+            let (split, passes) = verify_parts_counted(&path, &opts, parts).unwrap();
+            assert!(
+                matches!(passes, Passes::Parts(n) if n >= 2),
+                "{parts} parts: {passes:?}"
+            );
+            assert!(
+                serde_json::to_string(&split).unwrap() == one_json,
+                "{parts} parts differ"
+            );
+        }
+    }
 }
