@@ -28,6 +28,20 @@ use crate::Limits;
 /// Largest value of a hash-field TTL (2^48 − 1).
 const EB_EXPIRE_TIME_MAX: i64 = (1 << 48) - 1;
 
+/// The blob name (for messages) of a type whose whole value is one compact blob (listpack,
+/// ziplist, intset, zipmap), which skim mode steps over at the key; `None` for other types.
+fn compact_value_name(kind: TypeKind) -> Option<&'static str> {
+    use TypeKind as K;
+    match kind {
+        K::HashListpackEx | K::HashListpackExPreGa => Some("a hash listpack"),
+        K::HashZipmap => Some("a zipmap"),
+        K::ListZiplist | K::ZSetZiplist | K::HashZiplist => Some("a ziplist"),
+        K::SetIntset => Some("an intset"),
+        K::HashListpack | K::ZSetListpack | K::SetListpack => Some("a listpack"),
+        _ => None,
+    }
+}
+
 /// Where a string value lives.
 #[derive(Debug, Clone, Copy)]
 enum Val {
@@ -985,8 +999,8 @@ impl<S: Source> Parser<S> {
         Ok(start.to_end_of(end))
     }
 
-    /// The key event of a key whose compact value was stepped over (skim mode): the value
-    /// gives no events.
+    /// The key event of a key whose compact value was stepped over (skim mode, see
+    /// [`compact_value_name`]): the value gives no events.
     fn skimmed_key(&mut self, offset: u64, key: Val, t: RdbType, kind: TypeKind) -> Emit {
         self.state = State::KeyEnd;
         Emit::Key {
@@ -1013,6 +1027,15 @@ impl<S: Source> Parser<S> {
         self.enter_key(key, kind);
 
         use TypeKind as K;
+        if self.skim {
+            if let Some(what) = compact_value_name(kind) {
+                if kind == K::HashListpackEx {
+                    self.key_min_expire = Some(self.read_i64le("the hash min expire")?);
+                }
+                self.skip_blob(what, Some(&mut key))?;
+                return Ok(self.skimmed_key(offset, key, t, kind));
+            }
+        }
         let mut len_hint = None;
         self.state = match kind {
             K::String => {
@@ -1114,10 +1137,6 @@ impl<S: Source> Parser<S> {
                 if kind == K::HashListpackEx {
                     self.key_min_expire = Some(self.read_i64le("the hash min expire")?);
                 }
-                if self.skim {
-                    self.skip_blob("a hash listpack", Some(&mut key))?;
-                    return Ok(self.skimmed_key(offset, key, t, kind));
-                }
                 let loc = self.read_blob("a hash listpack")?;
                 let cur = self.lp_cursor(loc)?;
                 State::Blob {
@@ -1127,10 +1146,6 @@ impl<S: Source> Parser<S> {
                 }
             }
             K::HashZipmap => {
-                if self.skim {
-                    self.skip_blob("a zipmap", Some(&mut key))?;
-                    return Ok(self.skimmed_key(offset, key, t, kind));
-                }
                 let loc = self.read_blob("a zipmap")?;
                 let cur = ZipmapCursor::new(self.blob(loc)).map_err(|e| self.blob_err(e))?;
                 State::Blob {
@@ -1140,10 +1155,6 @@ impl<S: Source> Parser<S> {
                 }
             }
             K::ListZiplist | K::ZSetZiplist | K::HashZiplist => {
-                if self.skim {
-                    self.skip_blob("a ziplist", Some(&mut key))?;
-                    return Ok(self.skimmed_key(offset, key, t, kind));
-                }
                 let loc = self.read_blob("a ziplist")?;
                 let cur = ZiplistCursor::new(self.blob(loc)).map_err(|e| self.blob_err(e))?;
                 let shape = match kind {
@@ -1158,10 +1169,6 @@ impl<S: Source> Parser<S> {
                 }
             }
             K::SetIntset => {
-                if self.skim {
-                    self.skip_blob("an intset", Some(&mut key))?;
-                    return Ok(self.skimmed_key(offset, key, t, kind));
-                }
                 let loc = self.read_blob("an intset")?;
                 let set = Intset::parse(self.blob(loc)).map_err(|e| self.blob_err(e))?;
                 let (set_len, width) = (set.len(), set.width());
@@ -1179,10 +1186,6 @@ impl<S: Source> Parser<S> {
                 }
             }
             K::HashListpack | K::ZSetListpack | K::SetListpack => {
-                if self.skim {
-                    self.skip_blob("a listpack", Some(&mut key))?;
-                    return Ok(self.skimmed_key(offset, key, t, kind));
-                }
                 let loc = self.read_blob("a listpack")?;
                 let cur = self.lp_cursor(loc)?;
                 let shape = match kind {
@@ -1365,11 +1368,13 @@ impl<S: Source> Parser<S> {
     /// Validates a whole LZF string value of `compressed` bytes in one step (check mode), with
     /// the errors and offsets of the chunked path in [`Parser::step_string`].
     fn check_lzf_whole(&mut self, compressed: usize, uncompressed: u64) -> ReadResult<()> {
+        if self.skim {
+            // Stepped over (its lengths were checked by the caller).
+            self.take(compressed, "an LZF string value")?;
+            return Ok(());
+        }
         self.lzf_check.reset(uncompressed);
         let sp = self.take(compressed, "an LZF string value")?;
-        if self.skim {
-            return Ok(()); // stepped over (its lengths were checked by the caller)
-        }
         self.check_lzf_chunk(sp, true)
     }
 

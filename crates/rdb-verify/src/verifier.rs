@@ -354,6 +354,11 @@ impl Verifier {
         if f.severity == Severity::Error {
             self.errors += 1;
         }
+        self.list(f);
+    }
+
+    /// Lists `f` unless `max_findings_per_code` of its code are listed (then only counts it).
+    fn list(&mut self, f: Finding) {
         let c = self.code_counts.entry(f.code).or_insert(0);
         *c += 1;
         if *c > self.opts.max_findings_per_code {
@@ -1645,17 +1650,11 @@ impl Verifier {
         self.compat.merge(&n.compat);
         self.keys.append(n.keys);
 
-        // Findings, as `add` would have taken them one after the other.
+        // Findings, as `add` would have taken them one after the other (`errors` counts
+        // suppressed ones too, so it simply adds up).
         self.errors += n.errors;
-        let cap = self.opts.max_findings_per_code;
         for f in n.report.findings {
-            let c = self.code_counts.entry(f.code).or_insert(0);
-            *c += 1;
-            if *c > cap {
-                *self.report.suppressed_findings.entry(f.code).or_insert(0) += 1;
-            } else {
-                self.report.findings.push(f);
-            }
+            self.list(f);
         }
         for (code, k) in n.report.suppressed_findings {
             // Past `next`'s own limit, so past the merged one too.
