@@ -144,11 +144,12 @@ impl ScoreText {
         }
     }
 
-    /// Appends bytes.
+    /// Appends bytes (all or, past the capacity, none).
     #[inline]
     fn push_all(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.push(b);
+        if let Some(dst) = self.buf.get_mut(self.len..self.len + bytes.len()) {
+            dst.copy_from_slice(bytes);
+            self.len += bytes.len();
         }
     }
 
@@ -158,7 +159,15 @@ impl ScoreText {
         // 3x faster: score text was ≈ 8 % of the mixed dataset's write profile) in one of
         // the layouts `123.45`, `0.00012`, `1230000.0`, `1.5e-7`, `1e30`.
         let mut buf = ryu::Buffer::new();
-        let (digits, exp) = shortest_digits(buf.format_finite(v.abs()).as_bytes());
+        let text = buf.format_finite(v).as_bytes();
+        // Fast path, the usual score: ryu's plain layout is already the %g one when the
+        // decimal exponent is -4..=15 (ryu writes `0.00001` plain and 1e16 and up with an
+        // exponent) and the value has a fraction (ryu writes integral values as `12.0`).
+        if v.abs() >= 1e-4 && !text.contains(&b'e') && !text.ends_with(b".0") {
+            self.push_all(text);
+            return;
+        }
+        let (digits, exp) = shortest_digits(text.strip_prefix(b"-").unwrap_or(text));
         let digits = digits.as_slice();
         let ndig = digits.len() as i32;
         if v.is_sign_negative() {
