@@ -45,16 +45,28 @@ pub fn encode_old_double(v: f64, out: &mut Vec<u8>) {
 /// Parses a score as Redis does with `strtod`: decimal or exponent form, `inf`, `-inf`,
 /// `+inf`, `infinity`, `nan`. Leading/trailing spaces are not accepted.
 pub fn parse_double_text(text: &[u8]) -> Option<f64> {
+    /// The non-numeric texts accepted, in any letter case.
+    const SPECIALS: [(&str, f64); 9] = [
+        ("inf", f64::INFINITY),
+        ("+inf", f64::INFINITY),
+        ("infinity", f64::INFINITY),
+        ("+infinity", f64::INFINITY),
+        ("-inf", f64::NEG_INFINITY),
+        ("-infinity", f64::NEG_INFINITY),
+        ("nan", f64::NAN),
+        ("-nan", f64::NAN),
+        ("+nan", f64::NAN),
+    ];
     let s = std::str::from_utf8(text).ok()?;
     if s.is_empty() || s.len() > 127 {
         return None;
     }
-    let lower = s.to_ascii_lowercase();
-    match lower.as_str() {
-        "inf" | "+inf" | "infinity" | "+infinity" => return Some(f64::INFINITY),
-        "-inf" | "-infinity" => return Some(f64::NEG_INFINITY),
-        "nan" | "-nan" | "+nan" => return Some(f64::NAN),
-        _ => {}
+    // (No lower-cased copy: this runs for every text score the reader meets.)
+    if let Some((_, v)) = SPECIALS
+        .iter()
+        .find(|(name, _)| s.eq_ignore_ascii_case(name))
+    {
+        return Some(*v);
     }
     // One optional sign only: "+-5" is not a number.
     let t = match s.strip_prefix('+') {
@@ -298,6 +310,30 @@ mod tests {
             Some(-4611686018427387904)
         );
         assert_eq!(score_as_int(-9.3e18), None);
+    }
+
+    #[test]
+    fn special_texts_in_any_case() {
+        for t in ["inf", "INF", "+Inf", "Infinity", "+INFINITY"] {
+            assert_eq!(parse_double_text(t.as_bytes()), Some(f64::INFINITY), "{t}");
+        }
+        for t in ["-inf", "-Inf", "-INFINITY"] {
+            assert_eq!(
+                parse_double_text(t.as_bytes()),
+                Some(f64::NEG_INFINITY),
+                "{t}"
+            );
+        }
+        for t in ["nan", "NaN", "-NAN", "+nan"] {
+            assert!(
+                parse_double_text(t.as_bytes()).is_some_and(f64::is_nan),
+                "{t}"
+            );
+        }
+        for t in ["++inf", "in f", "infinit", "-+nan", "", " 1", "1 "] {
+            assert_eq!(parse_double_text(t.as_bytes()), None, "{t}");
+        }
+        assert_eq!(parse_double_text(b"-1.5e3"), Some(-1500.0));
     }
 
     #[test]

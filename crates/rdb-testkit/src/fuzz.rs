@@ -47,6 +47,7 @@ pub const TARGETS: &[&str] = &[
     "codec_length_string",
     "roundtrip",
     "verify",
+    "verify_split",
 ];
 
 /// Runs the oracle of `target` on `data`; returns `false` for an unknown target name.
@@ -63,6 +64,7 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         "codec_length_string" => codec_length_string(data),
         "roundtrip" => roundtrip(data),
         "verify" => verify(data),
+        "verify_split" => verify_split(data),
         _ => return false,
     }
     true
@@ -1834,4 +1836,37 @@ pub fn verify(data: &[u8]) {
             }
         }
     }
+}
+
+/// Oracle of `verify_split`: the input, written to a scratch file, verified in 2–4 parts
+/// ([`rdb_verify::verify_file_split`], the first byte chooses how many) gives the same JSON
+/// report as one pass over the file — whether the parts met or the file was verified again.
+/// Parts skim the file up to their start (lengths only, nothing decoded), so this checks
+/// that skimming ends every key where full decoding does, and that the state carried across
+/// a cut (db, RESIZEDB and SLOT_INFO counts, functions, modules) is the one a single pass has.
+pub fn verify_split(data: &[u8]) {
+    let path = std::env::temp_dir().join(format!(
+        "rdbkit-fuzz-verify-split-{}-{:?}.rdb",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    std::fs::write(&path, data).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let opts = rdb_verify::Options {
+        now_ms: 1_800_000_000_000,
+        ..rdb_verify::Options::default()
+    };
+    let one = rdb_verify::try_verify_file(&path, &opts)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let parts = 2 + usize::from(data.first().copied().unwrap_or(0) % 3);
+    let (split, passes) = rdb_verify::verify_file_split(&path, &opts, parts)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let _ = std::fs::remove_file(&path);
+    let (one_json, split_json) = (
+        serde_json::to_string(&one).unwrap_or_default(),
+        serde_json::to_string(&split).unwrap_or_default(),
+    );
+    assert!(
+        one_json == split_json,
+        "{parts} parts ({passes:?}) differ from one pass:\n{split_json}\n{one_json}"
+    );
 }

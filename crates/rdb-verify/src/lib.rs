@@ -86,7 +86,7 @@ pub use multi::{
     ManifestCheck, ManifestInput, Summary,
 };
 pub use report::{ChecksumReport, DbReport, Finding, Report, Severity, SlotsReport, TypeCounts};
-pub use split::{verify_file_in_parts, MIN_PART_BYTES};
+pub use split::{verify_file_in_parts, verify_file_split, Passes, MIN_PART_BYTES};
 pub use verifier::{EventContext, Options, Verifier};
 
 /// Runs `parser` to its end (or first error), feeding `v`; `input` is the whole file when it

@@ -55,12 +55,12 @@ pub fn verify_file_in_parts(path: &Path, opts: &Options, parts: usize) -> io::Re
 
 /// [`verify_file_in_parts`] without the minimum part size (tests cut small files too).
 pub(crate) fn verify_parts(path: &Path, opts: &Options, parts: usize) -> io::Result<Report> {
-    Ok(verify_parts_counted(path, opts, parts)?.0)
+    Ok(verify_file_split(path, opts, parts)?.0)
 }
 
-/// How a file was verified by [`verify_parts_counted`].
+/// How a file was verified by [`verify_file_split`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Passes {
+pub enum Passes {
     /// In one pass (one part asked for, or not a regular file).
     Single,
     /// In parts, of which this many verified at least one record.
@@ -69,8 +69,11 @@ pub(crate) enum Passes {
     Fallback,
 }
 
-/// [`verify_parts`], also telling how the report was made.
-pub(crate) fn verify_parts_counted(
+/// Verifies the file at `path` cut into `parts` parts whatever its size (no
+/// [`MIN_PART_BYTES`]; a part with no key of its own verifies nothing), and tells how the
+/// report was made. For tests and the `verify_split` fuzz target, which check that the report
+/// is the single pass's; callers verifying files use [`verify_file_in_parts`].
+pub fn verify_file_split(
     path: &Path,
     opts: &Options,
     parts: usize,
@@ -285,7 +288,7 @@ mod tests {
             let one_json = serde_json::to_string(&one).unwrap();
             let mut most = 0;
             for parts in 2..=7 {
-                let (split, passes) = verify_parts_counted(f, &opts, parts).unwrap();
+                let (split, passes) = verify_file_split(f, &opts, parts).unwrap();
                 match passes {
                     Passes::Parts(n) => most = most.max(n),
                     other => panic!("{} in {parts} parts: {other:?}", f.display()),
@@ -350,7 +353,7 @@ mod tests {
                 }
                 std::fs::write(&path, &data).unwrap();
                 let one = serde_json::to_string(&crate::try_verify_file(&path, &opts).unwrap());
-                let (split, passes) = verify_parts_counted(&path, &opts, 3).unwrap();
+                let (split, passes) = verify_file_split(&path, &opts, 3).unwrap();
                 fallbacks += usize::from(passes == Passes::Fallback);
                 assert!(
                     serde_json::to_string(&split).unwrap() == one.unwrap(),
@@ -441,7 +444,7 @@ mod tests {
         assert_eq!(one.keys, 6000);
         let one_json = serde_json::to_string(&one).unwrap();
         for parts in 2..=5 {
-            let (split, passes) = verify_parts_counted(&path, &opts, parts).unwrap();
+            let (split, passes) = verify_file_split(&path, &opts, parts).unwrap();
             assert!(
                 matches!(passes, Passes::Parts(n) if n >= 2),
                 "{parts} parts: {passes:?}"
