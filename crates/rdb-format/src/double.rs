@@ -270,7 +270,8 @@ fn shortest_digits(text: &[u8]) -> (Digits, i32) {
     (d, exp)
 }
 
-/// Parses the (possibly negative) decimal exponent of `{:e}` output; 0 if malformed.
+/// Parses the (possibly negative) decimal exponent after the `e` of a decimal text (as `ryu`
+/// writes it); 0 if malformed.
 fn parse_exp(text: &[u8]) -> i32 {
     let (neg, digits) = match text.split_first() {
         Some((b'-', rest)) => (true, rest),

@@ -1861,10 +1861,10 @@ pub fn verify_split(data: &[u8]) {
     let (split, passes) = rdb_verify::verify_file_split(&path, &opts, parts)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let _ = std::fs::remove_file(&path);
-    let (one_json, split_json) = (
-        serde_json::to_string(&one).unwrap_or_default(),
-        serde_json::to_string(&split).unwrap_or_default(),
-    );
+    let json = |r: &rdb_verify::Report| {
+        serde_json::to_string(r).unwrap_or_else(|e| panic!("report to JSON: {e}"))
+    };
+    let (one_json, split_json) = (json(&one), json(&split));
     assert!(
         one_json == split_json,
         "{parts} parts ({passes:?}) differ from one pass:\n{split_json}\n{one_json}"

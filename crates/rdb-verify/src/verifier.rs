@@ -1606,14 +1606,13 @@ impl Verifier {
         self.errors = 0;
     }
 
-    /// Appends the verification of the next part of the same file: `self` stopped between
-    /// two keys at the offset where `next` started (after [`Verifier::on_context_event`]
+    /// Appends the verification of the next part of the same file, `n`: `self` stopped between
+    /// two keys at the offset where `n` started (after [`Verifier::on_context_event`]
     /// for every record before it and [`Verifier::start_part`]). Counters add up, findings
     /// follow in file order under the same per-code limit, the first-occurrence offsets of
-    /// the engine check take the lower, and the state that carries over is `next`'s (it saw
+    /// the engine check take the lower, and the state that carries over is `n`'s (it saw
     /// the same records before the boundary).
-    pub(crate) fn append(&mut self, next: Verifier) {
-        let n = next;
+    pub(crate) fn append(&mut self, n: Verifier) {
         self.report.keys += n.report.keys;
         self.report.expires += n.report.expires;
         self.report.already_expired += n.report.already_expired;
@@ -1657,7 +1656,7 @@ impl Verifier {
             self.list(f);
         }
         for (code, k) in n.report.suppressed_findings {
-            // Past `next`'s own limit, so past the merged one too.
+            // Past `n`'s own limit, so past the merged one too.
             *self.code_counts.entry(code).or_insert(0) += usize::try_from(k).unwrap_or(0);
             *self.report.suppressed_findings.entry(code).or_insert(0) += k;
         }
