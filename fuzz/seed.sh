@@ -27,3 +27,6 @@ seed codec_lzf hdr '\000\010\000\002abc\140\002'
 seed codec_length_string len '\200\000\001\000\000'
 seed codec_length_string lzf '\303\005\012\001aa\340\000\000'
 seed codec_length_string header 'REDIS0011'
+# text_inputs: slot ranges, a topology, a manifest and a JSONL keyspace (committed seeds).
+mkdir -p corpus/text_inputs
+cp seeds/text_inputs/* corpus/text_inputs/

@@ -107,9 +107,12 @@ pub fn parse_node_memory(text: &str) -> Result<u64, String> {
         }
     };
     if unit.is_empty() {
-        return num
-            .parse::<u64>()
-            .map_err(|e| format!("--node-memory {text:?}: {e}"));
+        return match num.parse::<u64>() {
+            // A node without memory would fail every file: a typo, not a limit.
+            Ok(0) => Err(format!("--node-memory {text:?}: out of range")),
+            Ok(v) => Ok(v),
+            Err(e) => Err(format!("--node-memory {text:?}: {e}")),
+        };
     }
     let v: f64 = num
         .parse()
@@ -538,6 +541,8 @@ mod tests {
         assert!(parse_node_memory("cache.x1.huge").is_err());
         assert!(parse_node_memory("-5").is_err());
         assert!(parse_node_memory("").is_err());
+        assert!(parse_node_memory("0").is_err());
+        assert!(parse_node_memory("0GiB").is_err());
     }
 
     #[test]

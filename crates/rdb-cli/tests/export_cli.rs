@@ -231,6 +231,41 @@ fn jsonl_source() {
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));
 }
 
+/// A JSONL source that repeats a key (as a line repeated by a careless merge would): exit 1,
+/// the key named, no file written — a server would refuse the node file.
+#[test]
+fn jsonl_source_with_a_repeated_key_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let jsonl = tmp.path().join("dup.jsonl");
+    std::fs::write(
+        &jsonl,
+        "{\"db\":0,\"key\":\"a\",\"type\":\"string\",\"value\":\"x\"}\n\
+         {\"db\":0,\"key\":\"b\",\"type\":\"string\",\"value\":\"y\"}\n\
+         {\"db\":0,\"key\":\"a\",\"type\":\"list\",\"value\":[\"z\"]}\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let o = rdbkit(&[
+        "export",
+        "--from",
+        jsonl.to_str().unwrap(),
+        "--name",
+        "d",
+        "--out",
+        out.to_str().unwrap(),
+        "--shards",
+        "3",
+    ]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("key \"a\" appears twice in db 0"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(dir_bytes(&out).is_empty());
+}
+
 /// xorshift64*: the test's own small PRNG (seeded from the clock, printed for reruns).
 struct Rng(u64);
 

@@ -688,3 +688,87 @@ fn corrupt_source_writes_nothing() {
     assert!(err.to_string().contains("bad.rdb"), "{err}");
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);
 }
+
+/// A key repeated in the source — a keyspace (e.g. from JSONL) or an `.rdb` file — fails the
+/// export before any file is written, naming the node file, the db and the key; the same key
+/// in two databases is fine when the databases are kept apart.
+#[test]
+fn duplicate_keys_write_nothing() {
+    use rdb_model::{Bytes, Entry};
+    let tmp = tempfile::tempdir().unwrap();
+    let topology = Topology::even(3).unwrap();
+    let mut ks = Keyspace::default();
+    for i in 0..2000 {
+        ks.db_mut(0).entries.push(Entry::new(
+            format!("user:{i}"),
+            Value::String(Bytes::from_static(b"v")),
+        ));
+    }
+    ks.db_mut(0).entries.push(Entry::new(
+        "user:{7}",
+        Value::String(Bytes::from_static(b"a")),
+    ));
+    ks.db_mut(0).entries.push(Entry::new(
+        "user:1234",
+        Value::Set(vec![Bytes::from_static(b"m")]),
+    ));
+    let err = export_keyspace(
+        &ks,
+        &plan(tmp.path(), "dup", topology.clone(), Target::Redis70),
+    )
+    .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("\"user:1234\" appears twice in db 0") && msg.contains("dup-000"),
+        "{msg}"
+    );
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+
+    // The same from an .rdb file: a plain key, then an int-encoded key and an LZF-compressed
+    // key, each twice (decoded the same way as the reader does).
+    let long = b"0123456789".repeat(8);
+    let mut lzf = Vec::new();
+    rdb_format::string::encode_string(
+        &long,
+        Some(&mut rdb_format::lzf::Compressor::new()),
+        &mut lzf,
+    );
+    assert_eq!(lzf[0], 0xC3, "the long key is LZF-compressed");
+    let records: [&[u8]; 3] = [b"\x03foo", b"\xC0\x2A", &lzf];
+    for (i, key) in records.iter().enumerate() {
+        let mut body = vec![0xFE, 0x00, 0xFB, 0x04, 0x00];
+        body.extend_from_slice(b"\x00\x03bar\x01v");
+        for _ in 0..2 {
+            body.push(0x00);
+            body.extend_from_slice(key);
+            body.extend_from_slice(b"\x01v");
+        }
+        body.extend_from_slice(b"\x00\x03baz\x01v");
+        let file = rdb_file(&body);
+        assert_eq!(read_keyspace(&file).unwrap().dbs[&0].entries.len(), 4);
+        let dir = tmp.path().join(format!("rdb{i}"));
+        std::fs::create_dir(&dir).unwrap();
+        let path = tmp.path().join(format!("src{i}.rdb"));
+        std::fs::write(&path, &file).unwrap();
+        let err = export_rdb_file(&path, &plan(&dir, "dup", topology.clone(), Target::Redis70))
+            .unwrap_err();
+        assert!(err.to_string().contains("appears twice in db 0"), "{err}");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "{err}");
+    }
+
+    // One key in two databases, kept apart (--shards 1 --all-dbs): exported.
+    let mut two = Keyspace::default();
+    for db in [0, 3] {
+        two.db_mut(db)
+            .entries
+            .push(Entry::new("same", Value::String(Bytes::from_static(b"v"))));
+    }
+    let mut p = plan(
+        tmp.path(),
+        "apart",
+        Topology::even(1).unwrap(),
+        Target::Redis70,
+    );
+    p.db = DbSelection::All;
+    export_keyspace(&two, &p).unwrap();
+}

@@ -29,9 +29,12 @@ use rdb_reader::{ChecksumStatus, Event, Limits, Parser, SliceSource};
 use rdb_writer::{write_keyspace, EncodingConfig, Target, WriterBuilder};
 
 use crate::chunked::{OneByteReader, RandomChunkReader};
+
+mod text;
 use crate::readback::{
     assert_same_keyspace, canonical, distinct, expected, sort_entries, CTIME, TRICKY,
 };
+pub use text::text_inputs;
 
 /// The fuzz targets, by name (the names of `fuzz/fuzz_targets/*.rs` and of the corpus
 /// directories).
@@ -48,6 +51,7 @@ pub const TARGETS: &[&str] = &[
     "roundtrip",
     "verify",
     "verify_split",
+    "text_inputs",
 ];
 
 /// Runs the oracle of `target` on `data`; returns `false` for an unknown target name.
@@ -65,6 +69,7 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         "roundtrip" => roundtrip(data),
         "verify" => verify(data),
         "verify_split" => verify_split(data),
+        "text_inputs" => text_inputs(data),
         _ => return false,
     }
     true

@@ -56,6 +56,17 @@ pub enum WriteError {
         /// What is wrong.
         what: String,
     },
+    /// A key appears twice in one database: a server refuses such a file ("Duplicate key
+    /// found in RDB file"). Found before anything of the file was written.
+    #[error(
+        "key {key} appears twice in db {db}: a server refuses to load a file that repeats a key"
+    )]
+    DuplicateKey {
+        /// The database.
+        db: u32,
+        /// The repeated key.
+        key: KeyName,
+    },
     /// A streamed collection received more or fewer elements than declared. The record is
     /// partially written, so the writer is poisoned.
     #[error("key {key}: declared {declared} elements, got {actual}")]

@@ -5,6 +5,7 @@ use std::io::Write;
 use rdb_model::{Entry, Keyspace, Value};
 
 use crate::config::WriterBuilder;
+use crate::dupkeys::KeyDigests;
 use crate::error::{KeyName, WriteError, WriteResult};
 use crate::slot::key_slot;
 use crate::target::Target;
@@ -79,18 +80,54 @@ pub fn estimate_used_mem(ks: &Keyspace) -> u64 {
 /// For Valkey 9.0 the `VALKEY080` header is chosen when some hash has field TTLs. Empty
 /// collections are skipped. Function libraries on an RDB 9 target are an error unless the
 /// builder has `drop_unsupported`. The keyspace's own AUX fields are not copied (the writer
-/// writes its own; add others with [`WriterBuilder::aux`]).
+/// writes its own; add others with [`WriterBuilder::aux`]). A key repeated in a database is
+/// [`WriteError::DuplicateKey`], found before anything is written.
 pub fn write_keyspace<W: Write>(
     ks: &Keyspace,
     w: W,
     builder: &WriterBuilder,
 ) -> WriteResult<(W, Summary)> {
+    // One pass over every database's entries (they may not fit in any cache): the keys to
+    // write, checked for repeats before anything is written, their expiries, and what the
+    // header needs (the `used-mem` estimate, whether some hash has field TTLs).
     let mut b = builder.clone();
-    if b.target() == Target::Valkey90 && has_field_ttls(ks) {
+    let want_used_mem = b.used_mem.is_none();
+    let valkey90 = b.target() == Target::Valkey90;
+    let mut used_mem: u64 = 1 << 20;
+    let mut field_ttls = false;
+    let mut dbs: Vec<(u32, Vec<&Entry>, usize, u64)> = Vec::with_capacity(ks.dbs.len());
+    for (&db, d) in &ks.dbs {
+        let mut live: Vec<&Entry> = Vec::with_capacity(d.entries.len());
+        let mut digests = KeyDigests::new(d.entries.len());
+        let mut expires = 0u64;
+        for e in &d.entries {
+            if is_empty_value(&e.value) {
+                continue;
+            }
+            live.push(e);
+            digests.push(&e.key);
+            expires += u64::from(e.expire_at_ms.is_some());
+            if want_used_mem {
+                used_mem += entry_used_mem(e);
+            }
+            if valkey90 && !field_ttls {
+                field_ttls = entry_has_field_ttls(e);
+            }
+        }
+        if let Some(i) = digests.first_repeat(&live, |e| &e.key[..]) {
+            return Err(WriteError::DuplicateKey {
+                db,
+                key: KeyName::of(live.get(i).map_or(&[][..], |e| &e.key[..])),
+            });
+        }
+        let skipped = d.entries.len() - live.len();
+        dbs.push((db, live, skipped, expires));
+    }
+    if field_ttls {
         b = b.field_ttls(true);
     }
-    if b.used_mem.is_none() {
-        b = b.used_mem(estimate_used_mem(ks));
+    if want_used_mem {
+        b = b.used_mem(used_mem);
     }
     let mut w = b.build(w);
     w.write_header()?;
@@ -110,18 +147,11 @@ pub fn write_keyspace<W: Write>(
             });
         }
     }
-    for (&db, d) in &ks.dbs {
-        let live: Vec<&Entry> = d
-            .entries
-            .iter()
-            .filter(|e| !is_empty_value(&e.value))
-            .collect();
-        let skipped = d.entries.len() - live.len();
+    for (db, live, skipped, expires) in dbs {
         w.summary.skipped_empty += skipped as u64;
         if live.is_empty() {
             continue;
         }
-        let expires = live.iter().filter(|e| e.expire_at_ms.is_some()).count() as u64;
         w.select_db(db, live.len() as u64, expires)?;
         if b.slot_info {
             let mut by_slot: Vec<(u16, &Entry)> =

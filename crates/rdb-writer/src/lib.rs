@@ -38,6 +38,7 @@
 )]
 
 pub mod config;
+pub mod dupkeys;
 pub mod durable;
 mod encode;
 pub mod error;

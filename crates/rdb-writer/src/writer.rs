@@ -322,6 +322,11 @@ impl<W: Write> RdbWriter<W> {
 
     /// Writes one key of the model. Returns `false` when the key was skipped because its
     /// collection is empty (counted in [`Summary::skipped_empty`]).
+    ///
+    /// Keys written one by one are not checked against each other (that would hold 8 bytes per
+    /// key until [`finish`](Self::finish)): a caller must not repeat a key in a database, as a
+    /// server refuses such a file. [`write_keyspace`](crate::write_keyspace) and the cluster
+    /// export check it before writing ([`crate::dupkeys`]).
     pub fn write_entry(&mut self, entry: &Entry) -> WriteResult<bool> {
         self.write_value(&entry.key, KeyMeta::of(entry), &entry.value)
     }

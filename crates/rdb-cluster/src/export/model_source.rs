@@ -94,13 +94,32 @@ impl<'k> ModelJob<'k> {
                 node.dbs.entry(db).or_default().push((slot, e));
             }
         }
-        pool.install(|| {
-            nodes.par_iter_mut().for_each(|n| {
-                for v in n.dbs.values_mut() {
-                    v.sort_by_key(|(slot, _)| *slot); // stable: source order within a slot
-                }
-            })
+        // Sorted by slot, and a key repeated in a database is repeated within its slot: a
+        // server refuses such a file, so it is an error before anything is written.
+        let repeats: Vec<Option<(u32, Bytes)>> = pool.install(|| {
+            nodes
+                .par_iter_mut()
+                .map(|n| {
+                    for v in n.dbs.values_mut() {
+                        v.sort_by_key(|(slot, _)| *slot); // stable: source order within a slot
+                    }
+                    n.dbs.iter().find_map(|(&db, v)| {
+                        v.chunk_by(|a, b| a.0 == b.0).find_map(|group| {
+                            rdb_writer::dupkeys::first_duplicate(group, |(_, e)| &e.key[..])
+                                .and_then(|i| group.get(i))
+                                .map(|(_, e)| (db, e.key.clone()))
+                        })
+                    })
+                })
+                .collect()
         });
+        if let Some((index, (db, key))) = repeats
+            .into_iter()
+            .enumerate()
+            .find_map(|(i, r)| r.map(|r| (i, r)))
+        {
+            return Err(duplicate_key(plan, index, db, &key));
+        }
         Ok(ModelJob { ks, plan, nodes })
     }
 
@@ -174,6 +193,23 @@ impl<'k> ModelJob<'k> {
         }
         let (w, summary) = w.finish().map_err(werr)?;
         Ok((w, summary, stats))
+    }
+}
+
+/// The error for `key` repeated in database `db` of node group `index`'s file.
+pub(crate) fn duplicate_key(plan: &ExportPlan, index: usize, db: u32, key: &[u8]) -> ExportError {
+    let id = plan
+        .topology
+        .groups
+        .get(index)
+        .map(|g| g.id.as_str())
+        .unwrap_or_default();
+    ExportError::Write {
+        file: node_file_name(&plan.name, id),
+        error: WriteError::DuplicateKey {
+            db,
+            key: KeyName::of(key),
+        },
     }
 }
 

@@ -11,8 +11,9 @@ use rdb_format::{Header, IntText, Opcode, RdbType, TypeKind};
 use rdb_model::{Bytes, Entry, ModuleAux};
 use rdb_reader::{Event, KeyspaceBuilder, Limits, Parser, SliceSource};
 use rdb_writer::{KeyMeta, SyncingFile, WriteError};
+use xxhash_rust::xxh3::xxh3_64;
 
-use super::model_source::{builder, write_functions, BASE_USED_MEM, CANCEL_CHECK};
+use super::model_source::{builder, duplicate_key, write_functions, BASE_USED_MEM, CANCEL_CHECK};
 use super::{
     node_file_name, DbSelection, ExportError, ExportPlan, HashingWriter, NodeOutput, NodeStats,
 };
@@ -24,13 +25,15 @@ use crate::topology::Partitioner;
 /// `start..end` is the record's byte range in the file, from its first attribute opcode
 /// (`EXPIRETIME_MS`, `EXPIRETIME`, `IDLE`, `FREQ`) or its type byte to the end of its value;
 /// `meta` holds the length of the attribute opcodes (low 31 bits) and whether the key has an
-/// expiry (bit 31).
+/// expiry (bit 31); `tag` is 16 bits of a hash of the key (records of one slot with equal tags
+/// are the only candidates for a repeated key).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Rec {
     start: u64,
     end: u64,
     meta: u32,
     slot: u16,
+    tag: u16,
 }
 
 const EXPIRE_BIT: u32 = 1 << 31;
@@ -132,17 +135,19 @@ impl<'a> RdbJob<'a> {
                 }
                 Some(Event::Key(k)) => {
                     let mut tmp = IntText::new(0);
-                    let slot = key_slot(k.key.as_bytes(&mut tmp));
+                    let key = k.key.as_bytes(&mut tmp);
+                    let slot = key_slot(key);
+                    let tag = xxh3_64(key) as u16;
                     let meta = KeyMeta {
                         expire_at_ms: k.expire_at_ms,
                         lru_idle_s: k.lru_idle_s,
                         lfu_freq: k.lfu_freq,
                     };
-                    Some((k.offset, k.db, slot, meta, may_have_field_ttls(k.kind)))
+                    Some((k.offset, k.db, slot, tag, meta, may_have_field_ttls(k.kind)))
                 }
                 Some(_) => None,
             };
-            let Some((type_offset, db, slot, meta, ttl_kind)) = key else {
+            let Some((type_offset, db, slot, tag, meta, ttl_kind)) = key else {
                 continue;
             };
             *keys_per_db.entry(db).or_default() += 1;
@@ -197,6 +202,7 @@ impl<'a> RdbJob<'a> {
                         0
                     },
                 slot,
+                tag,
             };
             let index = if plan.db == DbSelection::All {
                 0
@@ -215,13 +221,32 @@ impl<'a> RdbJob<'a> {
                 dbs: keys_per_db.into_keys().collect(),
             });
         }
-        pool.install(|| {
-            nodes.par_iter_mut().for_each(|n| {
-                for v in n.dbs.values_mut() {
-                    v.sort_unstable_by_key(|r| (r.slot, r.start));
-                }
-            })
+        // Sorted by slot, and a key repeated in a database is repeated within its slot: a
+        // server refuses such a file, so it is an error before anything is written.
+        let wide = header.has_64bit_lengths();
+        let repeats: Vec<Option<(u32, Vec<u8>)>> = pool.install(|| {
+            nodes
+                .par_iter_mut()
+                .map(|n| {
+                    for v in n.dbs.values_mut() {
+                        v.sort_unstable_by_key(|r| (r.slot, r.start));
+                    }
+                    let mut keys = KeyArena::default();
+                    n.dbs.iter().find_map(|(&db, v)| {
+                        v.chunk_by(|a, b| a.slot == b.slot)
+                            .find_map(|group| keys.repeat(bytes, wide, group))
+                            .map(|key| (db, key))
+                    })
+                })
+                .collect()
         });
+        if let Some((index, (db, key))) = repeats
+            .into_iter()
+            .enumerate()
+            .find_map(|(i, r)| r.map(|r| (i, r)))
+        {
+            return Err(duplicate_key(plan, index, db, &key));
+        }
         Ok(RdbJob {
             bytes,
             header,
@@ -434,23 +459,93 @@ fn parse_attributes(mut b: &[u8], wide: bool) -> Option<KeyMeta> {
 
 /// Decodes the key string at the start of `b`; returns its bytes and encoded length.
 fn decode_key(b: &[u8], wide: bool) -> Option<(Vec<u8>, usize)> {
+    let mut out = Vec::new();
+    let n = decode_key_into(b, wide, &mut out)?;
+    Some((out, n))
+}
+
+/// Decodes the key string at the start of `b`, appending its bytes to `out`; returns its
+/// encoded length.
+fn decode_key_into(b: &[u8], wide: bool, out: &mut Vec<u8>) -> Option<usize> {
     let (h, n) = decode_string_header(b, wide).ok()?;
     match h {
         StringHeader::Raw(len) => {
             let len = usize::try_from(len).ok()?;
-            Some((b.get(n..n.checked_add(len)?)?.to_vec(), n + len))
+            out.extend_from_slice(b.get(n..n.checked_add(len)?)?);
+            Some(n + len)
         }
-        StringHeader::Int(v) => Some((v.to_string().into_bytes(), n)),
+        StringHeader::Int(v) => {
+            out.extend_from_slice(IntText::new(v).as_bytes());
+            Some(n)
+        }
         StringHeader::Lzf {
             compressed,
             uncompressed,
         } => {
             let c = usize::try_from(compressed).ok()?;
             let u = usize::try_from(uncompressed).ok()?;
-            let mut out = Vec::with_capacity(u);
-            rdb_format::lzf::decompress(b.get(n..n.checked_add(c)?)?, &mut out, u).ok()?;
-            Some((out, n + c))
+            let mut key = Vec::with_capacity(u);
+            rdb_format::lzf::decompress(b.get(n..n.checked_add(c)?)?, &mut key, u).ok()?;
+            out.extend_from_slice(&key);
+            Some(n + c)
         }
+    }
+}
+
+/// Scratch space for finding a repeated key among the records of one slot (reused from slot
+/// to slot).
+#[derive(Default)]
+struct KeyArena {
+    /// `(tag, index in the group)`, sorted.
+    tags: Vec<(u16, u32)>,
+    /// Indices (in the group) of the records whose tag another record shares.
+    suspects: Vec<u32>,
+    /// The suspects' keys, decoded one after another.
+    bytes: Vec<u8>,
+    /// Each suspect's key in `bytes`.
+    spans: Vec<(usize, usize)>,
+}
+
+impl KeyArena {
+    /// The first key of `group` (records of one slot, in file order) that repeats an earlier
+    /// one. Only records sharing their 16-bit tag with another are decoded (about one pair
+    /// in a slot of 300 distinct keys), then compared byte for byte. Records were parsed in
+    /// pass 1, so their keys decode.
+    fn repeat(&mut self, file: &[u8], wide: bool, group: &[Rec]) -> Option<Vec<u8>> {
+        if group.len() < 2 {
+            return None;
+        }
+        self.tags.clear();
+        self.tags
+            .extend(group.iter().zip(0u32..).map(|(r, i)| (r.tag, i)));
+        self.tags.sort_unstable();
+        self.suspects.clear();
+        for run in self.tags.chunk_by(|a, b| a.0 == b.0) {
+            if run.len() > 1 {
+                self.suspects.extend(run.iter().map(|&(_, i)| i));
+            }
+        }
+        if self.suspects.is_empty() {
+            return None;
+        }
+        self.suspects.sort_unstable(); // file order: the earliest repeat is found first
+        self.bytes.clear();
+        self.spans.clear();
+        for &i in &self.suspects {
+            let r = group.get(i as usize)?;
+            // The key string follows the attribute opcodes and the type byte.
+            let at = r.start + r.prefix_len() + 1;
+            let start = self.bytes.len();
+            usize::try_from(at)
+                .ok()
+                .and_then(|at| file.get(at..))
+                .and_then(|b| decode_key_into(b, wide, &mut self.bytes))?;
+            self.spans.push((start, self.bytes.len()));
+        }
+        let arena = &self.bytes;
+        let key = |&(s, e): &(usize, usize)| arena.get(s..e).unwrap_or_default();
+        let i = rdb_writer::dupkeys::first_duplicate(&self.spans, key)?;
+        self.spans.get(i).map(|span| key(span).to_vec())
     }
 }
 

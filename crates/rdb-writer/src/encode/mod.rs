@@ -14,7 +14,6 @@ use rdb_format::lzf::Compressor;
 use rdb_format::string::encode_string;
 use rdb_format::ziplist::ZiplistBuilder;
 use rdb_format::Header;
-use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use crate::config::EncodingConfig;
 use crate::target::Target;
@@ -124,92 +123,18 @@ pub(crate) fn zl_entry_size(s: &[u8], prev: usize) -> usize {
     prevlen + body
 }
 
-/// Per-process hash seed for [`first_duplicate`].
-fn hash_seed() -> u64 {
-    use std::hash::BuildHasher;
-    static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    *SEED.get_or_init(|| std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64))
-}
-
-/// The first duplicate among `items` (projected to bytes by `key`), if any.
-///
-/// Open addressing over item indices (linear probing, load ≤ 1/2) with XXH3 seeded once per
-/// process (so collision sets cannot be prepared in advance; a bad distribution would only
-/// cost probes, never a wrong answer). The table lives on the stack for up to 64 items: most
-/// collections written are that small, and a `HashSet` would allocate for each of them.
+/// The first duplicate among `items` (projected to bytes by `key`), if any (see
+/// [`crate::dupkeys`]).
 pub(crate) fn first_duplicate<'a, T, F>(items: &'a [T], key: F) -> Option<&'a [u8]>
 where
     F: Fn(&'a T) -> &'a [u8],
 {
-    let len = items.len();
-    if len < 2 {
-        return None;
-    }
-    const STACK: usize = 128;
-    let slots = (2 * len).next_power_of_two();
-    let mut stack = [u32::MAX; STACK];
-    let mut heap = Vec::new();
-    let table: &mut [u32] = if slots <= STACK {
-        stack.get_mut(..slots).unwrap_or_default()
-    } else {
-        heap.resize(slots, u32::MAX);
-        &mut heap
-    };
-    let mask = slots - 1;
-    let seed = hash_seed();
-    for (i, item) in items.iter().enumerate() {
-        let k = key(item);
-        let mut at = (xxh3_64_with_seed(k, seed) as usize) & mask;
-        loop {
-            let slot = table.get_mut(at)?;
-            if *slot == u32::MAX {
-                *slot = u32::try_from(i).ok()?;
-                break;
-            }
-            let other = items.get(*slot as usize).map(&key);
-            if other == Some(k) {
-                return Some(k);
-            }
-            at = (at + 1) & mask;
-        }
-    }
-    None
+    crate::dupkeys::first_duplicate(items, &key).and_then(|i| items.get(i).map(&key))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn first_duplicate_agrees_with_a_hash_set() {
-        use rand::{Rng, SeedableRng};
-        use std::collections::HashSet;
-        let mut rng = rand::rngs::StdRng::seed_from_u64(0x9E37_79B9_7F4A_7C15);
-        let mut next = move || rng.random::<u64>();
-        for round in 0..400 {
-            // Sizes on both sides of the stack table (64 items) and small alphabets so that
-            // duplicates are common in some rounds and absent in others.
-            let n = (next() % 300) as usize;
-            let alphabet = 2 + (round % 7) as u64 * 40;
-            let items: Vec<Vec<u8>> = (0..n)
-                .map(|_| {
-                    let v = next() % alphabet;
-                    match v % 3 {
-                        0 => v.to_string().into_bytes(),
-                        1 => format!("member:{v}:suffix-long-enough").into_bytes(),
-                        _ => vec![b'x'; (v % 20) as usize],
-                    }
-                })
-                .collect();
-            let mut seen = HashSet::new();
-            let want = items.iter().find(|m| !seen.insert(m.as_slice()));
-            let got = first_duplicate(&items, |m| m.as_slice());
-            assert_eq!(got, want.map(Vec::as_slice), "round {round}, n {n}");
-        }
-        assert_eq!(first_duplicate(&[b"a".to_vec()], |m| m.as_slice()), None);
-        let two = [b"same".to_vec(), b"same".to_vec()];
-        assert_eq!(first_duplicate(&two, |m| m.as_slice()), Some(&b"same"[..]));
-    }
 
     #[test]
     fn entry_sizes_match_builders() {
