@@ -26,6 +26,7 @@ pub mod crc;
 pub mod double;
 pub mod element;
 pub mod error;
+pub mod function;
 pub mod int;
 pub mod intset;
 pub mod length;

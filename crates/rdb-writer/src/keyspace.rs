@@ -10,6 +10,7 @@ use crate::error::{KeyName, WriteError, WriteResult};
 use crate::slot::key_slot;
 use crate::target::Target;
 use crate::writer::Summary;
+use crate::writer::{check_function, duplicate_function};
 
 /// Whether a value has nothing to write (an empty list, set, zset or hash: servers never
 /// hold such keys and skip them when loading).
@@ -125,6 +126,16 @@ pub fn write_keyspace<W: Write>(
     }
     if field_ttls {
         b = b.field_ttls(true);
+    }
+    // Function libraries a server would refuse, also before anything is written.
+    if b.target().supports_functions() {
+        let mut names = std::collections::HashSet::new();
+        for f in &ks.functions {
+            let name = check_function(f)?;
+            if !names.insert(name) {
+                return Err(duplicate_function(name));
+            }
+        }
     }
     if want_used_mem {
         b = b.used_mem(used_mem);

@@ -94,6 +94,8 @@ pub struct RdbWriter<W: Write> {
     poison: Option<String>,
     pub(crate) db: u32,
     pub(crate) summary: Summary,
+    /// Names of the function libraries written (a name may appear once).
+    function_names: std::collections::HashSet<Vec<u8>>,
 }
 
 /// A value's plan: its type byte and how its bytes are produced.
@@ -107,6 +109,28 @@ enum Plan<'v> {
     Module(&'v rdb_model::ModuleValue),
 }
 
+/// A function library's name, or the error for code a server would refuse to load (its
+/// shebang line, [`rdb_format::function::check_shebang`]).
+pub(crate) fn check_function(code: &[u8]) -> WriteResult<&[u8]> {
+    rdb_format::function::check_shebang(code)
+        .map(|(_, name)| name)
+        .map_err(|what| WriteError::InvalidValue {
+            key: KeyName::none(),
+            what: format!("{what} (a server refuses the file: \"Failed loading library\")"),
+        })
+}
+
+/// The error for a function library name written twice.
+pub(crate) fn duplicate_function(name: &[u8]) -> WriteError {
+    WriteError::InvalidValue {
+        key: KeyName::none(),
+        what: format!(
+            "function library {} appears twice (a server refuses the file: \"Library already exists\")",
+            rdb_format::escape_bytes(name, 64)
+        ),
+    }
+}
+
 impl<W: Write> RdbWriter<W> {
     pub(crate) fn new(w: W, opts: WriterBuilder) -> Self {
         let header = opts.header();
@@ -116,6 +140,7 @@ impl<W: Write> RdbWriter<W> {
             phase: Phase::Fresh,
             poison: None,
             db: 0,
+            function_names: std::collections::HashSet::new(),
             summary: Summary {
                 target: opts.target,
                 header,
@@ -256,7 +281,9 @@ impl<W: Write> RdbWriter<W> {
     }
 
     /// Writes a function library (`FUNCTION2`, RDB ≥ 10; an [`WriteError::Unsupported`]
-    /// error for older targets). The code must start with a `#!<engine> name=<lib>` line.
+    /// error for older targets). The code must start with a `#!<engine> name=<lib>` line and
+    /// the name must not repeat an earlier library's (a server refuses the file otherwise):
+    /// [`WriteError::InvalidValue`], nothing written.
     pub fn write_function(&mut self, code: &[u8]) -> WriteResult<()> {
         self.check_open()?;
         if !self.opts.target.supports_functions() {
@@ -265,6 +292,10 @@ impl<W: Write> RdbWriter<W> {
                 target: self.opts.target.name(),
                 what: "function libraries (FUNCTION2 needs RDB 10)".into(),
             });
+        }
+        let name = check_function(code)?;
+        if !self.function_names.insert(name.to_vec()) {
+            return Err(duplicate_function(name));
         }
         self.sink.buf.push(Opcode::FUNCTION2.0);
         self.enc.string(code, &mut self.sink.buf);

@@ -938,3 +938,52 @@ fn duplicate_keys_are_refused_before_writing() {
         .push(Entry::new("k", Value::Set(vec![])));
     write_keyspace(&ks, Vec::new(), &builder).unwrap();
 }
+
+/// Function libraries a server would refuse to load — no `#!<engine> name=<lib>` line, or a
+/// name written twice — are errors: from `write_keyspace` before anything is written, from
+/// `write_function` with nothing of the record written (the writer stays usable).
+#[test]
+fn invalid_function_libraries_are_refused() {
+    let builder = WriterBuilder::new(Target::Redis70).ctime(CTIME);
+    let bad: [&[&str]; 4] = [
+        &["return 1"],
+        &["#!lua\nreturn 1"],
+        &["#!lua name=a-b\nreturn 1"],
+        &[
+            "#!lua name=f\nreturn 1",
+            "#!lua name=g\n",
+            "#!lua name=f\nreturn 2",
+        ],
+    ];
+    for codes in bad {
+        let mut ks = Keyspace::default();
+        ks.db_mut(0)
+            .entries
+            .push(Entry::new("k", Value::String(b("v"))));
+        ks.functions = codes.iter().map(|c| b(c)).collect();
+        let mut out = Vec::new();
+        let err = write_keyspace(&ks, &mut out, &builder).unwrap_err();
+        assert!(
+            matches!(&err, WriteError::InvalidValue { .. }),
+            "{codes:?}: {err}"
+        );
+        assert!(out.is_empty(), "{codes:?}: bytes written before the error");
+        // Dropped (not checked) for a target without functions.
+        let old = WriterBuilder::new(Target::Redis62)
+            .ctime(CTIME)
+            .drop_unsupported(true);
+        write_keyspace(&ks, Vec::new(), &old).unwrap();
+    }
+    let mut w = open(Target::Redis70);
+    w.write_function(b"#!lua name=f\nreturn 1").unwrap();
+    let err = w.write_function(b"#!lua name=f\nreturn 2").unwrap_err();
+    assert!(err.to_string().contains("appears twice"), "{err}");
+    assert!(matches!(
+        w.write_function(b"no shebang"),
+        Err(WriteError::InvalidValue { .. })
+    ));
+    w.write_function(b"#!lua name=g\nreturn 3").unwrap();
+    let (file, s) = w.finish().unwrap();
+    assert_eq!(s.functions, 2);
+    assert_eq!(read_keyspace(&file).unwrap().functions.len(), 2);
+}
