@@ -33,6 +33,7 @@ pub mod length;
 pub mod listpack;
 pub mod lzf;
 pub mod lzf_validate;
+pub mod module;
 pub mod slot;
 pub mod stream_lp;
 pub mod string;

@@ -120,6 +120,20 @@ pub(crate) fn check_function(code: &[u8]) -> WriteResult<&[u8]> {
         })
 }
 
+/// Checks that `raw` is exactly one module opcode stream (ending with its EOF opcode), as a
+/// loading server walks it; the message says what is wrong otherwise.
+fn check_module_stream(raw: &[u8], header: &Header) -> Result<(), String> {
+    match rdb_format::module::module_stream_len(raw, header.has_64bit_lengths()) {
+        Ok(n) if n == raw.len() => Ok(()),
+        Ok(n) => Err(format!(
+            "module value of {} bytes has {} bytes after its EOF opcode",
+            raw.len(),
+            raw.len() - n
+        )),
+        Err(e) => Err(format!("module value is not a module opcode stream: {e}")),
+    }
+}
+
 /// The error for a function library name written twice.
 pub(crate) fn duplicate_function(name: &[u8]) -> WriteError {
     WriteError::InvalidValue {
@@ -271,6 +285,12 @@ impl<W: Write> RdbWriter<W> {
     /// Writes a MODULE_AUX record (raw passthrough; the loading server needs the module).
     pub fn write_module_aux(&mut self, aux: &ModuleAux) -> WriteResult<()> {
         self.check_open()?;
+        check_module_stream(&aux.raw, &self.enc.header).map_err(|what| {
+            WriteError::InvalidValue {
+                key: KeyName::none(),
+                what: format!("module aux data: {what}"),
+            }
+        })?;
         let buf = &mut self.sink.buf;
         buf.push(Opcode::MODULE_AUX.0);
         encode_length(aux.module_id, buf);
@@ -397,7 +417,10 @@ impl<W: Write> RdbWriter<W> {
                 stream::validate(s).map_err(invalid)?;
                 Plan::Stream(s)
             }
-            Value::Module(m) => Plan::Module(m),
+            Value::Module(m) => {
+                check_module_stream(&m.raw, &self.enc.header).map_err(invalid)?;
+                Plan::Module(m)
+            }
         };
         let ty = match &plan {
             Plan::String(_) => RdbType::STRING,

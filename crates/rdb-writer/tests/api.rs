@@ -987,3 +987,47 @@ fn invalid_function_libraries_are_refused() {
     assert_eq!(s.functions, 2);
     assert_eq!(read_keyspace(&file).unwrap().functions.len(), 2);
 }
+
+/// A module value or MODULE_AUX payload that is not exactly one module opcode stream (what a
+/// loading server walks) is refused with nothing of the record written; a valid one is copied.
+#[test]
+fn module_payloads_must_be_one_opcode_stream() {
+    use rdb_model::{ModuleAux, ModuleValue};
+    let id = rdb_model::json::module_id_from_name("ReJSON-RL", 3).unwrap();
+    // uint 5, string "ab", EOF.
+    let good = Bytes::from_static(&[2, 5, 5, 2, b'a', b'b', 0]);
+    let bad = [
+        Bytes::from_static(&[0, 1, 2]),    // bytes after EOF
+        Bytes::from_static(&[5, 3, b'a']), // truncated string
+        Bytes::from_static(&[2, 5]),       // no EOF
+        Bytes::from_static(&[9, 0]),       // unknown opcode
+    ];
+    let module = |raw: &Bytes| {
+        Value::Module(ModuleValue {
+            module_id: id,
+            raw: raw.clone(),
+        })
+    };
+    let mut w = open(Target::Redis70);
+    for raw in &bad {
+        let err = w.write_entry(&Entry::new("m", module(raw))).unwrap_err();
+        assert!(
+            matches!(err, WriteError::InvalidValue { .. }),
+            "{raw:?}: {err}"
+        );
+        let aux = ModuleAux {
+            module_id: id,
+            when: 2,
+            raw: raw.clone(),
+        };
+        assert!(matches!(
+            w.write_module_aux(&aux),
+            Err(WriteError::InvalidValue { .. })
+        ));
+    }
+    w.write_entry(&Entry::new("m", module(&good))).unwrap();
+    let (file, s) = w.finish().unwrap();
+    assert_eq!(s.keys, 1);
+    let back = read_keyspace(&file).unwrap();
+    assert_eq!(back.dbs[&0].entries[0].value, module(&good));
+}
