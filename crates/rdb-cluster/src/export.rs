@@ -130,6 +130,17 @@ impl fmt::Debug for ExportPlan {
 }
 
 impl ExportPlan {
+    /// The final file name of node group `index` (`NAME-0001.rdb`).
+    pub(crate) fn node_file_name_of(&self, index: usize) -> String {
+        let id = self
+            .topology
+            .groups
+            .get(index)
+            .map(|g| g.id.as_str())
+            .unwrap_or_default();
+        node_file_name(&self.name, id)
+    }
+
     /// A plan with the defaults: database 0 only, unsupported data is an error, one thread per
     /// CPU, `now` = the current time, compression on, `CacheSize` from the writer's estimate.
     pub fn new(
@@ -516,13 +527,7 @@ fn write_one<F>(
 where
     F: Fn(usize, HashingWriter<SyncingFile>, &AtomicBool) -> Result<NodeOutput, ExportError> + Sync,
 {
-    let id = plan
-        .topology
-        .groups
-        .get(index)
-        .map(|g| g.id.as_str())
-        .unwrap_or_default();
-    let final_name = node_file_name(&plan.name, id);
+    let final_name = plan.node_file_name_of(index);
     let (file, temp) = commit::TempFile::create(&plan.out_dir, &final_name)?;
     // On disk as it grows (direct I/O where the filesystem allows, else background syncs:
     // either way the device's work overlaps encoding), synced at the end.

@@ -1755,17 +1755,7 @@ pub fn roundtrip(data: &[u8]) {
     if from_file {
         return;
     }
-    // The written file verifies without errors.
-    let report = rdb_verify::verify_bytes("roundtrip", &bytes, &rdb_verify::Options::default());
-    let errors: Vec<_> = report
-        .findings
-        .iter()
-        .filter(|f| f.severity == rdb_verify::Severity::Error)
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "{target}: the written file has verify errors: {errors:?}"
-    );
+    assert_verifies(&bytes, target);
     // Read and written again: byte-identical.
     let (again, _) = write_keyspace(&back, Vec::new(), &b)
         .unwrap_or_else(|e| panic!("{target}: rewriting: {e}"));
@@ -1774,6 +1764,21 @@ pub fn roundtrip(data: &[u8]) {
         "{target}: rewrite differs ({} vs {} bytes)",
         again.len(),
         bytes.len()
+    );
+}
+
+/// Panics unless `bytes` (a file the writer wrote for `target`) verifies without an error
+/// finding.
+fn assert_verifies(bytes: &[u8], target: Target) {
+    let report = rdb_verify::verify_bytes("written", bytes, &rdb_verify::Options::default());
+    let errors: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.severity == rdb_verify::Severity::Error)
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{target}: a file the writer accepted has verify errors: {errors:?}"
     );
 }
 

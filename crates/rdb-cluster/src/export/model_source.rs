@@ -10,9 +10,7 @@ use rdb_model::json::{bytes_from_json, entry_from_json, module_id_from_name};
 use rdb_model::{Bytes, Entry, Keyspace, ModuleAux};
 use rdb_writer::{is_empty_value, KeyName, SyncingFile, Target, WriteError, WriterBuilder};
 
-use super::{
-    node_file_name, DbSelection, ExportError, ExportPlan, HashingWriter, NodeOutput, NodeStats,
-};
+use super::{DbSelection, ExportError, ExportPlan, HashingWriter, NodeOutput, NodeStats};
 use crate::slot::key_slot;
 use crate::topology::Partitioner;
 
@@ -113,13 +111,7 @@ impl<'k> ModelJob<'k> {
                 })
                 .collect()
         });
-        if let Some((index, (db, key))) = repeats
-            .into_iter()
-            .enumerate()
-            .find_map(|(i, r)| r.map(|r| (i, r)))
-        {
-            return Err(duplicate_key(plan, index, db, &key));
-        }
+        check_repeats(plan, repeats)?;
         Ok(ModelJob { ks, plan, nodes })
     }
 
@@ -131,13 +123,7 @@ impl<'k> ModelJob<'k> {
         cancel: &AtomicBool,
     ) -> Result<NodeOutput, ExportError> {
         let plan = self.plan;
-        let id = plan
-            .topology
-            .groups
-            .get(index)
-            .map(|g| g.id.as_str())
-            .unwrap_or_default();
-        let file = node_file_name(&plan.name, id);
+        let file = plan.node_file_name_of(index);
         let werr = |error: WriteError| ExportError::Write {
             file: file.clone(),
             error,
@@ -196,20 +182,25 @@ impl<'k> ModelJob<'k> {
     }
 }
 
-/// The error for `key` repeated in database `db` of node group `index`'s file.
-pub(crate) fn duplicate_key(plan: &ExportPlan, index: usize, db: u32, key: &[u8]) -> ExportError {
-    let id = plan
-        .topology
-        .groups
-        .get(index)
-        .map(|g| g.id.as_str())
-        .unwrap_or_default();
-    ExportError::Write {
-        file: node_file_name(&plan.name, id),
-        error: WriteError::DuplicateKey {
-            db,
-            key: KeyName::of(key),
-        },
+/// The error for the first node group (in order) whose file would repeat a key: `repeats`
+/// holds, per node group, the first `(db, key)` repeated in it.
+pub(crate) fn check_repeats<K: AsRef<[u8]>>(
+    plan: &ExportPlan,
+    repeats: Vec<Option<(u32, K)>>,
+) -> Result<(), ExportError> {
+    match repeats
+        .into_iter()
+        .enumerate()
+        .find_map(|(i, r)| r.map(|r| (i, r)))
+    {
+        Some((index, (db, key))) => Err(ExportError::Write {
+            file: plan.node_file_name_of(index),
+            error: WriteError::DuplicateKey {
+                db,
+                key: KeyName::of(key.as_ref()),
+            },
+        }),
+        None => Ok(()),
     }
 }
 

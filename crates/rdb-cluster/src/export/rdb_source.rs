@@ -13,10 +13,8 @@ use rdb_reader::{Event, KeyspaceBuilder, Limits, Parser, SliceSource};
 use rdb_writer::{KeyMeta, SyncingFile, WriteError};
 use xxhash_rust::xxh3::xxh3_64;
 
-use super::model_source::{builder, duplicate_key, write_functions, BASE_USED_MEM, CANCEL_CHECK};
-use super::{
-    node_file_name, DbSelection, ExportError, ExportPlan, HashingWriter, NodeOutput, NodeStats,
-};
+use super::model_source::{builder, check_repeats, write_functions, BASE_USED_MEM, CANCEL_CHECK};
+use super::{DbSelection, ExportError, ExportPlan, HashingWriter, NodeOutput, NodeStats};
 use crate::slot::key_slot;
 use crate::topology::Partitioner;
 
@@ -240,13 +238,7 @@ impl<'a> RdbJob<'a> {
                 })
                 .collect()
         });
-        if let Some((index, (db, key))) = repeats
-            .into_iter()
-            .enumerate()
-            .find_map(|(i, r)| r.map(|r| (i, r)))
-        {
-            return Err(duplicate_key(plan, index, db, &key));
-        }
+        check_repeats(plan, repeats)?;
         Ok(RdbJob {
             bytes,
             header,
@@ -267,13 +259,7 @@ impl<'a> RdbJob<'a> {
         cancel: &AtomicBool,
     ) -> Result<NodeOutput, ExportError> {
         let plan = self.plan;
-        let id = plan
-            .topology
-            .groups
-            .get(index)
-            .map(|g| g.id.as_str())
-            .unwrap_or_default();
-        let file = node_file_name(&plan.name, id);
+        let file = plan.node_file_name_of(index);
         let werr = |error: WriteError| ExportError::Write {
             file: file.clone(),
             error,

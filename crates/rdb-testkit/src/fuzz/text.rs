@@ -126,14 +126,5 @@ fn write_and_read_back(ks: &Keyspace, target: Target) {
     sort_entries(&mut want);
     sort_entries(&mut got);
     assert_same_keyspace(&got, &want, target);
-    let report = rdb_verify::verify_bytes("text_inputs", &bytes, &rdb_verify::Options::default());
-    let errors: Vec<_> = report
-        .findings
-        .iter()
-        .filter(|f| f.severity == rdb_verify::Severity::Error)
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "{target}: a file the writer accepted has verify errors: {errors:?}"
-    );
+    super::assert_verifies(&bytes, target);
 }
