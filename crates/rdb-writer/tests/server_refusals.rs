@@ -105,8 +105,10 @@ fn bad_function_libraries_are_refused_by_the_server_and_by_the_writer() {
         "already exists",
     );
     for functions in [vec![no_shebang], vec![FUNCTION, FUNCTION]] {
-        let mut ks = Keyspace::default();
-        ks.functions = functions.into_iter().map(Bytes::from_static).collect();
+        let ks = Keyspace {
+            functions: functions.into_iter().map(Bytes::from_static).collect(),
+            ..Keyspace::default()
+        };
         let err =
             write_keyspace(&ks, Vec::new(), &WriterBuilder::new(Target::Redis70)).unwrap_err();
         assert!(matches!(err, WriteError::InvalidValue { .. }), "{err}");
