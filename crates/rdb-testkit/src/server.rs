@@ -295,10 +295,15 @@ fn free_port() -> io::Result<u16> {
 }
 
 /// The last `n` lines of a file ("" when unreadable).
-fn file_tail(path: &Path, n: usize) -> String {
-    let text = fs::read(path)
+/// A log file's text (empty when it cannot be read).
+fn read_text(path: &Path) -> String {
+    fs::read(path)
         .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+fn file_tail(path: &Path, n: usize) -> String {
+    let text = read_text(path);
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
@@ -306,10 +311,8 @@ fn file_tail(path: &Path, n: usize) -> String {
 /// The first `n` warning lines (`pid:role date # message`) of a server log: why a server
 /// stopped is logged there, before a crash report that may push it out of the tail.
 fn file_warnings(path: &Path, n: usize) -> String {
-    let text = fs::read(path)
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .unwrap_or_default();
-    text.lines()
+    read_text(path)
+        .lines()
         .filter(|l| l.contains(" # "))
         .take(n)
         .collect::<Vec<_>>()

@@ -1,17 +1,18 @@
 //! Finding repeated byte strings (duplicate keys of a database, duplicate members of a
 //! collection) without copying them.
 //!
-//! A server refuses a file that repeats a key in a database (Redis: "Duplicate key found in RDB
-//! file", then it exits) or a member of a set, hash or sorted set, so the writer checks before
-//! writing. [`first_duplicate`] answers exactly (equal digests are confirmed by comparing the
+//! A server refuses a file that repeats a key in a database (Redis: "Duplicated key found in
+//! RDB file", then it exits) or a member of a set, hash or sorted set, so the writer checks
+//! before writing. [`first_duplicate`] answers exactly (equal digests are confirmed by comparing the
 //! bytes) and reports the earliest repeat, whatever the hash seed.
 //!
 //! Up to 4,096 items: open addressing over item indices (linear probing, load ≤ 1/2, XXH3
 //! seeded once per process, so collision sets cannot be prepared in advance), on the stack for
 //! up to 64 items — most collections are that small. Above: every item's digest goes, with its
 //! index, to one of up to 256 buckets by its top bits (about 2,048 items a bucket, at most 1/256
-//! of the items, so each bucket's table stays in the L2 cache for millions of keys), then each bucket is checked with its own table keyed by the
-//! stored digests, touching the bytes again only when two digests are equal. Memory: 8 bytes
+//! of the items, so each bucket's table stays in the L2 cache for millions of keys), then each
+//! bucket is checked with its own table keyed by the stored digests, touching the bytes again
+//! only when two digests are equal. Memory: 8 bytes
 //! per item plus a table of 4–8 bytes per item of the largest bucket, freed on return.
 
 use xxhash_rust::xxh3::xxh3_64_with_seed;
@@ -102,8 +103,8 @@ where
 /// the same pass as other per-item work), in up to 256 buckets by their top bits; then
 /// [`KeyDigests::first_repeat`] finds the earliest repeat exactly.
 ///
-/// A bucket entry is one `u64`: the digest's top 32 bits (the top 1–8 of them
-/// chose the bucket) above the item's index, so the buckets take 8 bytes per item. Entries
+/// A bucket entry is one `u64`: the digest's top 32 bits (the top 1–8 of them chose the
+/// bucket) above the item's index, so the buckets take 8 bytes per item. Entries
 /// with equal tops are confirmed by comparing the bytes (about 12 such pairs per bucket of
 /// 20,000 distinct items: 24 free bits).
 #[derive(Debug)]
@@ -171,7 +172,8 @@ impl KeyDigests {
 /// The digest bits kept in a bucket entry.
 const TOP: u64 = 0xFFFF_FFFF_0000_0000;
 
-/// The first item of `bucket` (entries as built by [`KeyDigests::push`], in index order) whose key equals an earlier one's; `table` is scratch space.
+/// The first item of `bucket` (entries as built by [`KeyDigests::push`], in index order)
+/// whose key equals an earlier one's; `table` is scratch space.
 fn bucket_repeat<'a, T, F>(
     bucket: &[u64],
     items: &'a [T],

@@ -56,7 +56,7 @@ pub enum WriteError {
         /// What is wrong.
         what: String,
     },
-    /// A key appears twice in one database: a server refuses such a file ("Duplicate key
+    /// A key appears twice in one database: a server refuses such a file ("Duplicated key
     /// found in RDB file"). Found before anything of the file was written.
     #[error(
         "key {key} appears twice in db {db}: a server refuses to load a file that repeats a key"

@@ -9,8 +9,7 @@ use crate::dupkeys::KeyDigests;
 use crate::error::{KeyName, WriteError, WriteResult};
 use crate::slot::key_slot;
 use crate::target::Target;
-use crate::writer::Summary;
-use crate::writer::{check_function, duplicate_function};
+use crate::writer::{check_function, duplicate_function, Summary};
 
 /// Whether a value has nothing to write (an empty list, set, zset or hash: servers never
 /// hold such keys and skip them when loading).
@@ -60,12 +59,16 @@ pub fn entry_used_mem(e: &Entry) -> u64 {
     64 + e.key.len() as u64 + bytes as u64 + 16 * elems as u64
 }
 
-/// A rough `used-mem` estimate: 1 MiB of server baseline, plus per key about 64 bytes of
-/// overhead and its key and value bytes, plus 16 bytes per collection element (empty
-/// collections, which are not written, count nothing).
+/// The `used-mem` estimate of an empty server (1 MiB).
+pub const USED_MEM_BASE: u64 = 1 << 20;
+
+/// A rough `used-mem` estimate: [`USED_MEM_BASE`], plus per key about 64 bytes of overhead
+/// and its key and value bytes, plus 16 bytes per collection element (empty collections,
+/// which are not written, count nothing). [`write_keyspace`] computes the same in its one
+/// pass over the entries.
 pub fn estimate_used_mem(ks: &Keyspace) -> u64 {
     let entries = ks.dbs.values().flat_map(|d| &d.entries);
-    (1 << 20)
+    USED_MEM_BASE
         + entries
             .filter(|e| !is_empty_value(&e.value))
             .map(entry_used_mem)
@@ -94,7 +97,7 @@ pub fn write_keyspace<W: Write>(
     let mut b = builder.clone();
     let want_used_mem = b.used_mem.is_none();
     let valkey90 = b.target() == Target::Valkey90;
-    let mut used_mem: u64 = 1 << 20;
+    let mut used_mem = USED_MEM_BASE;
     let mut field_ttls = false;
     let mut dbs: Vec<(u32, Vec<&Entry>, usize, u64)> = Vec::with_capacity(ks.dbs.len());
     for (&db, d) in &ks.dbs {

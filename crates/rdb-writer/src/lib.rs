@@ -55,7 +55,7 @@ pub use durable::SyncingFile;
 pub use error::{KeyName, WriteError, WriteResult};
 pub use keyspace::{
     entry_has_field_ttls, entry_used_mem, estimate_used_mem, has_field_ttls, is_empty_value,
-    write_keyspace,
+    write_keyspace, USED_MEM_BASE,
 };
 pub use streaming::{HashWriter, ListWriter, SetWriter, ZSetWriter};
 pub use target::{FieldTtlFormat, SlotInfoFormat, Target, UnknownTarget};

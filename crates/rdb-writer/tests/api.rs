@@ -894,7 +894,7 @@ fn summary_counts_per_db() {
 }
 
 /// A key repeated in a database is refused before anything is written (a server refuses
-/// such a file: "Duplicate key found in RDB file"); the same key in two databases is fine.
+/// such a file: "Duplicated key found in RDB file"); the same key in two databases is fine.
 /// Both sides of the bucketed check (4,096 keys) are exercised.
 #[test]
 fn duplicate_keys_are_refused_before_writing() {

@@ -15,7 +15,7 @@ use crate::slot::key_slot;
 use crate::topology::Partitioner;
 
 /// Baseline of the `used-mem` estimate: an empty server.
-pub(crate) const BASE_USED_MEM: u64 = 1 << 20;
+pub(crate) const BASE_USED_MEM: u64 = rdb_writer::USED_MEM_BASE;
 
 /// How often (in keys) a node writer checks whether another node failed.
 pub(crate) const CANCEL_CHECK: usize = 256;

@@ -468,11 +468,10 @@ fn decode_key_into(b: &[u8], wide: bool, out: &mut Vec<u8>) -> Option<usize> {
             compressed,
             uncompressed,
         } => {
+            // Lengths the parser checked against its limits in pass 1; appended in place.
             let c = usize::try_from(compressed).ok()?;
             let u = usize::try_from(uncompressed).ok()?;
-            let mut key = Vec::with_capacity(u);
-            rdb_format::lzf::decompress(b.get(n..n.checked_add(c)?)?, &mut key, u).ok()?;
-            out.extend_from_slice(&key);
+            rdb_format::lzf::decompress(b.get(n..n.checked_add(c)?)?, out, u).ok()?;
             Some(n + c)
         }
     }
