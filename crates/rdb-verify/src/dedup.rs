@@ -3,7 +3,7 @@
 //! **Keys** ([`KeyDigests`]): each key is reduced to its 64-bit XXH3 digest seeded with its db
 //! number and appended to a flat vector (8 bytes per key, written sequentially, no hashing into
 //! a table on the hot path; one of 256 buckets by the digest's top bits). At the end of the
-//! file each bucket is sorted (`sort_unstable`) and repeated digests
+//! file each bucket goes through a hash table that fits the L2 cache, and repeated digests
 //! are the *suspects*. Suspects are then
 //! confirmed by a second, key-only pass over the input ([`find_keys`]: values are skipped, not
 //! decoded) that collects the suspects' key bytes and offsets: only keys whose bytes are equal
@@ -89,8 +89,8 @@ const BUCKETS: usize = 1 << BUCKET_BITS;
 /// The digests of every key of a file, checked for repeats at the end (see the module docs).
 ///
 /// Digests are appended to one of 256 buckets chosen by their top bits, so the final check
-/// sorts 256 pieces (about 150 KiB each for 5 M keys, which stay in the L2 cache) instead of one
-/// large vector; the buckets together are still sorted. (1,024 buckets were slower here: the
+/// looks at 256 pieces (about 150 KiB each for 5 M keys) with a table that stays in the L2
+/// cache instead of one large vector. (1,024 buckets were slower here: the
 /// appends then go to more pages than the TLB holds.)
 #[derive(Debug)]
 pub struct KeyDigests {
@@ -143,18 +143,56 @@ impl KeyDigests {
     /// The digests recorded more than once (sorted, each once); frees the buckets.
     pub fn repeated(&mut self) -> Vec<u64> {
         let mut out: Vec<u64> = Vec::new();
+        let mut table: Vec<u64> = Vec::new();
         for b in self.buckets.iter_mut() {
-            let mut v = std::mem::take(b);
-            v.sort_unstable();
-            for w in v.windows(2) {
-                if let [a, b] = w {
-                    if a == b && out.last() != Some(a) {
-                        out.push(*a);
-                    }
-                }
-            }
+            let bucket = std::mem::take(b);
+            repeats_in(&bucket, &mut table, &mut out);
         }
+        out.sort_unstable();
+        out.dedup();
         out
+    }
+}
+
+/// Appends to `out` every digest that occurs more than once in `bucket` (a digest seen `k`
+/// times is appended `k - 1` times); `table` is scratch space.
+///
+/// One open-addressing table (linear probing, load ≤ 1/2, the digests' low bits as the
+/// index, 0 as the empty mark with the digest 0 counted apart) instead of sorting the bucket:
+/// for 5 M keys (256 buckets of about 20,000 digests, a 512 KiB table that stays in the L2
+/// cache) 18–24 ms against 70–81 ms for `sort_unstable` (measured on this machine, random
+/// digests).
+fn repeats_in(bucket: &[u64], table: &mut Vec<u64>, out: &mut Vec<u64>) {
+    if bucket.len() < 2 {
+        return;
+    }
+    let slots = (2 * bucket.len()).next_power_of_two();
+    table.clear();
+    table.resize(slots, 0);
+    let mask = slots - 1;
+    let mut zeros = 0usize;
+    for &d in bucket {
+        if d == 0 {
+            zeros += 1;
+            if zeros > 1 {
+                out.push(0);
+            }
+            continue;
+        }
+        let mut at = d as usize & mask;
+        // At most `slots` probes: the table is never full (load ≤ 1/2).
+        for _ in 0..slots {
+            let Some(slot) = table.get_mut(at) else { break };
+            if *slot == 0 {
+                *slot = d;
+                break;
+            }
+            if *slot == d {
+                out.push(d);
+                break;
+            }
+            at = (at + 1) & mask;
+        }
     }
 }
 
@@ -332,6 +370,22 @@ mod tests {
         assert_eq!(rep, want);
         // Freed: nothing left to report.
         assert!(d.repeated().is_empty());
+    }
+
+    #[test]
+    fn repeats_in_a_bucket_include_zero_and_probe_chains() {
+        let mut table = Vec::new();
+        let mut out = Vec::new();
+        // 0 is the table's empty mark: counted apart. 16 and 48 share a slot (mask 31 for
+        // 9 entries), so the second is found along the probe chain.
+        repeats_in(&[16, 0, 48, 5, 48, 0, 0, 16, 7], &mut table, &mut out);
+        out.sort_unstable();
+        assert_eq!(out, vec![0, 0, 16, 48]);
+        out.clear();
+        repeats_in(&[1, 2, 3, 17, 33, 49], &mut table, &mut out);
+        assert!(out.is_empty());
+        repeats_in(&[9], &mut table, &mut out);
+        assert!(out.is_empty());
     }
 
     #[test]
