@@ -868,15 +868,18 @@ impl TokenOut<'_> {
         let l = len - 2;
         let dst = self
             .buf
-            .get_mut(self.pos..self.pos + 3)?
-            .first_chunk_mut::<3>()?;
-        if l < 7 {
-            *dst = [((l as u8) << 5) | high, low, 0];
-            self.pos += 2;
-        } else {
-            *dst = [0xE0 | high, (l - 7) as u8, low];
-            self.pos += 3;
-        }
+            .get_mut(self.pos..)
+            .and_then(<[u8]>::first_chunk_mut::<3>)?;
+        // Both forms written without a branch on the length (data-dependent, so often
+        // mispredicted): short `[l << 5 | high, low]`, long `[7 << 5 | high, l - 7, low]`; the
+        // third byte of a short one is overwritten by the next token or ignored.
+        let long = l >= 7;
+        *dst = [
+            ((l.min(7) as u8) << 5) | high,
+            if long { (l - 7) as u8 } else { low },
+            low,
+        ];
+        self.pos += 2 + usize::from(long);
         Some(())
     }
 }
