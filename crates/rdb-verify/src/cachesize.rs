@@ -662,24 +662,26 @@ impl ValueCost {
     /// The value's memory under `model` for a key of `kind` (the key itself is
     /// [`CacheModel::key`]).
     pub fn finish(&mut self, model: &CacheModel, kind: TypeKind) -> u64 {
+        // By index into `LOGICAL_TYPES` (no string comparisons per key). Strings, the most
+        // common keys, first and without the collections' shared sizes.
+        let index = kind.logical_index();
+        if index == 0 {
+            if self.str_len == 0 && self.str_int.is_none() {
+                self.str_len = self.str_len_hint;
+            }
+            let int = self.str_int.or_else(|| {
+                if self.str_len <= 20 {
+                    rdb_format::int::parse_canonical_i64(&self.str_head)
+                } else {
+                    None
+                }
+            });
+            return model.string_value(self.str_len, int);
+        }
         let t = &model.thresholds;
         let robj = model.alloc(model.robj);
         let entry = model.alloc(model.dict_entry);
-        // By index into `LOGICAL_TYPES` (no string comparisons per key).
-        match kind.logical_index() {
-            0 => {
-                if self.str_len == 0 && self.str_int.is_none() {
-                    self.str_len = self.str_len_hint;
-                }
-                let int = self.str_int.or_else(|| {
-                    if self.str_len <= 20 {
-                        rdb_format::int::parse_canonical_i64(&self.str_head)
-                    } else {
-                        None
-                    }
-                });
-                model.string_value(self.str_len, int)
-            }
+        match index {
             1 => {
                 if model.small_list_listpack
                     && model.listpack_overhead + self.lp <= t.list_max_listpack_bytes
