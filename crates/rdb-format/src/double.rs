@@ -1,6 +1,7 @@
 //! Doubles (§2.3): binary `f64le` and the old length-prefixed text form.
 
 use crate::error::{byte_at, slice_at, CodecError, CodecResult};
+use std::io::Write as _;
 
 /// Decodes an old-form (ZSET v1) double at the start of `buf`; returns it and its size.
 /// `253` = NaN, `254` = +inf, `255` = −inf; otherwise `n` ASCII bytes parsed like `strtod`.
@@ -165,6 +166,112 @@ impl ScoreText {
         }
     }
 
+    /// C's `%.17g` of `v` (`"0.10000000000000001"`, `"1e+17"`, `"-0"`, `"inf"`): the text
+    /// Redis up to 7.0 stores for a non-integral sorted-set score (`d2string`).
+    #[must_use]
+    pub fn printf17(v: f64) -> Self {
+        let mut t = ScoreText {
+            buf: [0; SCORE_TEXT_CAP],
+            len: 0,
+        };
+        if v.is_nan() {
+            t.push_all(b"nan");
+        } else if v.is_infinite() {
+            t.push_all(if v > 0.0 { b"inf" } else { b"-inf" });
+        } else if v == 0.0 {
+            t.push_all(if v.is_sign_negative() { b"-0" } else { b"0" });
+        } else {
+            let (digits, exp) = match digits17_fast(v.abs()) {
+                Some(d) => d,
+                None => digits17_slow(v.abs()),
+            };
+            t.layout(v.is_sign_negative(), digits.as_slice(), exp);
+        }
+        t
+    }
+
+    /// The text Redis 7.2+ and Valkey store for a non-integral sorted-set score
+    /// (`fpconv_dtoa`): the shortest round-trip digits, plain when the value is an integer
+    /// with fewer than 7 more zeros than digits or has a fraction and `K > -7` or an exponent
+    /// below 4 (`0.000025`, `123.456`), else `d.ddde±x` with no zero padding of the exponent
+    /// (`1.5e-7`, `1.2345678901234567e+4`, `1e+300`).
+    #[must_use]
+    pub fn fpconv(v: f64) -> Self {
+        let mut t = ScoreText {
+            buf: [0; SCORE_TEXT_CAP],
+            len: 0,
+        };
+        if v.is_sign_negative() && !v.is_nan() {
+            t.push(b'-');
+        }
+        if v.is_nan() {
+            t.push_all(b"nan");
+        } else if v.is_infinite() {
+            t.push_all(b"inf");
+        } else if v == 0.0 {
+            t.push(b'0');
+        } else {
+            let mut buf = ryu::Buffer::new();
+            let text = buf.format_finite(v.abs()).as_bytes();
+            // Fast path, the usual score: ryu's plain layout (`123.456`, `0.00012`) is
+            // `fpconv`'s when the value has a fraction of fewer than 7 digits (`K > -7`) or
+            // 10^-3 ≤ |v| < 10^4 (exponent below 4).
+            if !text.contains(&b'e') && !text.ends_with(b".0") {
+                let frac = text
+                    .iter()
+                    .position(|&c| c == b'.')
+                    .map_or(0, |dot| text.len() - dot - 1);
+                if frac < 7 || (1e-3..1e4).contains(&v.abs()) {
+                    t.push_all(text);
+                    return t;
+                }
+            }
+            let (digits, exp) = shortest_digits(text);
+            let digits = digits.as_slice();
+            let ndigits = digits.len() as i32;
+            // `digits × 10^k`, the form `emit_digits` works on.
+            let k = exp - (ndigits - 1);
+            let e = exp.abs();
+            if k >= 0 && e < ndigits + 7 {
+                t.push_all(digits);
+                for _ in 0..k {
+                    t.push(b'0');
+                }
+            } else if k < 0 && (k > -7 || e < 4) {
+                let offset = ndigits + k;
+                if offset <= 0 {
+                    t.push_all(b"0.");
+                    for _ in 0..-offset {
+                        t.push(b'0');
+                    }
+                    t.push_all(digits);
+                } else {
+                    let split = offset as usize;
+                    t.push_all(digits.get(..split).unwrap_or(&[]));
+                    t.push(b'.');
+                    t.push_all(digits.get(split..).unwrap_or(&[]));
+                }
+            } else {
+                t.push_all(digits.get(..1).unwrap_or(&[]));
+                if ndigits > 1 {
+                    t.push(b'.');
+                    t.push_all(digits.get(1..).unwrap_or(&[]));
+                }
+                t.push(b'e');
+                t.push(if exp < 0 { b'-' } else { b'+' });
+                let a = e.unsigned_abs();
+                if a > 99 {
+                    t.push(b'0' + (a / 100) as u8);
+                    t.push(b'0' + (a / 10 % 10) as u8);
+                } else if a > 9 {
+                    t.push(b'0' + (a / 10) as u8);
+                }
+                t.push(b'0' + (a % 10) as u8);
+            }
+        }
+        t
+    }
+
     /// Formats a finite non-zero `v`.
     fn finite(&mut self, v: f64) {
         // `ryu` gives the shortest round-trip digits (the same digits as Rust's `{:e}`, about
@@ -180,12 +287,16 @@ impl ScoreText {
             return;
         }
         let (digits, exp) = shortest_digits(text.strip_prefix(b"-").unwrap_or(text));
-        let digits = digits.as_slice();
+        self.layout(v.is_sign_negative(), digits.as_slice(), exp);
+    }
+
+    /// Writes `±d.ddd × 10^exp` (`digits` significant, no trailing zeros) in C's `%g` layout
+    /// with precision 17: plain when `-4 <= exp < 17`, else `d.ddde±xx`.
+    fn layout(&mut self, negative: bool, digits: &[u8], exp: i32) {
         let ndig = digits.len() as i32;
-        if v.is_sign_negative() {
+        if negative {
             self.push(b'-');
         }
-        // %.17g style: use plain notation when -4 <= exp < 17 (precision 17), else exponent.
         if (-4..17).contains(&exp) {
             if exp >= ndig - 1 {
                 self.push_all(digits);
@@ -220,6 +331,152 @@ impl ScoreText {
             self.push(b'0' + (a % 10) as u8);
         }
     }
+}
+
+/// How a server line stores a sorted-set score as a listpack / ziplist element: as an integer
+/// element or as text, and which text. The loaded value is the same double whatever the form;
+/// writing the form the target line itself writes makes a file's blobs byte-identical to the
+/// server's own (checked against Redis 7.0 and 6.2, and against every real-server file in
+/// `testdata/servers`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScoreStyle {
+    /// Redis up to 6.2 (ziplists): `d2string` gives `0`, the text `-0` for −0, integer text
+    /// below 2^52, else `%.17g`; the ziplist then stores integer-looking text as an integer.
+    /// So: integral values below 10^17 (but −0) are integers, the rest `%.17g` text.
+    Ziplist17g,
+    /// Redis 7.0: integral values within ±(2^63 − 1)/2 (−0 included, as 0) are integers
+    /// (`double2ll`), the rest `%.17g` text.
+    Listpack17g,
+    /// Redis 7.2 and later, Valkey: integers as 7.0, text as `fpconv_dtoa` writes it
+    /// ([`ScoreText::fpconv`]: shortest digits; `fpconv`'s own Grisu2 digits can be longer
+    /// for rare values, which no real-server file in `testdata/servers` shows).
+    Shortest,
+}
+
+/// A sorted-set score as a listpack / ziplist element (see [`ScoreStyle`]).
+#[derive(Debug, Clone, Copy)]
+pub enum ScoreElement {
+    /// An integer element.
+    Int(i64),
+    /// A string element.
+    Text(ScoreText),
+}
+
+impl ScoreStyle {
+    /// The element a server of this style stores for `score`.
+    #[must_use]
+    pub fn element(self, score: f64) -> ScoreElement {
+        let text = match self {
+            ScoreStyle::Ziplist17g => {
+                // Every double of magnitude ≥ 2^52 is integral; %.17g prints those below
+                // 10^17 as plain digits, which the ziplist turns into an integer.
+                let negative_zero = score == 0.0 && score.is_sign_negative();
+                if score.fract() == 0.0 && score.abs() < 1e17 && !negative_zero {
+                    return ScoreElement::Int(score as i64);
+                }
+                ScoreText::printf17(score)
+            }
+            ScoreStyle::Listpack17g => match score_as_int(score) {
+                Some(v) => return ScoreElement::Int(v),
+                None => ScoreText::printf17(score),
+            },
+            ScoreStyle::Shortest => match score_as_int(score) {
+                Some(v) => return ScoreElement::Int(v),
+                None => {
+                    let text = ScoreText::fpconv(score);
+                    // The container stores integer-like text as an integer: `fpconv` prints
+                    // some integral scores above 2^62 in full (`6917529027641082000`). The
+                    // `%.17g` texts above are never integer-like (exponent form from 10^17).
+                    if score.abs() >= 1e18 {
+                        if let Some(v) = crate::int::parse_canonical_i64(text.as_bytes()) {
+                            return ScoreElement::Int(v);
+                        }
+                    }
+                    text
+                }
+            },
+        };
+        ScoreElement::Text(text)
+    }
+}
+
+/// The 17 significant digits of C's `%.17g` of a positive finite `v` (trailing zeros
+/// dropped) and the decimal exponent of the first, through Rust's exact formatting
+/// (`{:.16e}`: correctly rounded, ties to even, as glibc's `printf`).
+fn digits17_slow(v: f64) -> (Digits, i32) {
+    let mut buf = [0u8; SCORE_TEXT_CAP];
+    let mut rest = buf.as_mut_slice();
+    let written = match write!(rest, "{:.16e}", v) {
+        Ok(()) => SCORE_TEXT_CAP - rest.len(),
+        Err(_) => 0,
+    };
+    shortest_digits(buf.get(..written).unwrap_or(&[]))
+}
+
+/// [`digits17_slow`] in integer arithmetic for the usual scores (normal, with a fraction,
+/// 10^-3 ≤ v < 10^17): `v = m / 2^s` exactly, so the 17 digits are `m · 10^p / 2^s`
+/// rounded half to even, with `m · 10^p < 2^53 · 10^19 < 2^128`. `None` outside that range
+/// (about 3x faster than the exact formatter, which the writer needs for every
+/// non-integral score of a Redis ≤ 7.0 file).
+fn digits17_fast(v: f64) -> Option<(Digits, i32)> {
+    const TEN17: u128 = 100_000_000_000_000_000;
+    let bits = v.to_bits();
+    let biased = ((bits >> 52) & 0x7FF) as i32;
+    if biased == 0 || !(1e-3..1e17).contains(&v) {
+        return None;
+    }
+    let m = u128::from((bits & ((1 << 52) - 1)) | (1 << 52));
+    // v = m · 2^-s with s ≥ 1 (integral values above 2^52 take the slow path).
+    let s = u32::try_from(1075 - biased)
+        .ok()
+        .filter(|s| (1..=127).contains(s))?;
+    // A first guess of the decimal exponent, corrected below by the digit count:
+    // floor((biased − 1023) · log10 2) by multiply and shift (78913 / 2^18 ≈ log10 2), low by
+    // at most 1; not `f64::log10().floor()` (`floor` is a libm call without SSE4.1).
+    let mut x = ((biased - 1023) * 78913) >> 18;
+    for _ in 0..3 {
+        // 10^p fits a u64 up to p = 19 (then m · 10^p < 2^117).
+        let p = u32::try_from(16 - x).ok()?;
+        let num = m * u128::from(10u64.checked_pow(p)?);
+        let mut q = num >> s;
+        let r = num & ((1u128 << s) - 1);
+        let half = 1u128 << (s - 1);
+        if r > half || (r == half && q & 1 == 1) {
+            q += 1;
+        }
+        if q < TEN17 / 10 {
+            x -= 1;
+            continue;
+        }
+        if q > TEN17 {
+            x += 1;
+            continue;
+        }
+        // Exactly 10^17: the value rounded up to the next power of ten.
+        let (q, exp) = if q == TEN17 { (1, x + 1) } else { (q, x) };
+        // At most 17 digits: u64 arithmetic from here.
+        let mut q = u64::try_from(q).ok()?;
+        while q % 10 == 0 {
+            q /= 10;
+        }
+        let mut d = Digits::default();
+        let mut text = [0u8; 20];
+        let mut at = text.len();
+        while q > 0 && at > 0 {
+            at -= 1;
+            if let Some(slot) = text.get_mut(at) {
+                *slot = b'0' + (q % 10) as u8;
+            }
+            q /= 10;
+        }
+        let digits = text.get(at..).unwrap_or(&[]);
+        if let Some(dst) = d.buf.get_mut(..digits.len()) {
+            dst.copy_from_slice(digits);
+            d.len = digits.len();
+        }
+        return Some((d, exp));
+    }
+    None
 }
 
 /// Significant digits (at most 17, no leading or trailing zeros) of a positive decimal text.
@@ -294,6 +551,274 @@ fn parse_exp(text: &[u8]) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `(f64 bits, C's "%.17g")`, printed by CPython's `'%.17g' % v` (correctly rounded like
+    /// glibc): edge cases, then 30 random bit patterns and 10 random values in ±1000.
+    const PRINTF17: &[(u64, &str)] = &[
+        (0x3fb999999999999a, "0.10000000000000001"),
+        (0x3fc999999999999a, "0.20000000000000001"),
+        (0x3fd3333333333333, "0.29999999999999999"),
+        (0x3fd5555555555555, "0.33333333333333331"),
+        (0x3fe5555555555555, "0.66666666666666663"),
+        (0x408c50cd254551c0, "906.10016874461871"),
+        (0xc08b18c4a7282581, "-867.09602195133641"),
+        (0x0000000000000001, "4.9406564584124654e-324"),
+        (0x0010000000000000, "2.2250738585072014e-308"),
+        (0x7fefffffffffffff, "1.7976931348623157e+308"),
+        (0x3ee4f8b588e368f1, "1.0000000000000001e-05"),
+        (0x3f1a36e2eb1c432d, "0.0001"),
+        (0x3f202c9dedbc309d, "0.00012339999999999999"),
+        (0x40fe240c9fbe76c9, "123456.789"),
+        (0x4341c37937e08000, "10000000000000000"),
+        (0x4376345785d8a000, "1e+17"),
+        (0x4380a741a4627800, "1.5e+17"),
+        (0x437b69b4ba630f35, "1.2345678901234568e+17"),
+        (0x43cbc16d674ec800, "4e+18"),
+        (0xfe37e43c8800759c, "-1.0000000000000001e+300"),
+        (0x3e60000000000000, "2.9802322387695312e-08"),
+        (0x40c81cc000000000, "12345.5"),
+        (0x400921fb54442d18, "3.1415926535897931"),
+        (0x4480f0cf064dd592, "1e+22"),
+        (0x4340000000000000, "9007199254740992"),
+        (0x3fe0000000000000, "0.5"),
+        (0xc004000000000000, "-2.5"),
+        (0x42d6bcc41e8fffff, "99999999999999.984"),
+        (0x3e7ad7f29abcaf48, "9.9999999999999995e-08"),
+        (0x44dfe185ca57c517, "6.0221407599999999e+23"),
+        (0xf2a74de452e6b438, "-1.989032661366619e+244"),
+        (0x6513270e269e0d37, "7.761117632285041e+178"),
+        (0x0c5c7fd0a6a3a450, "3.980498358697587e-249"),
+        (0xd23f0824128b2f33, "-1.5432835417340557e+88"),
+        (0x1818e811892f902b, "1.3647584518757569e-192"),
+        (0x9531985d5d9dc9f8, "-1.3701135617873088e-206"),
+        (0xe8e25d940ed90475, "-1.7160537630466207e+197"),
+        (0x36f675cc81e74ef5, "6.2946752411953861e-44"),
+        (0x1600a35a099950d8, "1.0613447212142254e-202"),
+        (0x6b0d549b6f03675a, "4.7083251603875462e+207"),
+        (0x3d9c172411e20b8f, "6.3870161585135632e-12"),
+        (0x8d116ece1738f7d9, "-9.9731303785687331e-246"),
+        (0x0f21ddb66cad4a26, "8.7797532256802712e-236"),
+        (0x90c192cfd3ac94af, "-5.7955032484989932e-228"),
+        (0xf28c105d1fb17c23, "-5.9881801593860111e+243"),
+        (0xa170b33839263059, "-1.3060523885277959e-147"),
+        (0x953f48f1a09f76b5, "-2.4361176994848409e-206"),
+        (0x0fd630f1f29d0da9, "2.2333869991501741e-232"),
+        (0x95e60af593bd04cf, "-3.5152797062666699e-203"),
+        (0x0cb1e29c658cda14, "1.5987381841032883e-247"),
+        (0x3898d190f9ebdacc, "4.6678633181812096e-36"),
+        (0x8e81973e0becd7b0, "-8.4418727921054556e-239"),
+        (0x2217beaddbc496cb, "1.9015657400796622e-144"),
+        (0x6b4cb2424a23d596, "7.370437700706684e+208"),
+        (0x8a6a63ec24ede6a4, "-1.7163996725272777e-258"),
+        (0x922766581e27a1c0, "-3.2367190832119987e-221"),
+        (0x8f6d05584ef8aa38, "-2.2818334634712625e-234"),
+        (0xae97ba94d0eda82f, "-3.0536383926309363e-84"),
+        (0x1a61dbe22e44158b, "1.3449551894627777e-181"),
+        (0x923a736994e3bf91, "-7.3174959760626057e-221"),
+        (0x40715d3b232f7bec, "277.82693785236802"),
+        (0xc06fe68ea8f48e30, "-255.20491454853754"),
+        (0x4057df4aa701c5b0, "95.488931419115715"),
+        (0xc08b53605bc7436f, "-874.4220500533537"),
+        (0xc08b86619b99fb18, "-880.79766006753471"),
+        (0xc08260a91cbf2bc9, "-588.08257436134693"),
+        (0x40768ccc948ee184, "360.79994636357173"),
+        (0xc0621a17a9f62b78, "-144.81538866119422"),
+        (0xc0773b4a615997b2, "-371.70565924641699"),
+        (0x406563f5925b87f0, "171.12372701527738"),
+    ];
+
+    #[test]
+    fn printf17_is_c_percent_17g() {
+        for &(bits, want) in PRINTF17 {
+            let v = f64::from_bits(bits);
+            assert_eq!(ScoreText::printf17(v).as_str(), want, "{v:e}");
+            assert_eq!(parse_double_text(want.as_bytes()), Some(v), "{want}");
+        }
+        for (v, want) in [
+            (0.0, "0"),
+            (-0.0, "-0"),
+            (f64::INFINITY, "inf"),
+            (f64::NEG_INFINITY, "-inf"),
+            (100.0, "100"),
+        ] {
+            assert_eq!(ScoreText::printf17(v).as_str(), want);
+        }
+    }
+
+    #[test]
+    fn printf17_fast_digits_equal_the_exact_formatter() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(17);
+        let mut fast = 0;
+        for i in 0..200_000 {
+            let v: f64 = match i % 4 {
+                0 => rng.random_range(-1000.0..1000.0),
+                1 => f64::from_bits(rng.random::<u64>()),
+                2 => rng.random_range(1e-3..1e17),
+                // Near the range's edges and at powers of ten (rounding up to 10^17 digits).
+                _ => {
+                    10f64.powi(rng.random_range(-4..18))
+                        * (1.0 - f64::EPSILON * f64::from(rng.random_range(0..4u8)))
+                }
+            };
+            if !v.is_finite() || v == 0.0 {
+                continue;
+            }
+            let v = v.abs();
+            if let Some((d, e)) = digits17_fast(v) {
+                fast += 1;
+                let (want, want_e) = digits17_slow(v);
+                assert_eq!((d.as_slice(), e), (want.as_slice(), want_e), "{v:e}");
+            }
+        }
+        assert!(fast > 80_000, "fast path taken {fast} times");
+    }
+
+    /// `emit_digits` written out plainly from the shortest digits, as a reference for the
+    /// fast path of [`ScoreText::fpconv`].
+    fn fpconv_reference(v: f64) -> String {
+        // The same shortest digits (`ryu`; Rust's `{:e}` breaks ties like 0.25 ulp otherwise).
+        let mut buf = ryu::Buffer::new();
+        let (digits, exp) = shortest_digits(buf.format_finite(v.abs()).as_bytes());
+        let digits = std::str::from_utf8(digits.as_slice()).unwrap().to_owned();
+        let n = digits.len() as i32;
+        let k = exp - (n - 1);
+        let e = exp.abs();
+        let sign = if v < 0.0 { "-" } else { "" };
+        let body = if k >= 0 && e < n + 7 {
+            format!("{digits}{}", "0".repeat(k as usize))
+        } else if k < 0 && (k > -7 || e < 4) {
+            let offset = n + k;
+            if offset <= 0 {
+                format!("0.{}{digits}", "0".repeat((-offset) as usize))
+            } else {
+                format!(
+                    "{}.{}",
+                    &digits[..offset as usize],
+                    &digits[offset as usize..]
+                )
+            }
+        } else {
+            let mant = if n > 1 {
+                format!("{}.{}", &digits[..1], &digits[1..])
+            } else {
+                digits.clone()
+            };
+            format!("{mant}e{}{}", if exp < 0 { '-' } else { '+' }, e)
+        };
+        format!("{sign}{body}")
+    }
+
+    #[test]
+    fn fpconv_matches_its_reference_layout() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(72);
+        for i in 0..100_000 {
+            let v: f64 = match i % 3 {
+                0 => rng.random_range(-1370.0..1370.0),
+                1 => f64::from_bits(rng.random::<u64>()),
+                _ => rng.random_range(-1.0..1.0) * 10f64.powi(rng.random_range(-9..22)),
+            };
+            if !v.is_finite() || v == 0.0 {
+                continue;
+            }
+            assert_eq!(ScoreText::fpconv(v).as_str(), fpconv_reference(v), "{v:e}");
+        }
+    }
+
+    /// `fpconv_dtoa`'s layout rules (`emit_digits`), case by case.
+    #[test]
+    fn fpconv_layout() {
+        for (v, want) in [
+            (2.5e-5, "0.000025"),
+            (-2.5e-5, "-0.000025"),
+            (1.5e-7, "1.5e-7"),
+            (1e-7, "1e-7"),
+            (0.1, "0.1"),
+            (123.456, "123.456"),
+            (-993.5893536541172, "-993.5893536541172"),
+            (12345.678901234567, "1.2345678901234567e+4"),
+            (1234.5678901234567, "1234.5678901234567"),
+            (1e300, "1e+300"),
+            (-1.5e-105, "-1.5e-105"),
+            (5e-324, "5e-324"),
+            (9.3e18, "9.3e+18"),
+            (9223372036854775808.0, "9223372036854776000"),
+            (1.7976931348623157e308, "1.7976931348623157e+308"),
+            (f64::INFINITY, "inf"),
+            (f64::NEG_INFINITY, "-inf"),
+            (-0.0, "-0"),
+        ] {
+            assert_eq!(ScoreText::fpconv(v).as_str(), want, "{v:e}");
+            if v.is_finite() {
+                assert_eq!(parse_double_text(want.as_bytes()), Some(v), "{want}");
+            }
+        }
+    }
+
+    fn element_text(style: ScoreStyle, v: f64) -> String {
+        match style.element(v) {
+            ScoreElement::Int(i) => format!("int {i}"),
+            ScoreElement::Text(t) => t.as_str().to_owned(),
+        }
+    }
+
+    /// What Redis 6.2.14 (ziplist) and 7.0.15 (listpack) stored for `ZADD zk 4503599627370497
+    /// a 1e17 b 123456789012345678 c 4e18 d 0.1 e -0.0 f 1e16 g 99999999999999999 h 5e-324 i
+    /// inf j -inf k 1e300 l 12345.5 m 100 n 0 o 9007199254740993 p` with `rdbcompression no`
+    /// (the blobs decoded from their `SAVE`d files).
+    #[test]
+    fn score_elements_as_real_servers_store_them() {
+        let cases: &[(f64, &str, &str)] = &[
+            (
+                4503599627370497.0,
+                "int 4503599627370497",
+                "int 4503599627370497",
+            ),
+            (1e17, "1e+17", "int 100000000000000000"),
+            (
+                123456789012345678.0,
+                "1.2345678901234568e+17",
+                "int 123456789012345680",
+            ),
+            (4e18, "4e+18", "int 4000000000000000000"),
+            (0.1, "0.10000000000000001", "0.10000000000000001"),
+            (-0.0, "-0", "int 0"),
+            (0.0, "int 0", "int 0"),
+            (1e16, "int 10000000000000000", "int 10000000000000000"),
+            (5e-324, "4.9406564584124654e-324", "4.9406564584124654e-324"),
+            (f64::INFINITY, "inf", "inf"),
+            (f64::NEG_INFINITY, "-inf", "-inf"),
+            (1e300, "1.0000000000000001e+300", "1.0000000000000001e+300"),
+            (12345.5, "12345.5", "12345.5"),
+            (100.0, "int 100", "int 100"),
+            (
+                9007199254740993.0,
+                "int 9007199254740992",
+                "int 9007199254740992",
+            ),
+        ];
+        for &(v, redis62, redis70) in cases {
+            assert_eq!(
+                element_text(ScoreStyle::Ziplist17g, v),
+                redis62,
+                "6.2: {v:e}"
+            );
+            assert_eq!(
+                element_text(ScoreStyle::Listpack17g, v),
+                redis70,
+                "7.0: {v:e}"
+            );
+        }
+        // 7.2+: the integers of 7.0, shortest text in `fpconv_dtoa`'s layout.
+        assert_eq!(element_text(ScoreStyle::Shortest, 0.1), "0.1");
+        assert_eq!(element_text(ScoreStyle::Shortest, 5e-324), "5e-324");
+        assert_eq!(element_text(ScoreStyle::Shortest, -0.0), "int 0");
+        assert_eq!(
+            element_text(ScoreStyle::Shortest, 4e18),
+            "int 4000000000000000000"
+        );
+    }
 
     #[test]
     fn integer_scores() {

@@ -1394,6 +1394,30 @@ pub fn codec_length_string(data: &[u8]) {
             ),
             None => panic!("format_score({v}) = {text:?} does not parse"),
         }
+        // Every line's listpack / ziplist score element stands for the same double (−0 may be
+        // the integer 0), and its text is never integer-like (a ziplist would store it as an
+        // integer).
+        use rdb_format::double::{ScoreElement, ScoreStyle};
+        for style in [
+            ScoreStyle::Ziplist17g,
+            ScoreStyle::Listpack17g,
+            ScoreStyle::Shortest,
+        ] {
+            match style.element(v) {
+                ScoreElement::Int(i) => assert!(i as f64 == v, "{style:?}: {v} as integer {i}"),
+                ScoreElement::Text(t) => {
+                    let w = rdb_format::double::parse_double_text(t.as_bytes());
+                    assert!(
+                        w.is_some_and(|w| w.to_bits() == v.to_bits() || (v.is_nan() && w.is_nan())),
+                        "{style:?}: {v} → {t:?} → {w:?}"
+                    );
+                    assert!(
+                        rdb_format::int::parse_canonical_i64(t.as_bytes()).is_none(),
+                        "{style:?}: {v} → integer-like text {t:?}"
+                    );
+                }
+            }
+        }
     }
     let _ = rdb_format::double::parse_double_text(data);
     if let Some(v) = rdb_format::int::parse_canonical_i64(data) {

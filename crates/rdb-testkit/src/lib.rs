@@ -11,5 +11,6 @@ pub mod fuzz;
 pub mod gen;
 pub mod readback;
 pub mod report_json;
+pub mod resp;
 pub mod server;
 pub mod testdata;

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use rdb_format::double::ScoreStyle;
 use rdb_format::{Header, Magic, RdbType};
 
 /// The engine line a file must load on (the `--target` values of the CLI contract).
@@ -95,6 +96,22 @@ impl Target {
             | Target::Valkey81
             | Target::Valkey90 => 11,
             Target::Redis74 => 12,
+        }
+    }
+
+    /// How this line stores a sorted-set score in a listpack / ziplist: Redis 6.x through its
+    /// ziplist (`%.17g` text, integer-looking text as integers), Redis 7.0 `%.17g` text,
+    /// later lines the shortest text (integral scores are integers from 7.0 on).
+    pub fn score_style(self) -> ScoreStyle {
+        match self {
+            Target::Redis60 | Target::Redis62 => ScoreStyle::Ziplist17g,
+            Target::Redis70 => ScoreStyle::Listpack17g,
+            Target::Redis72
+            | Target::Redis74
+            | Target::Valkey72
+            | Target::Valkey80
+            | Target::Valkey81
+            | Target::Valkey90 => ScoreStyle::Shortest,
         }
     }
 

@@ -29,18 +29,15 @@ use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use rdb_model::{Entry, Keyspace, Stream, Value};
+use rdb_model::{Entry, Keyspace, Value};
 use rdb_reader::{read_keyspace, MappedFile};
-use rdb_testkit::gen;
 use rdb_testkit::server::{RedisServer, ServerOptions};
+use rdb_testkit::{gen, resp};
 use rdb_writer::slot::key_slot;
 use rdb_writer::{write_keyspace, SyncingFile, Target, WriterBuilder};
 
 /// Keys generated per `gen::mixed` call (each chunk gets its own seed and key suffix).
 const CHUNK: usize = 5_000;
-
-/// Elements per variadic command (`RPUSH`, `SADD`, ...).
-const BATCH: usize = 512;
 
 /// Share of `gen::mixed` keys that are big collections (lists of 500+, sets/zsets/hashes over
 /// the listpack limits, streams of 150+ entries): used to aim at `--big` of them.
@@ -301,133 +298,14 @@ fn resp_small_strings(out: &mut impl Write, n: usize, seed: u64) -> io::Result<(
 
 /// Writes one RESP command.
 fn resp_cmd(out: &mut impl Write, args: &[&[u8]]) -> io::Result<()> {
-    write!(out, "*{}\r\n", args.len())?;
-    for a in args {
-        write!(out, "${}\r\n", a.len())?;
-        out.write_all(a)?;
-        out.write_all(b"\r\n")?;
-    }
-    Ok(())
+    let args: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
+    resp::write_command(out, &args)
 }
 
-/// `cmd key items...` in commands of at most [`BATCH`] items (each item one or two args).
-fn batched(out: &mut impl Write, cmd: &[u8], key: &[u8], items: &[Vec<&[u8]>]) -> io::Result<()> {
-    for chunk in items.chunks(BATCH) {
-        let mut args: Vec<&[u8]> = vec![cmd, key];
-        args.extend(chunk.iter().flatten().copied());
-        resp_cmd(out, &args)?;
-    }
-    Ok(())
-}
-
-/// The commands that recreate `e` (with its expiry).
+/// The commands that recreate `e` (with its expiry), as RESP.
 fn resp_entry(out: &mut impl Write, e: &Entry) -> io::Result<()> {
-    let key: &[u8] = &e.key;
-    match &e.value {
-        Value::String(s) => resp_cmd(out, &[b"SET", key, s])?,
-        Value::List(l) => {
-            let items: Vec<Vec<&[u8]>> = l.iter().map(|x| vec![x.as_ref()]).collect();
-            batched(out, b"RPUSH", key, &items)?;
-        }
-        Value::Set(s) => {
-            let items: Vec<Vec<&[u8]>> = s.iter().map(|x| vec![x.as_ref()]).collect();
-            batched(out, b"SADD", key, &items)?;
-        }
-        Value::SortedSet(z) => {
-            let scores: Vec<String> = z
-                .iter()
-                .map(|(_, s)| rdb_model::json::score_to_string(*s))
-                .collect();
-            let items: Vec<Vec<&[u8]>> = z
-                .iter()
-                .zip(&scores)
-                .map(|((m, _), s)| vec![s.as_bytes(), m.as_ref()])
-                .collect();
-            batched(out, b"ZADD", key, &items)?;
-        }
-        Value::Hash(h) => {
-            let items: Vec<Vec<&[u8]>> = h
-                .iter()
-                .map(|f| vec![f.field.as_ref(), f.value.as_ref()])
-                .collect();
-            batched(out, b"HSET", key, &items)?;
-        }
-        Value::Stream(s) => resp_stream(out, key, s)?,
-        Value::Module(_) => return Ok(()),
-    }
-    if let Some(ms) = e.expire_at_ms {
-        resp_cmd(out, &[b"PEXPIREAT", key, ms.to_string().as_bytes()])?;
-    }
-    Ok(())
-}
-
-/// `XADD`s, `XSETID` with the deletion metadata, groups, consumers and PELs (`XCLAIM FORCE`).
-/// A stream without entries is made with one `XADD` + `XDEL`.
-fn resp_stream(out: &mut impl Write, key: &[u8], s: &Stream) -> io::Result<()> {
-    let last = s.last_id.to_string();
-    if s.entries.is_empty() {
-        resp_cmd(out, &[b"XADD", key, last.as_bytes(), b"f", b"v"])?;
-        resp_cmd(out, &[b"XDEL", key, last.as_bytes()])?;
-    }
-    for en in &s.entries {
-        let id = en.id.to_string();
-        let mut args: Vec<&[u8]> = vec![b"XADD", key, id.as_bytes()];
-        for (f, v) in &en.fields {
-            args.push(f);
-            args.push(v);
-        }
-        resp_cmd(out, &args)?;
-    }
-    let mut setid: Vec<String> = vec!["XSETID".into(), String::new(), last];
-    if let (Some(a), Some(m)) = (s.entries_added, s.max_deleted_id) {
-        setid.extend([
-            "ENTRIESADDED".into(),
-            a.to_string(),
-            "MAXDELETEDID".into(),
-            m.to_string(),
-        ]);
-    }
-    let mut args: Vec<&[u8]> = setid.iter().map(|x| x.as_bytes()).collect();
-    args[1] = key;
-    resp_cmd(out, &args)?;
-    for g in &s.groups {
-        let ld = g.last_delivered_id.to_string();
-        let read = g.entries_read.map(|r| r.to_string());
-        let mut args: Vec<&[u8]> = vec![b"XGROUP", b"CREATE", key, &g.name, ld.as_bytes()];
-        if let Some(r) = &read {
-            args.extend([b"ENTRIESREAD".as_slice(), r.as_bytes()]);
-        }
-        resp_cmd(out, &args)?;
-        for c in &g.consumers {
-            resp_cmd(out, &[b"XGROUP", b"CREATECONSUMER", key, &g.name, &c.name])?;
-            for id in &c.pel {
-                let Some(p) = g.pel.iter().find(|p| p.id == *id) else {
-                    continue;
-                };
-                let (ids, time, count) = (
-                    id.to_string(),
-                    p.delivery_time_ms.to_string(),
-                    p.delivery_count.to_string(),
-                );
-                resp_cmd(
-                    out,
-                    &[
-                        b"XCLAIM",
-                        key,
-                        &g.name,
-                        &c.name,
-                        b"0",
-                        ids.as_bytes(),
-                        b"TIME",
-                        time.as_bytes(),
-                        b"RETRYCOUNT",
-                        count.as_bytes(),
-                        b"FORCE",
-                        b"JUSTID",
-                    ],
-                )?;
-            }
-        }
+    for c in resp::entry_commands(e) {
+        resp::write_command(out, &c)?;
     }
     Ok(())
 }
@@ -942,27 +820,6 @@ mod tests {
             }
         }
         assert!(seen > 50, "only {seen} big values");
-    }
-
-    #[test]
-    fn empty_stream_is_created_then_emptied() {
-        let mut s = gen::stream(&mut StdRng::seed_from_u64(2), 2, 1);
-        s.entries.clear();
-        s.length = 0;
-        s.groups.iter_mut().for_each(|g| {
-            g.pel.clear();
-            g.consumers.iter_mut().for_each(|c| c.pel.clear());
-        });
-        let mut out = Vec::new();
-        resp_stream(&mut out, b"s", &s).unwrap();
-        let cmds = parse_resp(&out);
-        let last = s.last_id.to_string().into_bytes();
-        assert_eq!(
-            cmds[0][..3],
-            [b"XADD".to_vec(), b"s".to_vec(), last.clone()]
-        );
-        assert_eq!(cmds[1], [b"XDEL".to_vec(), b"s".to_vec(), last.clone()]);
-        assert_eq!(cmds[2][..3], [b"XSETID".to_vec(), b"s".to_vec(), last]);
     }
 
     #[test]

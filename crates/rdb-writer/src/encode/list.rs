@@ -38,10 +38,33 @@ pub(crate) fn list_type(enc: &Encoder) -> RdbType {
     }
 }
 
-/// Splits `items` into nodes the way a server fills its quicklist with
-/// `list-max-listpack-size`: greedily, a node holds as many consecutive elements as fit in
-/// the byte limit (exact blob size) and the element limit; an element that does not fit in
-/// an empty node goes alone; with listpacks, elements ≥ 1 GiB become PLAIN nodes.
+/// Bytes a server adds to the element's own length when it estimates whether one more element
+/// fits in a quicklist node (`_quicklistNodeAllowInsert`): 8 for listpacks (Redis 7.0+
+/// `SIZE_ESTIMATE_OVERHEAD`); for ziplists (Redis 6.x) the prevlen and encoding header sizes
+/// of a string of that length.
+pub(crate) fn insert_overhead(len: usize, listpacks: bool) -> usize {
+    if listpacks {
+        8
+    } else {
+        let prevlen = if len < 254 { 1 } else { 5 };
+        let header = if len < 64 {
+            1
+        } else if len < 16384 {
+            2
+        } else {
+            5
+        };
+        prevlen + header
+    }
+}
+
+/// Splits `items` into nodes the way a server fills its quicklist when the elements are
+/// pushed at the tail one by one: an element joins the last node while that node's exact
+/// size plus the element's length plus [`insert_overhead`] stays within the byte limit of
+/// `list-max-listpack-size` (the server's own estimate, which counts an integer-like element
+/// at its text length, so nodes end a few bytes short of the limit as the server's do) and the
+/// node has fewer elements than the count limit; otherwise it starts a new node (which takes
+/// it whatever its size). With listpacks, elements ≥ 1 GiB become PLAIN nodes.
 pub(crate) fn plan_nodes<T: AsRef<[u8]>>(
     items: &[T],
     cfg: &EncodingConfig,
@@ -77,7 +100,8 @@ pub(crate) fn plan_nodes<T: AsRef<[u8]>>(
         } else {
             zl_entry_size(s, if count == 0 { 0 } else { prev })
         };
-        if count > 0 && (size + es > max_bytes || count + 1 > max_count) {
+        let estimate = size + s.len() + insert_overhead(s.len(), listpacks);
+        if count > 0 && (estimate > max_bytes || count + 1 > max_count) {
             nodes.push(Node {
                 start,
                 end: i,
@@ -167,7 +191,7 @@ mod tests {
     }
 
     #[test]
-    fn nodes_fill_up_to_8k() {
+    fn nodes_fill_by_the_servers_estimate() {
         let cfg = EncodingConfig::default();
         let items: Vec<Vec<u8>> = (0..3000)
             .map(|i| {
@@ -185,19 +209,24 @@ mod tests {
             for (i, (n, size)) in nodes.iter().zip(&sizes).enumerate() {
                 assert!(*size <= 8192, "node {i} is {size} bytes");
                 if let Some(next) = nodes.get(i + 1) {
-                    // The next element would not have fitted.
-                    let mut with_next = items[n.start..=next.start].to_vec();
-                    with_next.truncate(n.end - n.start + 1);
-                    let bigger = node_sizes(
-                        &with_next,
+                    // The server's estimate refused the next element.
+                    let len = items[next.start].len();
+                    let estimate = size + len + insert_overhead(len, listpacks);
+                    assert!(estimate > 8192, "node {i} could hold one more ({estimate})");
+                }
+                // And accepted each element of the node: the estimate before the last one.
+                if n.end - n.start > 1 {
+                    let before = node_sizes(
+                        &items[n.start..n.end - 1],
                         &[Node {
                             start: 0,
-                            end: with_next.len(),
+                            end: n.end - n.start - 1,
                             plain: false,
                         }],
                         listpacks,
                     )[0];
-                    assert!(bigger > 8192, "node {i} could hold one more ({bigger})");
+                    let len = items[n.end - 1].len();
+                    assert!(before + len + insert_overhead(len, listpacks) <= 8192);
                 }
             }
             assert_eq!(nodes.first().unwrap().start, 0);

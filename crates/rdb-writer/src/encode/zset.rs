@@ -3,7 +3,7 @@
 use std::cmp::Ordering;
 use std::io::{self, Write};
 
-use rdb_format::double::{score_as_int, ScoreText};
+use rdb_format::double::ScoreElement;
 use rdb_format::length::encode_length;
 use rdb_format::RdbType;
 
@@ -80,20 +80,22 @@ pub(crate) fn write<W: Write, T: AsRef<[u8]>>(
     match plan {
         ZSetPlan::Compact(order) => {
             let listpacks = enc.listpacks();
+            // The score element the target line itself stores (byte-identical blobs).
+            let style = enc.target.score_style();
             for (m, score) in order.iter().filter_map(|&i| pairs.get(i)) {
                 let m = m.as_ref();
-                let int = score_as_int(*score);
+                let score = style.element(*score);
                 if listpacks {
                     enc.lp.push_bytes(m);
-                    match int {
-                        Some(v) => enc.lp.push_int(v),
-                        None => enc.lp.push_bytes(ScoreText::new(*score).as_bytes()),
+                    match score {
+                        ScoreElement::Int(v) => enc.lp.push_int(v),
+                        ScoreElement::Text(t) => enc.lp.push_bytes(t.as_bytes()),
                     }
                 } else {
                     enc.zl.push_bytes(m);
-                    match int {
-                        Some(v) => enc.zl.push_int(v),
-                        None => enc.zl.push_bytes(ScoreText::new(*score).as_bytes()),
+                    match score {
+                        ScoreElement::Int(v) => enc.zl.push_int(v),
+                        ScoreElement::Text(t) => enc.zl.push_bytes(t.as_bytes()),
                     }
                 }
             }
