@@ -6,9 +6,9 @@
 //! between encoders by design), read back with our reader and written again with our writer for
 //! the server's line, LZF off. Every key's record (expiry, type byte, value) must be the same
 //! bytes in both files: the encodings chosen, listpack / ziplist entry encodings, quicklist
-//! node fill, sorted-set score text, stream node layout, member order. Only the AUX fields
-//! (version, times, memory) may differ. A missing server fails the test when `CI` is set and
-//! skips it otherwise.
+//! node fill, sorted-set score text, stream node layout, member order, and under an LRU / LFU
+//! `maxmemory-policy` the `IDLE` / `FREQ` opcodes. Only the AUX fields (version, times, memory)
+//! may differ. A missing server fails the test when `CI` is set and skips it otherwise.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -71,9 +71,11 @@ fn without_stream_v3(mut ks: Keyspace) -> Keyspace {
     ks
 }
 
-/// The file `kind` saves (LZF off) after receiving the commands of `ks`.
-fn server_file(kind: ServerKind, ks: &Keyspace) -> Vec<u8> {
-    let opts = ServerOptions::default().args(["--rdbcompression", "no"]);
+/// The file `kind` saves (LZF off, `policy` as `maxmemory-policy`) after receiving the
+/// commands of `ks`.
+fn server_file(kind: ServerKind, ks: &Keyspace, policy: &str) -> Vec<u8> {
+    let opts =
+        ServerOptions::default().args(["--rdbcompression", "no", "--maxmemory-policy", policy]);
     let mut srv = RedisServer::start(kind, &opts).expect("server starts");
     let cmds: Vec<resp::Command> = ks
         .dbs
@@ -113,9 +115,10 @@ fn differing(theirs: &[u8], ours: &[u8]) -> Vec<(String, u8, u8)> {
     diff
 }
 
-/// Loads `gen::mixed(keys, seed)` into `kind`, and checks our rewrite for `target` of the
-/// file it saves, record by record.
-fn same_records_as(kind: ServerKind, target: Target, keys: usize, seed: u64) {
+/// Loads `gen::mixed(keys, seed)` into `kind` (with `maxmemory-policy` `policy`: an LRU or
+/// LFU policy makes every record carry `IDLE` or `FREQ`), and checks our rewrite for `target`
+/// of the file it saves, record by record.
+fn same_records_as(kind: ServerKind, policy: &str, target: Target, keys: usize, seed: u64) {
     if !kind.require_or_skip() {
         return;
     }
@@ -123,16 +126,27 @@ fn same_records_as(kind: ServerKind, target: Target, keys: usize, seed: u64) {
     if target.rdb_version() < 10 {
         ks = without_stream_v3(ks);
     }
-    let theirs = server_file(kind, &ks);
+    let theirs = server_file(kind, &ks, policy);
     let model = read_keyspace(&theirs).expect("read the server's file");
     let builder = WriterBuilder::new(target).compression(false);
     let (ours, summary) = write_keyspace(&model, Vec::new(), &builder).expect("write");
     assert_eq!(summary.keys as usize, records(&theirs).len());
 
     let mut types: BTreeMap<u8, usize> = BTreeMap::new();
+    let mut with_lru_lfu = 0;
     for r in records(&theirs) {
         *types.entry(r.rdb_type).or_default() += 1;
+        // IDLE (F8) or FREQ (F9) first, or right after an EXPIRETIME_MS (FC + 8 bytes).
+        let at = |i: usize| theirs.get(r.bytes.start + i).copied();
+        let op = if at(0) == Some(0xFC) { at(9) } else { at(0) };
+        with_lru_lfu += usize::from(matches!(op, Some(0xF8 | 0xF9)));
     }
+    let want = if policy.starts_with("allkeys-") {
+        summary.keys as usize
+    } else {
+        0
+    };
+    assert_eq!(with_lru_lfu, want, "records with IDLE/FREQ under {policy}");
     let diff = differing(&theirs, &ours);
     assert!(
         diff.is_empty(),
@@ -157,10 +171,24 @@ fn same_records_as(kind: ServerKind, target: Target, keys: usize, seed: u64) {
 
 #[test]
 fn redis70_records_are_byte_identical() {
-    same_records_as(ServerKind::Debian, Target::Redis70, 1500, 11);
+    same_records_as(ServerKind::Debian, "noeviction", Target::Redis70, 1500, 11);
+    same_records_as(ServerKind::Debian, "allkeys-lfu", Target::Redis70, 300, 13);
 }
 
 #[test]
 fn redis62_records_are_byte_identical() {
-    same_records_as(ServerKind::Redislite62, Target::Redis62, 1500, 12);
+    same_records_as(
+        ServerKind::Redislite62,
+        "noeviction",
+        Target::Redis62,
+        1500,
+        12,
+    );
+    same_records_as(
+        ServerKind::Redislite62,
+        "allkeys-lru",
+        Target::Redis62,
+        300,
+        14,
+    );
 }
