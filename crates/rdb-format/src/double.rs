@@ -120,20 +120,34 @@ impl ScoreText {
     /// Formats `v` (see [`format_score`]).
     #[must_use]
     pub fn new(v: f64) -> Self {
-        let mut t = ScoreText {
-            buf: [0; SCORE_TEXT_CAP],
-            len: 0,
-        };
-        if v.is_nan() {
-            t.push_all(b"nan");
-        } else if v.is_infinite() {
-            t.push_all(if v > 0.0 { b"inf" } else { b"-inf" });
-        } else if v == 0.0 {
-            t.push_all(if v.is_sign_negative() { b"-0" } else { b"0" });
-        } else {
+        let mut t = ScoreText::empty();
+        if !t.special(v) {
             t.finite(v);
         }
         t
+    }
+
+    /// An empty text.
+    fn empty() -> Self {
+        ScoreText {
+            buf: [0; SCORE_TEXT_CAP],
+            len: 0,
+        }
+    }
+
+    /// Writes the text of a NaN, an infinity or a zero (`nan`, `inf`, `-inf`, `0`, `-0`, as
+    /// every line prints them) and returns `true`; `false` (nothing written) for other values.
+    fn special(&mut self, v: f64) -> bool {
+        if v.is_nan() {
+            self.push_all(b"nan");
+        } else if v.is_infinite() {
+            self.push_all(if v > 0.0 { b"inf" } else { b"-inf" });
+        } else if v == 0.0 {
+            self.push_all(if v.is_sign_negative() { b"-0" } else { b"0" });
+        } else {
+            return false;
+        }
+        true
     }
 
     /// The text as bytes.
@@ -170,17 +184,8 @@ impl ScoreText {
     /// Redis up to 7.0 stores for a non-integral sorted-set score (`d2string`).
     #[must_use]
     pub fn printf17(v: f64) -> Self {
-        let mut t = ScoreText {
-            buf: [0; SCORE_TEXT_CAP],
-            len: 0,
-        };
-        if v.is_nan() {
-            t.push_all(b"nan");
-        } else if v.is_infinite() {
-            t.push_all(if v > 0.0 { b"inf" } else { b"-inf" });
-        } else if v == 0.0 {
-            t.push_all(if v.is_sign_negative() { b"-0" } else { b"0" });
-        } else {
+        let mut t = ScoreText::empty();
+        if !t.special(v) {
             let (digits, exp) = match digits17_fast(v.abs()) {
                 Some(d) => d,
                 None => digits17_slow(v.abs()),
@@ -197,20 +202,11 @@ impl ScoreText {
     /// (`1.5e-7`, `1.2345678901234567e+4`, `1e+300`).
     #[must_use]
     pub fn fpconv(v: f64) -> Self {
-        let mut t = ScoreText {
-            buf: [0; SCORE_TEXT_CAP],
-            len: 0,
-        };
-        if v.is_sign_negative() && !v.is_nan() {
-            t.push(b'-');
-        }
-        if v.is_nan() {
-            t.push_all(b"nan");
-        } else if v.is_infinite() {
-            t.push_all(b"inf");
-        } else if v == 0.0 {
-            t.push(b'0');
-        } else {
+        let mut t = ScoreText::empty();
+        if !t.special(v) {
+            if v.is_sign_negative() {
+                t.push(b'-');
+            }
             let mut buf = ryu::Buffer::new();
             let text = buf.format_finite(v.abs()).as_bytes();
             // Fast path, the usual score: ryu's plain layout (`123.456`, `0.00012`) is
