@@ -12,7 +12,11 @@
 //! - [`SyncingFile`]: an output file synced in the background as it grows (then `finish`).
 //!
 //! Output is deterministic: the same keyspace and options give the same bytes (fix the
-//! `ctime` AUX with [`WriterBuilder::ctime`]).
+//! `ctime` AUX with [`WriterBuilder::ctime`]). With LZF off, each key's record is the one the
+//! target's server itself writes for the same data — entry encodings, quicklist node fill by
+//! the server's insert estimate, sorted-set score text of that line
+//! ([`Target::score_style`]) — checked byte for byte against Redis 7.0 and 6.2
+//! (`tests/server_bytes.rs`).
 //!
 //! ```
 //! use rdb_model::{Entry, Keyspace, Value};
