@@ -1,4 +1,5 @@
-//! Doubles (§2.3): binary `f64le` and the old length-prefixed text form.
+//! Doubles (§2.3): binary `f64le`, the old length-prefixed text form, and the sorted-set score
+//! text each engine line stores in listpacks / ziplists ([`ScoreStyle`]).
 
 use crate::error::{byte_at, slice_at, CodecError, CodecResult};
 use std::io::Write as _;
