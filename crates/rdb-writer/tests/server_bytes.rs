@@ -7,7 +7,8 @@
 //! the server's line, LZF off. Every key's record (expiry, type byte, value) must be the same
 //! bytes in both files: the encodings chosen, listpack / ziplist entry encodings, quicklist
 //! node fill, sorted-set score text, stream node layout, member order, and under an LRU / LFU
-//! `maxmemory-policy` the `IDLE` / `FREQ` opcodes. Only the AUX fields (version, times, memory)
+//! `maxmemory-policy` the `IDLE` / `FREQ` opcodes, and with small non-default thresholds given
+//! to both (a count-limited list fill among them). Only the AUX fields (version, times, memory)
 //! may differ. A missing server fails the test when `CI` is set and skips it otherwise.
 
 use std::collections::BTreeMap;
@@ -17,7 +18,7 @@ use rdb_model::{Keyspace, Value};
 use rdb_reader::{read_keyspace, Event, Limits, Parser, SliceSource};
 use rdb_testkit::server::{RedisServer, ServerKind, ServerOptions};
 use rdb_testkit::{gen, resp};
-use rdb_writer::{write_keyspace, Target, WriterBuilder};
+use rdb_writer::{write_keyspace, EncodingConfig, Target, WriterBuilder};
 
 /// One key's record in a file: its name, RDB type and byte range (from its first per-key
 /// opcode to the end of its value).
@@ -71,11 +72,16 @@ fn without_stream_v3(mut ks: Keyspace) -> Keyspace {
     ks
 }
 
-/// The file `kind` saves (LZF off, `policy` as `maxmemory-policy`) after receiving the
-/// commands of `ks`.
-fn server_file(kind: ServerKind, ks: &Keyspace, policy: &str) -> Vec<u8> {
-    let opts =
-        ServerOptions::default().args(["--rdbcompression", "no", "--maxmemory-policy", policy]);
+/// The file `kind` saves (LZF off, `policy` as `maxmemory-policy`, `config` as further
+/// `--name value` pairs) after receiving the commands of `ks`.
+fn server_file(kind: ServerKind, ks: &Keyspace, policy: &str, config: &[(&str, usize)]) -> Vec<u8> {
+    let mut args: Vec<String> = ["--rdbcompression", "no", "--maxmemory-policy", policy]
+        .map(String::from)
+        .to_vec();
+    for (name, value) in config {
+        args.extend([format!("--{name}"), value.to_string()]);
+    }
+    let opts = ServerOptions::default().args(args);
     let mut srv = RedisServer::start(kind, &opts).expect("server starts");
     let cmds: Vec<resp::Command> = ks
         .dbs
@@ -119,6 +125,28 @@ fn differing(theirs: &[u8], ours: &[u8]) -> Vec<(String, u8, u8)> {
 /// LFU policy makes every record carry `IDLE` or `FREQ`), and checks our rewrite for `target`
 /// of the file it saves, record by record.
 fn same_records_as(kind: ServerKind, policy: &str, target: Target, keys: usize, seed: u64) {
+    same_records_with(
+        kind,
+        policy,
+        &[],
+        EncodingConfig::default(),
+        target,
+        keys,
+        seed,
+    );
+}
+
+/// [`same_records_as`] with the server started with the thresholds `config` (server names)
+/// and our writer given the same ones (`cfg`).
+fn same_records_with(
+    kind: ServerKind,
+    policy: &str,
+    config: &[(&str, usize)],
+    cfg: EncodingConfig,
+    target: Target,
+    keys: usize,
+    seed: u64,
+) {
     if !kind.require_or_skip() {
         return;
     }
@@ -126,9 +154,9 @@ fn same_records_as(kind: ServerKind, policy: &str, target: Target, keys: usize, 
     if target.rdb_version() < 10 {
         ks = without_stream_v3(ks);
     }
-    let theirs = server_file(kind, &ks, policy);
+    let theirs = server_file(kind, &ks, policy, config);
     let model = read_keyspace(&theirs).expect("read the server's file");
-    let builder = WriterBuilder::new(target).compression(false);
+    let builder = WriterBuilder::new(target).compression(false).encoding(cfg);
     let (ours, summary) = write_keyspace(&model, Vec::new(), &builder).expect("write");
     assert_eq!(summary.keys as usize, records(&theirs).len());
 
@@ -157,7 +185,9 @@ fn same_records_as(kind: ServerKind, policy: &str, target: Target, keys: usize, 
         diff.iter().take(5).collect::<Vec<_>>()
     );
     // The check can fail: another line's score text (shortest instead of %.17g) is noticed.
-    let other = WriterBuilder::new(Target::Redis72).compression(false);
+    let other = WriterBuilder::new(Target::Redis72)
+        .compression(false)
+        .encoding(cfg);
     let (shortest, _) = write_keyspace(&model, Vec::new(), &other).expect("write 7.2");
     let zsets = differing(&theirs, &shortest)
         .into_iter()
@@ -191,4 +221,53 @@ fn redis62_records_are_byte_identical() {
         300,
         14,
     );
+}
+
+/// Small thresholds (every compact encoding crosses them often), as `EncodingConfig`.
+fn small_thresholds() -> EncodingConfig {
+    EncodingConfig {
+        hash_max_listpack_entries: 16,
+        hash_max_listpack_value: 24,
+        set_max_intset_entries: 40,
+        zset_max_listpack_entries: 20,
+        zset_max_listpack_value: 16,
+        list_max_listpack_size: 7,
+        stream_node_max_bytes: 1024,
+        stream_node_max_entries: 10,
+        ..EncodingConfig::default()
+    }
+}
+
+#[test]
+fn redis70_records_with_small_thresholds_are_byte_identical() {
+    let cfg = small_thresholds();
+    let config = [
+        ("hash-max-listpack-entries", cfg.hash_max_listpack_entries),
+        ("hash-max-listpack-value", cfg.hash_max_listpack_value),
+        ("set-max-intset-entries", cfg.set_max_intset_entries),
+        ("zset-max-listpack-entries", cfg.zset_max_listpack_entries),
+        ("zset-max-listpack-value", cfg.zset_max_listpack_value),
+        ("list-max-listpack-size", 7),
+        ("stream-node-max-bytes", cfg.stream_node_max_bytes),
+        ("stream-node-max-entries", cfg.stream_node_max_entries),
+    ];
+    let kind = ServerKind::Debian;
+    same_records_with(kind, "noeviction", &config, cfg, Target::Redis70, 600, 15);
+}
+
+#[test]
+fn redis62_records_with_small_thresholds_are_byte_identical() {
+    let cfg = small_thresholds();
+    let config = [
+        ("hash-max-ziplist-entries", cfg.hash_max_listpack_entries),
+        ("hash-max-ziplist-value", cfg.hash_max_listpack_value),
+        ("set-max-intset-entries", cfg.set_max_intset_entries),
+        ("zset-max-ziplist-entries", cfg.zset_max_listpack_entries),
+        ("zset-max-ziplist-value", cfg.zset_max_listpack_value),
+        ("list-max-ziplist-size", 7),
+        ("stream-node-max-bytes", cfg.stream_node_max_bytes),
+        ("stream-node-max-entries", cfg.stream_node_max_entries),
+    ];
+    let kind = ServerKind::Redislite62;
+    same_records_with(kind, "noeviction", &config, cfg, Target::Redis62, 600, 16);
 }
