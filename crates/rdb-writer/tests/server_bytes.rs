@@ -74,7 +74,12 @@ fn without_stream_v3(mut ks: Keyspace) -> Keyspace {
 
 /// The file `kind` saves (LZF off, `policy` as `maxmemory-policy`, `config` as further
 /// `--name value` pairs) after receiving the commands of `ks`.
-fn server_file(kind: ServerKind, ks: &Keyspace, policy: &str, config: &[(&str, usize)]) -> Vec<u8> {
+fn server_file(
+    kind: ServerKind,
+    ks: &Keyspace,
+    policy: &str,
+    config: &[(String, usize)],
+) -> Vec<u8> {
     let mut args: Vec<String> = ["--rdbcompression", "no", "--maxmemory-policy", policy]
         .map(String::from)
         .to_vec();
@@ -141,7 +146,7 @@ fn same_records_as(kind: ServerKind, policy: &str, target: Target, keys: usize, 
 fn same_records_with(
     kind: ServerKind,
     policy: &str,
-    config: &[(&str, usize)],
+    config: &[(String, usize)],
     cfg: EncodingConfig,
     target: Target,
     keys: usize,
@@ -238,19 +243,41 @@ fn small_thresholds() -> EncodingConfig {
     }
 }
 
+/// `cfg` as server options; `compact` is the thresholds' name on that line (`listpack` on
+/// 7.0, `ziplist` on 6.2).
+fn server_config(cfg: &EncodingConfig, compact: &str) -> Vec<(String, usize)> {
+    let list = usize::try_from(cfg.list_max_listpack_size).expect("a count limit");
+    vec![
+        (
+            format!("hash-max-{compact}-entries"),
+            cfg.hash_max_listpack_entries,
+        ),
+        (
+            format!("hash-max-{compact}-value"),
+            cfg.hash_max_listpack_value,
+        ),
+        ("set-max-intset-entries".into(), cfg.set_max_intset_entries),
+        (
+            format!("zset-max-{compact}-entries"),
+            cfg.zset_max_listpack_entries,
+        ),
+        (
+            format!("zset-max-{compact}-value"),
+            cfg.zset_max_listpack_value,
+        ),
+        (format!("list-max-{compact}-size"), list),
+        ("stream-node-max-bytes".into(), cfg.stream_node_max_bytes),
+        (
+            "stream-node-max-entries".into(),
+            cfg.stream_node_max_entries,
+        ),
+    ]
+}
+
 #[test]
 fn redis70_records_with_small_thresholds_are_byte_identical() {
     let cfg = small_thresholds();
-    let config = [
-        ("hash-max-listpack-entries", cfg.hash_max_listpack_entries),
-        ("hash-max-listpack-value", cfg.hash_max_listpack_value),
-        ("set-max-intset-entries", cfg.set_max_intset_entries),
-        ("zset-max-listpack-entries", cfg.zset_max_listpack_entries),
-        ("zset-max-listpack-value", cfg.zset_max_listpack_value),
-        ("list-max-listpack-size", 7),
-        ("stream-node-max-bytes", cfg.stream_node_max_bytes),
-        ("stream-node-max-entries", cfg.stream_node_max_entries),
-    ];
+    let config = server_config(&cfg, "listpack");
     let kind = ServerKind::Debian;
     same_records_with(kind, "noeviction", &config, cfg, Target::Redis70, 600, 15);
 }
@@ -258,16 +285,7 @@ fn redis70_records_with_small_thresholds_are_byte_identical() {
 #[test]
 fn redis62_records_with_small_thresholds_are_byte_identical() {
     let cfg = small_thresholds();
-    let config = [
-        ("hash-max-ziplist-entries", cfg.hash_max_listpack_entries),
-        ("hash-max-ziplist-value", cfg.hash_max_listpack_value),
-        ("set-max-intset-entries", cfg.set_max_intset_entries),
-        ("zset-max-ziplist-entries", cfg.zset_max_listpack_entries),
-        ("zset-max-ziplist-value", cfg.zset_max_listpack_value),
-        ("list-max-ziplist-size", 7),
-        ("stream-node-max-bytes", cfg.stream_node_max_bytes),
-        ("stream-node-max-entries", cfg.stream_node_max_entries),
-    ];
+    let config = server_config(&cfg, "ziplist");
     let kind = ServerKind::Redislite62;
     same_records_with(kind, "noeviction", &config, cfg, Target::Redis62, 600, 16);
 }
