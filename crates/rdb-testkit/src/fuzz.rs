@@ -1401,7 +1401,7 @@ pub fn codec_length_string(data: &[u8]) {
         for style in [
             ScoreStyle::Ziplist17g,
             ScoreStyle::Listpack17g,
-            ScoreStyle::Shortest,
+            ScoreStyle::Fpconv,
         ] {
             match style.element(v) {
                 ScoreElement::Int(i) => assert!(i as f64 == v, "{style:?}: {v} as integer {i}"),

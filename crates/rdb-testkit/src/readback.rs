@@ -4,7 +4,9 @@
 
 use std::collections::HashSet;
 
-use rdb_model::{Bytes, Keyspace, ModuleAux, Value};
+use rdb_model::{Bytes, Keyspace, ModuleAux, Stream, StreamId, Value};
+
+use crate::server::ServerKind;
 use rdb_writer::{is_empty_value, Target};
 
 /// A fixed `ctime` so written files are reproducible.
@@ -80,11 +82,7 @@ pub fn canonical(mut ks: Keyspace) -> Keyspace {
 /// databases, and the stream metadata of the target's stream type.
 pub fn expected(ks: &Keyspace, target: Target) -> Keyspace {
     let mut ks = ks.clone();
-    let version = match target.stream_type().0 {
-        15 => 1,
-        19 => 2,
-        _ => 3,
-    };
+    let stream_type = target.stream_type().0;
     if !target.supports_functions() {
         ks.functions.clear();
     }
@@ -101,39 +99,115 @@ pub fn expected(ks: &Keyspace, target: Target) -> Keyspace {
                         f.expire_at_ms = None;
                     }
                 }
-                Value::Stream(s) => {
-                    s.length = s.entries.len() as u64;
-                    if version == 1 {
-                        s.first_id = None;
-                        s.max_deleted_id = None;
-                        s.entries_added = None;
-                    } else {
-                        let first = s.entries.first().map(|e| e.id).unwrap_or_default();
-                        s.first_id = Some(s.first_id.unwrap_or(first));
-                        s.max_deleted_id = Some(s.max_deleted_id.unwrap_or_default());
-                        s.entries_added = Some(s.entries_added.unwrap_or(s.length));
-                    }
-                    for g in &mut s.groups {
-                        g.entries_read = if version == 1 {
-                            None
-                        } else {
-                            g.entries_read.filter(|&v| v >= 0)
-                        };
-                        for c in &mut g.consumers {
-                            c.active_time_ms = if version == 3 {
-                                Some(c.active_time_ms.unwrap_or(c.seen_time_ms))
-                            } else {
-                                None
-                            };
-                        }
-                    }
-                }
+                Value::Stream(s) => stream_as_written(s, stream_type),
                 _ => {}
             }
         }
     }
     ks.dbs.retain(|_, d| !d.entries.is_empty());
     canonical(ks)
+}
+
+/// What a stream record of type `stream_type` (15, 19 or 21) written from `s` holds: type 15
+/// has no first / max-deleted id, entries-added count or group entries-read, and types below
+/// 21 no consumer active times; what a newer type needs and `s` lacks is filled as the writer
+/// fills it.
+pub fn stream_as_written(s: &mut Stream, stream_type: u8) {
+    s.length = s.entries.len() as u64;
+    if stream_type == 15 {
+        s.first_id = None;
+        s.max_deleted_id = None;
+        s.entries_added = None;
+    } else {
+        let first = s.entries.first().map(|e| e.id).unwrap_or_default();
+        s.first_id = Some(s.first_id.unwrap_or(first));
+        s.max_deleted_id = Some(s.max_deleted_id.unwrap_or_default());
+        s.entries_added = Some(s.entries_added.unwrap_or(s.length));
+    }
+    for g in &mut s.groups {
+        g.entries_read = if stream_type == 15 {
+            None
+        } else {
+            g.entries_read.filter(|&v| v >= 0)
+        };
+        for c in &mut g.consumers {
+            c.active_time_ms = if stream_type >= 21 {
+                Some(c.active_time_ms.unwrap_or(c.seen_time_ms))
+            } else {
+                None
+            };
+        }
+    }
+}
+
+/// What a server of `kind` holds (and reports) for a stream it loaded from a record of type
+/// `stream_type` holding `s` (as [`stream_as_written`] gives it): Redis 7.0+ and Valkey derive
+/// what a type-15 record lacks (`streamGetEdgeID`, `streamEstimateDistanceFromFirstEverEntry`),
+/// and servers from 7.2 (Valkey 8.1 here) give a consumer loaded without an active time its
+/// seen time ("the best estimate we got").
+pub fn stream_as_loaded(s: &mut Stream, stream_type: u8, kind: ServerKind) {
+    if kind == ServerKind::Valkey81 && stream_type < 21 {
+        for c in s.groups.iter_mut().flat_map(|g| &mut g.consumers) {
+            c.active_time_ms = Some(c.seen_time_ms);
+        }
+    }
+    if kind != ServerKind::Redislite62 && stream_type == 15 {
+        s.first_id = Some(
+            s.entries
+                .first()
+                .map(|e| e.id)
+                .unwrap_or(StreamId::new(u64::MAX, u64::MAX)),
+        );
+        s.max_deleted_id = Some(StreamId::default());
+        s.entries_added = Some(s.length);
+        let snapshot = s.clone();
+        for g in &mut s.groups {
+            g.entries_read = estimate_entries_read(&snapshot, g.last_delivered_id);
+        }
+    }
+}
+
+/// `streamEstimateDistanceFromFirstEverEntry` of Redis 7.0, which estimates a group's
+/// `entries_read` when it loads a type-15 stream (RDB 9); `None` = unknown (−1).
+fn estimate_entries_read(s: &Stream, id: StreamId) -> Option<i64> {
+    let added = s.entries_added.unwrap_or(0);
+    if added == 0 {
+        return Some(0);
+    }
+    let last = s.last_id;
+    if s.length == 0 && id <= last {
+        return Some(added as i64);
+    }
+    if id == last {
+        return Some(added as i64);
+    }
+    if id > last {
+        return None;
+    }
+    let first = s.first_id.unwrap_or_default();
+    let max_deleted = s.max_deleted_id.unwrap_or_default();
+    if max_deleted == StreamId::default() || max_deleted < first {
+        if id < first {
+            return Some((added - s.length) as i64);
+        }
+        if id == first {
+            return Some((added - s.length + 1) as i64);
+        }
+    }
+    None
+}
+
+/// What a server of `kind` reports through its commands ([`crate::server::Client::read_keyspace`])
+/// after loading `ks` written for `target`: [`expected`], with its streams as
+/// [`stream_as_loaded`] gives them.
+pub fn server_view(ks: &Keyspace, target: Target, kind: ServerKind) -> Keyspace {
+    let mut want = expected(ks, target);
+    for e in want.dbs.values_mut().flat_map(|d| &mut d.entries) {
+        if let Value::Stream(s) = &mut e.value {
+            stream_as_loaded(s, target.stream_type().0, kind);
+        }
+    }
+    want
 }
 
 /// Sorts every database's entries by key (for files whose key order is not the input's:

