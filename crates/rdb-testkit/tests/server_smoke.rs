@@ -255,8 +255,8 @@ fn populate(srv: &mut RedisServer, v7: bool) -> Keyspace {
     ks
 }
 
-/// Copies the consumers' seen (and, from 7.2, active) times (the server's clock) from `got` into `want`, checking
-/// that they lie within the test's run.
+/// Copies the consumers' seen (and, from 7.2, active) times (the server's clock) from `got`
+/// into `want`, checking that they lie within the test's run.
 fn take_seen_times(want: &mut Keyspace, got: &Keyspace, t0: i64) {
     let find_stream = |ks: &Keyspace| -> Option<Stream> {
         ks.dbs.get(&0)?.entries.iter().find_map(|e| match &e.value {

@@ -26,17 +26,22 @@ fn files() -> Vec<PathBuf> {
     files
 }
 
-/// Whether `kind` starts on `file`, and the first warning of its log when it does not.
+/// Whether `kind` starts on `file`, and when it does not, the last two warnings (`#` lines) of
+/// its log, where the server says why it stopped.
 fn server_loads(kind: ServerKind, file: &Path) -> Result<(), String> {
     RedisServer::start(kind, &ServerOptions::with_rdb(file))
         .map(drop)
         .map_err(|e| {
             let text = e.to_string();
-            text.lines()
-                .skip_while(|l| !l.starts_with("--- first warnings"))
-                .nth(1)
-                .unwrap_or(&text)
-                .to_owned()
+            let warnings: Vec<&str> = text
+                .lines()
+                .skip_while(|l| !l.starts_with("--- log tail"))
+                .filter(|l| l.contains(" # "))
+                .collect();
+            match warnings.get(warnings.len().saturating_sub(2)..) {
+                Some(last) if !last.is_empty() => last.join(" / "),
+                _ => text,
+            }
         })
 }
 

