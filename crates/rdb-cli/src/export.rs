@@ -71,14 +71,24 @@ impl From<ExportError> for ExportFailure {
     }
 }
 
-/// `CacheSize` of a written node file with `rdb-verify`'s memory model (the estimate of
-/// `rdb-verify`'s report; duplicate-key detection off, it is not needed for the estimate).
-pub fn verify_cache_size(path: &Path) -> u64 {
+/// `CacheSize` of a written node file with `rdb-verify`'s memory model for the `target` line
+/// (the estimate `rdb-verify --engine TARGET` reports; duplicate-key detection off, it is not
+/// needed for the estimate).
+pub fn verify_cache_size(path: &Path, target: Target) -> u64 {
     let opts = rdb_verify::Options {
         duplicate_keys: false,
+        cache_model: cache_model_for(target),
         ..rdb_verify::Options::default()
     };
     rdb_verify::verify_file(path, &opts).cache_size_bytes
+}
+
+/// The memory model of the servers a target line names (`rdb_verify::CacheModel::for_engine`).
+pub fn cache_model_for(target: Target) -> rdb_verify::CacheModel {
+    match target.name().parse::<rdb_verify::EngineLine>() {
+        Ok(line) => rdb_verify::CacheModel::for_engine(line),
+        Err(_) => rdb_verify::CacheModel::default(),
+    }
 }
 
 /// Builds the plan from the arguments (usage errors for bad combinations).
@@ -119,7 +129,7 @@ pub fn plan_from_args(args: &ExportArgs) -> Result<ExportPlan, ExportFailure> {
     plan.drop_unsupported = args.drop_unsupported;
     plan.threads = args.threads;
     plan.now = args.ctime.unwrap_or_else(unix_now);
-    plan.cache_size = Some(Box::new(verify_cache_size));
+    plan.cache_size = Some(Box::new(move |path: &Path| verify_cache_size(path, target)));
     Ok(plan)
 }
 

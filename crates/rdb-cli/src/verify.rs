@@ -171,10 +171,9 @@ impl Config {
             engine: self.engine,
             node_memory: self.node_memory,
             // The estimate follows the encodings of the engine line asked for.
-            cache_model: match self.engine {
-                Some(l) if l <= EngineLine::Redis7_0 => CacheModel::redis_7_0(),
-                _ => CacheModel::default(),
-            },
+            cache_model: self
+                .engine
+                .map_or_else(CacheModel::default, CacheModel::for_engine),
             ..Options::default()
         }
     }

