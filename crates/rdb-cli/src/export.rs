@@ -71,13 +71,14 @@ impl From<ExportError> for ExportFailure {
     }
 }
 
-/// `CacheSize` of a written node file with `rdb-verify`'s memory model for the `target` line
-/// (the estimate `rdb-verify --engine TARGET` reports; duplicate-key detection off, it is not
-/// needed for the estimate).
-pub fn verify_cache_size(path: &Path, target: Target) -> u64 {
+/// `CacheSize` of a written node file with `rdb-verify`'s memory model for the `target` line,
+/// for a server in cluster mode when `clustered` (the estimate `rdb-verify --engine TARGET
+/// [--cluster-mode]` reports; duplicate-key detection off, it is not needed for the estimate).
+pub fn verify_cache_size(path: &Path, target: Target, clustered: bool) -> u64 {
+    let model = cache_model_for(target);
     let opts = rdb_verify::Options {
         duplicate_keys: false,
-        cache_model: cache_model_for(target),
+        cache_model: if clustered { model.clustered() } else { model },
         ..rdb_verify::Options::default()
     };
     rdb_verify::verify_file(path, &opts).cache_size_bytes
@@ -129,7 +130,12 @@ pub fn plan_from_args(args: &ExportArgs) -> Result<ExportPlan, ExportFailure> {
     plan.drop_unsupported = args.drop_unsupported;
     plan.threads = args.threads;
     plan.now = args.ctime.unwrap_or_else(unix_now);
-    plan.cache_size = Some(Box::new(move |path: &Path| verify_cache_size(path, target)));
+    // A node group's file seeds a cluster-mode node, unless every database is kept (a
+    // cluster holds database 0 only).
+    let clustered = db != DbSelection::All;
+    plan.cache_size = Some(Box::new(move |path: &Path| {
+        verify_cache_size(path, target, clustered)
+    }));
     Ok(plan)
 }
 

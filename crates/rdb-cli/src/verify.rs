@@ -144,6 +144,9 @@ pub struct Config {
     pub check_checksum: bool,
     /// Detect duplicate keys (`--no-duplicate-check` clears it).
     pub duplicate_keys: bool,
+    /// Estimate CacheSize for servers in cluster mode (`--cluster-mode`; implied by a
+    /// manifest or `--slots`).
+    pub cluster_mode: bool,
 }
 
 impl Default for Config {
@@ -157,23 +160,34 @@ impl Default for Config {
             node_memory: None,
             check_checksum: true,
             duplicate_keys: true,
+            cluster_mode: false,
         }
     }
 }
 
 impl Config {
-    /// The verifier options these arguments ask for.
+    /// The verifier options these arguments ask for (no manifest).
     pub fn options(&self) -> Options {
+        self.options_with(None)
+    }
+
+    /// The verifier options, with the manifest checked against when there is one: the
+    /// CacheSize model follows `--engine`, else the manifest's `Engine`/`EngineVersion`; it
+    /// assumes cluster mode with `--cluster-mode`, `--slots` or a manifest (a node group's
+    /// file is loaded by a cluster node).
+    pub fn options_with(&self, manifest: Option<&ManifestInput>) -> Options {
+        let line = self
+            .engine
+            .or_else(|| manifest.and_then(ManifestInput::engine_line));
+        let model = line.map_or_else(CacheModel::default, CacheModel::for_engine);
+        let clustered = self.cluster_mode || self.slots.is_some() || manifest.is_some();
         Options {
             check_checksum: self.check_checksum,
             duplicate_keys: self.duplicate_keys,
             expected_slots: self.slots.clone(),
             engine: self.engine,
             node_memory: self.node_memory,
-            // The estimate follows the encodings of the engine line asked for.
-            cache_model: self
-                .engine
-                .map_or_else(CacheModel::default, CacheModel::for_engine),
+            cache_model: if clustered { model.clustered() } else { model },
             ..Options::default()
         }
     }
@@ -284,7 +298,7 @@ where
         })
         .collect::<Result<_, _>>()?;
     total(n);
-    let opts = cfg.options();
+    let opts = cfg.options_with(parsed.first());
     let mut reports = Vec::with_capacity(n);
     if stdin {
         let r = rdb_verify::verify_reader("-", io::stdin().lock(), &opts);

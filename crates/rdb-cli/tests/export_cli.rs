@@ -74,12 +74,13 @@ fn second_export_of_a_name_fails_and_changes_nothing() {
         manifest.node_snapshots[1].node_group_configuration.slots,
         "5462-10922"
     );
-    // CacheSize comes from rdb-verify's model for the target line (default redis-7.0): the
-    // number `rdb-verify --engine redis-7.0` reports for the file.
+    // CacheSize comes from rdb-verify's model for the target line (default redis-7.0) and a
+    // cluster-mode node: the number `rdb-verify --engine redis-7.0 --cluster-mode` reports.
     let report = rdb_verify::verify_file(
         &tmp.path().join("snap-0002.rdb"),
         &rdb_verify::Options {
-            cache_model: rdb_verify::CacheModel::for_engine(rdb_verify::EngineLine::Redis7_0),
+            cache_model: rdb_verify::CacheModel::for_engine(rdb_verify::EngineLine::Redis7_0)
+                .clustered(),
             ..rdb_verify::Options::default()
         },
     );
@@ -110,54 +111,89 @@ fn second_export_of_a_name_fails_and_changes_nothing() {
 }
 
 /// `CacheSize` follows the target line: a Valkey 8.1 export is estimated with the Valkey 8.1
-/// layout (objects embedding their keys, cache-line hashtables), which is what `rdb-verify
-/// --engine valkey-8.1` reports for the same file, and at least 5 % below the Redis 7.0 figure.
+/// layout (objects embedding their keys, cache-line hashtables) and a Redis 7.0 one with Redis
+/// 7.0's, each for a cluster-mode node unless every database is kept. `rdb-verify` reports the
+/// same figures: with `--engine` (and `--cluster-mode`), or from the manifest it picks up in the
+/// export's directory (its `Engine`/`EngineVersion`, cluster mode).
 #[test]
 fn cache_size_follows_the_target_line() {
     let tmp = tempfile::tempdir().unwrap();
     let src = real_file();
-    let mut sizes = BTreeMap::new();
-    for target in ["redis-7.0", "valkey-8.1"] {
-        let out = tmp.path().join(target);
-        std::fs::create_dir(&out).unwrap();
-        let o = rdbkit(&[
-            "export",
-            "--from",
-            src.to_str().unwrap(),
-            "--name",
-            "snap",
-            "--out",
-            out.to_str().unwrap(),
-            "--shards",
-            "1",
-            "--all-dbs",
-            "--target",
-            target,
-            "--ctime",
-            CTIME,
-        ]);
-        assert_eq!(code(&o), 0, "{}", stderr(&o));
-        let manifest =
-            Manifest::from_json(&std::fs::read_to_string(out.join("snap-manifest.json")).unwrap())
-                .unwrap();
-        let in_manifest = manifest.node_snapshots[0].cache_size_bytes;
+    let verify = |args: &[&str], path: &Path| -> serde_json::Value {
         let v = Command::new(env!("CARGO_BIN_EXE_rdb-verify"))
-            .args(["--json", "--engine", target])
-            .arg(out.join("snap-0001.rdb"))
+            .arg("--json")
+            .args(args)
+            .arg(path)
             .output()
             .unwrap();
         assert_eq!(code(&v), 0, "{}", String::from_utf8_lossy(&v.stdout));
-        let report: serde_json::Value = serde_json::from_slice(&v.stdout).unwrap();
-        assert_eq!(
-            report["files"][0]["cache_size_bytes"].as_u64(),
-            Some(in_manifest),
-            "{target}"
-        );
-        sizes.insert(target, in_manifest);
+        serde_json::from_slice(&v.stdout).unwrap()
+    };
+    let mut all_dbs = BTreeMap::new();
+    for target in ["redis-7.0", "valkey-8.1"] {
+        for (mode, extra) in [
+            ("all-dbs", &["--shards", "1", "--all-dbs"][..]),
+            ("cluster", &["--shards", "2", "--db", "0"][..]),
+        ] {
+            let out = tmp.path().join(format!("{target}-{mode}"));
+            std::fs::create_dir(&out).unwrap();
+            let mut args = vec![
+                "export",
+                "--from",
+                src.to_str().unwrap(),
+                "--name",
+                "snap",
+                "--out",
+                out.to_str().unwrap(),
+                "--target",
+                target,
+                "--ctime",
+                CTIME,
+            ];
+            args.extend_from_slice(extra);
+            let o = rdbkit(&args);
+            assert_eq!(code(&o), 0, "{}", stderr(&o));
+            let manifest = Manifest::from_json(
+                &std::fs::read_to_string(out.join("snap-manifest.json")).unwrap(),
+            )
+            .unwrap();
+            let file = out.join("snap-0001.rdb");
+            let in_manifest = manifest.node_snapshots[0].cache_size_bytes;
+            if mode == "all-dbs" {
+                let r = verify(&["--engine", target], &file);
+                assert_eq!(
+                    r["files"][0]["cache_size_bytes"].as_u64(),
+                    Some(in_manifest)
+                );
+                all_dbs.insert(target, in_manifest);
+            } else {
+                let r = verify(&["--engine", target, "--cluster-mode"], &file);
+                assert_eq!(
+                    r["files"][0]["cache_size_bytes"].as_u64(),
+                    Some(in_manifest)
+                );
+                // The directory: its manifest gives the line and cluster mode.
+                let r = verify(&[], &out);
+                for (i, node) in manifest.node_snapshots.iter().enumerate() {
+                    assert_eq!(
+                        r["files"][i]["cache_size_bytes"].as_u64(),
+                        Some(node.cache_size_bytes),
+                        "{target} node {i}"
+                    );
+                }
+                // Not the non-cluster estimate of the same file.
+                let plain = verify(&["--engine", target], &file);
+                assert_ne!(
+                    plain["files"][0]["cache_size_bytes"].as_u64(),
+                    Some(in_manifest),
+                    "{target}"
+                );
+            }
+        }
     }
     // Mostly short strings: 2,382,097 B for Redis 7.0, 2,130,049 B for Valkey 8.1 (jemalloc).
-    let (r, v) = (sizes["redis-7.0"], sizes["valkey-8.1"]);
-    assert!(v * 100 < r * 95, "{sizes:?}");
+    let (r, v) = (all_dbs["redis-7.0"], all_dbs["valkey-8.1"]);
+    assert!(v * 100 < r * 95, "{all_dbs:?}");
 }
 
 #[test]

@@ -52,13 +52,24 @@
 //! skiplist nodes sit in the hashtable directly. Lists, listpacks, intsets and streams are as
 //! in Redis 7.2.
 //!
+//! **Cluster mode** ([`CacheModel::clustered`]; database 0 only): Redis ≤ 7.2 (and Valkey
+//! 7.2) add the slot-to-keys links to each main-dict entry
+//! ([`CacheModel::cluster_entry_metadata`], 24 + 16 → 48 B); Redis 7.4+ and Valkey 8.0+ keep one
+//! table per slot instead ([`CacheModel::per_slot_tables`], [`CacheModel::slot_tables`]): a
+//! struct with the `kvstore`'s metadata per slot holding keys (and per slot holding expiring
+//! keys) and that slot's buckets. A loading node learns no per-slot counts (the RDB 11 files
+//! have no slot info), so a Valkey 8.1 slot table grows insert by insert: the fewest
+//! power-of-two buckets that hold its keys at 7 per bucket, with chains counted from the
+//! binomial distribution of keys over its buckets.
+//!
 //! Profiles: [`CacheModel::default`] has the encodings of Redis 7.2+ and Valkey 7.2 / 8.0
 //! (listpack sets and lists); [`CacheModel::redis_7_0`] those of Redis 7.0 (small non-integer
 //! sets are hashtables, every list a quicklist); [`CacheModel::valkey_8_1`] the Valkey 8.1+
 //! layout; [`CacheModel::for_engine`] picks one for an engine line (`rdb-verify --engine`,
 //! `rdbkit export --target`). CacheSize is the dataset only: the empty server
 //! (≈ [`CacheModel::empty_server_bytes`]) is not included. Known simplifications: Redis 7.2 sets
-//! with `no_value` dict entries, 7.4 listpackEx metadata, cluster-mode `dictEntry` metadata and
+//! with `no_value` dict entries, 7.4 listpackEx metadata, the per-slot dicts of Redis 7.4+ and
+//! Valkey 8.0 in cluster mode (no such server here), Valkey 9's layout (taken as 8.1's) and
 //! module internals are approximated; encodings are chosen from the final content (a compact RDB
 //! type above the entry limit is converted, as loaders do).
 //!
@@ -104,6 +115,16 @@
 //! vs 950,332,174 (−0.3 %), big-values 1,046,933,496 vs 1,046,913,624 (−0.0 %); the Redis 7.2
 //! model is +54 % / +11 % / +8 % over on them (+27 % on the testdata dumps). The production model
 //! keeps jemalloc: its size classes are the ones calibrated on Redis 7.0 above.
+//!
+//! In cluster mode (the same test, `cluster-enabled yes`, every slot assigned; the files with
+//! keys outside database 0 are left out, as such servers refuse them — Debian's 7.0 crashes on
+//! them): each generated dataset whole and as one node's share (slots 5462–10922). Redis 7.0
+//! with [`CacheModel::redis_7_0`]`.clustered()`: every file within ±0.05 % (small_strings(100000)
+//! 12,342,648 vs 12,342,592; the standalone model was −13.0 %, the 16 B of slot links per key).
+//! Valkey 8.1: within ±0.2 % (small_strings 10,591,856 vs 10,588,128; node share 3,525,704 vs
+//! 3,529,434; mixed(3000) −0.2 %; Valkey's own `dev-cluster` dumps −0.1 %; the standalone model
+//! was −20.7 % on small_strings: 16,384 small tables instead of one; presized per-slot tables
+//! instead of grown ones measured +1.5 %).
 
 use rdb_format::double::{score_as_int, ScoreText};
 use rdb_format::intset::width_for;
@@ -237,6 +258,16 @@ pub struct CacheModel {
     pub hash_entry_embed_max: u64,
     /// Valkey 8.1+: the `hashtable` struct of a hashtable-encoded set, hash or sorted set.
     pub hashtable_struct: u64,
+    /// The server runs in cluster mode (database 0 only; see [`CacheModel::per_slot_tables`]).
+    pub cluster_mode: bool,
+    /// In cluster mode, one table per slot holding keys (and one per slot holding expiring
+    /// keys) instead of one per database: Redis 7.4+ and Valkey 8.0+ (`kvstore`). Before
+    /// that, each key's `dictEntry` carries [`CacheModel::cluster_entry_metadata`] instead.
+    pub per_slot_tables: bool,
+    /// Redis ≤ 7.2 in cluster mode: the slot-to-keys links in each main-dict entry.
+    pub cluster_entry_metadata: u64,
+    /// A per-slot table's struct with its `kvstore` metadata (cluster mode, per-slot tables).
+    pub slot_table_struct: u64,
 }
 
 /// The allocator behind `used_memory` (what `zmalloc_usable_size` reports).
@@ -310,6 +341,12 @@ impl Default for CacheModel {
             object_embed_max: 64,
             hash_entry_embed_max: 128,
             hashtable_struct: 72,
+            cluster_mode: false,
+            per_slot_tables: false,
+            cluster_entry_metadata: 16,
+            // A dict struct and the kvstore's rehashing-list pointer (Redis 7.4+, Valkey 8.0:
+            // not calibrated, no such server here).
+            slot_table_struct: 64,
         }
     }
 }
@@ -337,19 +374,37 @@ impl CacheModel {
         CacheModel {
             layout: ObjectLayout::Valkey81,
             shared_integers: 0,
+            per_slot_tables: true,
+            // The hashtable struct and the kvstore's metadata (two pointers).
+            slot_table_struct: 88,
             ..CacheModel::default()
         }
     }
 
     /// The model for the server an engine line names: [`CacheModel::redis_7_0`] up to Redis
     /// 7.0, [`CacheModel::valkey_8_1`] from Valkey 8.1 (Valkey 9.x: the 8.1 layout, not
-    /// calibrated separately), else the default (Redis 7.2+, Valkey 7.2 and 8.0).
+    /// calibrated separately), else the default (Redis 7.2+, Valkey 7.2 and 8.0); with the
+    /// per-slot tables of Redis 7.4+ and Valkey 8.0+ should it run in cluster mode.
     pub fn for_engine(line: crate::EngineLine) -> Self {
         use crate::EngineLine as L;
-        match line {
+        let model = match line {
             l if l <= L::Redis7_0 => CacheModel::redis_7_0(),
             L::Valkey8_1 | L::Valkey9_0 | L::Valkey9_1 => CacheModel::valkey_8_1(),
             _ => CacheModel::default(),
+        };
+        CacheModel {
+            per_slot_tables: model.per_slot_tables
+                || matches!(line, L::Redis7_4 | L::Redis8_0 | L::Redis8_2 | L::Redis8_4)
+                || line >= L::Valkey8_0,
+            ..model
+        }
+    }
+
+    /// The same model for a server in cluster mode.
+    pub fn clustered(self) -> Self {
+        CacheModel {
+            cluster_mode: true,
+            ..self
         }
     }
 }
@@ -390,21 +445,27 @@ const HT_ENTRIES_PER_BUCKET: u64 = 7;
 const HT_BUCKET_FACTOR: u64 = 5;
 const HT_BUCKET_DIVISOR: u64 = 32;
 
-/// Expected child buckets per top-level bucket when entries land in buckets as a Poisson
-/// process of mean `lambda`: a bucket of `x > 7` entries keeps 6 and a child pointer, each
-/// child 6 more and a pointer, the last child 7.
-fn expected_child_buckets(lambda: f64) -> f64 {
-    let full = HT_ENTRIES_PER_BUCKET as f64;
-    let mut p = (-lambda).exp(); // P(X = 0)
-    let mut e = 0.0;
-    for x in 1..=(8 * HT_ENTRIES_PER_BUCKET) {
-        p *= lambda / x as f64;
-        let xf = x as f64;
-        if xf > full {
-            e += p * ((xf - full) / (full - 1.0)).ceil();
-        }
+/// Expected child buckets of a table of `buckets` top-level buckets holding `n` entries, each
+/// in a uniformly random bucket (the number in one bucket is Binomial(n, 1 / buckets)): a
+/// bucket of `x > 7` entries keeps 6 and a child pointer, each child 6 more and a pointer,
+/// the last child 7.
+fn expected_child_buckets(n: u64, buckets: u64) -> f64 {
+    let children =
+        |x: u64| (x.saturating_sub(HT_ENTRIES_PER_BUCKET)).div_ceil(HT_ENTRIES_PER_BUCKET - 1);
+    if buckets <= 1 {
+        return children(n) as f64;
     }
-    e
+    let p = 1.0 / buckets as f64;
+    let odds = p / (1.0 - p);
+    let nf = n as f64;
+    // P(X = 0) = (1 - p)^n, then P(X = x + 1) = P(X = x) · (n − x) / (x + 1) · p / (1 − p).
+    let mut pmf = (nf * (-p).ln_1p()).exp();
+    let mut e = 0.0;
+    for x in 0..n.min(8 * HT_ENTRIES_PER_BUCKET) {
+        pmf *= (nf - x as f64) / (x as f64 + 1.0) * odds;
+        e += pmf * children(x + 1) as f64;
+    }
+    buckets as f64 * e
 }
 
 fn round_up(n: u64, q: u64) -> u64 {
@@ -496,17 +557,66 @@ impl CacheModel {
         }
     }
 
+    /// Whether database 0's tables are per slot ([`CacheModel::slot_tables`]) rather than
+    /// [`CacheModel::db_tables`].
+    pub fn tables_per_slot(&self) -> bool {
+        self.cluster_mode && self.per_slot_tables
+    }
+
+    /// Cluster mode with per-slot tables: database 0's tables, one per slot holding keys of
+    /// `slot_keys` (and one per slot holding expiring keys of `slot_expires`), each a struct
+    /// and its buckets, grown key by key as a loading node fills them.
+    pub fn slot_tables(&self, slot_keys: &[u32], slot_expires: &[u32]) -> u64 {
+        let table = |n: u32| -> f64 {
+            if n == 0 {
+                return 0.0;
+            }
+            let n = u64::from(n);
+            self.alloc(self.slot_table_struct) as f64
+                + match self.layout {
+                    ObjectLayout::Dict => self.buckets(n) as f64,
+                    ObjectLayout::Valkey81 => self.grown_hashtable_buckets_f(n),
+                }
+        };
+        let total: f64 = slot_keys
+            .iter()
+            .chain(slot_expires)
+            .map(|&n| table(n))
+            .sum();
+        total.round() as u64
+    }
+
     /// Valkey 8.1+: the buckets of a hashtable sized for `n` entries (as a loader sizes it from
     /// the count it reads first), with the expected child buckets of its chains.
     pub fn hashtable_buckets(&self, n: u64) -> u64 {
+        self.hashtable_buckets_f(n).round() as u64
+    }
+
+    /// [`CacheModel::hashtable_buckets`] before rounding (sums of many small tables).
+    fn hashtable_buckets_f(&self, n: u64) -> f64 {
         if n == 0 {
-            return 0;
+            return 0.0;
         }
         let min = n.saturating_mul(HT_BUCKET_FACTOR).saturating_sub(1) / HT_BUCKET_DIVISOR + 1;
-        let buckets = min.checked_next_power_of_two().unwrap_or(u64::MAX);
-        let children = (buckets as f64 * expected_child_buckets(n as f64 / buckets as f64)).round();
-        self.alloc(buckets.saturating_mul(HT_BUCKET_BYTES))
-            + (children as u64).saturating_mul(self.alloc(HT_BUCKET_BYTES))
+        self.hashtable_bytes(n, min.checked_next_power_of_two().unwrap_or(u64::MAX))
+    }
+
+    /// Valkey 8.1+: the buckets of a hashtable grown one insertion at a time to `n` entries
+    /// (a slot's table while a cluster node loads a file: no count is known up front). It
+    /// doubles when an insertion would pass 7 entries per bucket, so it ends with the fewest
+    /// buckets that hold `n` at that fill.
+    fn grown_hashtable_buckets_f(&self, n: u64) -> f64 {
+        if n == 0 {
+            return 0.0;
+        }
+        let min = n.div_ceil(HT_ENTRIES_PER_BUCKET);
+        self.hashtable_bytes(n, min.checked_next_power_of_two().unwrap_or(u64::MAX))
+    }
+
+    /// A table of `buckets` top-level buckets holding `n` entries, with its expected chains.
+    fn hashtable_bytes(&self, n: u64, buckets: u64) -> f64 {
+        self.alloc(buckets.saturating_mul(HT_BUCKET_BYTES)) as f64
+            + expected_child_buckets(n, buckets) * self.alloc(HT_BUCKET_BYTES) as f64
     }
 
     /// Valkey 8.1+: a hashtable-encoded value's table, struct and buckets.
@@ -542,7 +652,12 @@ impl CacheModel {
             return 0;
         }
         let e = self.alloc(self.dict_entry);
-        e + self.sds(key_len) + if has_expire { e } else { 0 }
+        let main = if self.cluster_mode && !self.per_slot_tables {
+            self.alloc(self.dict_entry + self.cluster_entry_metadata)
+        } else {
+            e
+        };
+        main + self.sds(key_len) + if has_expire { e } else { 0 }
     }
 
     /// A string value of `len` bytes; `int` is its value when it is a canonical integer.
@@ -1369,9 +1484,15 @@ mod tests {
         // 1,000 entries: 256 buckets (λ ≈ 3.9), few children.
         let b = m.hashtable_buckets(1000);
         assert!((256 * 64..256 * 64 + 20 * 64).contains(&b), "{b}");
-        // Poisson tail sanity: nothing overflows an empty-ish table, everything a crowded one.
-        assert!(expected_child_buckets(0.5) < 1e-6);
-        assert!(expected_child_buckets(20.0) > 2.0);
+        // One bucket: exactly the chain its entries need.
+        assert_eq!(expected_child_buckets(6, 1), 0.0);
+        assert_eq!(expected_child_buckets(8, 1), 1.0);
+        assert_eq!(expected_child_buckets(14, 1), 2.0);
+        // 12 entries in 2 buckets: P(one holds ≥ 8) = 2 · 794 / 4096.
+        assert!((expected_child_buckets(12, 2) - 2.0 * 794.0 / 4096.0).abs() < 1e-9);
+        // Nothing overflows a sparse table; a crowded one chains nearly every bucket.
+        assert!(expected_child_buckets(1000, 2000) < 1e-3);
+        assert!(expected_child_buckets(20_000, 1000) > 2000.0);
     }
 
     #[test]
@@ -1380,15 +1501,20 @@ mod tests {
         assert_eq!(CacheModel::for_engine(L::Redis6_2), CacheModel::redis_7_0());
         assert_eq!(CacheModel::for_engine(L::Redis7_0), CacheModel::redis_7_0());
         assert_eq!(CacheModel::for_engine(L::Redis7_2), CacheModel::default());
-        assert_eq!(CacheModel::for_engine(L::Valkey8_0), CacheModel::default());
-        assert_eq!(
-            CacheModel::for_engine(L::Valkey8_1),
-            CacheModel::valkey_8_1()
-        );
-        assert_eq!(
-            CacheModel::for_engine(L::Valkey9_0),
-            CacheModel::valkey_8_1()
-        );
-        assert_eq!(CacheModel::valkey_8_1().allocator, Allocator::Jemalloc);
+        assert_eq!(CacheModel::for_engine(L::Valkey7_2), CacheModel::default());
+        // kvstore: per-slot tables in cluster mode from Redis 7.4 and Valkey 8.0.
+        let per_slot = CacheModel {
+            per_slot_tables: true,
+            ..CacheModel::default()
+        };
+        assert_eq!(CacheModel::for_engine(L::Redis7_4), per_slot);
+        assert_eq!(CacheModel::for_engine(L::Valkey8_0), per_slot);
+        let v81 = CacheModel::valkey_8_1();
+        assert_eq!(CacheModel::for_engine(L::Valkey8_1), v81);
+        assert_eq!(CacheModel::for_engine(L::Valkey9_0), v81);
+        assert_eq!(v81.allocator, Allocator::Jemalloc);
+        assert!(!v81.tables_per_slot());
+        assert!(v81.clustered().tables_per_slot());
+        assert!(!CacheModel::redis_7_0().clustered().tables_per_slot());
     }
 }

@@ -184,6 +184,12 @@ pub struct ManifestInput {
     /// Snapshot name.
     #[serde(default)]
     pub snapshot_name: Option<String>,
+    /// Engine (`redis`, `valkey`).
+    #[serde(default)]
+    pub engine: Option<String>,
+    /// Engine version (`7.0`, or the service's full `7.0.7`).
+    #[serde(default)]
+    pub engine_version: Option<String>,
     /// One entry per node group.
     #[serde(default)]
     pub node_snapshots: Vec<ManifestNode>,
@@ -229,6 +235,16 @@ impl ManifestInput {
     /// Parses manifest JSON.
     pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
         serde_json::from_str(text)
+    }
+
+    /// The engine line its `Engine` and `EngineVersion` name (major.minor of the version), if
+    /// both are present and the line is known.
+    pub fn engine_line(&self) -> Option<crate::EngineLine> {
+        let engine = self.engine.as_deref()?.to_ascii_lowercase();
+        let version = self.engine_version.as_deref()?;
+        let mut parts = version.split('.');
+        let (major, minor) = (parts.next()?, parts.next().unwrap_or("0"));
+        format!("{engine}-{major}.{minor}").parse().ok()
     }
 
     /// Reads and parses a manifest file.

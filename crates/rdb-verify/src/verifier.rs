@@ -277,6 +277,9 @@ pub struct Verifier {
     slot_info: Option<SlotInfoState>,
     last_slot_info: Option<u64>,
     slot_counts: Option<Vec<u32>>,
+    /// Per slot, expiring keys of database 0 (for the per-slot tables of a cluster-mode
+    /// CacheSize model only).
+    slot_expires: Option<Vec<u32>>,
     outside: u64,
     first_outside: Option<(u64, Vec<u8>, u16)>,
     nonzero_db_keys: u64,
@@ -318,6 +321,7 @@ impl Verifier {
             slot_info: None,
             last_slot_info: None,
             slot_counts: None,
+            slot_expires: None,
             outside: 0,
             first_outside: None,
             nonzero_db_keys: 0,
@@ -945,6 +949,12 @@ impl Verifier {
             let counts = self.slot_counts.get_or_insert_with(|| vec![0u32; SLOTS]);
             if let Some(c) = counts.get_mut(usize::from(slot)) {
                 *c = c.saturating_add(1);
+            }
+            if k.expire_at_ms.is_some() && self.opts.cache_model.tables_per_slot() {
+                let exp = self.slot_expires.get_or_insert_with(|| vec![0u32; SLOTS]);
+                if let Some(c) = exp.get_mut(usize::from(slot)) {
+                    *c = c.saturating_add(1);
+                }
             }
             if let Some(exp) = &self.opts.expected_slots {
                 if !exp.contains(slot) {
@@ -1631,14 +1641,19 @@ impl Verifier {
             *a += b;
         }
         self.cache_total += n.cache_total;
-        match (&mut self.slot_counts, n.slot_counts) {
-            (Some(a), Some(b)) => {
-                for (x, y) in a.iter_mut().zip(&b) {
-                    *x = x.saturating_add(*y);
+        for (mine, theirs) in [
+            (&mut self.slot_counts, n.slot_counts),
+            (&mut self.slot_expires, n.slot_expires),
+        ] {
+            match (mine, theirs) {
+                (Some(a), Some(b)) => {
+                    for (x, y) in a.iter_mut().zip(&b) {
+                        *x = x.saturating_add(*y);
+                    }
                 }
+                (a @ None, b) => *a = b,
+                (Some(_), None) => {}
             }
-            (a @ None, b) => *a = b,
-            (Some(_), None) => {}
         }
         self.outside += n.outside;
         if self.first_outside.is_none() {
@@ -1771,8 +1786,13 @@ impl Verifier {
             }
         }
         let model = self.opts.cache_model.clone();
-        for d in self.report.databases.values() {
-            self.cache_total += model.db_tables(d.keys, d.expires);
+        for (db, d) in &self.report.databases {
+            self.cache_total += match (&self.slot_counts, *db == 0 && model.tables_per_slot()) {
+                (Some(keys), true) => {
+                    model.slot_tables(keys, self.slot_expires.as_deref().unwrap_or_default())
+                }
+                _ => model.db_tables(d.keys, d.expires),
+            };
         }
         self.report.cache_size_bytes = self.cache_total;
         self.report.cache_size = rdb_cluster::manifest::cache_size_text(self.cache_total);

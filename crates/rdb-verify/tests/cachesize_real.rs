@@ -29,9 +29,10 @@ use rdb_writer::{write_keyspace, Target, WriterBuilder};
 const TOLERANCE: f64 = 0.10;
 
 /// Server arguments shared by the empty and the loaded instance.
-fn server_opts(rdb: Option<&Path>) -> ServerOptions {
+fn server_opts(rdb: Option<&Path>, cluster_enabled: bool) -> ServerOptions {
     ServerOptions {
         rdb: rdb.map(Path::to_path_buf),
+        cluster_enabled,
         startup_timeout: Duration::from_secs(60),
         ..ServerOptions::default()
     }
@@ -75,8 +76,8 @@ fn settled_used_memory(srv: &mut RedisServer) -> u64 {
 
 /// Memory of the dataset in `rdb`: used_memory loaded minus empty. `None` when the server
 /// refuses the file.
-fn real_dataset_memory(kind: ServerKind, rdb: &Path, empty: u64) -> Option<u64> {
-    let mut srv = match RedisServer::start(kind, &server_opts(Some(rdb))) {
+fn real_dataset_memory(cal: &Calibration, rdb: &Path, empty: u64) -> Option<u64> {
+    let mut srv = match RedisServer::start(cal.kind, &server_opts(Some(rdb), cal.cluster)) {
         Ok(s) => s,
         Err(e) => {
             eprintln!(
@@ -105,6 +106,20 @@ fn estimate_with(rdb: &Path, cache_model: CacheModel) -> (u64, u16) {
 
 fn testdata_dumps() -> Vec<PathBuf> {
     rdb_testkit::testdata::server_dumps()
+}
+
+/// The keyspace's database 0 restricted to the keys of `slots`.
+fn node_share(ks: &Keyspace, slots: std::ops::RangeInclusive<u16>) -> Keyspace {
+    let mut out = Keyspace::default();
+    if let Some(d) = ks.dbs.get(&0) {
+        out.db_mut(0).entries = d
+            .entries
+            .iter()
+            .filter(|e| slots.contains(&rdb_format::slot::key_slot(&e.key)))
+            .cloned()
+            .collect();
+    }
+    out
 }
 
 /// The keyspace restricted to one value type.
@@ -171,7 +186,7 @@ fn breakdown(cal: &Calibration, name: &str, ks: &Keyspace, dir: &Path, empty: u6
         let p = dir.join(format!("{name}-{t:?}.rdb"));
         write_rdb(&sub, &p, cal.target);
         let (est, _) = estimate_with(&p, (cal.model)());
-        if let Some(real) = real_dataset_memory(cal.kind, &p, empty) {
+        if let Some(real) = real_dataset_memory(cal, &p, empty) {
             rows.push(Row {
                 name: format!("{name} {t:?}"),
                 real,
@@ -191,6 +206,11 @@ struct Calibration {
     max_rdb_version: u16,
     /// The writer target of the generated datasets.
     target: &'static str,
+    /// Servers run in cluster mode (`cluster-enabled yes`, every slot assigned).
+    cluster: bool,
+    /// Testdata dumps the server must be tried on (those up to `max_rdb_version`, and in
+    /// cluster mode only those with database 0 alone).
+    min_testdata: usize,
 }
 
 fn write_rdb(ks: &Keyspace, path: &Path, target: &str) {
@@ -204,7 +224,7 @@ fn calibrate(cal: &Calibration) {
     if !cal.kind.require_or_skip() {
         return;
     }
-    let mut empty_srv = RedisServer::start(cal.kind, &server_opts(None)).unwrap();
+    let mut empty_srv = RedisServer::start(cal.kind, &server_opts(None, cal.cluster)).unwrap();
     let empty = settled_used_memory(&mut empty_srv);
     drop(empty_srv);
     println!("{}: empty server: used_memory {empty}", cal.kind.name());
@@ -213,8 +233,12 @@ fn calibrate(cal: &Calibration) {
 
     let mut inputs: Vec<(String, PathBuf, Option<Keyspace>)> = Vec::new();
     for p in testdata_dumps() {
-        let (_, v) = estimate_with(&p, (cal.model)());
-        if v > cal.max_rdb_version {
+        let r = verify_file(&p, &Options::default());
+        if r.rdb_version.unwrap_or(0) > cal.max_rdb_version {
+            continue;
+        }
+        // A cluster-mode server refuses keys outside database 0.
+        if cal.cluster && r.databases.keys().any(|db| *db != 0) {
             continue;
         }
         let name = p
@@ -227,7 +251,7 @@ fn calibrate(cal: &Calibration) {
         let ks = diag.then(|| rdb_reader::read_keyspace(&std::fs::read(&p).unwrap()).unwrap());
         inputs.push((name, p, ks));
     }
-    assert!(inputs.len() >= 10, "testdata dumps missing");
+    assert!(inputs.len() >= cal.min_testdata, "testdata dumps missing");
     // Extra files to measure (e.g. the benchmark datasets), `:`-separated.
     for p in std::env::var("CACHESIZE_EXTRA")
         .unwrap_or_default()
@@ -246,6 +270,13 @@ fn calibrate(cal: &Calibration) {
         ("gen big_values(250)", rdb_testkit::gen::big_values(250, 3)),
     ];
     for (i, (name, ks)) in generated.into_iter().enumerate() {
+        if cal.cluster {
+            // What one node of three holds: the keys of slots 5462-10922.
+            let share = node_share(&ks, 5462..=10922);
+            let p = tmp.path().join(format!("gen-{i}-node2.rdb"));
+            write_rdb(&share, &p, cal.target);
+            inputs.push((format!("{name} node 2 of 3"), p, Some(share)));
+        }
         let p = tmp.path().join(format!("gen-{i}.rdb"));
         write_rdb(&ks, &p, cal.target);
         inputs.push((name.to_string(), p, Some(ks)));
@@ -255,7 +286,7 @@ fn calibrate(cal: &Calibration) {
     let mut refused = Vec::new();
     for (name, path, ks) in &inputs {
         let (est, _) = estimate_with(path, (cal.model)());
-        match real_dataset_memory(cal.kind, path, empty) {
+        match real_dataset_memory(cal, path, empty) {
             Some(real) => rows.push(Row {
                 name: name.clone(),
                 real,
@@ -280,17 +311,24 @@ fn calibrate(cal: &Calibration) {
     if !refused.is_empty() {
         println!("not loaded by {} (skipped): {refused:?}", cal.kind.name());
     }
+    let generated_rows = if cal.cluster { 6 } else { 3 };
     let big: BTreeMap<&str, u64> = rows
         .iter()
         .filter(|r| r.name.starts_with("gen "))
         .map(|r| (r.name.as_str(), r.real))
         .collect();
-    assert_eq!(big.len(), 3, "every generated dataset loads");
+    assert_eq!(big.len(), generated_rows, "every generated dataset loads");
     assert!(
-        big.values().all(|r| *r >= 5 << 20),
+        big.iter()
+            .filter(|(name, _)| !name.contains("node"))
+            .all(|(_, r)| *r >= 5 << 20),
         "generated datasets of at least 5 MB: {big:?}"
     );
-    assert!(rows.len() >= 13, "only {} files measured", rows.len());
+    assert!(
+        rows.len() >= cal.min_testdata + generated_rows,
+        "only {} files measured",
+        rows.len()
+    );
     let bad: Vec<String> = rows
         .iter()
         .filter(|r| r.err().abs() > TOLERANCE)
@@ -310,6 +348,8 @@ fn cache_size_within_ten_percent_of_redis_7_0() {
         model: CacheModel::redis_7_0,
         max_rdb_version: 10,
         target: "redis-7.0",
+        cluster: false,
+        min_testdata: 10,
     });
 }
 
@@ -324,5 +364,38 @@ fn cache_size_within_ten_percent_of_valkey_8_1() {
         },
         max_rdb_version: 11,
         target: "valkey-8.1",
+        cluster: false,
+        min_testdata: 15,
+    });
+}
+
+#[test]
+fn cache_size_within_ten_percent_of_redis_7_0_cluster() {
+    calibrate(&Calibration {
+        kind: ServerKind::Debian,
+        model: || CacheModel::redis_7_0().clustered(),
+        max_rdb_version: 10,
+        target: "redis-7.0",
+        cluster: true,
+        // Every testdata dump Redis 7.0 loads holds several databases.
+        min_testdata: 0,
+    });
+}
+
+#[test]
+fn cache_size_within_ten_percent_of_valkey_8_1_cluster() {
+    calibrate(&Calibration {
+        kind: ServerKind::Valkey81,
+        model: || {
+            CacheModel {
+                allocator: Allocator::Glibc,
+                ..CacheModel::valkey_8_1()
+            }
+            .clustered()
+        },
+        max_rdb_version: 11,
+        target: "valkey-8.1",
+        cluster: true,
+        min_testdata: 2,
     });
 }

@@ -161,3 +161,23 @@ fn missing_file_is_an_io_finding() {
     assert!(!reports[0].ok);
     assert_eq!(reports[0].first_error().unwrap().code, "io");
 }
+
+#[test]
+fn manifest_engine_line() {
+    let line = |json: &str| ManifestInput::from_json(json).unwrap().engine_line();
+    assert_eq!(
+        line(r#"{"Engine": "valkey", "EngineVersion": "8.1"}"#),
+        Some(rdb_verify::EngineLine::Valkey8_1)
+    );
+    // The service's full version; the engine name in any case.
+    assert_eq!(
+        line(r#"{"Engine": "Redis", "EngineVersion": "7.0.7"}"#),
+        Some(rdb_verify::EngineLine::Redis7_0)
+    );
+    assert_eq!(line(r#"{"Engine": "redis"}"#), None);
+    assert_eq!(
+        line(r#"{"Engine": "memcached", "EngineVersion": "1.6"}"#),
+        None
+    );
+    assert_eq!(line(r#"{"NodeSnapshots": []}"#), None);
+}

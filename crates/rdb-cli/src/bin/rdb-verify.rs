@@ -51,6 +51,10 @@ struct Cli {
     /// Read one file from standard input (same as the path `-`).
     #[arg(long)]
     stdin: bool,
+    /// Estimate CacheSize for cluster-mode servers (per-slot tables or per-key slot links);
+    /// implied by a manifest or `--slots`.
+    #[arg(long = "cluster-mode")]
+    cluster_mode: bool,
 }
 
 fn usage(msg: &str) -> ExitCode {
@@ -76,6 +80,7 @@ fn main() -> ExitCode {
         manifest: cli.manifest,
         check_checksum: !cli.no_checksum,
         duplicate_keys: !cli.no_duplicate_check,
+        cluster_mode: cli.cluster_mode,
         ..Config::default()
     };
     if cli.stdin && !cfg.paths.iter().any(|p| p.as_os_str() == "-") {
