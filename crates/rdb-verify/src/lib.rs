@@ -79,7 +79,7 @@ use std::path::Path;
 
 use rdb_reader::{MappedFile, Parser, SliceSource, Source};
 
-pub use cachesize::{Allocator, CacheModel, ObjectLayout, Thresholds};
+pub use cachesize::{Allocator, CacheModel, ClusterKeys, ObjectLayout, Thresholds};
 pub use engine::EngineLine;
 pub use multi::{
     check_manifest, expand_paths, verify_many, verify_many_with, FileFinding, Inputs,

