@@ -51,7 +51,8 @@ struct Cli {
     /// Read one file from standard input (same as the path `-`).
     #[arg(long)]
     stdin: bool,
-    /// Estimate CacheSize for cluster-mode servers (per-slot tables or per-key slot links);
+    /// Estimate CacheSize for cluster-mode servers (their slot-to-keys index: a rax, per-key
+    /// links or per-slot tables);
     /// implied by a manifest or `--slots`.
     #[arg(long = "cluster-mode")]
     cluster_mode: bool,
