@@ -301,6 +301,19 @@ mod tests {
                     one
                 );
             }
+            // A cluster-mode model (per-slot key and expire counts merged across parts).
+            let clustered = Options {
+                cache_model: crate::CacheModel::valkey_8_1().clustered(),
+                ..opts.clone()
+            };
+            let one = crate::try_verify_file(f, &clustered).unwrap();
+            let (split, _) = verify_file_split(f, &clustered, 3).unwrap();
+            assert_eq!(
+                split.cache_size_bytes,
+                one.cache_size_bytes,
+                "{} in 3 parts, cluster model",
+                f.display()
+            );
             if most >= 2 {
                 split_files += 1;
             }
