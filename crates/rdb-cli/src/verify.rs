@@ -220,6 +220,8 @@ pub struct Outcome {
     /// The manifests that were checked.
     #[serde(skip)]
     pub manifests: Vec<PathBuf>,
+    /// What the CacheSize estimates assume ([`rdb_verify::CacheModel::describe`]).
+    pub cache_model: String,
 }
 
 impl Outcome {
@@ -319,6 +321,7 @@ where
         summary,
         findings: set_findings,
         manifests,
+        cache_model: opts.cache_model.describe(),
     })
 }
 
@@ -512,6 +515,7 @@ pub fn write_table(out: &mut dyn Write, o: &Outcome) -> io::Result<()> {
         writeln!(out, "{}", fmt_row(row, *class, false))?;
     }
     writeln!(out, "{}", fmt_row(&total, total_status.1, true))?;
+    writeln!(out, "CacheSize: {}", o.cache_model)?;
     // Coverage only means something for a node-group set described by a manifest.
     if !o.manifests.is_empty() {
         if !s.slot_gaps.is_empty() {

@@ -69,7 +69,12 @@ fn json_document_matches_the_contract_and_expected_counts() {
     let o = run(&["--json", s(&dump)]);
     assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
     let doc = json(&o);
-    assert_eq!(fields(&doc), sorted(&["files", "summary"]));
+    // The contract's two fields, and what the CacheSize estimates assume.
+    assert_eq!(fields(&doc), sorted(&["cache_model", "files", "summary"]));
+    assert_eq!(
+        doc["cache_model"],
+        "Redis 7.2+ / Valkey 7.2-8.0 layout, standalone, jemalloc"
+    );
     let files = doc["files"].as_array().unwrap();
     assert_eq!(files.len(), 1);
     let f = &files[0];

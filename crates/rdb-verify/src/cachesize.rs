@@ -430,6 +430,27 @@ impl CacheModel {
         }
     }
 
+    /// A one-line description of what the estimate assumes, e.g. `Valkey 8.1+ layout,
+    /// cluster mode (a table per slot), jemalloc`.
+    pub fn describe(&self) -> String {
+        let layout = match (self.layout, self.small_list_listpack) {
+            (ObjectLayout::Valkey81, _) => "Valkey 8.1+ layout",
+            (ObjectLayout::Dict, false) => "Redis 7.0 and older layout",
+            (ObjectLayout::Dict, true) => "Redis 7.2+ / Valkey 7.2-8.0 layout",
+        };
+        let mode = match (self.cluster_mode, self.cluster_keys) {
+            (false, _) => "standalone",
+            (true, ClusterKeys::SlotRax) => "cluster mode (slot-to-keys rax)",
+            (true, ClusterKeys::EntryLinks) => "cluster mode (slot links per key)",
+            (true, ClusterKeys::PerSlotTables) => "cluster mode (a table per slot)",
+        };
+        let allocator = match self.allocator {
+            Allocator::Jemalloc => "jemalloc",
+            Allocator::Glibc => "glibc malloc",
+        };
+        format!("{layout}, {mode}, {allocator}")
+    }
+
     /// The same model for a server in cluster mode.
     pub fn clustered(self) -> Self {
         CacheModel {
@@ -1554,7 +1575,15 @@ mod tests {
         assert_eq!(CacheModel::for_engine(L::Valkey9_0), v81);
         assert_eq!(v81.allocator, Allocator::Jemalloc);
         assert!(!v81.tables_per_slot());
-        assert!(v81.clustered().tables_per_slot());
+        assert!(v81.clone().clustered().tables_per_slot());
         assert!(!CacheModel::redis_7_0().clustered().tables_per_slot());
+        assert_eq!(
+            v81.clustered().describe(),
+            "Valkey 8.1+ layout, cluster mode (a table per slot), jemalloc"
+        );
+        assert_eq!(
+            CacheModel::redis_7_0().describe(),
+            "Redis 7.0 and older layout, standalone, jemalloc"
+        );
     }
 }
