@@ -1,8 +1,8 @@
 //! The pull parser: a state machine that turns a byte source into [`Event`]s.
 //!
 //! Each call to [`Parser::next_event`] runs the state machine until it has one event to
-//! give. The step functions mutate the state and return an [`Emit`] descriptor holding only
-//! positions and numbers; [`Parser::render`] then borrows the bytes for the event. Opcodes
+//! give. The step functions mutate the state and return an `Emit` descriptor holding only
+//! positions and numbers; `Parser::render` then borrows the bytes for the event. Opcodes
 //! are handled in a loop, never by recursion. After the first error the parser is fused:
 //! every later call returns `Ok(None)`.
 

@@ -7,10 +7,10 @@
 //! [`Parser::skip_key`] after every key: values are stepped over by their lengths, nothing is
 //! decoded, decompressed or validated) until the first key that ends at or past its start
 //! offset (see `part_starts`: later parts skip more, so they verify less), keeping that state
-//! ([`Verifier::on_context_event`]); from there it verifies fully, to the first key that ends
+//! (`Verifier::on_context_event`); from there it verifies fully, to the first key that ends
 //! at or past the next part's start offset (where the next part starts: both apply the same
 //! rule to the same bytes) or the end of the file. The parts'
-//! verifiers are then appended in order ([`Verifier::append`]): counters add up, findings
+//! verifiers are then appended in order (`Verifier::append`): counters add up, findings
 //! follow in file order under the same per-code limits, and the state after the last boundary
 //! is the last part's. The report is the one a single pass gives; the tests compare the two
 //! on every test file, cut into 2 to 7 parts, and on damaged copies.
