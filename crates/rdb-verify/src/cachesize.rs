@@ -58,10 +58,11 @@
 //! ([`CacheModel::cluster_entry_metadata`], 24 + 16 → 48 B); Redis 7.4+ and Valkey 8.0+ keep one
 //! table per slot instead ([`CacheModel::slot_tables`]): a
 //! struct with the `kvstore`'s metadata per slot holding keys (and per slot holding expiring
-//! keys) and that slot's buckets. A loading node learns no per-slot counts (the RDB 11 files
-//! have no slot info), so a Valkey 8.1 slot table grows insert by insert: the fewest
-//! power-of-two buckets that hold its keys at 7 per bucket, with chains counted from the
-//! binomial distribution of keys over its buckets.
+//! keys) and that slot's buckets. A file with slot sizing records (`slot-info` AUX fields,
+//! which `rdbkit export` writes for Valkey 8.0+ and Valkey's cluster nodes write too) lets the
+//! loading node size each slot's table up front; without them a Valkey 8.1 slot table grows
+//! insert by insert: the fewest power-of-two buckets that hold its keys at 7 per bucket. Chains
+//! are counted from the binomial distribution of keys over the buckets.
 //!
 //! Profiles: [`CacheModel::default`] has the encodings of Redis 7.2+ and Valkey 7.2 / 8.0
 //! (listpack sets and lists); [`CacheModel::redis_7_0`] those of Redis 7.0 (small non-integer
@@ -129,7 +130,9 @@
 //! Valkey 8.1: within ±0.2 % (small_strings 10,591,856 vs 10,588,128; node share 3,525,704 vs
 //! 3,529,434; mixed(3000) −0.2 %; Valkey's own `dev-cluster` dumps −0.1 %; the standalone model
 //! was −20.7 % on small_strings: 16,384 small tables instead of one; presized per-slot tables
-//! instead of grown ones measured +1.5 %). Redis 6.2 ([`ClusterKeys::SlotRax`]): +0.7 % to
+//! instead of grown ones measured +1.5 %; the same share written with `slot-info` records, as
+//! `rdbkit export` writes it, is presized by the server: 3,578,504 real vs 3,581,578, +0.1 %,
+//! where the grown rule gave −1.4 %). Redis 6.2 ([`ClusterKeys::SlotRax`]): +0.7 % to
 //! −0.1 % (the entry-links rule of 7.0 was −29 %). The benchmark datasets in cluster mode
 //! (`CACHESIZE_EXTRA`): Redis 7.0 small-strings 627,108,280 vs 627,108,064, mixed 1,336,461,696
 //! vs 1,336,150,285, big-values 1,134,391,320 vs 1,134,391,040 (all −0.0 %); Valkey 8.1
@@ -616,17 +619,20 @@ impl CacheModel {
 
     /// Cluster mode with per-slot tables: database 0's tables, one per slot holding keys of
     /// `slot_keys` (and one per slot holding expiring keys of `slot_expires`), each a struct
-    /// and its buckets, grown key by key as a loading node fills them.
-    pub fn slot_tables(&self, slot_keys: &[u32], slot_expires: &[u32]) -> u64 {
+    /// and its buckets. `presized`: the file has slot sizing records (SLOT_INFO, `slot-info`
+    /// AUX) and the loader sizes each slot's table from them; otherwise the tables grow key
+    /// by key as the node fills them.
+    pub fn slot_tables(&self, slot_keys: &[u32], slot_expires: &[u32], presized: bool) -> u64 {
         let table = |n: u32| -> f64 {
             if n == 0 {
                 return 0.0;
             }
             let n = u64::from(n);
             self.alloc(self.slot_table_struct) as f64
-                + match self.layout {
-                    ObjectLayout::Dict => self.buckets(n) as f64,
-                    ObjectLayout::Valkey81 => self.grown_hashtable_buckets_f(n),
+                + match (self.layout, presized) {
+                    (ObjectLayout::Dict, _) => self.buckets(n) as f64,
+                    (ObjectLayout::Valkey81, true) => self.hashtable_buckets_f(n),
+                    (ObjectLayout::Valkey81, false) => self.grown_hashtable_buckets_f(n),
                 }
         };
         let total: f64 = slot_keys

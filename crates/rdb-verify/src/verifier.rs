@@ -280,6 +280,9 @@ pub struct Verifier {
     /// Per slot, expiring keys of database 0 (for the per-slot tables of a cluster-mode
     /// CacheSize model only).
     slot_expires: Option<Vec<u32>>,
+    /// The file has slot sizing records (SLOT_INFO or `slot-info` AUX): a loading cluster node
+    /// sizes its per-slot tables from them.
+    slot_sizing: bool,
     outside: u64,
     first_outside: Option<(u64, Vec<u8>, u16)>,
     nonzero_db_keys: u64,
@@ -322,6 +325,7 @@ impl Verifier {
             last_slot_info: None,
             slot_counts: None,
             slot_expires: None,
+            slot_sizing: false,
             outside: 0,
             first_outside: None,
             nonzero_db_keys: 0,
@@ -674,6 +678,7 @@ impl Verifier {
         what: &'static str,
     ) {
         self.close_slot_info();
+        self.slot_sizing = true;
         if slot >= SLOTS as u64 {
             self.file_finding(
                 Severity::Warning,
@@ -1641,6 +1646,7 @@ impl Verifier {
             *a += b;
         }
         self.cache_total += n.cache_total;
+        self.slot_sizing |= n.slot_sizing;
         for (mine, theirs) in [
             (&mut self.slot_counts, n.slot_counts),
             (&mut self.slot_expires, n.slot_expires),
@@ -1788,9 +1794,11 @@ impl Verifier {
         let model = self.opts.cache_model.clone();
         for (db, d) in &self.report.databases {
             self.cache_total += match (&self.slot_counts, *db == 0 && model.tables_per_slot()) {
-                (Some(keys), true) => {
-                    model.slot_tables(keys, self.slot_expires.as_deref().unwrap_or_default())
-                }
+                (Some(keys), true) => model.slot_tables(
+                    keys,
+                    self.slot_expires.as_deref().unwrap_or_default(),
+                    self.slot_sizing,
+                ),
                 _ => model.db_tables(d.keys, d.expires),
             };
         }

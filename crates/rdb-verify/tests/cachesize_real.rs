@@ -214,8 +214,15 @@ struct Calibration {
 }
 
 fn write_rdb(ks: &Keyspace, path: &Path, target: &str) {
+    write_rdb_with(
+        ks,
+        path,
+        WriterBuilder::new(target.parse::<Target>().unwrap()),
+    );
+}
+
+fn write_rdb_with(ks: &Keyspace, path: &Path, b: WriterBuilder) {
     let f = std::fs::File::create(path).unwrap();
-    let b = WriterBuilder::new(target.parse::<Target>().unwrap());
     write_keyspace(ks, std::io::BufWriter::new(f), &b).unwrap();
 }
 
@@ -275,7 +282,13 @@ fn calibrate(cal: &Calibration) {
             let share = node_share(&ks, 5462..=10922);
             let p = tmp.path().join(format!("gen-{i}-node2.rdb"));
             write_rdb(&share, &p, cal.target);
-            inputs.push((format!("{name} node 2 of 3"), p, Some(share)));
+            // As `rdbkit export` writes it: slot sizing records before each slot's keys
+            // (lines that read them size each slot's table up front).
+            let q = tmp.path().join(format!("gen-{i}-node2-slot-info.rdb"));
+            let b = WriterBuilder::new(cal.target.parse::<Target>().unwrap()).slot_info(true);
+            write_rdb_with(&share, &q, b);
+            inputs.push((format!("{name} node 2 of 3"), p, Some(share.clone())));
+            inputs.push((format!("{name} node 2 of 3, slot info"), q, None));
         }
         let p = tmp.path().join(format!("gen-{i}.rdb"));
         write_rdb(&ks, &p, cal.target);
@@ -311,7 +324,7 @@ fn calibrate(cal: &Calibration) {
     if !refused.is_empty() {
         println!("not loaded by {} (skipped): {refused:?}", cal.kind.name());
     }
-    let generated_rows = if cal.cluster { 6 } else { 3 };
+    let generated_rows = if cal.cluster { 9 } else { 3 };
     let big: BTreeMap<&str, u64> = rows
         .iter()
         .filter(|r| r.name.starts_with("gen "))
