@@ -1890,7 +1890,8 @@ pub fn verify(data: &[u8]) {
 }
 
 /// Oracle of `verify_split`: the input, written to a scratch file, verified in 2–4 parts
-/// ([`rdb_verify::verify_file_split`], the first byte chooses how many) gives the same JSON
+/// ([`rdb_verify::verify_file_split`], the first byte chooses how many, the last byte's top
+/// bit a cluster-mode memory model) gives the same JSON
 /// report as one pass over the file — whether the parts met or the file was verified again.
 /// Parts skim the file up to their start (lengths only, nothing decoded), so this checks
 /// that skimming ends every key where full decoding does, and that the state carried across
@@ -1902,13 +1903,23 @@ pub fn verify_split(data: &[u8]) {
         std::thread::current().id()
     ));
     std::fs::write(&path, data).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    // The last byte's top bit (a checksum byte in most inputs) picks a cluster-mode memory
+    // model (per-slot key and expire counts, slot sizing records: state merged across parts
+    // too).
+    let first = data.first().copied().unwrap_or(0);
+    let cache_model = if data.last().is_some_and(|b| b & 0x80 != 0) {
+        rdb_verify::CacheModel::valkey_8_1().clustered()
+    } else {
+        rdb_verify::CacheModel::default()
+    };
     let opts = rdb_verify::Options {
         now_ms: 1_800_000_000_000,
+        cache_model,
         ..rdb_verify::Options::default()
     };
     let one = rdb_verify::try_verify_file(&path, &opts)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let parts = 2 + usize::from(data.first().copied().unwrap_or(0) % 3);
+    let parts = 2 + usize::from(first % 3);
     let (split, passes) = rdb_verify::verify_file_split(&path, &opts, parts)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let _ = std::fs::remove_file(&path);
