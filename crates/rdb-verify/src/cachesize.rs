@@ -651,11 +651,8 @@ impl CacheModel {
 
     /// [`CacheModel::hashtable_buckets`] before rounding (sums of many small tables).
     fn hashtable_buckets_f(&self, n: u64) -> f64 {
-        if n == 0 {
-            return 0.0;
-        }
         let min = n.saturating_mul(HT_BUCKET_FACTOR).saturating_sub(1) / HT_BUCKET_DIVISOR + 1;
-        self.hashtable_bytes(n, min.checked_next_power_of_two().unwrap_or(u64::MAX))
+        self.hashtable_bytes(n, min)
     }
 
     /// Valkey 8.1+: the buckets of a hashtable grown one insertion at a time to `n` entries
@@ -663,15 +660,16 @@ impl CacheModel {
     /// doubles when an insertion would pass 7 entries per bucket, so it ends with the fewest
     /// buckets that hold `n` at that fill.
     fn grown_hashtable_buckets_f(&self, n: u64) -> f64 {
+        self.hashtable_bytes(n, n.div_ceil(HT_ENTRIES_PER_BUCKET))
+    }
+
+    /// A table of `n` entries (none when empty) in the next power of two ≥ `min_buckets`
+    /// top-level buckets, with its expected chains.
+    fn hashtable_bytes(&self, n: u64, min_buckets: u64) -> f64 {
         if n == 0 {
             return 0.0;
         }
-        let min = n.div_ceil(HT_ENTRIES_PER_BUCKET);
-        self.hashtable_bytes(n, min.checked_next_power_of_two().unwrap_or(u64::MAX))
-    }
-
-    /// A table of `buckets` top-level buckets holding `n` entries, with its expected chains.
-    fn hashtable_bytes(&self, n: u64, buckets: u64) -> f64 {
+        let buckets = min_buckets.checked_next_power_of_two().unwrap_or(u64::MAX);
         self.alloc(buckets.saturating_mul(HT_BUCKET_BYTES)) as f64
             + expected_child_buckets(n, buckets) * self.alloc(HT_BUCKET_BYTES) as f64
     }

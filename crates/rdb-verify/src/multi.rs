@@ -237,14 +237,12 @@ impl ManifestInput {
         serde_json::from_str(text)
     }
 
-    /// The engine line its `Engine` and `EngineVersion` name (major.minor of the version), if
-    /// both are present and the line is known.
+    /// The engine line its `Engine` and `EngineVersion` name (`EngineLine`'s parser: any
+    /// case, a full version such as `7.0.7` taken as its line), if both are present and the
+    /// line is known.
     pub fn engine_line(&self) -> Option<crate::EngineLine> {
-        let engine = self.engine.as_deref()?.to_ascii_lowercase();
-        let version = self.engine_version.as_deref()?;
-        let mut parts = version.split('.');
-        let (major, minor) = (parts.next()?, parts.next().unwrap_or("0"));
-        format!("{engine}-{major}.{minor}").parse().ok()
+        let (engine, version) = (self.engine.as_deref()?, self.engine_version.as_deref()?);
+        format!("{engine}-{version}").parse().ok()
     }
 
     /// Reads and parses a manifest file.
