@@ -51,8 +51,8 @@ fn scan_tokens(b: &[u8], mut produced: u64, scratch: &mut Scratch) -> (usize, u6
 ///
 /// The same tables as [`scan_tokens`] plus each position's back-reference distance, filled
 /// for a short block at a time (8 KiB of output can take as little as ~100 compressed bytes),
-/// then one serial walk: a step is a table load and an add, where decoding the control byte
-/// in the loop was twice as long a chain.
+/// then one serial walk: a step is a table load and an add, a shorter chain from one token to
+/// the next than decoding the control byte in the loop.
 #[inline]
 fn walk_prefix(b: &[u8], mut produced: u64, scratch: &mut Scratch) -> (usize, u64, bool) {
     let end = b.len().saturating_sub(32);
@@ -110,8 +110,9 @@ const BLOCK: usize = 2048;
 /// Chains walked at once by [`walk_block`].
 const CHAINS: usize = 4;
 
-/// The tables of [`scan_tokens`] and [`walk_prefix`] (26 KiB), kept by a [`StreamValidator`] across values: setting
-/// them up per call cost as much zeroing as there were bytes to validate on 4–64 KiB values.
+/// The tables of [`scan_tokens`] and [`walk_prefix`] (23 KiB), kept by a [`StreamValidator`]
+/// across values: setting them up per call cost as much zeroing as there were bytes to
+/// validate on 4–64 KiB values.
 /// Nothing needs clearing between uses: the step tables are written before they are read, and
 /// [`Seen`] marks carry a generation.
 #[derive(Clone)]

@@ -26,6 +26,7 @@ use std::fs::File;
 use std::io;
 use std::path::Path;
 
+use rdb_format::TypeKind;
 use rdb_reader::{Event, Parser, Source};
 
 use crate::dedup::Rescan;
@@ -212,7 +213,7 @@ fn run_part(
 fn skip_to<S: Source>(parser: &mut Parser<S>, v: &mut Verifier, from: u64) -> Option<u64> {
     loop {
         let start = parser.offset();
-        let (is_key, whole) = match parser.next_event() {
+        let (is_key, whole, module) = match parser.next_event() {
             Ok(Some(Event::Eof(_))) | Ok(None) | Err(_) => return None,
             Ok(Some(ev)) => {
                 v.on_context_event(
@@ -223,12 +224,21 @@ fn skip_to<S: Source>(parser: &mut Parser<S>, v: &mut Verifier, from: u64) -> Op
                     },
                 );
                 match &ev {
-                    Event::Key(k) => (true, k.whole),
-                    _ => (false, false),
+                    Event::Key(k) => (true, k.whole, k.kind == TypeKind::Module2),
+                    _ => (false, false, false),
                 }
             }
         };
         if is_key {
+            // The `module-required` warning comes once per module: learn the module of a
+            // skipped module value (its id is read with the key's first bytes anyway).
+            if module && !whole {
+                match parser.next_event() {
+                    Ok(Some(Event::Module { module_id, .. })) => v.context_module(module_id),
+                    Ok(Some(_)) => {}
+                    Ok(None) | Err(_) => return None,
+                }
+            }
             if !whole && parser.skip_key().is_err() {
                 return None;
             }

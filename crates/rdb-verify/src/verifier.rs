@@ -771,10 +771,9 @@ impl Verifier {
 
     fn module_required(&mut self, module_id: u64, off: Option<u64>, what: &str) {
         self.compat.saw_module(module_id, off.unwrap_or(0));
-        if self.modules_reported.contains(&module_id) || self.modules_reported.len() >= 64 {
+        if !self.note_module(module_id) {
             return;
         }
-        self.modules_reported.push(module_id);
         let name = rdb_model::module_type_name(module_id);
         let ver = module_id & 1023;
         self.file_finding(
@@ -1613,6 +1612,23 @@ impl Verifier {
             Event::Eof(_) => {}
             _ => self.on_event_at(ev, ctx),
         }
+    }
+
+    /// Notes a module value met while skipping keys before this verifier's part (see
+    /// [`crate::split`]): its `module-required` warning was given by an earlier part, so a
+    /// later value of the same module must not give it again.
+    pub(crate) fn context_module(&mut self, module_id: u64) {
+        self.note_module(module_id);
+    }
+
+    /// Adds `module_id` to the modules already warned about; `false` when it was there, or
+    /// when 64 modules were (the warnings stop there).
+    fn note_module(&mut self, module_id: u64) -> bool {
+        if self.modules_reported.contains(&module_id) || self.modules_reported.len() >= 64 {
+            return false;
+        }
+        self.modules_reported.push(module_id);
+        true
     }
 
     /// Starts verifying this verifier's part: forgets the findings of the records before it.
