@@ -230,11 +230,18 @@ fn skip_to<S: Source>(parser: &mut Parser<S>, v: &mut Verifier, from: u64) -> Op
             }
         };
         if is_key {
-            // The `module-required` warning comes once per module: learn the module of a
-            // skipped module value (its id is read with the key's first bytes anyway).
+            // The `module-required` warning comes once per module: a skipped module value's
+            // module is context too (its event comes with the key's first bytes anyway).
             if module && !whole {
+                let start = parser.offset();
                 match parser.next_event() {
-                    Ok(Some(Event::Module { module_id, .. })) => v.context_module(module_id),
+                    Ok(Some(ev @ Event::Module { .. })) => v.on_context_event(
+                        &ev,
+                        EventContext {
+                            start: Some(start),
+                            input: None,
+                        },
+                    ),
                     Ok(Some(_)) => {}
                     Ok(None) | Err(_) => return None,
                 }

@@ -1609,16 +1609,14 @@ impl Verifier {
                     si.count(k, key, key_slot(key));
                 }
             }
+            // A skipped module value: its `module-required` warning was given by an earlier
+            // part, so a later value of the same module must not give it again.
+            Event::Module { module_id, .. } => {
+                self.note_module(*module_id);
+            }
             Event::Eof(_) => {}
             _ => self.on_event_at(ev, ctx),
         }
-    }
-
-    /// Notes a module value met while skipping keys before this verifier's part (see
-    /// [`crate::split`]): its `module-required` warning was given by an earlier part, so a
-    /// later value of the same module must not give it again.
-    pub(crate) fn context_module(&mut self, module_id: u64) {
-        self.note_module(module_id);
     }
 
     /// Adds `module_id` to the modules already warned about; `false` when it was there, or
