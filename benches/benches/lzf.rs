@@ -4,35 +4,8 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rand::{Rng, SeedableRng};
 use rdb_format::lzf::{decompress, validate, Compressor};
+use rdb_testkit::gen;
 use std::hint::black_box;
-
-/// Semi-compressible data: words from a small vocabulary mixed with random bytes.
-fn semi(rng: &mut impl Rng, len: usize) -> Vec<u8> {
-    const WORDS: &[&[u8]] = &[
-        b"user:",
-        b"session",
-        b"id=",
-        b"hello",
-        b"world",
-        b"\"name\":",
-        b"1234",
-        b", ",
-        b"true",
-        b"{\"k\":",
-        b"redis",
-        b"value",
-    ];
-    let mut v = Vec::with_capacity(len + 16);
-    while v.len() < len {
-        if rng.random_bool(0.7) {
-            v.extend_from_slice(WORDS[rng.random_range(0..WORDS.len())]);
-        } else {
-            v.push(rng.random());
-        }
-    }
-    v.truncate(len);
-    v
-}
 
 const SIZES: &[usize] = &[32, 64, 128, 256, 4096, 65536];
 
@@ -42,7 +15,7 @@ fn bench_compress(c: &mut Criterion) {
     let mut comp = Compressor::new();
     let mut out = Vec::with_capacity(8192);
     for &size in SIZES {
-        let data = semi(&mut rng, size);
+        let data = gen::semi_compressible(&mut rng, size);
         group.throughput(Throughput::Bytes(size as u64));
         group.bench_with_input(BenchmarkId::new("ours", size), &data, |b, data| {
             b.iter(|| {
@@ -76,7 +49,7 @@ fn bench_decode(c: &mut Criterion) {
     let mut comp = Compressor::new();
     let mut group = c.benchmark_group("lzf_decode");
     for &size in SIZES.iter().chain(&[1usize << 20]) {
-        let data = semi(&mut rng, size);
+        let data = gen::semi_compressible(&mut rng, size);
         let mut packed = Vec::new();
         comp.compress(&data, &mut packed, usize::MAX);
         let mut out = Vec::with_capacity(size);
