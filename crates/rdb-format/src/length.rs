@@ -36,13 +36,24 @@ pub fn length_size(first: u8, wide: bool) -> CodecResult<usize> {
 }
 
 /// Decodes a length prefix at the start of `buf`; returns it and its size.
+#[inline]
 pub fn decode_length(buf: &[u8], wide: bool) -> CodecResult<(Length, usize)> {
+    // One-byte prefixes (lengths below 64 and the special string encodings) without the size
+    // lookup: most keys and short values. Inlined, this is a load, a shift and a compare.
+    match buf.first() {
+        Some(&first) if first >> 6 == 0 => Ok((Length::Len(u64::from(first)), 1)),
+        Some(&first) if first >> 6 == 3 => Ok((Length::Special(first & 0x3F), 1)),
+        _ => decode_multibyte_length(buf, wide),
+    }
+}
+
+/// [`decode_length`] for the 2-, 5- and 9-byte prefixes (`01xxxxxx`, `10xxxxxx`) and an
+/// empty `buf`.
+fn decode_multibyte_length(buf: &[u8], wide: bool) -> CodecResult<(Length, usize)> {
     let first = byte_at(buf, 0, "length")?;
     let size = length_size(first, wide)?;
     let b = crate::error::slice_at(buf, 0, size, "length")?;
     let value = match (first >> 6, b) {
-        (3, _) => return Ok((Length::Special(first & 0x3F), 1)),
-        (0, _) => u64::from(first & 0x3F),
         (1, [_, b1]) => (u64::from(first & 0x3F) << 8) | u64::from(*b1),
         (_, [_, rest @ ..]) => rest.iter().fold(0u64, |acc, &x| (acc << 8) | u64::from(x)),
         _ => return Err(CodecError::new(0, "length-encoding", "malformed length")),

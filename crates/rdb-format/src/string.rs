@@ -24,6 +24,7 @@ pub enum StringHeader {
 /// Decodes a string header at the start of `buf`; returns it and the header size (length
 /// prefix plus integer bytes or the two LZF lengths). The payload (raw or compressed bytes)
 /// follows the header.
+#[inline]
 pub fn decode_string_header(buf: &[u8], wide: bool) -> CodecResult<(StringHeader, usize)> {
     let (len, n) = decode_length(buf, wide)?;
     match len {
