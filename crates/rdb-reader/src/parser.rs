@@ -1967,6 +1967,7 @@ impl<S: Source> Parser<S> {
         }
     }
 
+    #[inline(always)]
     fn el(&self, v: Val) -> Element<'_> {
         match v {
             Val::Int(i) => Element::Int(i),

@@ -780,9 +780,9 @@ pub struct ValueCost {
     ql_closed: u64,
     ql_cur: u64,
     ql_cur_n: u64,
-    /// String value: length, and its first bytes for the integer test.
+    /// String value: its length, and its integer value when it is one (the server then stores
+    /// it as an integer object).
     str_len: u64,
-    str_head: Vec<u8>,
     str_int: Option<i64>,
     /// Declared length of a string value whose bytes may not be delivered.
     str_len_hint: u64,
@@ -815,15 +815,12 @@ fn fields_digest<'a>(it: impl Iterator<Item = Element<'a>>) -> (usize, u64) {
 impl ValueCost {
     /// Resets for a new key of `key_len` bytes (`has_expire`: it has an expire time).
     pub fn reset(&mut self, key_len: u64, has_expire: bool) {
-        let head = std::mem::take(&mut self.str_head);
         *self = ValueCost {
             all_int: true,
-            str_head: head,
             key_len,
             has_expire,
             ..ValueCost::default()
         };
-        self.str_head.clear();
     }
 
     fn element(&mut self, model: &CacheModel, e: &Element<'_>) -> u64 {
@@ -914,21 +911,20 @@ impl ValueCost {
     }
 
     /// A chunk of a string value's bytes.
+    ///
+    /// The integer test looks at the first chunk alone (no copy of its bytes): the reader
+    /// gives a value in more than one chunk only when it is longer than a chunk (1 MiB), far
+    /// past the 20 bytes of the longest integer; empty chunks do not count.
     pub fn string_chunk(&mut self, e: &Element<'_>) {
-        match e {
-            Element::Int(v) if self.str_len == 0 => {
-                self.str_int = Some(*v);
-                self.str_len = e.byte_len() as u64;
+        let len = e.byte_len() as u64;
+        self.str_int = match e {
+            Element::Int(v) if self.str_len == 0 => Some(*v),
+            Element::Str(s) if self.str_len == 0 && s.len() <= 20 => {
+                rdb_format::int::parse_canonical_i64(s)
             }
-            _ => {
-                self.str_int = None;
-                let len = e.byte_len() as u64;
-                if self.str_len + len <= 21 {
-                    e.append_to(&mut self.str_head);
-                }
-                self.str_len += len;
-            }
-        }
+            _ => None,
+        };
+        self.str_len += len;
     }
 
     /// Start of a stream listpack node.
@@ -1032,13 +1028,7 @@ impl ValueCost {
             if self.str_len == 0 && self.str_int.is_none() {
                 self.str_len = self.str_len_hint;
             }
-            let int = self.str_int.or_else(|| {
-                if self.str_len <= 20 {
-                    rdb_format::int::parse_canonical_i64(&self.str_head)
-                } else {
-                    None
-                }
-            });
+            let int = self.str_int;
             if model.layout == ObjectLayout::Valkey81 {
                 let header = model.object_header(self.key_len, self.has_expire);
                 // `str_len` may be a declared (LZF) length: no overflow on hostile input.
