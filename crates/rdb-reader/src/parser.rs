@@ -369,6 +369,9 @@ impl<S: Source> Parser<S> {
             return Ok(None);
         }
         let emit = loop {
+            if let Some(e) = self.fast_string_record() {
+                break e;
+            }
             match self.step() {
                 Ok(Some(e)) => break e,
                 Ok(None) => continue,
@@ -799,6 +802,22 @@ impl<S: Source> Parser<S> {
             .ok_or_else(|| self.err(0, "signature", "no header"))
     }
 
+    /// The most common record, a short string key, read straight from
+    /// [`Parser::next_event`]: what `step` → `step_record` → `record` → `start_key` →
+    /// `short_string_key` does for it, without passing the event back through those calls
+    /// (each returns it by value). `None`, with nothing consumed, for anything else, which
+    /// then takes the general path.
+    #[inline(always)]
+    fn fast_string_record(&mut self) -> Option<Emit> {
+        if !matches!(self.state, State::Records) || self.queued.is_some() || self.header.is_none() {
+            return None;
+        }
+        // As `step_record` does first (repeating it there is harmless).
+        self.src.release();
+        let off = self.src.offset();
+        self.short_string_key::<1>(off, RdbType(0))
+    }
+
     fn step_record(&mut self) -> ReadResult<Option<Emit>> {
         self.src.release();
         let off = self.src.offset();
@@ -1019,7 +1038,7 @@ impl<S: Source> Parser<S> {
             .classify_type(t)
             .map_err(|m| self.err(offset, "unsupported-type", format!("{m}: {t}")))?;
         if kind == TypeKind::String {
-            if let Some(e) = self.short_string_key(offset, t) {
+            if let Some(e) = self.short_string_key::<0>(offset, t) {
                 return Ok(e);
             }
         }
@@ -1257,6 +1276,13 @@ impl<S: Source> Parser<S> {
                 .extend_from_slice(preview_src.get(..preview_src.len().min(64)).unwrap_or(&[]));
             self.key.len = len;
         }
+        self.enter_key_attrs(kind);
+    }
+
+    /// The part of [`Parser::enter_key`] other than the key preview (which only errors
+    /// inside the key use).
+    #[inline(always)]
+    fn enter_key_attrs(&mut self, kind: TypeKind) {
         self.key.active = true;
         self.key.kind = Some(kind);
         self.key_attrs = std::mem::take(&mut self.pending);
@@ -1272,9 +1298,16 @@ impl<S: Source> Parser<S> {
     /// one-byte headers are decoded here rather than by `decode_string_header`, whose general
     /// result (with an owned error) made `rdb-verify` on small-strings about 15 % slower.
     #[inline(always)]
-    fn short_string_key(&mut self, offset: u64, t: RdbType) -> Option<Emit> {
+    ///
+    /// `LEAD` is 1 when the record's type byte is still unread (it must then be 0, a string;
+    /// see [`Parser::fast_string_record`]), 0 when it was read.
+    fn short_string_key<const LEAD: usize>(&mut self, offset: u64, t: RdbType) -> Option<Emit> {
         const MAX_SHORT: usize = 63;
-        let b = self.src.peek(2 + 2 * MAX_SHORT).ok()?;
+        let b = self.src.peek(LEAD + 2 + 2 * MAX_SHORT).ok()?;
+        let (lead, b) = b.split_at_checked(LEAD)?;
+        if lead.iter().any(|&t| t != 0) {
+            return None;
+        }
         let (&key_header, rest) = b.split_first()?;
         let key_len = usize::from(key_header);
         if key_header > MAX_SHORT as u8 || key_len > self.limits.max_string {
@@ -1296,16 +1329,21 @@ impl<S: Source> Parser<S> {
             ),
             _ => return None,
         };
-        let record = self.src.take(2 + key_len + value_len).ok()?;
-        let key = Val::Span(Span::new(record.start() + 1, key_len));
+        let record = self.src.take(LEAD + 2 + key_len + value_len).ok()?;
+        let start = record.start() + LEAD as u64;
+        let key = Val::Span(Span::new(start + 1, key_len));
         let (value, len_hint) = match int {
             Some(v) => (Val::Int(v), 1),
             None => (
-                Val::Span(Span::new(record.start() + 2 + key_len as u64, value_len)),
+                Val::Span(Span::new(start + 2 + key_len as u64, value_len)),
                 value_len as u64,
             ),
         };
-        self.enter_key(key, TypeKind::String);
+        // The whole record is taken: no error can arise inside this key, so no preview of it
+        // is kept (a `memcpy` call per key); an empty one, never the previous key's.
+        self.key.preview.clear();
+        self.key.len = key_len;
+        self.enter_key_attrs(TypeKind::String);
         self.state = State::KeyEnd;
         Some(self.key_then(
             offset,

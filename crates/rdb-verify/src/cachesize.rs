@@ -718,6 +718,23 @@ impl CacheModel {
         main + slot_index + self.sds(key_len) + if has_expire { e } else { 0 }
     }
 
+    /// The value of a string key (`key_len` bytes, `has_expire`) holding `len` bytes, `int`
+    /// when they are a canonical integer: [`CacheModel::string_value`], or the Valkey 8.1+
+    /// object that embeds key and value.
+    pub fn string_entry(&self, key_len: u64, has_expire: bool, len: u64, int: Option<i64>) -> u64 {
+        if self.layout == ObjectLayout::Valkey81 {
+            let header = self.object_header(key_len, has_expire);
+            // `len` may be a declared (LZF) length: no overflow on hostile input.
+            let embedded = header.saturating_add(len).saturating_add(4);
+            return match int {
+                Some(_) => self.alloc(header),
+                None if embedded <= self.object_embed_max => self.alloc(embedded),
+                None => self.alloc(header) + self.sds(len),
+            };
+        }
+        self.string_value(len, int)
+    }
+
     /// A string value of `len` bytes; `int` is its value when it is a canonical integer.
     pub fn string_value(&self, len: u64, int: Option<i64>) -> u64 {
         match int {
@@ -910,6 +927,27 @@ impl ValueCost {
         self.str_len_hint = len;
     }
 
+    /// The length and integer value of a string value given whole: `value`, or when its
+    /// bytes are not delivered (a validated LZF string) the declared length `len_hint`. The
+    /// same as [`ValueCost::string_length`] then [`ValueCost::string_chunk`] on a fresh key.
+    pub fn whole_string(value: Option<&Element<'_>>, len_hint: u64) -> (u64, Option<i64>) {
+        match value {
+            Some(e @ Element::Int(v)) => (e.byte_len() as u64, Some(*v)),
+            Some(Element::Str(s)) if s.len() <= 20 => {
+                let int = rdb_format::int::parse_canonical_i64(s);
+                // An empty value counts its declared length, as `finish` does.
+                let len = if s.is_empty() {
+                    len_hint
+                } else {
+                    s.len() as u64
+                };
+                (len, int)
+            }
+            Some(Element::Str(s)) => (s.len() as u64, None),
+            None => (len_hint, None),
+        }
+    }
+
     /// A chunk of a string value's bytes.
     ///
     /// The integer test looks at the first chunk alone (no copy of its bytes): the reader
@@ -1028,18 +1066,7 @@ impl ValueCost {
             if self.str_len == 0 && self.str_int.is_none() {
                 self.str_len = self.str_len_hint;
             }
-            let int = self.str_int;
-            if model.layout == ObjectLayout::Valkey81 {
-                let header = model.object_header(self.key_len, self.has_expire);
-                // `str_len` may be a declared (LZF) length: no overflow on hostile input.
-                let embedded = header.saturating_add(self.str_len).saturating_add(4);
-                return match int {
-                    Some(_) => model.alloc(header),
-                    None if embedded <= model.object_embed_max => model.alloc(embedded),
-                    None => model.alloc(header) + model.sds(self.str_len),
-                };
-            }
-            return model.string_value(self.str_len, int);
+            return model.string_entry(self.key_len, self.has_expire, self.str_len, self.str_int);
         }
         let t = &model.thresholds;
         let valkey = model.layout == ObjectLayout::Valkey81;
@@ -1542,6 +1569,50 @@ mod tests {
         // Nothing overflows a sparse table; a crowded one chains nearly every bucket.
         assert!(expected_child_buckets(1000, 2000) < 1e-3);
         assert!(expected_child_buckets(20_000, 1000) > 2000.0);
+    }
+
+    /// A string given whole (`ValueCost::whole_string` + `CacheModel::string_entry`) costs
+    /// what the incremental path (`reset`, `string_length`, `string_chunk`, `finish`) gives.
+    #[test]
+    fn whole_string_equals_incremental() {
+        let twenty_one = "1".repeat(21);
+        let values: Vec<(Option<Element<'_>>, u64)> = vec![
+            (Some(Element::Str(b"")), 0),
+            (Some(Element::Str(b"123")), 3),
+            (Some(Element::Str(b"007")), 3),
+            (Some(Element::Str(b"-0")), 2),
+            (Some(Element::Str(b"-9223372036854775808")), 20),
+            (Some(Element::Str(twenty_one.as_bytes())), 21),
+            (Some(Element::Str(b"hello world, a plain string value")), 33),
+            (Some(Element::Int(5)), 1),
+            (Some(Element::Int(-70000)), 1),
+            (Some(Element::Int(123_456_789)), 1),
+            (None, 0),
+            (None, 25),
+            (None, 5000),
+        ];
+        let models = [
+            m(),
+            CacheModel::default(),
+            CacheModel::redis_7_0(),
+            CacheModel::valkey_8_1(),
+        ];
+        for model in &models {
+            for (value, hint) in &values {
+                for (key_len, has_expire) in [(3u64, false), (40, true)] {
+                    let mut c = ValueCost::default();
+                    c.reset(key_len, has_expire);
+                    c.string_length(*hint);
+                    if let Some(v) = value {
+                        c.string_chunk(v);
+                    }
+                    let incremental = c.finish(model, TypeKind::String);
+                    let (len, int) = ValueCost::whole_string(value.as_ref(), *hint);
+                    let whole = model.string_entry(key_len, has_expire, len, int);
+                    assert_eq!(whole, incremental, "{value:?} hint {hint} key {key_len}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -172,7 +172,7 @@ impl KeyState {
         &mut self,
         offset: u64,
         db: u64,
-        key: Option<&[u8]>,
+        key: &[u8],
         kind: TypeKind,
         plain: bool,
         min_expire: Option<i64>,
@@ -180,9 +180,7 @@ impl KeyState {
         self.offset = offset;
         self.db = db;
         self.key.clear();
-        if let Some(key) = key {
-            self.key.extend_from_slice(key);
-        }
+        self.key.extend_from_slice(key);
         self.kind = kind;
         self.plain = plain;
         self.n = 0;
@@ -294,9 +292,6 @@ pub struct Verifier {
     in_key: bool,
     saw_key: bool,
     key: KeyState,
-    /// Whether `key.key` holds the current key's bytes (not for a whole string key, see
-    /// `begin_key`).
-    key_copied: bool,
     cost: ValueCost,
     members: MemberSet,
     stream: StreamState,
@@ -338,7 +333,6 @@ impl Verifier {
             compat: Compat::default(),
             cache_total: 0,
             in_key: false,
-            key_copied: true,
             saw_key: false,
             key: KeyState::default(),
             cost: ValueCost::default(),
@@ -400,10 +394,6 @@ impl Verifier {
         offset: u64,
         msg: impl Into<String>,
     ) {
-        debug_assert!(
-            self.key_copied,
-            "a finding on a whole string key after begin_key ({code})"
-        );
         let f = Finding::new(sev, code, Some(offset), msg).with_key(self.key.db, &self.key.key);
         self.add(f);
     }
@@ -474,6 +464,7 @@ impl Verifier {
                 }
                 self.module_required(*module_id, off, "MODULE_AUX");
             }
+            Event::Key(k) if k.whole && k.kind == TypeKind::String => self.whole_string_key(k),
             Event::Key(k) => {
                 self.begin_key(k);
                 if k.whole {
@@ -854,6 +845,27 @@ impl Verifier {
 
     // ----- keys ------------------------------------------------------------------------------
 
+    /// A string key given whole (its value in the event): counted like any key, its value's
+    /// cost computed at once. None of the per-key state that value events and `end_key` use
+    /// is touched (a string has no elements, and `end_key` reports nothing on one), and the
+    /// key's bytes are not copied.
+    fn whole_string_key(&mut self, k: &KeyInfo<'_>) {
+        if self.in_key {
+            self.end_key();
+        }
+        self.saw_key = true;
+        let mut kt = IntText::new(0);
+        let key = k.key.as_bytes(&mut kt);
+        self.count_key(k, key);
+        let (len, int) = ValueCost::whole_string(k.value.as_ref(), k.len_hint.unwrap_or(0));
+        self.cache_total += self.opts.cache_model.string_entry(
+            key.len() as u64,
+            k.expire_at_ms.is_some(),
+            len,
+            int,
+        );
+    }
+
     fn begin_key(&mut self, k: &KeyInfo<'_>) {
         if self.in_key {
             self.end_key();
@@ -863,7 +875,6 @@ impl Verifier {
         let mut kt = IntText::new(0);
         let key = k.key.as_bytes(&mut kt);
         let db = k.db;
-        let t = k.rdb_type.0;
         let kind = k.kind;
         use TypeKind as K;
         let plain = matches!(
@@ -884,14 +895,7 @@ impl Verifier {
         } else {
             None
         };
-        // A whole string key (its value in this event) ends in this call, and after
-        // `begin_key` nothing reports on a string key; so its bytes are not copied (a
-        // `memcpy` call per key, about 3 % of verifying small strings): `begin_key` uses the
-        // event's bytes, and the key's findings come from here.
-        let keep = !(k.whole && kind == K::String);
-        self.key
-            .reset(k.offset, db, keep.then_some(key), kind, plain, min_expire);
-        self.key_copied = keep;
+        self.key.reset(k.offset, db, key, kind, plain, min_expire);
         // V-T6: servers always use the smallest intset width; checked against the members.
         self.intset_width = if matches!(kind, K::SetIntset) {
             k.intset_width
@@ -905,6 +909,18 @@ impl Verifier {
             self.cost.string_length(k.len_hint.unwrap_or(0));
         }
         self.members.clear();
+        if let K::Stream(_) = kind {
+            self.reset_stream();
+        }
+        self.count_key(k, key);
+    }
+
+    /// What every key adds to the report, `key` being its bytes: engine compatibility,
+    /// counters, CacheSize of the key itself, expiry, duplicate digest, slot.
+    fn count_key(&mut self, k: &KeyInfo<'_>, key: &[u8]) {
+        let db = k.db;
+        let t = k.rdb_type.0;
+        let kind = k.kind;
 
         // Engine compatibility.
         self.compat.saw_type(t, k.offset);
@@ -990,10 +1006,6 @@ impl Verifier {
         }
         if let Some(si) = &mut self.slot_info {
             si.count(k, key, slot);
-        }
-
-        if let K::Stream(_) = kind {
-            self.reset_stream();
         }
     }
 
