@@ -389,10 +389,19 @@ impl<S: Source> Parser<S> {
     /// call each; in any other state it does nothing. The events, their order and any error
     /// (after which the parser is fused, as with `next_event`) are exactly those that
     /// `next_event` would give; the source does not move while a compact value is walked.
+    #[inline(always)]
     pub fn drain_blob(&mut self, f: &mut impl FnMut(&Event<'_>)) -> ReadResult<()> {
+        // Called after every event: the common "not in a blob" answer inline, the walk apart.
         if self.fused || self.skipping || self.queued.is_some() {
             return Ok(());
         }
+        if !matches!(self.state, State::Blob { .. }) {
+            return Ok(());
+        }
+        self.drain_blob_elements(f)
+    }
+
+    fn drain_blob_elements(&mut self, f: &mut impl FnMut(&Event<'_>)) -> ReadResult<()> {
         // `step_blob` leaves `State::Blob` after the last element.
         while let State::Blob { .. } = self.state {
             match self.step_blob() {
@@ -1344,7 +1353,9 @@ impl<S: Source> Parser<S> {
         self.key.preview.clear();
         self.key.len = key_len;
         self.enter_key_attrs(TypeKind::String);
-        self.state = State::KeyEnd;
+        if !self.limits.whole_strings {
+            self.state = State::KeyEnd;
+        }
         Some(self.key_then(
             offset,
             key,
@@ -1391,7 +1402,10 @@ impl<S: Source> Parser<S> {
         len_hint: Option<u64>,
         value: Option<Val>,
     ) -> Emit {
-        self.state = State::Records;
+        // Usually already so: no assignment then (it drops the old state out of line).
+        if !matches!(self.state, State::Records) {
+            self.state = State::Records;
+        }
         self.key.active = false;
         Emit::Key {
             offset,
