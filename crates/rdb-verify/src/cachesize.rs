@@ -934,7 +934,11 @@ impl ValueCost {
         match value {
             Some(e @ Element::Int(v)) => (e.byte_len() as u64, Some(*v)),
             Some(Element::Str(s)) if s.len() <= 20 => {
-                let int = rdb_format::int::parse_canonical_i64(s);
+                // Most values do not start like a number: no call for them.
+                let numeric = s.first().is_some_and(|&c| c.is_ascii_digit() || c == b'-');
+                let int = numeric
+                    .then(|| rdb_format::int::parse_canonical_i64(s))
+                    .flatten();
                 // An empty value counts its declared length, as `finish` does.
                 let len = if s.is_empty() {
                     len_hint
