@@ -1306,10 +1306,10 @@ impl<S: Source> Parser<S> {
     /// consumed, and the general path parses the record with its errors and offsets. The
     /// one-byte headers are decoded here rather than by `decode_string_header`, whose general
     /// result (with an owned error) made `rdb-verify` on small-strings about 15 % slower.
-    #[inline(always)]
     ///
     /// `LEAD` is 1 when the record's type byte is still unread (it must then be 0, a string;
     /// see [`Parser::fast_string_record`]), 0 when it was read.
+    #[inline(always)]
     fn short_string_key<const LEAD: usize>(&mut self, offset: u64, t: RdbType) -> Option<Emit> {
         const MAX_SHORT: usize = 63;
         let b = self.src.peek(LEAD + 2 + 2 * MAX_SHORT).ok()?;

@@ -819,6 +819,17 @@ pub struct ValueCost {
     hash_entries: u64,
 }
 
+/// The value of a string the server stores as an integer object: a canonical decimal of at most
+/// 20 bytes. Most values do not start like a number, and skip the parse.
+fn string_int(s: &[u8]) -> Option<i64> {
+    let numeric = s.first().is_some_and(|&c| c.is_ascii_digit() || c == b'-');
+    if numeric && s.len() <= 20 {
+        rdb_format::int::parse_canonical_i64(s)
+    } else {
+        None
+    }
+}
+
 fn fields_digest<'a>(it: impl Iterator<Item = Element<'a>>) -> (usize, u64) {
     let mut n = 0usize;
     let mut h = 0u64;
@@ -933,21 +944,9 @@ impl ValueCost {
     pub fn whole_string(value: Option<&Element<'_>>, len_hint: u64) -> (u64, Option<i64>) {
         match value {
             Some(e @ Element::Int(v)) => (e.byte_len() as u64, Some(*v)),
-            Some(Element::Str(s)) if s.len() <= 20 => {
-                // Most values do not start like a number: no call for them.
-                let numeric = s.first().is_some_and(|&c| c.is_ascii_digit() || c == b'-');
-                let int = numeric
-                    .then(|| rdb_format::int::parse_canonical_i64(s))
-                    .flatten();
-                // An empty value counts its declared length, as `finish` does.
-                let len = if s.is_empty() {
-                    len_hint
-                } else {
-                    s.len() as u64
-                };
-                (len, int)
-            }
-            Some(Element::Str(s)) => (s.len() as u64, None),
+            // An empty value counts its declared length, as `finish` does.
+            Some(Element::Str([])) => (len_hint, None),
+            Some(Element::Str(s)) => (s.len() as u64, string_int(s)),
             None => (len_hint, None),
         }
     }
@@ -961,9 +960,7 @@ impl ValueCost {
         let len = e.byte_len() as u64;
         self.str_int = match e {
             Element::Int(v) if self.str_len == 0 => Some(*v),
-            Element::Str(s) if self.str_len == 0 && s.len() <= 20 => {
-                rdb_format::int::parse_canonical_i64(s)
-            }
+            Element::Str(s) if self.str_len == 0 => string_int(s),
             _ => None,
         };
         self.str_len += len;

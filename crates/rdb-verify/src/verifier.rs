@@ -464,16 +464,9 @@ impl Verifier {
                 }
                 self.module_required(*module_id, off, "MODULE_AUX");
             }
-            Event::Key(k) if k.whole && k.kind == TypeKind::String => self.whole_string_key(k),
-            Event::Key(k) => {
-                self.begin_key(k);
-                if k.whole {
-                    if let Some(v) = &k.value {
-                        self.cost.string_chunk(v);
-                    }
-                    self.end_key();
-                }
-            }
+            // The reader gives only string keys whole (`KeyInfo::whole`).
+            Event::Key(k) if k.whole => self.whole_string_key(k),
+            Event::Key(k) => self.begin_key(k),
             Event::StringChunk(e) => self.cost.string_chunk(e),
             Event::ListItem(e) => {
                 self.key.n += 1;
