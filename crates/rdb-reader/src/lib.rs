@@ -36,6 +36,7 @@ pub mod event;
 pub mod keyspace;
 pub mod parser;
 pub mod source;
+pub mod window;
 
 use std::fs::File;
 use std::io::Read;
@@ -46,6 +47,7 @@ pub use event::{ChecksumStatus, EofInfo, Event, KeyInfo, StreamEntryRef, StreamM
 pub use keyspace::{read_keyspace, KeyspaceBuilder};
 pub use parser::Parser;
 pub use source::{SliceSource, Source, StreamSource};
+pub use window::WindowSource;
 
 /// Bounds on what the reader holds in memory at once.
 #[derive(Debug, Clone, Copy)]
@@ -102,7 +104,11 @@ impl MappedFile {
         if len == 0 {
             return Ok(MappedFile { map: None });
         }
-        let map = map_file(&file)?;
+        let map = map_range(&file, 0, len)?;
+        #[cfg(unix)]
+        {
+            let _ = map.advise(memmap2::Advice::Sequential);
+        }
         Ok(MappedFile { map: Some(map) })
     }
 
@@ -112,18 +118,21 @@ impl MappedFile {
     }
 }
 
+/// Maps `len` bytes of `file` from `offset` (a multiple of the page size) read-only: the one
+/// `unsafe` call of the project, used by [`MappedFile`] and [`WindowSource`].
 #[allow(unsafe_code)]
-fn map_file(file: &File) -> std::io::Result<memmap2::Mmap> {
+pub(crate) fn map_range(file: &File, offset: u64, len: u64) -> std::io::Result<memmap2::Mmap> {
+    let len = usize::try_from(len).map_err(std::io::Error::other)?;
     // SAFETY: the map is read-only and private to this process. Another process truncating
     // or rewriting the file while it is mapped could change the bytes under us (or raise
     // SIGBUS on truncation); snapshot files are written once and renamed into place, and
     // callers that cannot rule this out use the streaming reader instead.
-    let map = unsafe { memmap2::MmapOptions::new().map(file)? };
-    #[cfg(unix)]
-    {
-        let _ = map.advise(memmap2::Advice::Sequential);
+    unsafe {
+        memmap2::MmapOptions::new()
+            .offset(offset)
+            .len(len)
+            .map(file)
     }
-    Ok(map)
 }
 
 /// A parser over a plain reader (pipes, stdin).

@@ -77,7 +77,7 @@ pub mod verifier;
 use std::io::Read;
 use std::path::Path;
 
-use rdb_reader::{MappedFile, Parser, SliceSource, Source};
+use rdb_reader::{MappedFile, Parser, SliceSource, Source, WindowSource};
 
 pub use cachesize::{Allocator, CacheModel, ClusterKeys, ObjectLayout, Thresholds};
 pub use engine::EngineLine;
@@ -155,18 +155,22 @@ pub fn verify_bytes(label: impl Into<String>, bytes: &[u8], opts: &Options) -> R
 
 /// Verifies a file; an I/O error opening it is returned as is.
 ///
-/// Files are read with plain `read` calls into the reader's bounded buffer rather than
-/// mapped: a mapping's touched pages count towards the process's RSS, so verifying a 500 MB
-/// file through a map would hold 500 MB resident. Streaming keeps RSS independent of the file
-/// size (see `Limits`); every check runs the same on both paths.
+/// A regular file is mapped a window at a time ([`WindowSource`]): nothing is copied, and
+/// RSS stays independent of the file size (a whole-file map would keep every touched page
+/// resident: 500 MB for a 500 MB file). Anything else (a pipe, a special file) and a file that
+/// cannot be mapped are read with plain `read` calls into the reader's bounded buffer. Every
+/// check runs the same on all paths.
 pub fn try_verify_file(path: &Path, opts: &Options) -> std::io::Result<Report> {
     let file = std::fs::File::open(path)?;
     if file.metadata()?.is_dir() {
         return Err(std::io::Error::other("is a directory"));
     }
-    let mut parser = rdb_reader::stream_parser(file, opts.reader_limits());
+    let limits = opts.reader_limits();
     let mut v = Verifier::new(path.display().to_string(), opts);
-    drive(&mut parser, &mut v, None);
+    match WindowSource::open(path, limits.stream_buffer()) {
+        Ok(src) => drive(&mut Parser::new(src, limits), &mut v, None),
+        Err(_) => drive(&mut rdb_reader::stream_parser(file, limits), &mut v, None),
+    }
     Ok(v.finish_rescan(dedup::Rescan::File(path)))
 }
 

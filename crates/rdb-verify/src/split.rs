@@ -180,7 +180,28 @@ fn run_part(
     from: Option<u64>,
     to: Option<u64>,
 ) -> io::Result<Option<Part>> {
-    let mut parser = rdb_reader::stream_parser(file, opts.reader_limits());
+    let limits = opts.reader_limits();
+    // As `try_verify_file` reads: a window of a map, or plain reads when that fails.
+    match rdb_reader::WindowSource::open(path, limits.stream_buffer()) {
+        Ok(src) => run_part_with(Parser::new(src, limits), path, opts, from, to),
+        Err(_) => run_part_with(
+            rdb_reader::stream_parser(file, limits),
+            path,
+            opts,
+            from,
+            to,
+        ),
+    }
+}
+
+/// [`run_part`] over a given parser.
+fn run_part_with<S: Source>(
+    mut parser: Parser<S>,
+    path: &Path,
+    opts: &Options,
+    from: Option<u64>,
+    to: Option<u64>,
+) -> io::Result<Option<Part>> {
     let mut v = Verifier::new(path.display().to_string(), opts);
     let start = match from {
         None => 0,
