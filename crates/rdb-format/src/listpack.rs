@@ -310,6 +310,12 @@ impl ListpackBuilder {
         l + backlen_size(l)
     }
 
+    /// Size that pushing a string of `len` bytes that is not a canonical integer would add.
+    pub fn str_entry_size(len: usize) -> usize {
+        let l = str_header_size(len) + len;
+        l + backlen_size(l)
+    }
+
     /// Size that pushing the integer `v` (with [`ListpackBuilder::push_int`]) would add.
     pub fn int_entry_size(v: i64) -> usize {
         let l = int_encoding_size(v);

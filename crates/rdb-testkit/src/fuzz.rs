@@ -378,10 +378,10 @@ fn folded_full_run(data: &[u8]) -> (Vec<SkipStep>, bool) {
     }
 }
 
-/// Slice vs one-byte `Read` vs random-chunk `Read` give identical event fingerprints (same
-/// events, same error code and offset), also with `Limits::whole_strings` and with compact
-/// values handed over by `Parser::drain_blob`; `Parser::skip_key`
-/// on every key never panics and ends where full decoding ends, also in skim mode
+/// Slice vs one-byte `Read` vs random-chunk `Read` vs a windowed file map give identical
+/// event fingerprints (same events, same error code and offset), also with
+/// `Limits::whole_strings` and with compact values handed over by `Parser::drain_blob`;
+/// `Parser::skip_key` on every key never panics and ends where full decoding ends, also in skim mode
 /// (`Parser::set_skim`) wherever full decoding succeeds.
 pub fn read_stream_equivalence(data: &[u8]) {
     let limits = Limits::default();
@@ -411,6 +411,18 @@ pub fn read_stream_equivalence(data: &[u8]) {
             "{mode}: slice and random-chunk stream differ (seed {seed}, max {max})"
         );
     }
+    // The windowed map of a file (how `rdb-verify` reads regular files), smallest windows.
+    let path = std::env::temp_dir().join(format!(
+        "rdbkit-fuzz-window-{}-{:?}.rdb",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    std::fs::write(&path, data).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let source = rdb_reader::WindowSource::with_window(&path, limits.stream_buffer(), 0)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let windowed = crate::events::run(Parser::new(source, limits));
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(slice, windowed, "slice and windowed file map differ");
     // A reader that fails with an I/O error part-way gives the same events up to there.
     let cut = (seed >> 8) as usize % (data.len() + 1);
     let failing = crate::events::run(rdb_reader::stream_parser(FailAt { data, at: cut }, limits));

@@ -880,8 +880,16 @@ impl ValueCost {
             self.all_int = true;
         }
         self.n += 1;
-        self.element(model, e);
-        match e.as_int() {
+        // One integer parse for both the listpack size and the intset test.
+        let int = e.as_int();
+        let len = e.byte_len() as u64;
+        self.max_len = self.max_len.max(len);
+        self.sds += model.sds(len);
+        self.lp += match int {
+            Some(v) => lp_int_size(v),
+            None => ListpackBuilder::str_entry_size(len as usize) as u64,
+        };
+        match int {
             Some(v) if self.all_int => {
                 if self.n == 1 {
                     self.int_min = v;

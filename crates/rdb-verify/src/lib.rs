@@ -7,7 +7,7 @@
 //! (keys, expires, types per db, slot histogram, CacheSize estimate from [`cachesize`]) and
 //! engine compatibility ([`engine`]). A reader error becomes a fatal finding that ends the file.
 //!
-//! Entry points: [`verify_file`] (memory-mapped), [`verify_reader`] (pipes), [`verify_bytes`],
+//! Entry points: [`verify_file`] (mapped a window at a time), [`verify_reader`] (pipes), [`verify_bytes`],
 //! [`verify_many`] (rayon, one report per file), [`Summary`] and [`check_manifest`] for a set of
 //! cluster files. The report serialises (serde) to exactly the per-file object of the
 //! `rdb-verify --json` contract.
@@ -35,7 +35,7 @@
 //! | `resizedb-mismatch` | W | V-F7 |
 //! | `slot-info-count`, `slot-info-key-slot`, `slot-info-order`, `slot-info-range` / `slot-info-format` | W / E | V-F8, V-F13 |
 //! | `duplicate-key` | E | V-F9 |
-//! | `orphan-key-attributes` | W | V-F10 (every record with a mapped input; only before EOF when streaming) |
+//! | `orphan-key-attributes` | W | V-F10 (every record when the whole input is in memory, [`verify_bytes`]; only before EOF for files and streams) |
 //! | `already-expired` | W | V-F11 |
 //! | `empty-value` | W | V-F12 |
 //! | `aux-repl-id`, `aux-lua` | W | V-F13 |
@@ -45,9 +45,9 @@
 //! | `duplicate-member` | E | V-T1, V-T3, V-T8, V-T10, V-T11 |
 //! | `zset-order` | E | V-T12 |
 //! | `encoding-threshold` | W | V-T13 |
-//! | `intset-width` | W | V-T6 (mapped input, uncompressed blobs) |
+//! | `intset-width` | W | V-T6 (whole input in memory, uncompressed blobs) |
 //! | `hash-ttl-order` | E | V-T9 |
-//! | `hash-min-expire` | W | V-T10 (mapped input only) |
+//! | `hash-min-expire` | W | V-T10 (whole input in memory only) |
 //! | `hash-no-field-ttl` | W | V-T11 |
 //! | `stream-node-duplicate`, `stream-length-without-nodes` | E | V-T15 |
 //! | `stream-group-duplicate`, `stream-pel-duplicate`, `stream-consumer-duplicate`, `stream-consumer-pel-not-in-group`, `stream-pel-owner-duplicate`, `stream-pel-without-consumer` | E | V-T16 |
