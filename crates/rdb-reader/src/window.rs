@@ -75,11 +75,24 @@ impl WindowSource {
     /// As [`WindowSource::open`], with windows of `window` bytes (at least [`ALIGN`]; tests
     /// use small ones to cross many window boundaries).
     pub fn with_window(path: &Path, max_buffer: usize, window: usize) -> io::Result<Self> {
-        let file = File::open(path)?;
-        let meta = file.metadata()?;
-        if !meta.is_file() {
-            return Err(io::Error::other("not a regular file"));
-        }
+        Self::map_first(File::open(path)?, max_buffer, window).map_err(|(_, e)| e)
+    }
+
+    /// As [`WindowSource::open`] for a file already open; when it is not a regular file or
+    /// cannot be mapped, the file is given back, to be read with a
+    /// [`StreamSource`](crate::StreamSource) instead.
+    pub fn from_file(file: File, max_buffer: usize) -> Result<Self, File> {
+        Self::map_first(file, max_buffer, WINDOW).map_err(|(file, _)| file)
+    }
+
+    /// A source over `file` with its first window mapped (so that a file system without maps
+    /// fails here, not later); on failure, the file and why.
+    fn map_first(file: File, max_buffer: usize, window: usize) -> Result<Self, (File, io::Error)> {
+        let meta = match file.metadata() {
+            Ok(m) if m.is_file() => m,
+            Ok(_) => return Err((file, io::Error::other("not a regular file"))),
+            Err(e) => return Err((file, e)),
+        };
         let mut src = WindowSource {
             file,
             file_len: meta.len(),
@@ -92,12 +105,11 @@ impl WindowSource {
             window: window.max(ALIGN as usize),
             max_buffer,
         };
-        // Map the first window now, so that a file system without maps fails here, not later.
-        src.fill(1).map_err(|e| match e {
-            SourceError::Io(e) => e,
-            other => io::Error::other(format!("{other:?}")),
-        })?;
-        Ok(src)
+        match src.fill(1) {
+            Ok(()) => Ok(src),
+            Err(SourceError::Io(e)) => Err((src.file, e)),
+            Err(other) => Err((src.file, io::Error::other(format!("{other:?}")))),
+        }
     }
 
     /// Adds the released bytes not yet in the CRC to it.
@@ -127,6 +139,8 @@ impl WindowSource {
         self.remap(n)
     }
 
+    /// Maps the window that holds the unreleased bytes and `n` more after the unread ones
+    /// (from the first unreleased byte, rounded down to [`ALIGN`]), then drops the old one.
     #[cold]
     #[inline(never)]
     fn remap(&mut self, n: usize) -> Result<(), SourceError> {

@@ -1,6 +1,7 @@
 //! The windowed map source ([`WindowSource`]) against the slice source: the same events, the
 //! same errors at the same offsets, across window boundaries and past the window size.
 
+use std::fs::File;
 use std::path::Path;
 
 use rdb_reader::window::ALIGN;
@@ -143,4 +144,16 @@ fn empty_and_special_files() {
     assert!(WindowSource::open(dir.path(), 1 << 20).is_err());
     assert!(WindowSource::open(Path::new("/dev/null"), 1 << 20).is_err());
     assert!(WindowSource::open(&dir.path().join("missing"), 1 << 20).is_err());
+    // An open file that cannot be mapped comes back, still readable as a stream.
+    let Err(null) = WindowSource::from_file(File::open("/dev/null").unwrap(), 1 << 20) else {
+        panic!("/dev/null mapped");
+    };
+    let streamed = run(rdb_reader::stream_parser(null, l));
+    assert_same(&slice_run(b"", l), &streamed, "/dev/null streamed");
+    let src = WindowSource::from_file(File::open(&empty).unwrap(), 1 << 20).unwrap();
+    assert_same(
+        &slice_run(b"", l),
+        &run(Parser::new(src, l)),
+        "empty file, opened",
+    );
 }

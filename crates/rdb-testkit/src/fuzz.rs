@@ -381,8 +381,8 @@ fn folded_full_run(data: &[u8]) -> (Vec<SkipStep>, bool) {
 /// Slice vs one-byte `Read` vs random-chunk `Read` vs a windowed file map give identical
 /// event fingerprints (same events, same error code and offset), also with
 /// `Limits::whole_strings` and with compact values handed over by `Parser::drain_blob`;
-/// `Parser::skip_key` on every key never panics and ends where full decoding ends, also in skim mode
-/// (`Parser::set_skim`) wherever full decoding succeeds.
+/// `Parser::skip_key` on every key never panics and ends where full decoding ends, also in
+/// skim mode (`Parser::set_skim`) wherever full decoding succeeds.
 pub fn read_stream_equivalence(data: &[u8]) {
     let limits = Limits::default();
     let slice = crate::events::run(Parser::new(SliceSource::new(data), limits));

@@ -266,16 +266,17 @@ pub fn find_keys(
             &mut Parser::new(SliceSource::new(b), limits),
             suspects,
         )),
-        Rescan::File(p) => match rdb_reader::WindowSource::open(p, limits.stream_buffer()) {
-            Ok(src) => Some(collect_keys(&mut Parser::new(src, limits), suspects)),
-            Err(_) => {
-                let f = std::fs::File::open(p).ok()?;
-                Some(collect_keys(
-                    &mut rdb_reader::stream_parser(f, limits),
-                    suspects,
-                ))
-            }
-        },
+        Rescan::File(p) => {
+            let file = std::fs::File::open(p).ok()?;
+            Some(
+                match rdb_reader::WindowSource::from_file(file, limits.stream_buffer()) {
+                    Ok(src) => collect_keys(&mut Parser::new(src, limits), suspects),
+                    Err(file) => {
+                        collect_keys(&mut rdb_reader::stream_parser(file, limits), suspects)
+                    }
+                },
+            )
+        }
     }
 }
 

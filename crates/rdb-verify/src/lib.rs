@@ -167,9 +167,9 @@ pub fn try_verify_file(path: &Path, opts: &Options) -> std::io::Result<Report> {
     }
     let limits = opts.reader_limits();
     let mut v = Verifier::new(path.display().to_string(), opts);
-    match WindowSource::open(path, limits.stream_buffer()) {
+    match WindowSource::from_file(file, limits.stream_buffer()) {
         Ok(src) => drive(&mut Parser::new(src, limits), &mut v, None),
-        Err(_) => drive(&mut rdb_reader::stream_parser(file, limits), &mut v, None),
+        Err(file) => drive(&mut rdb_reader::stream_parser(file, limits), &mut v, None),
     }
     Ok(v.finish_rescan(dedup::Rescan::File(path)))
 }

@@ -182,9 +182,9 @@ fn run_part(
 ) -> io::Result<Option<Part>> {
     let limits = opts.reader_limits();
     // As `try_verify_file` reads: a window of a map, or plain reads when that fails.
-    match rdb_reader::WindowSource::open(path, limits.stream_buffer()) {
+    match rdb_reader::WindowSource::from_file(file, limits.stream_buffer()) {
         Ok(src) => run_part_with(Parser::new(src, limits), path, opts, from, to),
-        Err(_) => run_part_with(
+        Err(file) => run_part_with(
             rdb_reader::stream_parser(file, limits),
             path,
             opts,
