@@ -1496,6 +1496,23 @@ mod tests {
             (any::<u64>(), 0usize..20_000).prop_map(|(seed, len)| {
                 semi(&mut rand::rngs::StdRng::seed_from_u64(seed), len)
             }),
+            // Longer inputs: runs, noise (the accelerated search, refused under a limit), and
+            // noise between compressible stretches (the step shrinking back at a match).
+            proptest::collection::vec(0u8..4, 4000..12_000),
+            (any::<u64>(), 4000usize..9000).prop_map(|(seed, len)| {
+                let mut v = vec![0u8; len];
+                rand::rngs::StdRng::seed_from_u64(seed).fill_bytes(&mut v);
+                v
+            }),
+            (any::<u64>(), 0usize..3000, 0usize..3000, 0usize..6000).prop_map(|(seed, a, b, c)| {
+                let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+                let mut noise = vec![0u8; b];
+                rng.fill_bytes(&mut noise);
+                let mut v = semi(&mut rng, a);
+                v.extend_from_slice(&noise);
+                v.extend(semi(&mut rng, c));
+                v
+            }),
         ]
     }
 
