@@ -1,6 +1,8 @@
 //! Writer throughput (`rdb_writer::write_keyspace` into `io::sink()`): the seeded generators
 //! of `rdb_testkit::gen` (many small strings, every type mixed, big values) at modest sizes,
-//! with LZF compression on and off. Throughput counts output bytes and keys.
+//! with LZF compression on and off, and with LZF on, the keys encoded in parallel
+//! (`WriterBuilder::parallel`) on rayon's global pool (one thread per core). Throughput counts
+//! output bytes and keys.
 
 use std::hint::black_box;
 use std::io;
@@ -19,16 +21,22 @@ fn bench_write(c: &mut Criterion) {
     let mut group = c.benchmark_group("write");
     group.sample_size(20);
     for (name, ks) in &inputs {
-        for lzf in [true, false] {
+        for (lzf, parallel) in [(true, false), (false, false), (true, true)] {
             let builder = WriterBuilder::new(Target::Redis72)
                 .ctime(1_700_000_000)
-                .compression(lzf);
+                .compression(lzf)
+                .parallel(parallel);
             let (_, summary) = write_keyspace(ks, io::sink(), &builder).expect("write");
             group.throughput(Throughput::ElementsAndBytes {
                 elements: summary.keys,
                 bytes: summary.bytes,
             });
-            let id = BenchmarkId::new(*name, if lzf { "lzf" } else { "raw" });
+            let mode = match (lzf, parallel) {
+                (true, false) => "lzf",
+                (false, _) => "raw",
+                (true, true) => "lzf_parallel",
+            };
+            let id = BenchmarkId::new(*name, mode);
             group.bench_with_input(id, ks, |b, ks| {
                 b.iter(|| write_keyspace(black_box(ks), io::sink(), &builder).map(|(_, s)| s.bytes))
             });

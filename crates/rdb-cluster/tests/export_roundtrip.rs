@@ -295,25 +295,42 @@ fn generated_keyspace_all_shard_counts() {
 #[test]
 fn output_independent_of_threads() {
     let ks = rdb_testkit::gen::mixed(2000, 11);
-    let topology = Topology::even(5).unwrap();
+    // About 5 MB of 4-64 KiB strings: several batches when a file's keys are encoded on
+    // several threads (fewer node groups than threads).
+    let big = rdb_testkit::gen::big_values(150, 12);
     let file = testdata("redis-7.0.15/dev/dump.rdb");
-    for target in [Target::Redis70, Target::Redis74, Target::Valkey80] {
+    for (shards, target) in [
+        (5, Target::Redis70),
+        (5, Target::Redis74),
+        (5, Target::Valkey80),
+        (1, Target::Redis70),
+        (2, Target::Redis74),
+        (2, Target::Valkey80),
+    ] {
+        let topology = Topology::even(shards).unwrap();
         let mut outputs = Vec::new();
         for threads in [1, 4] {
             let tmp = tempfile::tempdir().unwrap();
             let mut p = plan(tmp.path(), "snap", topology.clone(), target);
             p.threads = threads;
             export_keyspace(&ks, &p).unwrap();
+            let mut p = plan(tmp.path(), "big", topology.clone(), target);
+            p.threads = threads;
+            export_keyspace(&big, &p).unwrap();
             let mut p = plan(tmp.path(), "real", topology.clone(), target);
             p.threads = threads;
             p.db = DbSelection::Db(0);
             export_rdb_file(&file, &p).unwrap();
             outputs.push(read_dir_bytes(tmp.path()));
         }
-        assert_eq!(outputs[0].len(), 12, "5 node files and a manifest, twice");
+        assert_eq!(
+            outputs[0].len(),
+            3 * (shards + 1),
+            "{shards} node files and a manifest, three times"
+        );
         assert!(
             outputs[0] == outputs[1],
-            "{target}: bytes depend on threads"
+            "{target}, {shards} shards: bytes depend on threads"
         );
     }
 }

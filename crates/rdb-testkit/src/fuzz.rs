@@ -1740,7 +1740,9 @@ fn gen_keyspace(inp: &mut Input<'_>, db0_only: bool) -> Keyspace {
 /// reads the file), writes it for a target chosen from the data with
 /// [`rdb_writer::write_keyspace`], reads it back with [`rdb_reader::read_keyspace`] and
 /// compares (canonical order, target-specific metadata as the writer's own test expects);
-/// the written file verifies without errors and rewrites to the same bytes.
+/// the written file verifies without errors and rewrites to the same bytes, and the keys
+/// encoded in parallel batches (`WriterBuilder::parallel`, a batch size from the data) give
+/// the same bytes, or the same error.
 pub fn roundtrip(data: &[u8]) {
     let from_file = data.starts_with(b"REDIS") || data.starts_with(b"VALKEY");
     let seed = seed_of(data);
@@ -1773,7 +1775,26 @@ pub fn roundtrip(data: &[u8]) {
     } else {
         gen_keyspace(&mut inp, slot_info)
     };
-    let (bytes, _) = match write_keyspace(&ks, Vec::new(), &b) {
+    let written = write_keyspace(&ks, Vec::new(), &b);
+    let parallel = b
+        .clone()
+        .parallel(true)
+        .parallel_batch(1 + (seed >> 8) % 4096);
+    match (&written, write_keyspace(&ks, Vec::new(), &parallel)) {
+        (Ok((one, _)), Ok((par, _))) => assert!(
+            *one == par,
+            "{target}: parallel encoding differs ({} vs {} bytes)",
+            one.len(),
+            par.len()
+        ),
+        (Err(one), Err(par)) => assert_eq!(one.to_string(), par.to_string(), "{target}"),
+        (one, par) => panic!(
+            "{target}: sequential {:?} vs parallel {:?}",
+            one.as_ref().map(|_| ()),
+            par.map(|_| ())
+        ),
+    }
+    let (bytes, _) = match written {
         Ok(r) => r,
         // A file may hold what no writer accepts (duplicates, NaN-free checks, ...).
         Err(_) if from_file => return,

@@ -127,6 +127,8 @@ pub struct WriterBuilder {
     pub(crate) buffer_size: usize,
     pub(crate) collection_buffer: usize,
     pub(crate) max_databases: u32,
+    pub(crate) parallel: bool,
+    pub(crate) parallel_batch: u64,
 }
 
 impl WriterBuilder {
@@ -146,7 +148,24 @@ impl WriterBuilder {
             buffer_size: 128 << 10,
             collection_buffer: 4 << 20,
             max_databases: 16,
+            parallel: false,
+            parallel_batch: crate::parallel::BATCH_COST,
         }
+    }
+
+    /// Whether [`write_keyspace`](crate::write_keyspace) encodes the keys of each database on
+    /// rayon's current thread pool ([`RdbWriter::write_records_parallel`]): the same bytes,
+    /// written faster with more cores. Off by default (one thread).
+    pub fn parallel(mut self, on: bool) -> Self {
+        self.parallel = on;
+        self
+    }
+
+    /// Approximate input bytes per batch of parallel encoding (default
+    /// [`BATCH_COST`](crate::parallel::BATCH_COST), 1 MiB; at least 1).
+    pub fn parallel_batch(mut self, bytes: u64) -> Self {
+        self.parallel_batch = bytes.max(1);
+        self
     }
 
     /// The target.

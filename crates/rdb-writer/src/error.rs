@@ -81,6 +81,12 @@ pub enum WriteError {
     /// A method was called out of order (e.g. an entry before the header).
     #[error("writer used out of order: {0}")]
     State(&'static str),
+    /// The caller's cancel flag was set ([`RdbWriter::write_records_parallel`]); the records
+    /// before it are written and the writer stays usable.
+    ///
+    /// [`RdbWriter::write_records_parallel`]: crate::RdbWriter::write_records_parallel
+    #[error("cancelled")]
+    Cancelled,
     /// An earlier error left a partial record in the output; the file cannot be completed.
     #[error("the writer is poisoned by an earlier error ({0}); the file is unusable")]
     Poisoned(String),

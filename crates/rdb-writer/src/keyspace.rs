@@ -7,6 +7,7 @@ use rdb_model::{Entry, Keyspace, Value};
 use crate::config::WriterBuilder;
 use crate::dupkeys::KeyDigests;
 use crate::error::{KeyName, WriteError, WriteResult};
+use crate::parallel::{slot_records, KeyRecord};
 use crate::slot::key_slot;
 use crate::target::Target;
 use crate::writer::{check_function, duplicate_function, Summary};
@@ -86,7 +87,7 @@ pub fn estimate_used_mem(ks: &Keyspace) -> u64 {
 /// builder has `drop_unsupported`. The keyspace's own AUX fields are not copied (the writer
 /// writes its own; add others with [`WriterBuilder::aux`]). A key repeated in a database is
 /// [`WriteError::DuplicateKey`], found before anything is written.
-pub fn write_keyspace<W: Write>(
+pub fn write_keyspace<W: Write + Send>(
     ks: &Keyspace,
     w: W,
     builder: &WriterBuilder,
@@ -167,11 +168,13 @@ pub fn write_keyspace<W: Write>(
             continue;
         }
         w.select_db(db, live.len() as u64, expires)?;
-        if b.slot_info {
-            let mut by_slot: Vec<(u16, &Entry)> =
-                live.iter().map(|e| (key_slot(&e.key), *e)).collect();
-            by_slot.sort_by_key(|(s, _)| *s);
-            for group in by_slot.chunk_by(|a, b| a.0 == b.0) {
+        if b.parallel && b.slot_info {
+            let by_slot = by_slot(&live);
+            w.write_records_parallel(slot_records(&by_slot, true), None)?;
+        } else if b.parallel {
+            w.write_records_parallel(live.iter().map(|e| KeyRecord::Key(e)), None)?;
+        } else if b.slot_info {
+            for group in by_slot(&live).chunk_by(|a, b| a.0 == b.0) {
                 let slot = group.first().map(|g| g.0).unwrap_or(0);
                 let exp = group
                     .iter()
@@ -192,4 +195,11 @@ pub fn write_keyspace<W: Write>(
         w.write_module_aux(aux)?;
     }
     w.finish()
+}
+
+/// `(slot, entry)` of each key, sorted by slot (stable: model order within a slot).
+fn by_slot<'e>(live: &[&'e Entry]) -> Vec<(u16, &'e Entry)> {
+    let mut by_slot: Vec<(u16, &Entry)> = live.iter().map(|e| (key_slot(&e.key), *e)).collect();
+    by_slot.sort_by_key(|(s, _)| *s);
+    by_slot
 }

@@ -47,6 +47,7 @@ pub mod durable;
 mod encode;
 pub mod error;
 pub mod keyspace;
+pub mod parallel;
 mod sink;
 pub mod slot;
 mod stream;
@@ -61,6 +62,7 @@ pub use keyspace::{
     entry_has_field_ttls, entry_used_mem, estimate_used_mem, has_field_ttls, is_empty_value,
     write_keyspace, USED_MEM_BASE,
 };
+pub use parallel::KeyRecord;
 pub use streaming::{HashWriter, ListWriter, SetWriter, ZSetWriter};
 pub use target::{FieldTtlFormat, SlotInfoFormat, Target, UnknownTarget};
 pub use writer::{DbCounts, RdbWriter, Summary};

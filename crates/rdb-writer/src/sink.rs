@@ -29,6 +29,18 @@ impl<W: Write> Sink<W> {
         }
     }
 
+    /// A sink that never flushes: everything stays in [`Sink::buf`] (records encoded apart
+    /// from their file, `crate::parallel`).
+    pub(crate) fn unbounded(inner: W) -> Self {
+        Sink {
+            inner,
+            buf: Vec::new(),
+            cap: usize::MAX,
+            crc: Crc64::new(),
+            flushed: 0,
+        }
+    }
+
     /// Bytes produced so far (flushed and buffered).
     pub(crate) fn position(&self) -> u64 {
         self.flushed + self.buf.len() as u64

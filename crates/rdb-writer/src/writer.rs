@@ -51,6 +51,41 @@ pub struct Summary {
     pub dropped_functions: u64,
 }
 
+impl Summary {
+    /// Nothing written yet.
+    pub(crate) fn empty(target: Target, header: Header) -> Self {
+        Summary {
+            target,
+            header,
+            keys: 0,
+            expires: 0,
+            dbs: BTreeMap::new(),
+            functions: 0,
+            bytes: 0,
+            crc: 0,
+            skipped_empty: 0,
+            dropped_field_ttls: 0,
+            dropped_functions: 0,
+        }
+    }
+
+    /// Adds the key counts of `other` (keys written by another writer of the same file's
+    /// records: keys, expires, per database, skipped and dropped).
+    pub(crate) fn add_counts(&mut self, other: &Summary) {
+        self.keys += other.keys;
+        self.expires += other.expires;
+        for (db, c) in &other.dbs {
+            let d = self.dbs.entry(*db).or_default();
+            d.keys += c.keys;
+            d.expires += c.expires;
+        }
+        self.functions += other.functions;
+        self.skipped_empty += other.skipped_empty;
+        self.dropped_field_ttls += other.dropped_field_ttls;
+        self.dropped_functions += other.dropped_functions;
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     /// Nothing written yet.
@@ -155,19 +190,7 @@ impl<W: Write> RdbWriter<W> {
             poison: None,
             db: 0,
             function_names: std::collections::HashSet::new(),
-            summary: Summary {
-                target: opts.target,
-                header,
-                keys: 0,
-                expires: 0,
-                dbs: BTreeMap::new(),
-                functions: 0,
-                bytes: 0,
-                crc: 0,
-                skipped_empty: 0,
-                dropped_field_ttls: 0,
-                dropped_functions: 0,
-            },
+            summary: Summary::empty(opts.target, header),
             opts,
         }
     }
@@ -195,6 +218,12 @@ impl<W: Write> RdbWriter<W> {
     /// Whether an earlier error left a partial record (every call fails from now on).
     pub fn is_poisoned(&self) -> bool {
         self.poison.is_some()
+    }
+
+    /// Marks the header as written: for a writer that encodes records apart from their file
+    /// (`crate::parallel`).
+    pub(crate) fn open_for_records(&mut self) {
+        self.phase = Phase::Open;
     }
 
     pub(crate) fn poison(&mut self, why: String) {

@@ -8,6 +8,7 @@ use base64::Engine as _;
 use rayon::prelude::*;
 use rdb_model::json::{bytes_from_json, entry_from_json, module_id_from_name};
 use rdb_model::{Bytes, Entry, Keyspace, ModuleAux};
+use rdb_writer::parallel::slot_records;
 use rdb_writer::{is_empty_value, KeyName, SyncingFile, Target, WriteError, WriterBuilder};
 
 use super::{DbSelection, ExportError, ExportPlan, HashingWriter, NodeOutput, NodeStats};
@@ -145,6 +146,9 @@ impl<'k> ModelJob<'k> {
         stats.dropped_functions =
             write_functions(&mut w, &self.ks.functions, plan).map_err(werr)?;
         let slot_info = node.dbs.keys().all(|&db| db == 0);
+        // More threads than node files: each file's keys are encoded on several of them
+        // (the same bytes; rayon balances the files' batches over the pool).
+        let parallel = rayon::current_num_threads() > self.nodes.len();
         for (&db, entries) in &node.dbs {
             let expires = entries
                 .iter()
@@ -152,6 +156,16 @@ impl<'k> ModelJob<'k> {
                 .count() as u64;
             w.select_db(db, entries.len() as u64, expires)
                 .map_err(werr)?;
+            if parallel {
+                let records = slot_records(entries, slot_info);
+                stats.reencoded +=
+                    w.write_records_parallel(records, Some(cancel))
+                        .map_err(|e| match e {
+                            WriteError::Cancelled => ExportError::Cancelled,
+                            e => werr(e),
+                        })?;
+                continue;
+            }
             let mut written = 0usize;
             for group in entries.chunk_by(|a, b| a.0 == b.0) {
                 if slot_info {

@@ -5,8 +5,9 @@
 //! rdbkit-bench resp <mixed|big-values|small-strings> --keys N [--seed S] [--big B]
 //!     RESP commands on stdout that build the dataset (for `redis-cli --pipe`).
 //! rdbkit-bench write --rdb FILE [--rounds 3] [--split 1] [--out-dir DIR] [--target redis-7.0]
-//!                    [--no-fsync | --buffered-io] [--cpus LIST]
-//!     Reads FILE into a keyspace once (untimed), then times `write_keyspace` to files.
+//!                    [--no-fsync | --buffered-io] [--cpus LIST] [--parallel]
+//!     Reads FILE into a keyspace once (untimed), then times `write_keyspace` to files
+//!     (`--parallel`: each file's keys encoded on rayon's pool, one thread per CPU allowed).
 //! rdbkit-bench compare-save --rdb FILE [--name NAME] [--rounds 3] [--split 2]
 //!                    [--server /usr/bin/redis-server] [--out-dir DIR] [--target redis-7.0]
 //!                    [--no-fsync | --buffered-io] [--no-pin] [--json FILE]
@@ -55,7 +56,7 @@ struct Args {
     flags: Vec<String>,
 }
 
-const FLAGS: &[&str] = &["--no-fsync", "--no-pin", "--buffered-io"];
+const FLAGS: &[&str] = &["--no-fsync", "--no-pin", "--buffered-io", "--parallel"];
 
 /// How the timed writer's files are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -556,7 +557,7 @@ fn cmd_write(args: &Args) -> Res<()> {
     let ks = load_keyspace(&args.path("--rdb")?)?;
     let rounds: usize = args.get("--rounds", 3)?;
     let k: usize = args.get("--split", 1)?;
-    let builder = builder_from(args)?;
+    let builder = builder_from(args)?.parallel(args.flag("--parallel"));
     let out = OutDir::new(args)?;
     if let Some(cpus) = args.opts.get("--cpus") {
         if !pin(std::process::id(), cpus) {
