@@ -86,7 +86,10 @@ pub fn estimate_used_mem(ks: &Keyspace) -> u64 {
 /// collections are skipped. Function libraries on an RDB 9 target are an error unless the
 /// builder has `drop_unsupported`. The keyspace's own AUX fields are not copied (the writer
 /// writes its own; add others with [`WriterBuilder::aux`]). A key repeated in a database is
-/// [`WriteError::DuplicateKey`], found before anything is written.
+/// [`WriteError::DuplicateKey`], found before anything is written. With
+/// [`WriterBuilder::parallel`], each database's keys are encoded on rayon's current thread
+/// pool ([`RdbWriter::write_records_parallel`](crate::RdbWriter::write_records_parallel)):
+/// the same bytes.
 pub fn write_keyspace<W: Write + Send>(
     ks: &Keyspace,
     w: W,
