@@ -22,8 +22,9 @@
 //! (`F4` for Redis 7.4, the `slot-info` AUX for Valkey 8.0+, nothing otherwise). Function
 //! libraries and module AUX records go to every file.
 //!
-//! Every node's file is written in parallel (a local rayon pool of [`ExportPlan::threads`]) to a
-//! temporary file `DIR/.NAME-0001.rdb.tmp-<pid>-<random>`, flushed with `fsync`. Only when all
+//! Every node's file is written in parallel (a local rayon pool of [`ExportPlan::threads`]; from
+//! a keyspace, with more threads than node groups, each file's keys are also encoded on several
+//! threads: `rdb_writer::parallel`, the same bytes) to a temporary file `DIR/.NAME-0001.rdb.tmp-<pid>-<random>`, flushed with `fsync`. Only when all
 //! of them succeeded is each one published under its final name with no-overwrite semantics
 //! (`hard_link(temp, final)` — which fails when `final` exists — then the temporary is removed),
 //! the directory is synced, and the manifest is written the same way, last. On any failure the
@@ -101,7 +102,8 @@ pub struct ExportPlan {
     /// Drop what the target cannot represent (hash field TTLs, function libraries) instead of
     /// failing; counted in the [`NodeReport`]s.
     pub drop_unsupported: bool,
-    /// Worker threads for writing node files in parallel; 0 = one per CPU.
+    /// Worker threads for writing node files in parallel (and, with more threads than node
+    /// groups, each file's keys from a keyspace source); 0 = one per CPU.
     pub threads: usize,
     /// The export time, Unix seconds: the files' `ctime` AUX and the manifest's
     /// `SnapshotCreateTime`.

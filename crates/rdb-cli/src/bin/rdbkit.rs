@@ -84,7 +84,8 @@ enum Cmd {
         /// Drop what the target cannot represent (hash field TTLs, functions) instead of failing.
         #[arg(long)]
         drop_unsupported: bool,
-        /// Worker threads (default: one per CPU); the output does not depend on it.
+        /// Worker threads (default: one per CPU): node files are written in parallel, and with
+        /// more threads than node groups each file's keys too; the output does not depend on it.
         #[arg(long, value_name = "N", default_value_t = 0)]
         threads: usize,
         /// Export time in Unix seconds (ctime AUX, SnapshotCreateTime); default: now.
