@@ -10,7 +10,7 @@ use crate::error::{KeyName, WriteError, WriteResult};
 use crate::parallel::{slot_records, KeyRecord};
 use crate::slot::key_slot;
 use crate::target::Target;
-use crate::writer::{check_function, duplicate_function, Summary};
+use crate::writer::{check_function, duplicate_function, RdbWriter, Summary};
 
 /// Whether a value has nothing to write (an empty list, set, zset or hash: servers never
 /// hold such keys and skip them when loading).
@@ -171,26 +171,24 @@ pub fn write_keyspace<W: Write + Send>(
             continue;
         }
         w.select_db(db, live.len() as u64, expires)?;
-        if b.parallel && b.slot_info {
-            let by_slot = by_slot(&live);
-            w.write_records_parallel(slot_records(&by_slot, true), None)?;
-        } else if b.parallel {
-            w.write_records_parallel(live.iter().map(|e| KeyRecord::Key(e)), None)?;
-        } else if b.slot_info {
-            for group in by_slot(&live).chunk_by(|a, b| a.0 == b.0) {
-                let slot = group.first().map(|g| g.0).unwrap_or(0);
-                let exp = group
-                    .iter()
-                    .filter(|(_, e)| e.expire_at_ms.is_some())
-                    .count() as u64;
-                w.write_slot_info(slot, group.len() as u64, exp)?;
-                for (_, e) in group {
+        let by_slot = if b.slot_info {
+            by_slot(&live)
+        } else {
+            Vec::new()
+        };
+        let keys = live.iter().map(|e| KeyRecord::Key(e));
+        match (b.parallel, b.slot_info) {
+            (true, true) => {
+                w.write_records_parallel(slot_records(&by_slot, true), None)?;
+            }
+            (true, false) => {
+                w.write_records_parallel(keys, None)?;
+            }
+            (false, true) => write_each(&mut w, slot_records(&by_slot, true))?,
+            (false, false) => {
+                for e in live {
                     w.write_entry(e)?;
                 }
-            }
-        } else {
-            for e in live {
-                w.write_entry(e)?;
             }
         }
     }
@@ -205,4 +203,15 @@ fn by_slot<'e>(live: &[&'e Entry]) -> Vec<(u16, &'e Entry)> {
     let mut by_slot: Vec<(u16, &Entry)> = live.iter().map(|e| (key_slot(&e.key), *e)).collect();
     by_slot.sort_by_key(|(s, _)| *s);
     by_slot
+}
+
+/// Writes `records` one by one.
+fn write_each<'e, W: Write>(
+    w: &mut RdbWriter<W>,
+    records: impl Iterator<Item = KeyRecord<'e>>,
+) -> WriteResult<()> {
+    for r in records {
+        w.write_record(r)?;
+    }
+    Ok(())
 }

@@ -176,19 +176,12 @@ fn encode_batch(w: &mut RdbWriter<io::Sink>, records: &[KeyRecord<'_>]) -> Encod
     let mut keys_written = 0;
     let mut error = None;
     for r in records {
-        let done = match *r {
-            KeyRecord::SlotInfo {
-                slot,
-                keys,
-                expires,
-            } => w.write_slot_info(slot, keys, expires).map(|_| ()),
-            KeyRecord::Key(e) => w.write_entry(e).map(|written| {
-                keys_written += u64::from(written);
-            }),
-        };
-        if let Err(e) = done {
-            error = Some(e);
-            break;
+        match w.write_record(*r) {
+            Ok(key_written) => keys_written += u64::from(key_written),
+            Err(e) => {
+                error = Some(e);
+                break;
+            }
         }
     }
     let fresh = Summary::empty(w.summary.target, w.summary.header);
@@ -253,6 +246,21 @@ fn encode_wave(
         .par_iter()
         .map(|r| spares.encode(opts, db, records.get(r.clone()).unwrap_or(&[])))
         .collect()
+}
+
+impl<W: Write> RdbWriter<W> {
+    /// Writes one record ([`RdbWriter::write_slot_info`] or [`RdbWriter::write_entry`]);
+    /// returns whether a key was written (not a slot record, not a skipped empty key).
+    pub fn write_record(&mut self, record: KeyRecord<'_>) -> WriteResult<bool> {
+        match record {
+            KeyRecord::SlotInfo {
+                slot,
+                keys,
+                expires,
+            } => self.write_slot_info(slot, keys, expires).map(|_| false),
+            KeyRecord::Key(e) => self.write_entry(e),
+        }
+    }
 }
 
 impl<W: Write + Send> RdbWriter<W> {

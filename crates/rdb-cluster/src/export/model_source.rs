@@ -156,8 +156,8 @@ impl<'k> ModelJob<'k> {
                 .count() as u64;
             w.select_db(db, entries.len() as u64, expires)
                 .map_err(werr)?;
+            let records = slot_records(entries, slot_info);
             if parallel {
-                let records = slot_records(entries, slot_info);
                 stats.reencoded +=
                     w.write_records_parallel(records, Some(cancel))
                         .map_err(|e| match e {
@@ -166,25 +166,12 @@ impl<'k> ModelJob<'k> {
                         })?;
                 continue;
             }
-            let mut written = 0usize;
-            for group in entries.chunk_by(|a, b| a.0 == b.0) {
-                if slot_info {
-                    let slot = group.first().map_or(0, |g| g.0);
-                    let exp = group
-                        .iter()
-                        .filter(|(_, e)| e.expire_at_ms.is_some())
-                        .count() as u64;
-                    w.write_slot_info(slot, group.len() as u64, exp)
-                        .map_err(werr)?;
+            for (i, r) in records.enumerate() {
+                if i % CANCEL_CHECK == 0 && cancel.load(Ordering::Relaxed) {
+                    return Err(ExportError::Cancelled);
                 }
-                for (_, e) in group {
-                    if written % CANCEL_CHECK == 0 && cancel.load(Ordering::Relaxed) {
-                        return Err(ExportError::Cancelled);
-                    }
-                    written += 1;
-                    if w.write_entry(e).map_err(werr)? {
-                        stats.reencoded += 1;
-                    }
+                if w.write_record(r).map_err(werr)? {
+                    stats.reencoded += 1;
                 }
             }
         }
