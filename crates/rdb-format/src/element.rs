@@ -65,13 +65,44 @@ impl<'a> Element<'a> {
 }
 
 /// Length of `v`'s decimal text (with its `-`), without formatting it.
+///
+/// Branch-free: the number of digits is estimated from the bit length (`bits × log10 2`,
+/// as `bits × 1233 >> 12`) and corrected by one comparison with a power of ten.
 #[inline]
 pub fn decimal_len(v: i64) -> usize {
-    let digits = v
-        .unsigned_abs()
-        .checked_ilog10()
-        .map_or(1, |d| d as usize + 1);
-    digits + usize::from(v < 0)
+    /// `10^i` for `i` in 0..=19 (10^19 is the largest power of ten in a `u64`).
+    const POW10: [u64; 20] = [
+        1,
+        10,
+        100,
+        1000,
+        10_000,
+        100_000,
+        1_000_000,
+        10_000_000,
+        100_000_000,
+        1_000_000_000,
+        10_000_000_000,
+        100_000_000_000,
+        1_000_000_000_000,
+        10_000_000_000_000,
+        100_000_000_000_000,
+        1_000_000_000_000_000,
+        10_000_000_000_000_000,
+        100_000_000_000_000_000,
+        1_000_000_000_000_000_000,
+        10_000_000_000_000_000_000,
+    ];
+    // `| 1` makes 0 count as one digit and changes no other digit count (an even `x` and
+    // `x + 1` lie on the same side of every power of ten above 1, which are even).
+    let x = v.unsigned_abs() | 1;
+    // 1..=64.
+    let bits = 64 - x.leading_zeros();
+    // floor(log10(2^bits)) rounded so that `x < 10^t` at most once too high: 0..=19.
+    let t = ((bits * 1233) >> 12) as usize;
+    let below = POW10.get(t).is_some_and(|&p| x < p);
+    // floor(log10 x) = t - below; digits one more.
+    t + 1 - usize::from(below) + usize::from(v < 0)
 }
 
 #[cfg(test)]
@@ -87,6 +118,19 @@ mod tests {
             p = next;
         }
         cases.extend([p - 1, p, -p]);
+        // Every bit length (where the estimate changes), and a spread of other values.
+        for b in 0..63 {
+            let q = 1i64 << b;
+            cases.extend([q - 1, q, q + 1, -q, -(q - 1), -(q + 1)]);
+        }
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Every magnitude: shift by 0..=63.
+            cases.push((x >> (x % 64)) as i64);
+        }
         for v in cases {
             assert_eq!(decimal_len(v), v.to_string().len(), "{v}");
             assert_eq!(Element::Int(v).byte_len(), v.to_string().len(), "{v}");

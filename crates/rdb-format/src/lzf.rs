@@ -424,6 +424,31 @@ pub fn decompress(input: &[u8], out: &mut Vec<u8>, expected_len: usize) -> Resul
     result
 }
 
+/// Decompresses `input` into the front of `buf`, a buffer reused from call to call: on success
+/// `buf[..expected_len]` holds exactly the output (what lies past it is unspecified).
+///
+/// The same checks and errors as [`decompress`], which appends to its `Vec` and so zero-fills
+/// the output's room on every call; here `buf` only grows (zero-filled when it does), so a
+/// buffer reused for many small values is not cleared again each time. The decoder never reads
+/// a byte it has not produced in this call, so what earlier calls left in `buf` cannot leak into
+/// the output. Callers must check `expected_len` against their own memory limits (as for
+/// [`decompress`]).
+pub fn decompress_reusing(
+    input: &[u8],
+    buf: &mut Vec<u8>,
+    expected_len: usize,
+) -> Result<(), LzfError> {
+    check_expansion(input.len(), expected_len)?;
+    let room = expected_len + DECODE_SLACK;
+    if buf.len() < room {
+        buf.resize(room, 0);
+    }
+    match buf.get_mut(..room) {
+        Some(buf) => decode(input, expected_len, &mut SliceOut { buf, pos: 0 }),
+        None => Ok(()),
+    }
+}
+
 /// Checks that `input` is a valid LZF stream decoding to exactly `expected_len` bytes, with the
 /// same checks and the same errors as [`decompress`], without producing any output.
 pub fn validate(input: &[u8], expected_len: usize) -> Result<(), LzfError> {
@@ -1096,6 +1121,15 @@ mod tests {
         decompress(input, &mut v, expected).map(|()| v)
     }
 
+    /// Decodes with [`decompress_reusing`] into a buffer that an earlier value left holding
+    /// `junk` bytes of `0xA5` (longer or shorter than this output).
+    fn dec_reusing(input: &[u8], expected: usize, junk: usize) -> Result<Vec<u8>, LzfError> {
+        let mut buf = vec![0xA5; junk];
+        decompress_reusing(input, &mut buf, expected)?;
+        assert!(buf.len() >= expected.max(junk));
+        Ok(buf.get(..expected).unwrap_or(&[]).to_vec())
+    }
+
     /// Decodes with the stream decoder, splitting the input at `cuts` (sorted offsets).
     fn dec_stream(input: &[u8], expected: u64, cuts: &[usize]) -> Result<Vec<u8>, LzfError> {
         let mut d = StreamDecoder::new(expected);
@@ -1527,6 +1561,9 @@ mod tests {
             }
             prop_assert_eq!(dec(&c, data.len()).unwrap(), data.clone());
             prop_assert_eq!(validate(&c, data.len()), Ok(()));
+            for junk in [0, data.len() / 2, data.len() + 100] {
+                prop_assert_eq!(dec_reusing(&c, data.len(), junk).unwrap(), data.clone());
+            }
         }
 
         #[test]
@@ -1584,6 +1621,7 @@ mod tests {
             let expected = (data.len() as i64 + len_delta).max(0) as usize;
             let full = dec(&c, expected);
             prop_assert_eq!(validate(&c, expected), full.as_ref().map(|_| ()).map_err(|e| *e));
+            prop_assert_eq!(dec_reusing(&c, expected, expected + 64), full.clone());
             // Independent oracle: the lzf crate succeeds with exactly `expected` bytes iff we do.
             let oracle = lzf::decompress(&c, expected).ok().filter(|v| v.len() == expected);
             prop_assert_eq!(oracle, full.clone().ok().filter(|_| !c.is_empty()));

@@ -49,8 +49,9 @@ enum Val {
     Span(Span),
     /// An integer (int-encoded string or integer element).
     Int(i64),
-    /// Bytes in scratch buffer `n` (decompressed LZF).
-    Scratch(usize),
+    /// The first `len` bytes of scratch buffer `slot` (decompressed LZF; the buffers only
+    /// grow, see [`lzf::decompress_reusing`]).
+    Scratch { slot: usize, len: usize },
     /// Bytes inside the current blob.
     Blob { off: usize, len: usize },
 }
@@ -59,7 +60,8 @@ enum Val {
 #[derive(Debug, Clone, Copy)]
 enum BlobLoc {
     Src(Span),
-    Buf,
+    /// The first `n` bytes of `Parser::blob_buf` (decompressed; the buffer only grows).
+    Buf(usize),
 }
 
 #[derive(Debug, Clone)]
@@ -385,8 +387,8 @@ impl<S: Source> Parser<S> {
     }
 
     /// Gives the remaining elements of the current compact value (a listpack, ziplist, intset
-    /// or zipmap held in memory) to `f`, all in one call, instead of one [`Parser::next_event`]
-    /// call each; in any other state it does nothing. The events, their order and any error
+    /// or zipmap held in memory, or the current quicklist node) to `f`, all in one call,
+    /// instead of one [`Parser::next_event`] call each; in any other state it does nothing. The events, their order and any error
     /// (after which the parser is fused, as with `next_event`) are exactly those that
     /// `next_event` would give; the source does not move while a compact value is walked.
     #[inline(always)]
@@ -395,22 +397,66 @@ impl<S: Source> Parser<S> {
         if self.fused || self.skipping || self.queued.is_some() {
             return Ok(());
         }
-        if !matches!(self.state, State::Blob { .. }) {
+        if !matches!(
+            self.state,
+            State::Blob { .. } | State::Quicklist { node: Some(_), .. }
+        ) {
             return Ok(());
         }
         self.drain_blob_elements(f)
     }
 
+    /// Inside an intset-encoded set, right after its [`Event::Key`] (before any member
+    /// event), checks every member at once — strictly ascending, the check the
+    /// [`Event::SetMember`] events make one by one — and returns the set, leaving the parser at
+    /// the key's end (the next event is [`Event::KeyEnd`]). Anywhere else, while skipping, and
+    /// for an intset out of order it returns `None` and changes nothing: the member events then
+    /// come as usual and end with the error at the offending member.
+    ///
+    /// For consumers that need the members only as numbers (a verifier): a set of a few
+    /// hundred members is then a loop over its array, not an event per member.
+    pub fn take_intset(&mut self) -> Option<Intset<'_>> {
+        if self.fused || self.skipping || self.queued.is_some() {
+            return None;
+        }
+        let State::Blob {
+            loc,
+            cur:
+                BlobCursor::Intset {
+                    next: 0,
+                    prev: None,
+                    ..
+                },
+            ..
+        } = self.state
+        else {
+            return None;
+        };
+        // The blob passed `Intset::parse` when the key started.
+        let ordered = Intset::parse(blob_at(&self.src, &self.blob_buf, loc))
+            .is_ok_and(|set| set.first_unordered().is_none());
+        if !ordered {
+            return None;
+        }
+        self.state = State::KeyEnd;
+        Intset::parse(blob_at(&self.src, &self.blob_buf, loc)).ok()
+    }
+
     fn drain_blob_elements(&mut self, f: &mut impl FnMut(&Event<'_>)) -> ReadResult<()> {
-        // `step_blob` leaves `State::Blob` after the last element.
-        while let State::Blob { .. } = self.state {
-            match self.step_blob() {
+        // `step_blob` leaves `State::Blob` after the last element; `step_quicklist` drops the
+        // node after its last item (the next node is read by `next_event`).
+        loop {
+            let step = match self.state {
+                State::Blob { .. } => self.step_blob(),
+                State::Quicklist { node: Some(_), .. } => self.step_quicklist(),
+                _ => return Ok(()),
+            };
+            match step {
                 Ok(Some(e)) => f(&self.render(e)),
                 Ok(None) => {}
                 Err(e) => return Err(self.fuse(e)),
             }
         }
-        Ok(())
     }
 
     /// Ends the parse after error `e` (later calls give no events) and returns `e`.
@@ -623,13 +669,12 @@ impl<S: Source> Parser<S> {
                     return Ok(Val::Int(0));
                 }
                 let mut buf = std::mem::take(self.scratch.get_mut(slot).unwrap_or(&mut Vec::new()));
-                buf.clear();
-                let r = lzf::decompress(self.src.bytes(sp), &mut buf, u);
+                let r = lzf::decompress_reusing(self.src.bytes(sp), &mut buf, u);
                 if let Some(s) = self.scratch.get_mut(slot) {
                     *s = buf;
                 }
                 match r {
-                    Ok(()) => Ok(Val::Scratch(slot)),
+                    Ok(()) => Ok(Val::Scratch { slot, len: u }),
                     Err(e) => Err(self.err(
                         sp.start().saturating_add(e.offset()),
                         "lzf",
@@ -712,10 +757,11 @@ impl<S: Source> Parser<S> {
                 let mut buf = std::mem::take(self.scratch.get_mut(0).unwrap_or(&mut Vec::new()));
                 buf.clear();
                 buf.extend_from_slice(self.src.bytes(sp));
+                let len = buf.len();
                 if let Some(s) = self.scratch.get_mut(0) {
                     *s = buf;
                 }
-                *k = Val::Scratch(0);
+                *k = Val::Scratch { slot: 0, len };
             }
         }
         let mut left = n;
@@ -738,13 +784,10 @@ impl<S: Source> Parser<S> {
             self.blob_compressed = false;
             return Ok(BlobLoc::Src(sp));
         };
-        let mut buf = std::mem::take(&mut self.blob_buf);
-        buf.clear();
-        let r = lzf::decompress(self.src.bytes(sp), &mut buf, u);
-        self.blob_buf = buf;
+        let r = lzf::decompress_reusing(self.src.bytes(sp), &mut self.blob_buf, u);
         self.blob_compressed = true;
         match r {
-            Ok(()) => Ok(BlobLoc::Buf),
+            Ok(()) => Ok(BlobLoc::Buf(u)),
             Err(e) => Err(self.err(
                 sp.start().saturating_add(e.offset()),
                 "lzf",
@@ -1269,8 +1312,8 @@ impl<S: Source> Parser<S> {
         self.key.preview.clear();
         let (preview_src, len) = match key {
             Val::Span(sp) => (self.src.bytes(sp), sp.len()),
-            Val::Scratch(i) => {
-                let s = self.scratch.get(i).map(Vec::as_slice).unwrap_or(&[]);
+            Val::Scratch { slot, len } => {
+                let s = scratch_at(&self.scratch, slot, len);
                 (s, s.len())
             }
             _ => (&[][..], 0),
@@ -1808,11 +1851,11 @@ impl<S: Source> Parser<S> {
                         b.copy_from_slice(self.src.bytes(sp));
                         StreamId::from_be_bytes(b)
                     }
-                    Val::Scratch(i) if self.scratch.get(i).map(Vec::len) == Some(16) => {
+                    Val::Scratch { slot, len: 16 } => {
                         let mut b = [0u8; 16];
-                        b.copy_from_slice(
-                            self.scratch.get(i).map(Vec::as_slice).unwrap_or(&[0; 16]),
-                        );
+                        if let Some(id) = self.scratch_bytes(slot, 16).first_chunk::<16>() {
+                            b = *id;
+                        }
                         StreamId::from_be_bytes(b)
                     }
                     _ => {
@@ -1848,7 +1891,7 @@ impl<S: Source> Parser<S> {
             P::InNode { left, loc, mut cur } => {
                 let blob = match loc {
                     BlobLoc::Src(sp) => self.src.bytes(sp),
-                    BlobLoc::Buf => &self.blob_buf,
+                    BlobLoc::Buf(n) => self.blob_buf.get(..n).unwrap_or(&[]),
                 };
                 match cur.next_entry(blob) {
                     Ok(Some(e)) => {
@@ -2019,12 +2062,18 @@ impl<S: Source> Parser<S> {
         }
     }
 
+    /// The first `len` bytes of scratch buffer `slot`.
+    #[inline(always)]
+    fn scratch_bytes(&self, slot: usize, len: usize) -> &[u8] {
+        scratch_at(&self.scratch, slot, len)
+    }
+
     #[inline(always)]
     fn el(&self, v: Val) -> Element<'_> {
         match v {
             Val::Int(i) => Element::Int(i),
             Val::Span(sp) => Element::Str(self.src.bytes(sp)),
-            Val::Scratch(i) => Element::Str(self.scratch.get(i).map(Vec::as_slice).unwrap_or(&[])),
+            Val::Scratch { slot, len } => Element::Str(self.scratch_bytes(slot, len)),
             Val::Blob { off, len } => {
                 Element::Str(self.current_blob().get(off..off + len).unwrap_or(&[]))
             }
@@ -2148,12 +2197,19 @@ impl<S: Source> Parser<S> {
     }
 }
 
+/// The first `len` bytes of scratch buffer `slot` (a free function, so that callers can hold
+/// other fields of the parser mutably at the same time).
+#[inline(always)]
+fn scratch_at(scratch: &[Vec<u8>], slot: usize, len: usize) -> &[u8] {
+    scratch.get(slot).and_then(|b| b.get(..len)).unwrap_or(&[])
+}
+
 /// The bytes of the blob at `loc` (a free function, so that callers can hold `Parser::state`
 /// mutably at the same time).
 fn blob_at<'a, S: Source>(src: &'a S, blob_buf: &'a [u8], loc: BlobLoc) -> &'a [u8] {
     match loc {
         BlobLoc::Src(sp) => src.bytes(sp),
-        BlobLoc::Buf => blob_buf,
+        BlobLoc::Buf(n) => blob_buf.get(..n).unwrap_or(&[]),
     }
 }
 
@@ -2191,13 +2247,11 @@ fn blob_next(blob: &[u8], cur: &mut BlobCursor) -> Result<Option<Val>, CodecErro
             }
             // The blob passed `Intset::parse` when the key started.
             match Intset::element_in(blob, *width, *next) {
-                Some(v) if prev.is_some_and(|p| v <= p) => Err(CodecError::new(
-                    8 + *next * *width,
-                    "intset-order",
-                    format!(
-                        "intset element {} ({v}) is not greater than the previous one",
-                        *next
-                    ),
+                Some(v) if prev.is_some_and(|p| v <= p) => Err(rdb_format::intset::order_error(
+                    *next,
+                    *width,
+                    v,
+                    prev.unwrap_or(v),
                 )),
                 Some(v) => {
                     *prev = Some(v);

@@ -107,8 +107,10 @@ pub fn run<S: Source>(mut p: Parser<S>) -> Vec<String> {
     out
 }
 
-/// Like [`run`], but after every event hands the elements of a compact value over with
-/// [`Parser::drain_blob`]: the lines must equal those of [`run`].
+/// Like [`run`], but after every event takes an intset's members at once with
+/// [`Parser::take_intset`] (written as the member events they stand for) and hands the
+/// elements of other compact values over with [`Parser::drain_blob`], as `rdb-verify` does:
+/// the lines must equal those of [`run`].
 pub fn run_draining<S: Source>(mut p: Parser<S>) -> Vec<String> {
     let mut out = Vec::new();
     loop {
@@ -118,6 +120,11 @@ pub fn run_draining<S: Source>(mut p: Parser<S>) -> Vec<String> {
             Err(e) => {
                 out.push(error_line(&e));
                 break;
+            }
+        }
+        if let Some(set) = p.take_intset() {
+            for v in set.iter() {
+                out.push(fingerprint(&Event::SetMember(Element::Int(v))));
             }
         }
         if let Err(e) = p.drain_blob(&mut |ev| out.push(fingerprint(ev))) {

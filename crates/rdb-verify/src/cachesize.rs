@@ -140,7 +140,7 @@
 //! 1,048,154,896 (−0.0 %).
 
 use rdb_format::double::{score_as_int, ScoreText};
-use rdb_format::intset::width_for;
+use rdb_format::intset::{width_for, Intset};
 use rdb_format::listpack::ListpackBuilder;
 use rdb_format::{Element, TypeKind};
 use rdb_model::StreamId;
@@ -472,6 +472,60 @@ pub fn lp_entry_size(e: &Element<'_>) -> u64 {
     };
     n as u64
 }
+
+/// The lower bounds (but `i64::MIN`) of the intervals of integers on which both the decimal
+/// length and the listpack entry size ([`lp_int_size`]) are constant, ascending: the decimal
+/// length changes at ±10^k (from −9, −99, … on the negative side), the listpack integer
+/// encodings at −2^31, −2^23, −2^15, −4096, 0, 128, 4096, 2^15, 2^23, 2^31 (a test checks
+/// both).
+const INT_CLASS_BOUNDS: [i64; 46] = [
+    -999_999_999_999_999_999,
+    -99_999_999_999_999_999,
+    -9_999_999_999_999_999,
+    -999_999_999_999_999,
+    -99_999_999_999_999,
+    -9_999_999_999_999,
+    -999_999_999_999,
+    -99_999_999_999,
+    -9_999_999_999,
+    -2_147_483_648,
+    -999_999_999,
+    -99_999_999,
+    -9_999_999,
+    -8_388_608,
+    -999_999,
+    -99_999,
+    -32_768,
+    -9999,
+    -4096,
+    -999,
+    -99,
+    -9,
+    0,
+    10,
+    100,
+    128,
+    1000,
+    4096,
+    10_000,
+    32_768,
+    100_000,
+    1_000_000,
+    8_388_608,
+    10_000_000,
+    100_000_000,
+    1_000_000_000,
+    2_147_483_648,
+    10_000_000_000,
+    100_000_000_000,
+    1_000_000_000_000,
+    10_000_000_000_000,
+    100_000_000_000_000,
+    1_000_000_000_000_000,
+    10_000_000_000_000_000,
+    100_000_000_000_000_000,
+    1_000_000_000_000_000_000,
+];
 
 /// Listpack entry size of an integer.
 fn lp_int_size(v: i64) -> u64 {
@@ -903,6 +957,57 @@ impl ValueCost {
         }
     }
 
+    /// The members of an intset-encoded set (ascending): what [`ValueCost::set_member`] adds
+    /// for each, computed a run at a time.
+    ///
+    /// An integer's decimal length and listpack entry size are constant between consecutive
+    /// bounds of [`INT_CLASS_BOUNDS`], and the members ascend, so the members of one such
+    /// interval are consecutive: a binary search finds where each run ends, and the run's sums
+    /// are its length times its first member's sizes.
+    pub fn int_set_members(&mut self, model: &CacheModel, set: &Intset<'_>) {
+        let n = set.len();
+        let mut i = 0;
+        while let Some(v) = set.get(i) {
+            // The last value of `v`'s interval: one below the next bound (none: the top).
+            let upper = INT_CLASS_BOUNDS
+                .iter()
+                .find(|&&b| b > v)
+                .map_or(i64::MAX, |&b| b - 1);
+            // The run is i..end: the members up to `upper`.
+            let (mut lo, mut hi) = (i + 1, n);
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                if set.get(mid).is_some_and(|m| m <= upper) {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+            let end = lo;
+            let k = (end - i) as u64;
+            let last = set.get(end - 1).unwrap_or(v);
+            if self.n == 0 {
+                self.all_int = true;
+            }
+            let first_members = self.n == 0;
+            self.n += k;
+            let len = rdb_format::element::decimal_len(v) as u64;
+            self.max_len = self.max_len.max(len);
+            self.sds += k * model.sds(len);
+            self.lp += k * lp_int_size(v);
+            if self.all_int {
+                if first_members {
+                    self.int_min = v;
+                    self.int_max = last;
+                } else {
+                    self.int_min = self.int_min.min(v);
+                    self.int_max = self.int_max.max(last);
+                }
+            }
+            i = end;
+        }
+    }
+
     /// A sorted-set member and its score (`score_text`: the score's listpack element when the
     /// file stores one, kept as is by a server loading the blob).
     pub fn zset_member(
@@ -1197,6 +1302,80 @@ mod tests {
             tiny_quantum: 8,
             page_round_above: 16384,
             ..CacheModel::default()
+        }
+    }
+
+    #[test]
+    fn int_class_bounds_split_integers_into_constant_intervals() {
+        assert!(INT_CLASS_BOUNDS.windows(2).all(|w| w[0] < w[1]));
+        let size = |v: i64| (rdb_format::element::decimal_len(v), lp_int_size(v));
+        // Each interval [lower, next - 1] (the first from i64::MIN, the last to i64::MAX):
+        // the same sizes at both ends, one past each end, and a few points inside.
+        let mut lowers = vec![i64::MIN];
+        lowers.extend(INT_CLASS_BOUNDS);
+        for (i, &lo) in lowers.iter().enumerate() {
+            let hi = lowers.get(i + 1).map_or(i64::MAX, |&b| b - 1);
+            let want = size(lo);
+            for v in [
+                lo,
+                hi,
+                lo + (hi - lo) / 2,
+                lo + (hi - lo) / 3,
+                hi - (hi - lo) / 7,
+            ] {
+                assert_eq!(size(v), want, "{v} in [{lo}, {hi}]");
+            }
+        }
+        // And every bound is needed: the sizes change across it.
+        for &b in &INT_CLASS_BOUNDS {
+            assert_ne!(size(b - 1), size(b), "bound {b}");
+        }
+    }
+
+    #[test]
+    fn int_set_members_equal_member_by_member() {
+        let model = CacheModel::default();
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for case in 0..3000 {
+            // Ascending values around the class bounds, or spread over a width's range.
+            let n = 1 + (rnd() % 600) as usize;
+            let mut vals: Vec<i64> = (0..n)
+                .map(|_| {
+                    let r = rnd();
+                    match case % 3 {
+                        0 => {
+                            let b = INT_CLASS_BOUNDS[(r % 46) as usize];
+                            b.wrapping_add((r >> 32) as i64 % 3 - 1)
+                        }
+                        1 => (r as i64) >> (r % 64),
+                        _ => i64::from(r as i16),
+                    }
+                })
+                .collect();
+            vals.sort_unstable();
+            vals.dedup();
+            let mut blob = Vec::new();
+            rdb_format::intset::encode(&vals, &mut blob);
+            let set = Intset::parse(&blob).unwrap();
+            // From a fresh value and after other members (not a verifier case, but the same).
+            for before in [&[][..], &[Element::Int(7)][..], &[Element::Str(b"x")][..]] {
+                let (mut one, mut bulk) = (ValueCost::default(), ValueCost::default());
+                for e in before {
+                    one.set_member(&model, e);
+                    bulk.set_member(&model, e);
+                }
+                for &v in &vals {
+                    one.set_member(&model, &Element::Int(v));
+                }
+                bulk.int_set_members(&model, &set);
+                assert_eq!(format!("{one:?}"), format!("{bulk:?}"), "case {case}");
+            }
         }
     }
 

@@ -131,6 +131,10 @@ pub(crate) fn drive_until<S: Source>(
                 return Some(at);
             }
         }
+        // An intset's members at once (a loop over its array, no event per member).
+        if let Some(set) = parser.take_intset() {
+            v.on_intset(&set);
+        }
         // The elements of a compact value in one call (the source stays where it is).
         let start = parser.offset();
         let ctx = EventContext {

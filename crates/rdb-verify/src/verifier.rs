@@ -17,9 +17,7 @@ use rdb_model::StreamId;
 use rdb_reader::{ChecksumStatus, EofInfo, Event, KeyInfo, Limits, ReadError, StreamMeta};
 
 use crate::cachesize::{CacheModel, ValueCost};
-use crate::dedup::{
-    digest, digest_element, find_keys, DigestSet, FoldHasher, KeyDigests, MemberSet, Rescan,
-};
+use crate::dedup::{digest, find_keys, DigestSet, FoldHasher, KeyDigests, MemberSet, Rescan};
 use crate::engine::{Compat, EngineLine};
 use crate::report::{ChecksumReport, DbReport, Finding, Report, Severity, SlotsReport};
 
@@ -1033,12 +1031,13 @@ impl Verifier {
         };
     }
 
-    fn member_dup(&mut self, e: &Element<'_>, off: u64, what: &str) {
-        if self.members.insert(digest_element(e, 0)) {
+    /// The duplicate check of a member, field or zset member given as its bytes (an integer
+    /// element as its decimal text, which is how the server compares them).
+    fn member_dup(&mut self, b: &[u8], off: u64, what: &str) {
+        if self.members.insert(digest(b, 0)) {
             return;
         }
-        let mut t = IntText::new(0);
-        let shown = rdb_format::escape_bytes(e.as_bytes(&mut t), 64);
+        let shown = rdb_format::escape_bytes(b, 64);
         self.key_finding(
             Severity::Error,
             "duplicate-member",
@@ -1057,9 +1056,33 @@ impl Verifier {
             }
         } else {
             let off = self.elem_offset(ctx);
-            self.member_dup(e, off, "set member");
+            let mut t = IntText::new(0);
+            self.member_dup(e.as_bytes(&mut t), off, "set member");
         }
         self.cost.set_member(&self.opts.cache_model, e);
+    }
+
+    /// Every member of an intset-encoded set at once ([`rdb_reader::Parser::take_intset`]):
+    /// what [`Verifier::on_set_member`] does for each of them. The members ascend, so the
+    /// longest decimal text and the widest value are at the two ends.
+    pub(crate) fn on_intset(&mut self, set: &rdb_format::intset::Intset<'_>) {
+        if self.fatal || self.seen_eof {
+            return;
+        }
+        let (Some(first), Some(last)) = (set.get(0), set.get(set.len().wrapping_sub(1))) else {
+            return;
+        };
+        self.key.n += set.len() as u64;
+        let longest = rdb_format::element::decimal_len(first)
+            .max(rdb_format::element::decimal_len(last)) as u64;
+        self.key.max_member = self.key.max_member.max(longest);
+        if self.key.kind == TypeKind::SetIntset {
+            self.intset_need = self
+                .intset_need
+                .max(rdb_format::intset::width_for(first))
+                .max(rdb_format::intset::width_for(last));
+        }
+        self.cost.int_set_members(&self.opts.cache_model, set);
     }
 
     fn on_zset_member(
@@ -1072,13 +1095,14 @@ impl Verifier {
         self.key.n += 1;
         self.key.max_member = self.key.max_member.max(m.byte_len() as u64);
         let off = self.elem_offset(ctx);
-        self.member_dup(m, off, "zset member");
+        // The member's bytes once, for the duplicate check and the order check.
+        let mut t = IntText::new(0);
+        let mb = m.as_bytes(&mut t);
+        self.member_dup(mb, off, "zset member");
         if matches!(
             self.key.kind,
             TypeKind::ZSetListpack | TypeKind::ZSetZiplist
         ) {
-            let mut t = IntText::new(0);
-            let mb = m.as_bytes(&mut t);
             if let Some(prev) = self.key.prev_zset {
                 let bad = score < prev || (score == prev && mb < self.key.prev_member.as_slice());
                 if bad {
@@ -1111,7 +1135,8 @@ impl Verifier {
         self.key.max_member = self.key.max_member.max(f.byte_len() as u64);
         self.key.max_value = self.key.max_value.max(v.byte_len() as u64);
         let off = self.elem_offset(ctx);
-        self.member_dup(f, off, "hash field");
+        let mut t = IntText::new(0);
+        self.member_dup(f.as_bytes(&mut t), off, "hash field");
         if let Some(t) = ttl {
             self.key.min_ttl = Some(self.key.min_ttl.map_or(t, |m| m.min(t)));
         }
@@ -1122,15 +1147,22 @@ impl Verifier {
             match ttl {
                 None => self.key.ttl_seen_none = true,
                 Some(t) => {
-                    let mut t2 = IntText::new(0);
-                    let shown = rdb_format::escape_bytes(f.as_bytes(&mut t2), 40);
+                    // The field's name is formatted only for a finding.
+                    let shown = || {
+                        let mut t2 = IntText::new(0);
+                        rdb_format::escape_bytes(f.as_bytes(&mut t2), 40)
+                    };
                     if self.key.ttl_seen_none {
-                        let msg =
-                            format!("field {shown} has a TTL but follows a field without one");
+                        let msg = format!(
+                            "field {} has a TTL but follows a field without one",
+                            shown()
+                        );
                         self.key_finding(Severity::Error, "hash-ttl-order", off, msg);
                     } else if self.key.prev_ttl.is_some_and(|p| t < p) {
-                        let msg =
-                            format!("field {shown} TTL {t} is below the previous field's TTL");
+                        let msg = format!(
+                            "field {} TTL {t} is below the previous field's TTL",
+                            shown()
+                        );
                         self.key_finding(Severity::Error, "hash-ttl-order", off, msg);
                     }
                     self.key.prev_ttl = Some(t);
@@ -1483,13 +1515,17 @@ impl Verifier {
             return;
         };
         let last = g.last_delivered;
-        let name = rdb_format::escape_bytes(&g.name, 64);
         let dup = if g.pel.len() >= cap {
             g.pel_truncated = true;
             false
         } else {
             g.pel.insert(id128(id), false).is_some()
         };
+        if !dup && delivery_count != 0 && id <= last {
+            // The common case: no finding, so no group name to format.
+            return;
+        }
+        let name = rdb_format::escape_bytes(&g.name, 64);
         if dup {
             self.key_finding(
                 Severity::Error,
@@ -1528,15 +1564,23 @@ impl Verifier {
         let nb = name.as_bytes(&mut t);
         self.cost
             .stream_consumer(&self.opts.cache_model, nb.len() as u64);
-        let shown = rdb_format::escape_bytes(nb, 64);
         let Some(g) = self.stream.group.as_mut() else {
             return;
         };
         g.consumer.clear();
         g.consumer
             .extend_from_slice(nb.get(..nb.len().min(64)).unwrap_or(nb));
-        let gname = rdb_format::escape_bytes(&g.name, 64);
-        if !g.consumers.insert(digest(nb, 2)) {
+        let dup = !g.consumers.insert(digest(nb, 2));
+        let bad_time = seen < -1 || active.is_some_and(|a| a < -1);
+        if !dup && !bad_time {
+            // The common case: no finding, so no names to format.
+            return;
+        }
+        let (shown, gname) = (
+            rdb_format::escape_bytes(nb, 64),
+            rdb_format::escape_bytes(&g.name, 64),
+        );
+        if dup {
             self.key_finding(
                 Severity::Error,
                 "stream-consumer-duplicate",
@@ -1544,7 +1588,7 @@ impl Verifier {
                 format!("group {gname} has consumer {shown} twice"),
             );
         }
-        if seen < -1 || active.is_some_and(|a| a < -1) {
+        if bad_time {
             self.key_finding(
                 Severity::Warning,
                 "stream-consumer-time",
@@ -1560,26 +1604,29 @@ impl Verifier {
         let Some(g) = self.stream.group.as_mut() else {
             return;
         };
-        let gname = rdb_format::escape_bytes(&g.name, 64);
-        let cname = rdb_format::escape_bytes(&g.consumer, 64);
+        // The names are formatted only for a finding (not per PEL entry).
         let problem = match g.pel.get_mut(&id128(id)) {
             None if g.pel_truncated => None,
-            None => Some((
-                "stream-consumer-pel-not-in-group",
-                format!("consumer {cname} of group {gname} holds {id}, which is not in the group PEL (\"Consumer entry not found in group global PEL\")"),
-            )),
-            Some(owned) if *owned => Some((
-                "stream-pel-owner-duplicate",
-                format!("PEL entry {id} of group {gname} is owned by more than one consumer (again by {cname})"),
-            )),
+            None => Some("stream-consumer-pel-not-in-group"),
+            Some(owned) if *owned => Some("stream-pel-owner-duplicate"),
             Some(owned) => {
                 *owned = true;
                 None
             }
         };
-        if let Some((code, msg)) = problem {
-            self.key_finding(Severity::Error, code, off, msg);
-        }
+        let Some(code) = problem else {
+            return;
+        };
+        let (gname, cname) = (
+            rdb_format::escape_bytes(&g.name, 64),
+            rdb_format::escape_bytes(&g.consumer, 64),
+        );
+        let msg = if code == "stream-consumer-pel-not-in-group" {
+            format!("consumer {cname} of group {gname} holds {id}, which is not in the group PEL (\"Consumer entry not found in group global PEL\")")
+        } else {
+            format!("PEL entry {id} of group {gname} is owned by more than one consumer (again by {cname})")
+        };
+        self.key_finding(Severity::Error, code, off, msg);
     }
 
     fn close_group(&mut self) {
