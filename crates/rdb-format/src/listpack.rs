@@ -232,8 +232,13 @@ impl ListpackCursor {
                 "listpack entry runs past the end of the blob",
             ));
         }
-        let bl = slice_at(blob, bl_pos, bl_size, "listpack backlen")?;
-        if !backlen_matches(bl, len) {
+        // Entries under 128 bytes (most) have a one-byte backlen equal to their size.
+        let bl_ok = if len <= 127 {
+            byte_at(blob, bl_pos, "listpack backlen")? == len as u8
+        } else {
+            backlen_matches(slice_at(blob, bl_pos, bl_size, "listpack backlen")?, len)
+        };
+        if !bl_ok {
             return Err(CodecError::new(
                 bl_pos,
                 "listpack-backlen",

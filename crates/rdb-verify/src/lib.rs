@@ -77,7 +77,8 @@ pub mod verifier;
 use std::io::Read;
 use std::path::Path;
 
-use rdb_reader::{MappedFile, Parser, SliceSource, Source, WindowSource};
+use rdb_format::TypeKind;
+use rdb_reader::{Event, MappedFile, Parser, SliceSource, Source, WindowSource};
 
 pub use cachesize::{Allocator, CacheModel, ClusterKeys, ObjectLayout, Thresholds};
 pub use engine::EngineLine;
@@ -108,7 +109,7 @@ pub(crate) fn drive_until<S: Source>(
         let start = parser.offset();
         // By reference: moving the event out of the result copies it with wide loads that
         // cannot be forwarded from the parser's narrower stores (a stall per event).
-        let key_ended = match &parser.next_event() {
+        let (key_ended, intset) = match &parser.next_event() {
             Ok(Some(ev)) => {
                 v.on_event_at(
                     ev,
@@ -117,7 +118,8 @@ pub(crate) fn drive_until<S: Source>(
                         input,
                     },
                 );
-                split::ends_key(ev)
+                let intset = matches!(ev, Event::Key(k) if k.kind == TypeKind::SetIntset);
+                (split::ends_key(ev), intset)
             }
             Ok(None) => break,
             Err(e) => {
@@ -132,8 +134,10 @@ pub(crate) fn drive_until<S: Source>(
             }
         }
         // An intset's members at once (a loop over its array, no event per member).
-        if let Some(set) = parser.take_intset() {
-            v.on_intset(&set);
+        if intset {
+            if let Some(set) = parser.take_intset() {
+                v.on_intset(&set);
+            }
         }
         // The elements of a compact value in one call (the source stays where it is).
         let start = parser.offset();
