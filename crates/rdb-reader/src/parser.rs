@@ -388,9 +388,10 @@ impl<S: Source> Parser<S> {
 
     /// Gives the remaining elements of the current compact value (a listpack, ziplist, intset
     /// or zipmap held in memory, or the current quicklist node) to `f`, all in one call,
-    /// instead of one [`Parser::next_event`] call each; in any other state it does nothing. The events, their order and any error
-    /// (after which the parser is fused, as with `next_event`) are exactly those that
-    /// `next_event` would give; the source does not move while a compact value is walked.
+    /// instead of one [`Parser::next_event`] call each; in any other state it does nothing.
+    /// The events, their order and any error (after which the parser is fused, as with
+    /// `next_event`) are exactly those that `next_event` would give; the source does not move
+    /// while a compact value is walked.
     #[inline(always)]
     pub fn drain_blob(&mut self, f: &mut impl FnMut(&Event<'_>)) -> ReadResult<()> {
         // Called after every event: the common "not in a blob" answer inline, the walk apart.

@@ -1076,12 +1076,10 @@ impl Verifier {
         let longest = rdb_format::element::decimal_len(first)
             .max(rdb_format::element::decimal_len(last)) as u64;
         self.key.max_member = self.key.max_member.max(longest);
-        if self.key.kind == TypeKind::SetIntset {
-            self.intset_need = self
-                .intset_need
-                .max(rdb_format::intset::width_for(first))
-                .max(rdb_format::intset::width_for(last));
-        }
+        self.intset_need = self
+            .intset_need
+            .max(rdb_format::intset::width_for(first))
+            .max(rdb_format::intset::width_for(last));
         self.cost.int_set_members(&self.opts.cache_model, set);
     }
 
