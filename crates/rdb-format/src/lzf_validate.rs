@@ -26,17 +26,27 @@ const MAX_DISTANCE: u64 = 8192;
 fn scan_tokens(b: &[u8], mut produced: u64, scratch: &mut Scratch) -> (usize, u64) {
     // Tokens may start at positions < b.len() - 32 (33 bytes must remain).
     let end = b.len().saturating_sub(32);
-    let Scratch { adv, out, seen, .. } = scratch;
+    let Scratch {
+        adv,
+        out,
+        extra,
+        seen,
+        ..
+    } = scratch;
     let mut pos = 0usize;
     while pos < end {
         let m = (end - pos).min(BLOCK);
         // Each control byte and the byte after it (`pos + m < b.len()`).
         let ctrls = b.get(pos..pos + m).unwrap_or(&[]);
         let nexts = b.get(pos + 1..pos + m + 1).unwrap_or(&[]);
-        // Writes `adv[..m]` and `out[..m]`, the only entries read below.
-        fill_steps(ctrls, nexts, adv, out);
-        let (adv, out) = (adv.get(..m).unwrap_or(&[]), out.get(..m).unwrap_or(&[]));
-        let (j, p) = walk_block(adv, out, seen);
+        // Writes the first `m` entries of each table, the only ones read below.
+        fill_steps(ctrls, nexts, adv, out, extra);
+        let steps = Steps {
+            adv: adv.get(..m).unwrap_or(&[]),
+            out: out.get(..m).unwrap_or(&[]),
+            extra: extra.get(..m).unwrap_or(&[]),
+        };
+        let (j, p) = walk_block(&steps, seen);
         produced += p;
         // The last token may end past the block (up to 33 bytes): the next block starts there.
         pos += j;
@@ -56,7 +66,14 @@ fn scan_tokens(b: &[u8], mut produced: u64, scratch: &mut Scratch) -> (usize, u6
 #[inline]
 fn walk_prefix(b: &[u8], mut produced: u64, scratch: &mut Scratch) -> (usize, u64, bool) {
     let end = b.len().saturating_sub(32);
-    let Scratch { adv, out, need, .. } = scratch;
+    let Scratch {
+        adv,
+        out,
+        extra,
+        need_high,
+        need_low,
+        ..
+    } = scratch;
     let mut pos = 0usize;
     let mut bad = false;
     while pos < end && produced < MAX_DISTANCE {
@@ -65,20 +82,27 @@ fn walk_prefix(b: &[u8], mut produced: u64, scratch: &mut Scratch) -> (usize, u6
         let ctrls = b.get(pos..pos + m).unwrap_or(&[]);
         let nexts = b.get(pos + 1..pos + m + 1).unwrap_or(&[]);
         let thirds = b.get(pos + 2..pos + m + 2).unwrap_or(&[]);
-        fill_steps(ctrls, nexts, adv, out);
-        fill_distances(ctrls, nexts, thirds, need);
-        let (adv, out, need) = (
-            adv.get(..m).unwrap_or(&[]),
-            out.get(..m).unwrap_or(&[]),
-            need.get(..m).unwrap_or(&[]),
-        );
+        fill_steps(ctrls, nexts, adv, out, extra);
+        fill_distances(ctrls, nexts, thirds, need_high, need_low);
+        let adv = adv.get(..m).unwrap_or(&[]);
+        let out = out.get(..m).unwrap_or(&[]);
+        let extra = extra.get(..m).unwrap_or(&[]);
+        let need_high = need_high.get(..m).unwrap_or(&[]);
+        let need_low = need_low.get(..m).unwrap_or(&[]);
         let mut j = 0usize;
         while produced < MAX_DISTANCE {
-            let (Some(&a), Some(&o), Some(&d)) = (adv.get(j), out.get(j), need.get(j)) else {
+            let (Some(&a), Some(&o), Some(&x), Some(&dh), Some(&dl)) = (
+                adv.get(j),
+                out.get(j),
+                extra.get(j),
+                need_high.get(j),
+                need_low.get(j),
+            ) else {
                 break;
             };
-            bad |= u64::from(d) > produced;
-            produced += u64::from(o);
+            let distance = (u64::from(dh) << 8) | u64::from(dl);
+            bad |= distance > produced;
+            produced += u64::from(o) + u64::from(x);
             j += usize::from(a);
         }
         // The last token may end past the block: the next block starts there.
@@ -90,18 +114,30 @@ fn walk_prefix(b: &[u8], mut produced: u64, scratch: &mut Scratch) -> (usize, u6
 /// Positions of a block [`walk_prefix`] tabulates at once.
 const PREFIX_BLOCK: usize = 512;
 
-/// Distance table of [`walk_prefix`]: for each position, the back-reference distance of a
+/// Distance tables of [`walk_prefix`]: for each position, the back-reference distance of a
 /// token whose control byte is `ctrls[i]` (the low distance byte is `nexts[i]`, or `thirds[i]`
-/// for a long back-reference), 0 for a literal run (which never fails the check).
+/// for a long back-reference) as its high and low bytes, 0 for a literal run (which never
+/// fails the check). Bytes, not `u16`s, so that a vector register holds twice the positions.
 #[inline(always)]
-fn fill_distances(ctrls: &[u8], nexts: &[u8], thirds: &[u8], need: &mut [u16]) {
+fn fill_distances(
+    ctrls: &[u8],
+    nexts: &[u8],
+    thirds: &[u8],
+    need_high: &mut [u8],
+    need_low: &mut [u8],
+) {
+    let need = need_high.iter_mut().zip(need_low.iter_mut());
     let bytes = ctrls.iter().zip(nexts.iter().zip(thirds));
-    for (d, (&c, (&nx, &th))) in need.iter_mut().zip(bytes) {
-        let (c, nx, th) = (u16::from(c), u16::from(nx), u16::from(th));
-        let lit = 0u16.wrapping_sub(u16::from(c < 0x20));
-        let long = 0u16.wrapping_sub(u16::from(c >= 0xE0));
+    for ((h, l), (&c, (&nx, &th))) in need.zip(bytes) {
+        // 0xFF when the token is a literal run, else 0; likewise for a long back-reference.
+        let lit = 0u8.wrapping_sub(u8::from(c < 0x20));
+        let long = 0u8.wrapping_sub(u8::from(c >= 0xE0));
         let low = (long & th) | (!long & nx);
-        *d = !lit & ((((c & 0x1F) << 8) | low) + 1);
+        // distance = ((c & 0x1F) << 8 | low) + 1: the +1 carries into the high byte when
+        // `low` is 0xFF (the high byte is then at most 0x20).
+        let carry = u8::from(low == 0xFF);
+        *h = !lit & ((c & 0x1F) + carry);
+        *l = !lit & low.wrapping_add(1);
     }
 }
 
@@ -118,10 +154,12 @@ const CHAINS: usize = 4;
 #[derive(Clone)]
 struct Scratch {
     adv: [u8; BLOCK],
-    out: [u16; BLOCK],
-    /// For [`walk_prefix`]: the back-reference distance of a token at each position, 0 for a
-    /// literal run.
-    need: [u16; PREFIX_BLOCK],
+    out: [u8; BLOCK],
+    extra: [u8; BLOCK],
+    /// For [`walk_prefix`]: the back-reference distance of a token at each position (high
+    /// and low byte), 0 for a literal run.
+    need_high: [u8; PREFIX_BLOCK],
+    need_low: [u8; PREFIX_BLOCK],
     seen: Seen,
 }
 
@@ -130,7 +168,9 @@ impl Scratch {
         Scratch {
             adv: [0; BLOCK],
             out: [0; BLOCK],
-            need: [0; PREFIX_BLOCK],
+            extra: [0; BLOCK],
+            need_high: [0; PREFIX_BLOCK],
+            need_low: [0; PREFIX_BLOCK],
             seen: Seen::new(),
         }
     }
@@ -189,10 +229,11 @@ struct Chain {
 /// the true chain steps on by itself, so the result is exactly that of a serial walk whatever
 /// the data.
 #[inline]
-fn walk_block(adv: &[u8], out: &[u16], seen: &mut Seen) -> (usize, u64) {
-    let m = adv.len().min(out.len());
-    let step = |p: usize| match (adv.get(p), out.get(p)) {
-        (Some(&a), Some(&o)) => (usize::from(a), u64::from(o)),
+fn walk_block(steps: &Steps<'_>, seen: &mut Seen) -> (usize, u64) {
+    let Steps { adv, out, extra } = *steps;
+    let m = adv.len().min(out.len()).min(extra.len());
+    let step = |p: usize| match (adv.get(p), out.get(p), extra.get(p)) {
+        (Some(&a), Some(&o), Some(&x)) => (usize::from(a), u64::from(o) + u64::from(x)),
         // Past the table (never reached before `p >= m`): stop.
         _ => (m, 0),
     };
@@ -251,21 +292,33 @@ fn walk_block(adv: &[u8], out: &[u16], seen: &mut Seen) -> (usize, u64) {
     (t, produced)
 }
 
-/// Step table of [`scan_tokens`]: for each position `i`, the size and output of a token whose
-/// control byte is `ctrls[i]` (`nexts[i]` is the byte after it). Plain arithmetic, no branches,
-/// so that it vectorises.
+/// The step tables of one block (see [`fill_steps`]).
+#[derive(Clone, Copy)]
+struct Steps<'a> {
+    /// Size of the token at each position.
+    adv: &'a [u8],
+    /// Its output but for a long back-reference's extra length byte.
+    out: &'a [u8],
+    /// That extra length byte (0 for other tokens).
+    extra: &'a [u8],
+}
+
+/// Step tables of [`scan_tokens`]: for each position `i`, the size and output of a token whose
+/// control byte is `ctrls[i]` (`nexts[i]` is the byte after it), the output as two bytes
+/// (`out[i] + extra[i]`, at most 9 + 255). Plain arithmetic on bytes, no branches, so that it
+/// vectorises with a byte per lane (with `u16` lanes, as before, half the positions a vector).
 #[inline(always)]
-fn fill_steps(ctrls: &[u8], nexts: &[u8], adv: &mut [u8], out: &mut [u16]) {
-    let steps = adv.iter_mut().zip(out.iter_mut());
-    for ((a, o), (&c, &nx)) in steps.zip(ctrls.iter().zip(nexts)) {
-        let (c, nx) = (u16::from(c), u16::from(nx));
-        // 0xFFFF when the token is a literal run, else 0; likewise for a long back-reference.
-        let lit = 0u16.wrapping_sub(u16::from(c < 0x20));
-        let long = 0u16.wrapping_sub(u16::from(c >= 0xE0));
-        // Literal: 1 + n bytes in, n = ctrl + 1 out. Back-reference: 2 (3 when long) bytes in,
-        // (ctrl >> 5) + 2 out, plus the extra length byte when long.
-        *a = ((lit & (c + 2)) | (!lit & (2 + (long & 1)))) as u8;
-        *o = (lit & (c + 1)) | (!lit & ((c >> 5) + 2 + (long & nx)));
+fn fill_steps(ctrls: &[u8], nexts: &[u8], adv: &mut [u8], out: &mut [u8], extra: &mut [u8]) {
+    let tables = adv.iter_mut().zip(out.iter_mut().zip(extra.iter_mut()));
+    for ((a, (o, x)), (&c, &nx)) in tables.zip(ctrls.iter().zip(nexts)) {
+        // 0xFF when the token is a literal run, else 0; likewise for a long back-reference.
+        let lit = 0u8.wrapping_sub(u8::from(c < 0x20));
+        let long = 0u8.wrapping_sub(u8::from(c >= 0xE0));
+        // Literal: 1 + n bytes in, n = ctrl + 1 out (c < 0x20: no overflow). Back-reference:
+        // 2 (3 when long) bytes in, (ctrl >> 5) + 2 out, plus the extra length byte when long.
+        *a = (lit & c.wrapping_add(2)) | (!lit & (2 + (long & 1)));
+        *o = (lit & c.wrapping_add(1)) | (!lit & ((c >> 5) + 2));
+        *x = !lit & long & nx;
     }
 }
 
@@ -535,6 +588,55 @@ mod tests {
             }
         }
         (pos, produced)
+    }
+
+    /// Every control byte with every following byte (and a third byte that differs from it):
+    /// the byte tables give each token's size, output and distance as the format defines them.
+    #[test]
+    fn step_and_distance_tables_match_the_format() {
+        let mut ctrls = Vec::new();
+        let mut nexts = Vec::new();
+        let mut thirds = Vec::new();
+        for c in 0..=255u8 {
+            for nx in 0..=255u8 {
+                ctrls.push(c);
+                nexts.push(nx);
+                thirds.push(nx ^ 0x5A);
+            }
+        }
+        for start in (0..ctrls.len()).step_by(PREFIX_BLOCK) {
+            let end = (start + PREFIX_BLOCK).min(ctrls.len());
+            let mut s = Scratch::new();
+            let Scratch {
+                adv,
+                out,
+                extra,
+                need_high,
+                need_low,
+                ..
+            } = &mut s;
+            let (c, nx, th) = (&ctrls[start..end], &nexts[start..end], &thirds[start..end]);
+            fill_steps(c, nx, adv, out, extra);
+            fill_distances(c, nx, th, need_high, need_low);
+            for i in 0..end - start {
+                let (c, nx, th) = (u64::from(c[i]), u64::from(nx[i]), u64::from(th[i]));
+                let (size, output, distance) = if c < 0x20 {
+                    (c + 2, c + 1, 0)
+                } else if c >= 0xE0 {
+                    (3, 9 + nx, (((c & 0x1F) << 8) | th) + 1)
+                } else {
+                    (2, (c >> 5) + 2, (((c & 0x1F) << 8) | nx) + 1)
+                };
+                assert_eq!(u64::from(adv[i]), size, "size of {c:#x} {nx:#x}");
+                assert_eq!(
+                    u64::from(out[i]) + u64::from(extra[i]),
+                    output,
+                    "{c:#x} {nx:#x}"
+                );
+                let got = (u64::from(need_high[i]) << 8) | u64::from(need_low[i]);
+                assert_eq!(got, distance, "distance of {c:#x} {nx:#x} {th:#x}");
+            }
+        }
     }
 
     #[test]
