@@ -46,37 +46,46 @@ pub fn encode_old_double(v: f64, out: &mut Vec<u8>) {
 
 /// Parses a score as Redis does with `strtod`: decimal or exponent form, `inf`, `-inf`,
 /// `+inf`, `infinity`, `nan`. Leading/trailing spaces are not accepted.
+///
+/// The numeric forms are those of Rust's `f64::from_str` (one optional sign, digits with an
+/// optional point, an optional exponent), parsed from the bytes by the `fast-float2` crate
+/// (the same correctly rounded value; no UTF-8 check of each score first). A test compares the
+/// two on generated texts.
 pub fn parse_double_text(text: &[u8]) -> Option<f64> {
     /// The non-numeric texts accepted, in any letter case.
-    const SPECIALS: [(&str, f64); 9] = [
-        ("inf", f64::INFINITY),
-        ("+inf", f64::INFINITY),
-        ("infinity", f64::INFINITY),
-        ("+infinity", f64::INFINITY),
-        ("-inf", f64::NEG_INFINITY),
-        ("-infinity", f64::NEG_INFINITY),
-        ("nan", f64::NAN),
-        ("-nan", f64::NAN),
-        ("+nan", f64::NAN),
+    const SPECIALS: [(&[u8], f64); 9] = [
+        (b"inf", f64::INFINITY),
+        (b"+inf", f64::INFINITY),
+        (b"infinity", f64::INFINITY),
+        (b"+infinity", f64::INFINITY),
+        (b"-inf", f64::NEG_INFINITY),
+        (b"-infinity", f64::NEG_INFINITY),
+        (b"nan", f64::NAN),
+        (b"-nan", f64::NAN),
+        (b"+nan", f64::NAN),
     ];
-    let s = std::str::from_utf8(text).ok()?;
-    if s.is_empty() || s.len() > 127 {
+    let (&first, rest) = text.split_first()?;
+    if text.len() > 127 {
         return None;
     }
-    // (No lower-cased copy: this runs for every text score the reader meets.)
-    if let Some((_, v)) = SPECIALS
-        .iter()
-        .find(|(name, _)| s.eq_ignore_ascii_case(name))
-    {
-        return Some(*v);
-    }
-    // One optional sign only: "+-5" is not a number.
-    let t = match s.strip_prefix('+') {
-        Some(rest) if rest.starts_with(['-', '+']) => return None,
-        Some(rest) => rest,
-        None => s,
+    // The number proper: one optional sign, then a digit or the point ("+-5" is not a number).
+    let digits = if matches!(first, b'+' | b'-') {
+        rest
+    } else {
+        text
     };
-    t.parse::<f64>().ok()
+    match digits.first() {
+        Some(b'0'..=b'9' | b'.') => {}
+        // Letters: only the special texts (no lower-cased copy: this runs for every score).
+        _ => {
+            return SPECIALS
+                .iter()
+                .find(|(name, _)| text.eq_ignore_ascii_case(name))
+                .map(|(_, v)| *v)
+        }
+    }
+    let number = if first == b'+' { rest } else { text };
+    fast_float2::parse::<f64, _>(number).ok()
 }
 
 /// The shortest text that parses back to exactly `v` (`"inf"`, `"-inf"`, `"3"`, `"2.5"`, `"1e+100"`).
@@ -539,6 +548,146 @@ fn parse_exp(text: &[u8]) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The score parser as it was before `fast-float2`: `str::from_utf8`, the special texts,
+    /// one optional `+`, then `f64::from_str` — the oracle of `parse_matches_std`.
+    fn parse_with_std(text: &[u8]) -> Option<f64> {
+        const SPECIALS: [(&str, f64); 9] = [
+            ("inf", f64::INFINITY),
+            ("+inf", f64::INFINITY),
+            ("infinity", f64::INFINITY),
+            ("+infinity", f64::INFINITY),
+            ("-inf", f64::NEG_INFINITY),
+            ("-infinity", f64::NEG_INFINITY),
+            ("nan", f64::NAN),
+            ("-nan", f64::NAN),
+            ("+nan", f64::NAN),
+        ];
+        let s = std::str::from_utf8(text).ok()?;
+        if s.is_empty() || s.len() > 127 {
+            return None;
+        }
+        if let Some((_, v)) = SPECIALS.iter().find(|(n, _)| s.eq_ignore_ascii_case(n)) {
+            return Some(*v);
+        }
+        let t = match s.strip_prefix('+') {
+            Some(rest) if rest.starts_with(['-', '+']) => return None,
+            Some(rest) => rest,
+            None => s,
+        };
+        t.parse::<f64>().ok()
+    }
+
+    /// Same result (bits; any NaN for NaN) or both refused.
+    fn same_parse(text: &[u8]) -> bool {
+        match (parse_double_text(text), parse_with_std(text)) {
+            (Some(a), Some(b)) => a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+            (None, None) => true,
+            _ => false,
+        }
+    }
+
+    #[test]
+    fn parse_matches_std_on_edge_texts() {
+        let texts = [
+            "5",
+            "5.",
+            ".5",
+            ".",
+            "-.",
+            "+.",
+            "1e",
+            "1e5",
+            "1E+5",
+            "1e-5",
+            "1.e5",
+            ".e5",
+            "e5",
+            "+1",
+            "-1",
+            "+-1",
+            "-+1",
+            "++1",
+            "--1",
+            "-",
+            "+",
+            "1_0",
+            " 1",
+            "1 ",
+            "0x10",
+            "1..2",
+            "00.5",
+            "-.5",
+            "+.5",
+            "-5.",
+            "-0",
+            "+0",
+            "0",
+            "-0.0",
+            "inf",
+            "INF",
+            "-Inf",
+            "+inf",
+            "infinity",
+            "-INFINITY",
+            "+Infinity",
+            "infinit",
+            "infx",
+            "nan",
+            "NaN",
+            "-nan",
+            "+nan",
+            "nan(1)",
+            "-nan(x)",
+            "nanx",
+            "1e400",
+            "-1e400",
+            "1e-400",
+            "4.9e-324",
+            "2.4e-324",
+            "1.7976931348623157e308",
+            "1.7976931348623159e308",
+            "9007199254740993",
+            "0.30000000000000004",
+            "-925.60527017979330",
+            "1e+",
+            "1e-",
+            "1e+-5",
+            "1.5e3.2",
+            "\u{661}",
+            "１",
+            "1\0",
+            "٣",
+        ];
+        for t in texts {
+            assert!(same_parse(t.as_bytes()), "{t:?}");
+        }
+        let long = "1".repeat(127);
+        assert!(same_parse(long.as_bytes()));
+        assert!(parse_double_text(format!("{long}1").as_bytes()).is_none());
+        assert!(same_parse(format!("0.{}1", "0".repeat(120)).as_bytes()));
+        assert!(same_parse(&[0xFF, b'1']) && same_parse(b"") && same_parse(&[b'1', 0xC3]));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(20_000))]
+
+        /// Texts over the characters numbers, special texts and near-misses are made of.
+        #[test]
+        fn parse_matches_std(text in "[-+.0-9eEinfatyINFATY()x ]{0,40}") {
+            proptest::prop_assert!(same_parse(text.as_bytes()), "{:?}", text);
+        }
+
+        /// Every double as `%.17g` (what Redis writes), shortest and exponent forms.
+        #[test]
+        fn parse_matches_std_on_doubles(bits in proptest::prelude::any::<u64>()) {
+            let v = f64::from_bits(bits);
+            for t in [ScoreText::new(v).as_str().to_owned(), format!("{v:e}"), format!("{v}"),
+                      String::from_utf8_lossy(ScoreText::printf17(v).as_bytes()).into_owned()] {
+                proptest::prop_assert!(same_parse(t.as_bytes()), "{:?}", t);
+            }
+        }
+    }
 
     /// `(f64 bits, C's "%.17g")`, printed by CPython's `'%.17g' % v` (correctly rounded like
     /// glibc): edge cases, then 30 random bit patterns and 10 random values in ±1000.
