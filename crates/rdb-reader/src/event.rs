@@ -212,6 +212,9 @@ pub enum Event<'a> {
         count: u64,
         /// Deleted entries declared by the node.
         deleted: u64,
+        /// Size of the node's listpack in bytes (decompressed): what a server that loads the
+        /// node keeps of it (stream nodes are loaded as they are stored).
+        bytes: u64,
     },
     /// A stream entry (deleted ones too, flagged).
     StreamEntry(StreamEntryRef<'a>),

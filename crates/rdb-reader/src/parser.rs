@@ -205,6 +205,7 @@ enum Emit {
         master: StreamId,
         count: u64,
         deleted: u64,
+        bytes: u64,
     },
     StreamEntry {
         id: StreamId,
@@ -1875,6 +1876,7 @@ impl<S: Source> Parser<S> {
                 let cur = StreamNodeCursor::new(self.blob(loc), master.ms, master.seq)
                     .map_err(|e| self.blob_err(e))?;
                 let (count, deleted) = (cur.count, cur.deleted);
+                let bytes = self.blob(loc).len() as u64;
                 (
                     Some(P::InNode {
                         left: left - 1,
@@ -1885,6 +1887,7 @@ impl<S: Source> Parser<S> {
                         master,
                         count,
                         deleted,
+                        bytes,
                     }),
                 )
             }
@@ -2146,10 +2149,12 @@ impl<S: Source> Parser<S> {
                 master,
                 count,
                 deleted,
+                bytes,
             } => Event::StreamNode {
                 master,
                 count,
                 deleted,
+                bytes,
             },
             Emit::StreamEntry { id, deleted } => Event::StreamEntry(StreamEntryRef {
                 id,

@@ -29,9 +29,9 @@
 //!   24 + 16 × level bytes, with the level's expected allocation under p = 1/4
 //!   ([`CacheModel::skiplist_node_avg`]).
 //! * **Streams**: robj + stream struct (80 B) + rax (24 → 32 B); per listpack node the listpack
-//!   (estimated entry by entry, with master fields) and its rax key (48 B for the first node,
-//!   [`CacheModel::rax_per_node`] = 80 B for each further one: a split, a branching node and a
-//!   leaf); an empty rax is its struct plus a 4-byte head node ([`CacheModel::rax_new`], 40 B).
+//!   (its size in the file: the server keeps each node as stored) and its rax key (48 B for the
+//!   first node, [`CacheModel::rax_per_node`] = 80 B for each further one: a split, a branching
+//!   node and a leaf); an empty rax is its struct plus a 4-byte head node ([`CacheModel::rax_new`], 40 B).
 //!   Per group: `streamCG` (40 → 48 B) + two empty raxes + its key in the groups rax
 //!   ([`CacheModel::rax_per_name`] + name length); per PEL entry a `streamNACK` (24 → 32 B) +
 //!   56 B of rax; per consumer a `streamConsumer` (→ 32 B) + name sds + an empty rax + its key;
@@ -143,7 +143,6 @@ use rdb_format::double::{score_as_int, ScoreText};
 use rdb_format::intset::{width_for, Intset};
 use rdb_format::listpack::ListpackBuilder;
 use rdb_format::{Element, TypeKind};
-use rdb_model::StreamId;
 
 /// The encoding thresholds of the loading server (rdb-format.md §7.2 defaults).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -857,10 +856,8 @@ pub struct ValueCost {
     str_int: Option<i64>,
     /// Declared length of a string value whose bytes may not be delivered.
     str_len_hint: u64,
-    /// Stream state.
-    st_master: StreamId,
-    st_master_fields: Option<(usize, u64)>,
-    st_node_lp: u64,
+    /// Stream state: the open node's listpack bytes (0: none).
+    st_node_bytes: u64,
     st_nodes_cost: u64,
     st_nodes: u64,
     st_groups_cost: u64,
@@ -882,16 +879,6 @@ fn string_int(s: &[u8]) -> Option<i64> {
     } else {
         None
     }
-}
-
-fn fields_digest<'a>(it: impl Iterator<Item = Element<'a>>) -> (usize, u64) {
-    let mut n = 0usize;
-    let mut h = 0u64;
-    for f in it {
-        n += 1;
-        h = h.rotate_left(7) ^ (crate::dedup::digest_element(&f, 3) as u64);
-    }
-    (n, h)
 }
 
 impl ValueCost {
@@ -1079,65 +1066,24 @@ impl ValueCost {
         self.str_len += len;
     }
 
-    /// Start of a stream listpack node.
-    pub fn stream_node(&mut self, model: &CacheModel, master: StreamId, count: u64, deleted: u64) {
+    /// Start of a stream listpack node of `bytes` bytes: the server keeps each node's listpack
+    /// as the file stores it (decompressed), so its allocation is that of `bytes`.
+    pub fn stream_node(&mut self, model: &CacheModel, bytes: u64) {
         self.close_stream_node(model);
-        self.st_master = master;
-        self.st_master_fields = None;
-        self.st_node_lp = lp_int_size(count as i64) + lp_int_size(deleted as i64);
+        self.st_node_bytes = bytes;
     }
 
     fn close_stream_node(&mut self, model: &CacheModel) {
-        if self.st_node_lp > 0 {
+        if self.st_node_bytes > 0 {
             let rax = if self.st_nodes == 0 {
                 model.rax_first_node
             } else {
                 model.rax_per_node
             };
             self.st_nodes += 1;
-            self.st_nodes_cost += rax + model.listpack(self.st_node_lp);
-            self.st_node_lp = 0;
+            self.st_nodes_cost += rax + model.alloc(self.st_node_bytes);
+            self.st_node_bytes = 0;
         }
-    }
-
-    /// A stream entry of the current node: its ID, deleted flag and a way to walk its
-    /// field/value pairs (called up to three times).
-    pub fn stream_entry<'a, I>(&mut self, id: StreamId, deleted: bool, fields: impl Fn() -> I)
-    where
-        I: Iterator<Item = (Element<'a>, Element<'a>)>,
-    {
-        let digest = fields_digest(fields().map(|(f, _)| f));
-        let master = match self.st_master_fields {
-            Some(m) => m,
-            None => {
-                // The master entry: field count, the fields, terminator 0.
-                let mut sz = lp_int_size(digest.0 as i64) + lp_int_size(0);
-                for (f, _) in fields() {
-                    sz += lp_entry_size(&f);
-                }
-                self.st_node_lp += sz;
-                self.st_master_fields = Some(digest);
-                digest
-            }
-        };
-        let same = digest == master;
-        let flags = i64::from(deleted) | if same { 2 } else { 0 };
-        let mut sz = lp_int_size(flags)
-            + lp_int_size(id.ms.wrapping_sub(self.st_master.ms) as i64)
-            + lp_int_size(id.seq.wrapping_sub(self.st_master.seq) as i64);
-        let n = digest.0 as i64;
-        for (f, v) in fields() {
-            sz += lp_entry_size(&v);
-            if !same {
-                sz += lp_entry_size(&f);
-            }
-        }
-        sz += if same {
-            lp_int_size(n + 3)
-        } else {
-            lp_int_size(n) + lp_int_size(2 * n + 4)
-        };
-        self.st_node_lp += sz;
     }
 
     /// A consumer group.
@@ -1625,39 +1571,14 @@ mod tests {
             c.finish(&m, TypeKind::Stream(3)),
             16 + 80 + 24 + rax + groups
         );
-        // One node, master 1-1, entries 1-1 {f: v} and 1-2 {f: w}: the estimate must equal the
-        // real listpack (master entry, then two SAMEFIELDS entries), built here independently.
+        // One node of 100 listpack bytes, then a second of 200: each counts its allocation and
+        // its rax key (48 B for the first node, `rax_per_node` for each further one).
         c.reset(0, false);
-        c.stream_node(&m, StreamId::new(1, 1), 2, 0);
-        let f = [(Element::Str(b"f"), Element::Str(b"v"))];
-        c.stream_entry(StreamId::new(1, 1), false, || f.iter().copied());
-        let g = [(Element::Str(b"f"), Element::Str(b"w"))];
-        c.stream_entry(StreamId::new(1, 2), false, || g.iter().copied());
-        let mut lp = ListpackBuilder::new();
-        for e in [
-            Element::Int(2),
-            Element::Int(0),
-            Element::Int(1),
-            Element::Str(b"f"),
-            Element::Int(0),
-        ] {
-            lp.push(e);
-        }
-        for (seq, v) in [(0, &b"v"[..]), (1, b"w")] {
-            for e in [
-                Element::Int(2),
-                Element::Int(0),
-                Element::Int(seq),
-                Element::Str(v),
-                Element::Int(4),
-            ] {
-                lp.push(e);
-            }
-        }
-        let real = lp.finish().len() as u64;
+        c.stream_node(&m, 100);
+        c.stream_node(&m, 200);
         assert_eq!(
             c.finish(&m, TypeKind::Stream(3)),
-            16 + 80 + 24 + 48 + m.alloc(real)
+            16 + 80 + 24 + 48 + m.alloc(100) + m.rax_per_node + m.alloc(200)
         );
         c.reset(0, false);
         c.module(100);

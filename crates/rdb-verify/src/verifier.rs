@@ -485,12 +485,10 @@ impl Verifier {
             Event::StreamNode {
                 master,
                 count,
-                deleted,
-            } => self.on_stream_node(*master, *count, *deleted, &ctx),
-            Event::StreamEntry(e) => {
-                self.on_stream_entry(e.id, e.deleted, e.is_empty());
-                self.cost.stream_entry(e.id, e.deleted, || e.fields());
-            }
+                bytes,
+                ..
+            } => self.on_stream_node(*master, *count, *bytes, &ctx),
+            Event::StreamEntry(e) => self.on_stream_entry(e.id, e.deleted, e.is_empty()),
             Event::StreamMeta(m) => self.on_stream_meta(*m, &ctx),
             Event::StreamGroup {
                 name,
@@ -1274,17 +1272,10 @@ impl Verifier {
 
     // ----- streams ---------------------------------------------------------------------------
 
-    fn on_stream_node(
-        &mut self,
-        master: StreamId,
-        count: u64,
-        deleted: u64,
-        ctx: &EventContext<'_>,
-    ) {
+    fn on_stream_node(&mut self, master: StreamId, count: u64, bytes: u64, ctx: &EventContext<'_>) {
         self.close_stream_node();
         let off = ctx.start.unwrap_or(self.key.offset);
-        self.cost
-            .stream_node(&self.opts.cache_model, master, count, deleted);
+        self.cost.stream_node(&self.opts.cache_model, bytes);
         let s = &mut self.stream;
         s.nodes += 1;
         s.in_node = true;
