@@ -445,18 +445,99 @@ impl<S: Source> Parser<S> {
     }
 
     fn drain_blob_elements(&mut self, f: &mut impl FnMut(&Event<'_>)) -> ReadResult<()> {
-        // `step_blob` leaves `State::Blob` after the last element; `step_quicklist` drops the
-        // node after its last item (the next node is read by `next_event`).
+        match self.state {
+            State::Quicklist { node: Some(_), .. } => self.drain_quicklist_node(f),
+            State::Blob { .. } => self.drain_blob_value(f),
+            _ => Ok(()),
+        }
+    }
+
+    /// The elements of the current compact value (`State::Blob`), in a loop over its blob:
+    /// what `step_blob` gives element by element (the same events, the same error), without
+    /// going through the parser's state for each element. The state is `KeyEnd` meanwhile,
+    /// as `step_blob` leaves it after the last element.
+    fn drain_blob_value(&mut self, f: &mut impl FnMut(&Event<'_>)) -> ReadResult<()> {
+        let taken = std::mem::replace(&mut self.state, State::KeyEnd);
+        let State::Blob {
+            loc,
+            mut cur,
+            shape,
+        } = taken
+        else {
+            self.state = taken;
+            return Ok(());
+        };
+        let blob = blob_at(&self.src, &self.blob_buf, loc);
+        // Elements of a blob are positions in it (or integers); anything else as `render` does.
+        let el = |v: Val| match v {
+            Val::Int(i) => Element::Int(i),
+            Val::Blob { off, len } => Element::Str(blob.get(off..off + len).unwrap_or(&[])),
+            v => self.el(v),
+        };
         loop {
-            let step = match self.state {
-                State::Blob { .. } => self.step_blob(),
-                State::Quicklist { node: Some(_), .. } => self.step_quicklist(),
-                _ => return Ok(()),
+            match blob_item(blob, &mut cur, shape) {
+                Ok(Some(e)) => {
+                    let ev = match e {
+                        Emit::ListItem(v) => Event::ListItem(el(v)),
+                        Emit::SetMember(v) => Event::SetMember(el(v)),
+                        Emit::ZSet(m, score, text) => Event::ZSetMember {
+                            member: el(m),
+                            score,
+                            score_text: text.map(el),
+                        },
+                        Emit::Hash(field, value, expire_at_ms) => Event::HashField {
+                            field: el(field),
+                            value: el(value),
+                            expire_at_ms,
+                        },
+                        other => self.render(other),
+                    };
+                    f(&ev);
+                }
+                Ok(None) => return Ok(()),
+                Err(e) => {
+                    let e = self.item_err(e);
+                    return Err(self.fuse(e));
+                }
+            }
+        }
+    }
+
+    /// The items of the current quicklist node, in a loop over its blob: what
+    /// `step_quicklist` gives item by item (the same events, the same error), without going
+    /// through the parser's state, an `Emit` and `render` for each item.
+    fn drain_quicklist_node(&mut self, f: &mut impl FnMut(&Event<'_>)) -> ReadResult<()> {
+        let State::Quicklist {
+            node: Some((loc, cur)),
+            ..
+        } = &mut self.state
+        else {
+            return Ok(());
+        };
+        let blob = blob_at(&self.src, &self.blob_buf, *loc);
+        let end = loop {
+            let item = match cur {
+                BlobCursor::Lp(c) => c.next(blob),
+                BlobCursor::Zl(c) => c.next(blob),
+                // Not a quicklist node's cursor: left to `next_event`.
+                BlobCursor::Intset { .. } | BlobCursor::Zipmap(_) => return Ok(()),
             };
-            match step {
-                Ok(Some(e)) => f(&self.render(e)),
-                Ok(None) => {}
-                Err(e) => return Err(self.fuse(e)),
+            match item {
+                Ok(Some(e)) => f(&Event::ListItem(e)),
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        match end {
+            Ok(()) => {
+                if let State::Quicklist { node, .. } = &mut self.state {
+                    *node = None;
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let e = self.blob_err(e);
+                Err(self.fuse(e))
             }
         }
     }
