@@ -408,6 +408,29 @@ impl<S: Source> Parser<S> {
         self.drain_blob_elements(f)
     }
 
+    /// Gives the remaining elements of a value whose elements are records of their own (a
+    /// hashtable-encoded set, hash or sorted set, or a list of plain elements) to `f`, each
+    /// with the offset where it starts, all in one call instead of one [`Parser::next_event`]
+    /// call each; in any other state it does nothing. The events, their order and any error
+    /// (after which the parser is fused) are exactly those that `next_event` would give, and
+    /// each offset is what [`Parser::offset`] would be before that call; the value's
+    /// [`Event::KeyEnd`] is left to `next_event`.
+    pub fn drain_plain(&mut self, f: &mut impl FnMut(&Event<'_>, u64)) -> ReadResult<()> {
+        if self.fused || self.skipping || self.queued.is_some() {
+            return Ok(());
+        }
+        while let State::Plain { .. } = self.state {
+            let start = self.src.offset();
+            match self.step_plain() {
+                Ok(Some(e)) => f(&self.render(e), start),
+                // The last element was given: the state is now `KeyEnd`.
+                Ok(None) => {}
+                Err(e) => return Err(self.fuse(e)),
+            }
+        }
+        Ok(())
+    }
+
     /// Inside an intset-encoded set, right after its [`Event::Key`] (before any member
     /// event), checks every member at once — strictly ascending, the check the
     /// [`Event::SetMember`] events make one by one — and returns the set, leaving the parser at

@@ -131,6 +131,10 @@ pub fn run_draining<S: Source>(mut p: Parser<S>) -> Vec<String> {
             out.push(error_line(&e));
             break;
         }
+        if let Err(e) = p.drain_plain(&mut |ev, _| out.push(fingerprint(ev))) {
+            out.push(error_line(&e));
+            break;
+        }
     }
     out
 }

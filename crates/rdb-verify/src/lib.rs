@@ -149,6 +149,18 @@ pub(crate) fn drive_until<S: Source>(
             v.on_read_error(&e);
             break;
         }
+        // The members of a hashtable-encoded value (each a record of its own) in one call.
+        let on_member = &mut |ev: &Event<'_>, start| {
+            let ctx = EventContext {
+                start: Some(start),
+                input,
+            };
+            v.on_event_at(ev, ctx);
+        };
+        if let Err(e) = parser.drain_plain(on_member) {
+            v.on_read_error(&e);
+            break;
+        }
     }
     None
 }
