@@ -109,7 +109,7 @@ pub(crate) fn drive_until<S: Source>(
         let start = parser.offset();
         // By reference: moving the event out of the result copies it with wide loads that
         // cannot be forwarded from the parser's narrower stores (a stall per event).
-        let (key_ended, intset) = match &parser.next_event() {
+        let (key_ended, intset, collection) = match &parser.next_event() {
             Ok(Some(ev)) => {
                 v.on_event_at(
                     ev,
@@ -119,7 +119,8 @@ pub(crate) fn drive_until<S: Source>(
                     },
                 );
                 let intset = matches!(ev, Event::Key(k) if k.kind == TypeKind::SetIntset);
-                (split::ends_key(ev), intset)
+                let collection = matches!(ev, Event::Key(k) if k.kind != TypeKind::String);
+                (split::ends_key(ev), intset, collection)
             }
             Ok(None) => break,
             Err(e) => {
@@ -149,17 +150,20 @@ pub(crate) fn drive_until<S: Source>(
             v.on_read_error(&e);
             break;
         }
-        // The members of a hashtable-encoded value (each a record of its own) in one call.
-        let on_member = &mut |ev: &Event<'_>, start| {
-            let ctx = EventContext {
-                start: Some(start),
-                input,
+        // The members of a hashtable-encoded value (each a record of its own) in one call,
+        // right after its key's event (string keys, most keys of many files, never have any).
+        if collection {
+            let on_member = &mut |ev: &Event<'_>, start| {
+                let ctx = EventContext {
+                    start: Some(start),
+                    input,
+                };
+                v.on_event_at(ev, ctx);
             };
-            v.on_event_at(ev, ctx);
-        };
-        if let Err(e) = parser.drain_plain(on_member) {
-            v.on_read_error(&e);
-            break;
+            if let Err(e) = parser.drain_plain(on_member) {
+                v.on_read_error(&e);
+                break;
+            }
         }
     }
     None
