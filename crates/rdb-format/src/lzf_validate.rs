@@ -607,17 +607,9 @@ mod tests {
         for start in (0..ctrls.len()).step_by(PREFIX_BLOCK) {
             let end = (start + PREFIX_BLOCK).min(ctrls.len());
             let mut s = Scratch::new();
-            let Scratch {
-                adv,
-                out,
-                extra,
-                need_high,
-                need_low,
-                ..
-            } = &mut s;
             let (c, nx, th) = (&ctrls[start..end], &nexts[start..end], &thirds[start..end]);
-            fill_steps(c, nx, adv, out, extra);
-            fill_distances(c, nx, th, need_high, need_low);
+            fill_steps(c, nx, &mut s.adv, &mut s.out, &mut s.extra);
+            fill_distances(c, nx, th, &mut s.need_high, &mut s.need_low);
             for i in 0..end - start {
                 let (c, nx, th) = (u64::from(c[i]), u64::from(nx[i]), u64::from(th[i]));
                 let (size, output, distance) = if c < 0x20 {
@@ -627,13 +619,10 @@ mod tests {
                 } else {
                     (2, (c >> 5) + 2, (((c & 0x1F) << 8) | nx) + 1)
                 };
-                assert_eq!(u64::from(adv[i]), size, "size of {c:#x} {nx:#x}");
-                assert_eq!(
-                    u64::from(out[i]) + u64::from(extra[i]),
-                    output,
-                    "{c:#x} {nx:#x}"
-                );
-                let got = (u64::from(need_high[i]) << 8) | u64::from(need_low[i]);
+                assert_eq!(u64::from(s.adv[i]), size, "size of {c:#x} {nx:#x}");
+                let got = u64::from(s.out[i]) + u64::from(s.extra[i]);
+                assert_eq!(got, output, "output of {c:#x} {nx:#x}");
+                let got = (u64::from(s.need_high[i]) << 8) | u64::from(s.need_low[i]);
                 assert_eq!(got, distance, "distance of {c:#x} {nx:#x} {th:#x}");
             }
         }
