@@ -108,9 +108,10 @@ pub fn run<S: Source>(mut p: Parser<S>) -> Vec<String> {
 }
 
 /// Like [`run`], but after every event takes an intset's members at once with
-/// [`Parser::take_intset`] (written as the member events they stand for) and hands the
-/// elements of other compact values over with [`Parser::drain_blob`], as `rdb-verify` does:
-/// the lines must equal those of [`run`].
+/// [`Parser::take_intset`] (written as the member events they stand for), hands the
+/// elements of other compact values over with [`Parser::drain_blob`] and the members of
+/// hashtable-encoded values with [`Parser::drain_plain`], as `rdb-verify` does: the lines must
+/// equal those of [`run`].
 pub fn run_draining<S: Source>(mut p: Parser<S>) -> Vec<String> {
     let mut out = Vec::new();
     loop {
