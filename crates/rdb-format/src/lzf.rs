@@ -445,7 +445,12 @@ pub fn decompress_reusing(
     }
     match buf.get_mut(..room) {
         Some(buf) => decode(input, expected_len, &mut SliceOut { buf, pos: 0 }),
-        None => Ok(()),
+        // Not reached (the buffer was just grown), but never an `Ok` without the output.
+        None => Err(LzfError::OutputTooShort {
+            offset: input.len() as u64,
+            produced: 0,
+            expected_len: expected_len as u64,
+        }),
     }
 }
 

@@ -458,13 +458,12 @@ impl<S: Source> Parser<S> {
             return None;
         };
         // The blob passed `Intset::parse` when the key started.
-        let ordered = Intset::parse(blob_at(&self.src, &self.blob_buf, loc))
-            .is_ok_and(|set| set.first_unordered().is_none());
-        if !ordered {
+        let set = Intset::parse(blob_at(&self.src, &self.blob_buf, loc)).ok()?;
+        if set.first_unordered().is_some() {
             return None;
         }
         self.state = State::KeyEnd;
-        Intset::parse(blob_at(&self.src, &self.blob_buf, loc)).ok()
+        Some(set)
     }
 
     fn drain_blob_elements(&mut self, f: &mut impl FnMut(&Event<'_>)) -> ReadResult<()> {
@@ -1977,10 +1976,10 @@ impl<S: Source> Parser<S> {
                     return Ok((Some(P::Nodes { left: left - 1 }), None));
                 }
                 let loc = self.read_blob("a stream listpack")?;
-                let cur = StreamNodeCursor::new(self.blob(loc), master.ms, master.seq)
+                let blob = self.blob(loc);
+                let cur = StreamNodeCursor::new(blob, master.ms, master.seq)
                     .map_err(|e| self.blob_err(e))?;
-                let (count, deleted) = (cur.count, cur.deleted);
-                let bytes = self.blob(loc).len() as u64;
+                let (count, deleted, bytes) = (cur.count, cur.deleted, blob.len() as u64);
                 (
                     Some(P::InNode {
                         left: left - 1,
@@ -1997,10 +1996,7 @@ impl<S: Source> Parser<S> {
             }
             P::InNode { left, .. } if self.skipping => (Some(P::Nodes { left }), None),
             P::InNode { left, loc, mut cur } => {
-                let blob = match loc {
-                    BlobLoc::Src(sp) => self.src.bytes(sp),
-                    BlobLoc::Buf(n) => self.blob_buf.get(..n).unwrap_or(&[]),
-                };
+                let blob = blob_at(&self.src, &self.blob_buf, loc);
                 match cur.next_entry(blob) {
                     Ok(Some(e)) => {
                         self.entry_pos.clear();

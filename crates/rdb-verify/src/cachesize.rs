@@ -31,8 +31,8 @@
 //! * **Streams**: robj + stream struct (80 B) + rax (24 → 32 B); per listpack node the listpack
 //!   (its size in the file: the server keeps each node as stored) and its rax key (48 B for the
 //!   first node, [`CacheModel::rax_per_node`] = 80 B for each further one: a split, a branching
-//!   node and a leaf); an empty rax is its struct plus a 4-byte head node ([`CacheModel::rax_new`], 40 B).
-//!   Per group: `streamCG` (40 → 48 B) + two empty raxes + its key in the groups rax
+//!   node and a leaf); an empty rax is its struct plus a 4-byte head node
+//!   ([`CacheModel::rax_new`], 40 B). Per group: `streamCG` (40 → 48 B) + two empty raxes + its key in the groups rax
 //!   ([`CacheModel::rax_per_name`] + name length); per PEL entry a `streamNACK` (24 → 32 B) +
 //!   56 B of rax; per consumer a `streamConsumer` (→ 32 B) + name sds + an empty rax + its key;
 //!   per consumer PEL entry 56 B of rax. The rax per-key figures are the only constants fitted to

@@ -1,6 +1,8 @@
 //! `rdb-verify`'s driver takes shortcuts through the reader: an intset's members at once
-//! (`Parser::take_intset`, their sizes summed a run at a time) and the elements of compact
-//! values and quicklist nodes in one call (`Parser::drain_blob`). A `Verifier` fed every event
+//! (`Parser::take_intset`, their sizes summed a run at a time), the elements of compact
+//! values and quicklist nodes in one call (`Parser::drain_blob`) and the members of
+//! hashtable-encoded values in one call (`Parser::drain_plain`, each with its offset, which
+//! findings carry). A `Verifier` fed every event
 //! one by one through its public entry point, each with its offset, must give the same report:
 //! on every test file (damaged ones included), on generated keyspaces, and on damaged copies of
 //! them.
@@ -61,14 +63,15 @@ fn testdata_files_give_the_same_report_event_by_event() {
 fn generated_and_damaged_files_give_the_same_report_event_by_event() {
     // Every type and encoding (intsets of every width, quicklists of several nodes, ...),
     // written for a line with ziplists and one with listpacks.
-    // Intsets (type 11) and quicklists (14 or 18) must be there: the shortcuts under test.
+    // Intsets (type 11), quicklists (14 or 18) and hashtable sets, hashes and skiplist sorted
+    // sets (2, 4, 5) must be there: the shortcuts under test.
     for (seed, target, quicklist) in [(1u64, "redis-6.2", 14u8), (2, "redis-7.0", 18)] {
         let ks = rdb_testkit::gen::mixed(1_500, seed);
         let builder = rdb_writer::WriterBuilder::new(target.parse().unwrap());
         let (file, _) = rdb_writer::write_keyspace(&ks, Vec::new(), &builder).unwrap();
         let r = assert_same(&file, &format!("mixed seed {seed} for {target}"));
         assert!(r.ok, "{:?}", r.findings);
-        for t in [11, quicklist] {
+        for t in [11, quicklist, 2, 4, 5] {
             assert!(
                 r.rdb_types.get(&t).is_some_and(|&n| n > 20),
                 "{:?}",
