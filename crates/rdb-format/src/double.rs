@@ -195,6 +195,11 @@ impl ScoreText {
     #[must_use]
     pub fn printf17(v: f64) -> Self {
         let mut t = ScoreText::empty();
+        if let Some((q, exp)) = round17(v.abs()) {
+            if t.plain17(v.is_sign_negative(), q, exp) {
+                return t;
+            }
+        }
         if !t.special(v) {
             let (digits, exp) = match digits17_fast(v.abs()) {
                 Some(d) => d,
@@ -203,6 +208,64 @@ impl ScoreText {
             t.layout(v.is_sign_negative(), digits.as_slice(), exp);
         }
         t
+    }
+
+    /// `%.17g`'s text of `±q · 10^(exp−16)` (`q` of 17 digits) when it has a fraction and no
+    /// exponent (`exp` in -4..17 and fewer than `exp + 1` digits after the trailing zeros are
+    /// dropped), the usual score: the integer part, the point and the fraction written in
+    /// place, two digits at a time, into the empty text. Returns `false` (nothing written)
+    /// for other forms.
+    #[inline]
+    fn plain17(&mut self, negative: bool, q: u64, exp: i32) -> bool {
+        let ndig = 17 - trailing_zero_digits(q);
+        let Some(int_digits) = usize::try_from(exp).ok().map(|e| e + 1) else {
+            // 0.000ddd: "0." then -exp-1 zeros, then the digits.
+            if exp < -4 {
+                return false;
+            }
+            let lead = usize::from(negative);
+            let zeros = (-exp - 1) as usize;
+            let start = lead + 2 + zeros;
+            self.buf.fill(b'0');
+            if let Some(b) = self.buf.get_mut(lead + 1) {
+                *b = b'.';
+            }
+            self.sign(negative);
+            put_digits(&mut self.buf, start + ndig, q / pow10(17 - ndig), ndig);
+            self.len = start + ndig;
+            return true;
+        };
+        if int_digits >= ndig || int_digits > 17 {
+            return false;
+        }
+        let lead = usize::from(negative);
+        let frac_digits = ndig - int_digits;
+        let Some(&frac_scale) = POW10_U64.get(17 - int_digits) else {
+            return false;
+        };
+        self.sign(negative);
+        put_digits(&mut self.buf, lead + int_digits, q / frac_scale, int_digits);
+        if let Some(b) = self.buf.get_mut(lead + int_digits) {
+            *b = b'.';
+        }
+        let end = lead + int_digits + 1 + frac_digits;
+        put_digits(
+            &mut self.buf,
+            end,
+            (q % frac_scale) / pow10(17 - ndig),
+            frac_digits,
+        );
+        self.len = end;
+        true
+    }
+
+    /// Puts a minus sign at the start of the text when `negative` (for [`ScoreText::plain17`],
+    /// which sets the length itself).
+    #[inline]
+    fn sign(&mut self, negative: bool) {
+        if let (true, Some(b)) = (negative, self.buf.first_mut()) {
+            *b = b'-';
+        }
     }
 
     /// The text Redis 7.2+ and Valkey store for a non-integral sorted-set score
@@ -410,70 +473,189 @@ fn digits17_slow(v: f64) -> (Digits, i32) {
     shortest_digits(buf.get(..written).unwrap_or(&[]))
 }
 
-/// [`digits17_slow`] in integer arithmetic for the usual scores (normal, with a fraction,
-/// 10^-3 ≤ v < 10^17): `v = m / 2^s` exactly, so the 17 digits are `m · 10^p / 2^s`
-/// rounded half to even, with `m · 10^p < 2^53 · 10^19 < 2^128`. `None` outside that range
-/// (about 3x faster than the exact formatter, which the writer needs for every
-/// non-integral score of a Redis ≤ 7.0 file).
-fn digits17_fast(v: f64) -> Option<(Digits, i32)> {
-    const TEN17: u128 = 100_000_000_000_000_000;
+/// `10^k` for `k = -3..=17` as doubles, at index `k + 3`. The three negative powers are not
+/// exact: each is the nearest double, which lies above the true power, and no double lies
+/// between the two, so `v >= POW10_F64[k + 3]` decides `v >= 10^k` exactly for every double `v`.
+const POW10_F64: [f64; 21] = [
+    1e-3, 1e-2, 1e-1, 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13,
+    1e14, 1e15, 1e16, 1e17,
+];
+
+/// `v` rounded to 17 significant digits in integer arithmetic, for the usual scores (normal,
+/// 10^-3 ≤ v < 10^38): `(q, x)` with `10^16 ≤ q < 10^17` and
+/// `v ≈ q · 10^(x−16)`. `v = m / 2^s` exactly, so with the decimal exponent `x` of `v`
+/// (`10^x ≤ v < 10^(x+1)`, decided by one comparison with [`POW10_F64`]) the digits are
+/// `m · 10^(16−x) / 2^s` rounded half to even (as glibc's `printf`), with
+/// `m · 10^(16−x) < 2^53 · 10^19 < 2^128`; integral values go to [`round17_integral`].
+/// `None` outside that range.
+#[inline]
+fn round17(v: f64) -> Option<(u64, i32)> {
+    const TEN16: u64 = 10_000_000_000_000_000;
+    const TEN17: u64 = 100_000_000_000_000_000;
     let bits = v.to_bits();
     let biased = ((bits >> 52) & 0x7FF) as i32;
-    if biased == 0 || !(1e-3..1e17).contains(&v) {
+    if biased == 0 || !(1e-3..1e38).contains(&v) {
         return None;
     }
-    let m = u128::from((bits & ((1 << 52) - 1)) | (1 << 52));
-    // v = m · 2^-s with s ≥ 1 (integral values above 2^52 take the slow path).
+    let m = (bits & ((1 << 52) - 1)) | (1 << 52);
+    if biased >= 1075 {
+        // v = m · 2^k, an integer below 10^38 < 2^127.
+        return round17_integral(u128::from(m) << (biased - 1075));
+    }
+    // v = m · 2^-s with 1 ≤ s ≤ 62 here (v ≥ 10^-3 > 2^-10).
     let s = u32::try_from(1075 - biased)
         .ok()
-        .filter(|s| (1..=127).contains(s))?;
-    // A first guess of the decimal exponent, corrected below by the digit count:
-    // floor((biased − 1023) · log10 2) by multiply and shift (78913 / 2^18 ≈ log10 2), low by
-    // at most 1; not `f64::log10().floor()` (`floor` is a libm call without SSE4.1).
+        .filter(|s| (1..=62).contains(s))?;
+    // floor((biased − 1023) · log10 2) by multiply and shift (78913 / 2^18 ≈ log10 2; exact
+    // over this range), which is the decimal exponent of `v` or one below it.
     let mut x = ((biased - 1023) * 78913) >> 18;
-    for _ in 0..3 {
-        // 10^p fits a u64 up to p = 19 (then m · 10^p < 2^117).
-        let p = u32::try_from(16 - x).ok()?;
-        let num = m * u128::from(10u64.checked_pow(p)?);
-        let mut q = num >> s;
-        let r = num & ((1u128 << s) - 1);
-        let half = 1u128 << (s - 1);
-        if r > half || (r == half && q & 1 == 1) {
-            q += 1;
-        }
-        if q < TEN17 / 10 {
-            x -= 1;
-            continue;
-        }
-        if q > TEN17 {
-            x += 1;
-            continue;
-        }
-        // Exactly 10^17: the value rounded up to the next power of ten.
-        let (q, exp) = if q == TEN17 { (1, x + 1) } else { (q, x) };
-        // At most 17 digits: u64 arithmetic from here.
-        let mut q = u64::try_from(q).ok()?;
-        while q % 10 == 0 {
-            q /= 10;
-        }
-        let mut d = Digits::default();
-        let mut text = [0u8; 20];
-        let mut at = text.len();
-        while q > 0 && at > 0 {
-            at -= 1;
-            if let Some(slot) = text.get_mut(at) {
-                *slot = b'0' + (q % 10) as u8;
-            }
-            q /= 10;
-        }
-        let digits = text.get(at..).unwrap_or(&[]);
-        if let Some(dst) = d.buf.get_mut(..digits.len()) {
-            dst.copy_from_slice(digits);
-            d.len = digits.len();
-        }
-        return Some((d, exp));
+    let next = POW10_F64.get(usize::try_from(x + 4).ok()?)?;
+    if v >= *next {
+        x += 1;
     }
-    None
+    // 10^x ≤ v < 10^(x+1), x in -3..=16: 10^(16−x) fits a u64.
+    let scale = POW10_U64.get(usize::try_from(16 - x).ok()?)?;
+    let num = u128::from(m) * u128::from(*scale);
+    let mut q = u64::try_from(num >> s).ok()?;
+    let r = num & ((1u128 << s) - 1);
+    let half = 1u128 << (s - 1);
+    if r > half || (r == half && q & 1 == 1) {
+        q += 1;
+    }
+    // q == 10^17: the value rounded up to the next power of ten.
+    Some(if q == TEN17 { (TEN16, x + 1) } else { (q, x) })
+}
+
+/// [`round17`] of an integer `0 < n < 10^38` (a double of 2^53 or more): its decimal
+/// exponent `x` from its bit length and one comparison, then `n · 10^(16−x)` exactly when
+/// `x ≤ 16`, else `n / 10^(x−16)` rounded half to even.
+fn round17_integral(n: u128) -> Option<(u64, i32)> {
+    const TEN16: u64 = 10_000_000_000_000_000;
+    const TEN17: u64 = 100_000_000_000_000_000;
+    let bits = 128 - n.leading_zeros();
+    // floor((bits − 1) · log10 2): the decimal exponent or one below it.
+    let mut x = ((bits.checked_sub(1)? * 78913) >> 18) as usize;
+    if n >= *POW10_U128.get(x + 1)? {
+        x += 1;
+    }
+    let q = if x <= 16 {
+        u64::try_from(n * POW10_U128.get(16 - x)?).ok()?
+    } else {
+        let d = *POW10_U128.get(x - 16)?;
+        let (q, r) = (n / d, n % d);
+        let q = u64::try_from(q).ok()?;
+        // (No exact tie reaches here: it would need `n`'s factor 2^(x−17), and a double of
+        // 10^17 or more has a larger one; the rule is written out all the same.)
+        if 2 * r > d || (2 * r == d && q & 1 == 1) {
+            q + 1
+        } else {
+            q
+        }
+    };
+    let x = i32::try_from(x).ok()?;
+    Some(if q == TEN17 { (TEN16, x + 1) } else { (q, x) })
+}
+
+/// `10^k` for `k = 0..=38`.
+const POW10_U128: [u128; 39] = {
+    let mut t = [1u128; 39];
+    let (mut k, mut p) = (1, 1u128);
+    while k < 39 {
+        p *= 10;
+        // (`const` code has no `get_mut`: a checked split instead of indexing.)
+        if let Some((_, rest)) = t.split_at_mut_checked(k) {
+            if let Some(cell) = rest.first_mut() {
+                *cell = p;
+            }
+        }
+        k += 1;
+    }
+    t
+};
+
+/// `10^k` for `k = 0..=19`.
+const POW10_U64: [u64; 20] = {
+    let mut t = [1u64; 20];
+    let (mut k, mut p) = (1, 1u64);
+    while k < 20 {
+        p *= 10;
+        if let Some((_, rest)) = t.split_at_mut_checked(k) {
+            if let Some(cell) = rest.first_mut() {
+                *cell = p;
+            }
+        }
+        k += 1;
+    }
+    t
+};
+
+/// `10^k` for `k` in `0..=19` (1 above).
+#[inline]
+fn pow10(k: usize) -> u64 {
+    POW10_U64.get(k).copied().unwrap_or(1)
+}
+
+/// [`digits17_slow`] through [`round17`] (about 5x faster than the exact formatter, which
+/// the writer needs for every non-integral score of a Redis ≤ 7.0 file); `None` outside
+/// `round17`'s range.
+fn digits17_fast(v: f64) -> Option<(Digits, i32)> {
+    let (q, exp) = round17(v)?;
+    let mut d = Digits::default();
+    let tz = trailing_zero_digits(q);
+    put_digits(&mut d.buf, 17, q, 17);
+    d.len = 17 - tz;
+    Some((d, exp))
+}
+
+/// Decimal zeros at the end of `q > 0` (at most 16 for `q < 10^17`).
+#[inline]
+fn trailing_zero_digits(mut q: u64) -> usize {
+    let mut n = 0;
+    while q % 10 == 0 && n < 19 {
+        q /= 10;
+        n += 1;
+    }
+    n
+}
+
+/// Two-digit pairs `"00" ..= "99"`.
+const DIGIT_PAIRS: [[u8; 2]; 100] = {
+    let mut t = [[0u8; 2]; 100];
+    let mut i = 0;
+    while i < 100 {
+        if let Some((_, rest)) = t.split_at_mut_checked(i) {
+            if let Some(cell) = rest.first_mut() {
+                *cell = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+            }
+        }
+        i += 1;
+    }
+    t
+};
+
+/// Writes the last `count` decimal digits of `n` (leading zeros included) so that they end at
+/// `buf[end]` (exclusive), two at a time; digits that would fall outside `buf` are dropped.
+#[inline]
+fn put_digits(buf: &mut [u8], end: usize, mut n: u64, count: usize) {
+    let mut at = end;
+    let stop = end.saturating_sub(count);
+    while at >= stop + 2 {
+        let pair = DIGIT_PAIRS
+            .get((n % 100) as usize)
+            .copied()
+            .unwrap_or([b'0'; 2]);
+        n /= 100;
+        at -= 2;
+        if let Some(dst) = buf.get_mut(at..at + 2) {
+            dst.copy_from_slice(&pair);
+        }
+    }
+    if at > stop {
+        at -= 1;
+        if let Some(dst) = buf.get_mut(at) {
+            *dst = b'0' + (n % 10) as u8;
+        }
+    }
 }
 
 /// Significant digits (at most 17, no leading or trailing zeros) of a positive decimal text.
@@ -788,13 +970,19 @@ mod tests {
         let mut rng = rand::rngs::StdRng::seed_from_u64(17);
         let mut fast = 0;
         for i in 0..200_000 {
-            let v: f64 = match i % 4 {
+            let v: f64 = match i % 6 {
                 0 => rng.random_range(-1000.0..1000.0),
                 1 => f64::from_bits(rng.random::<u64>()),
                 2 => rng.random_range(1e-3..1e17),
+                // Integral values: 2^53 and up, to the range's end.
+                3 => rng.random_range(9e15..1e38),
+                4 => {
+                    f64::from(rng.random_range(1..1u32 << 20))
+                        * 2f64.powi(rng.random_range(33..107))
+                }
                 // Near the range's edges and at powers of ten (rounding up to 10^17 digits).
                 _ => {
-                    10f64.powi(rng.random_range(-4..18))
+                    10f64.powi(rng.random_range(-4..40))
                         * (1.0 - f64::EPSILON * f64::from(rng.random_range(0..4u8)))
                 }
             };
@@ -808,7 +996,53 @@ mod tests {
                 assert_eq!((d.as_slice(), e), (want.as_slice(), want_e), "{v:e}");
             }
         }
-        assert!(fast > 80_000, "fast path taken {fast} times");
+        assert!(fast > 150_000, "fast path taken {fast} times");
+    }
+
+    /// `printf17` against the exact formatter's digits in the generic layout, on the texts
+    /// `plain17` writes in place (fractions, `0.00ddd`, short digit strings with trailing
+    /// zeros dropped, values at powers of ten) and on the rest.
+    #[test]
+    fn printf17_text_equals_the_exact_layout() {
+        use rand::{Rng, SeedableRng};
+        let reference = |v: f64| {
+            let mut t = ScoreText::empty();
+            if !t.special(v) {
+                let (digits, exp) = digits17_slow(v.abs());
+                t.layout(v.is_sign_negative(), digits.as_slice(), exp);
+            }
+            t
+        };
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1717);
+        let mut plain = 0;
+        for i in 0..300_000 {
+            let v: f64 = match i % 7 {
+                0 => rng.random_range(-1370.0..1370.0),
+                1 => f64::from_bits(rng.random::<u64>()),
+                2 => rng.random_range(1e-4..1e17) * if rng.random() { 1.0 } else { -1.0 },
+                // Short binary fractions: few significant digits.
+                3 => f64::from(rng.random_range(-100_000i32..100_000)) / 1024.0,
+                4 => {
+                    10f64.powi(rng.random_range(-5..19))
+                        * (1.0 + f64::EPSILON * f64::from(rng.random_range(-3..4i8)))
+                }
+                5 => rng.random_range(-1.0..1.0) * 10f64.powi(rng.random_range(-4..0)),
+                // Integral values above 2^53 (text in the exponent form).
+                _ => rng.random_range(-1e38..1e38) * 10f64.powi(-rng.random_range(0..22)),
+            };
+            let mut t = ScoreText::empty();
+            if let Some((q, exp)) = round17(v.abs()) {
+                if t.plain17(v.is_sign_negative(), q, exp) {
+                    plain += 1;
+                }
+            }
+            assert_eq!(
+                ScoreText::printf17(v).as_str(),
+                reference(v).as_str(),
+                "{v:e}"
+            );
+        }
+        assert!(plain > 120_000, "plain17 wrote {plain} texts");
     }
 
     /// `emit_digits` written out plainly with strings, as a reference for the layout of
