@@ -70,6 +70,11 @@ impl<'a> Intset<'a> {
         self.data.is_empty()
     }
 
+    /// The element bytes (`len × width`, little-endian, after the 8-byte header).
+    pub fn element_bytes(&self) -> &'a [u8] {
+        self.data
+    }
+
     /// Element `i`.
     pub fn get(&self, i: usize) -> Option<i64> {
         element(self.data, self.width, i)

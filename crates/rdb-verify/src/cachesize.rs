@@ -952,27 +952,54 @@ impl ValueCost {
     /// interval are consecutive: a binary search finds where each run ends, and the run's sums
     /// are its length times its first member's sizes.
     pub fn int_set_members(&mut self, model: &CacheModel, set: &Intset<'_>) {
-        let n = set.len();
+        let data = set.element_bytes();
+        // One copy of the run loop per width, so that an element load is one fixed-size load.
+        match set.width() {
+            2 => self.int_runs(model, set.len(), |i| {
+                data.get(2 * i..)
+                    .and_then(<[u8]>::first_chunk::<2>)
+                    .map_or(i64::MAX, |b| i64::from(i16::from_le_bytes(*b)))
+            }),
+            4 => self.int_runs(model, set.len(), |i| {
+                data.get(4 * i..)
+                    .and_then(<[u8]>::first_chunk::<4>)
+                    .map_or(i64::MAX, |b| i64::from(i32::from_le_bytes(*b)))
+            }),
+            _ => self.int_runs(model, set.len(), |i| {
+                data.get(8 * i..)
+                    .and_then(<[u8]>::first_chunk::<8>)
+                    .map_or(i64::MAX, |b| i64::from_le_bytes(*b))
+            }),
+        }
+    }
+
+    /// [`ValueCost::int_set_members`] over `n` ascending members read by `get`.
+    #[inline(always)]
+    fn int_runs(&mut self, model: &CacheModel, n: usize, get: impl Fn(usize) -> i64) {
         let mut i = 0;
-        while let Some(v) = set.get(i) {
-            // The last value of `v`'s interval: one below the next bound (none: the top).
-            let upper = INT_CLASS_BOUNDS
-                .iter()
-                .find(|&&b| b > v)
-                .map_or(i64::MAX, |&b| b - 1);
-            // The run is i..end: the members up to `upper`.
-            let (mut lo, mut hi) = (i + 1, n);
-            while lo < hi {
-                let mid = lo + (hi - lo) / 2;
-                if set.get(mid).is_some_and(|m| m <= upper) {
-                    lo = mid + 1;
-                } else {
-                    hi = mid;
-                }
+        // The class of the previous run: members ascend, so the class only moves forward
+        // (at most 46 steps over the whole set).
+        let mut class = 0;
+        while i < n {
+            let v = get(i);
+            while INT_CLASS_BOUNDS.get(class).is_some_and(|&b| b <= v) {
+                class += 1;
             }
-            let end = lo;
+            // The last value of `v`'s interval: one below the next bound (none: the top).
+            let upper = INT_CLASS_BOUNDS.get(class).map_or(i64::MAX, |&b| b - 1);
+            // The run is i..end, the members up to `upper`: the last such index by a binary
+            // search whose steps are selects, not branches (which members ascend past a bound
+            // is data, so a branch there is mispredicted half the time).
+            let (mut base, mut len) = (i, n - i);
+            while len > 1 {
+                let half = len / 2;
+                let mid = base + half;
+                base = if get(mid) <= upper { mid } else { base };
+                len -= half;
+            }
+            let end = base + 1;
             let k = (end - i) as u64;
-            let last = set.get(end - 1).unwrap_or(v);
+            let last = get(base);
             if self.n == 0 {
                 self.all_int = true;
             }
