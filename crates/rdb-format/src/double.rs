@@ -1045,6 +1045,45 @@ mod tests {
         assert!(plain > 120_000, "plain17 wrote {plain} texts");
     }
 
+    /// No style gives a text element that looks like an integer (a container would store
+    /// that as an integer): the writer puts text elements in as strings without asking.
+    #[test]
+    fn score_text_elements_are_never_integer_like() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(21);
+        let mut texts = 0;
+        for i in 0..300_000 {
+            let v: f64 = match i % 5 {
+                0 => f64::from_bits(rng.random::<u64>()),
+                1 => rng.random_range(-1e3..1e3),
+                // Integral values around every power of two and ten up to 2^64.
+                2 => {
+                    let p = 2f64.powi(rng.random_range(0..66));
+                    (p + f64::from(rng.random_range(-2..3i8)))
+                        * if rng.random() { 1.0 } else { -1.0 }
+                }
+                3 => 10f64.powi(rng.random_range(0..21)) * f64::from(rng.random_range(1..10u8)),
+                _ => [-0.0, 0.0, f64::INFINITY, f64::NEG_INFINITY, f64::NAN][i / 5 % 5],
+            };
+            for style in [
+                ScoreStyle::Ziplist17g,
+                ScoreStyle::Listpack17g,
+                ScoreStyle::Fpconv,
+            ] {
+                if let ScoreElement::Text(t) = style.element(v) {
+                    texts += 1;
+                    assert_eq!(
+                        crate::int::parse_canonical_i64(t.as_bytes()),
+                        None,
+                        "{style:?} {v:e} -> {}",
+                        t.as_str()
+                    );
+                }
+            }
+        }
+        assert!(texts > 300_000, "{texts} texts");
+    }
+
     /// `emit_digits` written out plainly with strings, as a reference for the layout of
     /// [`ScoreText::fpconv`] (the digits are Grisu2's, see `grisu2.rs` for their tests).
     fn fpconv_reference(v: f64) -> String {

@@ -85,17 +85,19 @@ pub(crate) fn write<W: Write, T: AsRef<[u8]>>(
             for (m, score) in order.iter().filter_map(|&i| pairs.get(i)) {
                 let m = m.as_ref();
                 let score = style.element(*score);
+                // A score's text is never integer-like (`ScoreStyle::element` makes those
+                // integer elements), so it goes in as a string without the integer parse.
                 if listpacks {
                     enc.lp.push_bytes(m);
                     match score {
                         ScoreElement::Int(v) => enc.lp.push_int(v),
-                        ScoreElement::Text(t) => enc.lp.push_bytes(t.as_bytes()),
+                        ScoreElement::Text(t) => enc.lp.push_str(t.as_bytes()),
                     }
                 } else {
                     enc.zl.push_bytes(m);
                     match score {
                         ScoreElement::Int(v) => enc.zl.push_int(v),
-                        ScoreElement::Text(t) => enc.zl.push_bytes(t.as_bytes()),
+                        ScoreElement::Text(t) => enc.zl.push_str(t.as_bytes()),
                     }
                 }
             }
