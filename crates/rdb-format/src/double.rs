@@ -595,8 +595,8 @@ fn pow10(k: usize) -> u64 {
     POW10_U64.get(k).copied().unwrap_or(1)
 }
 
-/// [`digits17_slow`] through [`round17`] (about 5x faster than the exact formatter, which
-/// the writer needs for every non-integral score of a Redis ≤ 7.0 file); `None` outside
+/// [`digits17_slow`] through [`round17`] (integer arithmetic instead of the exact
+/// formatter, for the texts [`ScoreText::plain17`] does not write); `None` outside
 /// `round17`'s range.
 fn digits17_fast(v: f64) -> Option<(Digits, i32)> {
     let (q, exp) = round17(v)?;
@@ -1043,6 +1043,27 @@ mod tests {
             );
         }
         assert!(plain > 120_000, "plain17 wrote {plain} texts");
+    }
+
+    /// `POW10_F64`'s negative powers lie above the true powers, and the double below each
+    /// lies below: checked in exact integer arithmetic (`d = m · 2^e`).
+    #[test]
+    fn pow10_f64_decides_powers_of_ten_exactly() {
+        for x in 1..=3u32 {
+            let d = POW10_F64[3 - x as usize];
+            let bits = d.to_bits();
+            let m = u128::from((bits & ((1 << 52) - 1)) | (1 << 52));
+            let shift = 1075 - ((bits >> 52) & 0x7FF) as u32; // d = m / 2^shift
+            let ten = 10u128.pow(x);
+            // d > 10^-x  ⟺  m · 10^x > 2^shift; the double below, (m − 1) / 2^shift, is less.
+            assert!(m * ten > 1u128 << shift, "1e-{x}");
+            assert!((m - 1) * ten < 1u128 << shift, "below 1e-{x}");
+        }
+        for k in 0..=17 {
+            assert_eq!(POW10_F64[k + 3], 10f64.powi(k as i32));
+            assert_eq!(u128::from(POW10_U64[k]), POW10_U128[k]);
+        }
+        assert_eq!(POW10_U128[38], 10u128.pow(38));
     }
 
     /// No style gives a text element that looks like an integer (a container would store
