@@ -242,9 +242,7 @@ impl ScoreText {
         }
         let lead = usize::from(negative);
         let frac_digits = ndig - int_digits;
-        let Some(&frac_scale) = POW10_U64.get(17 - int_digits) else {
-            return false;
-        };
+        let frac_scale = pow10(17 - int_digits);
         self.sign(negative);
         put_digits(&mut self.buf, lead + int_digits, q / frac_scale, int_digits);
         if let Some(b) = self.buf.get_mut(lead + int_digits) {
@@ -581,26 +579,13 @@ const POW10_U128: [u128; 39] = {
     t
 };
 
-/// `10^k` for `k = 0..=19`.
-const POW10_U64: [u64; 20] = {
-    let mut t = [1u64; 20];
-    let (mut k, mut p) = (1, 1u64);
-    while k < 20 {
-        p *= 10;
-        if let Some((_, rest)) = t.split_at_mut_checked(k) {
-            if let Some(cell) = rest.first_mut() {
-                *cell = p;
-            }
-        }
-        k += 1;
-    }
-    t
-};
-
-/// `10^k` for `k` in `0..=19` (1 above).
+/// `10^k` for `k` in `0..=19` (what fits a `u64`; 1 above).
 #[inline]
 fn pow10(k: usize) -> u64 {
-    POW10_U64.get(k).copied().unwrap_or(1)
+    POW10_U128
+        .get(k)
+        .and_then(|&p| u64::try_from(p).ok())
+        .unwrap_or(1)
 }
 
 /// The significant digits of [`round17`]'s `q` (its 17 digits, trailing zeros dropped).
@@ -1073,8 +1058,9 @@ mod tests {
         }
         for k in 0..=17 {
             assert_eq!(POW10_F64[k + 5], 10f64.powi(k as i32));
-            assert_eq!(u128::from(POW10_U64[k]), POW10_U128[k]);
+            assert_eq!(u128::from(pow10(k)), POW10_U128[k]);
         }
+        assert_eq!((pow10(19), pow10(20)), (10u64.pow(19), 1));
         assert_eq!(POW10_U128[38], 10u128.pow(38));
     }
 
