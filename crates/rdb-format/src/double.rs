@@ -213,8 +213,8 @@ impl ScoreText {
     }
 
     /// `%.17g`'s text of `±q · 10^(exp−16)` (`q` of 17 digits) when it has a fraction and no
-    /// exponent (`exp` in -4..17 and fewer than `exp + 1` digits after the trailing zeros are
-    /// dropped), the usual score: the integer part, the point and the fraction written in
+    /// exponent (`exp` in -4..17, and more than `exp + 1` significant digits once the trailing
+    /// zeros are dropped), the usual score: the integer part, the point and the fraction written in
     /// place, two digits at a time, into the empty text. Returns `false` (nothing written)
     /// for other forms.
     #[inline]
@@ -482,6 +482,11 @@ const POW10_F64: [f64; 23] = [
     1e12, 1e13, 1e14, 1e15, 1e16, 1e17,
 ];
 
+/// 10^16, the smallest 17-digit value of [`round17`].
+const TEN16: u64 = 10_000_000_000_000_000;
+/// 10^17: a value that rounds to it is `TEN16` with the next exponent.
+const TEN17: u64 = 100_000_000_000_000_000;
+
 /// `v` rounded to 17 significant digits in integer arithmetic, for the usual scores (normal,
 /// 10^-5 ≤ v < 10^38): `(q, x)` with `10^16 ≤ q < 10^17` and
 /// `v ≈ q · 10^(x−16)`. `v = m / 2^s` exactly, so with the decimal exponent `x` of `v`
@@ -491,8 +496,6 @@ const POW10_F64: [f64; 23] = [
 /// `None` outside that range.
 #[inline]
 fn round17(v: f64) -> Option<(u64, i32)> {
-    const TEN16: u64 = 10_000_000_000_000_000;
-    const TEN17: u64 = 100_000_000_000_000_000;
     let bits = v.to_bits();
     let biased = ((bits >> 52) & 0x7FF) as i32;
     if biased == 0 || !(1e-5..1e38).contains(&v) {
@@ -531,8 +534,6 @@ fn round17(v: f64) -> Option<(u64, i32)> {
 /// exponent `x` from its bit length and one comparison, then `n · 10^(16−x)` exactly when
 /// `x ≤ 16`, else `n / 10^(x−16)` rounded half to even.
 fn round17_integral(n: u128) -> Option<(u64, i32)> {
-    const TEN16: u64 = 10_000_000_000_000_000;
-    const TEN17: u64 = 100_000_000_000_000_000;
     let bits = 128 - n.leading_zeros();
     // floor((bits − 1) · log10 2): the decimal exponent or one below it.
     let mut x = ((bits.checked_sub(1)? * 78913) >> 18) as usize;

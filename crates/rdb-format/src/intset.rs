@@ -70,14 +70,20 @@ impl<'a> Intset<'a> {
         self.data.is_empty()
     }
 
-    /// The element bytes (`len × width`, little-endian, after the 8-byte header).
-    pub fn element_bytes(&self) -> &'a [u8] {
-        self.data
-    }
-
     /// Element `i`.
     pub fn get(&self, i: usize) -> Option<i64> {
         element(self.data, self.width, i)
+    }
+
+    /// [`Intset::get`] for a set known to be `W` bytes wide (`None` if [`Intset::width`] is
+    /// another): with the width a constant, a loop over the elements compiles to fixed-size
+    /// loads (match the width once, then call this in the loop).
+    #[inline(always)]
+    pub fn get_of_width<const W: usize>(&self, i: usize) -> Option<i64> {
+        if self.width != W {
+            return None;
+        }
+        element(self.data, W, i)
     }
 
     /// Element `i` of the intset blob `blob` (header included) whose elements are `width`
@@ -197,6 +203,32 @@ pub fn encode(sorted: &[i64], out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn get_of_width_is_get_for_the_set_width_only() {
+        for vals in [
+            vec![-5i64, 1, 300],
+            vec![-70_000, 5, 70_000],
+            vec![i64::MIN, 0, i64::MAX],
+        ] {
+            let mut blob = Vec::new();
+            encode(&vals, &mut blob);
+            let s = Intset::parse(&blob).unwrap();
+            for i in 0..=vals.len() {
+                let (w2, w4, w8) = (
+                    s.get_of_width::<2>(i),
+                    s.get_of_width::<4>(i),
+                    s.get_of_width::<8>(i),
+                );
+                let (want, none) = (s.get(i), None);
+                match s.width() {
+                    2 => assert_eq!((w2, w4, w8), (want, none, none)),
+                    4 => assert_eq!((w2, w4, w8), (none, want, none)),
+                    _ => assert_eq!((w2, w4, w8), (none, none, want)),
+                }
+            }
+        }
+    }
 
     #[test]
     fn doc_vector() {

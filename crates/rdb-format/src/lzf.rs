@@ -447,9 +447,9 @@ pub fn decompress_reusing(
         Some(buf) => decode(input, expected_len, &mut SliceOut { buf, pos: 0 }),
         // Not reached (the buffer was just grown), but never an `Ok` without the output.
         None => Err(LzfError::OutputTooShort {
-            offset: input.len() as u64,
+            offset: wide(input.len()),
             produced: 0,
-            expected_len: expected_len as u64,
+            expected_len: wide(expected_len),
         }),
     }
 }

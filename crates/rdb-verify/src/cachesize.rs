@@ -32,10 +32,10 @@
 //!   (its size in the file: the server keeps each node as stored) and its rax key (48 B for the
 //!   first node, [`CacheModel::rax_per_node`] = 80 B for each further one: a split, a branching
 //!   node and a leaf); an empty rax is its struct plus a 4-byte head node
-//!   ([`CacheModel::rax_new`], 40 B). Per group: `streamCG` (40 → 48 B) + two empty raxes + its key in the groups rax
-//!   ([`CacheModel::rax_per_name`] + name length); per PEL entry a `streamNACK` (24 → 32 B) +
-//!   56 B of rax; per consumer a `streamConsumer` (→ 32 B) + name sds + an empty rax + its key;
-//!   per consumer PEL entry 56 B of rax. The rax per-key figures are the only constants fitted to
+//!   ([`CacheModel::rax_new`], 40 B). Per group: `streamCG` (40 → 48 B) + two empty raxes + its
+//!   key in the groups rax ([`CacheModel::rax_per_name`] + name length); per PEL entry a
+//!   `streamNACK` (24 → 32 B) + 56 B of rax; per consumer a `streamConsumer` (→ 32 B) + name
+//!   sds + an empty rax + its key; per consumer PEL entry 56 B of rax. The rax per-key figures are the only constants fitted to
 //!   measurements (rax node layouts depend on how the keys share prefixes).
 //! * **Modules**: robj + the size of the serialised value.
 //!
@@ -952,24 +952,12 @@ impl ValueCost {
     /// interval are consecutive: a binary search finds where each run ends, and the run's sums
     /// are its length times its first member's sizes.
     pub fn int_set_members(&mut self, model: &CacheModel, set: &Intset<'_>) {
-        let data = set.element_bytes();
         // One copy of the run loop per width, so that an element load is one fixed-size load.
+        let n = set.len();
         match set.width() {
-            2 => self.int_runs(model, set.len(), |i| {
-                data.get(2 * i..)
-                    .and_then(<[u8]>::first_chunk::<2>)
-                    .map_or(i64::MAX, |b| i64::from(i16::from_le_bytes(*b)))
-            }),
-            4 => self.int_runs(model, set.len(), |i| {
-                data.get(4 * i..)
-                    .and_then(<[u8]>::first_chunk::<4>)
-                    .map_or(i64::MAX, |b| i64::from(i32::from_le_bytes(*b)))
-            }),
-            _ => self.int_runs(model, set.len(), |i| {
-                data.get(8 * i..)
-                    .and_then(<[u8]>::first_chunk::<8>)
-                    .map_or(i64::MAX, |b| i64::from_le_bytes(*b))
-            }),
+            2 => self.int_runs(model, n, |i| set.get_of_width::<2>(i).unwrap_or(i64::MAX)),
+            4 => self.int_runs(model, n, |i| set.get_of_width::<4>(i).unwrap_or(i64::MAX)),
+            _ => self.int_runs(model, n, |i| set.get_of_width::<8>(i).unwrap_or(i64::MAX)),
         }
     }
 
