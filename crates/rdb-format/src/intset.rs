@@ -187,16 +187,21 @@ pub fn width_for(v: i64) -> usize {
 }
 
 /// Encodes sorted, unique values as an intset with the smallest width.
+///
+/// The width comes from the first and last values (the extremes of sorted input); each value
+/// is then stored at that width in one pass without a per-value branch.
 pub fn encode(sorted: &[i64], out: &mut Vec<u8>) {
-    let width = sorted.iter().copied().map(width_for).max().unwrap_or(2);
+    let width = match (sorted.first(), sorted.last()) {
+        (Some(&lo), Some(&hi)) => width_for(lo).max(width_for(hi)),
+        _ => 2,
+    };
+    out.reserve(8 + sorted.len() * width);
     out.extend_from_slice(&(width as u32).to_le_bytes());
     out.extend_from_slice(&(sorted.len() as u32).to_le_bytes());
-    for &v in sorted {
-        match width {
-            2 => out.extend_from_slice(&(v as i16).to_le_bytes()),
-            4 => out.extend_from_slice(&(v as i32).to_le_bytes()),
-            _ => out.extend_from_slice(&v.to_le_bytes()),
-        }
+    match width {
+        2 => out.extend(sorted.iter().flat_map(|&v| (v as i16).to_le_bytes())),
+        4 => out.extend(sorted.iter().flat_map(|&v| (v as i32).to_le_bytes())),
+        _ => out.extend(sorted.iter().flat_map(|&v| v.to_le_bytes())),
     }
 }
 
@@ -297,6 +302,30 @@ mod tests {
                     vals[at] = keep;
                 }
             }
+        }
+    }
+
+    #[test]
+    fn encode_uses_the_width_of_the_widest_value() {
+        // The widest value of sorted input is the first or the last one; each case is
+        // checked against the widest of all values (the per-value rule) and read back.
+        let cases: [&[i64]; 7] = [
+            &[0],
+            &[-70_000, 5],
+            &[5, 70_000],
+            &[i64::from(i16::MIN), i64::from(i16::MAX)],
+            &[i64::from(i16::MIN) - 1, 0],
+            &[i64::MIN, 0, 1],
+            &[-1, 3_000_000_000, i64::MAX],
+        ];
+        for vals in cases {
+            let mut out = Vec::new();
+            encode(vals, &mut out);
+            let want = vals.iter().copied().map(width_for).max().unwrap_or(2);
+            let s = Intset::parse(&out).unwrap();
+            assert_eq!(s.width(), want, "{vals:?}");
+            assert_eq!(s.iter().collect::<Vec<_>>(), vals);
+            assert_eq!(out.len(), 8 + vals.len() * want);
         }
     }
 

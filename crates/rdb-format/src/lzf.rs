@@ -751,15 +751,6 @@ impl Default for Compressor {
     }
 }
 
-/// The 4 bytes at `at` as a little-endian `u32` (0 past the end; callers stay in bounds).
-#[inline(always)]
-fn load32(input: &[u8], at: usize) -> u32 {
-    input
-        .get(at..)
-        .and_then(<[u8]>::first_chunk::<4>)
-        .map_or(0, |w| u32::from_le_bytes(*w))
-}
-
 /// The 8 bytes at `at` as a little-endian `u64` (0 past the end; callers stay in bounds).
 #[inline(always)]
 fn load64(input: &[u8], at: usize) -> u64 {
@@ -1036,7 +1027,11 @@ impl Compressor {
 
     /// The match finder: writes the tokens of `input` into `tok`, giving up (`None`) as soon as
     /// the stream is known to need more than `cap` bytes.
-    #[inline(always)]
+    ///
+    /// Not inlined: inside the RDB writer's `encode_string` the probe loop kept the table
+    /// pointer and `base` on the stack (two reloads a position); on its own they stay in
+    /// registers (writer on the mixed dataset's strings 0.99 → 0.97 s).
+    #[inline(never)]
     fn tokens(
         &mut self,
         input: &[u8],
@@ -1049,55 +1044,61 @@ impl Compressor {
         let mut ip = 0usize;
         // Misses since the last match, scaled: the step is `misses >> SKIP_SHIFT`.
         let mut misses: usize = 1 << SKIP_SHIFT;
-        // A 4-byte load at `ip` stays in bounds (the last 3 bytes end as literals). Written as
-        // `ip < n - 3` with `n >= 3` known, so that the compiler sees `ip + 4 <= n` without
-        // overflow and drops the bounds checks of both loads (`cand < ip` below): the miss
-        // path went from about 40 instructions to 22.
-        if let Some(probe_end) = n.checked_sub(3) {
-            while ip < probe_end {
-                let word = load32(input, ip);
-                let slot = self.table.get_mut(hash(word))?;
-                let prev = std::mem::replace(slot, base + ip as u32);
-                // Entries of earlier calls are below `base`: their `cand` wraps past `ip`, so the
-                // distance check rejects them (base + n never overflows, see above).
-                let cand = prev.wrapping_sub(base) as usize;
-                let distance = ip.wrapping_sub(cand);
-                // A match needs 4 equal bytes although LZF can encode 3: on typical values (words
-                // between other bytes) a 3-byte match mostly cuts a longer one that starts a byte
-                // or two later; with 4-byte keys the benchmark's semi-compressible values come out
-                // 1–4 % smaller than with 3-byte keys (liblzf), at the same speed.
-                if cand < ip && distance <= MAX_DISTANCE && load32(input, cand) == word {
-                    let len = match_len(input, cand, ip, (n - ip).min(MAX_MATCH));
-                    tok.pending_literals(input, lit_start, ip)?;
-                    tok.backref(distance, len)?;
-                    if tok.pos > cap {
-                        return None;
-                    }
-                    let end = ip + len;
-                    // Positions inside the match are not hashed (liblzf's VERY_FAST hashes the
-                    // last two; hashing only the last one measured the same as both): on
-                    // semi-compressible values of 4–64 KiB and of 100–2000 bytes that costs
-                    // 0.3–0.4 % of output size (0.8 % on the big-values dataset: 505.1 vs 501.0 MB)
-                    // and saves 8–12 % of the time (alternating runs, best of 5 each, `rdb-testkit`
-                    // example `lzf_compress_speed`).
-                    ip = end;
-                    lit_start = ip;
-                    misses = 1 << SKIP_SHIFT;
-                    continue;
+        // The loop runs while 4 bytes can be loaded at `ip` (the last 3 bytes end as literals):
+        // the loop condition is the bounds check of that load, and with `cand < ip` the
+        // candidate's load is known in bounds too. (Loads with a zero fallback under an
+        // `ip < n - 3` loop compiled to a select on each probe plus a branch before the
+        // candidate's load: the writer took 1.05 s on the mixed dataset's strings and 2.74 s on
+        // big-values, against 0.98 and 2.55 s with this form.)
+        while let Some(&at_ip) = input.get(ip..).and_then(<[u8]>::first_chunk::<4>) {
+            let word = u32::from_le_bytes(at_ip);
+            let slot = self.table.get_mut(hash(word))?;
+            let prev = std::mem::replace(slot, base + ip as u32);
+            // Entries of earlier calls are below `base`: their `cand` wraps past `ip`, so the
+            // distance check rejects them (base + n never overflows, see above).
+            let cand = prev.wrapping_sub(base) as usize;
+            let distance = ip.wrapping_sub(cand);
+            // A match needs 4 equal bytes although LZF can encode 3: on typical values (words
+            // between other bytes) a 3-byte match mostly cuts a longer one that starts a byte
+            // or two later; with 4-byte keys the benchmark's semi-compressible values come out
+            // 1–4 % smaller than with 3-byte keys (liblzf), at the same speed.
+            if cand < ip
+                && distance <= MAX_DISTANCE
+                && input
+                    .get(cand..)
+                    .and_then(<[u8]>::first_chunk::<4>)
+                    .is_some_and(|c| u32::from_le_bytes(*c) == word)
+            {
+                let len = match_len(input, cand, ip, (n - ip).min(MAX_MATCH));
+                tok.pending_literals(input, lit_start, ip)?;
+                tok.backref(distance, len)?;
+                if tok.pos > cap {
+                    return None;
                 }
-                if misses < DENSE_END {
-                    // `skip_step(misses) == 1` here: the common case after a match, kept to one
-                    // predictable branch (the literal room is checked when the match is written).
-                    ip += 1;
-                } else {
-                    ip += skip_step(misses);
-                    // The pending literals alone already need this much room.
-                    if tok.pos + (ip - lit_start) > cap {
-                        return None;
-                    }
-                }
-                misses += 1;
+                let end = ip + len;
+                // Positions inside the match are not hashed (liblzf's VERY_FAST hashes the
+                // last two; hashing only the last one measured the same as both): on
+                // semi-compressible values of 4–64 KiB and of 100–2000 bytes that costs
+                // 0.3–0.4 % of output size (0.8 % on the big-values dataset: 505.1 vs 501.0 MB)
+                // and saves 8–12 % of the time (alternating runs, best of 5 each, `rdb-testkit`
+                // example `lzf_compress_speed`).
+                ip = end;
+                lit_start = ip;
+                misses = 1 << SKIP_SHIFT;
+                continue;
             }
+            if misses < DENSE_END {
+                // `skip_step(misses) == 1` here: the common case after a match, kept to one
+                // predictable branch (the literal room is checked when the match is written).
+                ip += 1;
+            } else {
+                ip += skip_step(misses);
+                // The pending literals alone already need this much room.
+                if tok.pos + (ip - lit_start) > cap {
+                    return None;
+                }
+            }
+            misses += 1;
         }
         tok.literals(input, lit_start, n)?;
         if tok.pos > cap {

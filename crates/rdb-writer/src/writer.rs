@@ -427,7 +427,7 @@ impl<W: Write> RdbWriter<W> {
             Value::List(items) if items.is_empty() => return Ok(self.skip_empty()),
             Value::List(items) => Plan::List(items),
             Value::Set(m) if m.is_empty() => return Ok(self.skip_empty()),
-            Value::Set(m) => Plan::Set(m, set::plan(m, &self.enc).map_err(invalid)?),
+            Value::Set(m) => Plan::Set(m, set::plan(m, &mut self.enc).map_err(invalid)?),
             Value::SortedSet(p) if p.is_empty() => return Ok(self.skip_empty()),
             Value::SortedSet(p) => Plan::ZSet(p, zset::plan(p, &self.enc).map_err(invalid)?),
             Value::Hash(f) if f.is_empty() => return Ok(self.skip_empty()),

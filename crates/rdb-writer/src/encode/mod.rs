@@ -28,6 +28,10 @@ pub(crate) struct Encoder {
     pub(crate) compressor: Option<Compressor>,
     pub(crate) lp: ListpackBuilder,
     pub(crate) zl: ZiplistBuilder,
+    /// An intset's sorted values, from [`set::plan`] to [`set::write`] (reused).
+    pub(crate) ints: Vec<i64>,
+    /// Scratch space for a value encoded before it is written as a string (reused).
+    pub(crate) blob: Vec<u8>,
 }
 
 impl Encoder {
@@ -44,6 +48,8 @@ impl Encoder {
             compressor: compression.then(Compressor::new),
             lp: ListpackBuilder::new(),
             zl: ZiplistBuilder::new(),
+            ints: Vec::new(),
+            blob: Vec::new(),
         }
     }
 

@@ -13,8 +13,8 @@ use crate::sink::Sink;
 /// The encoding chosen for a set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum SetPlan {
-    /// Every member a canonical int64: the sorted values.
-    Intset(Vec<i64>),
+    /// Every member a canonical int64: the sorted values are in [`Encoder::ints`].
+    Intset,
     /// A listpack of the members in the given order.
     Listpack,
     /// Type 2: `len n`, the members in the given order.
@@ -24,39 +24,45 @@ pub(crate) enum SetPlan {
 impl SetPlan {
     pub(crate) fn rdb_type(&self) -> RdbType {
         match self {
-            SetPlan::Intset(_) => RdbType::SET_INTSET,
+            SetPlan::Intset => RdbType::SET_INTSET,
             SetPlan::Listpack => RdbType::SET_LISTPACK,
             SetPlan::Hashtable => RdbType::SET,
         }
     }
 }
 
-/// Sorted int64 values of `members` when every member is a canonical decimal and there are
-/// at most `max` of them.
-fn intset_values<T: AsRef<[u8]>>(members: &[T], max: usize) -> Option<Vec<i64>> {
+/// Fills `values` with the sorted int64 values of `members` and returns true when every
+/// member is a canonical decimal and there are at most `max` of them (otherwise `values`
+/// holds no meaning).
+fn intset_values<T: AsRef<[u8]>>(members: &[T], max: usize, values: &mut Vec<i64>) -> bool {
+    values.clear();
     if members.len() > max {
-        return None;
+        return false;
     }
-    let mut v = members
-        .iter()
-        .map(|m| parse_canonical_i64(m.as_ref()))
-        .collect::<Option<Vec<i64>>>()?;
-    v.sort_unstable();
-    Some(v)
+    values.reserve(members.len());
+    for m in members {
+        match parse_canonical_i64(m.as_ref()) {
+            Some(v) => values.push(v),
+            None => return false,
+        }
+    }
+    values.sort_unstable();
+    true
 }
 
 /// Chooses the encoding the server would use for a non-empty set; `Err` names a duplicate.
-pub(crate) fn plan<T: AsRef<[u8]>>(members: &[T], enc: &Encoder) -> Result<SetPlan, String> {
+/// An intset's sorted values are left in `enc.ints`.
+pub(crate) fn plan<T: AsRef<[u8]>>(members: &[T], enc: &mut Encoder) -> Result<SetPlan, String> {
     let cfg = &enc.cfg;
-    if let Some(values) = intset_values(members, cfg.set_max_intset_entries) {
-        let dup = values.windows(2).find_map(|w| match w {
+    if intset_values(members, cfg.set_max_intset_entries, &mut enc.ints) {
+        let dup = enc.ints.windows(2).find_map(|w| match w {
             [a, b] if a == b => Some(*a),
             _ => None,
         });
         if let Some(d) = dup {
             return Err(format!("duplicate set member \"{d}\""));
         }
-        return Ok(SetPlan::Intset(values));
+        return Ok(SetPlan::Intset);
     }
     if let Some(d) = first_duplicate(members, AsRef::as_ref) {
         return Err(format!(
@@ -83,10 +89,12 @@ pub(crate) fn write<W: Write, T: AsRef<[u8]>>(
     plan: &SetPlan,
 ) -> io::Result<()> {
     match plan {
-        SetPlan::Intset(values) => {
-            let mut blob = Vec::with_capacity(8 + values.len() * 8);
-            intset::encode(values, &mut blob);
+        SetPlan::Intset => {
+            let mut blob = std::mem::take(&mut enc.blob);
+            blob.clear();
+            intset::encode(&enc.ints, &mut blob);
             enc.string(&blob, &mut sink.buf);
+            enc.blob = blob;
         }
         SetPlan::Listpack => {
             for m in members {
