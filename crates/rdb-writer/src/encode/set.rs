@@ -10,6 +10,9 @@ use rdb_format::RdbType;
 use super::{first_duplicate, Encoder};
 use crate::sink::Sink;
 
+/// Largest intset buffers (bytes) the encoder keeps from one set to the next.
+const KEEP_BYTES: usize = 1 << 20;
+
 /// The encoding chosen for a set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum SetPlan {
@@ -94,7 +97,14 @@ pub(crate) fn write<W: Write, T: AsRef<[u8]>>(
             blob.clear();
             intset::encode(&enc.ints, &mut blob);
             enc.string(&blob, &mut sink.buf);
-            enc.blob = blob;
+            // Keep buffers of a usual size, not ones grown for a huge intset (a raised
+            // `set-max-intset-entries`).
+            if blob.capacity() <= KEEP_BYTES {
+                enc.blob = blob;
+            }
+            if enc.ints.capacity() * 8 > KEEP_BYTES {
+                enc.ints = Vec::new();
+            }
         }
         SetPlan::Listpack => {
             for m in members {
