@@ -188,9 +188,14 @@ pub fn width_for(v: i64) -> usize {
 
 /// Encodes sorted, unique values as an intset with the smallest width.
 ///
-/// The width comes from the first and last values (the extremes of sorted input); each value
-/// is then stored at that width in one pass without a per-value branch.
+/// The width comes from the first and last values (the extremes of sorted input, so unsorted
+/// input would be cut to a narrower width; debug builds check the order); each value is then
+/// stored at that width in one pass without a per-value branch.
 pub fn encode(sorted: &[i64], out: &mut Vec<u8>) {
+    debug_assert!(
+        sorted.windows(2).all(|w| w.first() < w.last()),
+        "intset::encode needs sorted, unique values"
+    );
     let width = match (sorted.first(), sorted.last()) {
         (Some(&lo), Some(&hi)) => width_for(lo).max(width_for(hi)),
         _ => 2,
@@ -337,8 +342,8 @@ mod tests {
             let s = Intset::parse(&out).unwrap();
             assert_eq!(s.iter().collect::<Vec<_>>(), vals);
         }
-        let mut out = Vec::new();
-        encode(&[3, 2], &mut out);
+        // Out of order (`encode` takes sorted input only): written as they are.
+        let out = raw_blob(&[3, 2], 2);
         assert_eq!(
             Intset::parse(&out)
                 .unwrap()

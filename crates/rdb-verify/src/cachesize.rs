@@ -35,8 +35,9 @@
 //!   ([`CacheModel::rax_new`], 40 B). Per group: `streamCG` (40 → 48 B) + two empty raxes + its
 //!   key in the groups rax ([`CacheModel::rax_per_name`] + name length); per PEL entry a
 //!   `streamNACK` (24 → 32 B) + 56 B of rax; per consumer a `streamConsumer` (→ 32 B) + name
-//!   sds + an empty rax + its key; per consumer PEL entry 56 B of rax. The rax per-key figures are the only constants fitted to
-//!   measurements (rax node layouts depend on how the keys share prefixes).
+//!   sds + an empty rax + its key; per consumer PEL entry 56 B of rax. The rax per-key
+//!   figures are the only constants fitted to measurements (rax node layouts depend on how the
+//!   keys share prefixes).
 //! * **Modules**: robj + the size of the serialised value.
 //!
 //! **Valkey 8.1+** ([`ObjectLayout::Valkey81`], [`CacheModel::valkey_8_1`]) keeps no
