@@ -157,6 +157,83 @@ mod tests {
         }
     }
 
+    /// Every text of up to three bytes over digits, signs, the bytes next to the digits
+    /// and bytes whose high nibble is 3 or whose value is a digit plus 0x80.
+    #[test]
+    fn short_texts_agree_with_the_reference() {
+        let alphabet: Vec<u8> = (b'0'..=b'9')
+            .chain([
+                b'-', b'+', b'/', b':', b' ', 0, b';', b'?', 0xB0, 0xB9, 0x20, 0x3F, 0xFF,
+            ])
+            .collect();
+        let mut texts: Vec<Vec<u8>> = vec![Vec::new()];
+        for _ in 0..3 {
+            let longer: Vec<Vec<u8>> = texts
+                .iter()
+                .filter(|t| t.len() == texts.last().map_or(0, Vec::len))
+                .flat_map(|t| {
+                    alphabet.iter().map(move |&c| {
+                        let mut u = t.clone();
+                        u.push(c);
+                        u
+                    })
+                })
+                .collect();
+            texts.extend(longer);
+        }
+        assert_eq!(texts.len(), 1 + 23 + 23 * 23 + 23 * 23 * 23);
+        for t in &texts {
+            assert_eq!(parse_canonical_i64(t), reference(t), "{t:?}");
+        }
+    }
+
+    /// Every length 1..=21, each digit position replaced by each other byte (the chunk
+    /// boundaries at 8 and 16 digits included), plus the range ends.
+    #[test]
+    fn every_length_and_position_agrees_with_the_reference() {
+        let mut checked = 0;
+        for neg in [false, true] {
+            for n in 1..=21usize {
+                let mut text: Vec<u8> = if neg { vec![b'-'] } else { Vec::new() };
+                text.extend((0..n).map(|i| b"9182736450"[i % 10]));
+                assert_eq!(parse_canonical_i64(&text), reference(&text), "{text:?}");
+                for at in 0..text.len() {
+                    for c in 0..=255u8 {
+                        let mut bent = text.clone();
+                        bent[at] = c;
+                        assert_eq!(parse_canonical_i64(&bent), reference(&bent), "{bent:?}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 100_000);
+        for v in [
+            i64::MAX,
+            i64::MIN,
+            i64::MAX - 1,
+            i64::MIN + 1,
+            99_999_999,
+            100_000_000,
+            -99_999_999,
+            -100_000_000,
+            9_999_999_999_999_999,
+            10_000_000_000_000_000,
+        ] {
+            let text = v.to_string();
+            assert_eq!(parse_canonical_i64(text.as_bytes()), Some(v), "{text}");
+        }
+        for text in [
+            "9223372036854775808",
+            "-9223372036854775809",
+            "18446744073709551615",
+            "9999999999999999999",
+            "-9999999999999999999",
+        ] {
+            assert_eq!(parse_canonical_i64(text.as_bytes()), None, "{text}");
+        }
+    }
+
     #[test]
     fn text() {
         for v in [0i64, 1, -1, 42, i64::MIN, i64::MAX, -4096] {

@@ -1,5 +1,6 @@
 //! Building the owned [`Keyspace`] from events.
 
+use bytes::BytesMut;
 use rdb_format::Element;
 use rdb_model::{
     Bytes, Consumer, ConsumerGroup, Entry, HashField, Keyspace, ModuleAux, ModuleValue,
@@ -9,29 +10,83 @@ use rdb_model::{
 use crate::event::Event;
 use crate::{Limits, Parser, ReadResult, SliceSource};
 
-fn owned(e: Element<'_>) -> Bytes {
-    Bytes::from(e.to_vec())
-}
+/// Largest chunk of the builder's byte arena (the first is 256 bytes, each next one twice the
+/// last: a builder for one small key allocates little).
+const ARENA_CHUNK: usize = 64 << 10;
+
+/// Byte strings of at most this length are copied into the arena; longer ones get an
+/// allocation of their own (so that one big value never pins a shared chunk).
+const ARENA_MAX: usize = 4 << 10;
 
 /// Accumulates events into a [`Keyspace`].
-#[derive(Debug, Default)]
+///
+/// Keys, elements and string values of at most 4 KiB are copied into shared chunks of up to
+/// 64 KiB, one after the other, each a [`Bytes`] slice of its chunk: no allocation (and no
+/// allocator header) per element, and a collection's elements lie next to each other in
+/// memory, in file order. A chunk is freed when the last byte string in it is dropped.
+#[derive(Debug)]
 pub struct KeyspaceBuilder {
     ks: Keyspace,
     current: Option<(u32, Entry)>,
     string: Vec<u8>,
+    arena: BytesMut,
+    /// Size of the arena's current chunk.
+    chunk: usize,
+}
+
+impl Default for KeyspaceBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl KeyspaceBuilder {
     /// An empty builder.
     pub fn new() -> Self {
-        Self::default()
+        Self {
+            ks: Keyspace::default(),
+            current: None,
+            string: Vec::new(),
+            arena: BytesMut::new(),
+            chunk: 0,
+        }
+    }
+
+    /// `bytes` as an owned byte string.
+    fn bytes(&mut self, bytes: &[u8]) -> Bytes {
+        if bytes.is_empty() {
+            return Bytes::new();
+        }
+        if bytes.len() > ARENA_MAX {
+            return Bytes::copy_from_slice(bytes);
+        }
+        if self.arena.capacity() - self.arena.len() < bytes.len() {
+            self.chunk = (self.chunk * 2).clamp(256, ARENA_CHUNK).max(bytes.len());
+            self.arena = BytesMut::with_capacity(self.chunk);
+        }
+        self.arena.extend_from_slice(bytes);
+        self.arena.split().freeze()
+    }
+
+    /// `e`'s byte form as an owned byte string.
+    fn owned(&mut self, e: Element<'_>) -> Bytes {
+        match e {
+            Element::Str(s) => self.bytes(s),
+            Element::Int(v) => self.bytes(rdb_format::IntText::new(v).as_bytes()),
+        }
     }
 
     /// Feeds one event.
     pub fn push(&mut self, ev: &Event<'_>) {
         match *ev {
-            Event::Aux { key, value } => self.ks.aux.push((owned(key), owned(value))),
-            Event::Function { code } => self.ks.functions.push(owned(code)),
+            Event::Aux { key, value } => {
+                let pair = (self.owned(key), self.owned(value));
+                self.ks.aux.push(pair);
+            }
+            Event::Function { code } => {
+                let code = self.owned(code);
+                self.ks.functions.push(code);
+            }
             Event::ModuleAux {
                 module_id,
                 when,
@@ -56,10 +111,11 @@ impl KeyspaceBuilder {
                 };
                 self.string.clear();
                 let db = u32::try_from(k.db).unwrap_or(u32::MAX);
+                let key = self.owned(k.key);
                 self.current = Some((
                     db,
                     Entry {
-                        key: owned(k.key),
+                        key,
                         value,
                         expire_at_ms: k.expire_at_ms,
                         lru_idle_s: k.lru_idle_s,
@@ -69,6 +125,7 @@ impl KeyspaceBuilder {
             }
             Event::StringChunk(c) => c.append_to(&mut self.string),
             Event::ListItem(v) => {
+                let v = self.owned(v);
                 if let Some((
                     _,
                     Entry {
@@ -77,10 +134,11 @@ impl KeyspaceBuilder {
                     },
                 )) = &mut self.current
                 {
-                    l.push(owned(v));
+                    l.push(v);
                 }
             }
             Event::SetMember(v) => {
+                let v = self.owned(v);
                 if let Some((
                     _,
                     Entry {
@@ -89,10 +147,11 @@ impl KeyspaceBuilder {
                     },
                 )) = &mut self.current
                 {
-                    l.push(owned(v));
+                    l.push(v);
                 }
             }
             Event::ZSetMember { member, score, .. } => {
+                let member = self.owned(member);
                 if let Some((
                     _,
                     Entry {
@@ -101,7 +160,7 @@ impl KeyspaceBuilder {
                     },
                 )) = &mut self.current
                 {
-                    l.push((owned(member), score));
+                    l.push((member, score));
                 }
             }
             Event::HashField {
@@ -109,6 +168,7 @@ impl KeyspaceBuilder {
                 value,
                 expire_at_ms,
             } => {
+                let (field, value) = (self.owned(field), self.owned(value));
                 if let Some((
                     _,
                     Entry {
@@ -118,19 +178,20 @@ impl KeyspaceBuilder {
                 )) = &mut self.current
                 {
                     l.push(HashField {
-                        field: owned(field),
-                        value: owned(value),
+                        field,
+                        value,
                         expire_at_ms,
                     });
                 }
             }
             Event::StreamEntry(e) => {
-                if let Some(s) = self.stream() {
-                    if !e.deleted {
-                        s.entries.push(StreamEntry {
-                            id: e.id,
-                            fields: e.fields().map(|(f, v)| (owned(f), owned(v))).collect(),
-                        });
+                if !e.deleted && self.stream().is_some() {
+                    let fields = e
+                        .fields()
+                        .map(|(f, v)| (self.owned(f), self.owned(v)))
+                        .collect();
+                    if let Some(s) = self.stream() {
+                        s.entries.push(StreamEntry { id: e.id, fields });
                     }
                 }
             }
@@ -149,9 +210,10 @@ impl KeyspaceBuilder {
                 entries_read,
                 ..
             } => {
+                let name = self.owned(name);
                 if let Some(s) = self.stream() {
                     s.groups.push(ConsumerGroup {
-                        name: owned(name),
+                        name,
                         last_delivered_id,
                         entries_read: entries_read.filter(|&v| v >= 0),
                         pel: Vec::new(),
@@ -178,9 +240,10 @@ impl KeyspaceBuilder {
                 active_time_ms,
                 ..
             } => {
+                let name = self.owned(name);
                 if let Some(g) = self.stream().and_then(|s| s.groups.last_mut()) {
                     g.consumers.push(Consumer {
-                        name: owned(name),
+                        name,
                         seen_time_ms,
                         active_time_ms,
                         pel: Vec::new(),
@@ -207,7 +270,14 @@ impl KeyspaceBuilder {
             Event::KeyEnd => {
                 if let Some((db, mut e)) = self.current.take() {
                     if let Value::String(s) = &mut e.value {
-                        *s = Bytes::from(std::mem::take(&mut self.string));
+                        *s = if self.string.len() <= ARENA_MAX {
+                            let string = std::mem::take(&mut self.string);
+                            let b = self.bytes(&string);
+                            self.string = string;
+                            b
+                        } else {
+                            Bytes::from(std::mem::take(&mut self.string))
+                        };
                     }
                     self.ks.db_mut(db).entries.push(e);
                 }
