@@ -2,8 +2,9 @@
 # Our writer vs the server's own SAVE, on the datasets of gen_datasets.sh.
 #
 #   benches/compare_save.sh [DATA_DIR=benches/data]
+#   benches/compare_save.sh FILE.rdb...      (e.g. the per-type files of split_by_type.sh)
 #
-# For each of small-strings.rdb, mixed.rdb, big-values.rdb in DATA_DIR, one run of
+# For each of small-strings.rdb, mixed.rdb, big-values.rdb in DATA_DIR (or each FILE), one run of
 # `rdbkit-bench compare-save` (release build): it reads the file into a Keyspace once (untimed),
 # starts /usr/bin/redis-server on a copy of it, pins the server and itself to core 0 (taskset),
 # then alternates ROUNDS (default 3) rounds of
@@ -12,17 +13,33 @@
 #   write_keyspace x2       (big-values only: the keyspace split by hash slot into two node
 #                            groups, two writers in parallel on cores 0,1)
 # and prints seconds, MB/s, keys/s and the SAVE/writer time ratio per round and the medians.
-# Results are appended as JSON lines to DATA_DIR/compare_save.jsonl (truncated first).
+# Results are appended as JSON lines to DATA_DIR/compare_save.jsonl (truncated first; with FILE
+# arguments, compare_save.jsonl in the first file's directory).
 # Environment: ROUNDS, REDIS_SERVER, RDBKIT_BENCH (prebuilt binary; otherwise built with cargo,
 # honouring CARGO_TARGET_DIR), SPLIT_ALL=1 (the x2 variant on every dataset).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-DATA="${1:-$ROOT/benches/data}"
+FILES=()
+if [ $# -gt 0 ] && [ -f "$1" ]; then
+    FILES=("$@")
+    DATA="$(dirname "$1")"
+else
+    DATA="${1:-$ROOT/benches/data}"
+fi
 ROUNDS="${ROUNDS:-3}"
 REDIS_SERVER="${REDIS_SERVER:-/usr/bin/redis-server}"
 [ -x "$REDIS_SERVER" ] || { echo "compare_save.sh: $REDIS_SERVER not found" >&2; exit 2; }
 [ -d "$DATA" ] || { echo "compare_save.sh: $DATA not found (run benches/gen_datasets.sh)" >&2; exit 2; }
+if [ ${#FILES[@]} -eq 0 ]; then
+    for name in small-strings mixed big-values; do
+        if [ -f "$DATA/$name.rdb" ]; then
+            FILES+=("$DATA/$name.rdb")
+        else
+            echo "skipping $name: $DATA/$name.rdb missing"
+        fi
+    done
+fi
 
 if [ -z "${RDBKIT_BENCH:-}" ]; then
     (cd "$ROOT" && cargo build --release -q -p rdb-testkit --bin rdbkit-bench)
@@ -36,9 +53,9 @@ OUT="$DATA/compare_save.jsonl"
 : >"$OUT"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)  nproc: $(nproc)  server: $("$REDIS_SERVER" --version | cut -d' ' -f3)"
 found=0
-for name in small-strings mixed big-values; do
-    f="$DATA/$name.rdb"
-    [ -f "$f" ] || { echo "skipping $name: $f missing"; continue; }
+for f in "${FILES[@]}"; do
+    [ -f "$f" ] || { echo "compare_save.sh: $f not found" >&2; exit 2; }
+    name="$(basename "$f" .rdb)"
     found=1
     split=1
     if [ "$name" = big-values ] || [ "${SPLIT_ALL:-0}" = 1 ]; then split=2; fi
