@@ -8,30 +8,49 @@ use rdb_cluster::manifest::unix_now;
 use rdb_cluster::topology::Topology;
 use rdb_writer::Target;
 
-/// The options of `rdbkit export`, as parsed from the command line.
-#[derive(Debug, Clone)]
+/// The options of `rdbkit export`, as parsed from the command line (its `--help` text is
+/// the field docs below).
+#[derive(Debug, Clone, clap::Args)]
 pub struct ExportArgs {
-    /// `--from SRC`: an `.rdb` file or a JSONL dump.
+    /// Source: an .rdb file (any version) or a JSONL keyspace in the `dump` format.
+    #[arg(long = "from", value_name = "SRC")]
     pub from: PathBuf,
-    /// `--name NAME`.
+    /// Snapshot name: 1 to 1000 characters, no '/', '\', NUL or control characters.
+    #[arg(long, value_name = "NAME")]
     pub name: String,
-    /// `--out DIR`.
+    /// Output directory (must exist).
+    #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// `--shards N`.
+    /// Node groups 0001..N with the 16384 slots split evenly (remainder to the first groups).
+    #[arg(
+        long,
+        value_name = "N",
+        conflicts_with = "topology",
+        required_unless_present = "topology"
+    )]
     pub shards: Option<usize>,
-    /// `--topology FILE`.
+    /// Topology file: {"NodeGroupConfiguration": [{"NodeGroupId": "0001", "Slots": "0-3999"}, ...]}.
+    #[arg(long, value_name = "FILE")]
     pub topology: Option<PathBuf>,
-    /// `--target VERSION` (default `redis-7.0`).
+    /// Engine line the files must load on: redis-6.0, redis-6.2, redis-7.0, redis-7.2, redis-7.4,
+    /// valkey-7.2, valkey-8.0, valkey-8.1, valkey-9.0.
+    #[arg(long, value_name = "VERSION", default_value = "redis-7.0")]
     pub target: String,
-    /// `--db N`.
+    /// Export only this database (written as db 0); required when the source has keys outside db 0.
+    #[arg(long, value_name = "N", conflicts_with = "all_dbs")]
     pub db: Option<u32>,
-    /// `--all-dbs`.
+    /// Keep every database (only with a single node group, --shards 1).
+    #[arg(long)]
     pub all_dbs: bool,
-    /// `--drop-unsupported`.
+    /// Drop what the target cannot represent (hash field TTLs, functions) instead of failing.
+    #[arg(long)]
     pub drop_unsupported: bool,
-    /// `--threads N` (0 = one per CPU).
+    /// Worker threads (default: one per CPU): node files are written in parallel, and with
+    /// more threads than node groups each file's keys too; the output does not depend on it.
+    #[arg(long, value_name = "N", default_value_t = 0)]
     pub threads: usize,
-    /// `--ctime SECS`: the export time (default: now).
+    /// Export time in Unix seconds (ctime AUX, SnapshotCreateTime); default: now.
+    #[arg(long, value_name = "SECS")]
     pub ctime: Option<i64>,
 }
 

@@ -50,61 +50,13 @@ enum Cmd {
     ///
     /// Files: DIR/NAME-0001.rdb ... and DIR/NAME-manifest.json. Never overwrites: if any of them exists,
     /// nothing is written (exit 1). Files appear under their final names only when complete.
-    Export {
-        /// Source: an .rdb file (any version) or a JSONL keyspace in the `dump` format.
-        #[arg(long = "from", value_name = "SRC")]
-        from: PathBuf,
-        /// Snapshot name: 1 to 1000 characters, no '/', '\', NUL or control characters.
-        #[arg(long, value_name = "NAME")]
-        name: String,
-        /// Output directory (must exist).
-        #[arg(long, value_name = "DIR")]
-        out: PathBuf,
-        /// Node groups 0001..N with the 16384 slots split evenly (remainder to the first groups).
-        #[arg(
-            long,
-            value_name = "N",
-            conflicts_with = "topology",
-            required_unless_present = "topology"
-        )]
-        shards: Option<usize>,
-        /// Topology file: {"NodeGroupConfiguration": [{"NodeGroupId": "0001", "Slots": "0-3999"}, ...]}.
-        #[arg(long, value_name = "FILE")]
-        topology: Option<PathBuf>,
-        /// Engine line the files must load on: redis-6.0, redis-6.2, redis-7.0, redis-7.2, redis-7.4,
-        /// valkey-7.2, valkey-8.0, valkey-8.1, valkey-9.0.
-        #[arg(long, value_name = "VERSION", default_value = "redis-7.0")]
-        target: String,
-        /// Export only this database (written as db 0); required when the source has keys outside db 0.
-        #[arg(long, value_name = "N", conflicts_with = "all_dbs")]
-        db: Option<u32>,
-        /// Keep every database (only with a single node group, --shards 1).
-        #[arg(long)]
-        all_dbs: bool,
-        /// Drop what the target cannot represent (hash field TTLs, functions) instead of failing.
-        #[arg(long)]
-        drop_unsupported: bool,
-        /// Worker threads (default: one per CPU): node files are written in parallel, and with
-        /// more threads than node groups each file's keys too; the output does not depend on it.
-        #[arg(long, value_name = "N", default_value_t = 0)]
-        threads: usize,
-        /// Export time in Unix seconds (ctime AUX, SnapshotCreateTime); default: now.
-        #[arg(long, value_name = "SECS")]
-        ctime: Option<i64>,
-    },
+    Export(ExportArgs),
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli: Cli = match rdb_cli::parse_args() {
         Ok(c) => c,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            };
-        }
+        Err(code) => return code,
     };
     match cli.cmd {
         Cmd::Dump {
@@ -114,31 +66,7 @@ fn main() -> ExitCode {
             key,
             types,
         } => cmd_dump(file, format, dbs, key, types),
-        Cmd::Export {
-            from,
-            name,
-            out,
-            shards,
-            topology,
-            target,
-            db,
-            all_dbs,
-            drop_unsupported,
-            threads,
-            ctime,
-        } => cmd_export(ExportArgs {
-            from,
-            name,
-            out,
-            shards,
-            topology,
-            target,
-            db,
-            all_dbs,
-            drop_unsupported,
-            threads,
-            ctime,
-        }),
+        Cmd::Export(args) => cmd_export(args),
     }
 }
 
