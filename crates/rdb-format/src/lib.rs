@@ -38,6 +38,7 @@ pub mod module;
 pub mod slot;
 pub mod stream_lp;
 pub mod string;
+pub mod thresholds;
 pub mod ziplist;
 pub mod zipmap;
 

@@ -145,7 +145,8 @@ use rdb_format::intset::{width_for, Intset};
 use rdb_format::listpack::ListpackBuilder;
 use rdb_format::{Element, TypeKind};
 
-/// The encoding thresholds of the loading server (rdb-format.md §7.2 defaults).
+/// The encoding thresholds of the loading server ([`Default`]: the servers' defaults,
+/// [`rdb_format::thresholds`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Thresholds {
     /// `hash-max-listpack-entries`.
@@ -168,15 +169,18 @@ pub struct Thresholds {
 
 impl Default for Thresholds {
     fn default() -> Self {
+        use rdb_format::thresholds as t;
+        // `usize` → `u64` is lossless on every supported target.
+        let n = |v: usize| v as u64;
         Thresholds {
-            hash_max_listpack_entries: 512,
-            hash_max_listpack_value: 64,
-            set_max_intset_entries: 512,
-            set_max_listpack_entries: 128,
-            set_max_listpack_value: 64,
-            zset_max_listpack_entries: 128,
-            zset_max_listpack_value: 64,
-            list_max_listpack_bytes: 8192,
+            hash_max_listpack_entries: n(t::HASH_MAX_LISTPACK_ENTRIES),
+            hash_max_listpack_value: n(t::HASH_MAX_LISTPACK_VALUE),
+            set_max_intset_entries: n(t::SET_MAX_INTSET_ENTRIES),
+            set_max_listpack_entries: n(t::SET_MAX_LISTPACK_ENTRIES),
+            set_max_listpack_value: n(t::SET_MAX_LISTPACK_VALUE),
+            zset_max_listpack_entries: n(t::ZSET_MAX_LISTPACK_ENTRIES),
+            zset_max_listpack_value: n(t::ZSET_MAX_LISTPACK_VALUE),
+            list_max_listpack_bytes: n(t::list_node_limits(t::LIST_MAX_LISTPACK_SIZE).0),
         }
     }
 }

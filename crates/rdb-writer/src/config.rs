@@ -39,35 +39,26 @@ pub struct EncodingConfig {
 
 impl Default for EncodingConfig {
     fn default() -> Self {
+        use rdb_format::thresholds as t;
         EncodingConfig {
-            hash_max_listpack_entries: 512,
-            hash_max_listpack_value: 64,
-            set_max_intset_entries: 512,
-            set_max_listpack_entries: 128,
-            set_max_listpack_value: 64,
-            zset_max_listpack_entries: 128,
-            zset_max_listpack_value: 64,
-            list_max_listpack_size: -2,
-            stream_node_max_bytes: 4096,
-            stream_node_max_entries: 100,
+            hash_max_listpack_entries: t::HASH_MAX_LISTPACK_ENTRIES,
+            hash_max_listpack_value: t::HASH_MAX_LISTPACK_VALUE,
+            set_max_intset_entries: t::SET_MAX_INTSET_ENTRIES,
+            set_max_listpack_entries: t::SET_MAX_LISTPACK_ENTRIES,
+            set_max_listpack_value: t::SET_MAX_LISTPACK_VALUE,
+            zset_max_listpack_entries: t::ZSET_MAX_LISTPACK_ENTRIES,
+            zset_max_listpack_value: t::ZSET_MAX_LISTPACK_VALUE,
+            list_max_listpack_size: t::LIST_MAX_LISTPACK_SIZE,
+            stream_node_max_bytes: t::STREAM_NODE_MAX_BYTES,
+            stream_node_max_entries: t::STREAM_NODE_MAX_ENTRIES,
         }
     }
 }
 
-/// The quicklist node safety limit for positive `list-max-listpack-size` values.
-pub(crate) const LIST_SAFETY_LIMIT: usize = 8192;
-
 impl EncodingConfig {
     /// `(max node bytes, max node elements)` for list nodes.
     pub(crate) fn list_node_limits(&self) -> (usize, usize) {
-        let fill = self.list_max_listpack_size;
-        if fill >= 0 {
-            let n = usize::try_from(fill).unwrap_or(usize::MAX).max(1);
-            (LIST_SAFETY_LIMIT, n)
-        } else {
-            let level = u32::try_from(fill.unsigned_abs().min(5)).unwrap_or(5) - 1;
-            (4096usize << level, usize::MAX)
-        }
+        rdb_format::thresholds::list_node_limits(self.list_max_listpack_size)
     }
 }
 
