@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 
 use rdb_format::Element;
-use rdb_model::json::{bytes_to_json, entry_to_json, score_to_string};
+use rdb_model::json::{bytes_to_json, entry_to_json};
 use rdb_model::{Entry, Value, ValueType};
 use rdb_reader::{Event, KeyspaceBuilder, Parser, ReadError, Source};
 use regex::bytes::Regex;
@@ -182,149 +182,15 @@ pub fn resp_cmd(out: &mut impl Write, args: &[&[u8]]) -> io::Result<()> {
     Ok(())
 }
 
-/// Elements per variadic command.
-const BATCH: usize = 512;
-
+/// Writes the commands that recreate `e` ([`rdb_model::commands`]); a module value, which
+/// has none, is named on stderr and skipped.
 fn resp_entry(out: &mut impl Write, e: &Entry) -> io::Result<()> {
-    let key: &[u8] = &e.key;
-    let mut batched =
-        |cmd: &[u8], items: &mut dyn Iterator<Item = Vec<Vec<u8>>>| -> io::Result<()> {
-            let mut args: Vec<Vec<u8>> = Vec::new();
-            let mut n = 0;
-            loop {
-                let next = items.next();
-                let flush = next.is_none() || n == BATCH;
-                if flush && n > 0 {
-                    let mut all: Vec<&[u8]> = vec![cmd, key];
-                    all.extend(args.iter().map(Vec::as_slice));
-                    resp_cmd(out, &all)?;
-                    args.clear();
-                    n = 0;
-                }
-                match next {
-                    Some(group) => {
-                        args.extend(group);
-                        n += 1;
-                    }
-                    None => return Ok(()),
-                }
-            }
-        };
-    match &e.value {
-        Value::String(s) => resp_cmd(out, &[b"SET", key, s])?,
-        Value::List(l) => batched(b"RPUSH", &mut l.iter().map(|x| vec![x.to_vec()]))?,
-        Value::Set(l) => batched(b"SADD", &mut l.iter().map(|x| vec![x.to_vec()]))?,
-        Value::SortedSet(l) => batched(
-            b"ZADD",
-            &mut l
-                .iter()
-                .map(|(m, s)| vec![score_to_string(*s).into_bytes(), m.to_vec()]),
-        )?,
-        Value::Hash(l) => {
-            batched(
-                b"HSET",
-                &mut l.iter().map(|f| vec![f.field.to_vec(), f.value.to_vec()]),
-            )?;
-            for f in l {
-                if let Some(ms) = f.expire_at_ms {
-                    resp_cmd(
-                        out,
-                        &[
-                            b"HPEXPIREAT",
-                            key,
-                            ms.to_string().as_bytes(),
-                            b"FIELDS",
-                            b"1",
-                            &f.field,
-                        ],
-                    )?;
-                }
-            }
-        }
-        Value::Stream(s) => {
-            if s.entries.is_empty() {
-                // XSETID needs the key to exist: create an empty stream through a throwaway group.
-                resp_cmd(
-                    out,
-                    &[
-                        b"XGROUP",
-                        b"CREATE",
-                        key,
-                        b"__rdbkit_tmp",
-                        b"0",
-                        b"MKSTREAM",
-                    ],
-                )?;
-                resp_cmd(out, &[b"XGROUP", b"DESTROY", key, b"__rdbkit_tmp"])?;
-            }
-            for en in &s.entries {
-                let id = en.id.to_string();
-                let mut args: Vec<&[u8]> = vec![b"XADD", key, id.as_bytes()];
-                for (f, v) in &en.fields {
-                    args.push(f);
-                    args.push(v);
-                }
-                resp_cmd(out, &args)?;
-            }
-            let last = s.last_id.to_string();
-            let mut args: Vec<Vec<u8>> = vec![b"XSETID".to_vec(), key.to_vec(), last.into_bytes()];
-            if let (Some(a), Some(m)) = (s.entries_added, s.max_deleted_id) {
-                args.extend([b"ENTRIESADDED".to_vec(), a.to_string().into_bytes()]);
-                args.extend([b"MAXDELETEDID".to_vec(), m.to_string().into_bytes()]);
-            }
-            let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-            resp_cmd(out, &refs)?;
-            for g in &s.groups {
-                let last = g.last_delivered_id.to_string();
-                let mut args: Vec<Vec<u8>> = vec![
-                    b"XGROUP".to_vec(),
-                    b"CREATE".to_vec(),
-                    key.to_vec(),
-                    g.name.to_vec(),
-                    last.into_bytes(),
-                ];
-                if let Some(r) = g.entries_read {
-                    args.extend([b"ENTRIESREAD".to_vec(), r.to_string().into_bytes()]);
-                }
-                let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-                resp_cmd(out, &refs)?;
-                for c in &g.consumers {
-                    resp_cmd(out, &[b"XGROUP", b"CREATECONSUMER", key, &g.name, &c.name])?;
-                    for id in &c.pel {
-                        if let Some(p) = g.pel.iter().find(|p| p.id == *id) {
-                            let ids = id.to_string();
-                            resp_cmd(
-                                out,
-                                &[
-                                    b"XCLAIM",
-                                    key,
-                                    &g.name,
-                                    &c.name,
-                                    b"0",
-                                    ids.as_bytes(),
-                                    b"TIME",
-                                    p.delivery_time_ms.to_string().as_bytes(),
-                                    b"RETRYCOUNT",
-                                    p.delivery_count.to_string().as_bytes(),
-                                    b"FORCE",
-                                    b"JUSTID",
-                                ],
-                            )?;
-                        }
-                    }
-                }
-            }
-        }
-        Value::Module(_) => {
-            eprintln!(
-                "rdbkit dump: key {} holds a module value, which has no RESP form; skipped",
-                rdb_format::escape_bytes(key, 64)
-            );
-            return Ok(());
-        }
+    if matches!(e.value, Value::Module(_)) {
+        eprintln!(
+            "rdbkit dump: key {} holds a module value, which has no RESP form; skipped",
+            rdb_format::escape_bytes(&e.key, 64)
+        );
+        return Ok(());
     }
-    if let Some(ms) = e.expire_at_ms {
-        resp_cmd(out, &[b"PEXPIREAT", key, ms.to_string().as_bytes()])?;
-    }
-    Ok(())
+    rdb_model::commands::for_each_command(e, |args| resp_cmd(out, args))
 }

@@ -6,12 +6,14 @@
 //! Byte strings are [`bytes::Bytes`], so an emulator can hand over its own buffers without
 //! copying them.
 //!
-//! The canonical JSON form (module [`json`]) is the key-line shape of `rdbkit dump`.
+//! The canonical JSON form (module [`json`]) is the key-line shape of `rdbkit dump`; module
+//! [`commands`] gives the server commands that recreate an entry.
 
 use std::collections::BTreeMap;
 
 pub use bytes::Bytes;
 
+pub mod commands;
 pub mod json;
 
 /// A whole snapshot: metadata plus every non-empty database, in ascending db order.
