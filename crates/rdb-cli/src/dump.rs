@@ -3,6 +3,7 @@
 use std::io::{self, Write};
 
 use rdb_format::Element;
+use rdb_model::commands::write_resp;
 use rdb_model::json::{bytes_to_json, entry_to_json};
 use rdb_model::{Entry, Value, ValueType};
 use rdb_reader::{Event, KeyspaceBuilder, Parser, ReadError, Source};
@@ -110,7 +111,7 @@ pub fn dump<S: Source>(
                                 }
                                 DumpFormat::Resp => {
                                     if selected != Some(u64::from(*db)) {
-                                        resp_cmd(out, &[b"SELECT", db.to_string().as_bytes()])?;
+                                        write_resp(out, &[b"SELECT", db.to_string().as_bytes()])?;
                                         selected = Some(u64::from(*db));
                                     }
                                     resp_entry(out, e)?;
@@ -127,7 +128,7 @@ pub fn dump<S: Source>(
             }
             Event::Function { code } if format == DumpFormat::Resp && filter.wants_records() => {
                 let mut t = rdb_format::IntText::new(0);
-                resp_cmd(
+                write_resp(
                     out,
                     &[b"FUNCTION", b"LOAD", b"REPLACE", code.as_bytes(&mut t)],
                 )?;
@@ -171,17 +172,6 @@ fn line(out: &mut impl Write, v: serde_json::Value) -> io::Result<()> {
     out.write_all(b"\n")
 }
 
-/// Writes one RESP command.
-pub fn resp_cmd(out: &mut impl Write, args: &[&[u8]]) -> io::Result<()> {
-    write!(out, "*{}\r\n", args.len())?;
-    for a in args {
-        write!(out, "${}\r\n", a.len())?;
-        out.write_all(a)?;
-        out.write_all(b"\r\n")?;
-    }
-    Ok(())
-}
-
 /// Writes the commands that recreate `e` ([`rdb_model::commands`]); a module value, which
 /// has none, is named on stderr and skipped.
 fn resp_entry(out: &mut impl Write, e: &Entry) -> io::Result<()> {
@@ -192,5 +182,5 @@ fn resp_entry(out: &mut impl Write, e: &Entry) -> io::Result<()> {
         );
         return Ok(());
     }
-    rdb_model::commands::for_each_command(e, |args| resp_cmd(out, args))
+    rdb_model::commands::for_each_command(e, |args| write_resp(out, args))
 }

@@ -7,8 +7,11 @@
 //! `XGROUP CREATECONSUMER` and one `XCLAIM … FORCE JUSTID` per pending entry of each
 //! consumer), then `PEXPIREAT` when the key expires. Module values have no command form.
 
+use std::collections::HashMap;
+use std::io::{self, Write};
+
 use crate::json::score_to_string;
-use crate::{Entry, Stream, Value};
+use crate::{Entry, PendingEntry, Stream, StreamId, Value};
 
 /// Elements per variadic command (`RPUSH`, `SADD`, `ZADD`, `HSET`).
 pub const BATCH: usize = 512;
@@ -16,6 +19,18 @@ pub const BATCH: usize = 512;
 /// Name of the consumer group created and destroyed at once to make an empty stream
 /// (`XGROUP CREATE … MKSTREAM`), since `XSETID` needs the key to exist.
 pub const EMPTY_STREAM_GROUP: &[u8] = b"__rdbkit_tmp";
+
+/// Writes one command as RESP (an array of bulk strings), as `redis-cli --pipe` and a server
+/// read it.
+pub fn write_resp(out: &mut impl Write, args: &[&[u8]]) -> io::Result<()> {
+    write!(out, "*{}\r\n", args.len())?;
+    for a in args {
+        write!(out, "${}\r\n", a.len())?;
+        out.write_all(a)?;
+        out.write_all(b"\r\n")?;
+    }
+    Ok(())
+}
 
 /// Calls `f` with each command (name first, then the arguments) that recreates `e`, in the
 /// order given in the module docs, stopping at the first error. A module value gives no
@@ -146,10 +161,12 @@ fn stream_commands<E>(
             ])?,
             None => f(&[b"XGROUP", b"CREATE", key, &g.name, delivered.as_bytes()])?,
         }
+        // The group's PEL by ID, for the consumers' entries (one lookup each, not a scan).
+        let pel: HashMap<StreamId, &PendingEntry> = g.pel.iter().map(|p| (p.id, p)).collect();
         for c in &g.consumers {
             f(&[b"XGROUP", b"CREATECONSUMER", key, &g.name, &c.name])?;
             for id in &c.pel {
-                let Some(p) = g.pel.iter().find(|p| p.id == *id) else {
+                let Some(p) = pel.get(id) else {
                     continue;
                 };
                 let (id, time, count) = (
@@ -285,6 +302,17 @@ mod tests {
                 ],
                 vec!["XGROUP", "CREATE", "s", "g", "7-3"],
             ]
+        );
+    }
+
+    #[test]
+    fn commands_are_written_as_resp_arrays() {
+        let mut out = Vec::new();
+        write_resp(&mut out, &[b"SET", b"k", b""]).unwrap();
+        write_resp(&mut out, &[b"GET", b"k"]).unwrap();
+        assert_eq!(
+            out,
+            b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"
         );
     }
 

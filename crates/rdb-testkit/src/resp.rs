@@ -1,23 +1,11 @@
-//! A keyspace as the commands that recreate it in a server (`redis-cli --pipe` input for the
-//! benchmark datasets, the byte-identity tests' server loads).
-
-use std::io::{self, Write};
+//! A keyspace's entries as owned commands that recreate them in a server (the byte-identity
+//! tests send them through a client). The walk and the RESP form are
+//! [`rdb_model::commands`]'s.
 
 use rdb_model::Entry;
 
 /// A command: its name and arguments.
 pub type Command = Vec<Vec<u8>>;
-
-/// Writes one command as RESP (an array of bulk strings).
-pub fn write_command(out: &mut impl Write, args: &[Vec<u8>]) -> io::Result<()> {
-    write!(out, "*{}\r\n", args.len())?;
-    for a in args {
-        write!(out, "${}\r\n", a.len())?;
-        out.write_all(a)?;
-        out.write_all(b"\r\n")?;
-    }
-    Ok(())
-}
 
 /// The commands that recreate `e` (with its expiry), owned: [`rdb_model::commands`]'s
 /// sequence. Module values give no command.
@@ -37,10 +25,7 @@ mod tests {
     use rdb_model::Value;
 
     #[test]
-    fn commands_are_written_as_resp_arrays() {
-        let mut out = Vec::new();
-        write_command(&mut out, &[b"SET".to_vec(), b"k".to_vec(), b"".to_vec()]).unwrap();
-        assert_eq!(out, b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n");
+    fn commands_are_owned_copies_in_batches() {
         let e = Entry::new(
             b"k".to_vec(),
             Value::List((0..1000).map(|i| i.to_string().into()).collect()),

@@ -30,10 +30,11 @@ use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use rdb_model::commands::write_resp;
 use rdb_model::{Entry, Keyspace, Value};
 use rdb_reader::{read_keyspace, MappedFile};
+use rdb_testkit::gen;
 use rdb_testkit::server::{RedisServer, ServerOptions};
-use rdb_testkit::{gen, resp};
 use rdb_writer::slot::key_slot;
 use rdb_writer::{write_keyspace, SyncingFile, Target, WriterBuilder};
 
@@ -267,7 +268,7 @@ fn resp_big_values(out: &mut impl Write, n: usize, seed: u64) -> io::Result<()> 
     for i in 0..n {
         let len = rng.random_range(4096..=65536);
         let v = gen::semi_compressible(&mut rng, len);
-        resp_cmd(out, &[b"SET", format!("big:{i:08}").as_bytes(), &v])?;
+        write_resp(out, &[b"SET", format!("big:{i:08}").as_bytes(), &v])?;
     }
     Ok(())
 }
@@ -285,10 +286,10 @@ fn resp_small_strings(out: &mut impl Write, n: usize, seed: u64) -> io::Result<(
             gen::semi_compressible(&mut rng, len)
         };
         let key = format!("key:{i:010}");
-        resp_cmd(out, &[b"SET", key.as_bytes(), &v])?;
+        write_resp(out, &[b"SET", key.as_bytes(), &v])?;
         if rng.random_bool(0.05) {
             let at = gen::EXPIRE_BASE_MS + rng.random_range(0..100_000_000i64) * 1000;
-            resp_cmd(
+            write_resp(
                 out,
                 &[b"PEXPIREAT", key.as_bytes(), at.to_string().as_bytes()],
             )?;
@@ -297,18 +298,9 @@ fn resp_small_strings(out: &mut impl Write, n: usize, seed: u64) -> io::Result<(
     Ok(())
 }
 
-/// Writes one RESP command.
-fn resp_cmd(out: &mut impl Write, args: &[&[u8]]) -> io::Result<()> {
-    let args: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
-    resp::write_command(out, &args)
-}
-
 /// The commands that recreate `e` (with its expiry), as RESP.
 fn resp_entry(out: &mut impl Write, e: &Entry) -> io::Result<()> {
-    for c in resp::entry_commands(e) {
-        resp::write_command(out, &c)?;
-    }
-    Ok(())
+    rdb_model::commands::for_each_command(e, |args| write_resp(out, args))
 }
 
 // ---------------------------------------------------------------------------------------------
