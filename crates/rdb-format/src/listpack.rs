@@ -167,6 +167,9 @@ pub struct ListpackCursor {
     seen: u32,
     declared: u16,
     done: bool,
+    /// Whether the terminator checks the header's element count (see
+    /// [`ListpackCursor::without_count_check`]).
+    check_count: bool,
 }
 
 impl ListpackCursor {
@@ -178,7 +181,25 @@ impl ListpackCursor {
             seen: 0,
             declared: h.num_elements,
             done: false,
+            check_count: true,
         })
+    }
+
+    /// The same cursor, but the terminator does not check the header's element count against
+    /// the elements found: stream node listpacks, whose count the server never checks
+    /// (`streamValidateListpackIntegrity` validates the header's size only, §4.6), so a wrong
+    /// count there loads. [`ListpackCursor::count_mismatch`] tells it afterwards.
+    #[must_use]
+    pub fn without_count_check(mut self) -> Self {
+        self.check_count = false;
+        self
+    }
+
+    /// Once the terminator was reached: `(declared, found)` when the header declares an
+    /// element count (not 65535) other than the number of elements found.
+    pub fn count_mismatch(&self) -> Option<(u16, u32)> {
+        (self.done && self.declared != COUNT_UNKNOWN && u32::from(self.declared) != self.seen)
+            .then_some((self.declared, self.seen))
     }
 
     /// The declared element count (65535 = unknown).
@@ -210,7 +231,10 @@ impl ListpackCursor {
                     "listpack terminator before the end of the blob",
                 ));
             }
-            if self.declared != COUNT_UNKNOWN && u32::from(self.declared) != self.seen {
+            if self.check_count
+                && self.declared != COUNT_UNKNOWN
+                && u32::from(self.declared) != self.seen
+            {
                 return Err(CodecError::new(
                     self.pos,
                     "listpack-count",

@@ -62,7 +62,9 @@ fn int_of(e: Option<Element<'_>>, pos: usize, what: &str) -> CodecResult<i64> {
 impl StreamNodeCursor {
     /// Parses the master entry of `blob` whose node key is `master_ms-master_seq`.
     pub fn new(blob: &[u8], master_ms: u64, master_seq: u64) -> CodecResult<Self> {
-        let mut lp = ListpackCursor::new(blob)?;
+        // The header's element count is not checked (the server does not check it either);
+        // `header_count_mismatch` reports it.
+        let mut lp = ListpackCursor::new(blob)?.without_count_check();
         let p = lp.position();
         let count = int_of(lp.next(blob)?, p, "master entry count")?;
         let p = lp.position();
@@ -125,6 +127,16 @@ impl StreamNodeCursor {
             flagged_deleted: 0,
             positions: Vec::new(),
         })
+    }
+
+    /// The node's master ID, milliseconds part.
+    pub fn master_ms(&self) -> u64 {
+        self.master_ms
+    }
+
+    /// The node's master ID, sequence part.
+    pub fn master_seq(&self) -> u64 {
+        self.master_seq
     }
 
     /// Number of master fields.
@@ -220,6 +232,14 @@ impl StreamNodeCursor {
         }))
     }
 
+    /// After the last entry (`next_entry` returned `None`): `(declared, found)` when the
+    /// listpack header declares an element count other than the elements found. The server
+    /// loads such a node (it never reads that count), so this is a writer's slip, not a
+    /// reason to refuse the file.
+    pub fn header_count_mismatch(&self) -> Option<(u16, u32)> {
+        self.lp.count_mismatch()
+    }
+
     /// Entries with the DELETED flag seen so far.
     pub fn flagged_deleted(&self) -> u64 {
         self.flagged_deleted
@@ -274,6 +294,41 @@ mod tests {
         );
         assert_eq!(c.next_entry(&lp).unwrap(), None);
         assert_eq!(c.flagged_deleted(), 1);
+        assert_eq!(c.header_count_mismatch(), None);
+        // A wrong header count (0x19 = 25 elements): the node still reads to its end (the
+        // server never reads that count), and the mismatch is reported once it is known.
+        for (declared, want) in [
+            (24u8, Some((24, 25))),
+            (0, Some((0, 25))),
+            (26, Some((26, 25))),
+        ] {
+            let mut m = lp.clone();
+            m[4] = declared;
+            let mut c = StreamNodeCursor::new(&m, 1, 1).unwrap();
+            let mut entries = 0;
+            while c.next_entry(&m).unwrap().is_some() {
+                assert_eq!(c.header_count_mismatch(), None, "not known before the end");
+                entries += 1;
+            }
+            assert_eq!((entries, c.header_count_mismatch()), (3, want));
+            // A generic listpack cursor over the same bytes still refuses it.
+            let mut g = ListpackCursor::new(&m).unwrap();
+            let err = loop {
+                match g.next(&m) {
+                    Ok(Some(_)) => {}
+                    Ok(None) => panic!("count {declared} accepted"),
+                    Err(e) => break e,
+                }
+            };
+            assert_eq!(err.code, "listpack-count");
+        }
+        // 65535 means "count by scanning": never a mismatch.
+        let mut m = lp.clone();
+        m[4] = 0xFF;
+        m[5] = 0xFF;
+        let mut c = StreamNodeCursor::new(&m, 1, 1).unwrap();
+        while c.next_entry(&m).unwrap().is_some() {}
+        assert_eq!(c.header_count_mismatch(), None);
         // Corruptions never panic.
         for i in 0..lp.len() {
             for v in [0u8, 1, 2, 3, 0x7f, 0xdf, 0xff] {

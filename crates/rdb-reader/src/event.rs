@@ -127,6 +127,23 @@ pub struct StreamMeta {
     pub entries_added: Option<u64>,
     /// Number of consumer groups that follow.
     pub groups: u64,
+    /// Node listpacks whose header declares another element count than they hold, and the
+    /// first of them (the server loads such nodes: it never reads that count).
+    pub node_count_mismatches: Option<(u64, NodeCountMismatch)>,
+}
+
+/// A stream node listpack whose header's element count differs from the elements it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeCountMismatch {
+    /// The node's master ID (its key).
+    pub master: StreamId,
+    /// File offset of the listpack header's element count, or of the node's string when it
+    /// is LZF-compressed.
+    pub offset: u64,
+    /// The element count in the listpack header.
+    pub declared: u16,
+    /// The elements found.
+    pub found: u32,
 }
 
 /// A parser event.

@@ -43,7 +43,9 @@ use std::io::Read;
 use std::path::Path;
 
 pub use error::{ReadError, ReadResult};
-pub use event::{ChecksumStatus, EofInfo, Event, KeyInfo, StreamEntryRef, StreamMeta};
+pub use event::{
+    ChecksumStatus, EofInfo, Event, KeyInfo, NodeCountMismatch, StreamEntryRef, StreamMeta,
+};
 pub use keyspace::{read_keyspace, KeyspaceBuilder};
 pub use parser::Parser;
 pub use source::{SliceSource, Source, StreamSource};

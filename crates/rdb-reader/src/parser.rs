@@ -21,7 +21,9 @@ use rdb_format::{CodecError, Element, Header, Opcode, RdbType, TypeKind};
 use rdb_model::StreamId;
 
 use crate::error::{ReadError, ReadResult};
-use crate::event::{ChecksumStatus, EofInfo, Event, KeyInfo, StreamEntryRef, StreamMeta};
+use crate::event::{
+    ChecksumStatus, EofInfo, Event, KeyInfo, NodeCountMismatch, StreamEntryRef, StreamMeta,
+};
 use crate::source::{Source, SourceError, Span};
 use crate::Limits;
 
@@ -282,6 +284,8 @@ pub struct Parser<S> {
     blob_compressed: bool,
     /// Stream entry field positions for the event being rendered.
     entry_pos: Vec<(usize, usize)>,
+    /// The current stream's node listpacks with a wrong header count: how many, the first.
+    node_count_mismatches: Option<(u64, NodeCountMismatch)>,
     /// Last key info for `KeyInfo` rendering.
     key_attrs: Pending,
     /// `min_expire` of the current key (types 24/25).
@@ -331,6 +335,7 @@ impl<S: Source> Parser<S> {
             blob_offset: 0,
             blob_compressed: false,
             entry_pos: Vec::new(),
+            node_count_mismatches: None,
             key_attrs: Pending::default(),
             key_min_expire: None,
             key_intset_width: None,
@@ -1381,6 +1386,7 @@ impl<S: Source> Parser<S> {
             }
             K::Stream(v) => {
                 let n = self.read_len("a stream listpack count")?;
+                self.node_count_mismatches = None;
                 State::Stream {
                     version: v,
                     phase: StreamPhase::Nodes { left: n },
@@ -2010,7 +2016,25 @@ impl<S: Source> Parser<S> {
                             }),
                         )
                     }
-                    Ok(None) => (Some(P::Nodes { left }), None),
+                    Ok(None) => {
+                        if let Some((declared, found)) = cur.header_count_mismatch() {
+                            let first = NodeCountMismatch {
+                                master: StreamId::new(cur.master_ms(), cur.master_seq()),
+                                // The header's count field (bytes 4-5 of the listpack), or
+                                // the node's string when it is LZF-compressed.
+                                offset: if self.blob_compressed {
+                                    self.blob_offset
+                                } else {
+                                    self.blob_offset + 4
+                                },
+                                declared,
+                                found,
+                            };
+                            let (n, first) = self.node_count_mismatches.unwrap_or((0, first));
+                            self.node_count_mismatches = Some((n + 1, first));
+                        }
+                        (Some(P::Nodes { left }), None)
+                    }
                     Err(e) => return Err(self.blob_err(e)),
                 }
             }
@@ -2034,6 +2058,7 @@ impl<S: Source> Parser<S> {
                     max_deleted_id,
                     entries_added,
                     groups,
+                    node_count_mismatches: self.node_count_mismatches.take(),
                 };
                 (
                     Some(P::Groups { left: groups }),

@@ -50,6 +50,7 @@
 //! | `hash-min-expire` | W | V-T10 (whole input in memory only) |
 //! | `hash-no-field-ttl` | W | V-T11 |
 //! | `stream-node-duplicate`, `stream-length-without-nodes` | E | V-T15 |
+//! | `stream-listpack-count` (a node listpack's header element count is wrong: the server never reads it and loads the node) | W | V-T15 (§4.6 does not check the header count) |
 //! | `stream-group-duplicate`, `stream-pel-duplicate`, `stream-consumer-duplicate`, `stream-consumer-pel-not-in-group`, `stream-pel-owner-duplicate`, `stream-pel-without-consumer` | E | V-T16 |
 //! | `stream-id-order`, `stream-first-delta`, `stream-node-empty`, `stream-node-count`, `stream-entry-no-fields`, `stream-length`, `stream-last-id`, `stream-first-id`, `stream-max-deleted`, `stream-entries-added` | W | V-T17 |
 //! | `stream-group-last-delivered`, `stream-pel-after-last-delivered`, `stream-pel-delivery-count`, `stream-entries-read`, `stream-consumer-time` | W | V-T18 |

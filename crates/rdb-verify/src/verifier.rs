@@ -1436,6 +1436,24 @@ impl Verifier {
         for (sev, code, msg) in out {
             self.key_finding(sev, code, off, msg);
         }
+        // A wrong element count in a node listpack's header: the server loads the node (it
+        // never reads that count), so a warning at the first such node, not an error.
+        if let Some((n, first)) = m.node_count_mismatches {
+            let more = match n {
+                1 => String::new(),
+                _ => format!("; {n} nodes of this stream have a wrong count"),
+            };
+            self.key_finding(
+                Severity::Warning,
+                "stream-listpack-count",
+                first.offset,
+                format!(
+                    "the listpack header of node {} says {} elements, found {} (the server does \
+                     not check this count){more}",
+                    first.master, first.declared, first.found
+                ),
+            );
+        }
     }
 
     fn on_stream_group(

@@ -102,3 +102,57 @@ fn loads_on_matches_redis_6_2() {
 fn loads_on_matches_valkey_8_1() {
     check(ServerKind::Valkey81);
 }
+
+/// The hand-made files of `testdata/malformed` that `rdb-verify` passes (warnings only, such
+/// as `stream-listpack-count`, `resizedb-mismatch`, `encoding-threshold`): each real server
+/// whose line is in `loads_on` must load them. A warning says "this loads": here the servers
+/// confirm it for every warning-only defect.
+#[test]
+fn warning_only_malformed_files_load() {
+    let kinds: Vec<ServerKind> = [
+        ServerKind::Debian,
+        ServerKind::Redislite62,
+        ServerKind::Valkey81,
+    ]
+    .into_iter()
+    .filter(|k| k.require_or_skip())
+    .collect();
+    let opts = Options::default();
+    let mut checked = Vec::new();
+    let mut wrong = Vec::new();
+    for file in testdata::rdb_files("malformed") {
+        let report = verify_file(&file, &opts);
+        if !report.ok {
+            continue;
+        }
+        let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
+        for &kind in &kinds {
+            if !report.loads_on.contains(&line(kind)) {
+                continue;
+            }
+            checked.push(format!(
+                "{} on {}",
+                name.as_deref().unwrap_or("?"),
+                kind.name()
+            ));
+            if let Err(why) = server_loads(kind, &file) {
+                wrong.push(format!(
+                    "{}: no error finding, loads_on lists {}, but the server refuses it: {why}",
+                    file.display(),
+                    line(kind)
+                ));
+            }
+        }
+    }
+    println!("{} loads checked: {}", checked.len(), checked.join(", "));
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    if !kinds.is_empty() {
+        assert!(
+            checked
+                .iter()
+                .any(|c| c.starts_with("stream-listpack-count.rdb")),
+            "{checked:?}"
+        );
+        assert!(checked.len() >= 10, "{checked:?}");
+    }
+}

@@ -394,6 +394,37 @@ const CASES: &[Case] = &[
         }),
     ),
     Case::new(
+        "stream-listpack-count",
+        "stream node listpack whose header says 9 elements, 10 follow (servers load it): a warning",
+        // RDB 10 and type 19 (no groups, so the same bytes as type 21): Redis 7.0 and Valkey
+        // 8.1 both load it (`engine_servers.rs`).
+        Make::Db0(10, |b| {
+            b.key(19, b"st");
+            b.len(1);
+            b.len(16).id(1, 1);
+            let mut lp = listpack(&[
+                Element::Int(1),
+                Element::Int(0),
+                Element::Int(1),
+                Element::Str(b"f"),
+                Element::Int(0),
+                Element::Int(2),
+                Element::Int(0),
+                Element::Int(0),
+                Element::Str(b"v"),
+                Element::Int(4),
+            ]);
+            lp[4] = 9;
+            // The count field: after the string's one-byte length and `total_bytes`.
+            let at = b.pos() + 1 + 4;
+            b.str(&lp);
+            b.len(1).len(1).len(1); // length 1, last id 1-1
+            b.len(1).len(1).len(0).len(0).len(1); // first id 1-1, max deleted 0-0, added 1
+            b.len(0); // no groups
+            at
+        }),
+    ),
+    Case::new(
         "function-shebang",
         "FUNCTION2 library without `name=` in its shebang",
         Make::Base(10, |b| {

@@ -1,0 +1,263 @@
+//! `rdb-verify` against the servers' own checkers, on valid-CRC corruptions: for each
+//! real-server dump a real checker can read (`testdata/servers`, RDB ≤ 10 with Debian's
+//! `redis-check-rdb` 7.0, RDB 11 with Valkey 8.1 run as `valkey-check-rdb`), [`MUTATIONS`]
+//! seeded single-byte changes, each followed by a freshly computed CRC-64 trailer, so that
+//! both tools must judge the structure alone (the checkers run the real loader with
+//! `sanitize-dump-payload yes`).
+//!
+//! * Never "ok" where the checker refuses the file: a backup we pass must load.
+//! * Where we refuse a file the checker passes, every error code must be one of
+//!   [`STRICTER`], each a documented case where the checker is more lenient than a server
+//!   in service (or than the format, §2 / §8 of the format reference).
+//!
+//! The per-file counts are printed (`testdata/README.md`, "Differential campaign", quotes
+//! them). Run: `cargo test -p rdb-verify --test checker_differential -- --nocapture`.
+//! A missing checker fails the test when `CI` is set and skips it otherwise.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use rdb_testkit::server::ServerKind;
+use rdb_testkit::testdata;
+use rdb_verify::{verify_bytes, Options, Severity};
+
+/// Single-byte changes per file.
+const MUTATIONS: usize = 250;
+/// Base seed (per file: this plus the file's index).
+const SEED: u64 = 0xD1FF_0000_0C4E;
+
+/// Error codes allowed where the checker accepts the file, and why we are right to refuse.
+const STRICTER: &[(&str, &str)] = &[
+    (
+        "double-text",
+        "ZSET v1 score text: the loader's sscanf(\"%lg\") takes any valid prefix (V-T1)",
+    ),
+    (
+        "zset-score",
+        "compact zset score text: the server's strtod takes any valid prefix (V-T12)",
+    ),
+    (
+        "zset-order",
+        "the loader never checks the order of compact zset pairs (V-T12); ZRANGE breaks",
+    ),
+    (
+        "slot-info-format",
+        "checkers ignore `slot-info` outside cluster mode; a Valkey cluster node refuses it",
+    ),
+    (
+        "length-encoding",
+        "a special-encoding byte where a length belongs: rdbLoadLen keeps its low 6 bits",
+    ),
+    (
+        "duplicate-key",
+        "checkers do not insert keys (V-F9); a server refuses the file",
+    ),
+];
+
+/// SplitMix64: the test's only randomness, seeded per file.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform enough in `lo..hi` for a test (`hi - lo` is far below 2^32).
+    fn range(&mut self, lo: usize, hi: usize) -> usize {
+        lo + (self.next() % (hi - lo) as u64) as usize
+    }
+}
+
+/// The RDB version in a dump's header.
+fn rdb_version(bytes: &[u8]) -> u32 {
+    std::str::from_utf8(&bytes[5..9]).unwrap().parse().unwrap()
+}
+
+/// The checker for an RDB version, or `None` when no checker here reads it (RDB 12).
+fn checker(version: u32, valkey: Option<&Path>) -> Option<PathBuf> {
+    match version {
+        ..=10 => Some(PathBuf::from("/usr/bin/redis-check-rdb")).filter(|p| p.is_file()),
+        11 => valkey.map(Path::to_path_buf),
+        _ => None,
+    }
+}
+
+/// Whether the checker accepts the file.
+fn checker_accepts(checker: &Path, file: &Path) -> bool {
+    let out = Command::new(checker)
+        .arg(file)
+        .output()
+        .expect("running the checker");
+    let text = String::from_utf8_lossy(&out.stdout);
+    out.status.success() && text.contains("RDB looks OK")
+}
+
+#[derive(Default)]
+struct Counts {
+    both_ok: usize,
+    both_refuse: usize,
+    stricter: usize,
+    codes: std::collections::BTreeMap<String, usize>,
+}
+
+/// One file's campaign; returns the counts and the violations.
+fn campaign(index: usize, path: &Path, checker: &Path, work: &Path) -> (Counts, Vec<String>) {
+    let pristine = std::fs::read(path).unwrap();
+    let with_crc = rdb_version(&pristine) >= 5;
+    let body = pristine.len() - if with_crc { 8 } else { 0 };
+    let variant = work.join(format!("variant-{index}.rdb"));
+    assert!(
+        checker_accepts(checker, path),
+        "{} refuses the pristine {}",
+        checker.display(),
+        path.display()
+    );
+    let mut rng = SplitMix(SEED + index as u64);
+    let mut counts = Counts::default();
+    let mut bad = Vec::new();
+    let opts = Options::default();
+    for _ in 0..MUTATIONS {
+        let mut m = pristine.clone();
+        let at = rng.range(9, body);
+        let x = rng.range(1, 256) as u8;
+        m[at] ^= x;
+        if with_crc {
+            let crc = rdb_format::crc::crc64(&m[..body]);
+            m[body..].copy_from_slice(&crc.to_le_bytes());
+        }
+        std::fs::write(&variant, &m).unwrap();
+        let report = verify_bytes("variant", &m, &opts);
+        let theirs = checker_accepts(checker, &variant);
+        let errors: Vec<&str> = report
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .map(|f| f.code)
+            .collect();
+        match (report.ok, theirs) {
+            (true, true) => counts.both_ok += 1,
+            (false, false) => counts.both_refuse += 1,
+            (true, false) => bad.push(format!(
+                "{}: byte {at} ^ {x:#04x}: rdb-verify says ok, {} refuses it",
+                path.display(),
+                checker.display()
+            )),
+            (false, true) => {
+                counts.stricter += 1;
+                for code in &errors {
+                    *counts.codes.entry((*code).to_owned()).or_default() += 1;
+                    if !STRICTER.iter().any(|(c, _)| c == code) {
+                        bad.push(format!(
+                            "{}: byte {at} ^ {x:#04x}: error `{code}` where {} accepts the \
+                             file, and `{code}` is not among the documented stricter checks",
+                            path.display(),
+                            checker.display()
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    (counts, bad)
+}
+
+#[test]
+fn never_ok_where_the_servers_checker_refuses() {
+    let debian = ServerKind::Debian.require_or_skip();
+    let valkey_ok = ServerKind::Valkey81.require_or_skip();
+    if !debian || !valkey_ok {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    // Valkey's server binary is its checker when started under that name.
+    let valkey = ServerKind::Valkey81.binary_path().map(|bin| {
+        let link = work.path().join("valkey-check-rdb");
+        std::os::unix::fs::symlink(bin, &link).unwrap();
+        link
+    });
+    let jobs: Vec<(usize, PathBuf, PathBuf)> = testdata::server_dumps()
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, p)| {
+            let v = rdb_version(&std::fs::read(&p).unwrap());
+            checker(v, valkey.as_deref()).map(|c| (i, p, c))
+        })
+        .collect();
+    assert!(jobs.len() >= 15, "{} files with a checker", jobs.len());
+    // Two workers, the files dealt alternately.
+    let results: Vec<(String, Counts, Vec<String>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..2)
+            .map(|w| {
+                let jobs = &jobs;
+                let work = work.path();
+                s.spawn(move || {
+                    jobs.iter()
+                        .skip(w)
+                        .step_by(2)
+                        .map(|(i, p, c)| {
+                            let (counts, bad) = campaign(*i, p, c, work);
+                            let name = p
+                                .strip_prefix(testdata::root().join("servers"))
+                                .unwrap_or(p)
+                                .display()
+                                .to_string();
+                            (name, counts, bad)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    let mut total = Counts::default();
+    let mut violations = Vec::new();
+    println!("| file | mutations | both ok | both refuse | only rdb-verify refuses (codes) |");
+    println!("|---|---:|---:|---:|---|");
+    let mut rows: Vec<_> = results.into_iter().collect();
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, c, bad) in rows {
+        let codes: Vec<String> = c.codes.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        println!(
+            "| `{name}` | {MUTATIONS} | {} | {} | {} ({}) |",
+            c.both_ok,
+            c.both_refuse,
+            c.stricter,
+            codes.join(", ")
+        );
+        total.both_ok += c.both_ok;
+        total.both_refuse += c.both_refuse;
+        total.stricter += c.stricter;
+        for (k, n) in c.codes {
+            *total.codes.entry(k).or_default() += n;
+        }
+        violations.extend(bad);
+    }
+    let n = total.both_ok + total.both_refuse + total.stricter;
+    let codes: Vec<String> = total
+        .codes
+        .iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    println!(
+        "| all | {n} | {} | {} | {} ({}) |",
+        total.both_ok,
+        total.both_refuse,
+        total.stricter,
+        codes.join(", ")
+    );
+    assert!(violations.is_empty(), "{}", violations.join("\n"));
+    // Both verdicts occur, so the comparison is tested both ways.
+    assert!(
+        total.both_refuse * 20 >= n && total.both_ok * 2 >= n,
+        "{} both-refuse, {} both-ok of {n}",
+        total.both_refuse,
+        total.both_ok
+    );
+}
