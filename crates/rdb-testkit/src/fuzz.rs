@@ -969,11 +969,11 @@ fn owned(e: Element<'_>) -> OwnedEl {
 }
 
 /// Decodes a whole stream node: `(count, deleted, entries)`.
-fn decode_node(
-    blob: &[u8],
-    ms: u64,
-    seq: u64,
-) -> Result<(u64, u64, Vec<NodeEnt>), rdb_format::CodecError> {
+/// A decoded stream node: live and deleted counts of its master entry, its entries, and the
+/// listpack header's `(declared, found)` element counts when they differ.
+type DecodedNode = (u64, u64, Vec<NodeEnt>, Option<(u16, u32)>);
+
+fn decode_node(blob: &[u8], ms: u64, seq: u64) -> Result<DecodedNode, rdb_format::CodecError> {
     let mut c = StreamNodeCursor::new(blob, ms, seq)?;
     let mut out = Vec::new();
     while let Some(e) = c.next_entry(blob)? {
@@ -998,7 +998,7 @@ fn decode_node(
         out.len() as u64,
         "entry count differs from the master entry"
     );
-    Ok((c.count, c.deleted, out))
+    Ok((c.count, c.deleted, out, c.header_count_mismatch()))
 }
 
 /// Encodes a stream node the way the server does (master entry, deltas, SAMEFIELDS).
@@ -1053,16 +1053,38 @@ pub fn codec_stream_lp(data: &[u8]) {
     );
     if mode % 2 == 0 {
         let blob = inp.rest();
-        let (count, deleted, entries) = match decode_node(blob, master.0, master.1) {
+        let (count, deleted, entries, mismatch) = match decode_node(blob, master.0, master.1) {
             Ok(r) => r,
             Err(e) => {
                 assert!(e.offset <= blob.len());
                 return;
             }
         };
-        // A fully decoded node is a valid listpack; its master fields are elements 3..3+n.
-        let els = listpack::elements(blob)
-            .unwrap_or_else(|e| panic!("stream node decodes, its listpack does not: {e}"));
+        // A fully decoded node is a valid listpack, except for the header's element count,
+        // which stream nodes do not check (servers never read it): the generic walk refuses
+        // exactly the nodes whose count the cursor reported. Master fields: elements 3..3+n.
+        let els = match (listpack::elements(blob), mismatch) {
+            (Ok(els), None) => els,
+            (Err(e), Some((declared, found))) if e.code == "listpack-count" => {
+                let mut c = ListpackCursor::new(blob)
+                    .unwrap_or_else(|e| panic!("header checked twice differently: {e}"))
+                    .without_count_check();
+                let mut els = Vec::new();
+                while let Some(el) = c
+                    .next(blob)
+                    .unwrap_or_else(|e| panic!("only the count was wrong, then: {e}"))
+                {
+                    els.push(el);
+                }
+                assert_eq!(els.len() as u64, u64::from(found));
+                assert_ne!(u32::from(declared), found);
+                els
+            }
+            (r, m) => panic!(
+                "stream node decodes with header count mismatch {m:?}, its listpack walk gives {:?}",
+                r.err()
+            ),
+        };
         let n = match els.get(2) {
             Some(e) => e.as_int().unwrap_or(0) as usize,
             None => panic!("stream node with fewer than 3 elements decoded"),
@@ -1073,7 +1095,7 @@ pub fn codec_stream_lp(data: &[u8]) {
             .unwrap_or_else(|e| panic!("re-encoded node does not decode: {e}"));
         assert_eq!(
             back,
-            (count, deleted, entries),
+            (count, deleted, entries, None),
             "re-encoded node decodes differently"
         );
     } else {
@@ -1121,7 +1143,7 @@ pub fn codec_stream_lp(data: &[u8]) {
             .unwrap_or_else(|e| panic!("built node does not decode: {e}"));
         assert_eq!(
             back,
-            (count, deleted, entries),
+            (count, deleted, entries, None),
             "built node decodes differently"
         );
     }
