@@ -10,6 +10,10 @@
 //!   [`STRICTER`], each a documented case where the checker is more lenient than a server
 //!   in service (or than the format, §2 / §8 of the format reference).
 //!
+//! * Where both pass a changed file, a real server started on it holds exactly what our reader
+//!   reads from it (three dumps each server loads natively, [`LOADED_MUTATIONS`] changes each):
+//!   "reads exactly" holds beyond the pristine files, on values the changes made up.
+//!
 //! The per-file counts are printed (`testdata/README.md`, "Differential campaign", quotes
 //! them). Run: `cargo test -p rdb-verify --test checker_differential -- --nocapture`.
 //! A missing checker fails the test when `CI` is set and skips it otherwise.
@@ -17,14 +21,19 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use rdb_testkit::server::ServerKind;
+use rdb_testkit::readback::server_view;
+use rdb_testkit::server::{diff_keyspaces, RedisServer, ServerKind, ServerOptions};
 use rdb_testkit::testdata;
 use rdb_verify::{verify_bytes, Options, Severity};
+use rdb_writer::Target;
 
 /// Single-byte changes per file.
 const MUTATIONS: usize = 250;
 /// Base seed (per file: this plus the file's index).
 const SEED: u64 = 0xD1FF_0000_0C4E;
+
+/// Changes per file loaded into a real server by [`where_both_pass_the_server_holds_what_we_read`].
+const LOADED_MUTATIONS: usize = 40;
 
 /// Error codes allowed where the checker accepts the file, and why we are right to refuse.
 const STRICTER: &[(&str, &str)] = &[
@@ -121,14 +130,9 @@ fn campaign(index: usize, path: &Path, checker: &Path, work: &Path) -> (Counts, 
     let mut bad = Vec::new();
     let opts = Options::default();
     for _ in 0..MUTATIONS {
-        let mut m = pristine.clone();
         let at = rng.range(9, body);
         let x = rng.range(1, 256) as u8;
-        m[at] ^= x;
-        if with_crc {
-            let crc = rdb_format::crc::crc64(&m[..body]);
-            m[body..].copy_from_slice(&crc.to_le_bytes());
-        }
+        let m = mutated(&pristine, at, x);
         std::fs::write(&variant, &m).unwrap();
         let report = verify_bytes("variant", &m, &opts);
         let theirs = checker_accepts(checker, &variant);
@@ -259,5 +263,115 @@ fn never_ok_where_the_servers_checker_refuses() {
         "{} both-refuse, {} both-ok of {n}",
         total.both_refuse,
         total.both_ok
+    );
+}
+
+/// `pristine` with the byte at `at` XORed with `x` and, from RDB 5 on, a fresh CRC-64 trailer.
+fn mutated(pristine: &[u8], at: usize, x: u8) -> Vec<u8> {
+    let mut m = pristine.to_vec();
+    m[at] ^= x;
+    if rdb_version(pristine) >= 5 {
+        let body = m.len() - 8;
+        let crc = rdb_format::crc::crc64(&m[..body]);
+        m[body..].copy_from_slice(&crc.to_le_bytes());
+    }
+    m
+}
+
+#[test]
+fn where_both_pass_the_server_holds_what_we_read() {
+    let debian = ServerKind::Debian.require_or_skip();
+    let valkey_ok = ServerKind::Valkey81.require_or_skip();
+    if !debian || !valkey_ok {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let valkey = ServerKind::Valkey81.binary_path().map(|bin| {
+        let link = work.path().join("valkey-check-rdb");
+        std::os::unix::fs::symlink(bin, &link).unwrap();
+        link
+    });
+    let root = testdata::root().join("servers");
+    // Dumps each server writes itself, so that it loads their types natively.
+    let cases = [
+        ("redis-7.0.15/dev", ServerKind::Debian, Target::Redis70),
+        ("redis-7.0.15/dev-lfu", ServerKind::Debian, Target::Redis70),
+        ("valkey-8.0.1/dev", ServerKind::Valkey81, Target::Valkey81),
+    ];
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let opts = Options::default();
+    let pristine_view: Vec<_> = cases
+        .iter()
+        .map(|(name, kind, target)| {
+            let bytes = std::fs::read(root.join(name).join("dump.rdb")).unwrap();
+            server_view(&rdb_reader::read_keyspace(&bytes).unwrap(), *target, *kind)
+        })
+        .collect();
+    let mut violations = Vec::new();
+    let (mut loaded, mut refused_by_us, mut refused_by_checker, mut values_changed) = (0, 0, 0, 0);
+    for (i, (name, kind, target)) in cases.iter().enumerate() {
+        let path = root.join(name).join("dump.rdb");
+        let pristine = std::fs::read(&path).unwrap();
+        let checker = checker(rdb_version(&pristine), valkey.as_deref()).unwrap();
+        let original = rdb_reader::read_keyspace(&pristine).unwrap();
+        let variant = work.path().join(format!("loaded-{i}.rdb"));
+        let mut rng = SplitMix(SEED ^ 0x5E_0000 ^ i as u64);
+        for _ in 0..LOADED_MUTATIONS {
+            let at = rng.range(9, pristine.len() - 8);
+            let x = rng.range(1, 256) as u8;
+            let m = mutated(&pristine, at, x);
+            if !verify_bytes("variant", &m, &opts).ok {
+                refused_by_us += 1;
+                continue;
+            }
+            std::fs::write(&variant, &m).unwrap();
+            if !checker_accepts(&checker, &variant) {
+                refused_by_checker += 1;
+                continue;
+            }
+            let mut ours = rdb_reader::read_keyspace(&m).expect("a file that verifies reads");
+            let changed = ours.dbs != original.dbs;
+            // A primary drops the keys whose expiry has passed while it loads.
+            for d in ours.dbs.values_mut() {
+                d.entries
+                    .retain(|e| e.expire_at_ms.is_none_or(|t| t >= now_ms));
+            }
+            let want = server_view(&ours, *target, *kind);
+            let what = format!("{name}: byte {at} ^ {x:#04x} in {}", kind.name());
+            let got = match RedisServer::start(*kind, &ServerOptions::with_rdb(&variant)) {
+                Ok(mut srv) => srv.read_keyspace(),
+                Err(e) => Err(format!("refused to start on it: {e}")),
+            };
+            match got {
+                Ok(got) => {
+                    loaded += 1;
+                    let diffs = diff_keyspaces(&want, &got);
+                    if !diffs.is_empty() {
+                        violations.push(format!("{what}:\n{}", diffs.join("\n")));
+                    }
+                    // The comparison has teeth: the server's data differs from the pristine
+                    // file's where the change reached a value.
+                    if changed && !diff_keyspaces(&pristine_view[i], &got).is_empty() {
+                        values_changed += 1;
+                    }
+                }
+                Err(e) => violations.push(format!("{what}: both checks pass, but {e}")),
+            }
+        }
+    }
+    println!(
+        "{} changes: {loaded} loaded and compared ({values_changed} of them holding values \
+         that differ from the pristine file's, as the server reports them), {refused_by_us} refused by rdb-verify, \
+         {refused_by_checker} refused by the checker alone",
+        cases.len() * LOADED_MUTATIONS
+    );
+    assert!(violations.is_empty(), "{}", violations.join("\n"));
+    // Changed values were compared, not only untouched ones.
+    assert!(
+        loaded >= 60 && values_changed >= 30,
+        "{loaded} loaded, {values_changed} changed"
     );
 }
