@@ -169,12 +169,13 @@ fn campaign(index: usize, path: &Path, checker: &Path, work: &Path) -> (Counts, 
     (counts, bad)
 }
 
-#[test]
-fn never_ok_where_the_servers_checker_refuses() {
+/// A work directory and Valkey's checker in it, or `None` (the test skips) when Debian's or
+/// Valkey's server is missing outside CI.
+fn checkers() -> Option<(tempfile::TempDir, Option<PathBuf>)> {
     let debian = ServerKind::Debian.require_or_skip();
     let valkey_ok = ServerKind::Valkey81.require_or_skip();
     if !debian || !valkey_ok {
-        return;
+        return None;
     }
     let work = tempfile::tempdir().unwrap();
     // Valkey's server binary is its checker when started under that name.
@@ -183,6 +184,14 @@ fn never_ok_where_the_servers_checker_refuses() {
         std::os::unix::fs::symlink(bin, &link).unwrap();
         link
     });
+    Some((work, valkey))
+}
+
+#[test]
+fn never_ok_where_the_servers_checker_refuses() {
+    let Some((work, valkey)) = checkers() else {
+        return;
+    };
     let jobs: Vec<(usize, PathBuf, PathBuf)> = testdata::server_dumps()
         .into_iter()
         .enumerate()
@@ -280,17 +289,9 @@ fn mutated(pristine: &[u8], at: usize, x: u8) -> Vec<u8> {
 
 #[test]
 fn where_both_pass_the_server_holds_what_we_read() {
-    let debian = ServerKind::Debian.require_or_skip();
-    let valkey_ok = ServerKind::Valkey81.require_or_skip();
-    if !debian || !valkey_ok {
+    let Some((work, valkey)) = checkers() else {
         return;
-    }
-    let work = tempfile::tempdir().unwrap();
-    let valkey = ServerKind::Valkey81.binary_path().map(|bin| {
-        let link = work.path().join("valkey-check-rdb");
-        std::os::unix::fs::symlink(bin, &link).unwrap();
-        link
-    });
+    };
     let root = testdata::root().join("servers");
     // Dumps each server writes itself, so that it loads their types natively.
     let cases = [

@@ -21,7 +21,7 @@ use serde_json::json;
 mod common;
 use common::{
     hash_listpack_ex_ttl_out_of_order, intset, listpack, rejson_uint_42, stream_file,
-    zset_listpack_b2_a1, Rdb,
+    stream_node_1_1, zset_listpack_b2_a1, Rdb,
 };
 
 /// One malformed file.
@@ -402,18 +402,7 @@ const CASES: &[Case] = &[
             b.key(19, b"st");
             b.len(1);
             b.len(16).id(1, 1);
-            let mut lp = listpack(&[
-                Element::Int(1),
-                Element::Int(0),
-                Element::Int(1),
-                Element::Str(b"f"),
-                Element::Int(0),
-                Element::Int(2),
-                Element::Int(0),
-                Element::Int(0),
-                Element::Str(b"v"),
-                Element::Int(4),
-            ]);
+            let mut lp = stream_node_1_1();
             lp[4] = 9;
             // The count field: after the string's one-byte length and `total_bytes`.
             let at = b.pos() + 1 + 4;

@@ -6,16 +6,10 @@
 use rdb_format::Element;
 pub use rdb_testkit::builder::{intset, listpack, Rdb};
 
-/// A type-21 stream in db 0 of an RDB 11 file: one node with entry 1-1, group "g" whose PEL
-/// holds 1-1, consumer "c" whose PEL holds `consumer_pel` (`None`: an empty PEL). Returns
-/// (file, offset of the consumer's PEL entry — or of the group when the PEL is empty —,
-/// offset of the group).
-pub fn stream_file(consumer_pel: Option<(u64, u64)>) -> (Vec<u8>, u64, u64) {
-    let mut b = Rdb::db0(11);
-    b.key(21, b"st");
-    b.len(1);
-    b.len(16).id(1, 1);
-    b.str(&listpack(&[
+/// The listpack of a stream node with master ID 1-1 holding one entry, 1-1 `f`=`v` (master
+/// entry: 1 live, 0 deleted, field `f`; the entry has the same fields).
+pub fn stream_node_1_1() -> Vec<u8> {
+    listpack(&[
         Element::Int(1),
         Element::Int(0),
         Element::Int(1),
@@ -26,7 +20,19 @@ pub fn stream_file(consumer_pel: Option<(u64, u64)>) -> (Vec<u8>, u64, u64) {
         Element::Int(0),
         Element::Str(b"v"),
         Element::Int(4),
-    ]));
+    ])
+}
+
+/// A type-21 stream in db 0 of an RDB 11 file: one node with entry 1-1, group "g" whose PEL
+/// holds 1-1, consumer "c" whose PEL holds `consumer_pel` (`None`: an empty PEL). Returns
+/// (file, offset of the consumer's PEL entry — or of the group when the PEL is empty —,
+/// offset of the group).
+pub fn stream_file(consumer_pel: Option<(u64, u64)>) -> (Vec<u8>, u64, u64) {
+    let mut b = Rdb::db0(11);
+    b.key(21, b"st");
+    b.len(1);
+    b.len(16).id(1, 1);
+    b.str(&stream_node_1_1());
     b.len(1).len(1).len(1); // length 1, last id 1-1
     b.len(1).len(1).len(0).len(0).len(1); // first id 1-1, max deleted 0-0, entries added 1
     b.len(1); // one group
