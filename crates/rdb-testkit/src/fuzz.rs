@@ -968,11 +968,11 @@ fn owned(e: Element<'_>) -> OwnedEl {
     }
 }
 
-/// Decodes a whole stream node: `(count, deleted, entries)`.
 /// A decoded stream node: live and deleted counts of its master entry, its entries, and the
 /// listpack header's `(declared, found)` element counts when they differ.
 type DecodedNode = (u64, u64, Vec<NodeEnt>, Option<(u16, u32)>);
 
+/// Decodes a whole stream node ([`DecodedNode`]).
 fn decode_node(blob: &[u8], ms: u64, seq: u64) -> Result<DecodedNode, rdb_format::CodecError> {
     let mut c = StreamNodeCursor::new(blob, ms, seq)?;
     let mut out = Vec::new();
