@@ -278,6 +278,53 @@ fn exit_codes() {
     );
 }
 
+/// A stream whose entry IDs do not increase (`testdata/malformed/stream-id-order.rdb`, RDB 10,
+/// type 19: servers load it, `rdb-verify` warns): copied unchanged to a line that loads its
+/// type, refused — with the source, the byte offset and the key named, and nothing written —
+/// for a line it would have to be re-encoded for.
+#[test]
+fn a_stream_the_writer_will_not_rebuild_is_copied_or_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().to_str().unwrap();
+    let src =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/malformed/stream-id-order.rdb");
+    let src_text = src.to_str().unwrap();
+    let source = std::fs::read(&src).unwrap();
+    let args = |name: &'static str, target: &'static str| {
+        [
+            "export", "--from", src_text, "--name", name, "--out", out, "--shards", "1",
+            "--target", target,
+        ]
+    };
+    let o = rdbkit(&args("same", "redis-7.0"));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let copied = std::fs::read(tmp.path().join("same-0001.rdb")).unwrap();
+    // The stream's record starts at its type byte (19), followed by the key "st".
+    let start = |file: &[u8]| file.windows(4).position(|w| w == b"\x13\x02st").unwrap();
+    // The record, up to the EOF opcode.
+    let record = |file: &[u8]| file[start(file)..file.len() - 9].to_vec();
+    assert_eq!(record(&copied), record(&source), "copied byte for byte");
+
+    let o = rdbkit(&args("older", "redis-6.2"));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let e = stderr(&o);
+    let at = format!("byte {}", start(&source));
+    for part in [
+        src_text,
+        &at,
+        "key \"st\"",
+        "stream entry IDs are not increasing: 2-1 then 1-2",
+        "cannot be re-encoded for RDB 9 (redis-6.2)",
+    ] {
+        assert!(e.contains(part), "{part:?} not in {e}");
+    }
+    let left: Vec<String> = dir_bytes(tmp.path()).into_keys().collect();
+    assert!(
+        left.iter().all(|f| f.starts_with("same-")),
+        "the refused export wrote nothing: {left:?}"
+    );
+}
+
 /// A JSONL dump (`rdbkit dump`) as the source gives the same keys as the `.rdb` it came from.
 #[test]
 fn jsonl_source() {

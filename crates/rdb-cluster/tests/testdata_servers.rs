@@ -11,16 +11,11 @@
 //! it. Values of the source's own line are copied raw, the others re-encoded: both paths load.
 //! A missing server fails the test when `CI` is set and skips it otherwise.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use rdb_cluster::export::{export_rdb_file, DbSelection, ExportPlan, ExportResult};
-use rdb_cluster::topology::Topology;
-use rdb_format::consts::TypeKind;
-use rdb_format::int::IntText;
+use rdb_cluster::export::ExportResult;
 use rdb_model::{Keyspace, Value};
-use rdb_reader::{read_keyspace, Event, Limits, Parser, SliceSource};
-use rdb_testkit::readback::{server_view, stream_as_loaded, stream_as_written};
+use rdb_testkit::readback::{convert_one_node, converted_view};
 use rdb_testkit::server::{diff_keyspaces, RedisServer, ServerKind, ServerOptions};
 use rdb_testkit::testdata::server_dumps;
 use rdb_writer::Target;
@@ -37,12 +32,8 @@ const LINES: [(ServerKind, Target); 3] = [
 
 /// Converts `file` for `target` into `dir` (one node group, every database).
 fn convert(file: &Path, target: Target, dir: &Path, name: &str) -> ExportResult {
-    let mut plan = ExportPlan::new(name, dir, Topology::even(1).expect("topology"), target);
-    plan.now = NOW;
-    plan.db = DbSelection::All;
-    plan.drop_unsupported = true;
-    plan.threads = 1;
-    export_rdb_file(file, &plan).unwrap_or_else(|e| panic!("{} -> {target}: {e}", file.display()))
+    convert_one_node(file, target, dir, name, NOW)
+        .unwrap_or_else(|e| panic!("{} -> {target}: {e}", file.display()))
 }
 
 /// `name` of a dump: `redis-7.0.15/dev-lfu`.
@@ -56,52 +47,10 @@ fn label(file: &Path) -> String {
     )
 }
 
-/// The type byte of every stream record in `file`, by (db, key).
-fn stream_types(file: &Path) -> BTreeMap<(u64, Vec<u8>), u8> {
-    let bytes = std::fs::read(file).expect("read node file");
-    let mut p = Parser::new(SliceSource::new(&bytes), Limits::default());
-    let mut out = BTreeMap::new();
-    while let Some(ev) = p.next_event().expect("node file reads") {
-        if let Event::Key(k) = ev {
-            if matches!(k.kind, TypeKind::Stream(_)) {
-                let mut text = IntText::new(0);
-                out.insert((k.db, k.key.as_bytes(&mut text).to_vec()), k.rdb_type.0);
-            }
-        }
-    }
-    out
-}
-
-/// What `kind` must report after loading `node_file`, the conversion of `source` for `target`.
-///
-/// A stream is re-encoded in the target's stream type or, when the server loads its source
-/// type too, copied raw: the server then derives what that type lacks (a type-15 stream of a
-/// Redis ≤ 6.2 file loaded by Redis 7.0 or Valkey 8.1).
-fn want(source: &Keyspace, node_file: &Path, target: Target, kind: ServerKind) -> Keyspace {
-    let mut want = server_view(source, target, kind);
-    let types = stream_types(node_file);
-    for (&db, d) in &mut want.dbs {
-        for e in &mut d.entries {
-            let Value::Stream(s) = &mut e.value else {
-                continue;
-            };
-            let stored = types.get(&(u64::from(db), e.key.to_vec())).copied();
-            let stored = stored.expect("every stream of the source is in the file");
-            if stored != target.stream_type().0 {
-                let Some(Value::Stream(orig)) = source.dbs[&db]
-                    .entries
-                    .iter()
-                    .find(|x| x.key == e.key)
-                    .map(|x| &x.value)
-                else {
-                    panic!("stream {:?} not in the source", e.key);
-                };
-                **s = (**orig).clone();
-                stream_as_written(s, stored);
-                stream_as_loaded(s, stored, kind);
-            }
-        }
-    }
+/// What `kind` must report after loading `node_file`, the conversion of the dump `source` for
+/// `target`.
+fn want(source: &Path, node_file: &Path, target: Target, kind: ServerKind) -> Keyspace {
+    let want = converted_view(source, node_file, target, kind).expect("both files read");
     if kind == ServerKind::Redislite62 {
         // Redis 6.2 has no PEXPIRETIME: the harness reads expiries as TIME + PTTL rounded to
         // the second, exact for the whole-second expiries of these dumps.
@@ -118,7 +67,6 @@ fn check(kind: ServerKind, target: Target, files: &[PathBuf], tmp: &Path) -> (u6
     let (mut raw, mut reencoded, mut keys) = (0u64, 0u64, 0usize);
     for (i, file) in files.iter().enumerate() {
         let what = format!("{} -> {target} in {}", label(file), kind.name());
-        let source = read_keyspace(&std::fs::read(file).expect("read dump")).expect("dump reads");
         let res = convert(file, target, tmp, &format!("{}-{i}", target.name()));
         let node = res.nodes.first().expect("one node file");
         raw += node.raw_copied;
@@ -129,7 +77,7 @@ fn check(kind: ServerKind, target: Target, files: &[PathBuf], tmp: &Path) -> (u6
         let got = srv
             .read_keyspace()
             .unwrap_or_else(|e| panic!("{what}: reading back: {e}"));
-        let want = want(&source, &node.path, target, kind);
+        let want = want(file, &node.path, target, kind);
         let diffs = diff_keyspaces(&want, &got);
         assert!(diffs.is_empty(), "{what}:\n{}", diffs.join("\n"));
         assert_eq!(got.key_count() as u64, node.keys, "{what}: key count");

