@@ -20,7 +20,7 @@ use serde_json::json;
 
 mod common;
 use common::{
-    hash_listpack_ex_ttl_out_of_order, intset, listpack, rejson_uint_42, stream_file,
+    hash_listpack_ex_ttl_out_of_order, intset, listpack, rejson_uint_42, stream_file, stream_node,
     stream_node_1_1, zset_listpack_b2_a1, Rdb,
 };
 
@@ -417,33 +417,16 @@ const CASES: &[Case] = &[
         also: &["stream-first-delta"],
         ..Case::new(
             "stream-id-order",
-            "stream node whose second entry 1-2 comes after 2-1 (servers load it; `rdbkit export` \
-         copies it only to lines that load its type): a warning",
+            "stream node whose second entry 1-2 comes after 2-1 (servers load it; `rdbkit \
+             export` copies it only to lines that load its type): a warning",
             // RDB 10 and type 19: Redis 7.0 and Valkey 8.1 load it (`engine_servers.rs`).
             Make::Db0(10, |b| {
                 b.key(19, b"st");
                 b.len(1);
                 let at = b.pos();
                 b.len(16).id(1, 1);
-                b.str(&listpack(&[
-                    Element::Int(2), // live entries
-                    Element::Int(0), // deleted
-                    Element::Int(1), // master fields: "f"
-                    Element::Str(b"f"),
-                    Element::Int(0),
-                    // 2-1: flags SAMEFIELDS, deltas (1, 0), "v", lp-count
-                    Element::Int(2),
-                    Element::Int(1),
-                    Element::Int(0),
-                    Element::Str(b"v"),
-                    Element::Int(4),
-                    // 1-2: deltas (0, 1), before 2-1
-                    Element::Int(2),
-                    Element::Int(0),
-                    Element::Int(1),
-                    Element::Str(b"v"),
-                    Element::Int(4),
-                ]));
+                // 2-1 (deltas 1, 0 from master 1-1), then 1-2 (deltas 0, 1): out of order.
+                b.str(&stream_node(&[(1, 0), (0, 1)]));
                 b.len(2).len(2).len(1); // length 2, last id 2-1
                 b.len(2).len(1).len(0).len(0).len(2); // first id 2-1, max deleted 0-0, added 2
                 b.len(0); // no groups

