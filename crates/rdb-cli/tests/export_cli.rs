@@ -279,50 +279,53 @@ fn exit_codes() {
 }
 
 /// A stream whose entry IDs do not increase (`testdata/malformed/stream-id-order.rdb`, RDB 10,
-/// type 19: servers load it, `rdb-verify` warns): copied unchanged to a line that loads its
-/// type, refused — with the source, the byte offset and the key named, and nothing written —
-/// for a line it would have to be re-encoded for.
+/// type 19: servers load it, `rdb-verify` warns; our writer would not build it from its
+/// entries) converts with its nodes as stored: copied whole for the lines that load type 19
+/// (Redis 7.0, Valkey 8.1), and for Redis 6.2 the same node bytes in a type-15 record with the
+/// metadata type 15 holds.
 #[test]
-fn a_stream_the_writer_will_not_rebuild_is_copied_or_refused() {
+fn a_stream_keeps_its_nodes_in_every_conversion() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().to_str().unwrap();
     let src =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/malformed/stream-id-order.rdb");
     let src_text = src.to_str().unwrap();
     let source = std::fs::read(&src).unwrap();
-    let args = |name: &'static str, target: &'static str| {
-        [
-            "export", "--from", src_text, "--name", name, "--out", out, "--shards", "1",
-            "--target", target,
-        ]
+    // The stream's record, from its type byte followed by the key "st" up to the EOF opcode.
+    let record = |file: &[u8], ty: u8| {
+        let at = file
+            .windows(4)
+            .position(|w| w == [ty, 2, b's', b't'])
+            .unwrap();
+        file[at..file.len() - 9].to_vec()
     };
-    let o = rdbkit(&args("same", "redis-7.0"));
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let copied = std::fs::read(tmp.path().join("same-0001.rdb")).unwrap();
-    // The stream's record starts at its type byte (19), followed by the key "st".
-    let start = |file: &[u8]| file.windows(4).position(|w| w == b"\x13\x02st").unwrap();
-    // The record, up to the EOF opcode.
-    let record = |file: &[u8]| file[start(file)..file.len() - 9].to_vec();
-    assert_eq!(record(&copied), record(&source), "copied byte for byte");
-
-    let o = rdbkit(&args("older", "redis-6.2"));
-    assert_eq!(code(&o), 1, "{}", stderr(&o));
-    let e = stderr(&o);
-    let at = format!("byte {}", start(&source));
-    for part in [
-        src_text,
-        &at,
-        "key \"st\"",
-        "stream entry IDs are not increasing: 2-1 then 1-2",
-        "cannot be re-encoded for RDB 9 (redis-6.2)",
+    let src_record = record(&source, 19);
+    // Type 19 metadata at the end: length 2, last ID 2-1, first ID 2-1, max deleted 0-0,
+    // entries added 2, no groups.
+    let (head, src_meta) = src_record.split_at(src_record.len() - 9);
+    assert_eq!(src_meta, [2, 2, 1, 2, 1, 0, 0, 2, 0]);
+    let nodes = &head[4..];
+    for (target, ty, meta) in [
+        ("redis-7.0", 19, src_meta),
+        ("valkey-8.1", 19, src_meta),
+        ("redis-6.2", 15, &[2, 2, 1, 0][..]),
     ] {
-        assert!(e.contains(part), "{part:?} not in {e}");
+        let name = target.replace('.', "");
+        let o = rdbkit(&[
+            "export", "--from", src_text, "--name", &name, "--out", out, "--shards", "1",
+            "--target", target,
+        ]);
+        assert_eq!(code(&o), 0, "{target}: {}", stderr(&o));
+        let file = std::fs::read(tmp.path().join(format!("{name}-0001.rdb"))).unwrap();
+        let want: Vec<u8> = [&[ty, 2, b's', b't'][..], nodes, meta].concat();
+        assert_eq!(record(&file, ty), want, "{target}");
+        let ks = read_keyspace(&file).unwrap();
+        let Value::Stream(s) = &ks.dbs[&0].entries[0].value else {
+            panic!("{target}: not a stream");
+        };
+        let ids: Vec<String> = s.entries.iter().map(|e| e.id.to_string()).collect();
+        assert_eq!(ids, ["2-1", "1-2"], "{target}: the entries as stored");
     }
-    let left: Vec<String> = dir_bytes(tmp.path()).into_keys().collect();
-    assert!(
-        left.iter().all(|f| f.starts_with("same-")),
-        "the refused export wrote nothing: {left:?}"
-    );
 }
 
 /// A JSONL dump (`rdbkit dump`) as the source gives the same keys as the `.rdb` it came from.

@@ -259,12 +259,13 @@ pub fn convert_one_node(
 /// file `source_file` for `target` by `rdbkit export` ([`convert_one_node`]); errors name what
 /// could not be read.
 ///
-/// [`server_view`] of the source's keyspace as our reader reads it, except for streams copied
-/// raw — stored in `node_file` with the source record's own type: the server then holds the
-/// stream exactly as the source file does (its stored `length` too, which a re-encoding
-/// derives from the entries), and derives what that type lacks (a type-15 stream of a Redis
-/// ≤ 6.2 file loaded by Redis 7.0 or Valkey 8.1). Given the source itself as `node_file`, this
-/// is what a server loading the source natively holds.
+/// [`server_view`] of the source's keyspace as our reader reads it, except for streams: from
+/// an `.rdb` source the export keeps every stream's nodes as stored — copying the record when
+/// the target loads its type, otherwise writing the nodes under the target's stream type with
+/// the metadata that type holds — so the server holds the source's stream (its stored `length`
+/// too, which a re-encoding would derive from the entries) less what the stored type lacks,
+/// and derives the rest (a type-15 stream loaded by Redis 7.0 or Valkey 8.1). Given the source
+/// itself as `node_file`, this is what a server loading the source natively holds.
 pub fn converted_view(
     source_file: &Path,
     node_file: &Path,
@@ -277,29 +278,27 @@ pub fn converted_view(
         rdb_reader::read_keyspace(&bytes).map_err(|e| format!("{}: {e}", source_file.display()))?;
     let mut want = server_view(&source, target, kind);
     let stored_types = stream_types(node_file)?;
-    let source_types = stream_types(source_file)?;
     for (&db, d) in &mut want.dbs {
         for e in &mut d.entries {
             let Value::Stream(s) = &mut e.value else {
                 continue;
             };
-            let at = (u64::from(db), e.key.to_vec());
             let stored = stored_types
-                .get(&at)
+                .get(&(u64::from(db), e.key.to_vec()))
                 .copied()
                 .ok_or_else(|| format!("stream {:?} of db {db} not in the file", e.key))?;
-            if source_types.get(&at) == Some(&stored) {
-                let orig = source
-                    .dbs
-                    .get(&db)
-                    .and_then(|d| d.entries.iter().find(|x| x.key == e.key))
-                    .map(|x| &x.value);
-                let Some(Value::Stream(orig)) = orig else {
-                    return Err(format!("stream {:?} of db {db} not in the source", e.key));
-                };
-                **s = (**orig).clone();
-                stream_as_loaded(s, stored, kind);
-            }
+            let orig = source
+                .dbs
+                .get(&db)
+                .and_then(|d| d.entries.iter().find(|x| x.key == e.key))
+                .map(|x| &x.value);
+            let Some(Value::Stream(orig)) = orig else {
+                return Err(format!("stream {:?} of db {db} not in the source", e.key));
+            };
+            **s = (**orig).clone();
+            stream_as_written(s, stored);
+            s.length = orig.length;
+            stream_as_loaded(s, stored, kind);
         }
     }
     Ok(want)

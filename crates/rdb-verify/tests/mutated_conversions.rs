@@ -21,10 +21,9 @@
 //! * [`what_rdb_verify_passes_survives_the_jsonl_dump`]: the keyspace written as `rdbkit dump`
 //!   lines reads back unchanged.
 //!
-//! The one exception: a value the server loads as stored but the writer will not rebuild (a
-//! stream whose entry IDs do not increase, [`NOT_REENCODABLE`]) may make the export refuse a
-//! line it would have to re-encode it for, with an error naming the source, the byte offset and
-//! the key, where `rdb-verify` warned about that key.
+//! Streams keep their nodes as stored in every conversion, so one a server loads but our writer
+//! would not build from its entries (entry IDs out of order: `rdb-verify` warns
+//! `stream-id-order`) converts too.
 //!
 //! Run: `cargo test -p rdb-verify --test mutated_conversions -- --nocapture` (the counts are
 //! printed; `testdata/README.md`, "Conversion campaign", quotes them). A missing server fails
@@ -39,7 +38,7 @@ use rdb_testkit::mutate::{mutated, next_change, SplitMix};
 use rdb_testkit::readback::{canonical, convert_one_node, converted_view, drop_expired};
 use rdb_testkit::server::{diff_keyspaces, RedisServer, ServerKind, ServerOptions};
 use rdb_testkit::testdata;
-use rdb_verify::{verify_bytes, verify_file, Options, Report, Severity};
+use rdb_verify::{verify_bytes, verify_file, Options};
 use rdb_writer::Target;
 use serde_json::json;
 
@@ -55,16 +54,6 @@ const LINES: [(ServerKind, Target); 3] = [
     (ServerKind::Redislite62, Target::Redis62),
     (ServerKind::Debian, Target::Redis70),
     (ServerKind::Valkey81, Target::Valkey81),
-];
-
-/// Warnings about a source value that a server loads but that `rdbkit export` refuses to
-/// re-encode for another line (it copies such a record unchanged to a line that loads its
-/// type): the warning code, and what the export's error says. The server keeps the stored
-/// node listpacks as they are, but re-encoding rebuilds them from the entries, and the writer
-/// never writes a stream the server would misbehave on (format reference V-T17).
-const NOT_REENCODABLE: &[(&str, &str)] = &[
-    ("stream-id-order", "stream entry IDs are not increasing"),
-    ("stream-last-id", "is after last_id"),
 ];
 
 /// The `ctime` of the converted files.
@@ -108,7 +97,6 @@ fn as_seen(mut want: Keyspace, got: &Keyspace, kind: ServerKind, now: i64) -> Ke
 #[derive(Default)]
 struct Counts {
     kept: usize,
-    not_reencodable: usize,
     changed: usize,
     loads: usize,
     keys: usize,
@@ -126,31 +114,9 @@ fn remove_export(res: &ExportResult) {
     }
 }
 
-/// Whether an export error is the documented refusal ([`NOT_REENCODABLE`]) of a value
-/// `rdb-verify` warned about in the source (`report`).
-fn documented_refusal(error: &str, report: &Report) -> bool {
-    error.contains("cannot be re-encoded")
-        && NOT_REENCODABLE.iter().any(|(code, says)| {
-            error.contains(says)
-                && report.findings.iter().any(|f| {
-                    f.code == *code
-                        && f.severity == Severity::Warning
-                        && f.key
-                            .as_deref()
-                            .is_some_and(|k| error.contains(&*String::from_utf8_lossy(k)))
-                })
-        })
-}
-
-/// Converts the changed dump `variant` (which `rdb-verify` passed with `report`) for every
-/// line, loads each result; returns the problems found.
-fn convert_and_load(
-    variant: &Path,
-    report: &Report,
-    what: &str,
-    dir: &Path,
-    counts: &mut Counts,
-) -> Vec<String> {
+/// Converts the changed dump `variant` (which `rdb-verify` passed) for every line, loads each
+/// result; returns the problems found.
+fn convert_and_load(variant: &Path, what: &str, dir: &Path, counts: &mut Counts) -> Vec<String> {
     let mut bad = Vec::new();
     for (kind, target) in LINES {
         let what = format!("{what} -> {target} in {}", kind.name());
@@ -158,14 +124,9 @@ fn convert_and_load(
         let res = match convert_one_node(variant, target, dir, &name, NOW) {
             Ok(res) => res,
             Err(e) => {
-                let e = e.to_string();
-                if documented_refusal(&e, report) {
-                    counts.not_reencodable += 1;
-                } else {
-                    bad.push(format!(
-                        "{what}: rdb-verify passes the source, export refuses: {e}"
-                    ));
-                }
+                bad.push(format!(
+                    "{what}: rdb-verify passes the source, export refuses: {e}"
+                ));
                 continue;
             }
         };
@@ -216,8 +177,6 @@ struct Kept {
     what: String,
     /// The changed file.
     bytes: Vec<u8>,
-    /// `rdb-verify`'s report on it (no error).
-    report: Report,
     /// Our reader's keyspace of it.
     source: Keyspace,
     /// Whether that keyspace differs from the pristine dump's.
@@ -254,8 +213,7 @@ fn for_each_kept(
             let (at, x) = next_change(&mut rng, &pristine);
             let bytes = mutated(&pristine, at, x);
             tried += 1;
-            let report = verify_bytes("variant", &bytes, &opts);
-            if !report.ok {
+            if !verify_bytes("variant", &bytes, &opts).ok {
                 continue;
             }
             n += 1;
@@ -264,7 +222,6 @@ fn for_each_kept(
             each(&Kept {
                 what: format!("{label}: byte {at} ^ {x:#04x}"),
                 bytes,
-                report,
                 source,
                 changed,
             });
@@ -292,7 +249,6 @@ fn what_rdb_verify_passes_converts_and_loads_on_every_line() {
         std::fs::write(&variant, &k.bytes).unwrap();
         violations.extend(convert_and_load(
             &variant,
-            &k.report,
             &k.what,
             work.path(),
             &mut counts,
@@ -300,12 +256,11 @@ fn what_rdb_verify_passes_converts_and_loads_on_every_line() {
     });
     println!(
         "{files} dumps, {tried} changes tried, {} passed by rdb-verify ({} of them changing what \
-         we read) and converted for {} lines: {} conversions refused for a documented reason, {} \
-         loads compared ({} keys read back), {} problems",
+         we read) and converted for {} lines, {} loads compared ({} keys read back), {} \
+         problems",
         counts.kept,
         counts.changed,
         LINES.len(),
-        counts.not_reencodable,
         counts.loads,
         counts.keys,
         violations.len()
@@ -381,7 +336,7 @@ const KEPT_ALL_LINES: usize = 5;
 const AS_OUR_READER: ServerKind = ServerKind::Redislite62;
 
 /// Every target line, the RDB 12 ones (Redis 7.4, Valkey 9.0) with no server here included:
-/// the kept changes convert (or are refused for the documented reason), the converted file
+/// the kept changes convert, the converted file
 /// passes `rdb-verify` with the target's line in its `loads_on` (a judgement the engine tests
 /// check against real servers), and our reader reads back from it what the conversion keeps.
 #[test]
@@ -389,7 +344,7 @@ fn what_rdb_verify_passes_converts_for_every_target_line() {
     let work = tempfile::tempdir().unwrap();
     let variant = work.path().join("variant.rdb");
     let opts = Options::default();
-    let (mut kept, mut exports, mut refused, mut keys) = (0usize, 0usize, 0usize, 0u64);
+    let (mut kept, mut exports, mut keys) = (0usize, 0usize, 0u64);
     let mut violations = Vec::new();
     let (files, tried) = for_each_kept(
         SEED ^ 0xA11_0000,
@@ -404,10 +359,6 @@ fn what_rdb_verify_passes_converts_for_every_target_line() {
                 let name = format!("t{exports}");
                 let res = match convert_one_node(&variant, target, work.path(), &name, NOW) {
                     Ok(res) => res,
-                    Err(e) if documented_refusal(&e.to_string(), &k.report) => {
-                        refused += 1;
-                        continue;
-                    }
                     Err(e) => {
                         violations.push(format!("{what}: export refuses: {e}"));
                         continue;
@@ -443,8 +394,7 @@ fn what_rdb_verify_passes_converts_for_every_target_line() {
     );
     println!(
         "{files} dumps, {tried} changes tried, {kept} passed by rdb-verify, {exports} conversions \
-         for {} target lines ({refused} refused for the documented reason, {keys} keys \
-         written), {} problems",
+         for {} target lines ({keys} keys written), {} problems",
         Target::ALL.len(),
         violations.len()
     );

@@ -15,8 +15,8 @@ use crate::encode::{lp_entry_size, lp_int_size, Encoder};
 use crate::sink::Sink;
 
 /// Checks what the server refuses (or misbehaves on) when loading a stream: entry IDs must
-/// strictly increase and not exceed `last_id`; group names, PEL IDs and consumer names must
-/// be unique; every consumer PEL ID must be in its group's PEL, owned by exactly one consumer.
+/// strictly increase and not exceed `last_id`, and the groups must be consistent
+/// ([`validate_groups`]).
 pub(crate) fn validate(s: &Stream) -> Result<(), String> {
     let unordered = s.entries.windows(2).find_map(|w| match w {
         [a, b] if a.id >= b.id => Some((a.id, b.id)),
@@ -33,6 +33,13 @@ pub(crate) fn validate(s: &Stream) -> Result<(), String> {
             ));
         }
     }
+    validate_groups(s)
+}
+
+/// Checks what the server refuses when loading a stream's consumer groups: group names, PEL
+/// IDs and consumer names must be unique; every consumer PEL ID must be in its group's PEL,
+/// owned by exactly one consumer.
+pub(crate) fn validate_groups(s: &Stream) -> Result<(), String> {
     let mut names = HashSet::new();
     for g in &s.groups {
         let gname = rdb_format::escape_bytes(&g.name, 64);
@@ -216,20 +223,29 @@ fn put_id(id: StreamId, out: &mut Vec<u8>) {
 
 /// Writes the value of a (validated) stream in the target's stream type.
 pub(crate) fn write<W: Write>(enc: &mut Encoder, sink: &mut Sink<W>, s: &Stream) -> io::Result<()> {
-    let ty = enc.target.stream_type();
-    let version = match ty {
-        RdbType::STREAM_LISTPACKS => 1,
-        RdbType::STREAM_LISTPACKS_2 => 2,
-        _ => 3,
-    };
     let nodes = plan_nodes(&s.entries, &enc.cfg);
     encode_length(nodes.len() as u64, &mut sink.buf);
     for (a, b) in nodes {
         write_node(enc, &mut sink.buf, s.entries.get(a..b).unwrap_or(&[]));
         sink.maybe_flush()?;
     }
+    write_meta(enc, sink, s, s.entries.len() as u64)
+}
+
+/// Writes a stream's metadata and consumer groups as the target's stream type holds them
+/// (after the nodes), with `length` as the number of live entries.
+pub(crate) fn write_meta<W: Write>(
+    enc: &mut Encoder,
+    sink: &mut Sink<W>,
+    s: &Stream,
+    length: u64,
+) -> io::Result<()> {
+    let version = match enc.target.stream_type() {
+        RdbType::STREAM_LISTPACKS => 1,
+        RdbType::STREAM_LISTPACKS_2 => 2,
+        _ => 3,
+    };
     let out = &mut sink.buf;
-    let length = s.entries.len() as u64;
     encode_length(length, out);
     put_id(s.last_id, out);
     if version >= 2 {

@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rdb_format::length::encode_length;
 use rdb_format::{Header, Opcode, RdbType};
-use rdb_model::{Entry, ModuleAux, Value};
+use rdb_model::{Entry, ModuleAux, Stream, Value};
 
 use crate::config::{KeyMeta, WriterBuilder};
 use crate::encode::{hash, list, set, zset, Encoder};
@@ -505,6 +505,46 @@ impl<W: Write> RdbWriter<W> {
         }
         self.put_key_header(key, meta, rdb_type);
         let r = self.sink.put_large(raw);
+        self.io(r)?;
+        self.count_key(meta);
+        Ok(())
+    }
+
+    /// Writes a stream in this target's stream type (15, 19 or 21) around a node section
+    /// copied from another file, which every stream type shares: `nodes` = the bytes of a
+    /// stream record between its key and its metadata (the node count, then each node's
+    /// master-ID and listpack strings). The metadata and consumer groups are written from
+    /// `stream` as this type holds them, its `length` as stored; `stream.entries` is not used.
+    ///
+    /// The nodes are neither checked nor rebuilt: a stream is carried to another line exactly
+    /// as a server holds it, including one a server loads but the writer would not build
+    /// (entry IDs out of order). The groups are checked as [`RdbWriter::write_value`] checks
+    /// them (the server refuses inconsistent ones).
+    pub fn write_stream_with_nodes(
+        &mut self,
+        key: &[u8],
+        meta: KeyMeta,
+        nodes: &[u8],
+        stream: &Stream,
+    ) -> WriteResult<()> {
+        self.check_open()?;
+        let ty = self.opts.target.stream_type();
+        if !self.opts.target.may_emit_type(self.enc.header, ty) {
+            return Err(WriteError::Unsupported {
+                key: KeyName::of(key),
+                target: self.opts.target.name(),
+                what: format!("streams in a {} file", header_text(self.enc.header)),
+            });
+        }
+        stream::validate_groups(stream).map_err(|what| WriteError::InvalidValue {
+            key: KeyName::of(key),
+            what,
+        })?;
+        self.put_key_header(key, meta, ty);
+        let (enc, sink) = (&mut self.enc, &mut self.sink);
+        let r = sink
+            .put_large(nodes)
+            .and_then(|()| stream::write_meta(enc, sink, stream, stream.length));
         self.io(r)?;
         self.count_key(meta);
         Ok(())

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use rdb_format::length::{decode_length, Length};
 use rdb_format::string::{decode_string_header, StringHeader};
 use rdb_format::{Header, IntText, Opcode, RdbType, TypeKind};
-use rdb_model::{Bytes, Entry, ModuleAux};
+use rdb_model::{Bytes, Entry, ModuleAux, Value};
 use rdb_reader::{Event, KeyspaceBuilder, Limits, Parser, SliceSource};
 use rdb_writer::{KeyMeta, SyncingFile, WriteError};
 use xxhash_rust::xxh3::xxh3_64;
@@ -366,37 +366,56 @@ impl<'a> RdbJob<'a> {
             return Ok(());
         }
         let entry = self.decode(record)?;
-        match w.write_value(&entry.key, meta, &entry.value) {
+        let written = match (&entry.value, self.stream_nodes(type_at, rec)) {
+            // A stream of a newer stream type than the target's: its nodes are the same in
+            // every type and are kept as stored; only the metadata are written again.
+            (Value::Stream(s), Some(nodes)) => w
+                .write_stream_with_nodes(&entry.key, meta, nodes, s)
+                .map(|()| true),
+            (value, _) => w.write_value(&entry.key, meta, value),
+        };
+        match written {
             Ok(true) => stats.reencoded += 1,
             Ok(false) => {}
             Err(WriteError::InvalidValue { key, what }) => {
-                return Err(self.not_reencodable(rec, t, out, &key.to_string(), &what))
+                return Err(ExportError::Source(format!(
+                    "{}: byte {}: key {key}: {what}: its RDB type {} record cannot be written \
+                     for RDB {} ({})",
+                    self.label, rec.start, t.0, out.version, self.plan.target
+                )))
             }
             Err(e) => return Err(werr(e)),
         }
         Ok(())
     }
 
-    /// A source value the writer refuses to re-encode: a server loads it as the source holds
-    /// it (`rdb-verify` passes such a file with a warning, e.g. a stream whose entry IDs do not
-    /// increase), but rebuilding its encoding from the decoded value would give something
-    /// else. Named by source file, byte offset and key; the way out is a target that copies
-    /// the record unchanged.
-    fn not_reencodable(
-        &self,
-        rec: &Rec,
-        t: RdbType,
-        out: Header,
-        key: &str,
-        what: &str,
-    ) -> ExportError {
-        ExportError::Source(format!(
-            "{}: byte {}: key {key}: {what}: a server loads this value as the file holds it \
-             (rdb-verify warns about it), but its RDB type {} record cannot be re-encoded for \
-             RDB {} ({}); a target line whose RDB version loads type {} copies the record \
-             unchanged, or repair the key at the source",
-            self.label, rec.start, t.0, out.version, self.plan.target, t.0
-        ))
+    /// The node section of a stream record whose type byte is at `type_at`: the bytes after
+    /// the key up to the metadata (the node count, then each node's master-ID and listpack
+    /// strings), shared by stream types 15, 19 and 21. `None` when the record is not a stream
+    /// or does not parse (the reader checked it in pass 1). Bounded: every string header
+    /// consumes at least one byte of the record.
+    fn stream_nodes(&self, type_at: u64, rec: &Rec) -> Option<&[u8]> {
+        let wide = self.header.has_64bit_lengths();
+        let record = self
+            .bytes
+            .get(usize::try_from(type_at).ok()?..usize::try_from(rec.end).ok()?)?;
+        let (&t, after_type) = record.split_first()?;
+        if !matches!(
+            self.header.classify_type(RdbType(t)),
+            Ok(TypeKind::Stream(_))
+        ) {
+            return None;
+        }
+        let (h, n) = decode_string_header(after_type, wide).ok()?;
+        let value = after_type.get(n.checked_add(string_payload(h)?)?..)?;
+        let (Length::Len(nodes), mut at) = decode_length(value, wide).ok()? else {
+            return None;
+        };
+        for _ in 0..nodes.checked_mul(2)? {
+            let (h, n) = decode_string_header(value.get(at..)?, wide).ok()?;
+            at = at.checked_add(n)?.checked_add(string_payload(h)?)?;
+        }
+        value.get(..at)
     }
 
     /// Decodes one record to the model, by parsing `header + record + EOF` (checksum disabled).
@@ -434,6 +453,16 @@ impl<'a> RdbJob<'a> {
             .ok_or_else(|| {
                 ExportError::Source(format!("{}: a record decoded to no key", self.label))
             })
+    }
+}
+
+/// The payload bytes that follow a string header: the raw or compressed length, none for an
+/// integer-encoded string.
+fn string_payload(h: StringHeader) -> Option<usize> {
+    match h {
+        StringHeader::Raw(len) => usize::try_from(len).ok(),
+        StringHeader::Int(_) => Some(0),
+        StringHeader::Lzf { compressed, .. } => usize::try_from(compressed).ok(),
     }
 }
 
