@@ -10,6 +10,14 @@ for t in read_slice read_stream_equivalence verify verify_split roundtrip; do
         cp "$f" "corpus/$t/$(echo "$f" | sed 's|^\.\./testdata/||; s|/|_|g')"
     done
 done
+# convert: a target-picking byte (0-8, `Target::ALL`) before each file.
+mkdir -p corpus/convert
+i=0
+find ../testdata -name '*.rdb' -size -32k | while read -r f; do
+    name="$(echo "$f" | sed 's|^\.\./testdata/||; s|/|_|g')"
+    { printf "\\$(printf '%03o' $((i % 9)))"; cat "$f"; } > "corpus/convert/$name"
+    i=$((i + 1))
+done
 seed() { mkdir -p "corpus/$1"; printf "$3" > "corpus/$1/$2"; }
 # codec_listpack / codec_stream_lp: mode byte 0 = raw blob.
 seed codec_listpack lp3 '\000\017\000\000\000\003\000\201x\002\201y\002\007\001\377'

@@ -223,7 +223,9 @@ pub struct NodeReport {
     pub cache_size_bytes: u64,
     /// Values copied raw from an `.rdb` source.
     pub raw_copied: u64,
-    /// Values decoded and re-encoded (every value of a keyspace or JSONL source).
+    /// Values decoded and written again (every value of a keyspace or JSONL source; from an
+    /// `.rdb` source, also the streams carried to an older stream type, whose node listpacks
+    /// are kept byte for byte and whose metadata are written again).
     pub reencoded: u64,
     /// Empty collections skipped (servers do not hold them).
     pub skipped_empty: u64,

@@ -789,3 +789,40 @@ fn duplicate_keys_write_nothing() {
     p.db = DbSelection::All;
     export_keyspace(&two, &p).unwrap();
 }
+
+/// Empty collections of an `.rdb` source (which servers skip when loading, and `rdb-verify`
+/// warns about) are left out of the export and counted as skipped, whether their type would be
+/// copied raw or re-encoded (a listpack set and a quicklist for Redis 6.2): the files hold what
+/// a server loading them holds.
+#[test]
+fn empty_collections_are_skipped_as_servers_skip_them() {
+    use rdb_testkit::builder::{listpack, Rdb};
+    let mut b = Rdb::db0(11);
+    b.key(4, b"h");
+    b.len(0); // hashtable hash, no field
+    b.key(20, b"s");
+    b.str(&listpack(&[])); // listpack set, no member
+    b.key(18, b"l");
+    b.len(0); // quicklist, no node
+    b.string_key(b"k", b"v");
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src.rdb");
+    std::fs::write(&src, b.finish()).unwrap();
+    for target in [Target::Redis62, Target::Redis70, Target::Valkey81] {
+        let res = export_rdb_file(
+            &src,
+            &plan(
+                tmp.path(),
+                &format!("e{}", target.name()),
+                Topology::even(1).unwrap(),
+                target,
+            ),
+        )
+        .unwrap();
+        let node = &res.nodes[0];
+        assert_eq!((node.keys, node.skipped_empty), (1, 3), "{target}");
+        let ks = read_keyspace(&std::fs::read(&node.path).unwrap()).unwrap();
+        let keys: Vec<_> = ks.dbs[&0].entries.iter().map(|e| e.key.to_vec()).collect();
+        assert_eq!(keys, [b"k".to_vec()], "{target}");
+    }
+}

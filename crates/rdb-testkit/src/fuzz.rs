@@ -52,6 +52,7 @@ pub const TARGETS: &[&str] = &[
     "verify",
     "verify_split",
     "text_inputs",
+    "convert",
 ];
 
 /// Runs the oracle of `target` on `data`; returns `false` for an unknown target name.
@@ -70,6 +71,7 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         "verify" => verify(data),
         "verify_split" => verify_split(data),
         "text_inputs" => text_inputs(data),
+        "convert" => convert(data),
         _ => return false,
     }
     true
@@ -1986,4 +1988,54 @@ pub fn verify_split(data: &[u8]) {
         one_json == split_json,
         "{parts} parts ({passes:?}) differ from one pass:\n{split_json}\n{one_json}"
     );
+}
+
+/// `convert`: `rdbkit export`'s conversion of an `.rdb` file — the input after its first byte,
+/// which picks the target line — whenever `rdb-verify` passes the file: the export (one node
+/// group, every database, what the target cannot hold dropped) succeeds, its file passes
+/// `rdb-verify` with the target's line in `loads_on` (unless it holds module data), and our reader reads back from it what
+/// the conversion keeps ([`crate::readback::converted_read_back`]: values copied raw, streams
+/// with their nodes as stored, the rest re-encoded). Files go to a scratch directory in
+/// `/dev/shm` when there is one (the export fsyncs).
+pub fn convert(data: &[u8]) {
+    let Some((&pick, file)) = data.split_first() else {
+        return;
+    };
+    if !rdb_verify::verify_bytes("fuzz", file, &rdb_verify::Options::default()).ok {
+        return;
+    }
+    let target = Target::ALL[usize::from(pick) % Target::ALL.len()];
+    let shm = std::path::Path::new("/dev/shm");
+    let dir = if shm.is_dir() {
+        tempfile::tempdir_in(shm)
+    } else {
+        tempfile::tempdir()
+    }
+    .expect("a scratch directory");
+    let source = dir.path().join("source.rdb");
+    std::fs::write(&source, file).expect("writing the scratch source");
+    let res = crate::readback::convert_one_node(&source, target, dir.path(), "fuzz", CTIME)
+        .unwrap_or_else(|e| {
+            panic!("rdb-verify passes the file, the export to {target} fails: {e}")
+        });
+    let node = res.nodes.first().expect("one node file");
+    let report = rdb_verify::verify_file(&node.path, &rdb_verify::Options::default());
+    let codes: Vec<&str> = report.findings.iter().map(|f| f.code).collect();
+    assert!(
+        report.ok,
+        "the file converted for {target} fails rdb-verify: {codes:?}"
+    );
+    // (Module data loads only where its module is: no line is listed then.)
+    assert!(
+        report.loads_on.iter().any(|l| l.name() == target.name())
+            || codes.contains(&"module-required"),
+        "the file converted for {target} loads on {:?} only",
+        report.loads_on
+    );
+    let back = std::fs::read(&node.path).expect("reading the node file");
+    let back = rdb_reader::read_keyspace(&back).expect("the node file reads");
+    let want =
+        crate::readback::converted_read_back(&source, &node.path, target).expect("both files read");
+    let diffs = crate::server::diff_keyspaces(&want, &canonical(back));
+    assert!(diffs.is_empty(), "{target}: {}", diffs.join("\n"));
 }

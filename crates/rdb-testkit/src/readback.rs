@@ -304,6 +304,17 @@ pub fn converted_view(
     Ok(want)
 }
 
+/// What our reader reads back from `node_file`, the conversion of `source_file` for `target`
+/// ([`convert_one_node`]): [`converted_view`] as Redis 6.2 reports it, since neither our reader
+/// nor Redis 6.2 derives anything a stream's stored type lacks.
+pub fn converted_read_back(
+    source_file: &Path,
+    node_file: &Path,
+    target: Target,
+) -> Result<Keyspace, String> {
+    converted_view(source_file, node_file, target, ServerKind::Redislite62)
+}
+
 /// Drops the keys whose expiry is before `now_ms` (as a primary does while loading a file),
 /// and the databases left empty.
 pub fn drop_expired(ks: &mut Keyspace, now_ms: i64) {

@@ -130,6 +130,21 @@ fn testdata_roundtrip() {
     check_testdata("roundtrip");
 }
 
+/// The `convert` oracle on every real-server dump, each converted for every target line (the
+/// oracle's first byte picks the line).
+#[test]
+fn testdata_convert() {
+    let dumps = rdb_testkit::testdata::server_dumps();
+    assert!(dumps.len() >= 20);
+    for file in dumps {
+        let bytes = std::fs::read(&file).unwrap();
+        for pick in 0..rdb_writer::Target::ALL.len() as u8 {
+            let input: Vec<u8> = [pick].into_iter().chain(bytes.iter().copied()).collect();
+            fuzz::convert(&input);
+        }
+    }
+}
+
 /// Valid inputs pass every oracle, and `run` knows exactly the listed targets.
 #[test]
 fn oracles_accept_valid_inputs() {

@@ -1031,3 +1031,59 @@ fn module_payloads_must_be_one_opcode_stream() {
     let back = read_keyspace(&file).unwrap();
     assert_eq!(back.dbs[&0].entries[0].value, module(&good));
 }
+
+/// The node section of the one stream record in `body` (from SELECTDB): the bytes after the
+/// key up to the metadata — the node count, then each node's master-ID and listpack strings.
+fn stream_node_section(body: &[u8], key: &[u8]) -> Vec<u8> {
+    use rdb_format::length::{decode_length, Length};
+    use rdb_format::string::{decode_string_header, StringHeader};
+    let mut prefix = vec![key.len() as u8];
+    prefix.extend_from_slice(key);
+    let at = body
+        .windows(prefix.len())
+        .position(|w| w == prefix)
+        .unwrap()
+        + prefix.len();
+    let value = &body[at..];
+    let (Length::Len(nodes), mut end) = decode_length(value, true).unwrap() else {
+        panic!("node count");
+    };
+    for _ in 0..2 * nodes {
+        let (h, n) = decode_string_header(&value[end..], true).unwrap();
+        end += n + match h {
+            StringHeader::Raw(len) => len as usize,
+            StringHeader::Int(_) => 0,
+            StringHeader::Lzf { compressed, .. } => compressed as usize,
+        };
+    }
+    value[..end].to_vec()
+}
+
+/// `write_stream_with_nodes` given the nodes the writer built for one line writes, for every
+/// line, the bytes `write_value` writes: the node section is shared by stream types 15, 19
+/// and 21, and the metadata (groups, PELs, consumers, the type-19/21 fields) are written as
+/// each type holds them.
+#[test]
+fn a_stream_with_copied_nodes_is_the_stream_written_whole() {
+    use rand::SeedableRng;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x57_0DE5);
+    let stream = rdb_testkit::gen::stream(&mut rng, 350, 3);
+    assert!(stream.groups.iter().any(|g| !g.pel.is_empty()));
+    let entry = Entry::new(b("st"), Value::Stream(Box::new(stream.clone())));
+    let nodes = stream_node_section(&body(Target::Valkey81, std::slice::from_ref(&entry)), b"st");
+    for target in [
+        Target::Redis60,
+        Target::Redis62,
+        Target::Redis70,
+        Target::Valkey81,
+    ] {
+        let whole = body(target, std::slice::from_ref(&entry));
+        let mut w = open(target);
+        let start = w.position() as usize;
+        w.select_db(0, 1, 0).unwrap();
+        w.write_stream_with_nodes(b"st", KeyMeta::default(), &nodes, &stream)
+            .unwrap();
+        let (file, _) = w.finish().unwrap();
+        assert_eq!(&file[start..file.len() - 8], &whole[..], "{target}");
+    }
+}

@@ -10,7 +10,7 @@ use rdb_format::string::{decode_string_header, StringHeader};
 use rdb_format::{Header, IntText, Opcode, RdbType, TypeKind};
 use rdb_model::{Bytes, Entry, ModuleAux, Value};
 use rdb_reader::{Event, KeyspaceBuilder, Limits, Parser, SliceSource};
-use rdb_writer::{KeyMeta, SyncingFile, WriteError};
+use rdb_writer::{is_empty_value, KeyMeta, SyncingFile, WriteError};
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::model_source::{builder, check_repeats, write_functions, BASE_USED_MEM, CANCEL_CHECK};
@@ -36,6 +36,10 @@ struct Rec {
 
 const EXPIRE_BIT: u32 = 1 << 31;
 
+/// Records of a collection at most this many bytes longer than their key (type byte and value)
+/// are decoded in pass 1 to find the empty ones.
+const SMALL_RECORD: u64 = 64;
+
 impl Rec {
     fn prefix_len(&self) -> u64 {
         u64::from(self.meta & !EXPIRE_BIT)
@@ -55,6 +59,8 @@ struct RdbNode {
     field_ttls: bool,
     /// `used-mem` estimate beyond the baseline: 64 bytes + record size per key.
     used_mem: u64,
+    /// Empty collections left out (servers skip them when loading).
+    skipped_empty: u64,
 }
 
 /// A scanned source file, ready to write.
@@ -141,11 +147,24 @@ impl<'a> RdbJob<'a> {
                         lru_idle_s: k.lru_idle_s,
                         lfu_freq: k.lfu_freq,
                     };
-                    Some((k.offset, k.db, slot, tag, meta, may_have_field_ttls(k.kind)))
+                    // A collection that may be empty: its count says so, or its record is
+                    // small enough to hold nothing (decoded below to find out).
+                    let maybe_empty = matches!(k.kind.logical_index(), 1..=4)
+                        && k.len_hint.is_none_or(|n| n == 0);
+                    let key_len = key.len() as u64;
+                    Some((
+                        k.offset,
+                        k.db,
+                        slot,
+                        tag,
+                        meta,
+                        may_have_field_ttls(k.kind),
+                        maybe_empty.then_some(key_len),
+                    ))
                 }
                 Some(_) => None,
             };
-            let Some((type_offset, db, slot, tag, meta, ttl_kind)) = key else {
+            let Some((type_offset, db, slot, tag, meta, ttl_kind, maybe_empty)) = key else {
                 continue;
             };
             *keys_per_db.entry(db).or_default() += 1;
@@ -190,6 +209,31 @@ impl<'a> RdbJob<'a> {
             if attributes != Some(meta) {
                 detached_meta.insert(before, meta);
             }
+            let index = if plan.db == DbSelection::All {
+                0
+            } else {
+                partitioner.group_of_slot(slot)
+            };
+            // Servers skip an empty collection when they load it: so does the export, as the
+            // writer does for a keyspace (counted in `skipped_empty`). Only small records are
+            // decoded to find out (an empty hashtable, listpack, ziplist, intset or zipmap
+            // takes a few bytes; a quicklist of more than a few empty nodes — which no server
+            // writes — is copied, and the server skips it).
+            if let (Some(key_len), Some(h)) = (maybe_empty, header) {
+                let small = end.saturating_sub(type_offset) <= key_len + SMALL_RECORD;
+                let record = usize::try_from(before)
+                    .ok()
+                    .zip(usize::try_from(end).ok())
+                    .and_then(|(a, b)| bytes.get(a..b));
+                if let (true, Some(record)) = (small, record) {
+                    if decode_record(h, record, &label).is_ok_and(|e| is_empty_value(&e.value)) {
+                        if let Some(node) = nodes.get_mut(index) {
+                            node.skipped_empty += 1;
+                        }
+                        continue;
+                    }
+                }
+            }
             let rec = Rec {
                 start: before,
                 end,
@@ -201,11 +245,6 @@ impl<'a> RdbJob<'a> {
                     },
                 slot,
                 tag,
-            };
-            let index = if plan.db == DbSelection::All {
-                0
-            } else {
-                partitioner.group_of_slot(slot)
             };
             if let Some(node) = nodes.get_mut(index) {
                 node.field_ttls |= field_ttls;
@@ -270,6 +309,7 @@ impl<'a> RdbJob<'a> {
         let mut w = builder(plan, node.field_ttls, used_mem).build(w);
         let mut stats = NodeStats {
             used_mem,
+            skipped_empty: node.skipped_empty,
             ..NodeStats::default()
         };
         let out_header = w.header();
@@ -418,42 +458,45 @@ impl<'a> RdbJob<'a> {
         value.get(..at)
     }
 
-    /// Decodes one record to the model, by parsing `header + record + EOF` (checksum disabled).
+    /// Decodes one record to the model ([`decode_record`]).
     fn decode(&self, record: &[u8]) -> Result<Entry, ExportError> {
-        let mut buf = Vec::with_capacity(record.len() + 18);
-        buf.extend_from_slice(&self.header.to_bytes());
-        buf.extend_from_slice(record);
-        buf.push(Opcode::EOF.0);
-        if self.header.has_checksum() {
-            buf.extend_from_slice(&[0; 8]);
-        }
-        let limits = Limits {
-            verify_checksum: false,
-            ..Limits::default()
-        };
-        let mut p = Parser::new(SliceSource::new(&buf), limits);
-        let mut b = KeyspaceBuilder::new();
-        loop {
-            match p.next_event() {
-                Ok(Some(ev)) => b.push(&ev),
-                Ok(None) => break,
-                Err(e) => {
-                    return Err(ExportError::Source(format!(
-                        "{}: decoding a record: {e}",
-                        self.label
-                    )))
-                }
+        decode_record(self.header, record, &self.label)
+    }
+}
+
+/// Decodes one record of a file with `header` to the model, by parsing `header + record + EOF`
+/// (checksum disabled).
+fn decode_record(header: Header, record: &[u8], label: &str) -> Result<Entry, ExportError> {
+    let mut buf = Vec::with_capacity(record.len() + 18);
+    buf.extend_from_slice(&header.to_bytes());
+    buf.extend_from_slice(record);
+    buf.push(Opcode::EOF.0);
+    if header.has_checksum() {
+        buf.extend_from_slice(&[0; 8]);
+    }
+    let limits = Limits {
+        verify_checksum: false,
+        ..Limits::default()
+    };
+    let mut p = Parser::new(SliceSource::new(&buf), limits);
+    let mut b = KeyspaceBuilder::new();
+    loop {
+        match p.next_event() {
+            Ok(Some(ev)) => b.push(&ev),
+            Ok(None) => break,
+            Err(e) => {
+                return Err(ExportError::Source(format!(
+                    "{label}: decoding a record: {e}"
+                )))
             }
         }
-        b.finish()
-            .dbs
-            .into_values()
-            .flat_map(|d| d.entries)
-            .next()
-            .ok_or_else(|| {
-                ExportError::Source(format!("{}: a record decoded to no key", self.label))
-            })
     }
+    b.finish()
+        .dbs
+        .into_values()
+        .flat_map(|d| d.entries)
+        .next()
+        .ok_or_else(|| ExportError::Source(format!("{label}: a record decoded to no key")))
 }
 
 /// The payload bytes that follow a string header: the raw or compressed length, none for an
