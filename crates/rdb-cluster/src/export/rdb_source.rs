@@ -10,7 +10,7 @@ use rdb_format::string::{decode_string_header, StringHeader};
 use rdb_format::{Header, IntText, Opcode, RdbType, TypeKind};
 use rdb_model::{Bytes, Entry, ModuleAux, Value};
 use rdb_reader::{Event, KeyspaceBuilder, Limits, Parser, SliceSource};
-use rdb_writer::{is_empty_value, KeyMeta, SyncingFile, WriteError};
+use rdb_writer::{KeyMeta, SyncingFile, WriteError};
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::model_source::{builder, check_repeats, write_functions, BASE_USED_MEM, CANCEL_CHECK};
@@ -112,6 +112,7 @@ impl<'a> RdbJob<'a> {
             .collect();
         let mut keys_per_db: BTreeMap<u64, u64> = BTreeMap::new();
         let mut detached_meta = HashMap::new();
+        let mut scratch = Vec::new();
         loop {
             let before = p.offset();
             // What the event tells, copied out so the parser can be used again.
@@ -226,7 +227,7 @@ impl<'a> RdbJob<'a> {
                     .zip(usize::try_from(end).ok())
                     .and_then(|(a, b)| bytes.get(a..b));
                 if let (true, Some(record)) = (small, record) {
-                    if decode_record(h, record, &label).is_ok_and(|e| is_empty_value(&e.value)) {
+                    if holds_no_element(h, record, &mut scratch) {
                         if let Some(node) = nodes.get_mut(index) {
                             node.skipped_empty += 1;
                         }
@@ -462,6 +463,31 @@ impl<'a> RdbJob<'a> {
     fn decode(&self, record: &[u8]) -> Result<Entry, ExportError> {
         decode_record(self.header, record, &self.label)
     }
+}
+
+/// Whether a key record of a file with `header` holds no element: the reader gives nothing
+/// between its key and its end (`scratch` holds `header + record + EOF`).
+fn holds_no_element(header: Header, record: &[u8], scratch: &mut Vec<u8>) -> bool {
+    scratch.clear();
+    scratch.extend_from_slice(&header.to_bytes());
+    scratch.extend_from_slice(record);
+    scratch.push(Opcode::EOF.0);
+    if header.has_checksum() {
+        scratch.extend_from_slice(&[0; 8]);
+    }
+    let limits = Limits {
+        verify_checksum: false,
+        ..Limits::default()
+    };
+    let mut p = Parser::new(SliceSource::new(scratch), limits);
+    loop {
+        match p.next_event() {
+            Ok(Some(Event::Key(_))) => break,
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => return false,
+        }
+    }
+    matches!(p.next_event(), Ok(Some(Event::KeyEnd)))
 }
 
 /// Decodes one record of a file with `header` to the model, by parsing `header + record + EOF`
