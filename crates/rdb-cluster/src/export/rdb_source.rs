@@ -465,35 +465,14 @@ impl<'a> RdbJob<'a> {
     }
 }
 
-/// Whether a key record of a file with `header` holds no element: the reader gives nothing
-/// between its key and its end (`scratch` holds `header + record + EOF`).
-fn holds_no_element(header: Header, record: &[u8], scratch: &mut Vec<u8>) -> bool {
-    scratch.clear();
-    scratch.extend_from_slice(&header.to_bytes());
-    scratch.extend_from_slice(record);
-    scratch.push(Opcode::EOF.0);
-    if header.has_checksum() {
-        scratch.extend_from_slice(&[0; 8]);
-    }
-    let limits = Limits {
-        verify_checksum: false,
-        ..Limits::default()
-    };
-    let mut p = Parser::new(SliceSource::new(scratch), limits);
-    loop {
-        match p.next_event() {
-            Ok(Some(Event::Key(_))) => break,
-            Ok(Some(_)) => {}
-            Ok(None) | Err(_) => return false,
-        }
-    }
-    matches!(p.next_event(), Ok(Some(Event::KeyEnd)))
-}
-
-/// Decodes one record of a file with `header` to the model, by parsing `header + record + EOF`
-/// (checksum disabled).
-fn decode_record(header: Header, record: &[u8], label: &str) -> Result<Entry, ExportError> {
-    let mut buf = Vec::with_capacity(record.len() + 18);
+/// A parser over one key record of a file with `header`, standing alone: `buf` is filled with
+/// `header + record + EOF` (and a zero checksum, not verified).
+fn record_parser<'b>(
+    header: Header,
+    record: &[u8],
+    buf: &'b mut Vec<u8>,
+) -> Parser<SliceSource<'b>> {
+    buf.clear();
     buf.extend_from_slice(&header.to_bytes());
     buf.extend_from_slice(record);
     buf.push(Opcode::EOF.0);
@@ -504,7 +483,27 @@ fn decode_record(header: Header, record: &[u8], label: &str) -> Result<Entry, Ex
         verify_checksum: false,
         ..Limits::default()
     };
-    let mut p = Parser::new(SliceSource::new(&buf), limits);
+    Parser::new(SliceSource::new(buf), limits)
+}
+
+/// Whether a key record of a file with `header` holds no element: the reader gives nothing
+/// between its key and its end (`scratch` is reused between calls).
+fn holds_no_element(header: Header, record: &[u8], scratch: &mut Vec<u8>) -> bool {
+    let mut p = record_parser(header, record, scratch);
+    loop {
+        match p.next_event() {
+            Ok(Some(Event::Key(_))) => break,
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => return false,
+        }
+    }
+    matches!(p.next_event(), Ok(Some(Event::KeyEnd)))
+}
+
+/// Decodes one key record of a file with `header` to the model.
+fn decode_record(header: Header, record: &[u8], label: &str) -> Result<Entry, ExportError> {
+    let mut buf = Vec::with_capacity(record.len() + 18);
+    let mut p = record_parser(header, record, &mut buf);
     let mut b = KeyspaceBuilder::new();
     loop {
         match p.next_event() {
