@@ -6,7 +6,7 @@
 
 use crate::error::{CodecError, CodecResult};
 use crate::length::{decode_length, Length};
-use crate::string::{decode_string_header, StringHeader};
+use crate::string::decode_string_header;
 
 /// The length of the opcode stream at the start of `buf`, up to and including its EOF opcode.
 /// `wide` as for [`decode_length`] (RDB ≥ 8). Errors carry the offset in `buf`: an unknown
@@ -36,12 +36,7 @@ pub fn module_stream_len(buf: &[u8], wide: bool) -> CodecResult<usize> {
             Length::Len(5) => {
                 let (h, m) = decode_string_header(buf.get(payload..).unwrap_or_default(), wide)
                     .map_err(|e| e.shifted(payload))?;
-                let body = match h {
-                    StringHeader::Int(_) => 0,
-                    StringHeader::Raw(l) => l,
-                    StringHeader::Lzf { compressed, .. } => compressed,
-                };
-                usize::try_from(body)
+                usize::try_from(h.payload_len())
                     .ok()
                     .and_then(|b| b.checked_add(m))
                     .unwrap_or(usize::MAX)

@@ -21,6 +21,18 @@ pub enum StringHeader {
     },
 }
 
+impl StringHeader {
+    /// The bytes that follow the header: the raw length, the compressed length, or none for an
+    /// integer-encoded string (whose bytes are part of the header).
+    pub fn payload_len(self) -> u64 {
+        match self {
+            StringHeader::Raw(len) => len,
+            StringHeader::Int(_) => 0,
+            StringHeader::Lzf { compressed, .. } => compressed,
+        }
+    }
+}
+
 /// Decodes a string header at the start of `buf`; returns it and the header size (length
 /// prefix plus integer bytes or the two LZF lengths). The payload (raw or compressed bytes)
 /// follows the header.

@@ -1159,12 +1159,12 @@ impl<S: Source> Parser<S> {
                 5 => {
                     // Strings are walked, never decompressed into memory.
                     let (h, hoff) = self.read_string_header("a module string")?;
-                    let n = match h {
-                        StringHeader::Int(_) => 0,
-                        StringHeader::Raw(l) => l,
-                        StringHeader::Lzf { compressed, .. } => compressed,
-                    };
-                    let n = self.check_len(hoff, n, self.limits.max_string, "a module string")?;
+                    let n = self.check_len(
+                        hoff,
+                        h.payload_len(),
+                        self.limits.max_string,
+                        "a module string",
+                    )?;
                     self.take(n, "a module string")?;
                 }
                 _ => {

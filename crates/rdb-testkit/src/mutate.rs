@@ -2,6 +2,9 @@
 //! judges the changed file must judge its structure: the differential tests' one source of
 //! variants (`rdb-verify`'s `checker_differential` and `mutated_conversions`).
 
+use rdb_format::consts::HEADER_LEN;
+use rdb_format::Header;
+
 /// SplitMix64: the differential tests' only randomness, seeded per file (kept instead of
 /// `rand` so that the figures quoted in `testdata/README.md` stay reproducible).
 #[derive(Debug, Clone)]
@@ -23,34 +26,36 @@ impl SplitMix {
     }
 }
 
-/// The RDB version in a dump's header (`REDIS0011` → 11, `VALKEY080` → 80); 0 when the
-/// header is not nine bytes of magic and digits.
-pub fn rdb_version(bytes: &[u8]) -> u32 {
-    bytes
-        .get(5..9)
-        .and_then(|v| std::str::from_utf8(v).ok())
-        .and_then(|v| {
-            v.trim_start_matches(|c: char| c.is_ascii_alphabetic())
-                .parse()
-                .ok()
-        })
-        .unwrap_or(0)
+/// The header of a dump (`None` when its first nine bytes are not one).
+fn header(bytes: &[u8]) -> Option<Header> {
+    Header::parse(bytes.first_chunk::<HEADER_LEN>()?).ok()
 }
 
-/// The length of a dump without its CRC-64 trailer (RDB 5 and later have one).
+/// The RDB version in a dump's header (`REDIS0011` → 11, `VALKEY080` → 80); 0 when there is
+/// no header.
+pub fn rdb_version(bytes: &[u8]) -> u32 {
+    header(bytes).map_or(0, |h| u32::from(h.version))
+}
+
+/// Whether a dump ends with a CRC-64 trailer (RDB 5 and later, every Valkey file).
+fn has_trailer(bytes: &[u8]) -> bool {
+    header(bytes).is_some_and(Header::has_checksum)
+}
+
+/// The length of a dump without its CRC-64 trailer.
 pub fn body_len(pristine: &[u8]) -> usize {
-    let trailer = if rdb_version(pristine) >= 5 { 8 } else { 0 };
+    let trailer = if has_trailer(pristine) { 8 } else { 0 };
     pristine.len().saturating_sub(trailer)
 }
 
-/// `pristine` with the byte at `at` XORed with `x` and, from RDB 5 on, a freshly computed
+/// `pristine` with the byte at `at` XORed with `x` and, when it has one, a freshly computed
 /// CRC-64 trailer.
 pub fn mutated(pristine: &[u8], at: usize, x: u8) -> Vec<u8> {
     let mut m = pristine.to_vec();
     if let Some(b) = m.get_mut(at) {
         *b ^= x;
     }
-    if rdb_version(pristine) >= 5 {
+    if has_trailer(pristine) {
         if let Some(split) = m.len().checked_sub(8) {
             let (body, trailer) = m.split_at_mut(split);
             let crc = rdb_format::crc::crc64(body);
@@ -60,10 +65,10 @@ pub fn mutated(pristine: &[u8], at: usize, x: u8) -> Vec<u8> {
     m
 }
 
-/// The next change of `rng`'s sequence to a dump: a byte of the body after the 9-byte header,
-/// and a non-zero XOR value.
+/// The next change of `rng`'s sequence to a dump: a byte of the body after the header, and a
+/// non-zero XOR value.
 pub fn next_change(rng: &mut SplitMix, pristine: &[u8]) -> (usize, u8) {
-    let at = rng.range(9, body_len(pristine));
+    let at = rng.range(HEADER_LEN, body_len(pristine));
     let x = rng.range(1, 256) as u8;
     (at, x)
 }

@@ -1036,7 +1036,7 @@ fn module_payloads_must_be_one_opcode_stream() {
 /// key up to the metadata — the node count, then each node's master-ID and listpack strings.
 fn stream_node_section(body: &[u8], key: &[u8]) -> Vec<u8> {
     use rdb_format::length::{decode_length, Length};
-    use rdb_format::string::{decode_string_header, StringHeader};
+    use rdb_format::string::decode_string_header;
     let mut prefix = vec![key.len() as u8];
     prefix.extend_from_slice(key);
     let at = body
@@ -1050,11 +1050,7 @@ fn stream_node_section(body: &[u8], key: &[u8]) -> Vec<u8> {
     };
     for _ in 0..2 * nodes {
         let (h, n) = decode_string_header(&value[end..], true).unwrap();
-        end += n + match h {
-            StringHeader::Raw(len) => len as usize,
-            StringHeader::Int(_) => 0,
-            StringHeader::Lzf { compressed, .. } => compressed as usize,
-        };
+        end += n + h.payload_len() as usize;
     }
     value[..end].to_vec()
 }

@@ -406,7 +406,7 @@ impl<'a> RdbJob<'a> {
             stats.raw_copied += 1;
             return Ok(());
         }
-        let entry = self.decode(record)?;
+        let entry = decode_record(self.header, record, &self.label, rec.start)?;
         let written = match (&entry.value, self.stream_nodes(type_at, rec)) {
             // A stream of a newer stream type than the target's: its nodes are the same in
             // every type and are kept as stored; only the metadata are written again.
@@ -448,20 +448,17 @@ impl<'a> RdbJob<'a> {
             return None;
         }
         let (h, n) = decode_string_header(after_type, wide).ok()?;
-        let value = after_type.get(n.checked_add(string_payload(h)?)?..)?;
+        let value = after_type.get(n.checked_add(usize::try_from(h.payload_len()).ok()?)?..)?;
         let (Length::Len(nodes), mut at) = decode_length(value, wide).ok()? else {
             return None;
         };
         for _ in 0..nodes.checked_mul(2)? {
             let (h, n) = decode_string_header(value.get(at..)?, wide).ok()?;
-            at = at.checked_add(n)?.checked_add(string_payload(h)?)?;
+            at = at
+                .checked_add(n)?
+                .checked_add(usize::try_from(h.payload_len()).ok()?)?;
         }
         value.get(..at)
-    }
-
-    /// Decodes one record to the model ([`decode_record`]).
-    fn decode(&self, record: &[u8]) -> Result<Entry, ExportError> {
-        decode_record(self.header, record, &self.label)
     }
 }
 
@@ -500,8 +497,14 @@ fn holds_no_element(header: Header, record: &[u8], scratch: &mut Vec<u8>) -> boo
     matches!(p.next_event(), Ok(Some(Event::KeyEnd)))
 }
 
-/// Decodes one key record of a file with `header` to the model.
-fn decode_record(header: Header, record: &[u8], label: &str) -> Result<Entry, ExportError> {
+/// Decodes one key record of a file with `header`, found at byte `start` of the file `label`,
+/// to the model.
+fn decode_record(
+    header: Header,
+    record: &[u8],
+    label: &str,
+    start: u64,
+) -> Result<Entry, ExportError> {
     let mut buf = Vec::with_capacity(record.len() + 18);
     let mut p = record_parser(header, record, &mut buf);
     let mut b = KeyspaceBuilder::new();
@@ -511,7 +514,8 @@ fn decode_record(header: Header, record: &[u8], label: &str) -> Result<Entry, Ex
             Ok(None) => break,
             Err(e) => {
                 return Err(ExportError::Source(format!(
-                    "{label}: decoding a record: {e}"
+                    "{label}: byte {start}: the key record does not decode on its own ({e}; \
+                     offsets there count from a copy of the record after the 9-byte header)"
                 )))
             }
         }
@@ -521,17 +525,9 @@ fn decode_record(header: Header, record: &[u8], label: &str) -> Result<Entry, Ex
         .into_values()
         .flat_map(|d| d.entries)
         .next()
-        .ok_or_else(|| ExportError::Source(format!("{label}: a record decoded to no key")))
-}
-
-/// The payload bytes that follow a string header: the raw or compressed length, none for an
-/// integer-encoded string.
-fn string_payload(h: StringHeader) -> Option<usize> {
-    match h {
-        StringHeader::Raw(len) => usize::try_from(len).ok(),
-        StringHeader::Int(_) => Some(0),
-        StringHeader::Lzf { compressed, .. } => usize::try_from(compressed).ok(),
-    }
+        .ok_or_else(|| {
+            ExportError::Source(format!("{label}: byte {start}: a record decoded to no key"))
+        })
 }
 
 /// Parses the attribute opcodes before a type byte (already validated by the reader).
