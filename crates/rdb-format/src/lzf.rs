@@ -464,13 +464,14 @@ pub fn validate(input: &[u8], expected_len: usize) -> Result<(), LzfError> {
 /// Bytes of decoded output staged before they are handed to the sink (on top of the window).
 const STAGE: usize = 32 * 1024;
 
-/// Where a [`StreamDecoder`] is inside a token.
+/// Where a chunk-fed walk ([`StreamDecoder`], [`crate::lzf_validate::StreamValidator`]) is
+/// inside a token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
+pub(crate) enum State {
     /// Expecting a control byte.
     Ctrl,
     /// Inside a literal run; this many literal bytes are still to come.
-    Literal(usize),
+    Literal(u64),
     /// Long back-reference: expecting the `extra` length byte.
     LongLen {
         /// Distance high bits (`ctrl & 0x1F`).
@@ -479,10 +480,157 @@ enum State {
     /// Back-reference: expecting the low distance byte.
     Low {
         /// Total back-reference length (3–264).
-        len: usize,
+        len: u64,
         /// Distance high bits (`ctrl & 0x1F`).
         high: u8,
     },
+}
+
+/// A token whose header a [`Walk`] has read whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Token {
+    /// A literal run of this many bytes (1–32) follows; the walk is in
+    /// [`State::Literal`], the room for it checked.
+    Literal(u64),
+    /// A back-reference of `len` bytes (3–264), already checked against the start of the
+    /// output and the declared length; the walk is back at [`State::Ctrl`].
+    Backref {
+        /// Bytes to copy.
+        len: u64,
+        /// How far back (1–8192).
+        distance: u64,
+    },
+}
+
+/// The counts and token state of a chunk-fed LZF walk, with the checks the decoder and the
+/// validator share: both report the same errors at the same offsets because both take them
+/// from here.
+#[derive(Debug, Clone)]
+pub(crate) struct Walk {
+    /// Declared decompressed length.
+    pub(crate) expected_len: u64,
+    /// Bytes produced so far.
+    pub(crate) produced: u64,
+    /// Compressed bytes consumed so far.
+    pub(crate) consumed: u64,
+    /// Offset of the control byte of the current token.
+    pub(crate) token_offset: u64,
+    /// Position inside the current token.
+    pub(crate) state: State,
+}
+
+impl Walk {
+    /// A walk at the start of a string of declared length `expected_len`.
+    pub(crate) fn new(expected_len: u64) -> Self {
+        Walk {
+            expected_len,
+            produced: 0,
+            consumed: 0,
+            token_offset: 0,
+            state: State::Ctrl,
+        }
+    }
+
+    /// Fails if a token of `len` bytes (starting at `token_offset`) would exceed the declared
+    /// length.
+    #[inline(always)]
+    pub(crate) fn check_room(&self, len: u64) -> Result<(), LzfError> {
+        if len > self.expected_len - self.produced {
+            return Err(LzfError::OutputOverflow {
+                offset: self.token_offset,
+                token_len: u32::try_from(len).unwrap_or(u32::MAX),
+                produced: self.produced,
+                expected_len: self.expected_len,
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks a back-reference of `len` bytes, distance `((high << 8) | low) + 1`, against the
+    /// output so far and the declared length; returns the distance.
+    #[inline(always)]
+    pub(crate) fn check_backref(&self, high: u8, low: u8, len: u64) -> Result<u64, LzfError> {
+        let distance = ((u64::from(high) << 8) | u64::from(low)) + 1;
+        if distance > self.produced {
+            return Err(LzfError::BackrefBeforeStart {
+                offset: self.token_offset,
+                distance: u32::try_from(distance).unwrap_or(u32::MAX),
+                produced: self.produced,
+            });
+        }
+        self.check_room(len)?;
+        Ok(distance)
+    }
+
+    /// Reads the next byte of a token's header (the walk is not inside a literal run) from
+    /// the front of `rest`: `Ok(None)` when `rest` is empty or the header goes on, the checked
+    /// token when the byte completes it. The caller then copies or skips the literal bytes, or
+    /// the back-reference's output, and adds it to `produced`.
+    #[inline]
+    pub(crate) fn header_byte(&mut self, rest: &mut &[u8]) -> Result<Option<Token>, LzfError> {
+        if let State::Literal(_) = self.state {
+            // Callers handle literal bytes themselves; nothing to read here.
+            return Ok(None);
+        }
+        let Some((&byte, tail)) = rest.split_first() else {
+            return Ok(None);
+        };
+        *rest = tail;
+        if self.state == State::Ctrl {
+            self.token_offset = self.consumed;
+        }
+        self.consumed += 1;
+        match self.state {
+            State::Ctrl if byte < 0x20 => {
+                let n = u64::from(byte) + 1;
+                self.check_room(n)?;
+                self.state = State::Literal(n);
+                Ok(Some(Token::Literal(n)))
+            }
+            State::Ctrl if byte >= 0xE0 => {
+                self.state = State::LongLen { high: byte & 0x1F };
+                Ok(None)
+            }
+            State::Ctrl => {
+                self.state = State::Low {
+                    len: u64::from(byte >> 5) + 2,
+                    high: byte & 0x1F,
+                };
+                Ok(None)
+            }
+            State::LongLen { high } => {
+                self.state = State::Low {
+                    len: u64::from(byte) + 9,
+                    high,
+                };
+                Ok(None)
+            }
+            State::Low { len, high } => {
+                let distance = self.check_backref(high, byte, len)?;
+                self.state = State::Ctrl;
+                Ok(Some(Token::Backref { len, distance }))
+            }
+            State::Literal(_) => Ok(None),
+        }
+    }
+
+    /// Checks that the input ended on a token boundary and that exactly the declared length
+    /// was produced.
+    pub(crate) fn finish(&self) -> Result<(), LzfError> {
+        if self.state != State::Ctrl {
+            return Err(LzfError::Truncated {
+                offset: self.token_offset,
+            });
+        }
+        if self.produced != self.expected_len {
+            return Err(LzfError::OutputTooShort {
+                offset: self.consumed,
+                produced: self.produced,
+                expected_len: self.expected_len,
+            });
+        }
+        Ok(())
+    }
 }
 
 /// Incremental LZF decoder for strings too large to hold in memory.
@@ -499,16 +647,8 @@ enum State {
 /// [`feed`](StreamDecoder::feed) returns. After an error, every later call returns that error.
 #[derive(Debug, Clone)]
 pub struct StreamDecoder {
-    /// Declared decompressed length.
-    expected_len: u64,
-    /// Bytes produced so far.
-    produced: u64,
-    /// Compressed bytes consumed so far.
-    consumed: u64,
-    /// Offset of the control byte of the current token.
-    token_offset: u64,
-    /// Position inside the current token.
-    state: State,
+    /// Counts, the current token's offset and the state inside it.
+    walk: Walk,
     /// The last (up to) 8 KiB of output followed by output not yet given to the sink.
     buf: Vec<u8>,
     /// Index in `buf` of the first byte not yet given to the sink.
@@ -522,11 +662,7 @@ impl StreamDecoder {
     #[must_use]
     pub fn new(expected_len: u64) -> Self {
         Self {
-            expected_len,
-            produced: 0,
-            consumed: 0,
-            token_offset: 0,
-            state: State::Ctrl,
+            walk: Walk::new(expected_len),
             buf: Vec::new(),
             unflushed: 0,
             error: None,
@@ -536,13 +672,13 @@ impl StreamDecoder {
     /// Bytes of output produced so far.
     #[must_use]
     pub fn produced(&self) -> u64 {
-        self.produced
+        self.walk.produced
     }
 
     /// Bytes of compressed input consumed so far.
     #[must_use]
     pub fn consumed(&self) -> u64 {
-        self.consumed
+        self.walk.consumed
     }
 
     /// Decodes `chunk` (the next bytes of the compressed string) and passes the output to
@@ -562,113 +698,42 @@ impl StreamDecoder {
     /// Checks that the input ended on a token boundary and that exactly the declared length
     /// was produced.
     pub fn finish(self) -> Result<(), LzfError> {
-        if let Some(e) = self.error {
-            return Err(e);
+        match self.error {
+            Some(e) => Err(e),
+            None => self.walk.finish(),
         }
-        if self.state != State::Ctrl {
-            return Err(LzfError::Truncated {
-                offset: self.token_offset,
-            });
-        }
-        if self.produced != self.expected_len {
-            return Err(LzfError::OutputTooShort {
-                offset: self.consumed,
-                produced: self.produced,
-                expected_len: self.expected_len,
-            });
-        }
-        Ok(())
     }
 
-    /// The token state machine; output is staged in `buf`.
+    /// The token walk; output is staged in `buf`.
     fn feed_inner(&mut self, chunk: &[u8], sink: &mut impl FnMut(&[u8])) -> Result<(), LzfError> {
         let mut rest = chunk;
-        loop {
-            match self.state {
-                State::Ctrl => {
-                    let Some((&ctrl, tail)) = rest.split_first() else {
-                        return Ok(());
-                    };
-                    rest = tail;
-                    self.token_offset = self.consumed;
-                    self.consumed += 1;
-                    if ctrl < 0x20 {
-                        let n = usize::from(ctrl) + 1;
-                        self.check_room(n)?;
-                        self.state = State::Literal(n);
-                    } else if ctrl >= 0xE0 {
-                        self.state = State::LongLen { high: ctrl & 0x1F };
-                    } else {
-                        self.state = State::Low {
-                            len: usize::from(ctrl >> 5) + 2,
-                            high: ctrl & 0x1F,
-                        };
-                    }
-                }
-                State::Literal(remaining) => {
-                    let take = remaining.min(rest.len());
-                    let Some((lit, tail)) = rest.split_at_checked(take) else {
-                        return Ok(());
-                    };
-                    if lit.is_empty() {
-                        return Ok(());
-                    }
-                    rest = tail;
-                    self.make_room(lit.len(), sink);
-                    self.buf.extend_from_slice(lit);
-                    self.consumed += wide(take);
-                    self.produced += wide(take);
-                    let left = remaining - take;
-                    self.state = if left == 0 {
-                        State::Ctrl
-                    } else {
-                        State::Literal(left)
-                    };
-                }
-                State::LongLen { high } => {
-                    let Some((&extra, tail)) = rest.split_first() else {
-                        return Ok(());
-                    };
-                    rest = tail;
-                    self.consumed += 1;
-                    self.state = State::Low {
-                        len: usize::from(extra) + 9,
-                        high,
-                    };
-                }
-                State::Low { len, high } => {
-                    let Some((&low, tail)) = rest.split_first() else {
-                        return Ok(());
-                    };
-                    rest = tail;
-                    self.consumed += 1;
-                    let distance = ((usize::from(high) << 8) | usize::from(low)) + 1;
-                    if wide(distance) > self.produced {
-                        return Err(LzfError::BackrefBeforeStart {
-                            offset: self.token_offset,
-                            distance: u32::try_from(distance).unwrap_or(u32::MAX),
-                            produced: self.produced,
-                        });
-                    }
-                    self.check_room(len)?;
-                    self.make_room(len, sink);
-                    copy_backref(&mut self.buf, distance, len);
-                    self.produced += wide(len);
-                    self.state = State::Ctrl;
-                }
+        while !rest.is_empty() {
+            if let State::Literal(remaining) = self.walk.state {
+                // `take` ≤ 32: the run's bytes that this chunk holds.
+                let take = remaining.min(wide(rest.len())) as usize;
+                let Some((lit, tail)) = rest.split_at_checked(take) else {
+                    return Ok(());
+                };
+                rest = tail;
+                self.make_room(lit.len(), sink);
+                self.buf.extend_from_slice(lit);
+                self.walk.consumed += wide(take);
+                self.walk.produced += wide(take);
+                let left = remaining - wide(take);
+                self.walk.state = if left == 0 {
+                    State::Ctrl
+                } else {
+                    State::Literal(left)
+                };
+                continue;
             }
-        }
-    }
-
-    /// Fails if a token of `len` bytes would exceed the declared length.
-    fn check_room(&self, len: usize) -> Result<(), LzfError> {
-        if wide(len) > self.expected_len - self.produced {
-            return Err(LzfError::OutputOverflow {
-                offset: self.token_offset,
-                token_len: u32::try_from(len).unwrap_or(u32::MAX),
-                produced: self.produced,
-                expected_len: self.expected_len,
-            });
+            if let Some(Token::Backref { len, distance }) = self.walk.header_byte(&mut rest)? {
+                // Both at most 8192 + 264 (checked by the walk).
+                let (len, distance) = (len as usize, distance as usize);
+                self.make_room(len, sink);
+                copy_backref(&mut self.buf, distance, len);
+                self.walk.produced += wide(len);
+            }
         }
         Ok(())
     }

@@ -10,7 +10,7 @@
 //!
 //! [`StreamDecoder`]: crate::lzf::StreamDecoder
 
-use crate::lzf::LzfError;
+use crate::lzf::{LzfError, State, Token, Walk};
 
 /// Largest back-reference distance.
 const MAX_DISTANCE: u64 = 8192;
@@ -322,27 +322,12 @@ fn fill_steps(ctrls: &[u8], nexts: &[u8], adv: &mut [u8], out: &mut [u8], extra:
     }
 }
 
-/// Where the validator is inside a token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
-    /// Expecting a control byte.
-    Ctrl,
-    /// Inside a literal run; this many literal bytes are still to come.
-    Literal(u64),
-    /// Long back-reference: expecting the `extra` length byte.
-    LongLen { high: u8 },
-    /// Back-reference: expecting the low distance byte.
-    Low { len: u64, high: u8 },
-}
-
 /// Validates an LZF stream fed in chunks (see the module docs).
 #[derive(Debug, Clone)]
 pub struct StreamValidator {
-    expected_len: u64,
-    produced: u64,
-    consumed: u64,
-    token_offset: u64,
-    state: State,
+    /// Counts, the current token's offset and the state inside it (shared with the decoder).
+    walk: Walk,
+    /// The first error met, returned again by every later call.
     error: Option<LzfError>,
     /// Tables of the unchecked walk, allocated on first use and kept by [`Self::reset`].
     scratch: Option<Box<Scratch>>,
@@ -353,11 +338,7 @@ impl StreamValidator {
     #[must_use]
     pub fn new(expected_len: u64) -> Self {
         StreamValidator {
-            expected_len,
-            produced: 0,
-            consumed: 0,
-            token_offset: 0,
-            state: State::Ctrl,
+            walk: Walk::new(expected_len),
             error: None,
             scratch: None,
         }
@@ -366,23 +347,20 @@ impl StreamValidator {
     /// Starts over for another string of declared length `expected_len`, as
     /// [`StreamValidator::new`] does, keeping the tables allocated by earlier walks.
     pub fn reset(&mut self, expected_len: u64) {
-        let scratch = self.scratch.take();
-        *self = StreamValidator {
-            scratch,
-            ..StreamValidator::new(expected_len)
-        };
+        self.walk = Walk::new(expected_len);
+        self.error = None;
     }
 
     /// Bytes the stream has decoded to so far.
     #[must_use]
     pub fn produced(&self) -> u64 {
-        self.produced
+        self.walk.produced
     }
 
     /// Compressed bytes consumed so far.
     #[must_use]
     pub fn consumed(&self) -> u64 {
-        self.consumed
+        self.walk.consumed
     }
 
     /// Checks the next `chunk` of the compressed stream. After an error, every later call
@@ -400,48 +378,10 @@ impl StreamValidator {
 
     /// Checks that the stream ended on a token boundary with exactly the declared length.
     pub fn finish(&self) -> Result<(), LzfError> {
-        if let Some(e) = self.error {
-            return Err(e);
+        match self.error {
+            Some(e) => Err(e),
+            None => self.walk.finish(),
         }
-        if self.state != State::Ctrl {
-            return Err(LzfError::Truncated {
-                offset: self.token_offset,
-            });
-        }
-        if self.produced != self.expected_len {
-            return Err(LzfError::OutputTooShort {
-                offset: self.consumed,
-                produced: self.produced,
-                expected_len: self.expected_len,
-            });
-        }
-        Ok(())
-    }
-
-    fn check_room(&self, len: u64) -> Result<(), LzfError> {
-        if len > self.expected_len - self.produced {
-            return Err(LzfError::OutputOverflow {
-                offset: self.token_offset,
-                token_len: u32::try_from(len).unwrap_or(u32::MAX),
-                produced: self.produced,
-                expected_len: self.expected_len,
-            });
-        }
-        Ok(())
-    }
-
-    fn backref(&mut self, high: u8, low: u8, len: u64) -> Result<(), LzfError> {
-        let distance = ((u64::from(high) << 8) | u64::from(low)) + 1;
-        if distance > self.produced {
-            return Err(LzfError::BackrefBeforeStart {
-                offset: self.token_offset,
-                distance: u32::try_from(distance).unwrap_or(u32::MAX),
-                produced: self.produced,
-            });
-        }
-        self.check_room(len)?;
-        self.produced += len;
-        Ok(())
     }
 
     /// Checks one whole token at the start of `rest` (at least 33 bytes) and returns what
@@ -451,118 +391,98 @@ impl StreamValidator {
         let [ctrl, a, b, ..] = *rest else {
             return Ok(rest);
         };
-        self.token_offset = self.consumed;
+        let w = &mut self.walk;
+        w.token_offset = w.consumed;
         if ctrl < 0x20 {
             let n = u64::from(ctrl) + 1;
-            self.check_room(n)?;
-            self.consumed += 1 + n;
-            self.produced += n;
+            w.check_room(n)?;
+            w.consumed += 1 + n;
+            w.produced += n;
             Ok(rest.get(1 + n as usize..).unwrap_or(&[]))
         } else if ctrl >= 0xE0 {
-            self.backref(ctrl & 0x1F, b, u64::from(a) + 9)?;
-            self.consumed += 3;
+            let len = u64::from(a) + 9;
+            w.check_backref(ctrl & 0x1F, b, len)?;
+            w.produced += len;
+            w.consumed += 3;
             Ok(rest.get(3..).unwrap_or(&[]))
         } else {
-            self.backref(ctrl & 0x1F, a, u64::from(ctrl >> 5) + 2)?;
-            self.consumed += 2;
+            let len = u64::from(ctrl >> 5) + 2;
+            w.check_backref(ctrl & 0x1F, a, len)?;
+            w.produced += len;
+            w.consumed += 2;
             Ok(rest.get(2..).unwrap_or(&[]))
         }
     }
 
+    /// Whole tokens while at least 33 bytes remain, by the fastest walk that is exact for
+    /// them; returns what is left (under 33 bytes, or a stretch the walk will redo
+    /// token by token).
+    fn whole_tokens<'b>(&mut self, mut rest: &'b [u8]) -> Result<&'b [u8], LzfError> {
+        // Until 8 KiB were produced, back-reference distances need checking: a table walk
+        // with the checks folded into one flag, taken if nothing failed (the produced count
+        // only grows, so a final count within the declared length means no token overflowed
+        // it). Otherwise the checked loop below redoes the stretch and finds the exact token.
+        if self.walk.produced < MAX_DISTANCE && rest.len() >= 33 {
+            let scratch = self.scratch.get_or_insert_with(|| Box::new(Scratch::new()));
+            let (pos, produced, bad) = walk_prefix(rest, self.walk.produced, scratch);
+            if !bad && produced <= self.walk.expected_len {
+                rest = rest.get(pos..).unwrap_or(&[]);
+                self.walk.consumed += pos as u64;
+                self.walk.produced = produced;
+            }
+        }
+        while rest.len() >= 33 && self.walk.produced < MAX_DISTANCE {
+            rest = self.checked_token(rest)?;
+        }
+        // Fastest path: once 8 KiB were produced no back-reference can point before the
+        // start, and the produced count only grows, so a run of whole tokens that ends within
+        // the declared length has no error: walk it with no per-token check (if it
+        // overshoots, the checked loop below redoes it and finds the exact token).
+        if self.walk.produced >= MAX_DISTANCE {
+            let scratch = self.scratch.get_or_insert_with(|| Box::new(Scratch::new()));
+            let (pos, produced) = scan_tokens(rest, self.walk.produced, scratch);
+            if produced <= self.walk.expected_len {
+                rest = rest.get(pos..).unwrap_or(&[]);
+                self.walk.consumed += pos as u64;
+                self.walk.produced = produced;
+            }
+        }
+        while rest.len() >= 33 {
+            rest = self.checked_token(rest)?;
+        }
+        Ok(rest)
+    }
+
     fn feed_inner(&mut self, chunk: &[u8]) -> Result<(), LzfError> {
         let mut rest = chunk;
-        loop {
-            match self.state {
+        while !rest.is_empty() {
+            match self.walk.state {
                 State::Ctrl => {
-                    // Until 8 KiB were produced, back-reference distances need checking:
-                    // a table walk with the checks folded into one flag, taken if nothing
-                    // failed (the produced count only grows, so a final count within the
-                    // declared length means no token overflowed it). Otherwise the checked
-                    // loop below redoes the stretch and finds the exact token.
-                    if self.produced < MAX_DISTANCE && rest.len() >= 33 {
-                        let scratch = self.scratch.get_or_insert_with(|| Box::new(Scratch::new()));
-                        let (pos, produced, bad) = walk_prefix(rest, self.produced, scratch);
-                        if !bad && produced <= self.expected_len {
-                            rest = rest.get(pos..).unwrap_or(&[]);
-                            self.consumed += pos as u64;
-                            self.produced = produced;
-                        }
-                    }
-                    while rest.len() >= 33 && self.produced < MAX_DISTANCE {
-                        rest = self.checked_token(rest)?;
-                    }
-                    // Fastest path: once 8 KiB were produced no back-reference can point
-                    // before the start, and the produced count only grows, so a run of whole
-                    // tokens that ends within the declared length has no error: walk it with
-                    // no per-token check (if it overshoots, the checked loop below redoes it
-                    // and finds the exact token).
-                    if self.produced >= MAX_DISTANCE {
-                        let scratch = self.scratch.get_or_insert_with(|| Box::new(Scratch::new()));
-                        let (pos, produced) = scan_tokens(rest, self.produced, scratch);
-                        if produced <= self.expected_len {
-                            rest = rest.get(pos..).unwrap_or(&[]);
-                            self.consumed += pos as u64;
-                            self.produced = produced;
-                        }
-                    }
-                    while rest.len() >= 33 {
-                        rest = self.checked_token(rest)?;
-                    }
-                    let Some((&ctrl, tail)) = rest.split_first() else {
-                        return Ok(());
-                    };
-                    rest = tail;
-                    self.token_offset = self.consumed;
-                    self.consumed += 1;
-                    if ctrl < 0x20 {
-                        let n = u64::from(ctrl) + 1;
-                        self.check_room(n)?;
-                        self.state = State::Literal(n);
-                    } else if ctrl >= 0xE0 {
-                        self.state = State::LongLen { high: ctrl & 0x1F };
-                    } else {
-                        self.state = State::Low {
-                            len: u64::from(ctrl >> 5) + 2,
-                            high: ctrl & 0x1F,
-                        };
+                    rest = self.whole_tokens(rest)?;
+                    // A token cut by the chunk's end, or the last few: byte by byte.
+                    if let Some(Token::Backref { len, .. }) = self.walk.header_byte(&mut rest)? {
+                        self.walk.produced += len;
                     }
                 }
                 State::Literal(left) => {
-                    if rest.is_empty() {
-                        return Ok(());
-                    }
                     let take = left.min(rest.len() as u64);
                     rest = rest.get(take as usize..).unwrap_or(&[]);
-                    self.consumed += take;
-                    self.produced += take;
-                    self.state = if take == left {
+                    self.walk.consumed += take;
+                    self.walk.produced += take;
+                    self.walk.state = if take == left {
                         State::Ctrl
                     } else {
                         State::Literal(left - take)
                     };
                 }
-                State::LongLen { high } => {
-                    let Some((&extra, tail)) = rest.split_first() else {
-                        return Ok(());
-                    };
-                    rest = tail;
-                    self.consumed += 1;
-                    self.state = State::Low {
-                        len: u64::from(extra) + 9,
-                        high,
-                    };
-                }
-                State::Low { len, high } => {
-                    let Some((&low, tail)) = rest.split_first() else {
-                        return Ok(());
-                    };
-                    rest = tail;
-                    self.consumed += 1;
-                    self.backref(high, low, len)?;
-                    self.state = State::Ctrl;
+                State::LongLen { .. } | State::Low { .. } => {
+                    if let Some(Token::Backref { len, .. }) = self.walk.header_byte(&mut rest)? {
+                        self.walk.produced += len;
+                    }
                 }
             }
         }
+        Ok(())
     }
 }
 
