@@ -1,16 +1,21 @@
-//! `rdbkit export`: argument handling around [`rdb_cluster::export`] (plan, `CacheSize` from
-//! `rdb-verify`'s memory model, per-node summary lines, exit codes).
+//! `rdbkit export`: argument handling around [`rdb_cluster::export`] (plan, the check of each
+//! node file with `rdb-verify` before anything is published, which also gives its `CacheSize`,
+//! per-node summary lines, exit codes).
 
 use std::path::{Path, PathBuf};
 
-use rdb_cluster::export::{export_file, DbSelection, ExportError, ExportPlan, ExportResult};
+use rdb_cluster::export::{
+    export_file, DbSelection, ExportError, ExportPlan, ExportResult, NodeCheck,
+};
 use rdb_cluster::manifest::unix_now;
+use rdb_cluster::slotset::SlotSet;
 use rdb_cluster::topology::Topology;
 use rdb_writer::Target;
 
 /// The options of `rdbkit export`, as parsed from the command line (its `--help` text is
 /// the field docs below).
 #[derive(Debug, Clone, clap::Args)]
+#[command(group = clap::ArgGroup::new("node_groups").required(true).args(["shards", "topology"]))]
 pub struct ExportArgs {
     /// Source: an .rdb file (any version) or a JSONL keyspace in the `dump` format.
     #[arg(long = "from", value_name = "SRC")]
@@ -21,13 +26,9 @@ pub struct ExportArgs {
     /// Output directory (must exist).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Node groups 0001..N with the 16384 slots split evenly (remainder to the first groups).
-    #[arg(
-        long,
-        value_name = "N",
-        conflicts_with = "topology",
-        required_unless_present = "topology"
-    )]
+    /// Node groups 0001..N (N from 1 to 500) with the 16384 slots split evenly (remainder to the
+    /// first groups).
+    #[arg(long, value_name = "N")]
     pub shards: Option<usize>,
     /// Topology file: {"NodeGroupConfiguration": [{"NodeGroupId": "0001", "Slots": "0-3999"}, ...]}.
     #[arg(long, value_name = "FILE")]
@@ -90,17 +91,38 @@ impl From<ExportError> for ExportFailure {
     }
 }
 
-/// `CacheSize` of a written node file with `rdb-verify`'s memory model for the `target` line,
-/// for a server in cluster mode when `clustered` (the estimate `rdb-verify --engine TARGET
-/// [--cluster-mode]` reports; duplicate-key detection off, it is not needed for the estimate).
-pub fn verify_cache_size(path: &Path, target: Target, clustered: bool) -> u64 {
+/// Checks a written node file as `rdb-verify --engine TARGET --slots SLOTS` would (with the
+/// target's memory model, for a server in cluster mode when `clustered`; without `--slots`
+/// when not clustered, as every database is kept): its `CacheSize`, and the first error
+/// finding, which keeps the export from publishing anything. Duplicate-key detection is off:
+/// the export has already checked every key for repeats.
+pub fn check_node_file(path: &Path, slots: &SlotSet, target: Target, clustered: bool) -> NodeCheck {
     let model = cache_model_for(target);
     let opts = rdb_verify::Options {
         duplicate_keys: false,
         cache_model: if clustered { model.clustered() } else { model },
+        expected_slots: clustered.then(|| slots.clone()),
+        engine: target.name().parse::<rdb_verify::EngineLine>().ok(),
         ..rdb_verify::Options::default()
     };
-    rdb_verify::verify_file(path, &opts).cache_size_bytes
+    let report = rdb_verify::verify_file(path, &opts);
+    NodeCheck {
+        cache_size_bytes: report.cache_size_bytes,
+        problem: report.first_error().map(|f| {
+            let mut s = format!("{}:", f.code);
+            if let Some(o) = f.offset {
+                s.push_str(&format!(" byte {o},"));
+            }
+            if let Some(db) = f.db {
+                s.push_str(&format!(" db {db},"));
+            }
+            if let Some(k) = &f.key {
+                s.push_str(&format!(" key {},", rdb_format::escape_bytes(k, 64)));
+            }
+            s.pop();
+            format!("{s}: {}", f.message)
+        }),
+    }
 }
 
 /// The memory model of the servers a target line names (`rdb_verify::CacheModel::for_engine`).
@@ -152,8 +174,8 @@ pub fn plan_from_args(args: &ExportArgs) -> Result<ExportPlan, ExportFailure> {
     // A node group's file seeds a cluster-mode node, unless every database is kept (a
     // cluster holds database 0 only).
     let clustered = db != DbSelection::All;
-    plan.cache_size = Some(Box::new(move |path: &Path| {
-        verify_cache_size(path, target, clustered)
+    plan.check = Some(Box::new(move |path: &Path, slots: &SlotSet| {
+        check_node_file(path, slots, target, clustered)
     }));
     Ok(plan)
 }
@@ -181,9 +203,28 @@ pub fn summary_lines(res: &ExportResult) -> Vec<String> {
                     n.dropped_field_ttls, n.dropped_functions
                 ));
             }
+            if n.skipped_empty > 0 {
+                line.push_str(&format!(
+                    ", left out {} empty collections (servers skip them when loading)",
+                    n.skipped_empty
+                ));
+            }
             line
         })
         .collect()
+}
+
+/// Warnings about an export that succeeded but may not be what was meant (printed to stderr
+/// by the binary): `--db N` chose a database the source holds no key of.
+pub fn export_warnings(args: &ExportArgs, res: &ExportResult) -> Vec<String> {
+    let mut out = Vec::new();
+    let exported: u64 = res.nodes.iter().map(|n| n.keys + n.skipped_empty).sum();
+    if let (Some(db), 0) = (args.db, exported) {
+        out.push(format!(
+            "warning: the source holds no key in database {db}: the files hold no key"
+        ));
+    }
+    out
 }
 
 /// Runs `rdbkit export`.
@@ -196,8 +237,13 @@ pub fn run_export(args: &ExportArgs) -> Result<ExportResult, ExportFailure> {
         )));
     }
     if !args.from.is_file() {
+        let what = match std::fs::metadata(&args.from) {
+            Ok(m) if m.is_dir() => "is a directory, not a file".to_string(),
+            Ok(_) => "not a regular file".to_string(),
+            Err(e) => e.to_string(),
+        };
         return Err(ExportFailure::Usage(format!(
-            "--from {}: no such file",
+            "--from {}: {what}",
             args.from.display()
         )));
     }

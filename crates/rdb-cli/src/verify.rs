@@ -6,15 +6,17 @@
 //! parallel, applies the manifest) → [`Outcome`] → [`write_json`] or [`write_table`], and
 //! [`Outcome::exit_code`] (0 every file valid, 1 any error finding, 2 could not run).
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use owo_colors::OwoColorize;
 use rdb_cluster::slotset::SlotSet;
+use rdb_verify::multi::{verify_many_each, NodeGroupSlots};
 use rdb_verify::{
-    check_manifest, expand_paths, verify_many_with, CacheModel, EngineLine, FileFinding,
-    ManifestCheck, ManifestInput, Options, Report, Severity, Summary,
+    check_manifest, expand_paths, CacheModel, EngineLine, FileFinding, ManifestCheck,
+    ManifestInput, Options, Report, Severity, Summary,
 };
 use serde::Serialize;
 
@@ -174,13 +176,15 @@ impl Config {
     /// The verifier options, with the manifest checked against when there is one: the
     /// CacheSize model follows `--engine`, else the manifest's `Engine`/`EngineVersion`; it
     /// assumes cluster mode with `--cluster-mode`, `--slots` or a manifest (a node group's
-    /// file is loaded by a cluster node).
+    /// file is loaded by a cluster node), unless the manifest says `"ClusterMode": "disabled"`.
     pub fn options_with(&self, manifest: Option<&ManifestInput>) -> Options {
         let line = self
             .engine
             .or_else(|| manifest.and_then(ManifestInput::engine_line));
         let model = line.map_or_else(CacheModel::default, CacheModel::for_engine);
-        let clustered = self.cluster_mode || self.slots.is_some() || manifest.is_some();
+        let clustered = self.cluster_mode
+            || self.slots.is_some()
+            || manifest.is_some_and(|m| !m.cluster_mode_disabled());
         Options {
             check_checksum: self.check_checksum,
             duplicate_keys: self.duplicate_keys,
@@ -249,7 +253,8 @@ pub fn is_stdin(p: &Path) -> bool {
 }
 
 /// Expands the paths, checks every one can be opened, and returns (files, manifests found in
-/// directories, whether `-` was given). A missing or unreadable path is a [`RunError`].
+/// directories, whether `-` was given). A missing or unreadable path is a [`RunError`]. Each
+/// file comes once, however often it is reached ([`expand_paths`]).
 pub fn collect_inputs(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<PathBuf>, bool), RunError> {
     let stdin = paths.iter().filter(|p| is_stdin(p)).count();
     if stdin > 1 {
@@ -281,7 +286,11 @@ where
     let (files, found_manifests, stdin) = collect_inputs(&cfg.paths)?;
     let n = files.len() + usize::from(stdin);
     if n == 0 {
-        return Err(RunError("no .rdb file found in the paths given".into()));
+        let given: Vec<String> = cfg.paths.iter().map(|p| p.display().to_string()).collect();
+        return Err(RunError(format!(
+            "no .rdb file found in {}",
+            given.join(", ")
+        )));
     }
     if cfg.slots.is_some() && n != 1 {
         return Err(RunError(format!(
@@ -301,13 +310,22 @@ where
         .collect::<Result<_, _>>()?;
     total(n);
     let opts = cfg.options_with(parsed.first());
+    let groups = node_groups(cfg, &parsed, &files);
     let mut reports = Vec::with_capacity(n);
     if stdin {
         let r = rdb_verify::verify_reader("-", io::stdin().lock(), &opts);
         on_done(&r);
         reports.push(r);
     }
-    reports.extend(verify_many_with(&files, cfg.jobs, &opts, &on_done));
+    let opts_for = |i: usize| match groups.get(i).and_then(Option::as_ref) {
+        Some(g) => Cow::Owned(Options {
+            expected_slots: Some(g.slots.clone()),
+            expected_slots_group: Some(g.group.clone()),
+            ..opts.clone()
+        }),
+        None => Cow::Borrowed(&opts),
+    };
+    reports.extend(verify_many_each(&files, cfg.jobs, opts_for, &on_done));
     let mut set_findings = Vec::new();
     let mut first: Option<ManifestCheck> = None;
     for m in &parsed {
@@ -323,6 +341,29 @@ where
         manifests,
         cache_model: opts.cache_model.describe(),
     })
+}
+
+/// The node group each of `files` must hold the keys of, from the first manifest listing it
+/// (none with `--slots`, which names the slots itself): the file is verified with those slots,
+/// so that keys outside are counted in its `slots.keys_outside_expected` and the first one is
+/// named, as with `--slots`.
+fn node_groups(
+    cfg: &Config,
+    manifests: &[ManifestInput],
+    files: &[PathBuf],
+) -> Vec<Option<NodeGroupSlots>> {
+    let mut groups = vec![None; files.len()];
+    if cfg.slots.is_some() {
+        return groups;
+    }
+    for m in manifests {
+        for (g, found) in groups.iter_mut().zip(m.node_groups_for(files)) {
+            if g.is_none() {
+                *g = found;
+            }
+        }
+    }
+    groups
 }
 
 /// Writes the `--json` document (`{"files": [...], "summary": {...}}`, plus `findings` for

@@ -132,8 +132,13 @@ fn corrupt_files_exit_1_naming_the_offset() {
     assert!(err.contains("unexpected end of file"), "{err}");
     let (pcode, _) = dump_pipe(&cut, &[]);
     assert_eq!(pcode, 1);
-    let (code, _, _) = dump_file(&tmp.path().join("missing.rdb"), &[]);
+    // A path that cannot be opened cannot run at all (2, as `rdb-verify` and `export`).
+    let (code, _, err) = dump_file(&tmp.path().join("missing.rdb"), &[]);
     assert_eq!(code, 2);
+    assert!(err.contains("missing.rdb: No such file"), "{err}");
+    let (code, _, err) = dump_file(tmp.path(), &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("is a directory"), "{err}");
 }
 
 /// Stream consumer seen/active times are set by the server when the RESP commands run;

@@ -214,7 +214,12 @@ fn exit_codes_and_options() {
         vec!["--engine", "redis-99.0", s(&good)],
         vec!["--node-memory", "cache.x9.huge", s(&good)],
         vec!["--slots", "0-99999", s(&good)],
-        vec!["--slots", "0-5", s(&good), s(&good)],
+        vec![
+            "--slots",
+            "0-5",
+            s(&good),
+            s(&testdata("servers/valkey-8.0.1/dev/dump.rdb")),
+        ],
         vec!["--manifest", s(&missing), s(&good)],
         vec!["--bogus-flag", s(&good)],
     ] {
@@ -430,4 +435,237 @@ fn cluster_set_with_manifest() {
         text.contains("error: snap-0003.rdb: manifest-file-missing"),
         "{text}"
     );
+}
+
+/// The findings of `file` with `code`.
+fn findings_with<'a>(file: &'a Json, code: &str) -> Vec<&'a Json> {
+    file["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == code)
+        .collect()
+}
+
+#[test]
+fn a_file_named_twice_is_verified_once() {
+    let good = testdata("servers/redis-7.2.6/dev/dump.rdb");
+    // The same file under another spelling: the first occurrence's path is shown.
+    let again = testdata("servers/redis-7.2.6/../redis-7.2.6/dev/./dump.rdb");
+    let o = run(&["--json", s(&good), s(&again), s(&good)]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let doc = json(&o);
+    let files = doc["files"].as_array().unwrap();
+    let paths: Vec<&Json> = files.iter().map(|f| &f["path"]).collect();
+    assert_eq!(paths, vec![&Json::from(s(&good))]);
+    assert_eq!(
+        (&doc["summary"]["files"], &doc["summary"]["keys"]),
+        (&Json::from(1), &Json::from(123))
+    );
+    let o = run(&[s(&good), s(&good)]);
+    assert_eq!(code(&o), 0);
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.contains("TOTAL (1 file)"), "{text}");
+
+    // A directory with a manifest, and one of its files named again (or the directory twice):
+    // three files, each once, no `manifest-file-unlisted`, totals of the three.
+    let dir = tempfile::tempdir().unwrap();
+    let counts = write_set(dir.path(), &[]);
+    let first = dir.path().join("snap-0001.rdb");
+    for args in [
+        vec!["--json", s(dir.path()), s(&first)],
+        vec!["--json", s(dir.path()), s(dir.path())],
+        vec!["--json", s(&first), s(dir.path())],
+    ] {
+        let o = run(&args);
+        assert_eq!(
+            code(&o),
+            0,
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+        let doc = json(&o);
+        let files = doc["files"].as_array().unwrap();
+        assert_eq!(files.len(), 3, "{args:?}");
+        for f in files {
+            assert!(codes(f).is_empty(), "{args:?}: {:?}", codes(f));
+        }
+        assert_eq!(doc["summary"]["files"], 3);
+        assert_eq!(doc["summary"]["keys"], counts.iter().sum::<u64>());
+        assert!(doc.get("findings").is_none(), "{args:?}");
+    }
+    // Input order is kept: the file named first comes first.
+    let o = run(&["--json", s(&first), s(dir.path())]);
+    let doc = json(&o);
+    assert_eq!(doc["files"][0]["path"], s(&first));
+    assert!(doc["files"][1]["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("snap-0002.rdb"));
+}
+
+#[test]
+fn manifest_slot_finding_names_the_first_key_like_slots_mode() {
+    // A key moved into the next node group's file.
+    let dir = tempfile::tempdir().unwrap();
+    write_set(dir.path(), &["{fHh}a"]);
+    let f2 = dir.path().join("snap-0002.rdb");
+    let manifest = dir.path().join("snap-manifest.json");
+    for args in [
+        vec!["--json", s(dir.path())],
+        vec!["--json", "--manifest", s(&manifest), s(&f2)],
+    ] {
+        let o = run(&args);
+        assert_eq!(code(&o), 1, "{args:?}");
+        let doc = json(&o);
+        let f = doc["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["path"] == s(&f2))
+            .unwrap();
+        assert_eq!(f["slots"]["keys_outside_expected"], 1, "{args:?}");
+        let found = findings_with(f, "slot-outside-node-group");
+        assert_eq!(found.len(), 1, "{args:?}: {found:?}");
+        assert_eq!(found[0]["key"], "{fHh}a");
+        assert_eq!(found[0]["db"], 0);
+        assert!(found[0]["offset"].as_u64().unwrap() > 9);
+        let msg = found[0]["message"].as_str().unwrap();
+        assert!(msg.starts_with("1 key(s)") && msg.contains("0002"), "{msg}");
+        // --slots mode says the same of that file.
+        let o = run(&["--json", "--slots", "5462-10922", s(&f2)]);
+        let by_slots = json(&o);
+        let g = &by_slots["files"][0];
+        assert_eq!(g["slots"]["keys_outside_expected"], 1);
+        let other = findings_with(g, "slot-outside-expected");
+        assert_eq!(
+            (&other[0]["offset"], &other[0]["key"]),
+            (&found[0]["offset"], &found[0]["key"])
+        );
+    }
+
+    // The manifest's first node group given the slots of the second (the audit's repro): every
+    // key of the first file is outside; the first one is named.
+    let dir = tempfile::tempdir().unwrap();
+    let counts = write_set(dir.path(), &[]);
+    let text = std::fs::read_to_string(manifest_path(dir.path())).unwrap();
+    let mut m: Json = serde_json::from_str(&text).unwrap();
+    m["NodeSnapshots"][0]["NodeGroupConfiguration"]["Slots"] = Json::from("5462-10000");
+    std::fs::write(manifest_path(dir.path()), m.to_string()).unwrap();
+    let o = run(&["--json", s(dir.path())]);
+    assert_eq!(code(&o), 1);
+    let doc = json(&o);
+    let f = &doc["files"][0];
+    assert_eq!(f["slots"]["keys_outside_expected"], counts[0]);
+    let found = findings_with(f, "slot-outside-node-group");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0]["offset"].is_u64() && found[0]["key"].is_string(),
+        "{found:?}"
+    );
+    let set: Vec<&str> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(set, vec!["manifest-slot-gap", "manifest-slot-overlap"]);
+}
+
+fn manifest_path(dir: &Path) -> PathBuf {
+    dir.join("snap-manifest.json")
+}
+
+#[test]
+fn usage_errors_say_what_was_given() {
+    // An empty directory: the error names it.
+    let empty = tempfile::tempdir().unwrap();
+    let o = run(&[s(empty.path())]);
+    assert_eq!(code(&o), 2);
+    let err = String::from_utf8(o.stderr).unwrap();
+    assert!(err.contains(s(empty.path())), "{err}");
+    assert!(err.contains("no .rdb file"), "{err}");
+
+    // An unknown engine line: the known lines are listed once.
+    let good = testdata("servers/redis-7.2.6/dev/dump.rdb");
+    let o = run(&["--engine", "redis-99.0", s(&good)]);
+    assert_eq!(code(&o), 2);
+    let err = String::from_utf8(o.stderr).unwrap();
+    assert!(err.contains("redis-99.0"), "{err}");
+    assert_eq!(err.matches("valkey-8.0").count(), 1, "{err}");
+}
+
+#[test]
+fn key_findings_of_module_and_engine_checks_name_the_key() {
+    // A module value (key `m`): both the warning and, with --engine, the error name the key.
+    let module = testdata("malformed/module-required.rdb");
+    let o = run(&["--json", "--engine", "redis-7.4", s(&module)]);
+    assert_eq!(code(&o), 1);
+    let doc = json(&o);
+    let f = &doc["files"][0];
+    for c in ["module-required", "engine-incompatible"] {
+        let found = findings_with(f, c);
+        assert_eq!(found.len(), 1, "{c}: {found:?}");
+        assert_eq!(
+            (&found[0]["db"], &found[0]["key"]),
+            (&Json::from(0), &Json::from("m")),
+            "{c}"
+        );
+        assert!(found[0]["offset"].is_u64(), "{c}");
+    }
+
+    // A stream key of type 21 (RDB 11) in an RDB 10 file: Redis 7.0 does not know the type.
+    let src = std::fs::read(testdata("servers/redis-7.2.6/dev/dump.rdb")).unwrap();
+    let all = rdb_reader::read_keyspace(&src).unwrap();
+    let stream = all
+        .dbs
+        .values()
+        .flat_map(|d| &d.entries)
+        .find(|e| matches!(e.value, Value::Stream(_)))
+        .expect("the dump holds a stream")
+        .clone();
+    let mut ks = Keyspace::default();
+    ks.db_mut(0).entries.push(Entry::new(
+        b"plain".to_vec(),
+        Value::String(b"x".to_vec().into()),
+    ));
+    let key = stream.key.clone();
+    ks.db_mut(0).entries.push(stream);
+    let builder = WriterBuilder::new("redis-7.2".parse::<Target>().unwrap());
+    let (mut bytes, _) = write_keyspace(&ks, Vec::new(), &builder).unwrap();
+    assert!(bytes.starts_with(b"REDIS0011"));
+    bytes[8] = b'0';
+    let n = bytes.len();
+    let crc = rdb_format::crc::crc64(&bytes[..n - 8]);
+    bytes[n - 8..].copy_from_slice(&crc.to_le_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("stream-in-rdb10.rdb");
+    std::fs::write(&file, &bytes).unwrap();
+    let o = run(&["--json", "--engine", "redis-7.0", s(&file)]);
+    assert_eq!(code(&o), 1, "{}", String::from_utf8_lossy(&o.stdout));
+    let doc = json(&o);
+    let found = findings_with(&doc["files"][0], "engine-incompatible");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0]["message"].as_str().unwrap().contains("type 21"),
+        "{found:?}"
+    );
+    assert_eq!(found[0]["db"], 0);
+    assert_eq!(
+        found[0]["key"],
+        Json::from(String::from_utf8(key.to_vec()).unwrap())
+    );
+}
+
+#[test]
+fn help_documents_checksum_status_values() {
+    let o = run(&["--help"]);
+    assert_eq!(code(&o), 0);
+    let help = String::from_utf8(o.stdout).unwrap();
+    for status in ["ok", "mismatch", "disabled", "absent", "not-reached"] {
+        assert!(help.contains(status), "--help lacks {status}: {help}");
+    }
+    // And the value really occurs: a file cut short.
+    let o = run(&["--json", s(&testdata("malformed/truncated.rdb"))]);
+    assert_eq!(json(&o)["files"][0]["checksum"]["status"], "not-reached");
 }

@@ -63,6 +63,7 @@ use rdb_model::Keyspace;
 use rdb_writer::{Summary, SyncingFile, Target, WriteError};
 
 use crate::manifest::{cache_size_text, rfc3339_utc, unix_now, Manifest, NodeSnapshot};
+use crate::slotset::SlotSet;
 use crate::topology::{Partitioner, Topology, TopologyError};
 
 pub use commit::HashingWriter;
@@ -71,9 +72,22 @@ pub use model_source::read_jsonl_keyspace;
 /// Longest snapshot name, in characters.
 pub const MAX_NAME_CHARS: usize = 1000;
 
-/// A `CacheSize` estimator: given a finished node file, its estimated memory once loaded, in
-/// bytes (the CLI passes one that runs `rdb-verify`'s model).
-pub type CacheSizeFn = Box<dyn Fn(&Path) -> u64 + Send + Sync>;
+/// What a [`NodeCheckFn`] found in a finished node file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeCheck {
+    /// The file's estimated memory once loaded, in bytes (the manifest's `CacheSizeBytes`).
+    pub cache_size_bytes: u64,
+    /// The first problem that keeps the file from being published (it would not verify or not
+    /// load on the target), described with its byte offset in the node file, db and key.
+    pub problem: Option<String>,
+}
+
+/// A check of each finished node file before anything is published: given the temporary file
+/// and its node group's slots, its `CacheSize` and whether it is fit to publish (the CLI passes
+/// one that runs `rdb-verify` with the target's engine line and memory model, so an export
+/// never publishes a file `rdb-verify` rejects: e.g. a value copied unchanged from a source
+/// whose bytes are damaged but whose checksum holds).
+pub type NodeCheckFn = Box<dyn Fn(&Path, &SlotSet) -> NodeCheck + Send + Sync>;
 
 /// Which databases of the source are exported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -110,8 +124,9 @@ pub struct ExportPlan {
     pub now: i64,
     /// LZF compression of strings the writer encodes (raw-copied values keep their encoding).
     pub compression: bool,
-    /// `CacheSize` estimator run on each finished file; `None`: the writer's `used-mem` estimate.
-    pub cache_size: Option<CacheSizeFn>,
+    /// Check run on each finished file before any is published ([`NodeCheckFn`]); `None`: no
+    /// check, and `CacheSize` is the writer's `used-mem` estimate.
+    pub check: Option<NodeCheckFn>,
 }
 
 impl fmt::Debug for ExportPlan {
@@ -126,7 +141,7 @@ impl fmt::Debug for ExportPlan {
             .field("threads", &self.threads)
             .field("now", &self.now)
             .field("compression", &self.compression)
-            .field("cache_size", &self.cache_size.as_ref().map(|_| "<fn>"))
+            .field("check", &self.check.as_ref().map(|_| "<fn>"))
             .finish()
     }
 }
@@ -161,7 +176,7 @@ impl ExportPlan {
             threads: 0,
             now: unix_now(),
             compression: true,
-            cache_size: None,
+            check: None,
         }
     }
 
@@ -298,6 +313,14 @@ pub enum ExportError {
         /// The error.
         error: io::Error,
     },
+    /// A finished node file failed the plan's [`NodeCheckFn`]: nothing was published.
+    #[error("{file} as written would not verify, so nothing was written: {problem} (the key's value as the source holds it is invalid, or the target cannot load it)")]
+    Rejected {
+        /// The node file concerned (final name).
+        file: String,
+        /// What the check found.
+        problem: String,
+    },
     /// Stopped because another node's file failed.
     #[error("cancelled")]
     Cancelled,
@@ -349,6 +372,16 @@ pub fn validate_name(name: &str) -> Result<(), ExportError> {
         .find(|&c| c == '/' || c == '\\' || c.is_control())
     {
         return Err(bad(format!("it contains {c:?}")));
+    }
+    // The longest file name of the export; file systems refuse names over 255 bytes.
+    let longest = manifest_file_name(name).len();
+    if longest > commit::NAME_MAX {
+        return Err(bad(format!(
+            "the file name {}-manifest.json would be {longest} bytes, and file systems allow at most {} (at most {} bytes of name)",
+            if chars > 24 { format!("{}…", name.chars().take(20).collect::<String>()) } else { name.to_string() },
+            commit::NAME_MAX,
+            commit::NAME_MAX - (longest - name.len()),
+        )));
     }
     Ok(())
 }
@@ -431,10 +464,19 @@ pub fn looks_like_rdb(path: &Path) -> io::Result<bool> {
     Ok(head.starts_with(b"REDIS") || head.starts_with(b"VALKEY"))
 }
 
-/// Exports `path`: an `.rdb` file when it starts with the RDB magic, otherwise JSONL.
+/// Whether `path`'s name ends in `.rdb` (any case).
+fn named_rdb(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("rdb"))
+}
+
+/// Exports `path`: an `.rdb` file when it starts with the RDB magic or its name ends in `.rdb`
+/// (so an empty or damaged `.rdb` file is reported as such, at byte 0, not read as JSONL),
+/// otherwise JSONL.
 pub fn export_file(path: &Path, plan: &ExportPlan) -> Result<ExportResult, ExportError> {
-    let is_rdb = looks_like_rdb(path)
-        .map_err(|e| ExportError::Source(format!("{}: {e}", path.display())))?;
+    let is_rdb = named_rdb(path)
+        || looks_like_rdb(path)
+            .map_err(|e| ExportError::Source(format!("{}: {e}", path.display())))?;
     if is_rdb {
         export_rdb_file(path, plan)
     } else {
@@ -540,8 +582,24 @@ where
     let (file, sha256) = hashing.finish();
     let file = file.finish().map_err(|e| ExportError::io(temp.path(), e))?;
     drop(file);
-    let cache_size_bytes = match &plan.cache_size {
-        Some(estimate) => estimate(temp.path()),
+    let cache_size_bytes = match &plan.check {
+        Some(check) => {
+            let slots = plan
+                .topology
+                .groups
+                .get(index)
+                .map(|g| g.slots.clone())
+                .unwrap_or_default();
+            let verdict = check(temp.path(), &slots);
+            if let Some(problem) = verdict.problem {
+                // Dropping `temp` removes the temporary file.
+                return Err(ExportError::Rejected {
+                    file: final_name,
+                    problem,
+                });
+            }
+            verdict.cache_size_bytes
+        }
         None => stats.used_mem,
     };
     Ok(NodeDone {
@@ -613,6 +671,7 @@ fn publish_all(plan: &ExportPlan, done: Vec<NodeDone>) -> Result<ExportResult, E
         num_node_groups: u32::try_from(snapshots.len()).unwrap_or(u32::MAX),
         snapshot_create_time: ctime,
         node_snapshots: snapshots,
+        cluster_mode: (plan.db == DbSelection::All).then(|| "disabled".to_string()),
     };
     let manifest_path = plan.manifest_file();
     let (mut file, temp) =

@@ -29,6 +29,11 @@ pub struct Manifest {
     pub snapshot_create_time: String,
     /// One entry per node group, in node group order.
     pub node_snapshots: Vec<NodeSnapshot>,
+    /// rdbkit's addition: `"disabled"` for a snapshot of a cluster-mode-disabled group (one
+    /// node group keeping every database: `rdbkit export --shards 1 --all-dbs`), whose file is
+    /// loaded by a standalone server, not a cluster node; absent otherwise (cluster mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_mode: Option<String>,
 }
 
 /// One node group's file in the manifest.
@@ -195,6 +200,7 @@ mod tests {
                     cache_size_bytes: i * 5_000_000,
                 })
                 .collect(),
+            cluster_mode: None,
         }
     }
 

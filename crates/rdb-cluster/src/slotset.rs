@@ -55,6 +55,32 @@ impl SlotSet {
         text.parse()
     }
 
+    /// Parses the text form like [`SlotSet::parse`], but two ranges that share a slot are an
+    /// error naming the slot and the column of the later range (a `--topology` node group's
+    /// ranges must be disjoint; `parse` merges them).
+    pub fn parse_disjoint(text: &str) -> Result<Self, ParseSlotSetError> {
+        let whole = Self::parse(text)?;
+        // The text parsed, so its comma-separated pieces are the ranges, in order.
+        let mut set = Self::new();
+        let mut column = 1;
+        for piece in text.split(',') {
+            let lead = piece.chars().take_while(|c| c.is_whitespace()).count();
+            let range = Self::parse(piece)?;
+            if let Some(slot) = set.intersection(&range).min() {
+                return Err(ParseSlotSetError {
+                    column: column + lead,
+                    problem: format!(
+                        "slot {slot} is in two ranges (a node group's ranges must not overlap)"
+                    ),
+                });
+            }
+            set = set.union(&range);
+            column += piece.chars().count() + 1;
+        }
+        debug_assert_eq!(set, whole);
+        Ok(whole)
+    }
+
     /// Whether `slot` is in the set (`false` for slots above 16383).
     #[inline]
     pub fn contains(&self, slot: u16) -> bool {

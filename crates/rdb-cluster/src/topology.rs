@@ -172,12 +172,12 @@ impl Topology {
             .iter()
             .map(|config| {
                 let id = normalize_node_group_id(&config.node_group_id)?;
-                let slots = config
-                    .slot_set()
-                    .map_err(|error| TopologyError::InvalidSlots {
+                let slots = SlotSet::parse_disjoint(&config.slots).map_err(|error| {
+                    TopologyError::InvalidSlots {
                         group: id.clone(),
                         error,
-                    })?;
+                    }
+                })?;
                 Ok(NodeGroup { id, slots })
             })
             .collect::<Result<Vec<_>, TopologyError>>()?;
@@ -487,6 +487,15 @@ mod tests {
         assert_eq!(
             err(&[("3", "0-10"), ("0001", "11-16383"), ("0002", "5")]),
             "slot 5 is assigned to node groups 0003 and 0002"
+        );
+        // Within one node group, too (the ranges of `Slots` must be disjoint).
+        assert_eq!(
+            err(&[("0001", "0-100,50-8191"), ("0002", "8192-16383")]),
+            "node group 0001: invalid Slots: slot 50 is in two ranges (a node group's ranges must not overlap) at column 7"
+        );
+        assert_eq!(
+            err(&[("0001", "0-8191"), ("0002", "8192-16383, 9000")]),
+            "node group 0002: invalid Slots: slot 9000 is in two ranges (a node group's ranges must not overlap) at column 13"
         );
         assert_eq!(err(&[]), "the topology has no node groups");
         assert_eq!(

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use rdb_cluster::export::{
-    export_keyspace, export_rdb_file, DbSelection, ExportError, ExportPlan, ExportResult,
+    export_keyspace, export_rdb_file, DbSelection, ExportError, ExportPlan, ExportResult, NodeCheck,
 };
 use rdb_cluster::manifest::Manifest;
 use rdb_cluster::slotset::SlotSet;
@@ -612,13 +612,21 @@ fn invalid_names_and_topologies_write_nothing() {
 }
 
 #[test]
-fn cache_size_hook_and_manifest_fields() {
+fn check_hook_and_manifest_fields() {
     let ks = rdb_testkit::gen::mixed(500, 5);
     let tmp = tempfile::tempdir().unwrap();
     let topology = Topology::even(2).unwrap();
     let mut p = plan(tmp.path(), "hook", topology.clone(), Target::Valkey81);
-    p.cache_size = Some(Box::new(|path: &Path| {
-        std::fs::metadata(path).unwrap().len() * 3
+    let groups = topology.groups.clone();
+    p.check = Some(Box::new(move |path: &Path, slots: &SlotSet| {
+        // Each file is checked under its temporary name, with its own group's slots.
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let group = groups.iter().find(|g| &g.slots == slots).unwrap();
+        assert!(!name.ends_with(&format!("hook-{}.rdb", group.id)), "{name}");
+        NodeCheck {
+            cache_size_bytes: std::fs::metadata(path).unwrap().len() * 3,
+            problem: None,
+        }
     }));
     let res = export_keyspace(&ks, &p).unwrap();
     check_export(&res, &topology);
@@ -638,11 +646,33 @@ fn cache_size_hook_and_manifest_fields() {
         assert_eq!(n.file, format!("hook-{}.rdb", n.node_group_id));
     }
     // Default: the writer's used-mem estimate (1 MiB baseline + data).
-    let res =
-        export_keyspace(&ks, &plan(tmp.path(), "nohook", topology, Target::Valkey81)).unwrap();
+    let res = export_keyspace(
+        &ks,
+        &plan(tmp.path(), "nohook", topology.clone(), Target::Valkey81),
+    )
+    .unwrap();
     for n in &res.manifest.node_snapshots {
         assert!(n.cache_size_bytes > 1 << 20, "{}", n.cache_size_bytes);
     }
+    // A file the check rejects: the export fails naming it, and leaves nothing behind.
+    let out = tmp.path().join("rejected");
+    std::fs::create_dir(&out).unwrap();
+    let mut p = plan(&out, "bad", topology, Target::Valkey81);
+    p.check = Some(Box::new(|_: &Path, slots: &SlotSet| NodeCheck {
+        cache_size_bytes: 0,
+        problem: slots
+            .contains(16383)
+            .then(|| "lzf: byte 99, db 0, key \"k\": broken".to_string()),
+    }));
+    let err = export_keyspace(&ks, &p).unwrap_err();
+    assert!(matches!(err, ExportError::Rejected { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.starts_with("bad-0002.rdb as written would not verify")
+            && text.contains("lzf: byte 99, db 0, key \"k\": broken"),
+        "{text}"
+    );
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0);
 }
 
 /// Builds a file from records: header + body + EOF + CRC-64 trailer.
@@ -769,7 +799,14 @@ fn duplicate_keys_write_nothing() {
         std::fs::write(&path, &file).unwrap();
         let err = export_rdb_file(&path, &plan(&dir, "dup", topology.clone(), Target::Redis70))
             .unwrap_err();
-        assert!(err.to_string().contains("appears twice in db 0"), "{err}");
+        // Named in the source, at the repeat's record: header, SELECTDB + RESIZEDB, "bar",
+        // then the first copy.
+        let repeat_at = 9 + 5 + 7 + (1 + key.len() + 2);
+        let want = format!(
+            "src{i}.rdb: byte {repeat_at}: db 0, key {}: the key appears twice in the database",
+            rdb_format::escape_bytes([&b"foo"[..], b"42", &long][i], 64)
+        );
+        assert!(err.to_string().contains(&want), "{err}\nwant {want}");
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "{err}");
     }
 

@@ -22,6 +22,8 @@ use std::str::FromStr;
 use rdb_format::{Header, Magic};
 use serde::{Serialize, Serializer};
 
+use crate::report::FindingKey;
+
 /// A server release line, e.g. `redis-7.2` or `valkey-8.0`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum EngineLine {
@@ -347,6 +349,8 @@ pub struct Blocker {
     pub offset: u64,
     /// Why.
     pub reason: String,
+    /// The key, when the record is a key's (its type, per-key opcodes or module value).
+    pub key: Option<FindingKey>,
 }
 
 /// Collects what a file uses (first offset of each type and opcode byte) and decides, per line,
@@ -359,6 +363,9 @@ pub struct Compat {
     bad_slot_info_aux: Option<u64>,
     /// The first module data (value or MODULE_AUX): its offset and module id.
     module: Option<(u64, u64)>,
+    /// The keys of the records above that are keys, by offset (one per first occurrence: a
+    /// few hundred at most per part of a file).
+    keys: Vec<(u64, FindingKey)>,
 }
 
 impl Default for Compat {
@@ -369,6 +376,7 @@ impl Default for Compat {
             opcodes: Box::new([None; 256]),
             bad_slot_info_aux: None,
             module: None,
+            keys: Vec::new(),
         }
     }
 }
@@ -390,6 +398,44 @@ impl Compat {
     pub fn saw_opcode(&mut self, op: u8, offset: u64) {
         if let Some(slot) = self.opcodes.get_mut(usize::from(op)) {
             slot.get_or_insert(offset);
+        }
+    }
+
+    /// Remembers that the record at `offset` is key `key` of `db`.
+    fn note_key(&mut self, offset: u64, db: u64, key: &[u8]) {
+        if !self.keys.iter().any(|(o, _)| *o == offset) {
+            self.keys.push((offset, FindingKey::new(db, key)));
+        }
+    }
+
+    /// Records the object type byte of key `key` (db `db`) at `offset`, as
+    /// [`Compat::saw_type`], keeping the key of a first occurrence to name it in findings.
+    pub fn saw_key_type(&mut self, t: u8, offset: u64, db: u64, key: &[u8]) {
+        if let Some(slot) = self.types.get_mut(usize::from(t)) {
+            if slot.is_none() {
+                *slot = Some(offset);
+                self.note_key(offset, db, key);
+            }
+        }
+    }
+
+    /// Records a per-key opcode (`IDLE`, `FREQ`) of key `key` (db `db`) whose record starts at
+    /// `offset`, as [`Compat::saw_opcode`], keeping the key of a first occurrence.
+    pub fn saw_key_opcode(&mut self, op: u8, offset: u64, db: u64, key: &[u8]) {
+        if let Some(slot) = self.opcodes.get_mut(usize::from(op)) {
+            if slot.is_none() {
+                *slot = Some(offset);
+                self.note_key(offset, db, key);
+            }
+        }
+    }
+
+    /// Records the module value of key `key` (db `db`) at `offset`, as
+    /// [`Compat::saw_module`], keeping the key when it is the first module data.
+    pub fn saw_module_key(&mut self, module_id: u64, offset: u64, db: u64, key: &[u8]) {
+        self.saw_module(module_id, offset);
+        if self.module.is_some_and(|(o, _)| o == offset) {
+            self.note_key(offset, db, key);
         }
     }
 
@@ -428,18 +474,31 @@ impl Compat {
         if let Some((offset, id)) = other.module {
             self.saw_module(id, offset);
         }
+        for (offset, k) in &other.keys {
+            if !self.keys.iter().any(|(o, _)| o == offset) {
+                self.keys.push((*offset, k.clone()));
+            }
+        }
     }
 
     /// The first record (lowest offset) that stops `line` from loading the file, if any.
     pub fn blocker(&self, line: EngineLine) -> Option<Blocker> {
         let h = self.header?;
         if let Err(reason) = line.check_header(h) {
-            return Some(Blocker { offset: 0, reason });
+            return Some(Blocker {
+                offset: 0,
+                reason,
+                key: None,
+            });
         }
         let mut best: Option<Blocker> = None;
         let mut consider = |offset: u64, reason: String| {
             if best.as_ref().is_none_or(|b| offset < b.offset) {
-                best = Some(Blocker { offset, reason });
+                best = Some(Blocker {
+                    offset,
+                    reason,
+                    key: None,
+                });
             }
         };
         for (t, off) in self.types.iter().enumerate() {
@@ -476,6 +535,13 @@ impl Compat {
                     rdb_model::module_type_name(id)
                 ),
             );
+        }
+        if let Some(b) = &mut best {
+            b.key = self
+                .keys
+                .iter()
+                .find(|(o, _)| *o == b.offset)
+                .map(|(_, k)| k.clone());
         }
         best
     }

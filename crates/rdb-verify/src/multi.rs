@@ -1,6 +1,8 @@
 //! Several files at once: [`verify_many`] (rayon), the [`Summary`] row, the input expansion of
 //! the CLI ([`expand_paths`]) and the manifest check ([`check_manifest`]).
 
+use std::borrow::Cow;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -30,40 +32,72 @@ pub fn verify_many_with<F>(
 where
     F: Fn(&Report) + Sync,
 {
+    verify_many_each(paths, jobs, |_| Cow::Borrowed(opts), on_done)
+}
+
+/// As [`verify_many_with`], each file with its own options: `opts_for(i)` for `paths[i]`
+/// (e.g. the slots of the node group a manifest assigns it, see
+/// [`ManifestInput::node_groups_for`]).
+pub fn verify_many_each<'o, O, F>(
+    paths: &[PathBuf],
+    jobs: usize,
+    opts_for: O,
+    on_done: F,
+) -> Vec<Report>
+where
+    O: Fn(usize) -> Cow<'o, Options> + Sync,
+    F: Fn(&Report) + Sync,
+{
     let threads = match jobs {
         0 => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
         n => n,
     };
     let parts = threads / paths.len().max(1);
-    let one = |p: &PathBuf| {
+    let one = |(i, p): (usize, &PathBuf)| {
+        let opts = opts_for(i);
         let r = if parts > 1 {
-            crate::verify_file_in_parts(p, opts, parts)
+            crate::verify_file_in_parts(p, &opts, parts)
                 .unwrap_or_else(|e| crate::io_error_report(p, &e))
         } else {
-            crate::verify_file(p, opts)
+            crate::verify_file(p, &opts)
         };
         on_done(&r);
         r
     };
     match rayon::ThreadPoolBuilder::new().num_threads(jobs).build() {
-        Ok(pool) => pool.install(|| paths.par_iter().map(one).collect()),
-        Err(_) => paths.iter().map(one).collect(),
+        Ok(pool) => pool.install(|| paths.par_iter().enumerate().map(one).collect()),
+        Err(_) => paths.iter().enumerate().map(one).collect(),
     }
 }
 
 /// What the command line's `PATH...` expand to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Inputs {
-    /// RDB files: files given directly, and every `*.rdb` of the directories given (sorted).
+    /// RDB files: files given directly, and every `*.rdb` of the directories given (sorted);
+    /// each file once (see [`expand_paths`]).
     pub files: Vec<PathBuf>,
-    /// `*-manifest.json` files found in the directories given.
+    /// `*-manifest.json` files found in the directories given, each once.
     pub manifests: Vec<PathBuf>,
+}
+
+/// What identifies a file among the inputs: its canonical path (symbolic links, `.` and `..`
+/// resolved), else (a path that does not exist) the path made absolute.
+fn identity(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p)
+        .or_else(|_| std::path::absolute(p))
+        .unwrap_or_else(|_| p.to_path_buf())
 }
 
 /// Expands files and directories as `rdb-verify PATH...` does: a file is taken as is; a
 /// directory contributes its `*.rdb` files and `*-manifest.json` (not recursively).
+///
+/// A file reached more than once (named twice, named and also inside a directory given, a
+/// directory given twice, another spelling of the same path) is kept once, where it first
+/// appears and as it was first spelled: files are compared by canonical path.
 pub fn expand_paths(paths: &[PathBuf]) -> std::io::Result<Inputs> {
     let mut out = Inputs::default();
+    let mut seen_files = HashSet::new();
+    let mut seen_manifests = HashSet::new();
     for p in paths {
         if p.is_dir() {
             let mut rdb = Vec::new();
@@ -82,9 +116,13 @@ pub fn expand_paths(paths: &[PathBuf]) -> std::io::Result<Inputs> {
             }
             rdb.sort();
             man.sort();
-            out.files.extend(rdb);
-            out.manifests.extend(man);
-        } else {
+            out.files
+                .extend(rdb.into_iter().filter(|f| seen_files.insert(identity(f))));
+            out.manifests.extend(
+                man.into_iter()
+                    .filter(|m| seen_manifests.insert(identity(m))),
+            );
+        } else if seen_files.insert(identity(p)) {
             // Opened (and reported) by the verifier itself.
             out.files.push(p.clone());
         }
@@ -193,6 +231,11 @@ pub struct ManifestInput {
     /// One entry per node group.
     #[serde(default)]
     pub node_snapshots: Vec<ManifestNode>,
+    /// `"disabled"` for a cluster-mode-disabled snapshot (rdbkit's `--all-dbs` exports): its
+    /// file is loaded by a standalone server, so it may hold several databases and its keys
+    /// are not checked against slots ([`ManifestInput::cluster_mode_disabled`]).
+    #[serde(default)]
+    pub cluster_mode: Option<String>,
 }
 
 /// One `NodeSnapshots` entry.
@@ -231,7 +274,85 @@ pub struct ManifestGroupConfig {
     pub slots: Option<String>,
 }
 
+/// A node group of a manifest and its slots: what a file the manifest lists must hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeGroupSlots {
+    /// The node group's id (`NodeGroupId`, else `NodeGroupConfiguration.NodeGroupId`, else
+    /// `#N` for the N-th entry), as the manifest check's findings name it.
+    pub group: String,
+    /// Its `NodeGroupConfiguration.Slots`.
+    pub slots: SlotSet,
+}
+
+impl ManifestNode {
+    /// The node group's name in findings; `index` is the entry's place in `NodeSnapshots`.
+    fn group_name(&self, index: usize) -> String {
+        self.node_group_id
+            .clone()
+            .or_else(|| {
+                self.node_group_configuration
+                    .as_ref()
+                    .and_then(|c| c.node_group_id.clone())
+            })
+            .unwrap_or_else(|| format!("#{}", index + 1))
+    }
+
+    /// The `Slots` text, if any.
+    fn slots_text(&self) -> Option<&str> {
+        self.node_group_configuration
+            .as_ref()
+            .and_then(|c| c.slots.as_deref())
+    }
+}
+
+/// Whether the file `path` (a report's `path`) is the manifest's `file` (same file name).
+fn names_file(path: &str, file: &str) -> bool {
+    let name = Path::new(path).file_name();
+    name.is_some() && name == Path::new(file).file_name()
+}
+
 impl ManifestInput {
+    /// Whether the manifest says its snapshot is of a cluster-mode-disabled group
+    /// (`"ClusterMode": "disabled"`).
+    pub fn cluster_mode_disabled(&self) -> bool {
+        self.cluster_mode
+            .as_deref()
+            .is_some_and(|m| m.eq_ignore_ascii_case("disabled"))
+    }
+
+    /// For each of `paths`, the node group whose `File` it is, when that group's `Slots`
+    /// parse: files are matched by file name, a name given by several paths going to the
+    /// first of them, as [`check_manifest`] matches reports (a report's `path` being the
+    /// path's display form). Verifying each file with its group's slots as
+    /// [`Options::expected_slots`] (and the group as [`Options::expected_slots_group`]) makes
+    /// the verifier count and name the keys outside them; [`check_manifest`] then does not
+    /// report them again.
+    /// None for a cluster-mode-disabled manifest (its files may hold any database).
+    pub fn node_groups_for(&self, paths: &[PathBuf]) -> Vec<Option<NodeGroupSlots>> {
+        let mut out = vec![None; paths.len()];
+        if self.cluster_mode_disabled() {
+            return out;
+        }
+        for (i, node) in self.node_snapshots.iter().enumerate() {
+            let Some(file) = node.file.as_deref() else {
+                continue;
+            };
+            let Some(Ok(slots)) = node.slots_text().map(SlotSet::parse) else {
+                continue;
+            };
+            let found = paths
+                .iter()
+                .position(|p| names_file(&p.display().to_string(), file));
+            if let Some(slot) = found.and_then(|pi| out.get_mut(pi)) {
+                slot.get_or_insert_with(|| NodeGroupSlots {
+                    group: node.group_name(i),
+                    slots,
+                });
+            }
+        }
+        out
+    }
+
     /// Parses manifest JSON.
     pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
         serde_json::from_str(text)
@@ -292,17 +413,19 @@ impl ManifestCheck {
     }
 }
 
-fn file_name(p: &str) -> Option<&std::ffi::OsStr> {
-    Path::new(p).file_name()
-}
-
 /// Checks a set of reports against a manifest: each file's keys hash into its node group's
-/// `Slots` (`slot-outside-node-group`, with the count), db 0 only (`cluster-nonzero-db`), key /
+/// `Slots` (`slot-outside-node-group`, with the count), db 0 only (`cluster-nonzero-db`, unless
+/// the manifest is [cluster-mode-disabled](ManifestInput::cluster_mode_disabled)), key /
 /// expire counts and RDB version equal the manifest's (`manifest-keys-mismatch`,
 /// `manifest-expires-mismatch`, `manifest-rdb-version-mismatch`), the groups cover 0–16383
 /// (`manifest-slot-gap`) without overlap (`manifest-slot-overlap`), every listed file was
 /// verified (`manifest-file-missing`) and every verified file is listed
 /// (`manifest-file-unlisted`, warning). Files are matched by file name.
+///
+/// A report verified with the node group's slots as [`Options::expected_slots`] and the group
+/// as [`Options::expected_slots_group`] (see [`ManifestInput::node_groups_for`]) already holds
+/// its `slot-outside-node-group` and `cluster-nonzero-db` findings, with the count in
+/// `slots.keys_outside_expected` and the first key's offset and name: they are not repeated.
 pub fn check_manifest(manifest: &ManifestInput, reports: &[Report]) -> ManifestCheck {
     let mut findings = Vec::new();
     let mut covered = SlotSet::new();
@@ -311,20 +434,9 @@ pub fn check_manifest(manifest: &ManifestInput, reports: &[Report]) -> ManifestC
     let err = |code: &'static str, msg: String| Finding::new(Severity::Error, code, None, msg);
 
     for (i, node) in manifest.node_snapshots.iter().enumerate() {
-        let group = node
-            .node_group_id
-            .clone()
-            .or_else(|| {
-                node.node_group_configuration
-                    .as_ref()
-                    .and_then(|c| c.node_group_id.clone())
-            })
-            .unwrap_or_else(|| format!("#{}", i + 1));
-        let slots_text = node
-            .node_group_configuration
-            .as_ref()
-            .and_then(|c| c.slots.clone());
-        let slots = match slots_text.as_deref().map(SlotSet::parse) {
+        let group = node.group_name(i);
+        let slots_text = node.slots_text();
+        let slots = match slots_text.map(SlotSet::parse) {
             Some(Ok(s)) => Some(s),
             Some(Err(e)) => {
                 findings.push(FileFinding {
@@ -357,9 +469,7 @@ pub fn check_manifest(manifest: &ManifestInput, reports: &[Report]) -> ManifestC
         let Some(file) = node.file.as_deref() else {
             continue;
         };
-        let found = reports
-            .iter()
-            .position(|r| file_name(&r.path).is_some() && file_name(&r.path) == file_name(file));
+        let found = reports.iter().position(|r| names_file(&r.path, file));
         let Some(ri) = found else {
             findings.push(FileFinding {
                 path: Some(file.to_string()),
@@ -380,7 +490,11 @@ pub fn check_manifest(manifest: &ManifestInput, reports: &[Report]) -> ManifestC
                 finding: f,
             })
         };
-        if let Some(s) = &slots {
+        // Checked by the verifier against these very slots: its findings are in the report.
+        let verified = slots.is_some()
+            && r.expected_slots == slots
+            && r.expected_slots_group.as_deref() == Some(group.as_str());
+        if let (Some(s), false) = (&slots, verified) {
             let n = keys_outside(r, s);
             if n > 0 {
                 push(err(
@@ -395,7 +509,7 @@ pub fn check_manifest(manifest: &ManifestInput, reports: &[Report]) -> ManifestC
             .filter(|(db, _)| **db != 0)
             .map(|(_, d)| d.keys)
             .sum();
-        if other_dbs > 0 {
+        if other_dbs > 0 && !verified && !manifest.cluster_mode_disabled() {
             push(err(
                 "cluster-nonzero-db",
                 format!("{other_dbs} key(s) in databases other than 0; a cluster node group holds db 0 only"),

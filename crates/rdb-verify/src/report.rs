@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use rdb_cluster::slotset::SlotSet;
 use serde::{Serialize, Serializer};
 
 use crate::engine::EngineLine;
@@ -72,18 +73,47 @@ impl Finding {
     }
 
     /// Attaches a db and key (the key is cut to [`MAX_FINDING_KEY`] bytes).
-    pub fn with_key(mut self, db: u64, key: &[u8]) -> Self {
+    pub fn with_key(self, db: u64, key: &[u8]) -> Self {
+        self.with_key_prefix(db, key, key.len())
+    }
+
+    /// Attaches a db and a key of `len` bytes of which `prefix` holds the first ones (a key
+    /// kept cut, see [`FindingKey`]); the message says when the key was cut.
+    pub fn with_key_prefix(mut self, db: u64, prefix: &[u8], len: usize) -> Self {
         self.db = Some(db);
-        if key.len() > MAX_FINDING_KEY {
-            self.message
-                .push_str(&format!(" (key cut, {} bytes)", key.len()));
+        if len > MAX_FINDING_KEY || len > prefix.len() {
+            self.message.push_str(&format!(" (key cut, {len} bytes)"));
         }
         self.key = Some(
-            key.get(..key.len().min(MAX_FINDING_KEY))
-                .unwrap_or(key)
+            prefix
+                .get(..prefix.len().min(MAX_FINDING_KEY))
+                .unwrap_or(prefix)
                 .to_vec(),
         );
         self
+    }
+}
+
+/// A key kept for a finding made later (e.g. the record that stops an engine line from
+/// loading a file): its db, its first [`MAX_FINDING_KEY`] bytes and its length.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FindingKey {
+    /// Database.
+    pub db: u64,
+    /// The key's first bytes (all of it when it is not longer than [`MAX_FINDING_KEY`]).
+    pub prefix: Vec<u8>,
+    /// The key's length in bytes.
+    pub len: usize,
+}
+
+impl FindingKey {
+    /// Keeps `key` of `db` (cut to [`MAX_FINDING_KEY`] bytes).
+    pub fn new(db: u64, key: &[u8]) -> Self {
+        FindingKey {
+            db,
+            prefix: key.get(..MAX_FINDING_KEY).unwrap_or(key).to_vec(),
+            len: key.len(),
+        }
     }
 }
 
@@ -178,7 +208,8 @@ pub struct SlotsReport {
     pub max: Option<u16>,
     /// The slots holding keys, as `"0-5461,6000"`.
     pub ranges: String,
-    /// Keys whose slot is outside `Options::expected_slots` (0 when none was given).
+    /// Keys whose slot is outside `Options::expected_slots` (0 when none was given): the
+    /// `--slots` ranges, or the node group's `Slots` when a manifest lists the file.
     pub keys_outside_expected: u64,
 }
 
@@ -223,6 +254,12 @@ pub struct Report {
     /// Key count per slot for db 0 (16384 entries; `None` when db 0 has no keys). Not serialised.
     #[serde(skip)]
     pub slot_counts: Option<Vec<u32>>,
+    /// The slots the keys were checked against (`Options::expected_slots`). Not serialised.
+    #[serde(skip)]
+    pub expected_slots: Option<SlotSet>,
+    /// The node group those slots belong to (`Options::expected_slots_group`). Not serialised.
+    #[serde(skip)]
+    pub expected_slots_group: Option<String>,
 }
 
 impl Report {
@@ -247,6 +284,8 @@ impl Report {
             suppressed_findings: BTreeMap::new(),
             rdb_types: BTreeMap::new(),
             slot_counts: None,
+            expected_slots: None,
+            expected_slots_group: None,
         }
     }
 

@@ -36,6 +36,10 @@ pub struct Options {
     /// The slots this file's keys must hash into (`--slots`; V-F16). Also makes keys outside db 0
     /// an error (cluster files hold db 0 only).
     pub expected_slots: Option<SlotSet>,
+    /// The node group `expected_slots` belongs to (a manifest's `NodeGroupId`, see
+    /// [`crate::multi::ManifestInput::node_groups_for`]): keys outside are then reported as
+    /// `slot-outside-node-group` naming it, instead of `slot-outside-expected`.
+    pub expected_slots_group: Option<String>,
     /// The engine line the file must load on (`--engine`).
     pub engine: Option<EngineLine>,
     /// Node memory in bytes (`--node-memory`): error when CacheSize exceeds 75 % of it.
@@ -68,6 +72,7 @@ impl Default for Options {
         Options {
             check_checksum: true,
             expected_slots: None,
+            expected_slots_group: None,
             engine: None,
             node_memory: None,
             duplicate_keys: true,
@@ -509,8 +514,7 @@ impl Verifier {
             Event::StreamConsumerPending { id } => self.on_consumer_pending(*id, &ctx),
             Event::Module { module_id, raw } => {
                 self.cost.module(raw.len() as u64);
-                let off = self.key.offset;
-                self.module_required(*module_id, Some(off), "module value");
+                self.module_value(*module_id);
             }
             Event::KeyEnd => self.end_key(),
             Event::OrphanKeyAttributes { offset, next } => self.orphan_attributes(*offset, next.0),
@@ -759,19 +763,38 @@ impl Verifier {
         }
     }
 
+    /// MODULE_AUX data of `module_id` (a record of its own, not a key's).
     fn module_required(&mut self, module_id: u64, off: Option<u64>, what: &str) {
         self.compat.saw_module(module_id, off.unwrap_or(0));
+        if let Some(f) = self.module_finding(module_id, off, what) {
+            self.add(f);
+        }
+    }
+
+    /// The module value of the current key: the `module-required` warning names the key.
+    fn module_value(&mut self, module_id: u64) {
+        let (off, db) = (self.key.offset, self.key.db);
+        self.compat
+            .saw_module_key(module_id, off, db, &self.key.key);
+        if let Some(f) = self.module_finding(module_id, Some(off), "module value") {
+            let f = f.with_key(db, &self.key.key);
+            self.add(f);
+        }
+    }
+
+    /// The `module-required` warning for the first data of `module_id`; `None` once given.
+    fn module_finding(&mut self, module_id: u64, off: Option<u64>, what: &str) -> Option<Finding> {
         if !self.note_module(module_id) {
-            return;
+            return None;
         }
         let name = rdb_model::module_type_name(module_id);
         let ver = module_id & 1023;
-        self.file_finding(
+        Some(Finding::new(
             Severity::Warning,
             "module-required",
             off,
             format!("{what} of module type {name} (encoding version {ver}): the server must load that module, or it refuses the file"),
-        );
+        ))
     }
 
     fn on_eof(&mut self, info: EofInfo) {
@@ -911,13 +934,13 @@ impl Verifier {
         let t = k.rdb_type.0;
         let kind = k.kind;
 
-        // Engine compatibility.
-        self.compat.saw_type(t, k.offset);
+        // Engine compatibility (the key kept for a first occurrence, to name it).
+        self.compat.saw_key_type(t, k.offset, db, key);
         if k.lru_idle_s.is_some() {
-            self.compat.saw_opcode(0xF8, k.offset);
+            self.compat.saw_key_opcode(0xF8, k.offset, db, key);
         }
         if k.lfu_freq.is_some() {
-            self.compat.saw_opcode(0xF9, k.offset);
+            self.compat.saw_key_opcode(0xF9, k.offset, db, key);
         }
 
         // Counters.
@@ -1919,6 +1942,8 @@ impl Verifier {
             Vec::new()
         };
 
+        self.report.expected_slots = self.opts.expected_slots.clone();
+        self.report.expected_slots_group = self.opts.expected_slots_group.clone();
         if let Some((off, key, slot)) = self.first_outside.take() {
             let exp = self
                 .opts
@@ -1926,16 +1951,18 @@ impl Verifier {
                 .as_ref()
                 .map(|s| s.to_string())
                 .unwrap_or_default();
-            let f = Finding::new(
-                Severity::Error,
-                "slot-outside-expected",
-                Some(off),
-                format!(
-                    "{} key(s) hash outside the expected slots {exp} (first: slot {slot})",
-                    self.outside
+            let n = self.outside;
+            let (code, msg) = match &self.opts.expected_slots_group {
+                Some(group) => (
+                    "slot-outside-node-group",
+                    format!("{n} key(s) hash outside node group {group}'s slots {exp} (first: slot {slot})"),
                 ),
-            )
-            .with_key(0, &key);
+                None => (
+                    "slot-outside-expected",
+                    format!("{n} key(s) hash outside the expected slots {exp} (first: slot {slot})"),
+                ),
+            };
+            let f = Finding::new(Severity::Error, code, Some(off), msg).with_key(0, &key);
             self.add(f);
         }
         if let Some((off, db, key)) = self.first_nonzero_db.take() {
@@ -1953,12 +1980,16 @@ impl Verifier {
         }
         if let Some(line) = self.opts.engine {
             if let Some(b) = self.compat.blocker(line) {
-                self.file_finding(
+                let mut f = Finding::new(
                     Severity::Error,
                     "engine-incompatible",
                     Some(b.offset),
                     format!("will not load on {line}: {}", b.reason),
                 );
+                if let Some(k) = &b.key {
+                    f = f.with_key_prefix(k.db, &k.prefix, k.len);
+                }
+                self.add(f);
             }
         }
         if let Some(mem) = self.opts.node_memory {

@@ -1,8 +1,12 @@
 //! Several files: verify_many, Summary, expand_paths and check_manifest.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
-use rdb_verify::{check_manifest, expand_paths, verify_many, ManifestInput, Severity, Summary};
+use rdb_verify::multi::verify_many_each;
+use rdb_verify::{
+    check_manifest, expand_paths, verify_many, ManifestInput, Options, Severity, Summary,
+};
 use serde_json::Value;
 
 mod common;
@@ -180,4 +184,147 @@ fn manifest_engine_line() {
         None
     );
     assert_eq!(line(r#"{"NodeSnapshots": []}"#), None);
+}
+
+#[test]
+fn expand_paths_keeps_each_file_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("snap-0001.rdb");
+    let b = dir.path().join("snap-0002.rdb");
+    std::fs::copy(cluster_dump(), &a).unwrap();
+    std::fs::copy(cluster_dump(), &b).unwrap();
+    let m = dir.path().join("snap-manifest.json");
+    std::fs::write(&m, "{}").unwrap();
+    let d = dir.path().to_path_buf();
+    // Another spelling of `b`, named before the directory: it keeps its place and spelling.
+    let b2 = dir.path().join(".").join("snap-0002.rdb");
+    let inputs = expand_paths(&[b2.clone(), d.clone(), a.clone(), d.clone(), b.clone()]).unwrap();
+    assert_eq!(inputs.files, vec![b2, a.clone()]);
+    assert_eq!(inputs.manifests, vec![m]);
+    // A file named twice; a missing one named twice (reported once by the verifier).
+    let missing = dir.path().join("gone.rdb");
+    let inputs = expand_paths(&[a.clone(), missing.clone(), a.clone(), missing.clone()]).unwrap();
+    assert_eq!(inputs.files, vec![a, missing]);
+}
+
+#[test]
+fn files_verified_with_their_node_group_slots() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("snap-0001.rdb");
+    let b = dir.path().join("snap-0002.rdb");
+    std::fs::copy(cluster_dump(), &a).unwrap();
+    std::fs::copy(cluster_dump(), &b).unwrap();
+    let slots = expected_slots();
+    let total: u64 = slots.iter().map(|s| s.1).sum();
+    let high: u64 = slots.iter().filter(|s| s.0 > 8191).map(|s| s.1).sum();
+    let m = manifest(&[
+        ("0001", "0-8191", "snap-0001.rdb", total),
+        ("0002", "8192-16383", "snap-0002.rdb", total),
+    ]);
+    let files = vec![a.clone(), b.clone()];
+    let groups = m.node_groups_for(&files);
+    assert_eq!(
+        groups
+            .iter()
+            .map(|g| g.as_ref().map(|g| (g.group.clone(), g.slots.to_string())))
+            .collect::<Vec<_>>(),
+        vec![
+            Some(("0001".to_string(), "0-8191".to_string())),
+            Some(("0002".to_string(), "8192-16383".to_string())),
+        ]
+    );
+    let base = common::opts();
+    let opts_for = |i: usize| match groups.get(i).and_then(Option::as_ref) {
+        Some(g) => Cow::Owned(Options {
+            expected_slots: Some(g.slots.clone()),
+            expected_slots_group: Some(g.group.clone()),
+            ..base.clone()
+        }),
+        None => Cow::Borrowed(&base),
+    };
+    let mut reports = verify_many_each(&files, 2, opts_for, |_| {});
+
+    // The verifier counted and named the keys outside the group, as with `--slots`.
+    let r = &reports[0];
+    assert_eq!(r.slots.keys_outside_expected, high);
+    let f: Vec<_> = r.with_code("slot-outside-node-group").collect();
+    assert_eq!(f.len(), 1, "{:?}", r.findings);
+    assert!(f[0].offset.is_some() && f[0].key.is_some() && f[0].db == Some(0));
+    assert!(
+        f[0].message.starts_with(&format!("{high} key(s)")) && f[0].message.contains("0001"),
+        "{}",
+        f[0].message
+    );
+    assert!(!r.has_code("slot-outside-expected"));
+    assert_eq!(reports[1].slots.keys_outside_expected, total - high);
+    // The same file checked against plain `--slots`: same count, offset and key.
+    let by_slots = verify_many(
+        std::slice::from_ref(&a),
+        1,
+        &Options {
+            expected_slots: Some("0-8191".parse().unwrap()),
+            ..common::opts()
+        },
+    );
+    let g = by_slots[0]
+        .with_code("slot-outside-expected")
+        .next()
+        .unwrap();
+    assert_eq!((g.offset, &g.key), (f[0].offset, &f[0].key));
+
+    // The manifest check does not say it again.
+    let check = check_manifest(&m, &reports);
+    assert!(
+        check
+            .findings
+            .iter()
+            .all(|f| f.finding.code != "slot-outside-node-group"),
+        "{:?}",
+        check.findings
+    );
+    assert!(check.apply_to(&mut reports).is_empty());
+    for r in &reports {
+        assert_eq!(r.with_code("slot-outside-node-group").count(), 1);
+    }
+
+    // A file verified against other slots (or none) is still checked by the manifest.
+    let plain = verify_many(&files, 2, &common::opts());
+    let check = check_manifest(&m, &plain);
+    assert_eq!(
+        check
+            .findings
+            .iter()
+            .filter(|f| f.finding.code == "slot-outside-node-group")
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn keys_outside_db_0_reported_once_with_a_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("snap-0001.rdb");
+    // Keys in dbs 0, 1, 7 and 15.
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../testdata/servers/redis-7.2.6/dev/dump.rdb"),
+        &a,
+    )
+    .unwrap();
+    let m = manifest(&[("0001", "0-16383", "snap-0001.rdb", 123)]);
+    let files = vec![a];
+    let groups = m.node_groups_for(&files);
+    let g = groups[0].clone().unwrap();
+    let opts = Options {
+        expected_slots: Some(g.slots),
+        expected_slots_group: Some(g.group),
+        ..common::opts()
+    };
+    let mut reports = verify_many(&files, 1, &opts);
+    let check = check_manifest(&m, &reports);
+    check.apply_to(&mut reports);
+    let f: Vec<_> = reports[0].with_code("cluster-nonzero-db").collect();
+    assert_eq!(f.len(), 1, "{:?}", reports[0].findings);
+    assert!(f[0].key.is_some() && f[0].offset.is_some());
+    assert_eq!(reports[0].slots.keys_outside_expected, 0);
 }

@@ -28,6 +28,14 @@ impl KeyName {
     pub fn none() -> Self {
         KeyName(None)
     }
+
+    /// `key NAME: ` in front of a message about a key; nothing when there is no key.
+    pub fn prefix(&self) -> String {
+        match &self.0 {
+            Some(_) => format!("key {self}: "),
+            None => String::new(),
+        }
+    }
 }
 
 /// Everything that can go wrong while writing a file.
@@ -38,7 +46,7 @@ pub enum WriteError {
     Io(#[from] io::Error),
     /// The target cannot represent this data (e.g. hash field TTLs before Redis 7.4).
     /// Nothing of the record was written; the writer stays usable.
-    #[error("key {key}: the target {target} cannot represent {what}")]
+    #[error("{}the target {target} cannot represent {what}", .key.prefix())]
     Unsupported {
         /// The key concerned (`None` for file-level records).
         key: KeyName,
@@ -49,7 +57,7 @@ pub enum WriteError {
     },
     /// The value breaks a rule the server enforces when loading (NaN score, duplicate member,
     /// PEL entry without consumer, TTL out of range, ...). Nothing of the record was written.
-    #[error("key {key}: {what}")]
+    #[error("{}{what}", .key.prefix())]
     InvalidValue {
         /// The key concerned.
         key: KeyName,
@@ -69,7 +77,7 @@ pub enum WriteError {
     },
     /// A streamed collection received more or fewer elements than declared. The record is
     /// partially written, so the writer is poisoned.
-    #[error("key {key}: declared {declared} elements, got {actual}")]
+    #[error("{}declared {declared} elements, got {actual}", .key.prefix())]
     CountMismatch {
         /// The key concerned.
         key: KeyName,

@@ -27,6 +27,11 @@ struct Cli {
     #[arg(long, short = 'j')]
     jobs: Option<usize>,
     /// Print one JSON document ({"files": [...], "summary": {...}}) instead of the table.
+    ///
+    /// Each file's "checksum": {"stored", "computed", "status"}: status is "ok", "mismatch",
+    /// "disabled" (stored checksum 0), "absent" (RDB version below 5, no checksum) or
+    /// "not-reached" (reading stopped before the EOF record, e.g. a truncated or malformed
+    /// file; "stored" and "computed" are then null).
     #[arg(long)]
     json: bool,
     /// A snapshot manifest to check the set against (slots, counts, coverage).
@@ -89,10 +94,8 @@ fn main() -> ExitCode {
     if let Some(e) = cli.engine {
         match e.parse::<EngineLine>() {
             Ok(l) => cfg.engine = Some(l),
-            Err(err) => {
-                let known: Vec<&str> = EngineLine::ALL.iter().map(|l| l.name()).collect();
-                return usage(&format!("--engine: {err} (known: {})", known.join(", ")));
-            }
+            // The error lists the known lines.
+            Err(err) => return usage(&format!("--engine: {err}")),
         }
     }
     if let Some(m) = cli.node_memory {

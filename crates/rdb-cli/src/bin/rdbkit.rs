@@ -112,6 +112,12 @@ fn cmd_dump(
             &filter,
             &mut out,
         )
+    } else if file.is_dir() {
+        // (Mapping a directory fails with "No such device".)
+        return usage(&format!(
+            "{}: is a directory, not an .rdb file",
+            file.display()
+        ));
     } else {
         let map = match MappedFile::open(&file) {
             Ok(m) => m,
@@ -158,6 +164,9 @@ fn cmd_export(args: ExportArgs) -> ExitCode {
                 eprintln!("{line}");
             }
             eprintln!("{}", res.manifest_path.display());
+            for w in rdb_cli::export::export_warnings(&args, &res) {
+                eprintln!("rdbkit: export: {w}");
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -67,13 +67,15 @@ pub(crate) struct TempFile {
 }
 
 impl TempFile {
-    /// Creates `DIR/.FINAL.tmp-<pid>-<random>` (exclusive create) for the final name `final_name`.
+    /// Creates `DIR/.FINAL.tmp-<pid>-<random>` (exclusive create) for the final name `final_name`
+    /// (`FINAL` is [`temp_stem`] of it).
     pub(crate) fn create(dir: &Path, final_name: &str) -> Result<(File, TempFile), ExportError> {
+        let stem = temp_stem(final_name);
         let mut attempt = 0;
         loop {
             attempt += 1;
             let path = dir.join(format!(
-                ".{final_name}.tmp-{}-{:016x}",
+                ".{stem}.tmp-{}-{:016x}",
                 std::process::id(),
                 random_u64()
             ));
@@ -129,11 +131,33 @@ pub(crate) fn remove_stale_temps(dir: &Path, final_names: &[String]) -> Vec<Path
     removed
 }
 
-/// The pid in a temporary name `.FINAL.tmp-<pid>-<16 hex>` whose FINAL is in `final_names`.
+/// Longest file name (bytes) the usual Linux file systems allow (`NAME_MAX`).
+pub(crate) const NAME_MAX: usize = 255;
+
+/// Longest temporary name suffix: `.tmp-<pid: up to 10 digits>-<16 hex digits>` and the dot
+/// in front.
+const TEMP_EXTRA: usize = 1 + 5 + 10 + 1 + 16;
+
+/// What a temporary name holds of the final name: the name itself when the temporary name
+/// fits in [`NAME_MAX`] bytes, else `h<16 hex digits of its XXH3>` (so any final name that
+/// fits has a temporary name that fits too).
+fn temp_stem(final_name: &str) -> String {
+    if final_name.len() + TEMP_EXTRA <= NAME_MAX {
+        final_name.to_string()
+    } else {
+        format!(
+            "h{:016x}",
+            xxhash_rust::xxh3::xxh3_64(final_name.as_bytes())
+        )
+    }
+}
+
+/// The pid in a temporary name `.FINAL.tmp-<pid>-<16 hex>` whose FINAL is the [`temp_stem`]
+/// of one of `final_names`.
 fn stale_temp_pid(name: &str, final_names: &[String]) -> Option<u32> {
     let rest = name.strip_prefix('.')?;
-    let (final_name, tail) = rest.rsplit_once(".tmp-")?;
-    if !final_names.iter().any(|f| f == final_name) {
+    let (stem, tail) = rest.rsplit_once(".tmp-")?;
+    if !final_names.iter().any(|f| temp_stem(f) == stem) {
         return None;
     }
     let (pid, hex) = tail.split_once('-')?;
@@ -259,6 +283,38 @@ mod stale_tests {
             ".b-0001.rdb",
         ] {
             assert_eq!(stale_temp_pid(other, &finals), None, "{other}");
+        }
+    }
+
+    /// A final name too long to carry in a temporary name within 255 bytes is carried as its
+    /// hash: every final name that fits gets a temporary name that fits, found again as stale.
+    #[test]
+    fn long_final_names_have_short_temporary_names() {
+        let tmp = tempfile::tempdir().unwrap();
+        for len in [200, 221, 222, 255] {
+            let final_name = format!("{}-0001.rdb", "n".repeat(len - 9));
+            assert_eq!(final_name.len(), len);
+            let (file, temp) = TempFile::create(tmp.path(), &final_name).unwrap();
+            drop(file);
+            let name = temp
+                .path()
+                .file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_string();
+            assert!(name.len() <= NAME_MAX, "{len}: {}", name.len());
+            assert_eq!(
+                name.contains(&final_name),
+                len + TEMP_EXTRA <= NAME_MAX,
+                "{len}"
+            );
+            assert_eq!(
+                stale_temp_pid(&name, std::slice::from_ref(&final_name)),
+                Some(std::process::id()),
+                "{len}"
+            );
+            assert_eq!(stale_temp_pid(&name, &["other-0001.rdb".to_string()]), None);
         }
     }
 

@@ -13,7 +13,7 @@ use rdb_reader::{Event, KeyspaceBuilder, Limits, Parser, SliceSource};
 use rdb_writer::{KeyMeta, SyncingFile, WriteError};
 use xxhash_rust::xxh3::xxh3_64;
 
-use super::model_source::{builder, check_repeats, write_functions, BASE_USED_MEM, CANCEL_CHECK};
+use super::model_source::{builder, write_functions, BASE_USED_MEM, CANCEL_CHECK};
 use super::{DbSelection, ExportError, ExportPlan, HashingWriter, NodeOutput, NodeStats};
 use crate::slot::key_slot;
 use crate::topology::Partitioner;
@@ -262,7 +262,7 @@ impl<'a> RdbJob<'a> {
         // Sorted by slot, and a key repeated in a database is repeated within its slot: a
         // server refuses such a file, so it is an error before anything is written.
         let wide = header.has_64bit_lengths();
-        let repeats: Vec<Option<(u32, Vec<u8>)>> = pool.install(|| {
+        let repeats: Vec<Option<(u32, Vec<u8>, u64)>> = pool.install(|| {
             nodes
                 .par_iter_mut()
                 .map(|n| {
@@ -273,12 +273,19 @@ impl<'a> RdbJob<'a> {
                     n.dbs.iter().find_map(|(&db, v)| {
                         v.chunk_by(|a, b| a.slot == b.slot)
                             .find_map(|group| keys.repeat(bytes, wide, group))
-                            .map(|key| (db, key))
+                            .map(|(key, offset)| (db, key, offset))
                     })
                 })
                 .collect()
         });
-        check_repeats(plan, repeats)?;
+        // The source's first repeated key (by node group, as the writer would meet it), named
+        // with the byte offset of its repeat in the source.
+        if let Some((db, key, offset)) = repeats.into_iter().flatten().next() {
+            return Err(ExportError::Source(format!(
+                "{label}: byte {offset}: db {db}, key {}: the key appears twice in the database (a server refuses such a file; nothing was written)",
+                rdb_format::escape_bytes(&key, 64)
+            )));
+        }
         Ok(RdbJob {
             bytes,
             header,
@@ -613,8 +620,8 @@ impl KeyArena {
     /// The first key of `group` (records of one slot, in file order) that repeats an earlier
     /// one. Only records sharing their 16-bit tag with another are decoded (about one pair
     /// in a slot of 300 distinct keys), then compared byte for byte. Records were parsed in
-    /// pass 1, so their keys decode.
-    fn repeat(&mut self, file: &[u8], wide: bool, group: &[Rec]) -> Option<Vec<u8>> {
+    /// pass 1, so their keys decode. Returns the key and the byte offset of the repeat's record.
+    fn repeat(&mut self, file: &[u8], wide: bool, group: &[Rec]) -> Option<(Vec<u8>, u64)> {
         if group.len() < 2 {
             return None;
         }
@@ -648,7 +655,10 @@ impl KeyArena {
         let arena = &self.bytes;
         let key = |&(s, e): &(usize, usize)| arena.get(s..e).unwrap_or_default();
         let i = rdb_writer::dupkeys::first_duplicate(&self.spans, key)?;
-        self.spans.get(i).map(|span| key(span).to_vec())
+        let rec = group.get(*self.suspects.get(i)? as usize)?;
+        self.spans
+            .get(i)
+            .map(|span| (key(span).to_vec(), rec.start))
     }
 }
 
