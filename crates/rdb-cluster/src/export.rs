@@ -373,6 +373,18 @@ pub fn validate_name(name: &str) -> Result<(), ExportError> {
     {
         return Err(bad(format!("it contains {c:?}")));
     }
+    Ok(())
+}
+
+/// Refuses a (valid) name whose longest file, `NAME-manifest.json`, would pass the 255 bytes a
+/// file name may have on the usual file systems: the contract allows 1,000 characters, which
+/// no such file system can store.
+fn check_file_name_length(name: &str) -> Result<(), ExportError> {
+    let bad = |reason: String| ExportError::InvalidName {
+        name: name.to_owned(),
+        reason,
+    };
+    let chars = name.chars().count();
     // The longest file name of the export; file systems refuse names over 255 bytes.
     let longest = manifest_file_name(name).len();
     if longest > commit::NAME_MAX {
@@ -390,6 +402,7 @@ pub fn validate_name(name: &str) -> Result<(), ExportError> {
 /// topology, and no existing output file.
 pub fn preflight(plan: &ExportPlan) -> Result<Partitioner, ExportError> {
     validate_name(&plan.name)?;
+    check_file_name_length(&plan.name)?;
     let partitioner = plan.topology.partitioner()?;
     if plan.db == DbSelection::All && plan.topology.len() != 1 {
         return Err(ExportError::AllDbsNeedsOneGroup(plan.topology.len()));

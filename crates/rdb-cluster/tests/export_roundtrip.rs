@@ -562,8 +562,25 @@ fn never_overwrites() {
 fn invalid_names_and_topologies_write_nothing() {
     let ks = rdb_testkit::gen::mixed(50, 1);
     let tmp = tempfile::tempdir().unwrap();
-    // 1000 characters are fine (the file system may still refuse such long file names).
+    // 1000 characters are a valid name; the export refuses it up front, as no file system
+    // here stores a 2,014-byte file name.
     rdb_cluster::export::validate_name(&"é".repeat(1000)).unwrap();
+    let err = export_keyspace(
+        &ks,
+        &plan(
+            tmp.path(),
+            &"é".repeat(1000),
+            Topology::even(1).unwrap(),
+            Target::Redis70,
+        ),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("would be 2014 bytes, and file systems allow at most 255"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
     for bad in [
         "",
         "a/b",
