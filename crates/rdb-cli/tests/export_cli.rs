@@ -816,3 +816,113 @@ fn awkward_arguments_and_sources() {
     );
     assert!(doc["files"][0]["databases"].as_object().unwrap().len() > 1);
 }
+
+/// A JSONL keyspace whose values no server holds: refused, naming the input line(s) (for an
+/// error found while writing, the file is read again to find them), nothing written.
+#[test]
+fn jsonl_errors_name_their_lines() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ok = r#"{"db":0,"key":"fine","type":"string","value":"v"}"#;
+    let cases: [(&str, Vec<&str>, &str); 7] = [
+        (
+            "redis-7.4",
+            vec![
+                ok,
+                r#"{"db":0,"key":"h","type":"hash","value":[["f","1"]],"field_expire_at_ms":[["f",-5]]}"#,
+            ],
+            r#"line 2: key "h": hash field "f" expiry -5 is outside 1..=2^48-1"#,
+        ),
+        (
+            "redis-7.0",
+            vec![
+                ok,
+                r#"{"db":0,"key":"s","type":"set","value":["a","b","a"]}"#,
+            ],
+            r#"line 2: key "s": duplicate set member "a""#,
+        ),
+        (
+            "redis-7.0",
+            vec![
+                r#"{"db":0,"key":"k","type":"string","value":"1"}"#,
+                ok,
+                r#"{"db":0,"key":"k","type":"string","value":"2"}"#,
+            ],
+            r#"lines 1, 3: key "k" appears twice in db 0"#,
+        ),
+        (
+            "redis-7.0",
+            vec![
+                ok,
+                r#"{"db":0,"key":"z","type":"zset","value":[["m","1e999"]]}"#,
+            ],
+            r#"line 2: value[0][1]: score "1e999" is beyond a double's range"#,
+        ),
+        (
+            "redis-7.0",
+            vec![r#"{"db":0,"key":"z","type":"zset","value":[["m","1e-400"]]}"#],
+            r#"line 1: value[0][1]: score "1e-400" is too small for a double"#,
+        ),
+        (
+            "redis-7.0",
+            vec![
+                ok,
+                ok,
+                r#"{"db":0,"key":"st","type":"stream","value":{"entries":[["1-0",[]]],"length":1,"last_id":"1-0","groups":[]}}"#,
+            ],
+            r#"line 3: key "st": stream entry 1-0 has no fields"#,
+        ),
+        (
+            "redis-7.0",
+            vec![
+                r#"{"db":0,"key":"st","type":"stream","value":{"entries":[["0-0",[["f","v"]]]],"length":1,"last_id":"0-0","groups":[]}}"#,
+            ],
+            r#"line 1: key "st": stream entry ID 0-0"#,
+        ),
+    ];
+    for (i, (target, lines, want)) in cases.iter().enumerate() {
+        let src = tmp.path().join(format!("k{i}.jsonl"));
+        std::fs::write(&src, lines.join("\n") + "\n").unwrap();
+        let out = tmp.path().join(format!("out{i}"));
+        std::fs::create_dir(&out).unwrap();
+        let o = rdbkit(&[
+            "export",
+            "--from",
+            src.to_str().unwrap(),
+            "--name",
+            "n",
+            "--out",
+            out.to_str().unwrap(),
+            "--shards",
+            "1",
+            "--target",
+            target,
+        ]);
+        assert_eq!(code(&o), 1, "case {i}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains(&format!("k{i}.jsonl: {want}")),
+            "case {i}: {err}\nwant {want}"
+        );
+        assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0, "case {i}");
+    }
+    // A byte order mark is named as such.
+    let src = tmp.path().join("bom.jsonl");
+    std::fs::write(&src, [b"\xEF\xBB\xBF", ok.as_bytes(), b"\n"].concat()).unwrap();
+    let o = rdbkit(&[
+        "export",
+        "--from",
+        src.to_str().unwrap(),
+        "--name",
+        "n",
+        "--out",
+        tmp.path().to_str().unwrap(),
+        "--shards",
+        "1",
+    ]);
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("line 1: starts with a UTF-8 byte order mark"),
+        "{}",
+        stderr(&o)
+    );
+}

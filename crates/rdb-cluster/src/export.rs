@@ -457,7 +457,47 @@ pub fn export_jsonl_file(path: &Path, plan: &ExportPlan) -> Result<ExportResult,
         File::open(path).map_err(|e| ExportError::Source(format!("{}: {e}", path.display())))?;
     let ks = read_jsonl_keyspace(io::BufReader::with_capacity(1 << 20, file))
         .map_err(|e| ExportError::Source(format!("{}: {e}", path.display())))?;
-    export_keyspace(&ks, plan)
+    export_keyspace(&ks, plan).map_err(|e| name_jsonl_lines(path, e))
+}
+
+/// A writer error about a key of a JSONL source, restated with the input line(s) holding the
+/// key (both lines of a repeated key): found again by reading the file once more, on the error
+/// path only.
+fn name_jsonl_lines(path: &Path, e: ExportError) -> ExportError {
+    let ExportError::Write { error, .. } = &e else {
+        return e;
+    };
+    let (db, key) = match error {
+        WriteError::DuplicateKey { db, key } => (Some(*db), key),
+        WriteError::Unsupported { key, .. }
+        | WriteError::InvalidValue { key, .. }
+        | WriteError::CountMismatch { key, .. } => (None, key),
+        _ => return e,
+    };
+    let Some(k) = key.0.as_deref() else {
+        return e;
+    };
+    let lines = match File::open(path) {
+        Ok(f) => model_source::jsonl_key_lines(io::BufReader::new(f), db, k),
+        Err(_) => Vec::new(),
+    };
+    if lines.is_empty() {
+        return e;
+    }
+    let which = match lines.as_slice() {
+        [one] => format!("line {one}"),
+        many => format!(
+            "lines {}",
+            many.iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    ExportError::Source(format!(
+        "{}: {which}: {error} (nothing was written)",
+        path.display()
+    ))
 }
 
 /// Whether `path` starts like an `.rdb` file (`REDIS` or `VALKEY` magic).

@@ -165,9 +165,26 @@ pub fn score_to_string(x: f64) -> String {
 
 /// Parses a score: `inf`, `+inf`, `-inf` (any case, also `infinity`), or a decimal number with
 /// an optional sign and exponent (`0.1`, `1e+300`, `5e-324`, `123456789012345680`). NaN and
-/// anything else is an error.
+/// anything else is an error, and so is a number out of a double's range (`1e999` would
+/// become infinity, `1e-400` zero: `ZADD` refuses both, "value is not a valid float").
 pub fn score_from_str(s: &str) -> Result<f64, JsonError> {
+    let digits = s.trim_start_matches(['+', '-']);
+    let is_inf_text = digits.eq_ignore_ascii_case("inf") || digits.eq_ignore_ascii_case("infinity");
+    // The significand's digits (before any exponent): a zero result from a nonzero one
+    // underflowed.
+    let significand = digits.split(['e', 'E']).next().unwrap_or("");
+    let nonzero = significand.bytes().any(|b| (b'1'..=b'9').contains(&b));
     match s.parse::<f64>() {
+        Ok(x) if x.is_infinite() && !is_inf_text => Err(JsonError::new(
+            "",
+            format!(
+                "score {s:?} is beyond a double's range (write \"inf\" or \"-inf\" for infinity)"
+            ),
+        )),
+        Ok(x) if x == 0.0 && nonzero => Err(JsonError::new(
+            "",
+            format!("score {s:?} is too small for a double (it would become 0)"),
+        )),
         Ok(x) if !x.is_nan() => Ok(x),
         Ok(_) => Err(JsonError::new("", "a score cannot be NaN")),
         Err(_) => Err(JsonError::new(
@@ -845,6 +862,30 @@ mod tests {
         assert_eq!(score_from_str("0.10000000000000001").unwrap(), 0.1);
         assert!(score_from_str("nan").is_err());
         assert!(score_from_str("").is_err());
+        // Out of a double's range: refused, as ZADD refuses it (not rounded to inf or 0).
+        for (text, want) in [
+            ("1e999", "beyond a double's range"),
+            ("-1e999", "beyond a double's range"),
+            ("1e-400", "too small for a double"),
+            ("-0.0001e-330", "too small for a double"),
+            ("2e-324", "too small for a double"),
+        ] {
+            let e = score_from_str(text).unwrap_err().to_string();
+            assert!(e.contains(want), "{text}: {e}");
+        }
+        for (text, want) in [
+            ("Infinity", f64::INFINITY),
+            ("-INF", f64::NEG_INFINITY),
+            ("0", 0.0),
+            ("-0", -0.0),
+            ("0e-999", 0.0),
+            ("0.000", 0.0),
+            ("3e-324", 5e-324),
+            ("1.7976931348623157e308", f64::MAX),
+        ] {
+            let x = score_from_str(text).unwrap();
+            assert_eq!(x.to_bits(), want.to_bits(), "{text}");
+        }
         assert!(score_from_str("1,5")
             .unwrap_err()
             .to_string()

@@ -254,6 +254,11 @@ pub fn read_jsonl_keyspace(reader: impl BufRead) -> Result<Keyspace, String> {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
+        if n == 1 && line.starts_with(b"\xEF\xBB\xBF") {
+            return Err(
+                "line 1: starts with a UTF-8 byte order mark (EF BB BF): a JSONL keyspace is plain JSON lines".into(),
+            );
+        }
         let v: serde_json::Value =
             serde_json::from_slice(&line).map_err(|e| format!("line {n}: invalid JSON: {e}"))?;
         let Some(obj) = v.as_object() else {
@@ -261,6 +266,7 @@ pub fn read_jsonl_keyspace(reader: impl BufRead) -> Result<Keyspace, String> {
         };
         if obj.contains_key("key") {
             let (db, entry) = entry_from_json(&v).map_err(|e| format!("line {n}: {e}"))?;
+            check_stream_entries(&entry).map_err(|e| format!("line {n}: {e}"))?;
             ks.db_mut(db).entries.push(entry);
         } else if let Some(code) = obj.get("function") {
             let code = bytes_from_json(code).map_err(|e| format!("line {n}: function: {e}"))?;
@@ -277,6 +283,55 @@ pub fn read_jsonl_keyspace(reader: impl BufRead) -> Result<Keyspace, String> {
         }
     }
     Ok(ks)
+}
+
+/// A stream entry no server holds: one without fields (`XADD` needs at least one pair) or with
+/// ID 0-0 (`XADD` refuses IDs not above 0-0). The model's JSON form allows both; an export
+/// would write a stream whose `dump --format resp` replay the server refuses.
+fn check_stream_entries(entry: &Entry) -> Result<(), String> {
+    let rdb_model::Value::Stream(st) = &entry.value else {
+        return Ok(());
+    };
+    for e in &st.entries {
+        let id = format!("{}-{}", e.id.ms, e.id.seq);
+        if e.fields.is_empty() {
+            return Err(format!(
+                "key {}: stream entry {id} has no fields (a stream entry holds at least one field)",
+                rdb_format::escape_bytes(&entry.key, 64)
+            ));
+        }
+        if e.id == rdb_model::StreamId::default() {
+            return Err(format!(
+                "key {}: stream entry ID 0-0 (a stream entry ID is above 0-0)",
+                rdb_format::escape_bytes(&entry.key, 64)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The line numbers (1-based) of the key lines of `db`/`key` in a JSONL keyspace, in order:
+/// to name the input lines of an error found while writing (a repeated key has two).
+pub(crate) fn jsonl_key_lines(reader: impl BufRead, db: Option<u32>, key: &[u8]) -> Vec<usize> {
+    let mut out = Vec::new();
+    for (i, line) in reader.split(b'\n').enumerate() {
+        let Ok(line) = line else { break };
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&line) else {
+            continue;
+        };
+        let (Some(d), Some(k)) = (
+            v.get("db").and_then(serde_json::Value::as_u64),
+            v.get("key"),
+        ) else {
+            continue;
+        };
+        if db.is_none_or(|db| u64::from(db) == d)
+            && bytes_from_json(k).is_ok_and(|k| k.as_ref() == key)
+        {
+            out.push(i + 1);
+        }
+    }
+    out
 }
 
 fn module_aux_from_json(v: &serde_json::Value) -> Result<ModuleAux, String> {

@@ -95,9 +95,9 @@ pub(crate) fn plan(
                 .find(|f| f.expire_at_ms.is_some_and(|e| !(1..=REDIS_FIELD_TTL_MAX).contains(&e)))
             {
                 return Err(PlanError::Invalid(format!(
-                    "hash field {} expiry {:?} is outside 1..=2^48-1",
+                    "hash field {} expiry {} is outside 1..=2^48-1",
                     rdb_format::escape_bytes(&f.field, 64),
-                    f.expire_at_ms
+                    f.expire_at_ms.unwrap_or_default()
                 )));
             }
             let min_expire = fields.iter().filter_map(|f| f.expire_at_ms).min().unwrap_or(0);
