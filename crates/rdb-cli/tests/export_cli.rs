@@ -47,6 +47,21 @@ fn dir_bytes(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
+/// `rdbkit export --from SRC --name NAME --out OUT` followed by `rest`.
+fn export(src: &Path, name: &str, out: &Path, rest: &[&str]) -> Output {
+    let mut args = vec![
+        "export",
+        "--from",
+        src.to_str().unwrap(),
+        "--name",
+        name,
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(rest);
+    rdbkit(&args)
+}
+
 #[test]
 fn second_export_of_a_name_fails_and_changes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
@@ -629,19 +644,12 @@ fn a_damaged_value_in_the_source_publishes_nothing() {
         let src = dir.join(format!("{file}.rdb"));
         for target in ["redis-7.0", "valkey-8.1", "redis-6.2"] {
             let tmp = tempfile::tempdir().unwrap();
-            let o = rdbkit(&[
-                "export",
-                "--from",
-                src.to_str().unwrap(),
-                "--name",
+            let o = export(
+                &src,
                 "s",
-                "--out",
-                tmp.path().to_str().unwrap(),
-                "--shards",
-                "2",
-                "--target",
-                target,
-            ]);
+                tmp.path(),
+                &["--shards", "2", "--target", target],
+            );
             let left = std::fs::read_dir(tmp.path()).unwrap().count();
             // A zset listpack out of order is the one damage a re-encoding repairs (the
             // writer sorts the pairs): RDB 9 keeps zsets as ziplists.
@@ -679,7 +687,7 @@ fn awkward_arguments_and_sources() {
     std::fs::create_dir(&out).unwrap();
     let out_s = out.to_str().unwrap();
     let src = real_file();
-    let src = src.to_str().unwrap();
+    let src = src.as_path();
     let nothing_written = |what: &str| {
         let left: Vec<_> = std::fs::read_dir(&out).unwrap().collect();
         assert!(left.is_empty(), "{what}: {left:?}");
@@ -694,29 +702,17 @@ fn awkward_arguments_and_sources() {
         (empty.as_path(), "byte 0 (0x0): unexpected end of file"),
         (bad_magic.as_path(), "byte 0 (0x0): wrong signature"),
     ] {
-        let o = rdbkit(&[
-            "export",
-            "--from",
-            path.to_str().unwrap(),
-            "--name",
-            "s",
-            "--out",
-            out_s,
-            "--shards",
-            "2",
-        ]);
+        let o = export(path, "s", &out, &["--shards", "2"]);
         assert_eq!(code(&o), 1, "{}", stderr(&o));
         assert!(stderr(&o).contains(want), "{}", stderr(&o));
         nothing_written(want);
     }
 
     // A directory as the source; neither --shards nor --topology.
-    let o = rdbkit(&[
-        "export", "--from", out_s, "--name", "s", "--out", out_s, "--shards", "2",
-    ]);
+    let o = export(&out, "s", &out, &["--shards", "2"]);
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("is a directory"), "{}", stderr(&o));
-    let o = rdbkit(&["export", "--from", src, "--name", "s", "--out", out_s]);
+    let o = export(src, "s", &out, &[]);
     assert_eq!(code(&o), 2);
     assert!(
         stderr(&o).contains("--shards <N>|--topology <FILE>"),
@@ -731,19 +727,12 @@ fn awkward_arguments_and_sources() {
         r#"{"NodeGroupConfiguration": [{"NodeGroupId": "0001", "Slots": "0-100,50-8191"}, {"NodeGroupId": "0002", "Slots": "8192-16383"}]}"#,
     )
     .unwrap();
-    let o = rdbkit(&[
-        "export",
-        "--from",
+    let o = export(
         src,
-        "--name",
         "s",
-        "--out",
-        out_s,
-        "--topology",
-        topo.to_str().unwrap(),
-        "--db",
-        "0",
-    ]);
+        &out,
+        &["--topology", topo.to_str().unwrap(), "--db", "0"],
+    );
     assert_eq!(code(&o), 2);
     assert!(
         stderr(&o).contains("node group 0001: invalid Slots: slot 50 is in two ranges"),
@@ -757,19 +746,7 @@ fn awkward_arguments_and_sources() {
         let name = "n".repeat(len);
         let dir = tmp.path().join(format!("len{len}"));
         std::fs::create_dir(&dir).unwrap();
-        let o = rdbkit(&[
-            "export",
-            "--from",
-            src,
-            "--name",
-            &name,
-            "--out",
-            dir.to_str().unwrap(),
-            "--shards",
-            "2",
-            "--db",
-            "0",
-        ]);
+        let o = export(src, &name, &dir, &["--shards", "2", "--db", "0"]);
         if ok {
             assert_eq!(code(&o), 0, "{}", stderr(&o));
             assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 3);
@@ -786,20 +763,12 @@ fn awkward_arguments_and_sources() {
 
     // --all-dbs: a cluster-mode-disabled snapshot; it verifies, and the manifest's CacheSize
     // is the one rdb-verify reports for it.
-    let o = rdbkit(&[
-        "export",
-        "--from",
+    let o = export(
         src,
-        "--name",
         "all",
-        "--out",
-        out_s,
-        "--shards",
-        "1",
-        "--all-dbs",
-        "--ctime",
-        CTIME,
-    ]);
+        &out,
+        &["--shards", "1", "--all-dbs", "--ctime", CTIME],
+    );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let manifest: Manifest =
         serde_json::from_slice(&std::fs::read(out.join("all-manifest.json")).unwrap()).unwrap();
@@ -884,19 +853,7 @@ fn jsonl_errors_name_their_lines() {
         std::fs::write(&src, lines.join("\n") + "\n").unwrap();
         let out = tmp.path().join(format!("out{i}"));
         std::fs::create_dir(&out).unwrap();
-        let o = rdbkit(&[
-            "export",
-            "--from",
-            src.to_str().unwrap(),
-            "--name",
-            "n",
-            "--out",
-            out.to_str().unwrap(),
-            "--shards",
-            "1",
-            "--target",
-            target,
-        ]);
+        let o = export(&src, "n", &out, &["--shards", "1", "--target", target]);
         assert_eq!(code(&o), 1, "case {i}: {}", stderr(&o));
         let err = stderr(&o);
         assert!(
@@ -908,17 +865,7 @@ fn jsonl_errors_name_their_lines() {
     // A byte order mark is named as such.
     let src = tmp.path().join("bom.jsonl");
     std::fs::write(&src, [b"\xEF\xBB\xBF", ok.as_bytes(), b"\n"].concat()).unwrap();
-    let o = rdbkit(&[
-        "export",
-        "--from",
-        src.to_str().unwrap(),
-        "--name",
-        "n",
-        "--out",
-        tmp.path().to_str().unwrap(),
-        "--shards",
-        "1",
-    ]);
+    let o = export(&src, "n", tmp.path(), &["--shards", "1"]);
     assert_eq!(code(&o), 1);
     assert!(
         stderr(&o).contains("line 1: starts with a UTF-8 byte order mark"),

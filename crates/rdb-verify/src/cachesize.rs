@@ -953,7 +953,7 @@ impl ValueCost {
     /// for each, computed a run at a time.
     ///
     /// An integer's decimal length and listpack entry size are constant between consecutive
-    /// bounds of [`INT_CLASS_BOUNDS`], and the members ascend, so the members of one such
+    /// bounds of `INT_CLASS_BOUNDS`, and the members ascend, so the members of one such
     /// interval are consecutive: a binary search finds where each run ends, and the run's sums
     /// are its length times its first member's sizes.
     pub fn int_set_members(&mut self, model: &CacheModel, set: &Intset<'_>) {

@@ -93,7 +93,7 @@ const BUCKETS: usize = 1 << BUCKET_BITS;
 /// cache instead of one large vector. (1,024 buckets were slower here: the
 /// appends then go to more pages than the TLB holds.)
 ///
-/// Digests are first staged in a flat array of [`STAGE`] and spread to their buckets a batch
+/// Digests are first staged in a flat array of `STAGE` and spread to their buckets a batch
 /// at a time: appended one by one between the parsing of keys, the scattered stores to 256
 /// bucket tails stalled the key loop (a quarter of `count_key`'s samples on small-strings).
 #[derive(Debug)]
