@@ -96,18 +96,26 @@ impl From<ExportError> for ExportFailure {
 /// when not clustered, as every database is kept): its `CacheSize`, and the first error
 /// finding, which keeps the export from publishing anything. Duplicate-key detection is off:
 /// the export has already checked every key for repeats.
-pub fn check_node_file(path: &Path, slots: &SlotSet, target: Target, clustered: bool) -> NodeCheck {
+pub fn check_node_file(
+    path: &Path,
+    slots: &SlotSet,
+    target: Target,
+    clustered: bool,
+    now_s: i64,
+) -> NodeCheck {
     let model = cache_model_for(target);
     let opts = rdb_verify::Options {
         duplicate_keys: false,
         cache_model: if clustered { model.clustered() } else { model },
         expected_slots: clustered.then(|| slots.clone()),
         engine: target.name().parse::<rdb_verify::EngineLine>().ok(),
+        now_ms: now_s.saturating_mul(1000),
         ..rdb_verify::Options::default()
     };
     let report = rdb_verify::verify_file(path, &opts);
     NodeCheck {
         cache_size_bytes: report.cache_size_bytes,
+        already_expired: report.already_expired,
         problem: report.first_error().map(|f| {
             let mut s = format!("{}:", f.code);
             if let Some(o) = f.offset {
@@ -174,8 +182,9 @@ pub fn plan_from_args(args: &ExportArgs) -> Result<ExportPlan, ExportFailure> {
     // A node group's file seeds a cluster-mode node, unless every database is kept (a
     // cluster holds database 0 only).
     let clustered = db != DbSelection::All;
+    let now = plan.now;
     plan.check = Some(Box::new(move |path: &Path, slots: &SlotSet| {
-        check_node_file(path, slots, target, clustered)
+        check_node_file(path, slots, target, clustered, now)
     }));
     Ok(plan)
 }
@@ -201,6 +210,12 @@ pub fn summary_lines(res: &ExportResult) -> Vec<String> {
                 line.push_str(&format!(
                     ", dropped {} hash field TTLs and {} functions",
                     n.dropped_field_ttls, n.dropped_functions
+                ));
+            }
+            if n.already_expired > 0 {
+                line.push_str(&format!(
+                    ", {} keys already expired at the export time (a primary drops them when loading)",
+                    n.already_expired
                 ));
             }
             if n.skipped_empty > 0 {

@@ -761,6 +761,20 @@ fn awkward_arguments_and_sources() {
         }
     }
 
+    // Keys already expired at the export time are written (they are in the source) and
+    // reported: a primary drops them when it loads the file.
+    let expired =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/malformed/already-expired.rdb");
+    let dir = tmp.path().join("expired");
+    std::fs::create_dir(&dir).unwrap();
+    let o = export(&expired, "e", &dir, &["--shards", "1", "--ctime", CTIME]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("1 keys already expired at the export time"),
+        "{}",
+        stderr(&o)
+    );
+
     // --all-dbs: a cluster-mode-disabled snapshot; it verifies, and the manifest's CacheSize
     // is the one rdb-verify reports for it.
     let o = export(

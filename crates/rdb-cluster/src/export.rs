@@ -77,6 +77,9 @@ pub const MAX_NAME_CHARS: usize = 1000;
 pub struct NodeCheck {
     /// The file's estimated memory once loaded, in bytes (the manifest's `CacheSizeBytes`).
     pub cache_size_bytes: u64,
+    /// Keys whose expiry is already past at the export time (a primary drops them when it
+    /// loads the file; they are in the manifest's `Keys` as in the file).
+    pub already_expired: u64,
     /// The first problem that keeps the file from being published (it would not verify or not
     /// load on the target), described with its byte offset in the node file, db and key.
     pub problem: Option<String>,
@@ -244,6 +247,9 @@ pub struct NodeReport {
     pub reencoded: u64,
     /// Empty collections skipped (servers do not hold them).
     pub skipped_empty: u64,
+    /// Keys already expired at the export time, as the plan's check counted them (0 without
+    /// a check).
+    pub already_expired: u64,
     /// Hash field TTLs dropped (`drop_unsupported`).
     pub dropped_field_ttls: u64,
     /// Function libraries dropped (`drop_unsupported`).
@@ -565,6 +571,7 @@ struct NodeDone {
     summary: Summary,
     stats: NodeStats,
     cache_size_bytes: u64,
+    already_expired: u64,
 }
 
 /// Writes every node file to a temporary, then publishes them and the manifest.
@@ -635,7 +642,7 @@ where
     let (file, sha256) = hashing.finish();
     let file = file.finish().map_err(|e| ExportError::io(temp.path(), e))?;
     drop(file);
-    let cache_size_bytes = match &plan.check {
+    let (cache_size_bytes, already_expired) = match &plan.check {
         Some(check) => {
             let slots = plan
                 .topology
@@ -651,9 +658,9 @@ where
                     problem,
                 });
             }
-            verdict.cache_size_bytes
+            (verdict.cache_size_bytes, verdict.already_expired)
         }
-        None => stats.used_mem,
+        None => (stats.used_mem, 0),
     };
     Ok(NodeDone {
         temp,
@@ -661,6 +668,7 @@ where
         summary,
         stats,
         cache_size_bytes,
+        already_expired,
     })
 }
 
@@ -708,6 +716,7 @@ fn publish_all(plan: &ExportPlan, done: Vec<NodeDone>) -> Result<ExportResult, E
             raw_copied: node.stats.raw_copied,
             reencoded: node.stats.reencoded,
             skipped_empty: s.skipped_empty + node.stats.skipped_empty,
+            already_expired: node.already_expired,
             dropped_field_ttls: s.dropped_field_ttls,
             dropped_functions: s.dropped_functions + node.stats.dropped_functions,
         });

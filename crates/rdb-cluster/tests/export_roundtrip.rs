@@ -642,6 +642,7 @@ fn check_hook_and_manifest_fields() {
         assert!(!name.ends_with(&format!("hook-{}.rdb", group.id)), "{name}");
         NodeCheck {
             cache_size_bytes: std::fs::metadata(path).unwrap().len() * 3,
+            already_expired: 7,
             problem: None,
         }
     }));
@@ -653,6 +654,7 @@ fn check_hook_and_manifest_fields() {
         ("valkey", "8.1")
     );
     assert_eq!(m.snapshot_name, "hook");
+    assert!(res.nodes.iter().all(|n| n.already_expired == 7));
     for n in &m.node_snapshots {
         assert_eq!(n.cache_size_bytes, n.file_size_bytes * 3);
         assert_eq!(
@@ -677,6 +679,7 @@ fn check_hook_and_manifest_fields() {
     let mut p = plan(&out, "bad", topology, Target::Valkey81);
     p.check = Some(Box::new(|_: &Path, slots: &SlotSet| NodeCheck {
         cache_size_bytes: 0,
+        already_expired: 0,
         problem: slots
             .contains(16383)
             .then(|| "lzf: byte 99, db 0, key \"k\": broken".to_string()),
