@@ -230,9 +230,14 @@ pub fn summary_lines(res: &ExportResult) -> Vec<String> {
 }
 
 /// Warnings about an export that succeeded but may not be what was meant (printed to stderr
-/// by the binary): `--db N` chose a database the source holds no key of.
+/// by the binary): the source's own ([`ExportResult::warnings`]), and `--db N` choosing a
+/// database the source holds no key of.
 pub fn export_warnings(args: &ExportArgs, res: &ExportResult) -> Vec<String> {
-    let mut out = Vec::new();
+    let mut out: Vec<String> = res
+        .warnings
+        .iter()
+        .map(|w| format!("warning: {w}"))
+        .collect();
     let exported: u64 = res.nodes.iter().map(|n| n.keys + n.skipped_empty).sum();
     if let (Some(db), 0) = (args.db, exported) {
         out.push(format!(

@@ -887,3 +887,65 @@ fn jsonl_errors_name_their_lines() {
         stderr(&o)
     );
 }
+
+/// Stream metadata in a JSONL line that its entries contradict is accepted (what real files
+/// may hold), written as the writer writes it, and named in a warning; a dump of every real
+/// test file exported again from JSONL warns of nothing.
+#[test]
+fn contradicting_stream_metadata_is_named_in_warnings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("st.jsonl");
+    std::fs::write(
+        &src,
+        concat!(
+            r#"{"db":0,"key":"fine","type":"string","value":"v"}"#,
+            "\n",
+            r#"{"db":0,"key":"st","type":"stream","value":{"entries":[["1-0",[["f","v"]]],["2-0",[["f","v"]]]],"length":7,"last_id":"2-0","first_id_recorded":"1-5","max_deleted_id":"5-0","entries_added":1,"groups":[{"name":"g","last_delivered_id":"1-0","entries_read":9,"pel":[],"consumers":[]}]}}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let o = export(&src, "n", tmp.path(), &["--shards", "1"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let err = stderr(&o);
+    for want in [
+        r#"st.jsonl: line 2: key "st": stream length 7 but 2 entries: the file holds 2"#,
+        r#"line 2: key "st": max_deleted_id 5-0 is above last_id 2-0"#,
+        r#"line 2: key "st": entries_added 1 is below the 2 entries"#,
+        r#"line 2: key "st": first_id_recorded 1-5 but the first entry is 1-0"#,
+        r#"line 2: key "st": group "g" entries_read 9 is above entries_added 1"#,
+    ] {
+        assert!(err.contains(want), "{err}\nwant {want}");
+    }
+    let servers = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/servers");
+    let mut checked = 0;
+    for version in std::fs::read_dir(&servers).unwrap() {
+        for kind in std::fs::read_dir(version.unwrap().path()).unwrap() {
+            let dump = kind.unwrap().path().join("dump.rdb");
+            if !dump.exists() {
+                continue;
+            }
+            let d = rdbkit(&["dump", dump.to_str().unwrap()]);
+            assert_eq!(code(&d), 0, "{}", dump.display());
+            let jsonl = tmp.path().join(format!("d{checked}.jsonl"));
+            std::fs::write(&jsonl, &d.stdout).unwrap();
+            let out = tmp.path().join(format!("o{checked}"));
+            std::fs::create_dir(&out).unwrap();
+            let o = export(
+                &jsonl,
+                "n",
+                &out,
+                &["--shards", "1", "--all-dbs", "--target", "valkey-9.0"],
+            );
+            assert_eq!(code(&o), 0, "{}: {}", dump.display(), stderr(&o));
+            assert!(
+                !stderr(&o).contains("warning"),
+                "{}: {}",
+                dump.display(),
+                stderr(&o)
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "{checked}");
+}

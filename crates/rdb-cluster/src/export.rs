@@ -67,7 +67,7 @@ use crate::slotset::SlotSet;
 use crate::topology::{Partitioner, Topology, TopologyError};
 
 pub use commit::HashingWriter;
-pub use model_source::read_jsonl_keyspace;
+pub use model_source::{read_jsonl_keyspace, read_jsonl_keyspace_noting};
 
 /// Longest snapshot name, in characters.
 pub const MAX_NAME_CHARS: usize = 1000;
@@ -265,6 +265,9 @@ pub struct ExportResult {
     pub manifest_path: PathBuf,
     /// One entry per node group, in topology order.
     pub nodes: Vec<NodeReport>,
+    /// What the source holds that was accepted but not written as given (e.g. stream
+    /// metadata a JSONL line gives that its entries contradict), each naming its place.
+    pub warnings: Vec<String>,
 }
 
 /// Why an export failed. Nothing of the export is left behind in any case.
@@ -461,9 +464,15 @@ pub fn export_jsonl_file(path: &Path, plan: &ExportPlan) -> Result<ExportResult,
     preflight(plan)?;
     let file =
         File::open(path).map_err(|e| ExportError::Source(format!("{}: {e}", path.display())))?;
-    let ks = read_jsonl_keyspace(io::BufReader::with_capacity(1 << 20, file))
+    let (ks, warnings) = read_jsonl_keyspace_noting(io::BufReader::with_capacity(1 << 20, file))
         .map_err(|e| ExportError::Source(format!("{}: {e}", path.display())))?;
-    export_keyspace(&ks, plan).map_err(|e| name_jsonl_lines(path, e))
+    let mut res = export_keyspace(&ks, plan).map_err(|e| name_jsonl_lines(path, e))?;
+    res.warnings.extend(
+        warnings
+            .into_iter()
+            .map(|w| format!("{}: {w}", path.display())),
+    );
+    Ok(res)
 }
 
 /// A writer error about a key of a JSONL source, restated with the input line(s) holding the
@@ -749,5 +758,6 @@ fn publish_all(plan: &ExportPlan, done: Vec<NodeDone>) -> Result<ExportResult, E
         manifest,
         manifest_path,
         nodes,
+        warnings: Vec::new(),
     })
 }

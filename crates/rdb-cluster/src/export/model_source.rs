@@ -247,7 +247,15 @@ pub(crate) fn write_functions<W: std::io::Write>(
 /// lines module AUX records; `aux` and `slot_info` lines and blank lines are ignored. Errors name
 /// the line number.
 pub fn read_jsonl_keyspace(reader: impl BufRead) -> Result<Keyspace, String> {
+    read_jsonl_keyspace_noting(reader).map(|(ks, _)| ks)
+}
+
+/// [`read_jsonl_keyspace`], also returning warnings about what is accepted but will not be
+/// written as given: stream metadata that contradicts the stream's entries (each naming the
+/// line and key).
+pub fn read_jsonl_keyspace_noting(reader: impl BufRead) -> Result<(Keyspace, Vec<String>), String> {
     let mut ks = Keyspace::default();
+    let mut warnings = Vec::new();
     for (i, line) in reader.split(b'\n').enumerate() {
         let n = i + 1;
         let line = line.map_err(|e| format!("line {n}: {e}"))?;
@@ -267,6 +275,11 @@ pub fn read_jsonl_keyspace(reader: impl BufRead) -> Result<Keyspace, String> {
         if obj.contains_key("key") {
             let (db, entry) = entry_from_json(&v).map_err(|e| format!("line {n}: {e}"))?;
             check_stream_entries(&entry).map_err(|e| format!("line {n}: {e}"))?;
+            warnings.extend(
+                stream_contradictions(&entry)
+                    .into_iter()
+                    .map(|w| format!("line {n}: {w}")),
+            );
             ks.db_mut(db).entries.push(entry);
         } else if let Some(code) = obj.get("function") {
             let code = bytes_from_json(code).map_err(|e| format!("line {n}: function: {e}"))?;
@@ -282,7 +295,7 @@ pub fn read_jsonl_keyspace(reader: impl BufRead) -> Result<Keyspace, String> {
             ));
         }
     }
-    Ok(ks)
+    Ok((ks, warnings))
 }
 
 /// A stream entry no server holds: one without fields (`XADD` needs at least one pair) or with
@@ -308,6 +321,55 @@ fn check_stream_entries(entry: &Entry) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// What a stream's metadata says that its entries contradict: the writer derives `length`
+/// from the entries, and writes the other fields as given.
+fn stream_contradictions(entry: &Entry) -> Vec<String> {
+    let rdb_model::Value::Stream(st) = &entry.value else {
+        return Vec::new();
+    };
+    let key = rdb_format::escape_bytes(&entry.key, 64);
+    let id = |i: rdb_model::StreamId| format!("{}-{}", i.ms, i.seq);
+    let n = st.entries.len() as u64;
+    let mut out = Vec::new();
+    if st.length != n {
+        out.push(format!(
+            "key {key}: stream length {} but {n} entries: the file holds {n}",
+            st.length
+        ));
+    }
+    if let Some(m) = st.max_deleted_id.filter(|m| *m > st.last_id) {
+        out.push(format!(
+            "key {key}: max_deleted_id {} is above last_id {}",
+            id(m),
+            id(st.last_id)
+        ));
+    }
+    if let Some(a) = st.entries_added.filter(|a| *a < n) {
+        out.push(format!(
+            "key {key}: entries_added {a} is below the {n} entries"
+        ));
+    }
+    let first = st.entries.first().map(|e| e.id).unwrap_or_default();
+    if let Some(f) = st.first_id.filter(|f| *f != first) {
+        out.push(format!(
+            "key {key}: first_id_recorded {} but the first entry is {}",
+            id(f),
+            id(first)
+        ));
+    }
+    for g in &st.groups {
+        if let (Some(r), Some(a)) = (g.entries_read, st.entries_added) {
+            if r > 0 && r as u64 > a {
+                out.push(format!(
+                    "key {key}: group {} entries_read {r} is above entries_added {a}",
+                    rdb_format::escape_bytes(&g.name, 64)
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// The line numbers (1-based) of the key lines of `db`/`key` in a JSONL keyspace, in order:
