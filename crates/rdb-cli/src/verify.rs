@@ -262,10 +262,13 @@ pub fn collect_inputs(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<PathBuf>, 
     }
     let rest: Vec<PathBuf> = paths.iter().filter(|p| !is_stdin(p)).cloned().collect();
     for p in &rest {
-        let ok = if p.is_dir() {
-            std::fs::read_dir(p).map(|_| ())
-        } else {
-            std::fs::File::open(p).map(|_| ())
+        let ok = match std::fs::metadata(p) {
+            Ok(m) if m.is_dir() => std::fs::read_dir(p).map(|_| ()),
+            Ok(m) if m.is_file() => std::fs::File::open(p).map(|_| ()),
+            // A FIFO or device is not opened twice: opening it here would take the data (or
+            // the writer) meant for the verification.
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
         };
         ok.map_err(|e| RunError(format!("{}: {e}", p.display())))?;
     }

@@ -669,3 +669,149 @@ fn help_documents_checksum_status_values() {
     let o = run(&["--json", s(&testdata("malformed/truncated.rdb"))]);
     assert_eq!(json(&o)["files"][0]["checksum"]["status"], "not-reached");
 }
+
+/// Runs `rdb-verify` with `args`, killed (and the test failed) if it has not ended in 60 s.
+fn run_bounded(args: &[&str], stdin_data: Option<Vec<u8>>) -> Output {
+    let mut child = bin()
+        .args(args)
+        .stdin(if stdin_data.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let writer = stdin_data.map(|data| {
+        let mut pipe = child.stdin.take().unwrap();
+        std::thread::spawn(move || {
+            let _ = pipe.write_all(&data);
+        })
+    });
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("rdb-verify {args:?} did not end within 60 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    if let Some(w) = writer {
+        w.join().unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// A path that is a pipe or FIFO (`/dev/stdin` fed by a pipe, `mkfifo`) is read once, as
+/// `-` is: a repeated key is still reported (opening the path again for the confirmation
+/// pass found it drained, so the file passed), and a FIFO is not opened twice (which blocked).
+#[test]
+fn pipes_and_fifos_named_as_paths_are_read_once() {
+    let dup = std::fs::read(testdata("malformed/duplicate-key.rdb")).unwrap();
+    let o = run_bounded(&["--json", "/dev/stdin"], Some(dup.clone()));
+    assert_eq!(code(&o), 1, "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("\"duplicate-key\""));
+
+    let tmp = tempfile::tempdir().unwrap();
+    let fifo = tmp.path().join("fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let feeder = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            // Blocks until the verifier opens the FIFO for reading.
+            let _ = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&fifo)
+                .and_then(|mut f| f.write_all(&dup));
+        })
+    };
+    let o = run_bounded(&["--json", s(&fifo)], None);
+    feeder.join().unwrap();
+    assert_eq!(code(&o), 1, "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("\"duplicate-key\""));
+}
+
+/// Every `*.rdb` entry of a directory is verified: one whose name is not UTF-8 as well, and
+/// a link that leads nowhere is reported as unreadable (exit 2), never skipped.
+#[test]
+fn no_entry_of_a_directory_is_skipped() {
+    use std::os::unix::ffi::OsStrExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join(std::ffi::OsStr::from_bytes(b"x\xff.rdb"));
+    std::fs::copy(testdata("malformed/checksum-mismatch.rdb"), &bad).unwrap();
+    std::fs::copy(
+        testdata("servers/redis-7.0.15/dev/dump.rdb"),
+        tmp.path().join("good.rdb"),
+    )
+    .unwrap();
+    let o = run(&["--json", s(tmp.path())]);
+    assert_eq!(code(&o), 1);
+    let doc = json(&o);
+    assert_eq!(doc["files"].as_array().unwrap().len(), 2, "{doc}");
+    assert!(doc.to_string().contains("crc-mismatch"), "{doc}");
+
+    std::os::unix::fs::symlink("/nonexistent/x.rdb", tmp.path().join("dangling.rdb")).unwrap();
+    let o = run(&["--json", s(tmp.path())]);
+    assert_eq!(code(&o), 2);
+    assert_eq!(json(&o)["files"].as_array().unwrap().len(), 3);
+}
+
+/// The manifest's integrity fields are checked against the files: `NumNodeGroups` against
+/// its entries, `FileSizeBytes` against the file, `Crc64` against the trailer the
+/// verification checked.
+#[test]
+fn manifest_sizes_crcs_and_group_count_are_checked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = testdata("servers/redis-7.0.15/dev/dump.rdb");
+    let o = Command::new(env!("CARGO_BIN_EXE_rdbkit"))
+        .args([
+            "export",
+            "--from",
+            s(&src),
+            "--name",
+            "m",
+            "--out",
+            s(tmp.path()),
+        ])
+        .args(["--shards", "3", "--db", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let path = tmp.path().join("m-manifest.json");
+    let original: Json = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(code(&run(&[s(tmp.path())])), 0);
+    type Tamper = fn(&mut Json);
+    let cases: [(&str, Tamper); 4] = [
+        ("manifest-node-groups-mismatch", |m| {
+            m["NumNodeGroups"] = 4.into()
+        }),
+        ("manifest-node-groups-mismatch", |m| {
+            m["NumNodeGroups"] = "3".into()
+        }),
+        ("manifest-size-mismatch", |m| {
+            let n = m["NodeSnapshots"][1]["FileSizeBytes"].as_u64().unwrap();
+            m["NodeSnapshots"][1]["FileSizeBytes"] = (n + 1).into();
+        }),
+        ("manifest-crc64-mismatch", |m| {
+            m["NodeSnapshots"][2]["Crc64"] = "0000000000000001".into();
+        }),
+    ];
+    for (want, tamper) in cases {
+        let mut m = original.clone();
+        tamper(&mut m);
+        std::fs::write(&path, m.to_string()).unwrap();
+        let o = run(&["--json", s(tmp.path())]);
+        assert_eq!(code(&o), 1, "{want}");
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains(&format!("\"{want}\"")),
+            "{want}: {}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+    }
+}

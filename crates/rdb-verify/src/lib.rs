@@ -190,11 +190,19 @@ pub fn verify_bytes(label: impl Into<String>, bytes: &[u8], opts: &Options) -> R
 /// check runs the same on all paths.
 pub fn try_verify_file(path: &Path, opts: &Options) -> std::io::Result<Report> {
     let file = std::fs::File::open(path)?;
-    if file.metadata()?.is_dir() {
+    let meta = file.metadata()?;
+    if meta.is_dir() {
         return Err(std::io::Error::other("is a directory"));
     }
     let limits = opts.reader_limits();
     let mut v = Verifier::new(path.display().to_string(), opts);
+    if !meta.is_file() {
+        // A pipe, FIFO or device (`/dev/stdin`, `<(…)`): read once, as `-` is. Opening it
+        // again for the duplicate-key confirmation pass would find it drained (and a
+        // repeated key unconfirmed) or block on a FIFO with no writer.
+        drive(&mut rdb_reader::stream_parser(file, limits), &mut v, None);
+        return Ok(v.finish());
+    }
     match WindowSource::from_file(file, limits.stream_buffer()) {
         Ok(src) => drive(&mut Parser::new(src, limits), &mut v, None),
         Err(file) => drive(&mut rdb_reader::stream_parser(file, limits), &mut v, None),

@@ -35,6 +35,9 @@ where
     verify_many_each(paths, jobs, |_| Cow::Borrowed(opts), on_done)
 }
 
+/// Most worker threads [`verify_many_each`] starts per core, whatever `jobs` asks.
+pub const MAX_THREADS_PER_CORE: usize = 4;
+
 /// As [`verify_many_with`], each file with its own options: `opts_for(i)` for `paths[i]`
 /// (e.g. the slots of the node group a manifest assigns it, see
 /// [`ManifestInput::node_groups_for`]).
@@ -48,9 +51,12 @@ where
     O: Fn(usize) -> Cow<'o, Options> + Sync,
     F: Fn(&Report) + Sync,
 {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    // More threads than [`MAX_THREADS_PER_CORE`] a core only cost their start (thousands of
+    // them took seconds, an absurd count could not start at all).
     let threads = match jobs {
-        0 => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
-        n => n,
+        0 => cores,
+        n => n.min(cores * MAX_THREADS_PER_CORE),
     };
     let parts = threads / paths.len().max(1);
     let one = |(i, p): (usize, &PathBuf)| {
@@ -64,7 +70,7 @@ where
         on_done(&r);
         r
     };
-    match rayon::ThreadPoolBuilder::new().num_threads(jobs).build() {
+    match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
         Ok(pool) => pool.install(|| paths.par_iter().enumerate().map(one).collect()),
         Err(_) => paths.iter().enumerate().map(one).collect(),
     }
@@ -89,7 +95,8 @@ fn identity(p: &Path) -> PathBuf {
 }
 
 /// Expands files and directories as `rdb-verify PATH...` does: a file is taken as is; a
-/// directory contributes its `*.rdb` files and `*-manifest.json` (not recursively).
+/// directory contributes its `*.rdb` and `*-manifest.json` entries that are not directories
+/// (not recursively; links that lead nowhere included, so that they are reported).
 ///
 /// A file reached more than once (named twice, named and also inside a directory given, a
 /// directory given twice, another spelling of the same path) is kept once, where it first
@@ -104,13 +111,16 @@ pub fn expand_paths(paths: &[PathBuf]) -> std::io::Result<Inputs> {
             let mut man = Vec::new();
             for e in std::fs::read_dir(p)? {
                 let path = e?.path();
-                if !path.is_file() {
+                // Everything but a directory: a dangling or looping link, or a file that
+                // cannot be read, is listed and reported as not readable (exit 2), never
+                // skipped; names are compared as bytes, so a name that is not UTF-8 counts.
+                if path.is_dir() {
                     continue;
                 }
-                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                if name.ends_with(".rdb") {
+                let name = path.file_name().map_or(&b""[..], |n| n.as_encoded_bytes());
+                if name.ends_with(b".rdb") {
                     rdb.push(path);
-                } else if name.ends_with("-manifest.json") {
+                } else if name.ends_with(b"-manifest.json") {
                     man.push(path);
                 }
             }
@@ -228,6 +238,10 @@ pub struct ManifestInput {
     /// Engine version (`7.0`, or the service's full `7.0.7`).
     #[serde(default)]
     pub engine_version: Option<String>,
+    /// `NumNodeGroups` as the manifest gives it (any JSON value: it must be the number of
+    /// `NodeSnapshots` entries).
+    #[serde(default)]
+    pub num_node_groups: Option<serde_json::Value>,
     /// One entry per node group.
     #[serde(default)]
     pub node_snapshots: Vec<ManifestNode>,
@@ -260,6 +274,12 @@ pub struct ManifestNode {
     /// Keys with an expiry in the file.
     #[serde(default)]
     pub expires: Option<u64>,
+    /// The file's size in bytes.
+    #[serde(default)]
+    pub file_size_bytes: Option<u64>,
+    /// The file's CRC-64 trailer, 16 hex digits.
+    #[serde(default)]
+    pub crc64: Option<String>,
 }
 
 /// `NodeGroupConfiguration`.
@@ -417,7 +437,9 @@ impl ManifestCheck {
 /// `Slots` (`slot-outside-node-group`, with the count), db 0 only (`cluster-nonzero-db`, unless
 /// the manifest is [cluster-mode-disabled](ManifestInput::cluster_mode_disabled)), key /
 /// expire counts and RDB version equal the manifest's (`manifest-keys-mismatch`,
-/// `manifest-expires-mismatch`, `manifest-rdb-version-mismatch`), the groups cover 0–16383
+/// `manifest-expires-mismatch`, `manifest-rdb-version-mismatch`), so do the file size and
+/// CRC-64 trailer (`manifest-size-mismatch`, `manifest-crc64-mismatch`) and `NumNodeGroups`
+/// the entries (`manifest-node-groups-mismatch`), the groups cover 0–16383
 /// (`manifest-slot-gap`) without overlap (`manifest-slot-overlap`), every listed file was
 /// verified (`manifest-file-missing`) and every verified file is listed
 /// (`manifest-file-unlisted`, warning). Files are matched by file name.
@@ -540,6 +562,40 @@ pub fn check_manifest(manifest: &ManifestInput, reports: &[Report]) -> ManifestC
                     format!("manifest says RDB version {v}, the file has {rv}"),
                 ));
             }
+        }
+        // The integrity fields an operator relies on: the size, and the CRC-64 trailer the
+        // verification checked against the data.
+        if let (Some(want), Ok(meta)) = (node.file_size_bytes, std::fs::metadata(&r.path)) {
+            if meta.is_file() && meta.len() != want {
+                push(err(
+                    "manifest-size-mismatch",
+                    format!("manifest says {want} bytes, the file has {}", meta.len()),
+                ));
+            }
+        }
+        if let (Some(want), Some(stored)) = (node.crc64.as_deref(), r.checksum.stored.as_deref()) {
+            let same = u64::from_str_radix(want, 16)
+                .ok()
+                .zip(u64::from_str_radix(stored, 16).ok())
+                .is_some_and(|(a, b)| a == b);
+            if !same {
+                push(err(
+                    "manifest-crc64-mismatch",
+                    format!("manifest says CRC-64 {want:?}, the file's trailer is {stored}"),
+                ));
+            }
+        }
+    }
+    if let Some(n) = &manifest.num_node_groups {
+        let entries = manifest.node_snapshots.len();
+        if n.as_u64() != Some(entries as u64) {
+            findings.push(FileFinding {
+                path: None,
+                finding: err(
+                    "manifest-node-groups-mismatch",
+                    format!("NumNodeGroups is {n}, NodeSnapshots lists {entries}"),
+                ),
+            });
         }
     }
     for (i, r) in reports.iter().enumerate() {
