@@ -307,8 +307,15 @@ where
     let parsed: Vec<ManifestInput> = manifests
         .iter()
         .map(|m| {
-            ManifestInput::from_path(m)
-                .map_err(|e| RunError(format!("manifest {}: {e}", m.display())))
+            let parsed = ManifestInput::from_path(m)
+                .map_err(|e| RunError(format!("manifest {}: {e}", m.display())))?;
+            if parsed.node_snapshots.is_empty() {
+                return Err(RunError(format!(
+                    "manifest {}: no NodeSnapshots entry: not a snapshot manifest",
+                    m.display()
+                )));
+            }
+            Ok(parsed)
         })
         .collect::<Result<_, _>>()?;
     total(n);
@@ -316,7 +323,18 @@ where
     let groups = node_groups(cfg, &parsed, &files);
     let mut reports = Vec::with_capacity(n);
     if stdin {
-        let r = rdb_verify::verify_reader("-", io::stdin().lock(), &opts);
+        // Standard input redirected from a regular file is verified as that file (windows
+        // of a map, and a repeated key confirmed and named by a second pass over
+        // `/dev/stdin`, which opens the same file again); a pipe is read once.
+        let dev = Path::new("/dev/stdin");
+        let r = match std::fs::metadata(dev) {
+            Ok(m) if m.is_file() => rdb_verify::try_verify_file(dev, &opts).map(|mut r| {
+                r.path = "-".into();
+                r
+            }),
+            _ => Ok(rdb_verify::verify_reader("-", io::stdin().lock(), &opts)),
+        }
+        .unwrap_or_else(|_| rdb_verify::verify_reader("-", io::stdin().lock(), &opts));
         on_done(&r);
         reports.push(r);
     }
@@ -403,6 +421,20 @@ fn cut(s: &str, max: usize) -> String {
     }
 }
 
+/// `s` with control characters escaped (`\n`, `\t`, `\u{1b}`): a file name holding them
+/// would break the table's rows or its terminal.
+fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// `code at byte N: message`.
 fn finding_text(f: &rdb_verify::Finding) -> String {
     let mut s = f.code.to_string();
@@ -461,7 +493,7 @@ pub fn write_table(out: &mut dyn Write, o: &Outcome) -> io::Result<()> {
             .unwrap_or_default();
         rows.push((
             [
-                r.path.clone(),
+                printable(&r.path),
                 st,
                 rdb,
                 r.keys.to_string(),

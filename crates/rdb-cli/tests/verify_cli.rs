@@ -815,3 +815,61 @@ fn manifest_sizes_crcs_and_group_count_are_checked() {
         );
     }
 }
+
+/// Input that is not what it claims is bad usage (exit 2), not a set of findings: an empty
+/// `--slots`, a manifest with no `NodeSnapshots` entry. A control character in a file name is
+/// shown escaped, so the table keeps one row per file.
+#[test]
+fn empty_slot_sets_and_manifests_are_usage_errors() {
+    let dump = testdata("servers/redis-7.0.15/dev/dump.rdb");
+    let o = run(&["--slots", "", s(&dump)]);
+    assert_eq!(code(&o), 2, "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no slot given"));
+    let tmp = tempfile::tempdir().unwrap();
+    for (i, text) in ["{}", "[]", r#"{"NodeSnapshots": []}"#].iter().enumerate() {
+        let m = tmp.path().join(format!("m{i}.json"));
+        std::fs::write(&m, text).unwrap();
+        let o = run(&["--manifest", s(&m), s(&dump)]);
+        assert_eq!(
+            code(&o),
+            2,
+            "{text}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(String::from_utf8_lossy(&o.stderr).contains("no NodeSnapshots entry"));
+    }
+    let odd = tmp.path().join("a\nb\tc.rdb");
+    std::fs::copy(&dump, &odd).unwrap();
+    let o = run(&[s(&odd)]);
+    assert_eq!(code(&o), 0);
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(table.contains("a\\nb\\tc.rdb"), "{table}");
+    assert!(!table.contains("a\nb"), "{table}");
+}
+
+/// `-` redirected from a file is verified as the file: a repeated key is confirmed and named
+/// with its offsets, as for the path (from a pipe it is reported without them).
+#[test]
+fn stdin_redirected_from_a_file_reports_as_the_file_does() {
+    let dup = testdata("malformed/duplicate-key.rdb");
+    let by_path = json(&run(&["--json", s(&dup)]));
+    let o = bin()
+        .args(["--json", "-"])
+        .stdin(std::fs::File::open(&dup).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 1);
+    let by_stdin = json(&o);
+    assert_eq!(by_stdin["files"][0]["path"], "-");
+    let finding = |d: &Json| {
+        d["files"][0]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["code"] == "duplicate-key")
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(finding(&by_stdin), finding(&by_path));
+    assert!(finding(&by_stdin)["offset"].is_u64(), "{by_stdin}");
+}

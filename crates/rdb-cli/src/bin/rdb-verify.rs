@@ -87,6 +87,9 @@ fn main() -> ExitCode {
     }
     if let Some(s) = cli.slots {
         match SlotSet::parse(&s) {
+            Ok(set) if set.is_empty() => {
+                return usage(&format!("--slots {s:?}: no slot given"));
+            }
             Ok(set) => cfg.slots = Some(set),
             Err(e) => return usage(&format!("--slots {s:?}: {e}")),
         }
