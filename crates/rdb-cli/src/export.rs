@@ -116,20 +116,7 @@ pub fn check_node_file(
     NodeCheck {
         cache_size_bytes: report.cache_size_bytes,
         already_expired: report.already_expired,
-        problem: report.first_error().map(|f| {
-            let mut s = format!("{}:", f.code);
-            if let Some(o) = f.offset {
-                s.push_str(&format!(" byte {o},"));
-            }
-            if let Some(db) = f.db {
-                s.push_str(&format!(" db {db},"));
-            }
-            if let Some(k) = &f.key {
-                s.push_str(&format!(" key {},", rdb_format::escape_bytes(k, 64)));
-            }
-            s.pop();
-            format!("{s}: {}", f.message)
-        }),
+        problem: report.first_error().map(crate::verify::finding_text),
     }
 }
 

@@ -327,14 +327,17 @@ where
         // of a map, and a repeated key confirmed and named by a second pass over
         // `/dev/stdin`, which opens the same file again); a pipe is read once.
         let dev = Path::new("/dev/stdin");
-        let r = match std::fs::metadata(dev) {
-            Ok(m) if m.is_file() => rdb_verify::try_verify_file(dev, &opts).map(|mut r| {
+        let as_file = std::fs::metadata(dev)
+            .is_ok_and(|m| m.is_file())
+            .then(|| rdb_verify::try_verify_file(dev, &opts).ok())
+            .flatten();
+        let r = match as_file {
+            Some(mut r) => {
                 r.path = "-".into();
                 r
-            }),
-            _ => Ok(rdb_verify::verify_reader("-", io::stdin().lock(), &opts)),
-        }
-        .unwrap_or_else(|_| rdb_verify::verify_reader("-", io::stdin().lock(), &opts));
+            }
+            None => rdb_verify::verify_reader("-", io::stdin().lock(), &opts),
+        };
         on_done(&r);
         reports.push(r);
     }
@@ -435,14 +438,14 @@ fn printable(s: &str) -> String {
         .collect()
 }
 
-/// `code at byte N: message`.
-fn finding_text(f: &rdb_verify::Finding) -> String {
+/// `code at byte N, db D, key K: message` (the parts the finding has).
+pub(crate) fn finding_text(f: &rdb_verify::Finding) -> String {
     let mut s = f.code.to_string();
     if let Some(o) = f.offset {
         let _ = write!(s, " at byte {o}");
     }
-    if let Some(k) = &f.key {
-        let _ = write!(s, " key {}", rdb_format::escape_bytes(k, 40));
+    if let (Some(db), Some(k)) = (f.db, &f.key) {
+        let _ = write!(s, ", db {db}, key {}", rdb_format::escape_bytes(k, 40));
     }
     let _ = write!(s, ": {}", f.message);
     s

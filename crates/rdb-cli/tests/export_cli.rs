@@ -669,7 +669,7 @@ fn a_damaged_value_in_the_source_publishes_nothing() {
             if target != "redis-6.2" {
                 assert!(
                     err.contains("would not verify, so nothing was written")
-                        && err.contains(&format!("{code_word}: byte ")),
+                        && err.contains(&format!("{code_word} at byte ")),
                     "{file} {target}: {err}"
                 );
             }

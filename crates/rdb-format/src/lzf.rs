@@ -486,20 +486,14 @@ pub(crate) enum State {
     },
 }
 
-/// A token whose header a [`Walk`] has read whole.
+/// A back-reference whose header a [`Walk`] has read whole, already checked against the
+/// start of the output and the declared length (the walk is back at [`State::Ctrl`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Token {
-    /// A literal run of this many bytes (1–32) follows; the walk is in
-    /// [`State::Literal`], the room for it checked.
-    Literal(u64),
-    /// A back-reference of `len` bytes (3–264), already checked against the start of the
-    /// output and the declared length; the walk is back at [`State::Ctrl`].
-    Backref {
-        /// Bytes to copy.
-        len: u64,
-        /// How far back (1–8192).
-        distance: u64,
-    },
+pub(crate) struct Backref {
+    /// Bytes to copy (3–264).
+    pub(crate) len: u64,
+    /// How far back (1–8192).
+    pub(crate) distance: u64,
 }
 
 /// The counts and token state of a chunk-fed LZF walk, with the checks the decoder and the
@@ -562,14 +556,14 @@ impl Walk {
         Ok(distance)
     }
 
-    /// Reads the next byte of a token's header (the walk is not inside a literal run) from
-    /// the front of `rest`: `Ok(None)` when `rest` is empty or the header goes on, the checked
-    /// token when the byte completes it. The caller then copies or skips the literal bytes, or
-    /// the back-reference's output, and adds it to `produced`.
+    /// Reads the next byte of a token's header from the front of `rest` (nothing when the walk
+    /// is inside a literal run, whose bytes the caller copies or skips, or `rest` is empty).
+    /// A control byte that starts a literal run leaves the walk in [`State::Literal`], its room
+    /// checked; the byte that completes a back-reference returns it, checked, for the caller to
+    /// copy or count and add to `produced`.
     #[inline]
-    pub(crate) fn header_byte(&mut self, rest: &mut &[u8]) -> Result<Option<Token>, LzfError> {
+    pub(crate) fn header_byte(&mut self, rest: &mut &[u8]) -> Result<Option<Backref>, LzfError> {
         if let State::Literal(_) = self.state {
-            // Callers handle literal bytes themselves; nothing to read here.
             return Ok(None);
         }
         let Some((&byte, tail)) = rest.split_first() else {
@@ -585,7 +579,7 @@ impl Walk {
                 let n = u64::from(byte) + 1;
                 self.check_room(n)?;
                 self.state = State::Literal(n);
-                Ok(Some(Token::Literal(n)))
+                Ok(None)
             }
             State::Ctrl if byte >= 0xE0 => {
                 self.state = State::LongLen { high: byte & 0x1F };
@@ -608,7 +602,7 @@ impl Walk {
             State::Low { len, high } => {
                 let distance = self.check_backref(high, byte, len)?;
                 self.state = State::Ctrl;
-                Ok(Some(Token::Backref { len, distance }))
+                Ok(Some(Backref { len, distance }))
             }
             State::Literal(_) => Ok(None),
         }
@@ -727,7 +721,7 @@ impl StreamDecoder {
                 };
                 continue;
             }
-            if let Some(Token::Backref { len, distance }) = self.walk.header_byte(&mut rest)? {
+            if let Some(Backref { len, distance }) = self.walk.header_byte(&mut rest)? {
                 // Both at most 8192 + 264 (checked by the walk).
                 let (len, distance) = (len as usize, distance as usize);
                 self.make_room(len, sink);

@@ -10,7 +10,7 @@
 //!
 //! [`StreamDecoder`]: crate::lzf::StreamDecoder
 
-use crate::lzf::{LzfError, State, Token, Walk};
+use crate::lzf::{Backref, LzfError, State, Walk};
 
 /// Largest back-reference distance.
 const MAX_DISTANCE: u64 = 8192;
@@ -456,30 +456,24 @@ impl StreamValidator {
     fn feed_inner(&mut self, chunk: &[u8]) -> Result<(), LzfError> {
         let mut rest = chunk;
         while !rest.is_empty() {
-            match self.walk.state {
-                State::Ctrl => {
-                    rest = self.whole_tokens(rest)?;
-                    // A token cut by the chunk's end, or the last few: byte by byte.
-                    if let Some(Token::Backref { len, .. }) = self.walk.header_byte(&mut rest)? {
-                        self.walk.produced += len;
-                    }
-                }
-                State::Literal(left) => {
-                    let take = left.min(rest.len() as u64);
-                    rest = rest.get(take as usize..).unwrap_or(&[]);
-                    self.walk.consumed += take;
-                    self.walk.produced += take;
-                    self.walk.state = if take == left {
-                        State::Ctrl
-                    } else {
-                        State::Literal(left - take)
-                    };
-                }
-                State::LongLen { .. } | State::Low { .. } => {
-                    if let Some(Token::Backref { len, .. }) = self.walk.header_byte(&mut rest)? {
-                        self.walk.produced += len;
-                    }
-                }
+            if let State::Literal(left) = self.walk.state {
+                let take = left.min(rest.len() as u64);
+                rest = rest.get(take as usize..).unwrap_or(&[]);
+                self.walk.consumed += take;
+                self.walk.produced += take;
+                self.walk.state = if take == left {
+                    State::Ctrl
+                } else {
+                    State::Literal(left - take)
+                };
+                continue;
+            }
+            if self.walk.state == State::Ctrl {
+                rest = self.whole_tokens(rest)?;
+            }
+            // A token cut by the chunk's end, or the last few: byte by byte.
+            if let Some(Backref { len, .. }) = self.walk.header_byte(&mut rest)? {
+                self.walk.produced += len;
             }
         }
         Ok(())

@@ -306,11 +306,11 @@ fn check_stream_entries(entry: &Entry) -> Result<(), String> {
         return Ok(());
     };
     for e in &st.entries {
-        let id = format!("{}-{}", e.id.ms, e.id.seq);
         if e.fields.is_empty() {
             return Err(format!(
-                "key {}: stream entry {id} has no fields (a stream entry holds at least one field)",
-                rdb_format::escape_bytes(&entry.key, 64)
+                "key {}: stream entry {} has no fields (a stream entry holds at least one field)",
+                rdb_format::escape_bytes(&entry.key, 64),
+                e.id
             ));
         }
         if e.id == rdb_model::StreamId::default() {
@@ -330,7 +330,6 @@ fn stream_contradictions(entry: &Entry) -> Vec<String> {
         return Vec::new();
     };
     let key = rdb_format::escape_bytes(&entry.key, 64);
-    let id = |i: rdb_model::StreamId| format!("{}-{}", i.ms, i.seq);
     let n = st.entries.len() as u64;
     let mut out = Vec::new();
     if st.length != n {
@@ -341,9 +340,8 @@ fn stream_contradictions(entry: &Entry) -> Vec<String> {
     }
     if let Some(m) = st.max_deleted_id.filter(|m| *m > st.last_id) {
         out.push(format!(
-            "key {key}: max_deleted_id {} is above last_id {}",
-            id(m),
-            id(st.last_id)
+            "key {key}: max_deleted_id {m} is above last_id {}",
+            st.last_id
         ));
     }
     if let Some(a) = st.entries_added.filter(|a| *a < n) {
@@ -354,9 +352,7 @@ fn stream_contradictions(entry: &Entry) -> Vec<String> {
     let first = st.entries.first().map(|e| e.id).unwrap_or_default();
     if let Some(f) = st.first_id.filter(|f| *f != first) {
         out.push(format!(
-            "key {key}: first_id_recorded {} but the first entry is {}",
-            id(f),
-            id(first)
+            "key {key}: first_id_recorded {f} but the first entry is {first}"
         ));
     }
     for g in &st.groups {
