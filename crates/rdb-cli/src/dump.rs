@@ -42,6 +42,26 @@ impl DumpFilter {
     }
 }
 
+/// What a finished dump saw.
+#[derive(Debug, Default, Clone)]
+pub struct DumpStats {
+    /// Keys printed (those the filter kept).
+    pub keys_printed: u64,
+    /// Every database that holds at least one key (printed or not).
+    pub dbs_with_keys: std::collections::BTreeSet<u64>,
+}
+
+impl DumpStats {
+    /// Databases `filter` asks for that hold no key in the file.
+    pub fn absent_dbs<'f>(&self, filter: &'f DumpFilter) -> Vec<&'f u64> {
+        filter
+            .dbs
+            .iter()
+            .filter(|db| !self.dbs_with_keys.contains(db))
+            .collect()
+    }
+}
+
 /// Why a dump stopped.
 #[derive(Debug)]
 pub enum DumpError {
@@ -74,23 +94,26 @@ pub fn dump<S: Source>(
     format: DumpFormat,
     filter: &DumpFilter,
     out: &mut impl Write,
-) -> Result<(), DumpError> {
+) -> Result<DumpStats, DumpError> {
     let mut builder: Option<(KeyspaceBuilder, u8)> = None;
     let mut selected: Option<u64> = None;
+    let mut stats = DumpStats::default();
     loop {
         let ev = match parser.next_event() {
             Ok(Some(ev)) => ev,
-            Ok(None) => return Ok(()),
+            Ok(None) => return Ok(stats),
             Err(e) => return Err(DumpError::Read(e)),
         };
         match ev {
             Event::Key(k) => {
+                stats.dbs_with_keys.insert(k.db);
                 let ty = ValueType::from_name(k.kind.logical()).unwrap_or(ValueType::Module);
                 let mut t = rdb_format::IntText::new(0);
                 if !filter.wants(k.db, k.key.as_bytes(&mut t), ty) {
                     parser.skip_key().map_err(DumpError::Read)?;
                     continue;
                 }
+                stats.keys_printed += 1;
                 let mut kb = KeyspaceBuilder::new();
                 kb.push(&ev);
                 builder = Some((kb, k.rdb_type.0));

@@ -20,7 +20,8 @@ pub struct ExportArgs {
     /// Source: an .rdb file (any version) or a JSONL keyspace in the `dump` format.
     #[arg(long = "from", value_name = "SRC")]
     pub from: PathBuf,
-    /// Snapshot name: 1 to 1000 characters, no '/', '\', NUL or control characters.
+    /// Snapshot name: no '/', '\', NUL or control characters, and short enough that
+    /// NAME-manifest.json fits the file system's name limit (241 bytes on a 255-byte limit).
     #[arg(long, value_name = "NAME")]
     pub name: String,
     /// Output directory (must exist).

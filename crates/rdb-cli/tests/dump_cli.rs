@@ -113,6 +113,127 @@ fn filters_select_keys() {
         .all(|l| l.contains("\"dev:zset:")));
     let (code, _, err) = dump_file(&f, &["--type", "nope"]);
     assert_eq!(code, 2, "{err}");
+    assert!(err.contains("one of: string, list, set, zset"), "{err}");
+    // A database the file does not hold: empty output, exit 0, a warning naming it.
+    let (code, out, err) = dump_file(&f, &["--db", "9"]);
+    assert_eq!((code, out.len()), (0, 0));
+    assert!(
+        err.contains("--db 9: the file holds no key in db 9"),
+        "{err}"
+    );
+}
+
+/// `--key` matches bytes: a key that is not UTF-8 is not silently left out of `.`, `[^…]`
+/// or `\xff` (with Unicode on they match only UTF-8 text).
+#[test]
+fn key_filter_matches_bytes() {
+    let f = testdata().join("servers/redis-7.0.15/dev/dump.rdb");
+    let count = |re: &str| {
+        let (code, out, err) = dump_file(&f, &["--key", re]);
+        assert_eq!(code, 0, "{err}");
+        out.split(|&b| b == b'\n').filter(|l| !l.is_empty()).count()
+    };
+    // `dev:str:bin\x00\xff\x01key\x00`
+    assert_eq!(count(r"\xff"), 1);
+    assert_eq!(count(r"^dev:str:bin.*$"), 1);
+    assert_eq!(count(r"^dev:str:bin[^z]+$"), 1);
+    assert_eq!(count("^dev:str:bin"), 1);
+    assert!(count(r"(?u)\w") > 100);
+}
+
+/// A pipe named by path (`/dev/stdin`) is read once as `-` is (it used to be taken for an
+/// empty file); a value cut short is reported at its first byte with its whole length, the
+/// same from a file, a pipe and `rdb-verify`; a count cut short names the bytes left the
+/// same from a file and a pipe.
+#[test]
+fn paths_of_pipes_and_truncations_read_alike() {
+    let f = testdata().join("servers/redis-7.0.15/dev/dump.rdb");
+    let (_, want, _) = dump_file(&f, &[]);
+    let o = rdbkit()
+        .args(["dump", "/dev/stdin"])
+        .stdin(std::fs::File::open(&f).map(Stdio::from).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // (A redirected regular file: read through the path like any file.)
+    assert_eq!(o.stdout, want);
+    let mut child = rdbkit()
+        .args(["dump", "/dev/stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let data = std::fs::read(&f).unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || stdin.write_all(&data));
+    let o = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(o.stdout, want, "/dev/stdin as a pipe");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let data = std::fs::read(&f).unwrap();
+    // Inside the 147,599 LZF bytes of `dev:str:1mib-blocks` (from byte 94,926), past the
+    // decoder's first 64 KiB.
+    let cut = tmp.path().join("lzf-cut.rdb");
+    std::fs::write(&cut, &data[..200_000]).unwrap();
+    let (code, _, file_err) = dump_file(&cut, &[]);
+    assert_eq!(code, 1);
+    assert!(
+        file_err.contains("byte 94926 (0x172ce)")
+            && file_err.contains("needed 147599 bytes, 105074 left"),
+        "{file_err}"
+    );
+    let o = rdbkit()
+        .args(["dump", "-"])
+        .stdin(std::fs::File::open(&cut).map(Stdio::from).unwrap())
+        .output()
+        .unwrap();
+    let pipe_err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(
+        pipe_err.replace("<stdin>", ""),
+        file_err.replace(&cut.display().to_string(), "")
+    );
+    let v = Command::new(env!("CARGO_BIN_EXE_rdb-verify"))
+        .args(["--json"])
+        .arg(&cut)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&v.stdout).unwrap();
+    let finding = &report["files"][0]["findings"][0];
+    assert_eq!(finding["offset"], 94926, "{report}");
+    assert!(
+        finding["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("needed 147599 bytes, 105074 left")),
+        "{report}"
+    );
+    // A hash field TTL (a length) cut after 2 of its bytes.
+    let hfe = std::fs::read(testdata().join("public/hdt3213-rdb/hash_with_hfe.rdb")).unwrap();
+    let cut = tmp.path().join("hfe-cut.rdb");
+    std::fs::write(&cut, &hfe[..123]).unwrap();
+    let (_, _, file_err) = dump_file(&cut, &[]);
+    assert!(
+        file_err.contains("hash field TTL (2 bytes left)"),
+        "{file_err}"
+    );
+    let (code, _) = dump_pipe(&cut, &[]);
+    assert_eq!(code, 1);
+    let o = rdbkit()
+        .args(["dump", "-"])
+        .stdin(std::fs::File::open(&cut).map(Stdio::from).unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("hash field TTL (2 bytes left)"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 #[test]
@@ -158,15 +279,8 @@ fn forget_stream_clocks(ks: &mut Keyspace) {
     }
 }
 
-#[test]
-fn resp_output_recreates_the_keyspace_in_a_real_server() {
-    if !ServerKind::Debian.require_or_skip() {
-        return;
-    }
-    let f = testdata().join("servers/redis-7.0.15/dev/dump.rdb");
-    let (code, resp, err) = dump_file(&f, &["--format", "resp"]);
-    assert_eq!(code, 0, "{err}");
-    let mut server = RedisServer::start(ServerKind::Debian, &ServerOptions::default()).unwrap();
+/// Sends `resp` to `server` through `redis-cli --pipe`; asserts no command failed.
+fn replay(server: &RedisServer, resp: &[u8]) {
     let mut cli = Command::new("/usr/bin/redis-cli")
         .args([
             "-h",
@@ -179,18 +293,102 @@ fn resp_output_recreates_the_keyspace_in_a_real_server() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    cli.stdin.take().unwrap().write_all(&resp).unwrap();
+    cli.stdin.take().unwrap().write_all(resp).unwrap();
     let o = cli.wait_with_output().unwrap();
     let report = String::from_utf8_lossy(&o.stdout);
     assert!(
         o.status.success() && report.contains("errors: 0"),
         "{report}"
     );
+}
+
+/// `dump --format resp` of `f` replayed into a fresh Debian server holds `f`'s keyspace.
+fn assert_resp_recreates(f: &Path) {
+    let (code, resp, err) = dump_file(f, &["--format", "resp"]);
+    assert_eq!(code, 0, "{err}");
+    let mut server = RedisServer::start(ServerKind::Debian, &ServerOptions::default()).unwrap();
+    replay(&server, &resp);
     let mut got = server.read_keyspace().unwrap();
-    let mut want = rdb_reader::read_keyspace(&std::fs::read(&f).unwrap()).unwrap();
+    let mut want = rdb_reader::read_keyspace(&std::fs::read(f).unwrap()).unwrap();
     canonicalize(&mut want);
     forget_stream_clocks(&mut want);
     forget_stream_clocks(&mut got);
     let diffs = diff_keyspaces(&want, &got);
-    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    assert!(diffs.is_empty(), "{}: {}", f.display(), diffs.join("\n"));
+}
+
+#[test]
+fn resp_output_recreates_the_keyspace_in_a_real_server() {
+    if !ServerKind::Debian.require_or_skip() {
+        return;
+    }
+    assert_resp_recreates(&testdata().join("servers/redis-7.0.15/dev/dump.rdb"));
+}
+
+/// A server keeps a pending entry whose message was deleted (`XDEL`) or trimmed (`XTRIM`);
+/// `XCLAIM` cannot make one, so the RESP output adds such IDs, claims them and deletes them
+/// again (it used to drop them silently).
+#[test]
+fn resp_output_keeps_pending_entries_of_deleted_messages() {
+    if !ServerKind::Debian.require_or_skip() {
+        return;
+    }
+    let mut src = RedisServer::start(ServerKind::Debian, &ServerOptions::default()).unwrap();
+    for id in ["1-1", "2-1", "3-1", "4-1", "5-1"] {
+        src.cmd(&["XADD", "s", id, "f", id]).unwrap();
+    }
+    src.cmd(&["XGROUP", "CREATE", "s", "g", "0"]).unwrap();
+    src.cmd(&["XGROUP", "CREATE", "s", "h", "0"]).unwrap();
+    src.cmd(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "alice",
+        "COUNT",
+        "3",
+        "STREAMS",
+        "s",
+        ">",
+    ])
+    .unwrap();
+    src.cmd(&["XREADGROUP", "GROUP", "g", "bob", "STREAMS", "s", ">"])
+        .unwrap();
+    src.cmd(&[
+        "XREADGROUP",
+        "GROUP",
+        "h",
+        "carol",
+        "COUNT",
+        "2",
+        "STREAMS",
+        "s",
+        ">",
+    ])
+    .unwrap();
+    // 2-1 deleted, 1-1 trimmed, the top entry 5-1 deleted: 3-1 and 4-1 stay.
+    src.cmd(&["XDEL", "s", "2-1", "5-1"]).unwrap();
+    src.cmd(&["XTRIM", "s", "MAXLEN", "2"]).unwrap();
+    // A stream whose every entry is gone but still pending.
+    src.cmd(&["XADD", "t", "7-1", "f", "v"]).unwrap();
+    src.cmd(&["XGROUP", "CREATE", "t", "g", "0"]).unwrap();
+    src.cmd(&["XREADGROUP", "GROUP", "g", "dave", "STREAMS", "t", ">"])
+        .unwrap();
+    src.cmd(&["XDEL", "t", "7-1"]).unwrap();
+    let saved = src.save().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("pending-deleted.rdb");
+    std::fs::copy(&saved, &f).unwrap();
+    drop(src);
+    let ks = rdb_reader::read_keyspace(&std::fs::read(&f).unwrap()).unwrap();
+    let pending: usize = ks
+        .dbs
+        .values()
+        .flat_map(|d| &d.entries)
+        .map(|e| match &e.value {
+            Value::Stream(s) => s.groups.iter().map(|g| g.pel.len()).sum(),
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(pending, 5 + 2 + 1, "the source file's pending entries");
+    assert_resp_recreates(&f);
 }

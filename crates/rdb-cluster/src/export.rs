@@ -284,6 +284,9 @@ pub enum ExportError {
     /// The topology is not usable (gap, overlap, bad id, ...).
     #[error("{0}")]
     Topology(#[from] TopologyError),
+    /// The output directory is missing or not a directory.
+    #[error("output directory {}: does not exist or is not a directory", .0.display())]
+    OutDir(PathBuf),
     /// `DbSelection::All` with more than one node group.
     #[error("all databases can only be kept in a single-node-group export (--shards 1 --all-dbs), this topology has {0} node groups")]
     AllDbsNeedsOneGroup(usize),
@@ -349,6 +352,7 @@ impl ExportError {
         matches!(
             self,
             ExportError::InvalidName { .. }
+                | ExportError::OutDir(_)
                 | ExportError::Topology(_)
                 | ExportError::AllDbsNeedsOneGroup(_)
         )
@@ -407,12 +411,15 @@ fn check_file_name_length(name: &str) -> Result<(), ExportError> {
     Ok(())
 }
 
-/// The checks every export runs before writing: name, topology, database selection against the
-/// topology, and no existing output file.
+/// The checks every export runs before writing: name, topology, the output directory,
+/// database selection against the topology, and no existing output file.
 pub fn preflight(plan: &ExportPlan) -> Result<Partitioner, ExportError> {
     validate_name(&plan.name)?;
     check_file_name_length(&plan.name)?;
     let partitioner = plan.topology.partitioner()?;
+    if !plan.out_dir.is_dir() {
+        return Err(ExportError::OutDir(plan.out_dir.clone()));
+    }
     if plan.db == DbSelection::All && plan.topology.len() != 1 {
         return Err(ExportError::AllDbsNeedsOneGroup(plan.topology.len()));
     }

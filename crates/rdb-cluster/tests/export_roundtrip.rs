@@ -883,3 +883,20 @@ fn empty_collections_are_skipped_as_servers_skip_them() {
         assert_eq!(keys, [b"k".to_vec()], "{target}");
     }
 }
+
+/// A missing output directory is a usage error naming it, found before anything is written
+/// (was an I/O error naming a temporary file inside it).
+#[test]
+fn a_missing_output_directory_is_a_usage_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("nope");
+    let ks = Keyspace::default();
+    let err = export_keyspace(
+        &ks,
+        &plan(&missing, "s", Topology::even(2).unwrap(), Target::Redis70),
+    )
+    .unwrap_err();
+    assert!(err.is_usage(), "{err}");
+    assert!(err.to_string().contains("nope: does not exist"), "{err}");
+    assert!(!missing.exists());
+}

@@ -6,6 +6,11 @@
 //! stream's `XADD`s, `XSETID` with its deletion metadata, and per group `XGROUP CREATE`,
 //! `XGROUP CREATECONSUMER` and one `XCLAIM … FORCE JUSTID` per pending entry of each
 //! consumer), then `PEXPIREAT` when the key expires. Module values have no command form.
+//!
+//! A pending entry whose message was deleted or trimmed (the server keeps it in the PEL) can
+//! only be claimed while its ID exists: such IDs are added among the entries with one
+//! placeholder field ([`DELETED_ENTRY_FIELD`]), claimed, then removed with `XDEL`, and
+//! `XSETID` comes last to restore the deletion metadata.
 
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -19,6 +24,10 @@ pub const BATCH: usize = 512;
 /// Name of the consumer group created and destroyed at once to make an empty stream
 /// (`XGROUP CREATE … MKSTREAM`), since `XSETID` needs the key to exist.
 pub const EMPTY_STREAM_GROUP: &[u8] = b"__rdbkit_tmp";
+
+/// Field (with an empty value) of the placeholder entry added for a pending ID whose
+/// message is gone, and deleted again once claimed.
+pub const DELETED_ENTRY_FIELD: &[u8] = b"__rdbkit_deleted";
 
 /// Writes one command as RESP (an array of bulk strings), as `redis-cli --pipe` and a server
 /// read it.
@@ -110,7 +119,8 @@ fn stream_commands<E>(
     key: &[u8],
     s: &Stream,
 ) -> Result<(), E> {
-    if s.entries.is_empty() {
+    let ghosts = deleted_pending_ids(s);
+    if s.entries.is_empty() && ghosts.is_empty() {
         f(&[
             b"XGROUP",
             b"CREATE",
@@ -121,7 +131,12 @@ fn stream_commands<E>(
         ])?;
         f(&[b"XGROUP", b"DESTROY", key, EMPTY_STREAM_GROUP])?;
     }
+    // The entries and the placeholders, merged in ID order (`XADD` takes rising IDs).
+    let mut pending_ghosts = ghosts.iter().peekable();
     for entry in &s.entries {
+        while let Some(g) = pending_ghosts.next_if(|g| **g < entry.id) {
+            add_placeholder(f, key, *g)?;
+        }
         let id = entry.id.to_string();
         let mut args: Vec<&[u8]> = Vec::with_capacity(3 + 2 * entry.fields.len());
         args.extend([&b"XADD"[..], key, id.as_bytes()]);
@@ -130,21 +145,11 @@ fn stream_commands<E>(
         }
         f(&args)?;
     }
-    let last = s.last_id.to_string();
-    match (s.entries_added, s.max_deleted_id) {
-        (Some(added), Some(max_deleted)) => {
-            let (added, max_deleted) = (added.to_string(), max_deleted.to_string());
-            f(&[
-                b"XSETID",
-                key,
-                last.as_bytes(),
-                b"ENTRIESADDED",
-                added.as_bytes(),
-                b"MAXDELETEDID",
-                max_deleted.as_bytes(),
-            ])?;
-        }
-        _ => f(&[b"XSETID", key, last.as_bytes()])?,
+    for g in pending_ghosts {
+        add_placeholder(f, key, *g)?;
+    }
+    if ghosts.is_empty() {
+        set_id(f, key, s)?;
     }
     for g in &s.groups {
         let delivered = g.last_delivered_id.to_string();
@@ -191,13 +196,70 @@ fn stream_commands<E>(
             }
         }
     }
+    if !ghosts.is_empty() {
+        let ids: Vec<String> = ghosts.iter().map(StreamId::to_string).collect();
+        batched(f, b"XDEL", key, &ids, |id| [id.as_bytes()])?;
+        set_id(f, key, s)?;
+    }
     Ok(())
+}
+
+/// The IDs pending in some group (and owned by a consumer, so claimable) that are not among
+/// the stream's entries: deleted or trimmed messages. Sorted, each once; 0-0 (which `XADD`
+/// refuses, and no server writes) is left out.
+fn deleted_pending_ids(s: &Stream) -> Vec<StreamId> {
+    if s.groups.iter().all(|g| g.pel.is_empty()) {
+        return Vec::new();
+    }
+    let present: std::collections::HashSet<StreamId> = s.entries.iter().map(|e| e.id).collect();
+    let mut ghosts: Vec<StreamId> = s
+        .groups
+        .iter()
+        .flat_map(|g| g.consumers.iter().flat_map(|c| c.pel.iter().copied()))
+        .filter(|id| *id != StreamId::new(0, 0) && !present.contains(id))
+        .collect();
+    ghosts.sort_unstable();
+    ghosts.dedup();
+    ghosts
+}
+
+fn add_placeholder<E>(
+    f: &mut impl FnMut(&[&[u8]]) -> Result<(), E>,
+    key: &[u8],
+    id: StreamId,
+) -> Result<(), E> {
+    let id = id.to_string();
+    f(&[b"XADD", key, id.as_bytes(), DELETED_ENTRY_FIELD, b""])
+}
+
+/// `XSETID` with the stream's last ID and, when known, its deletion metadata.
+fn set_id<E>(
+    f: &mut impl FnMut(&[&[u8]]) -> Result<(), E>,
+    key: &[u8],
+    s: &Stream,
+) -> Result<(), E> {
+    let last = s.last_id.to_string();
+    match (s.entries_added, s.max_deleted_id) {
+        (Some(added), Some(max_deleted)) => {
+            let (added, max_deleted) = (added.to_string(), max_deleted.to_string());
+            f(&[
+                b"XSETID",
+                key,
+                last.as_bytes(),
+                b"ENTRIESADDED",
+                added.as_bytes(),
+                b"MAXDELETEDID",
+                max_deleted.as_bytes(),
+            ])
+        }
+        _ => f(&[b"XSETID", key, last.as_bytes()]),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ConsumerGroup, HashField, StreamId};
+    use crate::{Consumer, ConsumerGroup, HashField, StreamEntry, StreamId};
 
     fn commands(e: &Entry) -> Vec<Vec<String>> {
         let mut out = Vec::new();
@@ -303,6 +365,58 @@ mod tests {
                 vec!["XGROUP", "CREATE", "s", "g", "7-3"],
             ]
         );
+    }
+
+    #[test]
+    fn pending_ids_of_deleted_messages_are_added_claimed_and_deleted() {
+        let id = StreamId::new;
+        let pending = |i| PendingEntry {
+            id: i,
+            delivery_time_ms: 9,
+            delivery_count: 2,
+        };
+        let s = Stream {
+            entries: vec![StreamEntry {
+                id: id(3, 0),
+                fields: vec![("f".into(), "v".into())],
+            }],
+            last_id: id(5, 0),
+            entries_added: Some(5),
+            max_deleted_id: Some(id(5, 0)),
+            groups: vec![ConsumerGroup {
+                name: "g".into(),
+                last_delivered_id: id(5, 0),
+                entries_read: Some(5),
+                pel: vec![pending(id(1, 0)), pending(id(3, 0)), pending(id(5, 0))],
+                consumers: vec![Consumer {
+                    name: "c".into(),
+                    seen_time_ms: 0,
+                    active_time_ms: None,
+                    pel: vec![id(1, 0), id(3, 0), id(5, 0)],
+                }],
+            }],
+            ..Stream::default()
+        };
+        let cmds = commands(&Entry::new(b"s".to_vec(), Value::Stream(Box::new(s))));
+        let names: Vec<String> = cmds.iter().map(|c| format!("{} {}", c[0], c[2])).collect();
+        assert_eq!(
+            names,
+            [
+                "XADD 1-0",
+                "XADD 3-0",
+                "XADD 5-0",
+                "XGROUP s",
+                "XGROUP s",
+                "XCLAIM g",
+                "XCLAIM g",
+                "XCLAIM g",
+                "XDEL 1-0",
+                "XSETID 5-0",
+            ]
+        );
+        assert_eq!(cmds[0][3..], ["__rdbkit_deleted", ""]);
+        assert_eq!(cmds[8], ["XDEL", "s", "1-0", "5-0"]);
+        assert_eq!(cmds[9][3..], ["ENTRIESADDED", "5", "MAXDELETEDID", "5-0"]);
     }
 
     #[test]

@@ -224,7 +224,10 @@ impl std::str::FromStr for StreamId {
 pub struct Stream {
     /// Live entries (deleted ones are not listed), ascending by ID.
     pub entries: Vec<StreamEntry>,
-    /// Number of live entries as stored (`length`).
+    /// Number of live entries as stored (`length`), as read from a file. The writer does not
+    /// take it from here: `RdbWriter::write_value` writes `entries.len()` (the count the
+    /// entries it writes hold); only `write_stream_with_nodes`, whose nodes are copied and
+    /// not counted, writes this field.
     pub length: u64,
     /// The last ID ever generated.
     pub last_id: StreamId,

@@ -100,9 +100,22 @@ pub struct MappedFile {
 
 impl MappedFile {
     /// Maps `path` read-only. Empty files are not mapped (an empty slice is returned).
+    ///
+    /// Only a regular file can be mapped: a directory, pipe, FIFO or device (whose length
+    /// reads as 0) is an error of kind `InvalidInput`, never an empty file; read those with
+    /// [`stream_parser`].
     pub fn open(path: &Path) -> std::io::Result<Self> {
         let file = File::open(path)?;
-        let len = file.metadata()?.len();
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            let what = if meta.is_dir() {
+                "is a directory"
+            } else {
+                "is not a regular file (a pipe or device cannot be mapped)"
+            };
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, what));
+        }
+        let len = meta.len();
         if len == 0 {
             return Ok(MappedFile { map: None });
         }

@@ -301,6 +301,10 @@ pub struct Parser<S> {
     skim: bool,
     /// Validator of the current LZF string value (`Limits::decode_lzf_strings` off).
     lzf_check: StreamValidator,
+    /// The string value read in chunks (`State::String*`): offset of its first byte and its
+    /// length in the file, so that a truncation names the value as a whole, as the paths
+    /// that take a value in one step do.
+    chunked_value: (u64, u64),
 }
 
 #[derive(Debug, Default)]
@@ -343,6 +347,7 @@ impl<S: Source> Parser<S> {
             skipping: false,
             skim: false,
             lzf_check: StreamValidator::new(0),
+            chunked_value: (0, 0),
         }
     }
 
@@ -672,8 +677,10 @@ impl<S: Source> Parser<S> {
 
     fn read_length(&mut self, what: &str) -> ReadResult<Length> {
         let off = self.src.offset();
-        let r = match self.src.peek(9) {
-            Ok(b) => decode_length(b, self.wide),
+        // `peek` gives what is there up to 9 bytes: the count left before the end, the same
+        // from every source (a stream does not know its remaining length).
+        let (r, avail) = match self.src.peek(9) {
+            Ok(b) => (decode_length(b, self.wide), b.len()),
             Err(e) => return Err(self.src_err(e, what)),
         };
         match r {
@@ -681,14 +688,11 @@ impl<S: Source> Parser<S> {
                 self.take(n, what)?;
                 Ok(l)
             }
-            Err(e) if e.code == "truncated" => {
-                let avail = self.src.remaining().unwrap_or(0);
-                Err(self.err(
-                    off,
-                    "truncated",
-                    format!("unexpected end of file reading {what} ({avail} bytes left)"),
-                ))
-            }
+            Err(e) if e.code == "truncated" => Err(self.err(
+                off,
+                "truncated",
+                format!("unexpected end of file reading {what} ({avail} bytes left)"),
+            )),
             Err(e) => Err(self.err(off, e.code, format!("{} while reading {what}", e.message))),
         }
     }
@@ -707,6 +711,22 @@ impl<S: Source> Parser<S> {
                 format!("expected a length for {what}, found special encoding {e}"),
             )),
         }
+    }
+
+    /// A plain length that the servers read with `rdbLoadLen(…) == RDB_LENERR` (IDLE,
+    /// RESIZEDB, SLOT_INFO): 2^64 − 1 is their read-error marker, so every server fails to
+    /// load a file holding it ("Unexpected EOF reading RDB file").
+    fn read_len_checked(&mut self, what: &str) -> ReadResult<u64> {
+        let off = self.src.offset();
+        let v = self.read_len(what)?;
+        if v == u64::MAX {
+            return Err(self.err(
+                off,
+                "len-err-marker",
+                format!("{what} is 2^64-1, the servers' length-error marker (RDB_LENERR): no server loads this file"),
+            ));
+        }
+        Ok(v)
     }
 
     /// Reads a string header; returns it and its offset. Inlined for the common case (a raw
@@ -788,7 +808,7 @@ impl<S: Source> Parser<S> {
                     Err(e) => Err(self.err(
                         sp.start().saturating_add(e.offset()),
                         "lzf",
-                        format!("invalid LZF compressed {what}: {e}"),
+                        format!("invalid LZF compression of {what}: {e}"),
                     )),
                 }
             }
@@ -901,7 +921,7 @@ impl<S: Source> Parser<S> {
             Err(e) => Err(self.err(
                 sp.start().saturating_add(e.offset()),
                 "lzf",
-                format!("invalid LZF compressed {what}: {e}"),
+                format!("invalid LZF compression of {what}: {e}"),
             )),
         }
     }
@@ -1015,6 +1035,15 @@ impl<S: Source> Parser<S> {
             0xFF => self.finish_eof(off).map(Some),
             0xFE => {
                 let db = self.read_len("the SELECTDB index")?;
+                if db > u64::from(u32::MAX) {
+                    // No server holds that many databases (`databases` is an `int`), and a
+                    // keyspace names its databases with a `u32`: refused, never clamped.
+                    return Err(self.err(
+                        off,
+                        "selectdb-range",
+                        format!("SELECTDB index {db} is beyond any server's database count"),
+                    ));
+                }
                 self.db = Some(db);
                 Ok(Some(Emit::SelectDb(db)))
             }
@@ -1029,8 +1058,8 @@ impl<S: Source> Parser<S> {
                 Ok(None)
             }
             0xFB => {
-                let keys = self.read_len("the RESIZEDB key count")?;
-                let expires = self.read_len("the RESIZEDB expires count")?;
+                let keys = self.read_len_checked("the RESIZEDB key count")?;
+                let expires = self.read_len_checked("the RESIZEDB expires count")?;
                 Ok(Some(Emit::ResizeDb(keys, expires)))
             }
             0xFA => {
@@ -1044,7 +1073,7 @@ impl<S: Source> Parser<S> {
                 Ok(None)
             }
             0xF8 => {
-                let idle = self.read_len("an IDLE value")?;
+                let idle = self.read_len_checked("an IDLE value")?;
                 self.pending.idle = Some(idle);
                 Ok(None)
             }
@@ -1084,9 +1113,9 @@ impl<S: Source> Parser<S> {
                 Ok(Some(Emit::Function(code)))
             }
             0xF4 => {
-                let slot = self.read_len("a SLOT_INFO slot")?;
-                let keys = self.read_len("a SLOT_INFO key count")?;
-                let expires = self.read_len("a SLOT_INFO expires count")?;
+                let slot = self.read_len_checked("a SLOT_INFO slot")?;
+                let keys = self.read_len_checked("a SLOT_INFO key count")?;
+                let expires = self.read_len_checked("a SLOT_INFO expires count")?;
                 Ok(Some(Emit::SlotInfo(slot, keys, expires)))
             }
             0xF0..=0xF3 => Err(self.err(
@@ -1115,14 +1144,17 @@ impl<S: Source> Parser<S> {
             (None, ChecksumStatus::Absent)
         };
         if status == ChecksumStatus::Mismatch && self.limits.verify_checksum {
-            return Err(self.err(
+            let mut e = self.err(
                 eof_offset + 1,
                 "crc-mismatch",
                 format!(
                     "RDB CRC error: stored checksum {:016x}, computed {computed:016x}",
                     stored.unwrap_or(0)
                 ),
-            ));
+            );
+            // The checksum covers the whole file, not the last database.
+            e.info_mut().db = None;
+            return Err(e);
         }
         let trailing_bytes = self
             .src
@@ -1251,6 +1283,7 @@ impl<S: Source> Parser<S> {
                     StringHeader::Raw(len) => {
                         let _ = self.check_len(off, len, usize::MAX, "a string value")?;
                         len_hint = Some(len);
+                        self.chunked_value = (self.src.offset(), len);
                         State::StringRaw { left: len }
                     }
                     StringHeader::Lzf {
@@ -1271,6 +1304,7 @@ impl<S: Source> Parser<S> {
                             self.check_lzf_whole(compressed as usize, uncompressed)?;
                             return Ok(self.whole_key(offset, key, t, len_hint, None));
                         }
+                        self.chunked_value = (self.src.offset(), compressed);
                         if check {
                             self.lzf_check.reset(uncompressed);
                             State::StringLzfCheck { left: compressed }
@@ -1622,6 +1656,31 @@ impl<S: Source> Parser<S> {
             .map_err(|e| self.blob_err(e))
     }
 
+    /// Takes the next `n` bytes of the string value being read in chunks; a truncation is
+    /// reported at the value's first byte with its whole length (`chunked_value`), as when
+    /// the value is taken in one step, whatever the source and chunk size.
+    fn take_value_part(&mut self, n: usize, what: &str) -> ReadResult<Span> {
+        match self.src.take(n) {
+            Ok(s) => Ok(s),
+            Err(SourceError::Eof { available, .. }) => {
+                let (start, len) = self.chunked_value;
+                let left = self
+                    .src
+                    .offset()
+                    .saturating_sub(start)
+                    .saturating_add(available as u64);
+                Err(self.err(
+                    start,
+                    "truncated",
+                    format!(
+                        "unexpected end of file reading {what}: needed {len} bytes, {left} left"
+                    ),
+                ))
+            }
+            Err(e) => Err(self.src_err(e, what)),
+        }
+    }
+
     fn step_string(&mut self) -> ReadResult<Option<Emit>> {
         self.src.release();
         match &mut self.state {
@@ -1633,7 +1692,7 @@ impl<S: Source> Parser<S> {
                 let n = (*left).min(STRING_CHUNK as u64) as usize;
                 *left -= n as u64;
                 let done = *left == 0;
-                let sp = self.take(n, "a string value")?;
+                let sp = self.take_value_part(n, "a string value")?;
                 if done {
                     self.state = State::KeyEnd;
                 }
@@ -1642,7 +1701,7 @@ impl<S: Source> Parser<S> {
             State::StringLzf { left, .. } => {
                 let n = (*left).min(LZF_FEED as u64) as usize;
                 *left -= n as u64;
-                let sp = self.take(n, "an LZF string value")?;
+                let sp = self.take_value_part(n, "an LZF string value")?;
                 if self.skipping {
                     if let State::StringLzf { left: 0, .. } = self.state {
                         self.state = State::KeyEnd;
@@ -1686,7 +1745,7 @@ impl<S: Source> Parser<S> {
                 let n = (*left).min(STRING_CHUNK as u64) as usize;
                 *left -= n as u64;
                 let finished = *left == 0;
-                let sp = self.take(n, "an LZF string value")?;
+                let sp = self.take_value_part(n, "an LZF string value")?;
                 if self.skipping {
                     if finished {
                         self.state = State::KeyEnd;

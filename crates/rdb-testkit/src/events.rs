@@ -141,6 +141,8 @@ pub fn run_draining<S: Source>(mut p: Parser<S>) -> Vec<String> {
 }
 
 /// The line of a run that ended with error `e`: `error <code> @<offset>`.
+/// `error <code> @<offset>: <the whole message>`: the message too (with its db, key and
+/// counts such as "2 bytes left"), so that runs over different sources must agree on it.
 fn error_line(e: &rdb_reader::ReadError) -> String {
-    format!("error {} @{}", e.code(), e.offset())
+    format!("error {} @{}: {e}", e.code(), e.offset())
 }

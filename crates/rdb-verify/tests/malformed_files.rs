@@ -172,6 +172,17 @@ const CASES: &[Case] = &[
             at
         }),
     ),
+    Case::named(
+        "idle-len-err-marker",
+        "len-err-marker",
+        "an IDLE value of 2^64-1, the servers' RDB_LENERR (they stop with \"Unexpected EOF\")",
+        Make::Db0(11, |b| {
+            let at = b.pos();
+            b.byte(0xF8).len(u64::MAX);
+            b.string_key(b"k", b"v");
+            at + 1 // the length after the opcode
+        }),
+    ),
     Case::new(
         "resizedb-mismatch",
         "RESIZEDB announces 3 keys, 1 follows",

@@ -117,6 +117,7 @@ pub struct WriterBuilder {
     pub(crate) field_ttls: bool,
     pub(crate) buffer_size: usize,
     pub(crate) collection_buffer: usize,
+    pub(crate) streamed_duplicate_check: bool,
     pub(crate) max_databases: u32,
     pub(crate) parallel: bool,
     pub(crate) parallel_batch: u64,
@@ -138,6 +139,7 @@ impl WriterBuilder {
             field_ttls: false,
             buffer_size: 128 << 10,
             collection_buffer: 4 << 20,
+            streamed_duplicate_check: true,
             max_databases: 16,
             parallel: false,
             parallel_batch: crate::parallel::BATCH_COST,
@@ -230,6 +232,15 @@ impl WriterBuilder {
     /// is streamed.
     pub fn collection_buffer(mut self, bytes: usize) -> Self {
         self.collection_buffer = bytes;
+        self
+    }
+
+    /// Whether a streamed plain set, zset or hash refuses a repeated member or field (default
+    /// on; it keeps a 128-bit digest of each member while the key is written, about 20
+    /// bytes a member: see [`crate::streaming`]). Off, a repeat is written and the loading
+    /// server refuses the file.
+    pub fn streamed_duplicate_check(mut self, on: bool) -> Self {
+        self.streamed_duplicate_check = on;
         self
     }
 

@@ -5,13 +5,23 @@
 //! builder's `collection_buffer` bytes), elements are buffered and `end()` writes exactly
 //! what [`RdbWriter::write_value`] would. Otherwise the plain encoding whose count comes
 //! first is streamed with bounded memory: type 1 (list), 2 (set), 5 (zset, in push order), 4
-//! (hash); every loader accepts these and re-encodes them by its own thresholds. Streamed
-//! plain sets, zsets and hashes are not checked for duplicates (the loader refuses them).
+//! (hash); every loader accepts these and re-encodes them by its own thresholds.
+//!
+//! A member (or field) pushed twice is refused as [`RdbWriter::write_value`] refuses it, since
+//! every loader refuses the file ("Duplicate set members detected"): a streamed plain set,
+//! zset or hash keeps a 128-bit XXH3 digest of each member — about 20 bytes a member
+//! (16 for the digest, the rest the table's spare room) for the duration of the key, the
+//! elements themselves never —, and names the member on its repeat. Two different members
+//! with equal 128-bit digests (odds about n²/2^129 for n members) would be refused too.
+//! [`WriterBuilder::streamed_duplicate_check`](crate::WriterBuilder::streamed_duplicate_check)
+//! turns it off for callers whose members are unique by construction.
 //!
 //! More elements than declared, or fewer at `end()`, poison the writer: the record cannot be
 //! completed. Dropping an unfinished collection poisons the writer when part of the record
 //! was already written; otherwise the key is simply not written.
 
+use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Write;
 
 use rdb_format::int::parse_canonical_i64;
@@ -22,6 +32,31 @@ use rdb_model::{Bytes, HashField, Value};
 use crate::config::KeyMeta;
 use crate::error::{KeyName, WriteError, WriteResult};
 use crate::writer::RdbWriter;
+
+/// Hasher of a set of XXH3-128 digests: the digest is already uniformly distributed, so its
+/// low 64 bits are the hash.
+#[derive(Default)]
+struct DigestHasher(u64);
+
+impl Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u128` is used; fold anything else in for completeness.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u128(&mut self, v: u128) {
+        self.0 = v as u64;
+    }
+}
+
+/// Digests of the members (fields) of a streamed plain record.
+type SeenMembers = HashSet<u128, BuildHasherDefault<DigestHasher>>;
 
 /// What is being streamed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +119,9 @@ struct Core<'w, W: Write> {
     all_ints: bool,
     /// Longest buffered set member.
     longest: usize,
+    /// Member digests of a streamed plain set, zset or hash (`None` for lists and when
+    /// the check is off).
+    seen: Option<SeenMembers>,
     done: bool,
 }
 
@@ -96,6 +134,7 @@ impl<'w, W: Write> Core<'w, W> {
         declared: u64,
     ) -> WriteResult<Self> {
         w.check_open()?;
+        RdbWriter::<W>::check_meta(key, meta)?;
         let cfg = w.opts.encoding;
         let target = w.opts.target;
         let small = |limit: usize| usize::try_from(declared).is_ok_and(|d| d <= limit);
@@ -124,6 +163,7 @@ impl<'w, W: Write> Core<'w, W> {
             buffered_bytes: 0,
             all_ints: true,
             longest: 0,
+            seen: None,
             done: false,
         };
         if !compact_possible && declared > 0 {
@@ -165,6 +205,13 @@ impl<'w, W: Write> Core<'w, W> {
     /// Writes the plain record header and everything buffered; later elements stream.
     fn go_plain(&mut self) -> WriteResult<()> {
         let buffer = self.buffer.take();
+        if self.kind != Kind::List && self.w.opts.streamed_duplicate_check {
+            let expected = usize::try_from(self.declared.min(1 << 16)).unwrap_or(1 << 16);
+            self.seen = Some(SeenMembers::with_capacity_and_hasher(
+                expected,
+                BuildHasherDefault::default(),
+            ));
+        }
         let w = &mut *self.w;
         w.put_key_header(&self.key, self.meta, self.kind.plain_type());
         encode_length(self.declared, &mut w.sink.buf);
@@ -180,8 +227,22 @@ impl<'w, W: Write> Core<'w, W> {
         }
     }
 
-    /// Encodes one element of the plain record.
+    /// Encodes one element of the plain record, refusing a repeated member or field.
     fn put(&mut self, item: Item<'_>) -> WriteResult<()> {
+        if let Some(seen) = &mut self.seen {
+            let (Item::One(m) | Item::Scored(m, _) | Item::Pair(m, _)) = item;
+            if !seen.insert(xxhash_rust::xxh3::xxh3_128(m)) {
+                let what = match self.kind {
+                    Kind::Hash => "field",
+                    _ => "member",
+                };
+                let e = WriteError::InvalidValue {
+                    key: KeyName::of(&self.key),
+                    what: format!("{what} {} appears twice", rdb_format::escape_bytes(m, 64)),
+                };
+                return Err(self.fail(e));
+            }
+        }
         let w = &mut *self.w;
         match item {
             Item::One(m) => w.enc.string(m, &mut w.sink.buf),

@@ -233,6 +233,33 @@ impl<W: Write> RdbWriter<W> {
     }
 
     /// Fails when poisoned or when the header is not written yet.
+    /// Refuses key metadata no server loads: an IDLE of 2^64 − 1, which the servers read as
+    /// their length-error marker (`RDB_LENERR`: "Unexpected EOF reading RDB file").
+    pub(crate) fn check_meta(key: &[u8], meta: KeyMeta) -> WriteResult<()> {
+        if meta.lru_idle_s == Some(u64::MAX) {
+            return Err(WriteError::InvalidValue {
+                key: KeyName::of(key),
+                what: "LRU idle time 2^64-1 is the servers' length-error marker (RDB_LENERR); \
+                       no server loads it"
+                    .into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// A `RESIZEDB` or `SLOT_INFO` number the servers can read (see [`Self::check_meta`]).
+    fn check_len_field(what: &str, v: u64) -> WriteResult<()> {
+        if v == u64::MAX {
+            return Err(WriteError::InvalidValue {
+                key: KeyName::none(),
+                what: format!(
+                    "{what} 2^64-1 is the servers' length-error marker (RDB_LENERR); no server loads it"
+                ),
+            });
+        }
+        Ok(())
+    }
+
     pub(crate) fn check_open(&self) -> WriteResult<()> {
         if let Some(p) = &self.poison {
             return Err(WriteError::Poisoned(p.clone()));
@@ -359,6 +386,8 @@ impl<W: Write> RdbWriter<W> {
     /// them with an expiry). Fails for `db` ≥ the builder's `max_databases` (16).
     pub fn select_db(&mut self, db: u32, keys: u64, expires: u64) -> WriteResult<()> {
         self.check_open()?;
+        Self::check_len_field("the RESIZEDB key count", keys)?;
+        Self::check_len_field("the RESIZEDB expires count", expires)?;
         if db >= self.opts.max_databases {
             return Err(WriteError::InvalidValue {
                 key: KeyName::none(),
@@ -382,8 +411,17 @@ impl<W: Write> RdbWriter<W> {
     /// Writes slot sizing information before a slot's keys, in the target's form: opcode
     /// `F4` for Redis 7.4, the `slot-info` AUX (`"slot,keys,expires"`) for Valkey 8.0+,
     /// nothing for targets without one. Returns whether something was written.
+    /// Fails for a slot above 16383.
     pub fn write_slot_info(&mut self, slot: u16, keys: u64, expires: u64) -> WriteResult<bool> {
         self.check_open()?;
+        if slot >= 16384 {
+            return Err(WriteError::InvalidValue {
+                key: KeyName::none(),
+                what: format!("slot {slot} is not below 16384"),
+            });
+        }
+        Self::check_len_field("the SLOT_INFO key count", keys)?;
+        Self::check_len_field("the SLOT_INFO expires count", expires)?;
         match self.opts.target.slot_info_format() {
             Some(SlotInfoFormat::Opcode) => {
                 let buf = &mut self.sink.buf;
@@ -417,6 +455,7 @@ impl<W: Write> RdbWriter<W> {
     /// value in the encoding the target's server would choose. See [`RdbWriter::write_entry`].
     pub fn write_value(&mut self, key: &[u8], meta: KeyMeta, value: &Value) -> WriteResult<bool> {
         self.check_open()?;
+        Self::check_meta(key, meta)?;
         let invalid = |what: String| WriteError::InvalidValue {
             key: KeyName::of(key),
             what,
@@ -493,6 +532,7 @@ impl<W: Write> RdbWriter<W> {
         raw: &[u8],
     ) -> WriteResult<()> {
         self.check_open()?;
+        Self::check_meta(key, meta)?;
         if !self.opts.target.may_emit_type(self.enc.header, rdb_type) {
             return Err(WriteError::Unsupported {
                 key: KeyName::of(key),
@@ -528,6 +568,7 @@ impl<W: Write> RdbWriter<W> {
         stream: &Stream,
     ) -> WriteResult<()> {
         self.check_open()?;
+        Self::check_meta(key, meta)?;
         let ty = self.opts.target.stream_type();
         if !self.opts.target.may_emit_type(self.enc.header, ty) {
             return Err(WriteError::Unsupported {

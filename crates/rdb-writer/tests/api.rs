@@ -834,6 +834,79 @@ fn streaming_count_mismatch_poisons() {
     assert!(w.finish().is_err());
 }
 
+/// A member or field pushed twice into a streamed plain record is refused at its repeat
+/// (servers refuse such a file), in every kind; off, the repeat is written and the file
+/// then fails `read`-side checks no more than the server's load would.
+#[test]
+fn streamed_collections_refuse_repeated_members() {
+    let open_with = |check: bool| {
+        let mut w = WriterBuilder::new(Target::Redis72)
+            .ctime(CTIME)
+            .streamed_duplicate_check(check)
+            .build(Vec::new());
+        w.write_header().unwrap();
+        w.select_db(0, 1, 0).unwrap();
+        w
+    };
+    let members: Vec<String> = (0..1000).map(|i| format!("m{i}")).collect();
+    // A set past the listpack limits (streamed from the first push), repeat at the end.
+    let mut w = open_with(true);
+    let mut s = w.begin_set(b"s", KeyMeta::default(), 1001).unwrap();
+    for m in &members {
+        s.push(m.as_bytes()).unwrap();
+    }
+    let err = s.push(b"m17").unwrap_err();
+    assert!(
+        err.to_string().contains("member \"m17\" appears twice"),
+        "{err}"
+    );
+    drop(s);
+    assert!(matches!(w.finish(), Err(WriteError::Poisoned(_))));
+    // A zset and a hash whose repeat is among the elements buffered before going plain.
+    let mut w = open_with(true);
+    let mut z = w.begin_zset(b"z", KeyMeta::default(), 3).unwrap();
+    z.push(b"a", 1.0).unwrap();
+    z.push(b"a", 2.0).unwrap();
+    // A member over zset-max-listpack-value (64 bytes): the buffer goes plain.
+    let err = z.push(&[b'x'; 100], 0.5).unwrap_err();
+    assert!(
+        err.to_string().contains("member \"a\" appears twice"),
+        "{err}"
+    );
+    drop(z);
+    let mut w = open_with(true);
+    let mut h = w.begin_hash(b"h", KeyMeta::default(), 600).unwrap();
+    let err = (0..600)
+        .map(|i| h.push(format!("f{}", i % 599).as_bytes(), b"v"))
+        .find_map(Result::err)
+        .expect("refused");
+    assert!(
+        err.to_string().contains("field \"f0\" appears twice"),
+        "{err}"
+    );
+    drop(h);
+    // Lists repeat freely; unique members pass; with the check off the repeat is written.
+    let mut w = open_with(true);
+    let mut l = w.begin_list(b"l", KeyMeta::default(), 1000).unwrap();
+    for _ in 0..1000 {
+        l.push(b"x").unwrap();
+    }
+    assert!(l.end().unwrap());
+    let mut s = w.begin_set(b"s", KeyMeta::default(), 1000).unwrap();
+    for m in &members {
+        s.push(m.as_bytes()).unwrap();
+    }
+    assert!(s.end().unwrap());
+    w.finish().unwrap();
+    let mut w = open_with(false);
+    let mut s = w.begin_set(b"s", KeyMeta::default(), 1001).unwrap();
+    for m in members.iter().chain(std::iter::once(&members[0])) {
+        s.push(m.as_bytes()).unwrap();
+    }
+    assert!(s.end().unwrap());
+    w.finish().unwrap();
+}
+
 #[test]
 fn large_strings_bypass_the_buffer() {
     let big: Vec<u8> = (0..3_000_000u32)

@@ -119,3 +119,69 @@ fn bad_function_libraries_are_refused_by_the_server_and_by_the_writer() {
         assert!(matches!(err, WriteError::InvalidValue { .. }), "{err}");
     }
 }
+
+/// 2^64 − 1 as an IDLE value or a RESIZEDB count is the servers' `RDB_LENERR`: they stop with
+/// "Unexpected EOF" on a file holding it (2^64 − 2 loads). The reader refuses such a file
+/// (`len-err-marker`, so `rdb-verify` fails it) and the writer does not write one.
+#[test]
+fn length_error_marker_is_refused_by_servers_the_reader_and_the_writer() {
+    let with_idle = |idle: u64| {
+        let mut b = Rdb::new(10);
+        b.select_db(0);
+        b.byte(0xF8).len(idle);
+        b.string_key(b"k", b"v");
+        b.finish()
+    };
+    let with_resize = |keys: u64| {
+        let mut b = Rdb::new(10);
+        b.select_db(0);
+        b.resize_db(keys, 0);
+        b.string_key(b"k", b"v");
+        b.finish()
+    };
+    if ServerKind::Debian.require_or_skip() {
+        assert_eq!(
+            load(ServerKind::Debian, &with_idle(u64::MAX - 1), "idle"),
+            Ok(1)
+        );
+        refused(
+            ServerKind::Debian,
+            &with_idle(u64::MAX),
+            "idle-max",
+            "Unexpected EOF",
+        );
+        assert_eq!(
+            load(ServerKind::Debian, &with_resize(u64::MAX - 1), "resize"),
+            Ok(1)
+        );
+        refused(
+            ServerKind::Debian,
+            &with_resize(u64::MAX),
+            "resize-max",
+            "Unexpected EOF",
+        );
+    }
+    for (file, code) in [
+        (with_idle(u64::MAX), Some("len-err-marker")),
+        (with_resize(u64::MAX), Some("len-err-marker")),
+        (with_idle(u64::MAX - 1), None),
+        (with_resize(u64::MAX - 1), None),
+    ] {
+        let got = rdb_reader::read_keyspace(&file).err().map(|e| e.code());
+        assert_eq!(got, code);
+    }
+    let mut ks = Keyspace::default();
+    let mut e = Entry::new("k", Value::String(Bytes::from_static(b"v")));
+    e.lru_idle_s = Some(u64::MAX);
+    ks.db_mut(0).entries.push(e);
+    let err = write_keyspace(&ks, Vec::new(), &WriterBuilder::new(Target::Redis70)).unwrap_err();
+    assert!(
+        matches!(err, WriteError::InvalidValue { .. }) && err.to_string().contains("RDB_LENERR"),
+        "{err}"
+    );
+    let mut w = WriterBuilder::new(Target::Redis74).build(Vec::new());
+    w.write_header().unwrap();
+    assert!(w.select_db(0, u64::MAX, 0).is_err());
+    assert!(w.write_slot_info(16384, 1, 0).is_err());
+    assert!(w.write_slot_info(0, u64::MAX, 0).is_err());
+}

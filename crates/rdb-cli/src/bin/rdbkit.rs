@@ -8,13 +8,19 @@ use clap::{Parser as ClapParser, Subcommand, ValueEnum};
 use rdb_cli::dump::{dump, DumpError, DumpFilter, DumpFormat};
 use rdb_cli::export::{run_export, summary_lines, ExportArgs};
 use rdb_model::ValueType;
-use rdb_reader::{Limits, MappedFile, Parser, SliceSource};
+use rdb_reader::{Limits, Parser, WindowSource};
+
+/// The exit codes of both subcommands (README, `rdbkit dump` and `rdbkit export`).
+const EXIT_CODES: &str = "Exit codes: 0 success; 1 a malformed or damaged input file, a \
+    snapshot that already exists, or a write error; 2 a usage error or a path that cannot be \
+    opened (missing, a directory).";
 
 #[derive(ClapParser)]
 #[command(
     name = "rdbkit",
     version,
-    about = "Read, write and verify Redis/Valkey RDB snapshot files"
+    about = "Read, write and verify Redis/Valkey RDB snapshot files",
+    after_help = EXIT_CODES
 )]
 struct Cli {
     #[command(subcommand)]
@@ -30,6 +36,7 @@ enum Format {
 #[derive(Subcommand)]
 enum Cmd {
     /// Print every record of FILE (`-` = standard input) as JSON lines or RESP commands.
+    #[command(after_help = EXIT_CODES)]
     Dump {
         /// The .rdb file, or `-` for standard input.
         file: PathBuf,
@@ -37,19 +44,25 @@ enum Cmd {
         #[arg(long, value_enum, default_value = "jsonl")]
         format: Format,
         /// Only keys of this database (repeatable).
-        #[arg(long = "db")]
+        #[arg(long = "db", value_name = "N")]
         dbs: Vec<u64>,
-        /// Only keys matching this regular expression.
-        #[arg(long)]
+        /// Only keys in which this regular expression matches (unanchored: use `^…$` for the
+        /// whole key). Rust `regex` syntax over bytes: `.` (but for `\n`) and `[^…]` match any
+        /// byte, `\xff` the byte 0xFF, classes are ASCII (`(?u)` for Unicode ones).
+        #[arg(long, value_name = "REGEX")]
         key: Option<String>,
         /// Only keys of this type: string, list, set, zset, hash, stream, module (repeatable).
-        #[arg(long = "type")]
+        ///
+        /// Any filter selects keys only: the file's other records (aux fields, functions,
+        /// slot info, module aux data) are printed only when no filter is given.
+        #[arg(long = "type", value_name = "T")]
         types: Vec<String>,
     },
     /// Write a keyspace (.rdb or JSONL dump) as one .rdb file per cluster node group plus a manifest.
     ///
     /// Files: DIR/NAME-0001.rdb ... and DIR/NAME-manifest.json. Never overwrites: if any of them exists,
     /// nothing is written (exit 1). Files appear under their final names only when complete.
+    #[command(after_help = EXIT_CODES)]
     Export(ExportArgs),
 }
 
@@ -87,7 +100,10 @@ fn cmd_dump(
         ..Default::default()
     };
     if let Some(k) = key {
-        match regex::bytes::Regex::new(&k) {
+        // Keys are byte strings: Unicode mode off, so `.` and `[^…]` match any byte and
+        // `\xff` the byte 0xFF (with Unicode on they only match UTF-8 text, and a key that
+        // is not UTF-8 would silently fall out of an anchored filter). `(?u)` turns it on.
+        match regex::bytes::RegexBuilder::new(&k).unicode(false).build() {
             Ok(r) => filter.key = Some(r),
             Err(e) => return usage(&format!("bad --key regex: {e}")),
         }
@@ -95,7 +111,13 @@ fn cmd_dump(
     for t in types {
         match ValueType::from_name(&t) {
             Some(v) => filter.types.push(v),
-            None => return usage(&format!("unknown --type {t:?}")),
+            None => {
+                let names: Vec<&str> = ValueType::ALL.iter().map(|t| t.name()).collect();
+                return usage(&format!(
+                    "unknown --type {t:?} (one of: {})",
+                    names.join(", ")
+                ));
+            }
         }
     }
     let format = match format {
@@ -112,28 +134,40 @@ fn cmd_dump(
             &filter,
             &mut out,
         )
-    } else if file.is_dir() {
-        // (Mapping a directory fails with "No such device".)
-        return usage(&format!(
-            "{}: is a directory, not an .rdb file",
-            file.display()
-        ));
     } else {
-        let map = match MappedFile::open(&file) {
-            Ok(m) => m,
+        let opened = std::fs::File::open(&file).and_then(|f| f.metadata().map(|m| (f, m)));
+        let (f, meta) = match opened {
+            Ok(x) => x,
             Err(e) => return usage(&format!("{}: {e}", file.display())),
         };
-        dump(
-            Parser::new(SliceSource::new(map.bytes()), limits),
-            format,
-            &filter,
-            &mut out,
-        )
+        if meta.is_dir() {
+            return usage(&format!(
+                "{}: is a directory, not an .rdb file",
+                file.display()
+            ));
+        }
+        let parser_over = |f| rdb_reader::stream_parser(f, limits);
+        if !meta.is_file() {
+            // A pipe, FIFO or device (`/dev/stdin`, `<(…)`): read once, as `-` is.
+            dump(parser_over(f), format, &filter, &mut out)
+        } else {
+            // A regular file is mapped a window at a time (bounded memory, as rdb-verify
+            // reads), or read plainly when it cannot be mapped.
+            match WindowSource::from_file(f, limits.stream_buffer()) {
+                Ok(src) => dump(Parser::new(src, limits), format, &filter, &mut out),
+                Err(f) => dump(parser_over(f), format, &filter, &mut out),
+            }
+        }
     };
     let flushed = out.flush();
     match result {
-        Ok(()) => match flushed {
-            Ok(()) => ExitCode::SUCCESS,
+        Ok(stats) => match flushed {
+            Ok(()) => {
+                for db in stats.absent_dbs(&filter) {
+                    eprintln!("rdbkit dump: warning: --db {db}: the file holds no key in db {db}");
+                }
+                ExitCode::SUCCESS
+            }
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("rdbkit: writing output: {e}");
