@@ -5,7 +5,11 @@
 //! [`StreamSource`] (any `Read`: pipes, stdin) with a bounded buffer. It reads every RDB
 //! version real servers write (1–12, Valkey 80), validates every inner encoding as it goes,
 //! checks the CRC-64 trailer, and stops at the first error, which names the byte offset, db,
-//! key, type and encoding. [`read_keyspace`] builds the owned [`rdb_model::Keyspace`].
+//! key, type and encoding. [`read_keyspace`] builds the owned [`rdb_model::Keyspace`] from
+//! bytes, [`read_keyspace_from`] from any parser (e.g. [`stream_parser`] over a `Read`).
+//! Three levels: the events; the owned keyspace; and raw values —
+//! [`Parser::skip_key_raw`] (over a slice) returns a key's serialised value untouched, to
+//! copy it into another file without decoding it (`rdb_writer`'s `write_raw_value`).
 //!
 //! ```
 //! use rdb_reader::{Event, Limits, Parser, SliceSource};
@@ -46,7 +50,7 @@ pub use error::{ReadError, ReadResult};
 pub use event::{
     ChecksumStatus, EofInfo, Event, KeyInfo, NodeCountMismatch, StreamEntryRef, StreamMeta,
 };
-pub use keyspace::{read_keyspace, KeyspaceBuilder};
+pub use keyspace::{read_keyspace, read_keyspace_from, KeyspaceBuilder};
 pub use parser::Parser;
 pub use source::{SliceSource, Source, StreamSource};
 pub use window::WindowSource;

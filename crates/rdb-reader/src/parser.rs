@@ -24,7 +24,7 @@ use crate::error::{ReadError, ReadResult};
 use crate::event::{
     ChecksumStatus, EofInfo, Event, KeyInfo, NodeCountMismatch, StreamEntryRef, StreamMeta,
 };
-use crate::source::{Source, SourceError, Span};
+use crate::source::{SliceSource, Source, SourceError, Span};
 use crate::Limits;
 
 /// Largest value of a hash-field TTL (2^48 − 1).
@@ -305,6 +305,8 @@ pub struct Parser<S> {
     /// length in the file, so that a truncation names the value as a whole, as the paths
     /// that take a value in one step do.
     chunked_value: (u64, u64),
+    /// Offset of the current key's value: the first byte after its key string.
+    value_start: u64,
 }
 
 #[derive(Debug, Default)]
@@ -319,6 +321,30 @@ struct KeyCtx {
 pub const STRING_CHUNK: usize = 1 << 20;
 /// Compressed bytes fed per step when a large LZF string is decoded incrementally.
 const LZF_FEED: usize = 64 * 1024;
+
+impl<'d> Parser<SliceSource<'d>> {
+    /// The "raw value" level, for copying values without decoding them (reshard, convert):
+    /// after an [`Event::Key`], skips the rest of the key ([`Parser::skip_key`]) and returns
+    /// its value's serialised bytes as they stand in the input — everything between the key
+    /// string and the next record, what `rdb_writer::RdbWriter::write_raw_value` takes. The
+    /// bytes are not validated beyond what skipping checks (lengths, not contents). `None`
+    /// outside a key, and after a string key given whole (`Limits::whole_strings`), which is
+    /// complete at its event: its value is `value_offset()..offset()`. Over a slice only: a
+    /// stream has released the bytes by then.
+    pub fn skip_key_raw(&mut self) -> ReadResult<Option<&'d [u8]>> {
+        if self.fused || !self.key.active {
+            return Ok(None);
+        }
+        let start = self.value_start;
+        self.skip_key()?;
+        let data: &'d [u8] = self.src.data;
+        let end = self.src.offset();
+        Ok(usize::try_from(start)
+            .ok()
+            .zip(usize::try_from(end).ok())
+            .and_then(|(s, e)| data.get(s..e)))
+    }
+}
 
 impl<S: Source> Parser<S> {
     /// A parser over `src`.
@@ -348,6 +374,7 @@ impl<S: Source> Parser<S> {
             skim: false,
             lzf_check: StreamValidator::new(0),
             chunked_value: (0, 0),
+            value_start: 0,
         }
     }
 
@@ -605,6 +632,12 @@ impl<S: Source> Parser<S> {
             self.state = State::Done;
         }
         r
+    }
+
+    /// Offset of the current key's value (the first byte after its key string); meaningful
+    /// after an [`Event::Key`].
+    pub fn value_offset(&self) -> u64 {
+        self.value_start
     }
 
     // ----- error helpers -------------------------------------------------------------
@@ -1237,6 +1270,7 @@ impl<S: Source> Parser<S> {
             }
         }
         let mut key = self.read_string(0, "a key")?;
+        self.value_start = self.src.offset();
         self.enter_key(key, kind);
 
         use TypeKind as K;
@@ -1529,6 +1563,7 @@ impl<S: Source> Parser<S> {
         let record = self.src.take(LEAD + 2 + key_len + value_len).ok()?;
         let start = record.start() + LEAD as u64;
         let key = Val::Span(Span::new(start + 1, key_len));
+        self.value_start = start + 1 + key_len as u64;
         let (value, len_hint) = match int {
             Some(v) => (Val::Int(v), 1),
             None => (

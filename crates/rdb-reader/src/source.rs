@@ -87,7 +87,7 @@ pub trait Source {
 /// A zero-copy source over a byte slice (e.g. a memory-mapped file).
 #[derive(Debug)]
 pub struct SliceSource<'d> {
-    data: &'d [u8],
+    pub(crate) data: &'d [u8],
     pos: usize,
 }
 
