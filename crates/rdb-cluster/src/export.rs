@@ -284,6 +284,10 @@ pub enum ExportError {
     /// The topology is not usable (gap, overlap, bad id, ...).
     #[error("{0}")]
     Topology(#[from] TopologyError),
+    /// The output directory was renamed or replaced while the export ran: nothing more is
+    /// published (files already linked into it stay there, under its new name).
+    #[error("output directory {} was moved or replaced during the export: the export stopped; files it had already published stay in the directory under its new name", .0.display())]
+    OutDirMoved(PathBuf),
     /// The output directory is missing or not a directory.
     #[error("output directory {}: does not exist or is not a directory", .0.display())]
     OutDir(PathBuf),
@@ -605,14 +609,15 @@ where
         .iter()
         .filter_map(|p| p.file_name()?.to_str().map(str::to_string))
         .collect();
-    commit::remove_stale_temps(&plan.out_dir, &finals);
+    let out = commit::OutDir::open(&plan.out_dir)?;
+    commit::remove_stale_temps(out.path(), &finals);
     let cancel = AtomicBool::new(false);
     let groups = &plan.topology.groups;
     let results: Vec<Result<NodeDone, ExportError>> = pool.install(|| {
         (0..groups.len())
             .into_par_iter()
             .map(|i| {
-                let r = write_one(plan, i, &write, &cancel);
+                let r = write_one(plan, &out, i, &write, &cancel);
                 if r.is_err() {
                     cancel.store(true, Ordering::Relaxed);
                 }
@@ -637,11 +642,12 @@ where
     if done.len() != groups.len() {
         return Err(ExportError::Cancelled);
     }
-    publish_all(plan, done)
+    publish_all(plan, out, done)
 }
 
 fn write_one<F>(
     plan: &ExportPlan,
+    dir: &commit::OutDir,
     index: usize,
     write: &F,
     cancel: &AtomicBool,
@@ -650,7 +656,7 @@ where
     F: Fn(usize, HashingWriter<SyncingFile>, &AtomicBool) -> Result<NodeOutput, ExportError> + Sync,
 {
     let final_name = plan.node_file_name_of(index);
-    let (file, temp) = commit::TempFile::create(&plan.out_dir, &final_name)?;
+    let (file, temp) = commit::TempFile::create(dir.path(), &final_name)?;
     // On disk as it grows (direct I/O where the filesystem allows, else background syncs:
     // either way the device's work overlaps encoding), synced at the end.
     let out = HashingWriter::new(SyncingFile::with_direct_io(file, temp.path()));
@@ -668,6 +674,12 @@ where
                 .unwrap_or_default();
             let verdict = check(temp.path(), &slots);
             if let Some(problem) = verdict.problem {
+                // A check that could not read the file says nothing of the data: the
+                // directory moved, or the file is gone.
+                dir.ensure_same()?;
+                if let Err(e) = std::fs::metadata(temp.path()) {
+                    return Err(ExportError::io(temp.path(), e));
+                }
                 // Dropping `temp` removes the temporary file.
                 return Err(ExportError::Rejected {
                     file: final_name,
@@ -690,16 +702,21 @@ where
 
 /// Publishes the node files (no overwrite), syncs the directory, then writes the manifest the
 /// same way. Undoes what it published on failure.
-fn publish_all(plan: &ExportPlan, done: Vec<NodeDone>) -> Result<ExportResult, ExportError> {
-    let mut published = commit::Published::new(plan.out_dir.clone());
+fn publish_all(
+    plan: &ExportPlan,
+    out: commit::OutDir,
+    done: Vec<NodeDone>,
+) -> Result<ExportResult, ExportError> {
+    let dir = out.path().to_path_buf();
+    let mut published = commit::Published::new(out);
     let ctime = rfc3339_utc(plan.now);
     let mut nodes = Vec::with_capacity(done.len());
     let mut snapshots = Vec::with_capacity(done.len());
     for (node, group) in done.into_iter().zip(&plan.topology.groups) {
         let final_path = plan.node_file(&group.id);
-        published.publish(node.temp, &final_path, plan)?;
-        let s = &node.summary;
         let file = node_file_name(&plan.name, &group.id);
+        published.publish(node.temp, &dir.join(&file), plan)?;
+        let s = &node.summary;
         snapshots.push(NodeSnapshot {
             node_group_id: group.id.clone(),
             cache_node_id: "0001".into(),
@@ -752,13 +769,13 @@ fn publish_all(plan: &ExportPlan, done: Vec<NodeDone>) -> Result<ExportResult, E
         cluster_mode: (plan.db == DbSelection::All).then(|| "disabled".to_string()),
     };
     let manifest_path = plan.manifest_file();
-    let (mut file, temp) =
-        commit::TempFile::create(&plan.out_dir, &manifest_file_name(&plan.name))?;
+    let manifest_name = manifest_file_name(&plan.name);
+    let (mut file, temp) = commit::TempFile::create(&dir, &manifest_name)?;
     io::Write::write_all(&mut file, manifest.to_json_pretty().as_bytes())
         .and_then(|()| file.sync_all())
         .map_err(|e| ExportError::io(temp.path(), e))?;
     drop(file);
-    published.publish(temp, &manifest_path, plan)?;
+    published.publish(temp, &dir.join(&manifest_name), plan)?;
     published.sync_dir()?;
     published.keep();
     Ok(ExportResult {

@@ -900,3 +900,89 @@ fn a_missing_output_directory_is_a_usage_error() {
     assert!(err.to_string().contains("nope: does not exist"), "{err}");
     assert!(!missing.exists());
 }
+
+/// A plan whose check hook (run on each finished temporary file, before anything is
+/// published) calls `act` after the last node file: a way to change the output directory
+/// at the moment an export is about to publish.
+fn plan_acting_before_publication(
+    dir: &Path,
+    act: impl Fn() + Send + Sync + 'static,
+) -> ExportPlan {
+    let mut p = plan(dir, "race", Topology::even(2).unwrap(), Target::Redis70);
+    p.threads = 1;
+    let calls = std::sync::atomic::AtomicUsize::new(0);
+    p.check = Some(Box::new(move |path: &Path, _: &SlotSet| {
+        let len = std::fs::metadata(path).unwrap().len();
+        if calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 1 {
+            act();
+        }
+        NodeCheck {
+            cache_size_bytes: len,
+            already_expired: 0,
+            problem: None,
+        }
+    }));
+    p
+}
+
+/// The output directory renamed and replaced just before publication: the export fails
+/// (it used to exit 0 with the node files in the old directory and the manifest in the new
+/// one), publishes nothing in either, and deletes nothing in the new one.
+#[test]
+fn an_output_directory_replaced_during_the_export_fails_it() {
+    let ks = rdb_testkit::gen::mixed(300, 9);
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let old = tmp.path().join("out.old");
+    std::fs::create_dir(&out).unwrap();
+    let (o, od) = (out.clone(), old.clone());
+    let p = plan_acting_before_publication(&out, move || {
+        std::fs::rename(&o, &od).unwrap();
+        std::fs::create_dir(&o).unwrap();
+        std::fs::write(o.join("theirs.txt"), b"not ours").unwrap();
+    });
+    let err = export_keyspace(&ks, &p).unwrap_err();
+    assert!(matches!(err, ExportError::OutDirMoved(_)), "{err}");
+    assert!(err.to_string().contains("was moved or replaced"), "{err}");
+    let names = |d: &Path| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(&out), ["theirs.txt"]);
+    assert!(
+        names(&old).iter().all(|n| n.starts_with(".race-")),
+        "only temporaries may stay in the moved directory: {:?}",
+        names(&old)
+    );
+}
+
+/// `--out` given as a symbolic link that is re-pointed during the export: the export
+/// completes in the directory the link named when it started.
+#[cfg(unix)]
+#[test]
+fn an_output_link_re_pointed_during_the_export_does_not_split_it() {
+    let ks = rdb_testkit::gen::mixed(300, 9);
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b, cur) = (
+        tmp.path().join("a"),
+        tmp.path().join("b"),
+        tmp.path().join("cur"),
+    );
+    std::fs::create_dir(&a).unwrap();
+    std::fs::create_dir(&b).unwrap();
+    std::os::unix::fs::symlink(&a, &cur).unwrap();
+    let (c, bb) = (cur.clone(), b.clone());
+    let p = plan_acting_before_publication(&cur, move || {
+        std::fs::remove_file(&c).unwrap();
+        std::os::unix::fs::symlink(&bb, &c).unwrap();
+    });
+    let res = export_keyspace(&ks, &p).unwrap();
+    assert_eq!(res.nodes.len(), 2);
+    let count = |d: &Path| std::fs::read_dir(d).unwrap().count();
+    assert_eq!((count(&a), count(&b)), (3, 0));
+    assert!(a.join("race-manifest.json").is_file() && a.join("race-0002.rdb").is_file());
+}

@@ -60,6 +60,57 @@ fn random_u64() -> u64 {
     h.finish()
 }
 
+/// The output directory as resolved when the export starts: its canonical path (a symbolic
+/// link named by `--out` and re-pointed during the export does not move the export) and its
+/// identity (device and inode), checked before anything is published and after the
+/// manifest: a directory renamed or replaced during the export fails it (exit 1) instead of
+/// leaving the node files in one directory and the manifest in another.
+#[derive(Debug, Clone)]
+pub(crate) struct OutDir {
+    path: PathBuf,
+    id: (u64, u64),
+}
+
+impl OutDir {
+    /// Resolves `dir` (which must exist).
+    pub(crate) fn open(dir: &Path) -> Result<Self, ExportError> {
+        let path = fs::canonicalize(dir).map_err(|_| ExportError::OutDir(dir.to_path_buf()))?;
+        let id = identity(&path).map_err(|e| ExportError::io(&path, e))?;
+        Ok(OutDir { path, id })
+    }
+
+    /// The canonical path.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether the canonical path still names the directory the export started in.
+    pub(crate) fn is_same(&self) -> bool {
+        identity(&self.path).is_ok_and(|id| id == self.id)
+    }
+
+    /// Fails with [`ExportError::OutDirMoved`] unless [`Self::is_same`].
+    pub(crate) fn ensure_same(&self) -> Result<(), ExportError> {
+        if self.is_same() {
+            Ok(())
+        } else {
+            Err(ExportError::OutDirMoved(self.path.clone()))
+        }
+    }
+}
+
+#[cfg(unix)]
+fn identity(path: &Path) -> io::Result<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = fs::metadata(path)?;
+    Ok((m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn identity(path: &Path) -> io::Result<(u64, u64)> {
+    fs::metadata(path).map(|_| (0, 0))
+}
+
 /// A temporary output file, removed when dropped unless it was published.
 #[derive(Debug)]
 pub(crate) struct TempFile {
@@ -195,13 +246,13 @@ fn link_no_replace(temp: &Path, final_path: &Path) -> io::Result<()> {
 /// was called (the export failed after publishing some of them).
 #[derive(Debug)]
 pub(crate) struct Published {
-    dir: PathBuf,
+    dir: OutDir,
     files: Vec<PathBuf>,
     keep: bool,
 }
 
 impl Published {
-    pub(crate) fn new(dir: PathBuf) -> Self {
+    pub(crate) fn new(dir: OutDir) -> Self {
         Published {
             dir,
             files: Vec::new(),
@@ -209,7 +260,8 @@ impl Published {
         }
     }
 
-    /// Publishes `temp` as `final_path` (never replacing a file).
+    /// Publishes `temp` as `final_path` (never replacing a file), in the directory the
+    /// export started in.
     pub(crate) fn publish(
         &mut self,
         mut temp: TempFile,
@@ -219,6 +271,7 @@ impl Published {
         let Some(temp_path) = temp.path.clone() else {
             return Err(ExportError::Cancelled);
         };
+        self.dir.ensure_same()?;
         match link_no_replace(&temp_path, final_path) {
             Ok(()) => {
                 temp.path = None;
@@ -236,9 +289,10 @@ impl Published {
 
     /// `fsync` of the directory, so the new names survive a crash.
     pub(crate) fn sync_dir(&self) -> Result<(), ExportError> {
-        File::open(&self.dir)
+        File::open(self.dir.path())
             .and_then(|d| d.sync_all())
-            .map_err(|e| ExportError::io(&self.dir, e))
+            .map_err(|e| ExportError::io(self.dir.path(), e))?;
+        self.dir.ensure_same()
     }
 
     /// The export succeeded: keep the files.
@@ -249,13 +303,15 @@ impl Published {
 
 impl Drop for Published {
     fn drop(&mut self) {
-        if self.keep {
+        // Removed by path only while the path still names the export's directory: once it
+        // was moved, the same names may belong to another directory's files.
+        if self.keep || !self.dir.is_same() {
             return;
         }
         for f in self.files.drain(..) {
             let _ = fs::remove_file(f);
         }
-        let _ = File::open(&self.dir).and_then(|d| d.sync_all());
+        let _ = File::open(self.dir.path()).and_then(|d| d.sync_all());
     }
 }
 
