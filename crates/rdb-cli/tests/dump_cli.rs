@@ -29,6 +29,15 @@ fn dump_file(path: &Path, args: &[&str]) -> (i32, Vec<u8>, String) {
     )
 }
 
+/// `rdbkit dump ARG` with standard input redirected from the file `path`.
+fn dump_redirected(arg: &str, path: &Path) -> std::process::Output {
+    rdbkit()
+        .args(["dump", arg])
+        .stdin(std::fs::File::open(path).map(Stdio::from).unwrap())
+        .output()
+        .unwrap()
+}
+
 fn dump_pipe(path: &Path, args: &[&str]) -> (i32, Vec<u8>) {
     let data = std::fs::read(path).unwrap();
     let mut child = rdbkit()
@@ -149,11 +158,7 @@ fn key_filter_matches_bytes() {
 fn paths_of_pipes_and_truncations_read_alike() {
     let f = testdata().join("servers/redis-7.0.15/dev/dump.rdb");
     let (_, want, _) = dump_file(&f, &[]);
-    let o = rdbkit()
-        .args(["dump", "/dev/stdin"])
-        .stdin(std::fs::File::open(&f).map(Stdio::from).unwrap())
-        .output()
-        .unwrap();
+    let o = dump_redirected("/dev/stdin", &f);
     assert_eq!(
         o.status.code(),
         Some(0),
@@ -189,11 +194,7 @@ fn paths_of_pipes_and_truncations_read_alike() {
             && file_err.contains("needed 147599 bytes, 105074 left"),
         "{file_err}"
     );
-    let o = rdbkit()
-        .args(["dump", "-"])
-        .stdin(std::fs::File::open(&cut).map(Stdio::from).unwrap())
-        .output()
-        .unwrap();
+    let o = dump_redirected("-", &cut);
     let pipe_err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(
         pipe_err.replace("<stdin>", ""),
@@ -224,11 +225,7 @@ fn paths_of_pipes_and_truncations_read_alike() {
     );
     let (code, _) = dump_pipe(&cut, &[]);
     assert_eq!(code, 1);
-    let o = rdbkit()
-        .args(["dump", "-"])
-        .stdin(std::fs::File::open(&cut).map(Stdio::from).unwrap())
-        .output()
-        .unwrap();
+    let o = dump_redirected("-", &cut);
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("hash field TTL (2 bytes left)"),
         "{}",

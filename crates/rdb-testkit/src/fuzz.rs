@@ -1750,7 +1750,9 @@ fn gen_keyspace(inp: &mut Input<'_>, db0_only: bool) -> Keyspace {
                 e.expire_at_ms = Some(inp.u64() as i64);
             }
             if m & 6 == 2 {
-                e.lru_idle_s = Some(inp.u64());
+                // 2^64 − 1 is the servers' RDB_LENERR, which the writer refuses (a valid
+                // keyspace never holds it; the refusal is tested in `server_refusals.rs`).
+                e.lru_idle_s = Some(inp.u64().min(u64::MAX - 1));
             } else if m & 6 == 4 {
                 e.lfu_freq = Some(inp.u8());
             }
