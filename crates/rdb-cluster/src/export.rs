@@ -656,7 +656,7 @@ where
     F: Fn(usize, HashingWriter<SyncingFile>, &AtomicBool) -> Result<NodeOutput, ExportError> + Sync,
 {
     let final_name = plan.node_file_name_of(index);
-    let (file, temp) = commit::TempFile::create(dir.path(), &final_name)?;
+    let (file, temp) = commit::TempFile::create(dir, &final_name)?;
     // On disk as it grows (direct I/O where the filesystem allows, else background syncs:
     // either way the device's work overlaps encoding), synced at the end.
     let out = HashingWriter::new(SyncingFile::with_direct_io(file, temp.path()));
@@ -708,7 +708,7 @@ fn publish_all(
     done: Vec<NodeDone>,
 ) -> Result<ExportResult, ExportError> {
     let dir = out.path().to_path_buf();
-    let mut published = commit::Published::new(out);
+    let mut published = commit::Published::new(out.clone());
     let ctime = rfc3339_utc(plan.now);
     let mut nodes = Vec::with_capacity(done.len());
     let mut snapshots = Vec::with_capacity(done.len());
@@ -770,7 +770,7 @@ fn publish_all(
     };
     let manifest_path = plan.manifest_file();
     let manifest_name = manifest_file_name(&plan.name);
-    let (mut file, temp) = commit::TempFile::create(&dir, &manifest_name)?;
+    let (mut file, temp) = commit::TempFile::create(&out, &manifest_name)?;
     io::Write::write_all(&mut file, manifest.to_json_pretty().as_bytes())
         .and_then(|()| file.sync_all())
         .map_err(|e| ExportError::io(temp.path(), e))?;

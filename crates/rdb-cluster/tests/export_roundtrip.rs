@@ -927,7 +927,7 @@ fn plan_acting_before_publication(
 
 /// The output directory renamed and replaced just before publication: the export fails
 /// (it used to exit 0 with the node files in the old directory and the manifest in the new
-/// one), publishes nothing in either, and deletes nothing in the new one.
+/// one), leaves nothing in either, and deletes nothing of the new one's.
 #[test]
 fn an_output_directory_replaced_during_the_export_fails_it() {
     let ks = rdb_testkit::gen::mixed(300, 9);
@@ -953,11 +953,10 @@ fn an_output_directory_replaced_during_the_export_fails_it() {
         v
     };
     assert_eq!(names(&out), ["theirs.txt"]);
-    assert!(
-        names(&old).iter().all(|n| n.starts_with(".race-")),
-        "only temporaries may stay in the moved directory: {:?}",
-        names(&old)
-    );
+    // Its temporaries are removed from the moved directory too (through the directory
+    // handle: their paths now lead elsewhere).
+    #[cfg(target_os = "linux")]
+    assert!(names(&old).is_empty(), "{:?}", names(&old));
 }
 
 /// `--out` given as a symbolic link that is re-pointed during the export: the export

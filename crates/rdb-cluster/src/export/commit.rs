@@ -6,6 +6,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
@@ -64,11 +65,14 @@ fn random_u64() -> u64 {
 /// link named by `--out` and re-pointed during the export does not move the export) and its
 /// identity (device and inode), checked before anything is published and after the
 /// manifest: a directory renamed or replaced during the export fails it (exit 1) instead of
-/// leaving the node files in one directory and the manifest in another.
+/// leaving the node files in one directory and the manifest in another. An open handle on
+/// the directory lets the clean-up find what the export left there after such a move
+/// (through `/proc/self/fd`, where it exists).
 #[derive(Debug, Clone)]
 pub(crate) struct OutDir {
     path: PathBuf,
     id: (u64, u64),
+    handle: Option<Arc<File>>,
 }
 
 impl OutDir {
@@ -76,7 +80,53 @@ impl OutDir {
     pub(crate) fn open(dir: &Path) -> Result<Self, ExportError> {
         let path = fs::canonicalize(dir).map_err(|_| ExportError::OutDir(dir.to_path_buf()))?;
         let id = identity(&path).map_err(|e| ExportError::io(&path, e))?;
-        Ok(OutDir { path, id })
+        let handle = File::open(&path).ok().map(Arc::new);
+        Ok(OutDir { path, id, handle })
+    }
+
+    /// An unmoved directory, with no handle (tests of the file helpers).
+    #[cfg(test)]
+    pub(crate) fn unchecked(path: &Path) -> Self {
+        OutDir {
+            path: path.to_path_buf(),
+            id: identity(path).unwrap_or_default(),
+            handle: None,
+        }
+    }
+
+    /// Removes `path` (a file the export made in this directory): by its path while the path
+    /// still names the directory, else through the directory's handle (never by a path that
+    /// may now name another directory's file).
+    fn remove(&self, path: &Path) {
+        if self.is_same() {
+            let _ = fs::remove_file(path);
+        } else if let Some(p) = path.file_name().and_then(|n| self.handle_path(n)) {
+            let _ = fs::remove_file(p);
+        }
+    }
+
+    /// `name` inside the directory the handle holds, wherever it now is (Linux).
+    fn handle_path(&self, name: &std::ffi::OsStr) -> Option<PathBuf> {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            let fd = self.handle.as_ref()?.as_raw_fd();
+            let dir = PathBuf::from(format!("/proc/self/fd/{fd}"));
+            dir.is_dir().then(|| dir.join(name))
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = name;
+            None
+        }
+    }
+
+    /// `fsync` of the directory the export started in.
+    fn sync(&self) {
+        let _ = match &self.handle {
+            Some(h) => h.sync_all(),
+            None => File::open(&self.path).and_then(|d| d.sync_all()),
+        };
     }
 
     /// The canonical path.
@@ -115,12 +165,14 @@ fn identity(path: &Path) -> io::Result<(u64, u64)> {
 #[derive(Debug)]
 pub(crate) struct TempFile {
     path: Option<PathBuf>,
+    dir: OutDir,
 }
 
 impl TempFile {
     /// Creates `DIR/.FINAL.tmp-<pid>-<random>` (exclusive create) for the final name `final_name`
     /// (`FINAL` is [`temp_stem`] of it).
-    pub(crate) fn create(dir: &Path, final_name: &str) -> Result<(File, TempFile), ExportError> {
+    pub(crate) fn create(out: &OutDir, final_name: &str) -> Result<(File, TempFile), ExportError> {
+        let dir = out.path();
         let stem = temp_stem(final_name);
         let mut attempt = 0;
         loop {
@@ -131,7 +183,13 @@ impl TempFile {
                 random_u64()
             ));
             match OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(file) => return Ok((file, TempFile { path: Some(path) })),
+                Ok(file) => {
+                    let temp = TempFile {
+                        path: Some(path),
+                        dir: out.clone(),
+                    };
+                    return Ok((file, temp));
+                }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 8 => continue,
                 Err(e) => return Err(ExportError::io(&path, e)),
             }
@@ -147,7 +205,7 @@ impl TempFile {
 impl Drop for TempFile {
     fn drop(&mut self) {
         if let Some(p) = self.path.take() {
-            let _ = fs::remove_file(p);
+            self.dir.remove(&p);
         }
     }
 }
@@ -289,9 +347,11 @@ impl Published {
 
     /// `fsync` of the directory, so the new names survive a crash.
     pub(crate) fn sync_dir(&self) -> Result<(), ExportError> {
-        File::open(self.dir.path())
-            .and_then(|d| d.sync_all())
-            .map_err(|e| ExportError::io(self.dir.path(), e))?;
+        let synced = match &self.dir.handle {
+            Some(h) => h.sync_all(),
+            None => File::open(self.dir.path()).and_then(|d| d.sync_all()),
+        };
+        synced.map_err(|e| ExportError::io(self.dir.path(), e))?;
         self.dir.ensure_same()
     }
 
@@ -303,15 +363,16 @@ impl Published {
 
 impl Drop for Published {
     fn drop(&mut self) {
-        // Removed by path only while the path still names the export's directory: once it
-        // was moved, the same names may belong to another directory's files.
-        if self.keep || !self.dir.is_same() {
+        if self.keep {
             return;
         }
+        // By path only while the path still names the export's directory (once it was
+        // moved, the same names may belong to another directory's files), else through its
+        // handle.
         for f in self.files.drain(..) {
-            let _ = fs::remove_file(f);
+            self.dir.remove(&f);
         }
-        let _ = File::open(self.dir.path()).and_then(|d| d.sync_all());
+        self.dir.sync();
     }
 }
 
@@ -350,7 +411,8 @@ mod stale_tests {
         for len in [200, 221, 222, 255] {
             let final_name = format!("{}-0001.rdb", "n".repeat(len - 9));
             assert_eq!(final_name.len(), len);
-            let (file, temp) = TempFile::create(tmp.path(), &final_name).unwrap();
+            let (file, temp) =
+                TempFile::create(&OutDir::unchecked(tmp.path()), &final_name).unwrap();
             drop(file);
             let name = temp
                 .path()
