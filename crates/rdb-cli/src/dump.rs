@@ -45,8 +45,6 @@ impl DumpFilter {
 /// What a finished dump saw.
 #[derive(Debug, Default, Clone)]
 pub struct DumpStats {
-    /// Keys printed (those the filter kept).
-    pub keys_printed: u64,
     /// Every database that holds at least one key (printed or not).
     pub dbs_with_keys: std::collections::BTreeSet<u64>,
 }
@@ -106,14 +104,15 @@ pub fn dump<S: Source>(
         };
         match ev {
             Event::Key(k) => {
-                stats.dbs_with_keys.insert(k.db);
+                if stats.dbs_with_keys.last() != Some(&k.db) {
+                    stats.dbs_with_keys.insert(k.db);
+                }
                 let ty = ValueType::from_name(k.kind.logical()).unwrap_or(ValueType::Module);
                 let mut t = rdb_format::IntText::new(0);
                 if !filter.wants(k.db, k.key.as_bytes(&mut t), ty) {
                     parser.skip_key().map_err(DumpError::Read)?;
                     continue;
                 }
-                stats.keys_printed += 1;
                 let mut kb = KeyspaceBuilder::new();
                 kb.push(&ev);
                 builder = Some((kb, k.rdb_type.0));

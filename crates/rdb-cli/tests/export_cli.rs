@@ -563,14 +563,20 @@ fn sigkill_at_random_times_leaves_no_partial_file() {
     let out = tmp.path().join("out");
     std::fs::create_dir(&out).unwrap();
 
-    // A full run first: how long an export takes, and that it works.
-    let t0 = Instant::now();
-    let o = export_cmd(&src, &out).output().unwrap();
-    let full = t0.elapsed();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(check_state(&out, "full run"));
-    let reference = dir_bytes(&out);
-    remove_finals(&out);
+    // Full runs first: how long an export takes (the faster of two: the first may share the
+    // cores with this binary's other tests, and a window sized by it would let most kills
+    // land after the export ended), and that it works.
+    let mut full = Duration::MAX;
+    let mut reference = BTreeMap::new();
+    for _ in 0..2 {
+        let t0 = Instant::now();
+        let o = export_cmd(&src, &out).output().unwrap();
+        full = full.min(t0.elapsed());
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(check_state(&out, "full run"));
+        reference = dir_bytes(&out);
+        remove_finals(&out);
+    }
 
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

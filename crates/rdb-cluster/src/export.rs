@@ -285,8 +285,9 @@ pub enum ExportError {
     #[error("{0}")]
     Topology(#[from] TopologyError),
     /// The output directory was renamed or replaced while the export ran: nothing more is
-    /// published (files already linked into it stay there, under its new name).
-    #[error("output directory {} was moved or replaced during the export: the export stopped; files it had already published stay in the directory under its new name", .0.display())]
+    /// published, and what the export had written into it is removed from it under its new
+    /// name (through a handle on it, where `/proc/self/fd` exists).
+    #[error("output directory {} was moved or replaced during the export: the export stopped and removed what it had written there", .0.display())]
     OutDirMoved(PathBuf),
     /// The output directory is missing or not a directory.
     #[error("output directory {}: does not exist or is not a directory", .0.display())]

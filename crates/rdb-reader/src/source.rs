@@ -76,8 +76,6 @@ pub trait Source {
     fn bytes(&self, span: Span) -> &[u8];
     /// Everything consumed so far may be dropped; earlier spans become invalid.
     fn release(&mut self);
-    /// Bytes known to remain, when the source knows (slices do, streams do not).
-    fn remaining(&self) -> Option<u64>;
     /// CRC-64/REDIS of every byte consumed so far.
     fn crc(&mut self) -> u64;
     /// Whether any byte remains after the consumed ones.
@@ -133,10 +131,6 @@ impl Source for SliceSource<'_> {
 
     #[inline]
     fn release(&mut self) {}
-
-    fn remaining(&self) -> Option<u64> {
-        Some((self.data.len() - self.pos) as u64)
-    }
 
     fn crc(&mut self) -> u64 {
         crc64(self.data.get(..self.pos).unwrap_or(&[]))
@@ -274,10 +268,6 @@ impl<R: Read> Source for StreamSource<R> {
 
     fn release(&mut self) {
         self.released = self.pos;
-    }
-
-    fn remaining(&self) -> Option<u64> {
-        None
     }
 
     fn crc(&mut self) -> u64 {

@@ -226,10 +226,6 @@ impl Source for WindowSource {
         }
     }
 
-    fn remaining(&self) -> Option<u64> {
-        Some(self.file_len.saturating_sub(self.offset()))
-    }
-
     fn crc(&mut self) -> u64 {
         if self.crc_done < self.pos {
             if let Some(chunk) = self

@@ -140,9 +140,9 @@ pub fn run_draining<S: Source>(mut p: Parser<S>) -> Vec<String> {
     out
 }
 
-/// The line of a run that ended with error `e`: `error <code> @<offset>`.
-/// `error <code> @<offset>: <the whole message>`: the message too (with its db, key and
-/// counts such as "2 bytes left"), so that runs over different sources must agree on it.
+/// The line of a run that ended with error `e`: `error <code> @<offset>: <the whole
+/// message>` (with its db, key and counts such as "2 bytes left"), so that runs over
+/// different sources must agree on the message too.
 fn error_line(e: &rdb_reader::ReadError) -> String {
     format!("error {} @{}: {e}", e.code(), e.offset())
 }

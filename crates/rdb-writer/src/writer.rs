@@ -232,26 +232,22 @@ impl<W: Write> RdbWriter<W> {
         }
     }
 
-    /// Fails when poisoned or when the header is not written yet.
-    /// Refuses key metadata no server loads: an IDLE of 2^64 − 1, which the servers read as
-    /// their length-error marker (`RDB_LENERR`: "Unexpected EOF reading RDB file").
+    /// Refuses key metadata no server loads: an IDLE of 2^64 − 1 (see [`Self::check_len_field`]).
     pub(crate) fn check_meta(key: &[u8], meta: KeyMeta) -> WriteResult<()> {
-        if meta.lru_idle_s == Some(u64::MAX) {
-            return Err(WriteError::InvalidValue {
-                key: KeyName::of(key),
-                what: "LRU idle time 2^64-1 is the servers' length-error marker (RDB_LENERR); \
-                       no server loads it"
-                    .into(),
-            });
+        match meta.lru_idle_s {
+            // (The key is copied into the error only when there is one.)
+            Some(u64::MAX) => Self::check_len_field(KeyName::of(key), "LRU idle time", u64::MAX),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
-    /// A `RESIZEDB` or `SLOT_INFO` number the servers can read (see [`Self::check_meta`]).
-    fn check_len_field(what: &str, v: u64) -> WriteResult<()> {
+    /// A number the servers read with `rdbLoadLen(…) == RDB_LENERR` (IDLE, RESIZEDB,
+    /// SLOT_INFO): 2^64 − 1 is their length-error marker, so no server loads a file holding
+    /// it ("Unexpected EOF reading RDB file").
+    fn check_len_field(key: KeyName, what: &str, v: u64) -> WriteResult<()> {
         if v == u64::MAX {
             return Err(WriteError::InvalidValue {
-                key: KeyName::none(),
+                key,
                 what: format!(
                     "{what} 2^64-1 is the servers' length-error marker (RDB_LENERR); no server loads it"
                 ),
@@ -260,6 +256,7 @@ impl<W: Write> RdbWriter<W> {
         Ok(())
     }
 
+    /// Fails when poisoned or when the header is not written yet.
     pub(crate) fn check_open(&self) -> WriteResult<()> {
         if let Some(p) = &self.poison {
             return Err(WriteError::Poisoned(p.clone()));
@@ -386,8 +383,8 @@ impl<W: Write> RdbWriter<W> {
     /// them with an expiry). Fails for `db` ≥ the builder's `max_databases` (16).
     pub fn select_db(&mut self, db: u32, keys: u64, expires: u64) -> WriteResult<()> {
         self.check_open()?;
-        Self::check_len_field("the RESIZEDB key count", keys)?;
-        Self::check_len_field("the RESIZEDB expires count", expires)?;
+        Self::check_len_field(KeyName::none(), "the RESIZEDB key count", keys)?;
+        Self::check_len_field(KeyName::none(), "the RESIZEDB expires count", expires)?;
         if db >= self.opts.max_databases {
             return Err(WriteError::InvalidValue {
                 key: KeyName::none(),
@@ -420,8 +417,8 @@ impl<W: Write> RdbWriter<W> {
                 what: format!("slot {slot} is not below 16384"),
             });
         }
-        Self::check_len_field("the SLOT_INFO key count", keys)?;
-        Self::check_len_field("the SLOT_INFO expires count", expires)?;
+        Self::check_len_field(KeyName::none(), "the SLOT_INFO key count", keys)?;
+        Self::check_len_field(KeyName::none(), "the SLOT_INFO expires count", expires)?;
         match self.opts.target.slot_info_format() {
             Some(SlotInfoFormat::Opcode) => {
                 let buf = &mut self.sink.buf;
