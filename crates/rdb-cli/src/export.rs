@@ -3,6 +3,8 @@
 //! per-node summary lines, exit codes).
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use rdb_cluster::export::{
     export_file, DbSelection, ExportError, ExportPlan, ExportResult, NodeCheck,
@@ -63,21 +65,24 @@ pub enum ExportFailure {
     Usage(String),
     /// Data, existing-file or I/O error (exit 1).
     Data(String),
+    /// Stopped by SIGINT / SIGTERM (exit 130): what was written was removed.
+    Interrupted(String),
 }
 
 impl ExportFailure {
-    /// 2 for usage errors, 1 for the others.
+    /// 2 for usage errors, 130 when interrupted, 1 for the others.
     pub fn exit_code(&self) -> u8 {
         match self {
             ExportFailure::Usage(_) => 2,
             ExportFailure::Data(_) => 1,
+            ExportFailure::Interrupted(_) => 130,
         }
     }
 
     /// The message.
     pub fn message(&self) -> &str {
         match self {
-            ExportFailure::Usage(m) | ExportFailure::Data(m) => m,
+            ExportFailure::Usage(m) | ExportFailure::Data(m) | ExportFailure::Interrupted(m) => m,
         }
     }
 }
@@ -114,12 +119,29 @@ pub fn check_node_file(
         ..rdb_verify::Options::default()
     };
     let report = rdb_verify::verify_file(path, &opts);
+    let mut warnings: Vec<String> = report
+        .findings
+        .iter()
+        .filter(|f| f.severity == rdb_verify::Severity::Warning)
+        .map(crate::verify::finding_text)
+        .collect();
+    if warnings.len() > MAX_CHECK_WARNINGS {
+        let more = warnings.len() - MAX_CHECK_WARNINGS;
+        warnings.truncate(MAX_CHECK_WARNINGS);
+        warnings.push(format!(
+            "and {more} more warning(s): rdb-verify the file to see them all"
+        ));
+    }
     NodeCheck {
         cache_size_bytes: report.cache_size_bytes,
         already_expired: report.already_expired,
         problem: report.first_error().map(crate::verify::finding_text),
+        warnings,
     }
 }
+
+/// Warnings of one node file's check that an export prints (the rest are counted).
+const MAX_CHECK_WARNINGS: usize = 10;
 
 /// The memory model of the servers a target line names (`rdb_verify::CacheModel::for_engine`).
 pub fn cache_model_for(target: Target) -> rdb_verify::CacheModel {
@@ -227,17 +249,38 @@ pub fn export_warnings(args: &ExportArgs, res: &ExportResult) -> Vec<String> {
         .map(|w| format!("warning: {w}"))
         .collect();
     let exported: u64 = res.nodes.iter().map(|n| n.keys + n.skipped_empty).sum();
-    if let (Some(db), 0) = (args.db, exported) {
-        out.push(format!(
+    match (args.db, exported) {
+        (Some(db), 0) => out.push(format!(
             "warning: the source holds no key in database {db}: the files hold no key"
-        ));
+        )),
+        (None, 0) => out.push("warning: the source holds no key: the files hold no key".into()),
+        _ => {}
     }
     out
 }
 
 /// Runs `rdbkit export`.
 pub fn run_export(args: &ExportArgs) -> Result<ExportResult, ExportFailure> {
-    let plan = plan_from_args(args)?;
+    run_export_with(args, None)
+}
+
+/// [`run_export`] stopped when `interrupt` is set (by a signal handler): the files written
+/// so far are removed, nothing more is published, and the failure is
+/// [`ExportFailure::Interrupted`].
+pub fn run_export_with(
+    args: &ExportArgs,
+    interrupt: Option<Arc<AtomicBool>>,
+) -> Result<ExportResult, ExportFailure> {
+    let mut plan = plan_from_args(args)?;
+    plan.interrupt = interrupt.clone();
+    if args.from.as_os_str() == "-" {
+        return Err(ExportFailure::Usage(
+            "--from -: export reads a file, not standard input (it maps an .rdb file, and \
+             re-reads a JSONL file to name the lines of an error): save the input to a file \
+             first"
+                .into(),
+        ));
+    }
     if !args.out.is_dir() {
         return Err(ExportFailure::Usage(format!(
             "--out {}: not a directory",
@@ -255,5 +298,14 @@ pub fn run_export(args: &ExportArgs) -> Result<ExportResult, ExportFailure> {
             args.from.display()
         )));
     }
-    Ok(export_file(&args.from, &plan)?)
+    match export_file(&args.from, &plan) {
+        Err(rdb_cluster::export::ExportError::Cancelled)
+            if interrupt.is_some_and(|f| f.load(Ordering::SeqCst)) =>
+        {
+            Err(ExportFailure::Interrupted(
+                "interrupted: the files written so far were removed, nothing was published".into(),
+            ))
+        }
+        r => Ok(r?),
+    }
 }

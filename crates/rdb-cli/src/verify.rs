@@ -15,8 +15,8 @@ use owo_colors::OwoColorize;
 use rdb_cluster::slotset::SlotSet;
 use rdb_verify::multi::{verify_many_each, NodeGroupSlots};
 use rdb_verify::{
-    check_manifest, expand_paths, CacheModel, EngineLine, FileFinding, ManifestCheck,
-    ManifestInput, Options, Report, Severity, Summary,
+    check_matched, expand_paths, CacheModel, EngineLine, FileFinding, Inputs, ManifestInput,
+    Options, PlacedManifest, Report, Severity, Summary,
 };
 use serde::Serialize;
 
@@ -174,7 +174,8 @@ impl Config {
     }
 
     /// The verifier options, with the manifest checked against when there is one: the
-    /// CacheSize model follows `--engine`, else the manifest's `Engine`/`EngineVersion`; it
+    /// engine line (the load check and the CacheSize model) is `--engine`, else the
+    /// manifest's `Engine`/`EngineVersion`; the model
     /// assumes cluster mode with `--cluster-mode`, `--slots` or a manifest (a node group's
     /// file is loaded by a cluster node), unless the manifest says `"ClusterMode": "disabled"`.
     pub fn options_with(&self, manifest: Option<&ManifestInput>) -> Options {
@@ -188,8 +189,12 @@ impl Config {
         Options {
             check_checksum: self.check_checksum,
             duplicate_keys: self.duplicate_keys,
-            expected_slots: self.slots.clone(),
-            engine: self.engine,
+            // `--cluster-mode` alone: any slot, but db 0 only (as a cluster node loads).
+            expected_slots: self
+                .slots
+                .clone()
+                .or_else(|| self.cluster_mode.then(SlotSet::full)),
+            engine: line,
             node_memory: self.node_memory,
             cache_model: if clustered { model.clustered() } else { model },
             ..Options::default()
@@ -252,10 +257,21 @@ pub fn is_stdin(p: &Path) -> bool {
     p.as_os_str() == "-"
 }
 
-/// Expands the paths, checks every one can be opened, and returns (files, manifests found in
-/// directories, whether `-` was given). A missing or unreadable path is a [`RunError`]. Each
-/// file comes once, however often it is reached ([`expand_paths`]).
-pub fn collect_inputs(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<PathBuf>, bool), RunError> {
+/// What `PATH...` name: the expanded inputs ([`expand_paths`]) and whether `-` (standard
+/// input) was among them.
+#[derive(Debug, Clone, Default)]
+pub struct CollectedInputs {
+    /// Files, manifests and the directory entries that are not regular files.
+    pub inputs: Inputs,
+    /// `-` was given.
+    pub stdin: bool,
+}
+
+/// Expands the paths and checks every one exists (and every directory can be listed): a
+/// missing path is a [`RunError`]; a file that exists but cannot be read is left to the
+/// verifier, which reports it (an `io` finding, exit 2) in the table or JSON like any file.
+/// Each file comes once, however often it is reached ([`expand_paths`]).
+pub fn collect_inputs(paths: &[PathBuf]) -> Result<CollectedInputs, RunError> {
     let stdin = paths.iter().filter(|p| is_stdin(p)).count();
     if stdin > 1 {
         return Err(RunError("standard input (`-`) given more than once".into()));
@@ -264,7 +280,6 @@ pub fn collect_inputs(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<PathBuf>, 
     for p in &rest {
         let ok = match std::fs::metadata(p) {
             Ok(m) if m.is_dir() => std::fs::read_dir(p).map(|_| ()),
-            Ok(m) if m.is_file() => std::fs::File::open(p).map(|_| ()),
             // A FIFO or device is not opened twice: opening it here would take the data (or
             // the writer) meant for the verification.
             Ok(_) => Ok(()),
@@ -273,11 +288,58 @@ pub fn collect_inputs(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<PathBuf>, 
         ok.map_err(|e| RunError(format!("{}: {e}", p.display())))?;
     }
     let inputs = expand_paths(&rest).map_err(|e| RunError(format!("reading a directory: {e}")))?;
-    Ok((inputs.files, inputs.manifests, stdin == 1))
+    Ok(CollectedInputs {
+        inputs,
+        stdin: stdin == 1,
+    })
+}
+
+/// Reads the manifests of a run: `--manifest FILE` and `*.json` PATHs (named by the user), or
+/// else those found in the directories given. One that cannot be read or parsed, or that
+/// lists no node group, is a [`RunError`].
+fn read_manifests(cfg: &Config, found: &[PathBuf]) -> Result<Vec<PlacedManifest>, RunError> {
+    let given: Vec<&PathBuf> = cfg
+        .paths
+        .iter()
+        .filter(|p| rdb_verify::is_manifest_path(p))
+        .collect();
+    let named = cfg.manifest.is_some() || !given.is_empty();
+    let mut paths: Vec<PathBuf> = cfg.manifest.iter().cloned().collect();
+    if named {
+        // The `*.json` PATHs, as `expand_paths` kept them (each once).
+        paths.extend(
+            found
+                .iter()
+                .filter(|f| given.iter().any(|g| g == f))
+                .cloned(),
+        );
+    } else {
+        paths.extend(found.iter().cloned());
+    }
+    paths
+        .iter()
+        .map(|m| {
+            let placed = PlacedManifest::read(m, named)
+                .map_err(|e| RunError(format!("manifest {}: {e}", m.display())))?;
+            if placed.manifest.node_snapshots.is_empty() {
+                return Err(RunError(format!(
+                    "manifest {}: no NodeSnapshots entry: not a snapshot manifest",
+                    m.display()
+                )));
+            }
+            Ok(placed)
+        })
+        .collect()
 }
 
 /// Verifies everything `cfg` names. `on_done` is called (from worker threads) as each file
 /// finishes, e.g. to advance a progress bar; `total` receives the number of files first.
+///
+/// Each manifest is checked against the files its node groups name
+/// ([`rdb_verify::match_manifests`]: relative to the manifest's directory), and each file is
+/// verified with the options of the first manifest naming it (its engine line for the
+/// CacheSize model and the load check, its node group's slots) or, named by none, with the
+/// command line's alone.
 pub fn run<F, T>(cfg: &Config, total: T, on_done: F) -> Result<Outcome, RunError>
 where
     F: Fn(&Report) + Sync,
@@ -286,8 +348,9 @@ where
     if cfg.paths.is_empty() {
         return Err(RunError("no PATH given".into()));
     }
-    let (files, found_manifests, stdin) = collect_inputs(&cfg.paths)?;
-    let n = files.len() + usize::from(stdin);
+    let CollectedInputs { inputs, stdin } = collect_inputs(&cfg.paths)?;
+    let files = inputs.files;
+    let n = files.len() + usize::from(stdin) + inputs.not_regular.len();
     if n == 0 {
         let given: Vec<String> = cfg.paths.iter().map(|p| p.display().to_string()).collect();
         return Err(RunError(format!(
@@ -300,29 +363,49 @@ where
             "--slots applies to exactly one file ({n} given)"
         )));
     }
-    let manifests = match &cfg.manifest {
-        Some(m) => vec![m.clone()],
-        None => found_manifests,
-    };
-    let parsed: Vec<ManifestInput> = manifests
-        .iter()
-        .map(|m| {
-            let parsed = ManifestInput::from_path(m)
-                .map_err(|e| RunError(format!("manifest {}: {e}", m.display())))?;
-            if parsed.node_snapshots.is_empty() {
-                return Err(RunError(format!(
-                    "manifest {}: no NodeSnapshots entry: not a snapshot manifest",
-                    m.display()
-                )));
-            }
-            Ok(parsed)
-        })
-        .collect::<Result<_, _>>()?;
+    let placed = read_manifests(cfg, &inputs.manifests)?;
     total(n);
-    let opts = cfg.options_with(parsed.first());
-    let groups = node_groups(cfg, &parsed, &files);
+
+    // Reports in this order: standard input, the files, the entries not opened.
+    let offset = usize::from(stdin);
+    let mut all: Vec<PathBuf> = Vec::with_capacity(offset + files.len());
+    if stdin {
+        all.push(PathBuf::from("-"));
+    }
+    all.extend(files.iter().cloned());
+    let matching = rdb_verify::match_manifests(&placed, &all);
+    let mut claim: Vec<Option<(usize, usize)>> = vec![None; all.len()];
+    for (mi, entries) in matching.iter().enumerate() {
+        for (ei, f) in entries.iter().enumerate() {
+            if let Some(c) = f.and_then(|f| claim.get_mut(f)) {
+                c.get_or_insert((mi, ei));
+            }
+        }
+    }
+    let base = cfg.options();
+    let per_manifest: Vec<Options> = placed
+        .iter()
+        .map(|p| cfg.options_with(Some(&p.manifest)))
+        .collect();
+    let opts_for = |i: usize| -> Cow<'_, Options> {
+        let Some((mi, ei)) = claim.get(i).copied().flatten() else {
+            return Cow::Borrowed(&base);
+        };
+        let (Some(opts), Some(m)) = (per_manifest.get(mi), placed.get(mi)) else {
+            return Cow::Borrowed(&base);
+        };
+        match node_group(cfg, &m.manifest, ei) {
+            Some(g) => Cow::Owned(Options {
+                expected_slots: Some(g.slots),
+                expected_slots_group: Some(g.group),
+                ..opts.clone()
+            }),
+            None => Cow::Borrowed(opts),
+        }
+    };
     let mut reports = Vec::with_capacity(n);
     if stdin {
+        let opts = opts_for(0);
         // Standard input redirected from a regular file is verified as that file (windows
         // of a map, and a repeated key confirmed and named by a second pass over
         // `/dev/stdin`, which opens the same file again); a pipe is read once.
@@ -341,53 +424,127 @@ where
         on_done(&r);
         reports.push(r);
     }
-    let opts_for = |i: usize| match groups.get(i).and_then(Option::as_ref) {
-        Some(g) => Cow::Owned(Options {
-            expected_slots: Some(g.slots.clone()),
-            expected_slots_group: Some(g.group.clone()),
-            ..opts.clone()
-        }),
-        None => Cow::Borrowed(&opts),
-    };
-    reports.extend(verify_many_each(&files, cfg.jobs, opts_for, &on_done));
-    let mut set_findings = Vec::new();
-    let mut first: Option<ManifestCheck> = None;
-    for m in &parsed {
-        let check = check_manifest(m, &reports);
-        set_findings.extend(check.apply_to(&mut reports));
-        first.get_or_insert(check);
+    reports.extend(verify_many_each(
+        &files,
+        cfg.jobs,
+        |i| opts_for(i + offset),
+        &on_done,
+    ));
+    for p in &inputs.not_regular {
+        let e = io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file (a FIFO, socket or device found in a directory is not opened; \
+             name it as a PATH to read it)",
+        );
+        let r = rdb_verify::io_error_report(p, &e);
+        on_done(&r);
+        reports.push(r);
     }
-    let summary = Summary::from_reports(&reports, first.as_ref());
+    let mut set_findings = Vec::new();
+    let mut checks = Vec::new();
+    for (p, matched) in placed.iter().zip(&matching) {
+        let check = check_matched(&p.manifest, &reports, matched, &p.entry_paths());
+        set_findings.extend(check.apply_to(&mut reports));
+        checks.push(check);
+    }
+    if !placed.is_empty() {
+        for f in rdb_verify::unlisted(&reports, matching.iter().map(Vec::as_slice)) {
+            if let Some(r) = reports
+                .iter_mut()
+                .find(|r| Some(&r.path) == f.path.as_ref())
+            {
+                r.push_finding(f.finding);
+            }
+        }
+    }
+    if placed.is_empty() {
+        set_findings.extend(unused_manifests(cfg));
+    }
+    let mut summary = Summary::from_reports(&reports, &checks);
+    summary.set_errors = set_findings
+        .iter()
+        .filter(|f| f.finding.severity == Severity::Error)
+        .count() as u64;
+    // What the estimates assumed: one description per model in use, in report order.
+    let mut models: Vec<String> = Vec::new();
+    for i in 0..all.len().max(1) {
+        let d = opts_for(i).cache_model.describe();
+        if !models.contains(&d) {
+            models.push(d);
+        }
+    }
     Ok(Outcome {
         files: reports,
         summary,
         findings: set_findings,
-        manifests,
-        cache_model: opts.cache_model.describe(),
+        manifests: placed.into_iter().map(|p| p.path).collect(),
+        cache_model: models.join("; "),
     })
 }
 
-/// The node group each of `files` must hold the keys of, from the first manifest listing it
-/// (none with `--slots`, which names the slots itself): the file is verified with those slots,
-/// so that keys outside are counted in its `slots.keys_outside_expected` and the first one is
-/// named, as with `--slots`.
-fn node_groups(
-    cfg: &Config,
-    manifests: &[ManifestInput],
-    files: &[PathBuf],
-) -> Vec<Option<NodeGroupSlots>> {
-    let mut groups = vec![None; files.len()];
-    if cfg.slots.is_some() {
-        return groups;
-    }
-    for m in manifests {
-        for (g, found) in groups.iter_mut().zip(m.node_groups_for(files)) {
-            if g.is_none() {
-                *g = found;
-            }
+/// An info finding for each `*-manifest.json` beside the files named as PATHs when no
+/// manifest was used (`rdb-verify DIR/*.rdb`): the set was then not checked against it.
+fn unused_manifests(cfg: &Config) -> Vec<FileFinding> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for p in cfg.paths.iter().filter(|p| !is_stdin(p) && p.is_file()) {
+        let dir = match p.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if !dirs.contains(&dir) {
+            dirs.push(dir);
         }
     }
-    groups
+    let mut out = Vec::new();
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut found: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.as_encoded_bytes().ends_with(b"-manifest.json"))
+            })
+            .collect();
+        found.sort();
+        out.extend(found.into_iter().map(|m| FileFinding {
+            path: None,
+            finding: rdb_verify::Finding::new(
+                Severity::Info,
+                "manifest-not-used",
+                None,
+                format!(
+                    "{} is beside these files but was not used: name the directory, the \
+                     manifest, or --manifest to check the set against it",
+                    m.display()
+                ),
+            ),
+        }));
+    }
+    out
+}
+
+/// The node group entry `ei` of `manifest` describes, when its file must hold its slots:
+/// none with `--slots` (which names the slots itself), for a cluster-mode-disabled manifest,
+/// or when the `Slots` do not parse (the manifest check reports that). The file is verified
+/// with those slots, so that keys outside are counted in its `slots.keys_outside_expected`
+/// and the first one is named, as with `--slots`.
+fn node_group(cfg: &Config, manifest: &ManifestInput, ei: usize) -> Option<NodeGroupSlots> {
+    if cfg.slots.is_some() || manifest.cluster_mode_disabled() {
+        return None;
+    }
+    let node = manifest.node_snapshots.get(ei)?;
+    let slots = node
+        .node_group_configuration
+        .as_ref()
+        .and_then(|c| c.slots.as_deref())
+        .map(SlotSet::parse_disjoint)?
+        .ok()?;
+    Some(NodeGroupSlots {
+        group: node.group_id().unwrap_or_else(|| format!("#{}", ei + 1)),
+        slots,
+    })
 }
 
 /// Writes the `--json` document (`{"files": [...], "summary": {...}}`, plus `findings` for
@@ -574,7 +731,7 @@ pub fn write_table(out: &mut dyn Write, o: &Outcome) -> io::Result<()> {
             let styled = match (i, class) {
                 (1, 0) => padded.green().to_string(),
                 (1, 1) => padded.yellow().to_string(),
-                (1, _) | (7, 2) => padded.red().to_string(),
+                (1 | 7, 2) => padded.red().to_string(),
                 _ => padded,
             };
             let styled = if bold {

@@ -1,5 +1,5 @@
 //! `rdbkit export` through the binary: exit codes, no overwrite, JSONL sources, and crash safety under
-//! SIGKILL at random times.
+//! SIGKILL at random times; SIGINT / SIGTERM stop it cleanly.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -415,7 +415,49 @@ fn jsonl_source_with_a_repeated_key_writes_nothing() {
     ]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("key \"a\" appears twice in db 0"),
+        stderr(&o).contains("lines 1, 3: key \"a\" appears twice in db 0"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(dir_bytes(&out).is_empty());
+
+    // With `--db 7` (written as the node files' db 0) the lines and the db are the source's,
+    // not those of the same key in another db.
+    std::fs::write(
+        &jsonl,
+        "{\"db\":0,\"key\":\"a\",\"type\":\"string\",\"value\":\"x\"}\n\
+         {\"db\":7,\"key\":\"a\",\"type\":\"string\",\"value\":\"y\"}\n\
+         {\"db\":7,\"key\":\"a\",\"type\":\"list\",\"value\":[\"z\"]}\n\
+         {\"db\":0,\"key\":\"z\",\"type\":\"zset\",\"value\":[[\"m\",1],[\"m\",2]]}\n\
+         {\"db\":3,\"key\":\"z\",\"type\":\"zset\",\"value\":[[\"m\",1],[\"m\",2]]}\n",
+    )
+    .unwrap();
+    let export_db = |db: &str| {
+        rdbkit(&[
+            "export",
+            "--from",
+            jsonl.to_str().unwrap(),
+            "--name",
+            "d",
+            "--out",
+            out.to_str().unwrap(),
+            "--shards",
+            "2",
+            "--db",
+            db,
+        ])
+    };
+    let o = export_db("7");
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(": lines 2, 3: key \"a\" appears twice in db 7"),
+        "{}",
+        stderr(&o)
+    );
+    let o = export_db("3");
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(": line 5: db 3, key \"z\": duplicate zset member"),
         "{}",
         stderr(&o)
     );
@@ -629,6 +671,41 @@ fn sigkill_at_random_times_leaves_no_partial_file() {
         started.elapsed()
     );
     assert!(interrupted >= 5, "most kills land during the export");
+
+    // SIGINT and SIGTERM at random times: the export stops and removes what it wrote (exit
+    // 130: no final file, no temporary), or it had already published its node files and
+    // completes (exit 0, the whole set).
+    let (mut stopped, mut finished) = (0, 0);
+    for round in 0..10 {
+        let child = export_cmd(&src, &out).spawn().unwrap();
+        std::thread::sleep(Duration::from_micros(rng.next() % window));
+        let sig = if round % 2 == 0 { "-INT" } else { "-TERM" };
+        let _ = Command::new("kill")
+            .args([sig, &child.id().to_string()])
+            .status();
+        let o = child.wait_with_output().unwrap();
+        let what = format!("{sig} round {round} ({})", o.status);
+        match o.status.code() {
+            Some(0) => {
+                assert!(
+                    check_state(&out, &what),
+                    "{what}: exit 0 without a manifest"
+                );
+                finished += 1;
+            }
+            // 130: stopped by the handler; no code: the signal came before it was installed,
+            // when nothing had been written yet.
+            Some(130) | None => {
+                let left: Vec<String> = dir_bytes(&out).into_keys().collect();
+                assert!(left.is_empty(), "{what}: left {left:?}");
+                stopped += 1;
+            }
+            Some(c) => panic!("{what}: exit {c}: {}", String::from_utf8_lossy(&o.stderr)),
+        }
+        remove_finals(&out);
+    }
+    eprintln!("signals: {stopped} stopped, {finished} finished");
+    assert!(stopped >= 3, "most signals land during the export");
 }
 
 /// A source whose checksum holds but one of whose values is damaged or invalid (the
@@ -819,7 +896,7 @@ fn jsonl_errors_name_their_lines() {
                 ok,
                 r#"{"db":0,"key":"h","type":"hash","value":[["f","1"]],"field_expire_at_ms":[["f",-5]]}"#,
             ],
-            r#"line 2: key "h": hash field "f" expiry -5 is outside 1..=2^48-1"#,
+            r#"line 2: db 0, key "h": hash field "f" expiry -5 is outside 1..=2^48-1"#,
         ),
         (
             "redis-7.0",
@@ -827,7 +904,7 @@ fn jsonl_errors_name_their_lines() {
                 ok,
                 r#"{"db":0,"key":"s","type":"set","value":["a","b","a"]}"#,
             ],
-            r#"line 2: key "s": duplicate set member "a""#,
+            r#"line 2: db 0, key "s": duplicate set member "a""#,
         ),
         (
             "redis-7.0",

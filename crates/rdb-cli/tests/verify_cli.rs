@@ -128,6 +128,7 @@ fn json_document_matches_the_contract_and_expected_counts() {
             "files",
             "ok",
             "failed",
+            "set_errors",
             "keys",
             "expires",
             "cache_size_bytes",
@@ -426,13 +427,19 @@ fn cluster_set_with_manifest() {
     let set = doc["findings"].as_array().unwrap();
     assert_eq!(set.len(), 1, "{set:?}");
     assert_eq!(set[0]["code"], "manifest-file-missing");
-    assert_eq!(set[0]["path"], "snap-0003.rdb");
+    // Named where the manifest puts it: in the manifest's directory.
+    let gone = f[2].display().to_string();
+    assert_eq!(set[0]["path"], gone.as_str());
     assert_eq!(set[0]["severity"], "error");
+    // The summary says so too: a set-wide error, and the missing group's slots uncovered.
+    assert_eq!(doc["summary"]["set_errors"], 1);
+    assert_eq!(doc["summary"]["failed"], 0);
+    assert_eq!(doc["summary"]["slot_gaps"], "10923-16383");
     let o = run(&[s(dir.path())]);
     assert_eq!(code(&o), 1);
     let text = String::from_utf8(o.stdout).unwrap();
     assert!(
-        text.contains("error: snap-0003.rdb: manifest-file-missing"),
+        text.contains(&format!("error: {gone}: manifest-file-missing")),
         "{text}"
     );
 }
@@ -872,4 +879,266 @@ fn stdin_redirected_from_a_file_reports_as_the_file_does() {
     };
     assert_eq!(finding(&by_stdin), finding(&by_path));
     assert!(finding(&by_stdin)["offset"].is_u64(), "{by_stdin}");
+}
+
+/// Rewrites the manifest of a set made by [`write_set`] through `edit`.
+fn edit_manifest(dir: &Path, edit: impl FnOnce(&mut Json)) {
+    let path = manifest_path(dir);
+    let mut m: Json = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    edit(&mut m);
+    std::fs::write(&path, serde_json::to_string_pretty(&m).unwrap()).unwrap();
+}
+
+/// Error codes of the whole document: each file's and the set-wide ones.
+fn all_error_codes(doc: &Json) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let files = doc["files"].as_array().unwrap().iter();
+    let set = doc["findings"].as_array().into_iter().flatten();
+    for f in files
+        .flat_map(|f| f["findings"].as_array().unwrap())
+        .chain(set)
+    {
+        if f["severity"] == "error" {
+            out.push(f["code"].as_str().unwrap().to_string());
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A manifest names its files relative to its own directory, by `File` or, in the service's
+/// shape without it, by `SnapshotName-<NodeGroupId>.rdb`: swapped files are caught either
+/// way, two sets of the same name are each checked against their own manifest, a `File`
+/// elsewhere is missing here, and two node groups cannot share one file.
+#[test]
+fn manifests_name_their_files_from_their_own_directory() {
+    // The service's shape: no File (nor counts); the two first files swapped.
+    let svc = tempfile::tempdir().unwrap();
+    write_set(svc.path(), &[]);
+    edit_manifest(svc.path(), |m| {
+        for n in m["NodeSnapshots"].as_array_mut().unwrap() {
+            let n = n.as_object_mut().unwrap();
+            n.retain(|k, _| {
+                ["NodeGroupId", "CacheNodeId", "NodeGroupConfiguration"].contains(&k.as_str())
+            });
+        }
+    });
+    let o = run(&["--json", s(svc.path())]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stdout));
+    assert!(json(&o)
+        .to_string()
+        .find("manifest-file-unlisted")
+        .is_none());
+    let (a, b) = (
+        svc.path().join("snap-0001.rdb"),
+        svc.path().join("snap-0002.rdb"),
+    );
+    let t = svc.path().join("t.rdb");
+    std::fs::rename(&a, &t).unwrap();
+    std::fs::rename(&b, &a).unwrap();
+    std::fs::rename(&t, &b).unwrap();
+    let o = run(&["--json", s(svc.path())]);
+    assert_eq!(code(&o), 1);
+    let doc = json(&o);
+    assert_eq!(
+        all_error_codes(&doc),
+        vec!["slot-outside-node-group", "slot-outside-node-group"]
+    );
+    // Named file by file (`DIR/*`), the manifest among them, it is still used.
+    let mut args: Vec<String> = vec!["--json".into()];
+    for e in std::fs::read_dir(svc.path()).unwrap() {
+        args.push(e.unwrap().path().display().to_string());
+    }
+    let o = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code(&o), 1);
+    assert_eq!(all_error_codes(&json(&o)).len(), 2);
+    // Without it, the run says the manifest beside the files was not used.
+    let o = run(&[s(&a), s(&b)]);
+    assert_eq!(code(&o), 0);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("manifest-not-used"));
+
+    // Two sets named alike in two directories: each against its own manifest.
+    let one = tempfile::tempdir().unwrap();
+    let two = tempfile::tempdir().unwrap();
+    write_set(one.path(), &[]);
+    write_set(two.path(), &[]);
+    let o = run(&["--json", s(one.path()), s(two.path())]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stdout));
+    edit_manifest(two.path(), |m| m["NodeSnapshots"][0]["Keys"] = 1.into());
+    let o = run(&["--json", s(one.path()), s(two.path())]);
+    assert_eq!(code(&o), 1);
+    let doc = json(&o);
+    let failed: Vec<&str> = doc["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["ok"] == false)
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    let want = two.path().join("snap-0001.rdb").display().to_string();
+    assert_eq!(failed, vec![want.as_str()]);
+    assert_eq!(all_error_codes(&doc), vec!["manifest-keys-mismatch"]);
+
+    // A File in another directory is not this directory's file of that name.
+    edit_manifest(one.path(), |m| {
+        m["NodeSnapshots"][2]["File"] = "/nonexistent/elsewhere/snap-0003.rdb".into()
+    });
+    let o = run(&["--json", s(one.path())]);
+    assert_eq!(code(&o), 1);
+    let doc = json(&o);
+    assert_eq!(all_error_codes(&doc), vec!["manifest-file-missing"]);
+    assert_eq!(doc["summary"]["set_errors"], 1);
+    assert!(doc["files"][2]["findings"]
+        .to_string()
+        .contains("manifest-file-unlisted"));
+    // Named with --manifest, a manifest kept apart from its files finds them by name.
+    let apart = tempfile::tempdir().unwrap();
+    let moved = apart.path().join("snap-manifest.json");
+    std::fs::copy(manifest_path(two.path()), &moved).unwrap();
+    edit_manifest(two.path(), |m| m["NodeSnapshots"][0]["Keys"] = 1.into());
+    let f: Vec<String> = (1..=3)
+        .map(|i| {
+            two.path()
+                .join(format!("snap-000{i}.rdb"))
+                .display()
+                .to_string()
+        })
+        .collect();
+    let o = run(&["--json", "--manifest", s(&moved), &f[0], &f[1], &f[2]]);
+    assert_eq!(all_error_codes(&json(&o)), vec!["manifest-keys-mismatch"]);
+
+    // A link standing for another group's file: both groups name one file.
+    let linked = tempfile::tempdir().unwrap();
+    write_set(linked.path(), &[]);
+    let l2 = linked.path().join("snap-0002.rdb");
+    std::fs::remove_file(&l2).unwrap();
+    std::os::unix::fs::symlink("snap-0001.rdb", &l2).unwrap();
+    let o = run(&["--json", s(linked.path())]);
+    assert_eq!(code(&o), 1);
+    let doc = json(&o);
+    assert!(
+        all_error_codes(&doc).contains(&"manifest-file-shared".to_string()),
+        "{doc}"
+    );
+    assert!(doc
+        .to_string()
+        .contains("node groups 0001 and 0002 both name this file"));
+}
+
+/// The manifest's own consistency and the rest of its fields: overlapping ranges within a
+/// group, a repeated node group id, `NumNodeGroups` as text, the SHA-256 and CacheSize; a
+/// byte-order mark and the service's `DescribeSnapshots` wrapper are accepted.
+#[test]
+fn manifest_fields_and_shapes() {
+    let dir = tempfile::tempdir().unwrap();
+    write_set(dir.path(), &[]);
+    let original = std::fs::read_to_string(manifest_path(dir.path())).unwrap();
+    let check = |edit: &dyn Fn(&mut Json)| -> (i32, Json) {
+        std::fs::write(manifest_path(dir.path()), &original).unwrap();
+        edit_manifest(dir.path(), edit);
+        let o = run(&["--json", s(dir.path())]);
+        (code(&o), json(&o))
+    };
+    let (c, doc) = check(&|_| {});
+    assert_eq!((c, all_error_codes(&doc).len()), (0, 0), "{doc}");
+    let (c, doc) = check(&|m| {
+        m["NodeSnapshots"][0]["NodeGroupConfiguration"]["Slots"] = "0-3000,2000-5461".into()
+    });
+    assert_eq!(c, 1);
+    assert!(all_error_codes(&doc).contains(&"manifest-slots-invalid".to_string()));
+    let (c, doc) = check(&|m| m["NodeSnapshots"][1]["NodeGroupId"] = "0001".into());
+    assert_eq!(c, 1);
+    assert!(all_error_codes(&doc).contains(&"manifest-node-group-duplicate".to_string()));
+    let (c, doc) = check(&|m| m["NumNodeGroups"] = "3".into());
+    assert_eq!(
+        (c, all_error_codes(&doc)),
+        (1, vec!["manifest-node-groups-mismatch".to_string()])
+    );
+    let (c, doc) = check(&|m| m["NodeSnapshots"][1]["Sha256"] = "00".into());
+    assert_eq!(
+        (c, all_error_codes(&doc)),
+        (1, vec!["manifest-sha256-mismatch".to_string()])
+    );
+    let (c, doc) = check(&|m| m["NodeSnapshots"][1]["CacheSize"] = "900 MB".into());
+    assert_eq!(c, 0);
+    assert!(doc["files"][1]["findings"]
+        .to_string()
+        .contains("manifest-cache-size-mismatch"));
+    // The service's DescribeSnapshots output around the snapshot, with a byte-order mark.
+    let m: Json = serde_json::from_str(&original).unwrap();
+    let wrapped = serde_json::json!({"Snapshots": [m]}).to_string();
+    std::fs::write(manifest_path(dir.path()), format!("\u{feff}{wrapped}")).unwrap();
+    let o = run(&["--json", s(dir.path())]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(json(&o)["summary"]["slots_covered"], "0-16383");
+}
+
+/// `--no-checksum` keeps a CRC mismatch in sight as a warning; `--cluster-mode` makes keys
+/// outside db 0 an error (not on Valkey 9, whose cluster mode has databases); a FIFO inside a
+/// directory is reported without being opened (no hang).
+#[test]
+fn checksum_warning_cluster_mode_and_fifo_entries() {
+    let bad = testdata("malformed/checksum-mismatch.rdb");
+    let o = run(&["--json", "--no-checksum", s(&bad)]);
+    assert_eq!(code(&o), 0);
+    let f = &json(&o)["files"][0];
+    let crc = findings_with(f, "crc-mismatch");
+    assert_eq!(crc.len(), 1);
+    assert_eq!(crc[0]["severity"], "warning");
+
+    let multi = testdata("servers/redis-7.2.6/dev/dump.rdb");
+    assert_eq!(code(&run(&[s(&multi)])), 0);
+    let o = run(&["--json", "--cluster-mode", s(&multi)]);
+    assert_eq!(code(&o), 1);
+    assert!(!findings_with(&json(&o)["files"][0], "cluster-nonzero-db").is_empty());
+    let o = run(&["--cluster-mode", "--engine", "valkey-9.0", s(&multi)]);
+    assert_eq!(code(&o), 0);
+
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        testdata("servers/redis-7.0.15/dev/dump.rdb"),
+        tmp.path().join("good.rdb"),
+    )
+    .unwrap();
+    assert!(Command::new("mkfifo")
+        .arg(tmp.path().join("stale.rdb"))
+        .status()
+        .unwrap()
+        .success());
+    let o = run_bounded(&["--json", s(tmp.path())], None);
+    assert_eq!(code(&o), 2);
+    let doc = json(&o);
+    assert_eq!(doc["files"].as_array().unwrap().len(), 2);
+    assert!(doc.to_string().contains("not a regular file"), "{doc}");
+}
+
+/// A function library for an engine other than Lua: an error when `--engine` names a Redis
+/// line (no other engine there, the load fails), a warning otherwise.
+#[test]
+fn function_engine_is_an_error_on_redis_lines() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("js.rdb");
+    let mut w = WriterBuilder::new(Target::Valkey90).build(std::fs::File::create(&path).unwrap());
+    w.write_header().unwrap();
+    w.write_function(b"#!js name=h\nreturn 4").unwrap();
+    w.finish().unwrap();
+    for (engine, want_code, severity) in [
+        (None, 0, "warning"),
+        (Some("valkey-9.0"), 0, "warning"),
+        (Some("redis-7.2"), 1, "error"),
+    ] {
+        let mut args = vec!["--json"];
+        if let Some(e) = engine {
+            args.extend(["--engine", e]);
+        }
+        args.push(s(&path));
+        let o = run(&args);
+        assert_eq!(code(&o), want_code, "{engine:?}");
+        let f = findings_with(&json(&o)["files"][0], "function-engine")
+            .into_iter()
+            .cloned()
+            .collect::<Vec<_>>();
+        assert_eq!(f.len(), 1, "{engine:?}");
+        assert_eq!(f[0]["severity"], severity, "{engine:?}");
+    }
 }

@@ -56,6 +56,7 @@ use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 use rdb_format::Header;
@@ -83,6 +84,9 @@ pub struct NodeCheck {
     /// The first problem that keeps the file from being published (it would not verify or not
     /// load on the target), described with its byte offset in the node file, db and key.
     pub problem: Option<String>,
+    /// What the check noticed that does not keep the file from loading (warnings), each
+    /// described like `problem`; the export reports them with the file's name.
+    pub warnings: Vec<String>,
 }
 
 /// A check of each finished node file before anything is published: given the temporary file
@@ -130,6 +134,11 @@ pub struct ExportPlan {
     /// Check run on each finished file before any is published ([`NodeCheckFn`]); `None`: no
     /// check, and `CacheSize` is the writer's `used-mem` estimate.
     pub check: Option<NodeCheckFn>,
+    /// A flag set from outside (e.g. by a SIGINT / SIGTERM handler) to stop the export: the
+    /// node writers stop at their next check, what was written is removed, nothing more is
+    /// published, and the export fails with [`ExportError::Cancelled`]. Set after the node
+    /// files are published, it no longer stops the export (the manifest follows at once).
+    pub interrupt: Option<Arc<AtomicBool>>,
 }
 
 impl fmt::Debug for ExportPlan {
@@ -145,6 +154,7 @@ impl fmt::Debug for ExportPlan {
             .field("now", &self.now)
             .field("compression", &self.compression)
             .field("check", &self.check.as_ref().map(|_| "<fn>"))
+            .field("interrupt", &self.interrupt)
             .finish()
     }
 }
@@ -180,6 +190,7 @@ impl ExportPlan {
             now: unix_now(),
             compression: true,
             check: None,
+            interrupt: None,
         }
     }
 
@@ -338,8 +349,9 @@ pub enum ExportError {
         /// What the check found.
         problem: String,
     },
-    /// Stopped because another node's file failed.
-    #[error("cancelled")]
+    /// Stopped because another node's file failed, or by the plan's interrupt flag; what
+    /// was written is removed.
+    #[error("cancelled: nothing was published")]
     Cancelled,
 }
 
@@ -478,7 +490,7 @@ pub fn export_jsonl_file(path: &Path, plan: &ExportPlan) -> Result<ExportResult,
         File::open(path).map_err(|e| ExportError::Source(format!("{}: {e}", path.display())))?;
     let (ks, warnings) = read_jsonl_keyspace_noting(io::BufReader::with_capacity(1 << 20, file))
         .map_err(|e| ExportError::Source(format!("{}: {e}", path.display())))?;
-    let mut res = export_keyspace(&ks, plan).map_err(|e| name_jsonl_lines(path, e))?;
+    let mut res = export_keyspace(&ks, plan).map_err(|e| name_jsonl_lines(path, plan.db, e))?;
     res.warnings.extend(
         warnings
             .into_iter()
@@ -488,28 +500,37 @@ pub fn export_jsonl_file(path: &Path, plan: &ExportPlan) -> Result<ExportResult,
 }
 
 /// A writer error about a key of a JSONL source, restated with the input line(s) holding the
-/// key (both lines of a repeated key): found again by reading the file once more, on the error
+/// key (both lines of a repeated key) and the database the key has there (`--db N` writes
+/// database N as the node file's 0): found again by reading the file once more, on the error
 /// path only.
-fn name_jsonl_lines(path: &Path, e: ExportError) -> ExportError {
-    let ExportError::Write { error, .. } = &e else {
+fn name_jsonl_lines(path: &Path, selection: DbSelection, e: ExportError) -> ExportError {
+    let ExportError::Write { mut error, file } = e else {
         return e;
     };
-    let (db, key) = match error {
-        WriteError::DuplicateKey { db, key } => (Some(*db), key),
+    // The source's database of a key the writer put in node database `db`.
+    let source_db = |db: u32| match selection {
+        DbSelection::Db(n) => n,
+        DbSelection::Db0 | DbSelection::All => db,
+    };
+    let (db, key) = match &mut error {
+        WriteError::DuplicateKey { db, key } => {
+            *db = source_db(*db);
+            (Some(*db), &*key)
+        }
         WriteError::Unsupported { key, .. }
         | WriteError::InvalidValue { key, .. }
-        | WriteError::CountMismatch { key, .. } => (None, key),
-        _ => return e,
+        | WriteError::CountMismatch { key, .. } => {
+            key.db = key.db.map(source_db);
+            (key.db, &*key)
+        }
+        _ => return ExportError::Write { error, file },
     };
-    let Some(k) = key.0.as_deref() else {
-        return e;
-    };
-    let lines = match File::open(path) {
-        Ok(f) => model_source::jsonl_key_lines(io::BufReader::new(f), db, k),
-        Err(_) => Vec::new(),
+    let lines = match (key.key.as_deref(), File::open(path)) {
+        (Some(k), Ok(f)) => model_source::jsonl_key_lines(io::BufReader::new(f), db, k),
+        _ => Vec::new(),
     };
     if lines.is_empty() {
-        return e;
+        return ExportError::Write { error, file };
     }
     let which = match lines.as_slice() {
         [one] => format!("line {one}"),
@@ -593,6 +614,8 @@ struct NodeDone {
     stats: NodeStats,
     cache_size_bytes: u64,
     already_expired: u64,
+    /// The node check's warnings ([`NodeCheck::warnings`]).
+    check_warnings: Vec<String>,
 }
 
 /// Writes every node file to a temporary, then publishes them and the manifest.
@@ -612,13 +635,19 @@ where
         .collect();
     let out = commit::OutDir::open(&plan.out_dir)?;
     commit::remove_stale_temps(out.path(), &finals);
-    let cancel = AtomicBool::new(false);
+    // The plan's interrupt flag, if any, is the writers' cancel flag (a node's failure also
+    // sets it: the other writers stop).
+    let cancel = plan
+        .interrupt
+        .clone()
+        .unwrap_or_else(|| Arc::new(AtomicBool::new(false)));
+    let cancel = &*cancel;
     let groups = &plan.topology.groups;
     let results: Vec<Result<NodeDone, ExportError>> = pool.install(|| {
         (0..groups.len())
             .into_par_iter()
             .map(|i| {
-                let r = write_one(plan, &out, i, &write, &cancel);
+                let r = write_one(plan, &out, i, &write, cancel);
                 if r.is_err() {
                     cancel.store(true, Ordering::Relaxed);
                 }
@@ -640,7 +669,8 @@ where
     if let Some(e) = first_error {
         return Err(e); // dropping `done` removes the temporaries
     }
-    if done.len() != groups.len() {
+    // Interrupted after the last write (during a check, say): nothing is published.
+    if done.len() != groups.len() || cancel.load(Ordering::Relaxed) {
         return Err(ExportError::Cancelled);
     }
     publish_all(plan, out, done)
@@ -665,7 +695,7 @@ where
     let (file, sha256) = hashing.finish();
     let file = file.finish().map_err(|e| ExportError::io(temp.path(), e))?;
     drop(file);
-    let (cache_size_bytes, already_expired) = match &plan.check {
+    let (cache_size_bytes, already_expired, check_warnings) = match &plan.check {
         Some(check) => {
             let slots = plan
                 .topology
@@ -687,9 +717,13 @@ where
                     problem,
                 });
             }
-            (verdict.cache_size_bytes, verdict.already_expired)
+            (
+                verdict.cache_size_bytes,
+                verdict.already_expired,
+                verdict.warnings,
+            )
         }
-        None => (stats.used_mem, 0),
+        None => (stats.used_mem, 0, Vec::new()),
     };
     Ok(NodeDone {
         temp,
@@ -698,6 +732,7 @@ where
         stats,
         cache_size_bytes,
         already_expired,
+        check_warnings,
     })
 }
 
@@ -713,9 +748,11 @@ fn publish_all(
     let ctime = rfc3339_utc(plan.now);
     let mut nodes = Vec::with_capacity(done.len());
     let mut snapshots = Vec::with_capacity(done.len());
+    let mut warnings = Vec::new();
     for (node, group) in done.into_iter().zip(&plan.topology.groups) {
         let final_path = plan.node_file(&group.id);
         let file = node_file_name(&plan.name, &group.id);
+        warnings.extend(node.check_warnings.iter().map(|w| format!("{file}: {w}")));
         published.publish(node.temp, &dir.join(&file), plan)?;
         let s = &node.summary;
         snapshots.push(NodeSnapshot {
@@ -783,6 +820,6 @@ fn publish_all(
         manifest,
         manifest_path,
         nodes,
-        warnings: Vec::new(),
+        warnings,
     })
 }

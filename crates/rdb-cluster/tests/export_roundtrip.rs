@@ -644,10 +644,19 @@ fn check_hook_and_manifest_fields() {
             cache_size_bytes: std::fs::metadata(path).unwrap().len() * 3,
             already_expired: 7,
             problem: None,
+            warnings: vec![format!("noticed in group {}", group.id)],
         }
     }));
     let res = export_keyspace(&ks, &p).unwrap();
     check_export(&res, &topology);
+    // The check's warnings are the result's, each with its file's name.
+    assert_eq!(
+        res.warnings,
+        vec![
+            "hook-0001.rdb: noticed in group 0001".to_string(),
+            "hook-0002.rdb: noticed in group 0002".to_string()
+        ]
+    );
     let m = &res.manifest;
     assert_eq!(
         (m.engine.as_str(), m.engine_version.as_str()),
@@ -683,6 +692,7 @@ fn check_hook_and_manifest_fields() {
         problem: slots
             .contains(16383)
             .then(|| "lzf: byte 99, db 0, key \"k\": broken".to_string()),
+        warnings: Vec::new(),
     }));
     let err = export_keyspace(&ks, &p).unwrap_err();
     assert!(matches!(err, ExportError::Rejected { .. }), "{err:?}");
@@ -920,6 +930,7 @@ fn plan_acting_before_publication(
             cache_size_bytes: len,
             already_expired: 0,
             problem: None,
+            warnings: Vec::new(),
         }
     }));
     p

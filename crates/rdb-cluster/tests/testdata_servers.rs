@@ -127,3 +127,70 @@ fn testdata_converted_to_valkey81_loads_in_valkey_8_1() {
     let (kind, target) = LINES[2];
     run(kind, target);
 }
+
+/// The streams of `ks` only (every db), the rest dropped.
+fn streams_only(mut ks: Keyspace) -> Keyspace {
+    for d in ks.dbs.values_mut() {
+        d.entries.retain(|e| matches!(e.value, Value::Stream(_)));
+    }
+    ks.dbs.retain(|_, d| !d.entries.is_empty());
+    ks
+}
+
+/// A stream read from a type-15 record (RDB ≤ 9) has no first ID, entries-added count or
+/// group entries-read: written from the model (the JSONL path of `rdbkit export`) as type 19,
+/// the server must hold what it makes of the original record itself — the server is the
+/// judge: Redis 7.0 loads the original dump, then the model's file, and reports the same
+/// streams (entries-read estimated as `streamEstimateDistanceFromFirstEverEntry` does, the
+/// first ID of an empty stream the largest ID).
+#[test]
+fn type_15_streams_written_from_the_model_load_as_the_originals_do() {
+    let kind = ServerKind::Debian;
+    if !kind.require_or_skip() {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut streams = 0;
+    for file in server_dumps() {
+        let bytes = std::fs::read(&file).expect("read dump");
+        let version: u32 = std::str::from_utf8(&bytes[5..9])
+            .unwrap_or("0")
+            .parse()
+            .unwrap_or(0);
+        if !bytes.starts_with(b"REDIS") || !(5..=9).contains(&version) {
+            continue;
+        }
+        let what = label(&file);
+        let ks = rdb_reader::read_keyspace(&bytes).unwrap_or_else(|e| panic!("{what}: {e}"));
+        let has_streams = ks
+            .dbs
+            .values()
+            .flat_map(|d| &d.entries)
+            .any(|e| matches!(e.value, Value::Stream(_)));
+        if !has_streams {
+            continue;
+        }
+        let out = tmp.path().join(format!("model-{streams}.rdb"));
+        let f = std::fs::File::create(&out).expect("create");
+        rdb_writer::write_keyspace(
+            &ks,
+            std::io::BufWriter::new(f),
+            &rdb_writer::WriterBuilder::new(Target::Redis70).ctime(NOW),
+        )
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+        let read_back = |path: &Path| {
+            let mut srv = RedisServer::start(kind, &ServerOptions::with_rdb(path))
+                .unwrap_or_else(|e| panic!("{what}: {} refused: {e}", path.display()));
+            streams_only(
+                srv.read_keyspace()
+                    .unwrap_or_else(|e| panic!("{what}: {e}")),
+            )
+        };
+        let original = read_back(&file);
+        let model = read_back(&out);
+        let diffs = diff_keyspaces(&original, &model);
+        assert!(diffs.is_empty(), "{what}:\n{}", diffs.join("\n"));
+        streams += original.key_count();
+    }
+    assert!(streams >= 10, "{streams} streams compared");
+}

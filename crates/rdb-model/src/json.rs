@@ -636,13 +636,18 @@ fn group_at(v: &Json, path: &str) -> Result<ConsumerGroup, JsonError> {
                 None => time.is_none() && count.is_none(),
             };
             if !consistent {
-                return Err(JsonError::new(
-                    pp,
+                let what = if by_id.contains_key(&id) {
                     format!(
                         "delivery time/count of {id} disagree with the group PEL \
                          (which is authoritative; use null or the group's values)"
-                    ),
-                ));
+                    )
+                } else {
+                    format!(
+                        "{id} is not in the group PEL (a consumer's pending entry must be the \
+                         group's too)"
+                    )
+                };
+                return Err(JsonError::new(pp, what));
             }
             cpel.push(id);
         }

@@ -231,7 +231,9 @@ pub struct Stream {
     pub length: u64,
     /// The last ID ever generated.
     pub last_id: StreamId,
-    /// First live entry ID as recorded (RDB types 19/21); `None` for type 15.
+    /// First live entry ID as recorded (RDB types 19/21); `None` for type 15 (the writer then
+    /// writes the first entry's ID, or the largest ID when there is none, as a server loading
+    /// a type-15 record sets it).
     pub first_id: Option<StreamId>,
     /// Max deleted entry ID (types 19/21).
     pub max_deleted_id: Option<StreamId>,
@@ -258,6 +260,8 @@ pub struct ConsumerGroup {
     /// Last delivered ID.
     pub last_delivered_id: StreamId,
     /// Entries read (types 19/21); `None` when unknown (stored −1) or not stored (type 15).
+    /// The writer writes `None` as −1, except in a stream without `entries_added` (one read
+    /// from a type-15 record), where it writes what a server loading that record estimates.
     pub entries_read: Option<i64>,
     /// Global pending entries list, in ID order.
     pub pel: Vec<PendingEntry>,

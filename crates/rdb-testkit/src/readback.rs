@@ -120,19 +120,29 @@ pub fn expected(ks: &Keyspace, target: Target) -> Keyspace {
 /// fills it.
 pub fn stream_as_written(s: &mut Stream, stream_type: u8) {
     s.length = s.entries.len() as u64;
+    // Without an entries-added count (a stream read from a type-15 record), the writer fills
+    // the metadata as a server loading that record does (see `stream_as_loaded`).
+    let as_loaded_from_15 = s.entries_added.is_none();
     if stream_type == 15 {
         s.first_id = None;
         s.max_deleted_id = None;
         s.entries_added = None;
     } else {
-        let first = s.entries.first().map(|e| e.id).unwrap_or_default();
+        let first = s
+            .entries
+            .first()
+            .map(|e| e.id)
+            .unwrap_or(StreamId::new(u64::MAX, u64::MAX));
         s.first_id = Some(s.first_id.unwrap_or(first));
         s.max_deleted_id = Some(s.max_deleted_id.unwrap_or_default());
         s.entries_added = Some(s.entries_added.unwrap_or(s.length));
     }
+    let snapshot = s.clone();
     for g in &mut s.groups {
         g.entries_read = if stream_type == 15 {
             None
+        } else if as_loaded_from_15 && g.entries_read.is_none() {
+            estimate_entries_read(&snapshot, g.last_delivered_id)
         } else {
             g.entries_read.filter(|&v| v >= 0)
         };

@@ -103,6 +103,13 @@ impl EngineLine {
         EngineLine::Valkey9_1,
     ];
 
+    /// Whether a cluster-mode node of this line holds databases other than 0 (Valkey 9.0
+    /// added multiple databases in cluster mode, rdb-format.md §10); older lines and Redis
+    /// hold db 0 only.
+    pub fn cluster_multi_db(self) -> bool {
+        matches!(self, EngineLine::Valkey9_0 | EngineLine::Valkey9_1)
+    }
+
     /// The name used on the command line and in JSON (`redis-7.2`, `valkey-9.0`).
     pub fn name(self) -> &'static str {
         use EngineLine as E;

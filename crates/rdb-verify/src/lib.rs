@@ -40,7 +40,7 @@
 //! | `empty-value` | W | V-F12 |
 //! | `aux-repl-id`, `aux-lua` | W | V-F13 |
 //! | `module-required`, `module-aux-order` | W | V-F14, V-T19 (well-formedness is the reader's) |
-//! | `function-shebang`, `function-duplicate` / `function-engine` | E / W | V-F15 |
+//! | `function-shebang`, `function-duplicate` / `function-engine` | E / W (E with a Redis `--engine`) | V-F15 |
 //! | `slot-outside-expected`, `cluster-nonzero-db` | E | V-F16, V-F6 (with `Options::expected_slots`) |
 //! | `slot-outside-node-group` | E | V-F16 for a file a manifest lists (with `Options::expected_slots_group`, or by `check_manifest`) |
 //! | `duplicate-member` | E | V-T1, V-T3, V-T8, V-T10, V-T11 |
@@ -85,8 +85,9 @@ use rdb_reader::{Event, MappedFile, Parser, SliceSource, Source, WindowSource};
 pub use cachesize::{Allocator, CacheModel, ClusterKeys, ObjectLayout, Thresholds};
 pub use engine::EngineLine;
 pub use multi::{
-    check_manifest, expand_paths, verify_many, verify_many_each, verify_many_with, FileFinding,
-    Inputs, ManifestCheck, ManifestInput, NodeGroupSlots, Summary,
+    check_manifest, check_matched, expand_paths, is_manifest_path, match_manifests, unlisted,
+    verify_many, verify_many_each, verify_many_with, FileFinding, Inputs, ManifestCheck,
+    ManifestInput, NodeGroupSlots, PlacedManifest, Summary,
 };
 pub use report::{
     ChecksumReport, DbReport, Finding, FindingKey, Report, Severity, SlotsReport, TypeCounts,

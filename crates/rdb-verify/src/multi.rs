@@ -82,8 +82,13 @@ pub struct Inputs {
     /// RDB files: files given directly, and every `*.rdb` of the directories given (sorted);
     /// each file once (see [`expand_paths`]).
     pub files: Vec<PathBuf>,
-    /// `*-manifest.json` files found in the directories given, each once.
+    /// Manifests: `*-manifest.json` files found in the directories given, and `*.json` files
+    /// given directly; each once.
     pub manifests: Vec<PathBuf>,
+    /// `*.rdb` entries of the directories given that are not regular files (FIFOs, sockets,
+    /// devices): reported as unreadable, never opened (a FIFO without a writer would block
+    /// the run).
+    pub not_regular: Vec<PathBuf>,
 }
 
 /// What identifies a file among the inputs: its canonical path (symbolic links, `.` and `..`
@@ -94,9 +99,11 @@ fn identity(p: &Path) -> PathBuf {
         .unwrap_or_else(|_| p.to_path_buf())
 }
 
-/// Expands files and directories as `rdb-verify PATH...` does: a file is taken as is; a
-/// directory contributes its `*.rdb` and `*-manifest.json` entries that are not directories
-/// (not recursively; links that lead nowhere included, so that they are reported).
+/// Expands files and directories as `rdb-verify PATH...` does: a file is taken as is (one
+/// whose name ends in `.json` as a manifest); a directory contributes its `*.rdb` and
+/// `*-manifest.json` entries that are not directories (not recursively; links that lead
+/// nowhere included, so that they are reported; entries that are not regular files go to
+/// [`Inputs::not_regular`]).
 ///
 /// A file reached more than once (named twice, named and also inside a directory given, a
 /// directory given twice, another spelling of the same path) is kept once, where it first
@@ -114,30 +121,51 @@ pub fn expand_paths(paths: &[PathBuf]) -> std::io::Result<Inputs> {
                 // Everything but a directory: a dangling or looping link, or a file that
                 // cannot be read, is listed and reported as not readable (exit 2), never
                 // skipped; names are compared as bytes, so a name that is not UTF-8 counts.
-                if path.is_dir() {
+                let meta = std::fs::metadata(&path);
+                if meta.as_ref().is_ok_and(std::fs::Metadata::is_dir) {
                     continue;
                 }
+                let regular = meta.as_ref().map_or(true, std::fs::Metadata::is_file);
                 let name = path.file_name().map_or(&b""[..], |n| n.as_encoded_bytes());
                 if name.ends_with(b".rdb") {
-                    rdb.push(path);
+                    rdb.push((path, regular));
                 } else if name.ends_with(b"-manifest.json") {
                     man.push(path);
                 }
             }
             rdb.sort();
             man.sort();
-            out.files
-                .extend(rdb.into_iter().filter(|f| seen_files.insert(identity(f))));
+            for (f, regular) in rdb {
+                if seen_files.insert(identity(&f)) {
+                    if regular {
+                        out.files.push(f);
+                    } else {
+                        out.not_regular.push(f);
+                    }
+                }
+            }
             out.manifests.extend(
                 man.into_iter()
                     .filter(|m| seen_manifests.insert(identity(m))),
             );
+        } else if is_manifest_path(p) {
+            if seen_manifests.insert(identity(p)) {
+                out.manifests.push(p.clone());
+            }
         } else if seen_files.insert(identity(p)) {
             // Opened (and reported) by the verifier itself.
             out.files.push(p.clone());
         }
     }
     Ok(out)
+}
+
+/// Whether a path given as `PATH` names a manifest rather than an RDB file: its name ends in
+/// `.json` (an RDB file is never JSON; `rdb-verify DIR/*` then checks the set against the
+/// manifest it lists rather than failing on it as a malformed RDB file).
+pub fn is_manifest_path(p: &Path) -> bool {
+    p.file_name()
+        .is_some_and(|n| n.as_encoded_bytes().ends_with(b".json"))
 }
 
 /// The totals row of `rdb-verify --json` (`summary`).
@@ -149,25 +177,31 @@ pub struct Summary {
     pub ok: u64,
     /// Files with error findings.
     pub failed: u64,
+    /// Error findings about the set rather than one verified file (a file the manifest lists
+    /// that was not verified, slot gaps or overlaps between node groups, ...: the document's
+    /// top-level `findings`). The run fails when this is not 0, even with every file ok.
+    pub set_errors: u64,
     /// Keys in all files.
     pub keys: u64,
     /// Keys with an expiry in all files.
     pub expires: u64,
     /// Sum of the files' CacheSize estimates.
     pub cache_size_bytes: u64,
-    /// With a manifest: the union of the node groups' slots; otherwise the slots holding keys
-    /// (db 0) in any file.
+    /// With manifests: the slots of the node groups whose file was verified; otherwise the
+    /// slots holding keys (db 0) in any file.
     pub slots_covered: String,
-    /// Slots of 0–16383 not covered (`""` when all are).
+    /// Slots of 0–16383 not covered (`""` when all are); with several manifests, the slots
+    /// any one of them leaves uncovered.
     pub slot_gaps: String,
-    /// With a manifest: slots assigned to more than one node group; otherwise slots holding keys
-    /// in more than one file.
+    /// With manifests: slots a manifest assigns to more than one node group; otherwise slots
+    /// holding keys in more than one file.
     pub slot_overlaps: String,
 }
 
 impl Summary {
-    /// Totals over `reports`; slot coverage from `manifest` when given (see the fields).
-    pub fn from_reports(reports: &[Report], manifest: Option<&ManifestCheck>) -> Self {
+    /// Totals over `reports`; slot coverage from the manifest checks when there are any (see
+    /// the fields). `set_errors` is left at 0 for the caller, who holds the set-wide findings.
+    pub fn from_reports(reports: &[Report], checks: &[ManifestCheck]) -> Self {
         let mut s = Summary {
             files: reports.len() as u64,
             ..Summary::default()
@@ -181,21 +215,29 @@ impl Summary {
             s.cache_size_bytes += r.cache_size_bytes;
         }
         s.failed = s.files - s.ok;
-        let (covered, overlaps) = match manifest {
-            Some(m) => (m.covered.clone(), m.overlaps.clone()),
-            None => {
-                let mut covered = SlotSet::new();
-                let mut overlaps = SlotSet::new();
-                for r in reports {
-                    let occ = occupied(r);
-                    overlaps = overlaps.union(&covered.intersection(&occ));
-                    covered = covered.union(&occ);
-                }
-                (covered, overlaps)
+        let (covered, gaps, overlaps) = if checks.is_empty() {
+            let mut covered = SlotSet::new();
+            let mut overlaps = SlotSet::new();
+            for r in reports {
+                let occ = occupied(r);
+                overlaps = overlaps.union(&covered.intersection(&occ));
+                covered = covered.union(&occ);
             }
+            let gaps = covered.complement();
+            (covered, gaps, overlaps)
+        } else {
+            let mut covered = SlotSet::new();
+            let mut gaps = SlotSet::new();
+            let mut overlaps = SlotSet::new();
+            for c in checks {
+                covered = covered.union(&c.verified);
+                gaps = gaps.union(&c.verified.complement());
+                overlaps = overlaps.union(&c.overlaps);
+            }
+            (covered, gaps, overlaps)
         };
         s.slots_covered = covered.to_string();
-        s.slot_gaps = covered.complement().to_string();
+        s.slot_gaps = gaps.to_string();
         s.slot_overlaps = overlaps.to_string();
         s
     }
@@ -280,6 +322,15 @@ pub struct ManifestNode {
     /// The file's CRC-64 trailer, 16 hex digits.
     #[serde(default)]
     pub crc64: Option<String>,
+    /// SHA-256 of the whole file, 64 hex digits.
+    #[serde(default)]
+    pub sha256: Option<String>,
+    /// The service's `CacheSize` (`"3 MB"`).
+    #[serde(default)]
+    pub cache_size: Option<String>,
+    /// rdbkit's `CacheSizeBytes` (the estimate in bytes, when the manifest has it).
+    #[serde(default)]
+    pub cache_size_bytes: Option<u64>,
 }
 
 /// `NodeGroupConfiguration`.
@@ -305,16 +356,18 @@ pub struct NodeGroupSlots {
 }
 
 impl ManifestNode {
+    /// `NodeGroupId`, else `NodeGroupConfiguration.NodeGroupId`.
+    pub fn group_id(&self) -> Option<String> {
+        self.node_group_id.clone().or_else(|| {
+            self.node_group_configuration
+                .as_ref()
+                .and_then(|c| c.node_group_id.clone())
+        })
+    }
+
     /// The node group's name in findings; `index` is the entry's place in `NodeSnapshots`.
     fn group_name(&self, index: usize) -> String {
-        self.node_group_id
-            .clone()
-            .or_else(|| {
-                self.node_group_configuration
-                    .as_ref()
-                    .and_then(|c| c.node_group_id.clone())
-            })
-            .unwrap_or_else(|| format!("#{}", index + 1))
+        self.group_id().unwrap_or_else(|| format!("#{}", index + 1))
     }
 
     /// The `Slots` text, if any.
@@ -373,9 +426,31 @@ impl ManifestInput {
         out
     }
 
-    /// Parses manifest JSON.
+    /// Parses manifest JSON: a `Snapshot` object (rdbkit's `NAME-manifest.json`, or one
+    /// snapshot of the service's output), or the `DescribeSnapshots` response around exactly
+    /// one (`{"Snapshots": [{...}]}`). A leading UTF-8 byte-order mark is ignored.
     pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
-        serde_json::from_str(text)
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let mut value: serde_json::Value = serde_json::from_str(text)?;
+        if let Some(obj) = value.as_object_mut() {
+            if !obj.contains_key("NodeSnapshots") {
+                if let Some(serde_json::Value::Array(snaps)) = obj.get_mut("Snapshots") {
+                    match snaps.len() {
+                        1 => {
+                            let one = snaps.pop().unwrap_or_default();
+                            return serde_json::from_value(one);
+                        }
+                        0 => {}
+                        n => {
+                            return Err(serde::de::Error::custom(format!(
+                                "\"Snapshots\" holds {n} snapshots: give a manifest of one"
+                            )))
+                        }
+                    }
+                }
+            }
+        }
+        serde_json::from_value(value)
     }
 
     /// The engine line its `Engine` and `EngineVersion` name (`EngineLine`'s parser: any
@@ -403,13 +478,16 @@ pub struct FileFinding {
     pub finding: Finding,
 }
 
-/// The result of [`check_manifest`].
+/// The result of [`check_manifest`] / [`check_matched`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct ManifestCheck {
     /// Findings, per file or set-wide.
     pub findings: Vec<FileFinding>,
     /// Union of the node groups' slots.
     pub covered: SlotSet,
+    /// Slots of the node groups whose file was verified (a group whose file is missing leaves
+    /// its slots out).
+    pub verified: SlotSet,
     /// Slots assigned to more than one node group.
     pub overlaps: SlotSet,
 }
@@ -433,54 +511,292 @@ impl ManifestCheck {
     }
 }
 
-/// Checks a set of reports against a manifest: each file's keys hash into its node group's
-/// `Slots` (`slot-outside-node-group`, with the count), db 0 only (`cluster-nonzero-db`, unless
-/// the manifest is [cluster-mode-disabled](ManifestInput::cluster_mode_disabled)), key /
-/// expire counts and RDB version equal the manifest's (`manifest-keys-mismatch`,
-/// `manifest-expires-mismatch`, `manifest-rdb-version-mismatch`), so do the file size and
-/// CRC-64 trailer (`manifest-size-mismatch`, `manifest-crc64-mismatch`) and `NumNodeGroups`
-/// the entries (`manifest-node-groups-mismatch`), the groups cover 0–16383
-/// (`manifest-slot-gap`) without overlap (`manifest-slot-overlap`), every listed file was
-/// verified (`manifest-file-missing`) and every verified file is listed
-/// (`manifest-file-unlisted`, warning). Files are matched by file name.
+/// A manifest read from a file: where it is decides where its node groups' files are.
+#[derive(Debug, Clone)]
+pub struct PlacedManifest {
+    /// The manifest file.
+    pub path: PathBuf,
+    /// Its content.
+    pub manifest: ManifestInput,
+    /// Named by the user (`--manifest FILE`, or a `*.json` PATH) rather than found in a
+    /// directory given: a node group whose file is not where the manifest says may then be
+    /// matched by file name (a manifest kept apart from its files).
+    pub named: bool,
+}
+
+impl PlacedManifest {
+    /// Reads and parses the manifest at `path`.
+    pub fn read(path: &Path, named: bool) -> std::io::Result<Self> {
+        Ok(PlacedManifest {
+            path: path.to_path_buf(),
+            manifest: ManifestInput::from_path(path)?,
+            named,
+        })
+    }
+
+    /// The file each `NodeSnapshots` entry names, in the manifest's directory: its `File`
+    /// (a relative one resolved against that directory), else the service's naming
+    /// `NAME-<NodeGroupId>.rdb` (rdb-format.md §10, `my-exported-backup-0001.rdb`) with NAME
+    /// the `SnapshotName`, else the manifest's own name less `-manifest.json`. `None` for an
+    /// entry with neither a `File` nor a node group id.
+    pub fn entry_paths(&self) -> Vec<Option<PathBuf>> {
+        let dir = self.path.parent().unwrap_or(Path::new(""));
+        let own_name = self
+            .path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix("-manifest.json"))
+            .map(str::to_string);
+        let name = self.manifest.snapshot_name.clone().or(own_name);
+        self.manifest
+            .node_snapshots
+            .iter()
+            .map(|node| match (&node.file, node.group_id(), &name) {
+                (Some(f), _, _) => Some(dir.join(f)),
+                (None, Some(g), Some(n)) => Some(dir.join(format!("{n}-{g}.rdb"))),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// For each manifest, for each of its `NodeSnapshots` entries, the index in `files` of the
+/// file it names ([`PlacedManifest::entry_paths`]): the file at that path (compared by
+/// canonical path, so a link or another spelling counts); for a
+/// [named](PlacedManifest::named) manifest, else the first file of that file name that no
+/// manifest names by path. `files` are the verified files in report order (`-`, standard
+/// input, matches nothing).
+pub fn match_manifests(manifests: &[PlacedManifest], files: &[PathBuf]) -> Vec<Vec<Option<usize>>> {
+    let ids: Vec<Option<PathBuf>> = files
+        .iter()
+        .map(|f| (f.as_os_str() != "-").then(|| identity(f)))
+        .collect();
+    let entry_paths: Vec<Vec<Option<PathBuf>>> =
+        manifests.iter().map(PlacedManifest::entry_paths).collect();
+    let mut by_path = vec![false; files.len()];
+    let mut out: Vec<Vec<Option<usize>>> = entry_paths
+        .iter()
+        .map(|paths| {
+            paths
+                .iter()
+                .map(|p| {
+                    let want = identity(p.as_deref()?);
+                    let i = ids.iter().position(|id| id.as_ref() == Some(&want))?;
+                    if let Some(b) = by_path.get_mut(i) {
+                        *b = true;
+                    }
+                    Some(i)
+                })
+                .collect()
+        })
+        .collect();
+    for ((m, paths), matched) in manifests.iter().zip(&entry_paths).zip(&mut out) {
+        if !m.named {
+            continue;
+        }
+        for (p, slot) in paths.iter().zip(matched.iter_mut()) {
+            let Some(name) = p.as_deref().and_then(Path::file_name) else {
+                continue;
+            };
+            if slot.is_none() {
+                *slot = files.iter().enumerate().position(|(i, f)| {
+                    !by_path.get(i).copied().unwrap_or(true)
+                        && f.as_os_str() != "-"
+                        && f.file_name() == Some(name)
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Checks a set of reports against a manifest, matching files by file name (a manifest
+/// with no location, e.g. built in memory): as [`check_matched`], plus a warning
+/// `manifest-file-unlisted` for each report no entry names. `rdb-verify` places manifests
+/// instead ([`match_manifests`]).
+pub fn check_manifest(manifest: &ManifestInput, reports: &[Report]) -> ManifestCheck {
+    let matched: Vec<Option<usize>> = manifest
+        .node_snapshots
+        .iter()
+        .map(|n| {
+            let file = n.file.as_deref()?;
+            reports.iter().position(|r| names_file(&r.path, file))
+        })
+        .collect();
+    let expected: Vec<Option<PathBuf>> = manifest
+        .node_snapshots
+        .iter()
+        .map(|n| n.file.as_deref().map(PathBuf::from))
+        .collect();
+    let mut check = check_matched(manifest, reports, &matched, &expected);
+    check
+        .findings
+        .extend(unlisted(reports, [matched.as_slice()]));
+    check
+}
+
+/// A warning `manifest-file-unlisted` for each report that no entry of `matchings` names.
+pub fn unlisted<'a>(
+    reports: &[Report],
+    matchings: impl IntoIterator<Item = &'a [Option<usize>]>,
+) -> Vec<FileFinding> {
+    let mut listed = vec![false; reports.len()];
+    for m in matchings {
+        for &i in m.iter().flatten() {
+            if let Some(l) = listed.get_mut(i) {
+                *l = true;
+            }
+        }
+    }
+    reports
+        .iter()
+        .zip(listed)
+        .filter(|(_, l)| !l)
+        .map(|(r, _)| FileFinding {
+            path: Some(r.path.clone()),
+            finding: Finding::new(
+                Severity::Warning,
+                "manifest-file-unlisted",
+                None,
+                "file is not listed in any manifest",
+            ),
+        })
+        .collect()
+}
+
+/// Bytes of one `MB` of the service's `CacheSize` (1 MB = 1,048,576 bytes).
+const MIB: u64 = 1 << 20;
+
+/// The manifest's CacheSize of a node in bytes: `CacheSizeBytes`, else `CacheSize` (`"3 MB"`,
+/// also `KB` / `GB`).
+fn manifest_cache_size(node: &ManifestNode) -> Option<u64> {
+    if let Some(b) = node.cache_size_bytes {
+        return Some(b);
+    }
+    let text = node.cache_size.as_deref()?.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (num, unit) = text.split_at(split);
+    let v: f64 = num.parse().ok()?;
+    let mult = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 1.0,
+        "KB" => 1024.0,
+        "MB" => MIB as f64,
+        "GB" => (MIB * 1024) as f64,
+        _ => return None,
+    };
+    let bytes = (v * mult).round();
+    (bytes.is_finite() && bytes >= 0.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
+}
+
+/// SHA-256 of the file at `path`, lower-case hex.
+fn file_sha256(path: &Path) -> std::io::Result<String> {
+    use sha2::Digest;
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(buf.get(..n).unwrap_or_default());
+    }
+    Ok(h.finalize()
+        .iter()
+        .fold(String::with_capacity(64), |mut s, b| {
+            use std::fmt::Write as _;
+            let _ = write!(s, "{b:02x}");
+            s
+        }))
+}
+
+/// Checks a set of reports against a manifest whose entries were matched to reports
+/// (`matched[i]`: the report of entry `i`; `expected[i]`: the file it names, for messages):
+/// each file's keys hash into its node group's `Slots` (`slot-outside-node-group`, with the
+/// count), db 0 only (`cluster-nonzero-db`, unless the manifest is
+/// [cluster-mode-disabled](ManifestInput::cluster_mode_disabled)), key / expire counts and
+/// RDB version equal the manifest's (`manifest-keys-mismatch`, `manifest-expires-mismatch`,
+/// `manifest-rdb-version-mismatch`), so do the file size, CRC-64 trailer and SHA-256
+/// (`manifest-size-mismatch`, `manifest-crc64-mismatch`, `manifest-sha256-mismatch`) and
+/// `NumNodeGroups` the entries (`manifest-node-groups-mismatch`); the CacheSize is near the
+/// estimate (`manifest-cache-size-mismatch`, a warning when one is more than 1.5 times the
+/// other and they differ by more than 1 MB); each group's `Slots` parse, its ranges disjoint
+/// (`manifest-slots-invalid`), its id unique (`manifest-node-group-duplicate`); the groups
+/// cover 0–16383 (`manifest-slot-gap`) without overlap (`manifest-slot-overlap`); every
+/// listed file was verified (`manifest-file-missing`) and no two groups name the same file
+/// (`manifest-file-shared`).
 ///
 /// A report verified with the node group's slots as [`Options::expected_slots`] and the group
-/// as [`Options::expected_slots_group`] (see [`ManifestInput::node_groups_for`]) already holds
-/// its `slot-outside-node-group` and `cluster-nonzero-db` findings, with the count in
-/// `slots.keys_outside_expected` and the first key's offset and name: they are not repeated.
-pub fn check_manifest(manifest: &ManifestInput, reports: &[Report]) -> ManifestCheck {
+/// as [`Options::expected_slots_group`] already holds its `slot-outside-node-group` and
+/// `cluster-nonzero-db` findings, with the count in `slots.keys_outside_expected` and the
+/// first key's offset and name: they are not repeated.
+pub fn check_matched(
+    manifest: &ManifestInput,
+    reports: &[Report],
+    matched: &[Option<usize>],
+    expected: &[Option<PathBuf>],
+) -> ManifestCheck {
     let mut findings = Vec::new();
     let mut covered = SlotSet::new();
+    let mut verified_slots = SlotSet::new();
     let mut overlaps = SlotSet::new();
-    let mut listed = vec![false; reports.len()];
     let err = |code: &'static str, msg: String| Finding::new(Severity::Error, code, None, msg);
+    let set_wide = |f: Finding| FileFinding {
+        path: None,
+        finding: f,
+    };
+    // The whole-file hashes the manifest asks for, computed on all cores at once.
+    let hashes: Vec<Option<std::io::Result<String>>> = manifest
+        .node_snapshots
+        .par_iter()
+        .zip(matched.par_iter())
+        .map(|(node, m)| {
+            let r = reports.get((*m)?)?;
+            node.sha256.as_ref()?;
+            let meta = std::fs::metadata(&r.path).ok()?;
+            meta.is_file().then(|| file_sha256(Path::new(&r.path)))
+        })
+        .collect();
+    let mut seen_groups: Vec<(String, usize)> = Vec::new();
+    let mut claimed: Vec<Option<String>> = vec![None; reports.len()];
 
     for (i, node) in manifest.node_snapshots.iter().enumerate() {
         let group = node.group_name(i);
+        if let Some(id) = node.group_id() {
+            if let Some((_, first)) = seen_groups.iter().find(|(g, _)| *g == id) {
+                findings.push(set_wide(err(
+                    "manifest-node-group-duplicate",
+                    format!(
+                        "NodeSnapshots entries {} and {} are both node group {id}",
+                        first + 1,
+                        i + 1
+                    ),
+                )));
+            } else {
+                seen_groups.push((id, i));
+            }
+        }
         let slots_text = node.slots_text();
-        let slots = match slots_text.map(SlotSet::parse) {
+        let slots = match slots_text.map(SlotSet::parse_disjoint) {
             Some(Ok(s)) => Some(s),
             Some(Err(e)) => {
-                findings.push(FileFinding {
-                    path: None,
-                    finding: err(
-                        "manifest-slots-invalid",
-                        format!(
-                            "node group {group}: Slots {:?}: {e}",
-                            slots_text.unwrap_or_default()
-                        ),
+                findings.push(set_wide(err(
+                    "manifest-slots-invalid",
+                    format!(
+                        "node group {group}: Slots {:?}: {e}",
+                        slots_text.unwrap_or_default()
                     ),
-                });
+                )));
                 None
             }
             None => {
-                findings.push(FileFinding {
-                    path: None,
-                    finding: err(
-                        "manifest-slots-invalid",
-                        format!("node group {group} has no NodeGroupConfiguration.Slots"),
-                    ),
-                });
+                findings.push(set_wide(err(
+                    "manifest-slots-invalid",
+                    format!("node group {group} has no NodeGroupConfiguration.Slots"),
+                )));
                 None
             }
         };
@@ -488,30 +804,55 @@ pub fn check_manifest(manifest: &ManifestInput, reports: &[Report]) -> ManifestC
             overlaps = overlaps.union(&covered.intersection(s));
             covered = covered.union(s);
         }
-        let Some(file) = node.file.as_deref() else {
-            continue;
-        };
-        let found = reports.iter().position(|r| names_file(&r.path, file));
-        let Some(ri) = found else {
-            findings.push(FileFinding {
-                path: Some(file.to_string()),
-                finding: err(
+        let want = expected.get(i).cloned().flatten();
+        let Some(ri) = matched.get(i).copied().flatten() else {
+            let finding = match &want {
+                Some(p) => err(
                     "manifest-file-missing",
-                    format!("node group {group}: file {file} was not verified"),
+                    format!("node group {group}: file {} was not verified", p.display()),
                 ),
+                None => err(
+                    "manifest-file-missing",
+                    format!(
+                        "node group {group}: the entry names no File, and neither a \
+                         SnapshotName nor a NodeGroupId to name it by"
+                    ),
+                ),
+            };
+            findings.push(FileFinding {
+                path: want.map(|p| p.display().to_string()),
+                finding,
             });
             continue;
         };
-        if let Some(l) = listed.get_mut(ri) {
-            *l = true;
-        }
         let Some(r) = reports.get(ri) else { continue };
+        if let Some(s) = &slots {
+            verified_slots = verified_slots.union(s);
+        }
         let mut push = |f: Finding| {
             findings.push(FileFinding {
                 path: Some(r.path.clone()),
                 finding: f,
             })
         };
+        if let Some(slot) = claimed.get_mut(ri) {
+            match slot {
+                Some(other) => {
+                    let named = want
+                        .as_deref()
+                        .map_or_else(String::new, |p| format!(" ({} is this file)", p.display()));
+                    push(err(
+                        "manifest-file-shared",
+                        format!(
+                            "node groups {other} and {group} both name this file{named}: each \
+                             node group needs its own"
+                        ),
+                    ));
+                    continue;
+                }
+                None => *slot = Some(group.clone()),
+            }
+        }
         // Checked by the verifier against these very slots: its findings are in the report.
         let verified = slots.is_some()
             && r.expected_slots == slots
@@ -531,7 +872,10 @@ pub fn check_manifest(manifest: &ManifestInput, reports: &[Report]) -> ManifestC
             .filter(|(db, _)| **db != 0)
             .map(|(_, d)| d.keys)
             .sum();
-        if other_dbs > 0 && !verified && !manifest.cluster_mode_disabled() {
+        let multi_db = manifest
+            .engine_line()
+            .is_some_and(crate::EngineLine::cluster_multi_db);
+        if other_dbs > 0 && !verified && !manifest.cluster_mode_disabled() && !multi_db {
             push(err(
                 "cluster-nonzero-db",
                 format!("{other_dbs} key(s) in databases other than 0; a cluster node group holds db 0 only"),
@@ -563,8 +907,8 @@ pub fn check_manifest(manifest: &ManifestInput, reports: &[Report]) -> ManifestC
                 ));
             }
         }
-        // The integrity fields an operator relies on: the size, and the CRC-64 trailer the
-        // verification checked against the data.
+        // The integrity fields an operator relies on: the size, the CRC-64 trailer the
+        // verification checked against the data, and the whole file's SHA-256.
         if let (Some(want), Ok(meta)) = (node.file_size_bytes, std::fs::metadata(&r.path)) {
             if meta.is_file() && meta.len() != want {
                 push(err(
@@ -585,53 +929,70 @@ pub fn check_manifest(manifest: &ManifestInput, reports: &[Report]) -> ManifestC
                 ));
             }
         }
+        if let (Some(want), Some(got)) = (node.sha256.as_deref(), hashes.get(i)) {
+            match got {
+                Some(Ok(h)) if h.eq_ignore_ascii_case(want.trim()) => {}
+                Some(Ok(h)) => push(err(
+                    "manifest-sha256-mismatch",
+                    format!("manifest says SHA-256 {want:?}, the file's is {h}"),
+                )),
+                Some(Err(e)) => push(err(
+                    "io",
+                    format!("reading {} for its SHA-256: {e}", r.path),
+                )),
+                None => {}
+            }
+        }
+        if let Some(want) = manifest_cache_size(node) {
+            let est = r.cache_size_bytes;
+            let (lo, hi) = (want.min(est), want.max(est));
+            if r.ok && hi - lo > MIB && hi as f64 > 1.5 * lo as f64 {
+                push(Finding::new(
+                    Severity::Warning,
+                    "manifest-cache-size-mismatch",
+                    None,
+                    format!(
+                        "manifest says CacheSize {} for node group {group}, the estimate for \
+                         this file is {} ({est} bytes)",
+                        node.cache_size
+                            .clone()
+                            .unwrap_or_else(|| format!("{want} bytes")),
+                        rdb_cluster::manifest::cache_size_text(est)
+                    ),
+                ));
+            }
+        }
     }
     if let Some(n) = &manifest.num_node_groups {
         let entries = manifest.node_snapshots.len();
-        if n.as_u64() != Some(entries as u64) {
-            findings.push(FileFinding {
-                path: None,
-                finding: err(
-                    "manifest-node-groups-mismatch",
-                    format!("NumNodeGroups is {n}, NodeSnapshots lists {entries}"),
-                ),
-            });
-        }
-    }
-    for (i, r) in reports.iter().enumerate() {
-        if !listed.get(i).copied().unwrap_or(false) {
-            findings.push(FileFinding {
-                path: Some(r.path.clone()),
-                finding: Finding::new(
-                    Severity::Warning,
-                    "manifest-file-unlisted",
-                    None,
-                    "file is not listed in the manifest",
-                ),
-            });
+        match n.as_u64() {
+            Some(v) if v == entries as u64 => {}
+            Some(_) => findings.push(set_wide(err(
+                "manifest-node-groups-mismatch",
+                format!("NumNodeGroups is {n}, NodeSnapshots lists {entries}"),
+            ))),
+            None => findings.push(set_wide(err(
+                "manifest-node-groups-mismatch",
+                format!("NumNodeGroups is {n}: not a whole number (NodeSnapshots lists {entries})"),
+            ))),
         }
     }
     if !covered.is_full() {
-        findings.push(FileFinding {
-            path: None,
-            finding: err(
-                "manifest-slot-gap",
-                format!("node groups do not cover slots {}", covered.complement()),
-            ),
-        });
+        findings.push(set_wide(err(
+            "manifest-slot-gap",
+            format!("node groups do not cover slots {}", covered.complement()),
+        )));
     }
     if !overlaps.is_empty() {
-        findings.push(FileFinding {
-            path: None,
-            finding: err(
-                "manifest-slot-overlap",
-                format!("slots {overlaps} belong to more than one node group"),
-            ),
-        });
+        findings.push(set_wide(err(
+            "manifest-slot-overlap",
+            format!("slots {overlaps} belong to more than one node group"),
+        )));
     }
     ManifestCheck {
         findings,
         covered,
+        verified: verified_slots,
         overlaps,
     }
 }

@@ -18,7 +18,7 @@ use rdb_reader::{ChecksumStatus, EofInfo, Event, KeyInfo, Limits, ReadError, Str
 
 use crate::cachesize::{CacheModel, ValueCost};
 use crate::dedup::{digest, find_keys, DigestSet, FoldHasher, KeyDigests, MemberSet, Rescan};
-use crate::engine::{Compat, EngineLine};
+use crate::engine::{Compat, EngineLine, Fork};
 use crate::report::{ChecksumReport, DbReport, Finding, Report, Severity, SlotsReport};
 
 /// Number of hash slots.
@@ -29,8 +29,8 @@ const DB_FLAT: usize = 64;
 /// What to check and how.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Report a checksum mismatch as an error (`--no-checksum` sets this to false: no CRC finding,
-    /// the verdict is still in the report). The reader itself always runs with
+    /// Report a checksum mismatch as an error (`--no-checksum` sets this to false: the
+    /// `crc-mismatch` finding is then a warning, the file passes). The reader itself always runs with
     /// `Limits::verify_checksum = false` so a mismatch never stops it before the trailer.
     pub check_checksum: bool,
     /// The slots this file's keys must hash into (`--slots`; V-F16). Also makes keys outside db 0
@@ -742,12 +742,20 @@ impl Verifier {
             Ok((engine, name)) => {
                 if !engine.eq_ignore_ascii_case(b"lua") {
                     let e = rdb_format::escape_bytes(engine, 32);
-                    self.file_finding(
-                        Severity::Warning,
-                        "function-engine",
-                        off,
-                        format!("function library engine {e} is not Lua; the server needs that engine to load it"),
-                    );
+                    // A Redis line has no other engine and no way to add one (Valkey 9 lets
+                    // a module register one): with `--engine` naming it, the load fails.
+                    let redis = self.opts.engine.filter(|l| l.fork() == Fork::Redis);
+                    let (severity, text) = match redis {
+                        Some(l) => (
+                            Severity::Error,
+                            format!("function library engine {e} is not Lua: {l} has no other engine and refuses the file"),
+                        ),
+                        None => (
+                            Severity::Warning,
+                            format!("function library engine {e} is not Lua; the server needs that engine to load it"),
+                        ),
+                    };
+                    self.file_finding(severity, "function-engine", off, text);
                 }
                 if !self.functions.insert(digest(name, 5)) {
                     let n = rdb_format::escape_bytes(name, 64);
@@ -814,18 +822,26 @@ impl Verifier {
         match info.status {
             ChecksumStatus::Ok => {}
             ChecksumStatus::Mismatch => {
-                if self.opts.check_checksum {
-                    self.file_finding(
-                        Severity::Error,
-                        "crc-mismatch",
-                        Some(trailer),
-                        format!(
-                            "RDB CRC error: stored checksum {:016x}, computed {:016x}",
-                            info.stored.unwrap_or(0),
-                            info.computed
-                        ),
-                    );
-                }
+                // Ignoring the checksum (`check_checksum` off) makes the mismatch a warning:
+                // the file passes, but the damage stays in sight.
+                let (severity, ignored) = if self.opts.check_checksum {
+                    (Severity::Error, "")
+                } else {
+                    (
+                        Severity::Warning,
+                        " (ignored: a server refuses to load this file)",
+                    )
+                };
+                self.file_finding(
+                    severity,
+                    "crc-mismatch",
+                    Some(trailer),
+                    format!(
+                        "RDB CRC error: stored checksum {:016x}, computed {:016x}{ignored}",
+                        info.stored.unwrap_or(0),
+                        info.computed
+                    ),
+                );
             }
             ChecksumStatus::Disabled => self.file_finding(
                 Severity::Warning,
@@ -1010,7 +1026,9 @@ impl Verifier {
                     }
                 }
             }
-        } else if self.opts.expected_slots.is_some() {
+        } else if self.opts.expected_slots.is_some()
+            && !self.opts.engine.is_some_and(EngineLine::cluster_multi_db)
+        {
             self.nonzero_db_keys += 1;
             if self.first_nonzero_db.is_none() {
                 self.first_nonzero_db = Some((k.offset, db, key.to_vec()));
@@ -1432,7 +1450,10 @@ impl Verifier {
         }
         if let Some(f) = m.first_id {
             let expect = s.first_live.unwrap_or_default();
-            if f != expect {
+            // A stream without live entries holds 0-0, or the largest ID when a server loaded
+            // it from a type-15 record (`streamGetEdgeID` finds no entry) and saved it again.
+            let empty_max = s.first_live.is_none() && f.ms == u64::MAX && f.seq == u64::MAX;
+            if f != expect && !empty_max {
                 out.push((
                     Severity::Warning,
                     "stream-first-id",

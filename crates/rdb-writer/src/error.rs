@@ -5,13 +5,19 @@ use std::io;
 
 use rdb_model::Bytes;
 
-/// A key, shown escaped in messages (`"user:\x00"`), or `-` when the error concerns no key.
+/// A key, shown escaped in messages (`"user:\x00"`), with the database it was written to
+/// when the writer knows it, or `-` when the error concerns no key.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyName(pub Option<Bytes>);
+pub struct KeyName {
+    /// The key's bytes (`None` for file-level records such as functions).
+    pub key: Option<Bytes>,
+    /// The database of the key (`None` when not known or not relevant).
+    pub db: Option<u32>,
+}
 
 impl fmt::Display for KeyName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.0 {
+        match &self.key {
             Some(k) => f.write_str(&rdb_format::escape_bytes(k, 64)),
             None => f.write_str("-"),
         }
@@ -19,21 +25,37 @@ impl fmt::Display for KeyName {
 }
 
 impl KeyName {
-    /// The name of `key`.
+    /// The name of `key`, database unknown.
     pub fn of(key: &[u8]) -> Self {
-        KeyName(Some(Bytes::copy_from_slice(key)))
+        KeyName {
+            key: Some(Bytes::copy_from_slice(key)),
+            db: None,
+        }
+    }
+
+    /// The name of `key` written to database `db`.
+    pub fn in_db(db: u32, key: &[u8]) -> Self {
+        KeyName {
+            key: Some(Bytes::copy_from_slice(key)),
+            db: Some(db),
+        }
     }
 
     /// No key (file-level records such as functions).
     pub fn none() -> Self {
-        KeyName(None)
+        KeyName {
+            key: None,
+            db: None,
+        }
     }
 
-    /// `key NAME: ` in front of a message about a key; nothing when there is no key.
+    /// `db N, key NAME: ` (or `key NAME: `) in front of a message about a key; nothing when
+    /// there is no key.
     pub fn prefix(&self) -> String {
-        match &self.0 {
-            Some(_) => format!("key {self}: "),
-            None => String::new(),
+        match (&self.key, self.db) {
+            (Some(_), Some(db)) => format!("db {db}, key {self}: "),
+            (Some(_), None) => format!("key {self}: "),
+            (None, _) => String::new(),
         }
     }
 }

@@ -138,7 +138,7 @@ pub fn write_keyspace<W: Write + Send>(
     if b.target().supports_functions() {
         let mut names = std::collections::HashSet::new();
         for f in &ks.functions {
-            let name = check_function(f)?;
+            let name = check_function(f, b.target())?;
             if !names.insert(name) {
                 return Err(duplicate_function(name));
             }

@@ -216,6 +216,52 @@ fn write_node(enc: &mut Encoder, out: &mut Vec<u8>, entries: &[StreamEntry]) {
     enc.flush_listpack(out);
 }
 
+/// The stream counters [`estimate_entries_read`] reads.
+#[derive(Debug, Clone, Copy)]
+struct StreamMeta {
+    length: u64,
+    last_id: StreamId,
+    first_id: StreamId,
+    max_deleted: StreamId,
+    entries_added: u64,
+}
+
+/// A consumer group's entries-read counter for last delivered ID `id`, as the servers
+/// estimate it when they load a record without one (`streamEstimateDistanceFromFirstEverEntry`:
+/// exact at the last ID and at or before the first entry of a stream without deletions
+/// ahead of it, else unknown, −1).
+fn estimate_entries_read(id: StreamId, m: StreamMeta) -> i64 {
+    let zero = StreamId::default();
+    let added = i64::try_from(m.entries_added).unwrap_or(-1);
+    if m.entries_added == 0 {
+        return 0;
+    }
+    if m.length == 0 && id <= m.last_id {
+        return added;
+    }
+    if id != zero && id < m.max_deleted {
+        return -1;
+    }
+    if id == m.last_id {
+        return added;
+    }
+    if id > m.last_id {
+        return -1;
+    }
+    if m.max_deleted == zero || m.max_deleted < m.first_id {
+        let before = m.entries_added.checked_sub(m.length);
+        if id < m.first_id {
+            return before.and_then(|b| i64::try_from(b).ok()).unwrap_or(-1);
+        }
+        if id == m.first_id {
+            return before
+                .and_then(|b| i64::try_from(b.checked_add(1)?).ok())
+                .unwrap_or(-1);
+        }
+    }
+    -1
+}
+
 fn put_id(id: StreamId, out: &mut Vec<u8>) {
     encode_length(id.ms, out);
     encode_length(id.seq, out);
@@ -248,21 +294,47 @@ pub(crate) fn write_meta<W: Write>(
     let out = &mut sink.buf;
     encode_length(length, out);
     put_id(s.last_id, out);
+    // Metadata a type-15 record does not hold (`None`) are written as a server loading such a
+    // record sets them: the first live entry's ID (the largest ID when there is none), no
+    // deleted entry, as many entries added as there are, and each group's entries-read
+    // estimated from its last delivered ID.
+    let first = s.first_id.unwrap_or_else(|| {
+        s.entries.first().map_or(
+            StreamId {
+                ms: u64::MAX,
+                seq: u64::MAX,
+            },
+            |e| e.id,
+        )
+    });
+    let max_deleted = s.max_deleted_id.unwrap_or_default();
+    let entries_added = s.entries_added.unwrap_or(length);
     if version >= 2 {
-        let first = s
-            .first_id
-            .unwrap_or_else(|| s.entries.first().map(|e| e.id).unwrap_or_default());
         put_id(first, out);
-        put_id(s.max_deleted_id.unwrap_or_default(), out);
-        encode_length(s.entries_added.unwrap_or(length), out);
+        put_id(max_deleted, out);
+        encode_length(entries_added, out);
     }
     encode_length(s.groups.len() as u64, out);
     for g in &s.groups {
         enc.string(&g.name, &mut sink.buf);
         put_id(g.last_delivered_id, &mut sink.buf);
         if version >= 2 {
+            let read = match (g.entries_read, s.entries_added) {
+                (Some(r), _) => r,
+                (None, None) => estimate_entries_read(
+                    g.last_delivered_id,
+                    StreamMeta {
+                        length,
+                        last_id: s.last_id,
+                        first_id: first,
+                        max_deleted,
+                        entries_added,
+                    },
+                ),
+                (None, Some(_)) => -1,
+            };
             // −1 ("unknown") is stored through the length encoding as u64::MAX.
-            encode_length(g.entries_read.unwrap_or(-1) as u64, &mut sink.buf);
+            encode_length(read as u64, &mut sink.buf);
         }
         encode_length(g.pel.len() as u64, &mut sink.buf);
         for p in &g.pel {

@@ -134,7 +134,7 @@ impl<'w, W: Write> Core<'w, W> {
         declared: u64,
     ) -> WriteResult<Self> {
         w.check_open()?;
-        RdbWriter::<W>::check_meta(key, meta)?;
+        w.check_meta(key, meta)?;
         let cfg = w.opts.encoding;
         let target = w.opts.target;
         let small = |limit: usize| usize::try_from(declared).is_ok_and(|d| d <= limit);
@@ -237,7 +237,7 @@ impl<'w, W: Write> Core<'w, W> {
                     _ => "member",
                 };
                 let e = WriteError::InvalidValue {
-                    key: KeyName::of(&self.key),
+                    key: KeyName::in_db(self.w.db, &self.key),
                     what: format!("{what} {} appears twice", rdb_format::escape_bytes(m, 64)),
                 };
                 return Err(self.fail(e));
@@ -266,7 +266,7 @@ impl<'w, W: Write> Core<'w, W> {
         }
         if self.pushed >= self.declared {
             let e = WriteError::CountMismatch {
-                key: KeyName::of(&self.key),
+                key: KeyName::in_db(self.w.db, &self.key),
                 declared: self.declared,
                 actual: self.pushed + 1,
             };
@@ -275,7 +275,7 @@ impl<'w, W: Write> Core<'w, W> {
         if let Item::Scored(m, s) = item {
             if s.is_nan() {
                 let e = WriteError::InvalidValue {
-                    key: KeyName::of(&self.key),
+                    key: KeyName::in_db(self.w.db, &self.key),
                     what: format!("member {} has a NaN score", rdb_format::escape_bytes(m, 64)),
                 };
                 return Err(self.fail(e));
@@ -310,7 +310,7 @@ impl<'w, W: Write> Core<'w, W> {
         self.done = true;
         if self.pushed != self.declared {
             let e = WriteError::CountMismatch {
-                key: KeyName::of(&self.key),
+                key: KeyName::in_db(self.w.db, &self.key),
                 declared: self.declared,
                 actual: self.pushed,
             };

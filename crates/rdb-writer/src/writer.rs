@@ -144,15 +144,25 @@ enum Plan<'v> {
     Module(&'v rdb_model::ModuleValue),
 }
 
-/// A function library's name, or the error for code a server would refuse to load (its
-/// shebang line, [`rdb_format::function::check_shebang`]).
-pub(crate) fn check_function(code: &[u8]) -> WriteResult<&[u8]> {
-    rdb_format::function::check_shebang(code)
-        .map(|(_, name)| name)
-        .map_err(|what| WriteError::InvalidValue {
-            key: KeyName::none(),
-            what: format!("{what} (a server refuses the file: \"Failed loading library\")"),
-        })
+/// A function library's name, or the error for code a server of `target` would refuse to
+/// load: its shebang line ([`rdb_format::function::check_shebang`]), or an engine other than
+/// Lua for a Redis line (Redis has no other function engine and no way to add one: "Engine
+/// '…' not found"; Valkey 9 lets a module register one, so Valkey lines take any name).
+pub(crate) fn check_function(code: &[u8], target: Target) -> WriteResult<&[u8]> {
+    let refused = |what: String| WriteError::InvalidValue {
+        key: KeyName::none(),
+        what: format!("{what} (a server refuses the file: \"Failed loading library\")"),
+    };
+    let (engine, name) = rdb_format::function::check_shebang(code).map_err(refused)?;
+    if !target.is_valkey() && !engine.eq_ignore_ascii_case(b"lua") {
+        return Err(refused(format!(
+            "function library {} is for engine {}, which {} does not have",
+            rdb_format::escape_bytes(name, 64),
+            rdb_format::escape_bytes(engine, 32),
+            target.name()
+        )));
+    }
+    Ok(name)
 }
 
 /// Checks that `raw` is exactly one module opcode stream (ending with its EOF opcode), as a
@@ -233,10 +243,12 @@ impl<W: Write> RdbWriter<W> {
     }
 
     /// Refuses key metadata no server loads: an IDLE of 2^64 − 1 (see [`Self::check_len_field`]).
-    pub(crate) fn check_meta(key: &[u8], meta: KeyMeta) -> WriteResult<()> {
+    pub(crate) fn check_meta(&self, key: &[u8], meta: KeyMeta) -> WriteResult<()> {
         match meta.lru_idle_s {
             // (The key is copied into the error only when there is one.)
-            Some(u64::MAX) => Self::check_len_field(KeyName::of(key), "LRU idle time", u64::MAX),
+            Some(u64::MAX) => {
+                Self::check_len_field(KeyName::in_db(self.db, key), "LRU idle time", u64::MAX)
+            }
             _ => Ok(()),
         }
     }
@@ -368,7 +380,7 @@ impl<W: Write> RdbWriter<W> {
                 what: "function libraries (FUNCTION2 needs RDB 10)".into(),
             });
         }
-        let name = check_function(code)?;
+        let name = check_function(code, self.opts.target)?;
         if !self.function_names.insert(name.to_vec()) {
             return Err(duplicate_function(name));
         }
@@ -452,9 +464,10 @@ impl<W: Write> RdbWriter<W> {
     /// value in the encoding the target's server would choose. See [`RdbWriter::write_entry`].
     pub fn write_value(&mut self, key: &[u8], meta: KeyMeta, value: &Value) -> WriteResult<bool> {
         self.check_open()?;
-        Self::check_meta(key, meta)?;
+        self.check_meta(key, meta)?;
+        let db = self.db;
         let invalid = |what: String| WriteError::InvalidValue {
-            key: KeyName::of(key),
+            key: KeyName::in_db(db, key),
             what,
         };
         let mut dropped = 0;
@@ -472,7 +485,7 @@ impl<W: Write> RdbWriter<W> {
                     hash::plan(f, &self.enc, self.opts.drop_unsupported).map_err(|e| match e {
                         hash::PlanError::Invalid(what) => invalid(what),
                         hash::PlanError::Unsupported(what) => WriteError::Unsupported {
-                            key: KeyName::of(key),
+                            key: KeyName::in_db(db, key),
                             target: self.opts.target.name(),
                             what,
                         },
@@ -529,10 +542,11 @@ impl<W: Write> RdbWriter<W> {
         raw: &[u8],
     ) -> WriteResult<()> {
         self.check_open()?;
-        Self::check_meta(key, meta)?;
+        self.check_meta(key, meta)?;
+        let db = self.db;
         if !self.opts.target.may_emit_type(self.enc.header, rdb_type) {
             return Err(WriteError::Unsupported {
-                key: KeyName::of(key),
+                key: KeyName::in_db(db, key),
                 target: self.opts.target.name(),
                 what: format!(
                     "values of type {rdb_type} in a {} file",
@@ -565,17 +579,18 @@ impl<W: Write> RdbWriter<W> {
         stream: &Stream,
     ) -> WriteResult<()> {
         self.check_open()?;
-        Self::check_meta(key, meta)?;
+        self.check_meta(key, meta)?;
+        let db = self.db;
         let ty = self.opts.target.stream_type();
         if !self.opts.target.may_emit_type(self.enc.header, ty) {
             return Err(WriteError::Unsupported {
-                key: KeyName::of(key),
+                key: KeyName::in_db(db, key),
                 target: self.opts.target.name(),
                 what: format!("streams in a {} file", header_text(self.enc.header)),
             });
         }
         stream::validate_groups(stream).map_err(|what| WriteError::InvalidValue {
-            key: KeyName::of(key),
+            key: KeyName::in_db(db, key),
             what,
         })?;
         self.put_key_header(key, meta, ty);

@@ -575,7 +575,7 @@ fn invalid_values_are_refused_before_writing() {
     for (key, v) in cases {
         match w.write_entry(&Entry::new(key, v)) {
             Err(WriteError::InvalidValue { key: k, what }) => {
-                assert_eq!(k.0.as_deref(), Some(key.as_bytes()), "{what}");
+                assert_eq!(k.key.as_deref(), Some(key.as_bytes()), "{what}");
             }
             other => panic!("{key}: {other:?}"),
         }
@@ -857,7 +857,7 @@ fn streamed_collections_refuse_repeated_members() {
     }
     let err = s.push(b"m17").unwrap_err();
     assert!(
-        err.to_string().contains("member \"m17\" appears twice"),
+        err.to_string() == "db 0, key \"s\": member \"m17\" appears twice",
         "{err}"
     );
     drop(s);
@@ -1018,10 +1018,12 @@ fn duplicate_keys_are_refused_before_writing() {
 #[test]
 fn invalid_function_libraries_are_refused() {
     let builder = WriterBuilder::new(Target::Redis70).ctime(CTIME);
-    let bad: [&[&str]; 4] = [
+    let bad: [&[&str]; 5] = [
         &["return 1"],
         &["#!lua\nreturn 1"],
         &["#!lua name=a-b\nreturn 1"],
+        // Redis has no engine but Lua ("Engine 'python' not found").
+        &["#!python name=p\nreturn 1"],
         &[
             "#!lua name=f\nreturn 1",
             "#!lua name=g\n",
@@ -1055,7 +1057,12 @@ fn invalid_function_libraries_are_refused() {
         w.write_function(b"no shebang"),
         Err(WriteError::InvalidValue { .. })
     ));
-    w.write_function(b"#!lua name=g\nreturn 3").unwrap();
+    w.write_function(b"#!LUA name=g\nreturn 3").unwrap();
+    let err = w.write_function(b"#!js name=h\nreturn 4").unwrap_err();
+    assert!(err.to_string().contains("engine \"js\""), "{err}");
+    // A Valkey line takes any engine name (Valkey 9 lets a module register an engine).
+    let mut v = open(Target::Valkey90);
+    v.write_function(b"#!js name=h\nreturn 4").unwrap();
     let (file, s) = w.finish().unwrap();
     assert_eq!(s.functions, 2);
     assert_eq!(read_keyspace(&file).unwrap().functions.len(), 2);

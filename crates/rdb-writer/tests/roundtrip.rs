@@ -186,11 +186,17 @@ fn field_ttls_are_an_error_unless_dropped() {
         match (target.field_ttl_format(), r) {
             (Some(_), Ok(_)) => {}
             (None, Err(rdb_writer::WriteError::Unsupported { key, .. })) => {
-                assert_eq!(key.0.as_deref(), Some(&b"hfe:0"[..]), "{target}");
+                assert_eq!(key.key.as_deref(), Some(&b"hfe:0"[..]), "{target}");
             }
             (f, r) => panic!("{target}: {f:?} -> {:?}", r.map(|(_, s)| s)),
         }
     }
+    // The error names the db the key was written to, too.
+    let mut in_db7 = Keyspace::default();
+    in_db7.db_mut(7).entries = ks.dbs[&0].entries.clone();
+    let b = WriterBuilder::new(Target::Redis70).ctime(CTIME);
+    let e = write_keyspace(&in_db7, Vec::new(), &b).unwrap_err();
+    assert!(e.to_string().starts_with("db 7, key \"hfe:0\": "), "{e}");
     // Valkey 9.0 switches to VALKEY080 only when needed.
     let (with, _) = write(&ks, &builder(Target::Valkey90));
     assert_eq!(&with[..9], b"VALKEY080");

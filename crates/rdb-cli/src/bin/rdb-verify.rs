@@ -47,7 +47,7 @@ struct Cli {
     /// `cache.r7g.large`; an error when the estimated dataset exceeds 75 % of it.
     #[arg(long = "node-memory")]
     node_memory: Option<String>,
-    /// Do not report a checksum mismatch as an error (the verdict is still shown).
+    /// Report a checksum mismatch as a warning, not an error (the file passes).
     #[arg(long = "no-checksum")]
     no_checksum: bool,
     /// Skip the duplicate-key check (saves 8 bytes of memory per key on huge files).
@@ -56,9 +56,9 @@ struct Cli {
     /// Read one file from standard input (same as the path `-`).
     #[arg(long)]
     stdin: bool,
-    /// Estimate CacheSize for cluster-mode servers (their slot-to-keys index: a rax, per-key
-    /// links or per-slot tables);
-    /// implied by a manifest or `--slots`.
+    /// The files are for cluster-mode nodes: keys outside db 0 are an error (except on
+    /// Valkey 9.x lines), and CacheSize counts the servers' slot-to-keys index (a rax,
+    /// per-key links or per-slot tables); implied by a manifest or `--slots`.
     #[arg(long = "cluster-mode")]
     cluster_mode: bool,
 }

@@ -3,10 +3,12 @@
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use clap::{Parser as ClapParser, Subcommand, ValueEnum};
 use rdb_cli::dump::{dump, DumpError, DumpFilter, DumpFormat};
-use rdb_cli::export::{run_export, summary_lines, ExportArgs};
+use rdb_cli::export::{run_export_with, summary_lines, ExportArgs};
 use rdb_model::ValueType;
 use rdb_reader::{Limits, Parser, WindowSource};
 
@@ -192,7 +194,17 @@ fn cmd_dump(
 }
 
 fn cmd_export(args: ExportArgs) -> ExitCode {
-    match run_export(&args) {
+    // SIGINT / SIGTERM / SIGHUP stop the export cleanly (its temporary files removed); a
+    // second signal ends the process at once.
+    let interrupt = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&interrupt);
+    let handled = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+    });
+    let interrupt = handled.is_ok().then_some(interrupt);
+    match run_export_with(&args, interrupt) {
         Ok(res) => {
             for line in summary_lines(&res) {
                 eprintln!("{line}");

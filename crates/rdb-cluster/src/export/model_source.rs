@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use base64::Engine as _;
 use rayon::prelude::*;
 use rdb_model::json::{bytes_from_json, entry_from_json, module_id_from_name};
-use rdb_model::{Bytes, Entry, Keyspace, ModuleAux};
+use rdb_model::{Bytes, Entry, Keyspace, ModuleAux, StreamId};
 use rdb_writer::parallel::slot_records;
 use rdb_writer::{is_empty_value, KeyName, SyncingFile, Target, WriteError, WriterBuilder};
 
@@ -350,7 +350,11 @@ fn stream_contradictions(entry: &Entry) -> Vec<String> {
         ));
     }
     let first = st.entries.first().map(|e| e.id).unwrap_or_default();
-    if let Some(f) = st.first_id.filter(|f| *f != first) {
+    // An empty stream holds 0-0, or the largest ID after a server loaded it from a type-15
+    // record (as `rdb-verify`'s `stream-first-id` allows).
+    let empty_max = StreamId::new(u64::MAX, u64::MAX);
+    let fine = |f: &StreamId| *f == first || (st.entries.is_empty() && *f == empty_max);
+    if let Some(f) = st.first_id.filter(|f| !fine(f)) {
         out.push(format!(
             "key {key}: first_id_recorded {f} but the first entry is {first}"
         ));
