@@ -294,42 +294,54 @@ pub fn collect_inputs(paths: &[PathBuf]) -> Result<CollectedInputs, RunError> {
     })
 }
 
-/// Reads the manifests of a run: `--manifest FILE` and `*.json` PATHs (named by the user), or
-/// else those found in the directories given. One that cannot be read or parsed, or that
-/// lists no node group, is a [`RunError`].
-fn read_manifests(cfg: &Config, found: &[PathBuf]) -> Result<Vec<PlacedManifest>, RunError> {
-    let given: Vec<&PathBuf> = cfg
-        .paths
-        .iter()
-        .filter(|p| rdb_verify::is_manifest_path(p))
-        .collect();
-    let named = cfg.manifest.is_some() || !given.is_empty();
-    let mut paths: Vec<PathBuf> = cfg.manifest.iter().cloned().collect();
-    if named {
-        // The `*.json` PATHs, as `expand_paths` kept them (each once).
-        paths.extend(
-            found
-                .iter()
-                .filter(|f| given.iter().any(|g| g == f))
-                .cloned(),
-        );
+/// Reads the manifests of a run: `--manifest FILE` (which replaces those found in the
+/// directories given) and the `*.json` PATHs, named by the user, and the `*-manifest.json` of
+/// the directories given; each once (compared by canonical path). `--manifest` or a manifest
+/// found in a directory that cannot be read or parsed, or that lists no node group, is a
+/// [`RunError`]; such a `.json` PATH is left out with an info finding (`rdb-verify DIR/*`
+/// names every file of DIR, a saved report or a topology among them).
+fn read_manifests(
+    cfg: &Config,
+    inputs: &Inputs,
+) -> Result<(Vec<PlacedManifest>, Vec<FileFinding>), RunError> {
+    let read = |m: &Path, named: bool| -> Result<PlacedManifest, String> {
+        let placed = PlacedManifest::read(m, named).map_err(|e| e.to_string())?;
+        if placed.manifest.node_snapshots.is_empty() {
+            return Err("no NodeSnapshots entry: not a snapshot manifest".into());
+        }
+        Ok(placed)
+    };
+    let fatal = |m: &Path, e: String| RunError(format!("manifest {}: {e}", m.display()));
+    let mut out: Vec<PlacedManifest> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut notes = Vec::new();
+    if let Some(m) = &cfg.manifest {
+        out.push(read(m, true).map_err(|e| fatal(m, e))?);
+        seen.insert(rdb_verify::multi::identity(m));
     } else {
-        paths.extend(found.iter().cloned());
+        for m in &inputs.manifests {
+            out.push(read(m, false).map_err(|e| fatal(m, e))?);
+            seen.insert(rdb_verify::multi::identity(m));
+        }
     }
-    paths
-        .iter()
-        .map(|m| {
-            let placed = PlacedManifest::read(m, named)
-                .map_err(|e| RunError(format!("manifest {}: {e}", m.display())))?;
-            if placed.manifest.node_snapshots.is_empty() {
-                return Err(RunError(format!(
-                    "manifest {}: no NodeSnapshots entry: not a snapshot manifest",
-                    m.display()
-                )));
-            }
-            Ok(placed)
-        })
-        .collect()
+    for m in &inputs.named_manifests {
+        if !seen.insert(rdb_verify::multi::identity(m)) {
+            continue;
+        }
+        match read(m, true) {
+            Ok(placed) => out.push(placed),
+            Err(e) => notes.push(FileFinding {
+                path: Some(m.display().to_string()),
+                finding: rdb_verify::Finding::new(
+                    Severity::Info,
+                    "manifest-ignored",
+                    None,
+                    format!("not used as a manifest: {e}"),
+                ),
+            }),
+        }
+    }
+    Ok((out, notes))
 }
 
 /// Verifies everything `cfg` names. `on_done` is called (from worker threads) as each file
@@ -349,7 +361,20 @@ where
         return Err(RunError("no PATH given".into()));
     }
     let CollectedInputs { inputs, stdin } = collect_inputs(&cfg.paths)?;
-    let files = inputs.files;
+    let (placed, mut set_findings) = read_manifests(cfg, &inputs)?;
+    let mut files = inputs.files.clone();
+    if files.is_empty() && inputs.not_regular.is_empty() && !stdin {
+        // Only manifests named: verify the files they name (those that exist; the others are
+        // reported missing by the manifest check).
+        let mut seen = std::collections::HashSet::new();
+        for m in placed.iter().filter(|m| m.named) {
+            for p in m.entry_paths().into_iter().flatten() {
+                if p.exists() && seen.insert(rdb_verify::multi::identity(&p)) {
+                    files.push(p);
+                }
+            }
+        }
+    }
     let n = files.len() + usize::from(stdin) + inputs.not_regular.len();
     if n == 0 {
         let given: Vec<String> = cfg.paths.iter().map(|p| p.display().to_string()).collect();
@@ -363,16 +388,17 @@ where
             "--slots applies to exactly one file ({n} given)"
         )));
     }
-    let placed = read_manifests(cfg, &inputs.manifests)?;
     total(n);
 
-    // Reports in this order: standard input, the files, the entries not opened.
+    // Reports in this order: standard input, the files, the entries not opened; `all` holds
+    // their paths (`-` for standard input).
     let offset = usize::from(stdin);
-    let mut all: Vec<PathBuf> = Vec::with_capacity(offset + files.len());
+    let mut all: Vec<PathBuf> = Vec::with_capacity(n);
     if stdin {
         all.push(PathBuf::from("-"));
     }
     all.extend(files.iter().cloned());
+    all.extend(inputs.not_regular.iter().cloned());
     let matching = rdb_verify::match_manifests(&placed, &all);
     let mut claim: Vec<Option<(usize, usize)>> = vec![None; all.len()];
     for (mi, entries) in matching.iter().enumerate() {
@@ -440,10 +466,22 @@ where
         on_done(&r);
         reports.push(r);
     }
-    let mut set_findings = Vec::new();
+    let paths: Vec<Option<PathBuf>> = all
+        .iter()
+        .map(|p| (!is_stdin(p)).then(|| p.clone()))
+        .collect();
     let mut checks = Vec::new();
+    // The manifest check hashes the files a manifest gives a SHA-256 for: on `--jobs` threads.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(cfg.jobs.min(64))
+        .build()
+        .ok();
     for (p, matched) in placed.iter().zip(&matching) {
-        let check = check_matched(&p.manifest, &reports, matched, &p.entry_paths());
+        let check_one = || check_matched(&p.manifest, &reports, &paths, matched, &p.entry_paths());
+        let check = match &pool {
+            Some(pool) => pool.install(check_one),
+            None => check_one(),
+        };
         set_findings.extend(check.apply_to(&mut reports));
         checks.push(check);
     }

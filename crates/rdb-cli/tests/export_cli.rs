@@ -1095,3 +1095,41 @@ fn a_changed_source_is_refused_or_exported_into_a_set_that_verifies() {
         "refused {refused}, published {published}"
     );
 }
+
+/// With `--db N`, a writer error about a key of an `.rdb` source names database N, the one
+/// the key has in the source (the node files hold it as database 0).
+#[test]
+fn rdb_source_errors_name_the_source_database() {
+    let tmp = tempfile::tempdir().unwrap();
+    let jsonl = tmp.path().join("h.jsonl");
+    std::fs::write(
+        &jsonl,
+        "{\"db\":3,\"key\":\"h\",\"type\":\"hash\",\"value\":[[\"f\",\"1\"]],\"field_expire_at_ms\":[[\"f\",4102444800000]]}\n",
+    )
+    .unwrap();
+    let first = tmp.path().join("a");
+    std::fs::create_dir(&first).unwrap();
+    let o = export(
+        &jsonl,
+        "s",
+        &first,
+        &["--shards", "1", "--all-dbs", "--target", "redis-7.4"],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let second = tmp.path().join("b");
+    std::fs::create_dir(&second).unwrap();
+    let o = export(
+        &first.join("s-0001.rdb"),
+        "t",
+        &second,
+        &["--shards", "2", "--db", "3", "--target", "redis-7.0"],
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o)
+            .contains("db 3, key \"h\": the target redis-7.0 cannot represent hash field TTLs"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(dir_bytes(&second).is_empty());
+}

@@ -944,14 +944,31 @@ fn manifests_name_their_files_from_their_own_directory() {
         all_error_codes(&doc),
         vec!["slot-outside-node-group", "slot-outside-node-group"]
     );
-    // Named file by file (`DIR/*`), the manifest among them, it is still used.
+    // Named file by file (`DIR/*`), the manifest among them, it is still used; another JSON
+    // file there (a saved report) is left out with a note.
+    std::fs::write(svc.path().join("report.json"), "{}").unwrap();
     let mut args: Vec<String> = vec!["--json".into()];
     for e in std::fs::read_dir(svc.path()).unwrap() {
         args.push(e.unwrap().path().display().to_string());
     }
     let o = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(code(&o), 1);
-    assert_eq!(all_error_codes(&json(&o)).len(), 2);
+    let doc = json(&o);
+    assert_eq!(all_error_codes(&doc).len(), 2);
+    assert!(
+        doc["findings"].to_string().contains("manifest-ignored"),
+        "{doc}"
+    );
+    // The directory and its manifest spelled another way; the manifest alone (its files are
+    // verified).
+    let m2 = svc.path().join(".").join("snap-manifest.json");
+    for args in [vec![s(svc.path()), s(&m2)], vec![s(&m2)]] {
+        let o = run(&[&["--json"][..], &args[..]].concat());
+        assert_eq!(code(&o), 1, "{args:?}");
+        let doc = json(&o);
+        assert_eq!(doc["files"].as_array().unwrap().len(), 3, "{args:?}");
+        assert_eq!(all_error_codes(&doc).len(), 2, "{args:?}: {doc}");
+    }
     // Without it, the run says the manifest beside the files was not used.
     let o = run(&[s(&a), s(&b)]);
     assert_eq!(code(&o), 0);
@@ -1112,8 +1129,9 @@ fn checksum_warning_cluster_mode_and_fifo_entries() {
     assert!(doc.to_string().contains("not a regular file"), "{doc}");
 }
 
-/// A function library for an engine other than Lua: an error when `--engine` names a Redis
-/// line (no other engine there, the load fails), a warning otherwise.
+/// A function library for an engine other than Lua: an error when `--engine` names a line
+/// with no way to add an engine (Redis, Valkey 7.2 and 8.0: the load fails), a warning
+/// otherwise.
 #[test]
 fn function_engine_is_an_error_on_redis_lines() {
     let tmp = tempfile::tempdir().unwrap();
@@ -1125,6 +1143,7 @@ fn function_engine_is_an_error_on_redis_lines() {
     for (engine, want_code, severity) in [
         (None, 0, "warning"),
         (Some("valkey-9.0"), 0, "warning"),
+        (Some("valkey-8.0"), 1, "error"),
         (Some("redis-7.2"), 1, "error"),
     ] {
         let mut args = vec!["--json"];

@@ -480,6 +480,7 @@ pub fn export_rdb_file(path: &Path, plan: &ExportPlan) -> Result<ExportResult, E
     let pool = pool(plan)?;
     let job = rdb_source::RdbJob::scan(path, map.bytes(), plan, &partitioner, &pool)?;
     run(plan, &pool, |i, w, cancel| job.write_node(i, w, cancel))
+        .map_err(|e| with_source_db(plan.db, e))
 }
 
 /// Exports a JSONL keyspace in the `rdbkit dump` format (key lines; `function` and `module_aux`
@@ -499,30 +500,42 @@ pub fn export_jsonl_file(path: &Path, plan: &ExportPlan) -> Result<ExportResult,
     Ok(res)
 }
 
-/// A writer error about a key of a JSONL source, restated with the input line(s) holding the
-/// key (both lines of a repeated key) and the database the key has there (`--db N` writes
-/// database N as the node file's 0): found again by reading the file once more, on the error
-/// path only.
-fn name_jsonl_lines(path: &Path, selection: DbSelection, e: ExportError) -> ExportError {
+/// A writer error about a key restated with the database the key has in the source: with
+/// `--db N` the writer puts the keys of database N in the node files' database 0.
+fn with_source_db(selection: DbSelection, e: ExportError) -> ExportError {
+    let DbSelection::Db(n) = selection else {
+        return e;
+    };
     let ExportError::Write { mut error, file } = e else {
         return e;
     };
-    // The source's database of a key the writer put in node database `db`.
-    let source_db = |db: u32| match selection {
-        DbSelection::Db(n) => n,
-        DbSelection::Db0 | DbSelection::All => db,
-    };
-    let (db, key) = match &mut error {
-        WriteError::DuplicateKey { db, key } => {
-            *db = source_db(*db);
-            (Some(*db), &*key)
-        }
+    match &mut error {
+        WriteError::DuplicateKey { db, .. } => *db = n,
         WriteError::Unsupported { key, .. }
         | WriteError::InvalidValue { key, .. }
-        | WriteError::CountMismatch { key, .. } => {
-            key.db = key.db.map(source_db);
-            (key.db, &*key)
+        | WriteError::CountMismatch { key, .. }
+            if key.db.is_some() =>
+        {
+            key.db = Some(n);
         }
+        _ => {}
+    }
+    ExportError::Write { error, file }
+}
+
+/// A writer error about a key of a JSONL source, restated with the input line(s) holding the
+/// key (both lines of a repeated key) and the database it has there
+/// ([`with_source_db`]): found again by reading the file once more, on the error path only.
+fn name_jsonl_lines(path: &Path, selection: DbSelection, e: ExportError) -> ExportError {
+    let e = with_source_db(selection, e);
+    let ExportError::Write { error, file } = e else {
+        return e;
+    };
+    let (db, key) = match &error {
+        WriteError::DuplicateKey { db, key } => (Some(*db), key),
+        WriteError::Unsupported { key, .. }
+        | WriteError::InvalidValue { key, .. }
+        | WriteError::CountMismatch { key, .. } => (key.db, key),
         _ => return ExportError::Write { error, file },
     };
     let lines = match (key.key.as_deref(), File::open(path)) {

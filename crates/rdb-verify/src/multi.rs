@@ -82,18 +82,20 @@ pub struct Inputs {
     /// RDB files: files given directly, and every `*.rdb` of the directories given (sorted);
     /// each file once (see [`expand_paths`]).
     pub files: Vec<PathBuf>,
-    /// Manifests: `*-manifest.json` files found in the directories given, and `*.json` files
-    /// given directly; each once.
+    /// `*-manifest.json` files found in the directories given, each once (one also given as
+    /// a PATH is in [`Inputs::named_manifests`] only).
     pub manifests: Vec<PathBuf>,
-    /// `*.rdb` entries of the directories given that are not regular files (FIFOs, sockets,
-    /// devices): reported as unreadable, never opened (a FIFO without a writer would block
-    /// the run).
+    /// Files given directly whose name ends in `.json` ([`is_manifest_path`]), each once.
+    pub named_manifests: Vec<PathBuf>,
+    /// `*.rdb` and `*-manifest.json` entries of the directories given that are not regular
+    /// files (FIFOs, sockets, devices): reported as unreadable, never opened (a FIFO without
+    /// a writer would block the run).
     pub not_regular: Vec<PathBuf>,
 }
 
 /// What identifies a file among the inputs: its canonical path (symbolic links, `.` and `..`
 /// resolved), else (a path that does not exist) the path made absolute.
-fn identity(p: &Path) -> PathBuf {
+pub fn identity(p: &Path) -> PathBuf {
     std::fs::canonicalize(p)
         .or_else(|_| std::path::absolute(p))
         .unwrap_or_else(|_| p.to_path_buf())
@@ -107,11 +109,18 @@ fn identity(p: &Path) -> PathBuf {
 ///
 /// A file reached more than once (named twice, named and also inside a directory given, a
 /// directory given twice, another spelling of the same path) is kept once, where it first
-/// appears and as it was first spelled: files are compared by canonical path.
+/// appears and as it was first spelled (a manifest named as a PATH keeps that spelling):
+/// files are compared by canonical path.
 pub fn expand_paths(paths: &[PathBuf]) -> std::io::Result<Inputs> {
     let mut out = Inputs::default();
     let mut seen_files = HashSet::new();
     let mut seen_manifests = HashSet::new();
+    // Manifests named as PATHs first: one also found in a directory given stays named.
+    for p in paths.iter().filter(|p| !p.is_dir() && is_manifest_path(p)) {
+        if seen_manifests.insert(identity(p)) {
+            out.named_manifests.push(p.clone());
+        }
+    }
     for p in paths {
         if p.is_dir() {
             let mut rdb = Vec::new();
@@ -130,7 +139,7 @@ pub fn expand_paths(paths: &[PathBuf]) -> std::io::Result<Inputs> {
                 if name.ends_with(b".rdb") {
                     rdb.push((path, regular));
                 } else if name.ends_with(b"-manifest.json") {
-                    man.push(path);
+                    man.push((path, regular));
                 }
             }
             rdb.sort();
@@ -144,14 +153,17 @@ pub fn expand_paths(paths: &[PathBuf]) -> std::io::Result<Inputs> {
                     }
                 }
             }
-            out.manifests.extend(
-                man.into_iter()
-                    .filter(|m| seen_manifests.insert(identity(m))),
-            );
-        } else if is_manifest_path(p) {
-            if seen_manifests.insert(identity(p)) {
-                out.manifests.push(p.clone());
+            for (m, regular) in man {
+                if seen_manifests.insert(identity(&m)) {
+                    if regular {
+                        out.manifests.push(m);
+                    } else {
+                        out.not_regular.push(m);
+                    }
+                }
             }
+        } else if is_manifest_path(p) {
+            // Taken above.
         } else if seen_files.insert(identity(p)) {
             // Opened (and reported) by the verifier itself.
             out.files.push(p.clone());
@@ -394,7 +406,8 @@ impl ManifestInput {
     }
 
     /// For each of `paths`, the node group whose `File` it is, when that group's `Slots`
-    /// parse: files are matched by file name, a name given by several paths going to the
+    /// parse (for a manifest with no location; `rdb-verify` places manifests instead, see
+    /// [`match_manifests`]): files are matched by file name, a name given by several paths going to the
     /// first of them, as [`check_manifest`] matches reports (a report's `path` being the
     /// path's display form). Verifying each file with its group's slots as
     /// [`Options::expected_slots`] (and the group as [`Options::expected_slots_group`]) makes
@@ -541,6 +554,15 @@ impl PlacedManifest {
     /// entry with neither a `File` nor a node group id.
     pub fn entry_paths(&self) -> Vec<Option<PathBuf>> {
         let dir = self.path.parent().unwrap_or(Path::new(""));
+        self.entry_names()
+            .into_iter()
+            .map(|n| n.map(|n| dir.join(n)))
+            .collect()
+    }
+
+    /// Each entry's file name as the manifest gives or implies it (see
+    /// [`PlacedManifest::entry_paths`]).
+    fn entry_names(&self) -> Vec<Option<String>> {
         let own_name = self
             .path
             .file_name()
@@ -552,9 +574,30 @@ impl PlacedManifest {
             .node_snapshots
             .iter()
             .map(|node| match (&node.file, node.group_id(), &name) {
-                (Some(f), _, _) => Some(dir.join(f)),
-                (None, Some(g), Some(n)) => Some(dir.join(format!("{n}-{g}.rdb"))),
+                (Some(f), _, _) => Some(f.clone()),
+                (None, Some(g), Some(n)) => Some(format!("{n}-{g}.rdb")),
                 _ => None,
+            })
+            .collect()
+    }
+
+    /// Where each entry's file may be: in the directory of the manifest as named, and, when
+    /// the manifest is a link to another directory, in that one (the link's target).
+    fn entry_candidates(&self) -> Vec<Vec<PathBuf>> {
+        let dir = self.path.parent().unwrap_or(Path::new("")).to_path_buf();
+        let real_dir = std::fs::canonicalize(&self.path)
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+            .filter(|d| identity(&dir) != *d);
+        self.entry_names()
+            .into_iter()
+            .map(|n| {
+                let Some(n) = n else { return Vec::new() };
+                let mut c = vec![dir.join(&n)];
+                if let Some(rd) = &real_dir {
+                    c.push(rd.join(&n));
+                }
+                c
             })
             .collect()
     }
@@ -571,17 +614,21 @@ pub fn match_manifests(manifests: &[PlacedManifest], files: &[PathBuf]) -> Vec<V
         .iter()
         .map(|f| (f.as_os_str() != "-").then(|| identity(f)))
         .collect();
-    let entry_paths: Vec<Vec<Option<PathBuf>>> =
-        manifests.iter().map(PlacedManifest::entry_paths).collect();
-    let mut by_path = vec![false; files.len()];
-    let mut out: Vec<Vec<Option<usize>>> = entry_paths
+    let candidates: Vec<Vec<Vec<PathBuf>>> = manifests
         .iter()
-        .map(|paths| {
-            paths
+        .map(PlacedManifest::entry_candidates)
+        .collect();
+    let mut by_path = vec![false; files.len()];
+    let mut out: Vec<Vec<Option<usize>>> = candidates
+        .iter()
+        .map(|entries| {
+            entries
                 .iter()
-                .map(|p| {
-                    let want = identity(p.as_deref()?);
-                    let i = ids.iter().position(|id| id.as_ref() == Some(&want))?;
+                .map(|cands| {
+                    let i = cands.iter().find_map(|c| {
+                        let want = identity(c);
+                        ids.iter().position(|id| id.as_ref() == Some(&want))
+                    })?;
                     if let Some(b) = by_path.get_mut(i) {
                         *b = true;
                     }
@@ -590,12 +637,12 @@ pub fn match_manifests(manifests: &[PlacedManifest], files: &[PathBuf]) -> Vec<V
                 .collect()
         })
         .collect();
-    for ((m, paths), matched) in manifests.iter().zip(&entry_paths).zip(&mut out) {
+    for ((m, entries), matched) in manifests.iter().zip(&candidates).zip(&mut out) {
         if !m.named {
             continue;
         }
-        for (p, slot) in paths.iter().zip(matched.iter_mut()) {
-            let Some(name) = p.as_deref().and_then(Path::file_name) else {
+        for (cands, slot) in entries.iter().zip(matched.iter_mut()) {
+            let Some(name) = cands.first().and_then(|c| c.file_name()) else {
                 continue;
             };
             if slot.is_none() {
@@ -628,7 +675,11 @@ pub fn check_manifest(manifest: &ManifestInput, reports: &[Report]) -> ManifestC
         .iter()
         .map(|n| n.file.as_deref().map(PathBuf::from))
         .collect();
-    let mut check = check_matched(manifest, reports, &matched, &expected);
+    let paths: Vec<Option<PathBuf>> = reports
+        .iter()
+        .map(|r| Some(PathBuf::from(&r.path)))
+        .collect();
+    let mut check = check_matched(manifest, reports, &paths, &matched, &expected);
     check
         .findings
         .extend(unlisted(reports, [matched.as_slice()]));
@@ -714,7 +765,10 @@ fn file_sha256(path: &Path) -> std::io::Result<String> {
 }
 
 /// Checks a set of reports against a manifest whose entries were matched to reports
-/// (`matched[i]`: the report of entry `i`; `expected[i]`: the file it names, for messages):
+/// (`paths[j]`: the file of report `j`, `None` for standard input; `matched[i]`: the report of
+/// entry `i`; `expected[i]`: the file it names, for messages). A matched file that could not
+/// be read (an `io` finding) is reported by the verifier and not compared further (nor
+/// counted as covering its slots):
 /// each file's keys hash into its node group's `Slots` (`slot-outside-node-group`, with the
 /// count), db 0 only (`cluster-nonzero-db`, unless the manifest is
 /// [cluster-mode-disabled](ManifestInput::cluster_mode_disabled)), key / expire counts and
@@ -736,6 +790,7 @@ fn file_sha256(path: &Path) -> std::io::Result<String> {
 pub fn check_matched(
     manifest: &ManifestInput,
     reports: &[Report],
+    paths: &[Option<PathBuf>],
     matched: &[Option<usize>],
     expected: &[Option<PathBuf>],
 ) -> ManifestCheck {
@@ -756,8 +811,8 @@ pub fn check_matched(
         .map(|(node, m)| {
             let r = reports.get((*m)?)?;
             node.sha256.as_ref()?;
-            let meta = std::fs::metadata(&r.path).ok()?;
-            meta.is_file().then(|| file_sha256(Path::new(&r.path)))
+            let path = paths.get((*m)?)?.as_deref()?;
+            (!r.has_code("io")).then(|| file_sha256(path))
         })
         .collect();
     let mut seen_groups: Vec<(String, usize)> = Vec::new();
@@ -826,7 +881,9 @@ pub fn check_matched(
             continue;
         };
         let Some(r) = reports.get(ri) else { continue };
-        if let Some(s) = &slots {
+        let path = paths.get(ri).cloned().flatten();
+        let unread = r.has_code("io");
+        if let (Some(s), false) = (&slots, unread) {
             verified_slots = verified_slots.union(s);
         }
         let mut push = |f: Finding| {
@@ -852,6 +909,10 @@ pub fn check_matched(
                 }
                 None => *slot = Some(group.clone()),
             }
+        }
+        if unread {
+            // The verifier's `io` finding says it; nothing of the file can be compared.
+            continue;
         }
         // Checked by the verifier against these very slots: its findings are in the report.
         let verified = slots.is_some()
@@ -909,12 +970,17 @@ pub fn check_matched(
         }
         // The integrity fields an operator relies on: the size, the CRC-64 trailer the
         // verification checked against the data, and the whole file's SHA-256.
-        if let (Some(want), Ok(meta)) = (node.file_size_bytes, std::fs::metadata(&r.path)) {
-            if meta.is_file() && meta.len() != want {
-                push(err(
+        if let (Some(want), Some(path)) = (node.file_size_bytes, &path) {
+            match std::fs::metadata(path) {
+                Ok(meta) if meta.is_file() && meta.len() != want => push(err(
                     "manifest-size-mismatch",
                     format!("manifest says {want} bytes, the file has {}", meta.len()),
-                ));
+                )),
+                Ok(_) => {}
+                Err(e) => push(err(
+                    "io",
+                    format!("reading the size of {}: {e}", path.display()),
+                )),
             }
         }
         if let (Some(want), Some(stored)) = (node.crc64.as_deref(), r.checksum.stored.as_deref()) {

@@ -742,10 +742,14 @@ impl Verifier {
             Ok((engine, name)) => {
                 if !engine.eq_ignore_ascii_case(b"lua") {
                     let e = rdb_format::escape_bytes(engine, 32);
-                    // A Redis line has no other engine and no way to add one (Valkey 9 lets
-                    // a module register one): with `--engine` naming it, the load fails.
-                    let redis = self.opts.engine.filter(|l| l.fork() == Fork::Redis);
-                    let (severity, text) = match redis {
+                    // Redis, Valkey 7.2 and 8.0 have no other engine and no way to add one
+                    // (newer Valkey lines let a module register one): with `--engine` naming
+                    // such a line, the load fails.
+                    let lua_only = self
+                        .opts
+                        .engine
+                        .filter(|l| l.fork() == Fork::Redis || *l < EngineLine::Valkey8_1);
+                    let (severity, text) = match lua_only {
                         Some(l) => (
                             Severity::Error,
                             format!("function library engine {e} is not Lua: {l} has no other engine and refuses the file"),

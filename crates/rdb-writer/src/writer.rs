@@ -146,15 +146,16 @@ enum Plan<'v> {
 
 /// A function library's name, or the error for code a server of `target` would refuse to
 /// load: its shebang line ([`rdb_format::function::check_shebang`]), or an engine other than
-/// Lua for a Redis line (Redis has no other function engine and no way to add one: "Engine
-/// '…' not found"; Valkey 9 lets a module register one, so Valkey lines take any name).
+/// Lua for a line with no way to add one (Redis, Valkey 7.2 and 8.0: "Engine '…' not found";
+/// newer Valkey lines let a module register a scripting engine, so they take any name).
 pub(crate) fn check_function(code: &[u8], target: Target) -> WriteResult<&[u8]> {
     let refused = |what: String| WriteError::InvalidValue {
         key: KeyName::none(),
         what: format!("{what} (a server refuses the file: \"Failed loading library\")"),
     };
     let (engine, name) = rdb_format::function::check_shebang(code).map_err(refused)?;
-    if !target.is_valkey() && !engine.eq_ignore_ascii_case(b"lua") {
+    let module_engines = matches!(target, Target::Valkey81 | Target::Valkey90);
+    if !module_engines && !engine.eq_ignore_ascii_case(b"lua") {
         return Err(refused(format!(
             "function library {} is for engine {}, which {} does not have",
             rdb_format::escape_bytes(name, 64),

@@ -1060,9 +1060,12 @@ fn invalid_function_libraries_are_refused() {
     w.write_function(b"#!LUA name=g\nreturn 3").unwrap();
     let err = w.write_function(b"#!js name=h\nreturn 4").unwrap_err();
     assert!(err.to_string().contains("engine \"js\""), "{err}");
-    // A Valkey line takes any engine name (Valkey 9 lets a module register an engine).
+    // Valkey 8.1 and 9.0 take any engine name (a module may register a scripting engine);
+    // Valkey 8.0 cannot.
     let mut v = open(Target::Valkey90);
     v.write_function(b"#!js name=h\nreturn 4").unwrap();
+    let mut v = open(Target::Valkey80);
+    assert!(v.write_function(b"#!js name=h\nreturn 4").is_err());
     let (file, s) = w.finish().unwrap();
     assert_eq!(s.functions, 2);
     assert_eq!(read_keyspace(&file).unwrap().functions.len(), 2);

@@ -19,14 +19,18 @@ use rdb_verify::EngineLine;
     after_help = "Exit codes: 0 every file valid (warnings allowed), 1 any file has an error finding, 2 could not run."
 )]
 struct Cli {
-    /// Files, directories (every *.rdb inside, and a *-manifest.json), or `-` for standard input.
+    /// Files, directories (every *.rdb inside, and a *-manifest.json), or `-` for standard
+    /// input. A file whose name ends in .json is a manifest (alone, the files it names are
+    /// verified).
     #[arg(required_unless_present = "stdin")]
     paths: Vec<PathBuf>,
     /// Threads (default: one per core): files verified in parallel; with fewer files than
     /// threads, files of 32 MiB and more are cut into parts verified at once (same report).
     #[arg(long, short = 'j')]
     jobs: Option<usize>,
-    /// Print one JSON document ({"files": [...], "summary": {...}}) instead of the table.
+    /// Print one JSON document ({"files": [...], "summary": {...}}) instead of the table;
+    /// "findings" (when there are some) holds what concerns the set rather than one file
+    /// (summary.set_errors counts its errors).
     ///
     /// Each file's "checksum": {"stored", "computed", "status"}: status is "ok", "mismatch",
     /// "disabled" (stored checksum 0), "absent" (RDB version below 5, no checksum) or
@@ -34,7 +38,8 @@ struct Cli {
     /// file; "stored" and "computed" are then null).
     #[arg(long)]
     json: bool,
-    /// A snapshot manifest to check the set against (slots, counts, coverage).
+    /// A snapshot manifest to check the set against (slots, counts, coverage), instead of
+    /// those found in the directories given.
     #[arg(long)]
     manifest: Option<PathBuf>,
     /// The slots the keys of the (single) file must hash into, e.g. `0-5461` or `0-99,200-299`.

@@ -198,10 +198,16 @@ fn cmd_export(args: ExportArgs) -> ExitCode {
     // second signal ends the process at once.
     let interrupt = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&interrupt);
+    // Its own record of a signal: the export also sets `interrupt` when a node fails.
+    let signalled = AtomicBool::new(false);
     let handled = ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
+        if signalled.swap(true, Ordering::SeqCst) {
             std::process::exit(130);
         }
+        eprintln!(
+            "rdbkit: export: stopping: removing what was written (a second signal ends it now)"
+        );
+        flag.store(true, Ordering::SeqCst);
     });
     let interrupt = handled.is_ok().then_some(interrupt);
     match run_export_with(&args, interrupt) {
