@@ -46,7 +46,8 @@ pub struct ExportArgs {
     /// Keep every database (only with a single node group, --shards 1).
     #[arg(long)]
     pub all_dbs: bool,
-    /// Drop what the target cannot represent (hash field TTLs, functions) instead of failing.
+    /// Drop what the target cannot represent (hash field TTLs, functions, function libraries
+    /// for an engine other than Lua on a line that runs Lua only) instead of failing.
     #[arg(long)]
     pub drop_unsupported: bool,
     /// Worker threads (default: one per CPU): node files are written in parallel, and with

@@ -165,6 +165,14 @@ impl Target {
         self.rdb_version() >= 10
     }
 
+    /// Whether a server of this line may run function libraries for `engine` (the name after
+    /// a library's `#!`): Lua (any case) on every line; any name from Valkey 8.1 on, where a
+    /// module may register a scripting engine. Redis, Valkey 7.2 and 8.0 have no other engine
+    /// and no way to add one ("Engine '…' not found").
+    pub fn runs_function_engine(self, engine: &[u8]) -> bool {
+        engine.eq_ignore_ascii_case(b"lua") || matches!(self, Target::Valkey81 | Target::Valkey90)
+    }
+
     /// How hash field TTLs are written, or `None` when the target cannot hold them.
     pub fn field_ttl_format(self) -> Option<FieldTtlFormat> {
         match self {

@@ -149,19 +149,22 @@ enum Plan<'v> {
 /// Lua for a line with no way to add one (Redis, Valkey 7.2 and 8.0: "Engine '…' not found";
 /// newer Valkey lines let a module register a scripting engine, so they take any name).
 pub(crate) fn check_function(code: &[u8], target: Target) -> WriteResult<&[u8]> {
-    let refused = |what: String| WriteError::InvalidValue {
-        key: KeyName::none(),
-        what: format!("{what} (a server refuses the file: \"Failed loading library\")"),
-    };
-    let (engine, name) = rdb_format::function::check_shebang(code).map_err(refused)?;
-    let module_engines = matches!(target, Target::Valkey81 | Target::Valkey90);
-    if !module_engines && !engine.eq_ignore_ascii_case(b"lua") {
-        return Err(refused(format!(
-            "function library {} is for engine {}, which {} does not have",
-            rdb_format::escape_bytes(name, 64),
-            rdb_format::escape_bytes(engine, 32),
-            target.name()
-        )));
+    let (engine, name) =
+        rdb_format::function::check_shebang(code).map_err(|what| WriteError::InvalidValue {
+            key: KeyName::none(),
+            what: format!("{what} (a server refuses the file: \"Failed loading library\")"),
+        })?;
+    if !target.runs_function_engine(engine) {
+        return Err(WriteError::Unsupported {
+            key: KeyName::none(),
+            target: target.name(),
+            what: format!(
+                "function library {} for engine {}: it runs Lua only (a server refuses the \
+                 file: \"Failed loading library\")",
+                rdb_format::escape_bytes(name, 64),
+                rdb_format::escape_bytes(engine, 32),
+            ),
+        });
     }
     Ok(name)
 }

@@ -217,7 +217,8 @@ pub(crate) fn builder(plan: &ExportPlan, field_ttls: bool, used_mem: u64) -> Wri
 }
 
 /// Writes the function libraries, or drops them (`drop_unsupported`) for targets without
-/// functions; returns how many were dropped.
+/// functions, and those for an engine the target does not run
+/// ([`Target::runs_function_engine`]); returns how many were dropped.
 pub(crate) fn write_functions<W: std::io::Write>(
     w: &mut rdb_writer::RdbWriter<W>,
     functions: &[Bytes],
@@ -236,10 +237,18 @@ pub(crate) fn write_functions<W: std::io::Write>(
             what: "function libraries (FUNCTION2 needs RDB 10)".into(),
         });
     }
+    let mut dropped = 0;
     for f in functions {
+        if plan.drop_unsupported {
+            let engine = rdb_format::function::check_shebang(f).map(|(engine, _)| engine);
+            if engine.is_ok_and(|e| !plan.target.runs_function_engine(e)) {
+                dropped += 1;
+                continue;
+            }
+        }
         w.write_function(f)?;
     }
-    Ok(0)
+    Ok(dropped)
 }
 
 /// Reads a JSONL keyspace in the `rdbkit dump` format: key lines become entries of their
