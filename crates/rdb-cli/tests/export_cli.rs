@@ -402,17 +402,7 @@ fn jsonl_source_with_a_repeated_key_writes_nothing() {
     .unwrap();
     let out = tmp.path().join("out");
     std::fs::create_dir(&out).unwrap();
-    let o = rdbkit(&[
-        "export",
-        "--from",
-        jsonl.to_str().unwrap(),
-        "--name",
-        "d",
-        "--out",
-        out.to_str().unwrap(),
-        "--shards",
-        "3",
-    ]);
+    let o = export(&jsonl, "d", &out, &["--shards", "3"]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(
         stderr(&o).contains("lines 1, 3: key \"a\" appears twice in db 0"),
@@ -432,21 +422,7 @@ fn jsonl_source_with_a_repeated_key_writes_nothing() {
          {\"db\":3,\"key\":\"z\",\"type\":\"zset\",\"value\":[[\"m\",1],[\"m\",2]]}\n",
     )
     .unwrap();
-    let export_db = |db: &str| {
-        rdbkit(&[
-            "export",
-            "--from",
-            jsonl.to_str().unwrap(),
-            "--name",
-            "d",
-            "--out",
-            out.to_str().unwrap(),
-            "--shards",
-            "2",
-            "--db",
-            db,
-        ])
-    };
+    let export_db = |db: &str| export(&jsonl, "d", &out, &["--shards", "2", "--db", db]);
     let o = export_db("7");
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(

@@ -144,21 +144,19 @@ pub fn expand_paths(paths: &[PathBuf]) -> std::io::Result<Inputs> {
             }
             rdb.sort();
             man.sort();
-            for (f, regular) in rdb {
-                if seen_files.insert(identity(&f)) {
-                    if regular {
-                        out.files.push(f);
-                    } else {
-                        out.not_regular.push(f);
-                    }
-                }
-            }
-            for (m, regular) in man {
-                if seen_manifests.insert(identity(&m)) {
-                    if regular {
-                        out.manifests.push(m);
-                    } else {
-                        out.not_regular.push(m);
+            // Each entry once; regular files to their list, the others to `not_regular`.
+            let lists = [
+                (rdb, &mut seen_files, &mut out.files),
+                (man, &mut seen_manifests, &mut out.manifests),
+            ];
+            for (entries, seen, list) in lists {
+                for (path, regular) in entries {
+                    if seen.insert(identity(&path)) {
+                        if regular {
+                            list.push(path);
+                        } else {
+                            out.not_regular.push(path);
+                        }
                     }
                 }
             }
