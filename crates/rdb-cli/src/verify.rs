@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use owo_colors::OwoColorize;
 use rdb_cluster::slotset::SlotSet;
-use rdb_verify::multi::{verify_many_each, NodeGroupSlots};
+use rdb_verify::multi::verify_many_each;
 use rdb_verify::{
     check_matched, expand_paths, CacheModel, EngineLine, FileFinding, Inputs, ManifestInput,
     Options, PlacedManifest, Report, Severity, Summary,
@@ -80,50 +80,28 @@ pub const NODE_TYPES: &[(&str, f64)] = &[
 ];
 
 /// Parses `--node-memory`: a node type of [`NODE_TYPES`] (case-insensitive), or a byte count
-/// with an optional binary suffix (`1073741824`, `512MiB`, `13.07GiB`, `2G` = 2 GiB).
+/// with an optional binary suffix (`1073741824`, `512MiB`, `13.07GiB`, `2G` = 2 GiB;
+/// [`rdb_verify::parse_byte_size`]).
 pub fn parse_node_memory(text: &str) -> Result<u64, String> {
     let t = text.trim();
     if let Some((_, gib)) = NODE_TYPES.iter().find(|(n, _)| n.eq_ignore_ascii_case(t)) {
         return Ok((gib * GIB).round() as u64);
     }
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1.0,
-        "k" | "kb" | "kib" => 1024.0,
-        "m" | "mb" | "mib" => 1024.0 * 1024.0,
-        "g" | "gb" | "gib" => GIB,
-        "t" | "tb" | "tib" => GIB * 1024.0,
-        _ => {
-            return Err(format!(
-                "--node-memory {text:?}: expected bytes (e.g. 1073741824, 6GiB) or a node type \
-                 such as cache.r7g.large (known: {})",
-                NODE_TYPES
-                    .iter()
-                    .map(|(n, _)| *n)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-        }
-    };
-    if unit.is_empty() {
-        return match num.parse::<u64>() {
-            // A node without memory would fail every file: a typo, not a limit.
-            Ok(0) => Err(format!("--node-memory {text:?}: out of range")),
-            Ok(v) => Ok(v),
-            Err(e) => Err(format!("--node-memory {text:?}: {e}")),
-        };
+    match rdb_verify::parse_byte_size(t) {
+        // A node without memory would fail every file: a typo, not a limit.
+        Ok(0) => Err(format!("--node-memory {text:?}: out of range")),
+        Ok(v) => Ok(v),
+        Err(rdb_verify::ByteSizeError::Unit) => Err(format!(
+            "--node-memory {text:?}: expected bytes (e.g. 1073741824, 6GiB) or a node type \
+             such as cache.r7g.large (known: {})",
+            NODE_TYPES
+                .iter()
+                .map(|(n, _)| *n)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        Err(e) => Err(format!("--node-memory {text:?}: {e}")),
     }
-    let v: f64 = num
-        .parse()
-        .map_err(|e| format!("--node-memory {text:?}: {e}"))?;
-    let bytes = (v * mult).round();
-    if !(bytes.is_finite() && bytes > 0.0 && bytes < u64::MAX as f64) {
-        return Err(format!("--node-memory {text:?}: out of range"));
-    }
-    Ok(bytes as u64)
 }
 
 /// The parsed command line of `rdb-verify`.
@@ -420,7 +398,8 @@ where
         let (Some(opts), Some(m)) = (per_manifest.get(mi), placed.get(mi)) else {
             return Cow::Borrowed(&base);
         };
-        match node_group(cfg, &m.manifest, ei) {
+        // With `--slots`, which names the slots itself, not the node group's.
+        match m.manifest.node_group(ei).filter(|_| cfg.slots.is_none()) {
             Some(g) => Cow::Owned(Options {
                 expected_slots: Some(g.slots),
                 expected_slots_group: Some(g.group),
@@ -486,13 +465,9 @@ where
         checks.push(check);
     }
     if !placed.is_empty() {
-        for f in rdb_verify::unlisted(&reports, matching.iter().map(Vec::as_slice)) {
-            if let Some(r) = reports
-                .iter_mut()
-                .find(|r| Some(&r.path) == f.path.as_ref())
-            {
-                r.push_finding(f.finding);
-            }
+        // A report no manifest names (`claim` follows the reports' order).
+        for (r, _) in reports.iter_mut().zip(&claim).filter(|(_, c)| c.is_none()) {
+            r.push_finding(rdb_verify::multi::unlisted_finding());
         }
     }
     if placed.is_empty() {
@@ -561,28 +536,6 @@ fn unused_manifests(cfg: &Config) -> Vec<FileFinding> {
         }));
     }
     out
-}
-
-/// The node group entry `ei` of `manifest` describes, when its file must hold its slots:
-/// none with `--slots` (which names the slots itself), for a cluster-mode-disabled manifest,
-/// or when the `Slots` do not parse (the manifest check reports that). The file is verified
-/// with those slots, so that keys outside are counted in its `slots.keys_outside_expected`
-/// and the first one is named, as with `--slots`.
-fn node_group(cfg: &Config, manifest: &ManifestInput, ei: usize) -> Option<NodeGroupSlots> {
-    if cfg.slots.is_some() || manifest.cluster_mode_disabled() {
-        return None;
-    }
-    let node = manifest.node_snapshots.get(ei)?;
-    let slots = node
-        .node_group_configuration
-        .as_ref()
-        .and_then(|c| c.slots.as_deref())
-        .map(SlotSet::parse_disjoint)?
-        .ok()?;
-    Some(NodeGroupSlots {
-        group: node.group_id().unwrap_or_else(|| format!("#{}", ei + 1)),
-        slots,
-    })
 }
 
 /// Writes the `--json` document (`{"files": [...], "summary": {...}}`, plus `findings` for

@@ -174,6 +174,14 @@ pub struct StreamId {
 }
 
 impl StreamId {
+    /// The largest ID, `18446744073709551615-18446744073709551615`: what a server sets as an
+    /// empty stream's first ID when it loads a type-15 record (`streamGetEdgeID` finds no
+    /// entry).
+    pub const MAX: StreamId = StreamId {
+        ms: u64::MAX,
+        seq: u64::MAX,
+    };
+
     /// Builds an ID.
     pub const fn new(ms: u64, seq: u64) -> Self {
         StreamId { ms, seq }

@@ -132,11 +132,7 @@ pub fn stream_as_written(s: &mut Stream, stream_type: u8) {
         s.max_deleted_id = None;
         s.entries_added = None;
     } else {
-        let first = s
-            .entries
-            .first()
-            .map(|e| e.id)
-            .unwrap_or(StreamId::new(u64::MAX, u64::MAX));
+        let first = s.entries.first().map(|e| e.id).unwrap_or(StreamId::MAX);
         s.first_id = Some(s.first_id.unwrap_or(first));
         s.max_deleted_id = Some(s.max_deleted_id.unwrap_or_default());
         s.entries_added = Some(s.entries_added.unwrap_or(s.length));
@@ -172,12 +168,7 @@ pub fn stream_as_loaded(s: &mut Stream, stream_type: u8, kind: ServerKind) {
         }
     }
     if kind != ServerKind::Redislite62 && stream_type == 15 {
-        s.first_id = Some(
-            s.entries
-                .first()
-                .map(|e| e.id)
-                .unwrap_or(StreamId::new(u64::MAX, u64::MAX)),
-        );
+        s.first_id = Some(s.entries.first().map(|e| e.id).unwrap_or(StreamId::MAX));
         s.max_deleted_id = Some(StreamId::default());
         s.entries_added = Some(s.length);
         let snapshot = s.clone();

@@ -110,6 +110,13 @@ impl EngineLine {
         matches!(self, EngineLine::Valkey9_0 | EngineLine::Valkey9_1)
     }
 
+    /// Whether a server of this line runs function libraries for engines other than Lua: from
+    /// Valkey 8.1 on a module may register a scripting engine; Redis, Valkey 7.2 and 8.0 have
+    /// Lua only and no way to add another (as `rdb_writer::Target::runs_function_engine`).
+    pub fn module_function_engines(self) -> bool {
+        self >= EngineLine::Valkey8_1
+    }
+
     /// The name used on the command line and in JSON (`redis-7.2`, `valkey-9.0`).
     pub fn name(self) -> &'static str {
         use EngineLine as E;

@@ -85,9 +85,9 @@ use rdb_reader::{Event, MappedFile, Parser, SliceSource, Source, WindowSource};
 pub use cachesize::{Allocator, CacheModel, ClusterKeys, ObjectLayout, Thresholds};
 pub use engine::EngineLine;
 pub use multi::{
-    check_manifest, check_matched, expand_paths, is_manifest_path, match_manifests, unlisted,
-    verify_many, verify_many_each, verify_many_with, FileFinding, Inputs, ManifestCheck,
-    ManifestInput, NodeGroupSlots, PlacedManifest, Summary,
+    check_manifest, check_matched, expand_paths, is_manifest_path, match_manifests,
+    parse_byte_size, verify_many, verify_many_each, verify_many_with, ByteSizeError, FileFinding,
+    Inputs, ManifestCheck, ManifestInput, NodeGroupSlots, PlacedManifest, Summary,
 };
 pub use report::{
     ChecksumReport, DbReport, Finding, FindingKey, Report, Severity, SlotsReport, TypeCounts,

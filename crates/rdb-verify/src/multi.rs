@@ -421,20 +421,32 @@ impl ManifestInput {
             let Some(file) = node.file.as_deref() else {
                 continue;
             };
-            let Some(Ok(slots)) = node.slots_text().map(SlotSet::parse) else {
+            let Some(group) = self.node_group(i) else {
                 continue;
             };
             let found = paths
                 .iter()
                 .position(|p| names_file(&p.display().to_string(), file));
             if let Some(slot) = found.and_then(|pi| out.get_mut(pi)) {
-                slot.get_or_insert_with(|| NodeGroupSlots {
-                    group: node.group_name(i),
-                    slots,
-                });
+                slot.get_or_insert(group);
             }
         }
         out
+    }
+
+    /// The node group of `NodeSnapshots` entry `index` and its slots, when its file must hold
+    /// them: `None` for a cluster-mode-disabled manifest, or when the `Slots` are missing, do
+    /// not parse or overlap (the manifest check reports that).
+    pub fn node_group(&self, index: usize) -> Option<NodeGroupSlots> {
+        if self.cluster_mode_disabled() {
+            return None;
+        }
+        let node = self.node_snapshots.get(index)?;
+        let slots = SlotSet::parse_disjoint(node.slots_text()?).ok()?;
+        Some(NodeGroupSlots {
+            group: node.group_name(index),
+            slots,
+        })
     }
 
     /// Parses manifest JSON: a `Snapshot` object (rdbkit's `NAME-manifest.json`, or one
@@ -685,7 +697,7 @@ pub fn check_manifest(manifest: &ManifestInput, reports: &[Report]) -> ManifestC
 }
 
 /// A warning `manifest-file-unlisted` for each report that no entry of `matchings` names.
-pub fn unlisted<'a>(
+fn unlisted<'a>(
     reports: &[Report],
     matchings: impl IntoIterator<Item = &'a [Option<usize>]>,
 ) -> Vec<FileFinding> {
@@ -703,63 +715,96 @@ pub fn unlisted<'a>(
         .filter(|(_, l)| !l)
         .map(|(r, _)| FileFinding {
             path: Some(r.path.clone()),
-            finding: Finding::new(
-                Severity::Warning,
-                "manifest-file-unlisted",
-                None,
-                "file is not listed in any manifest",
-            ),
+            finding: unlisted_finding(),
         })
         .collect()
+}
+
+/// The warning of a verified file that no manifest of the run names.
+pub fn unlisted_finding() -> Finding {
+    Finding::new(
+        Severity::Warning,
+        "manifest-file-unlisted",
+        None,
+        "file is not listed in any manifest",
+    )
 }
 
 /// Bytes of one `MB` of the service's `CacheSize` (1 MB = 1,048,576 bytes).
 const MIB: u64 = 1 << 20;
 
-/// The manifest's CacheSize of a node in bytes: `CacheSizeBytes`, else `CacheSize` (`"3 MB"`,
-/// also `KB` / `GB`).
+/// The manifest's CacheSize of a node in bytes: `CacheSizeBytes`, else `CacheSize` (`"3 MB"`;
+/// [`parse_byte_size`]).
 fn manifest_cache_size(node: &ManifestNode) -> Option<u64> {
-    if let Some(b) = node.cache_size_bytes {
-        return Some(b);
+    match node.cache_size_bytes {
+        Some(b) => Some(b),
+        None => parse_byte_size(node.cache_size.as_deref()?).ok(),
     }
-    let text = node.cache_size.as_deref()?.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (num, unit) = text.split_at(split);
-    let v: f64 = num.parse().ok()?;
-    let mult = match unit.trim().to_ascii_uppercase().as_str() {
-        "" | "B" => 1.0,
-        "KB" => 1024.0,
-        "MB" => MIB as f64,
-        "GB" => (MIB * 1024) as f64,
-        _ => return None,
-    };
-    let bytes = (v * mult).round();
-    (bytes.is_finite() && bytes >= 0.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
 }
 
-/// SHA-256 of the file at `path`, lower-case hex.
-fn file_sha256(path: &Path) -> std::io::Result<String> {
-    use sha2::Digest;
-    use std::io::Read;
-    let mut f = std::fs::File::open(path)?;
-    let mut h = sha2::Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
+/// Why [`parse_byte_size`] refused a text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ByteSizeError {
+    /// The suffix is not a unit.
+    Unit,
+    /// The number does not parse (the parser's message).
+    Number(String),
+    /// The size does not fit in 64 bits.
+    Range,
+}
+
+impl std::fmt::Display for ByteSizeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ByteSizeError::Unit => {
+                f.write_str("unknown unit (B, K/KB/KiB, M/MB/MiB, G/GB/GiB, T/TB/TiB)")
+            }
+            ByteSizeError::Number(e) => f.write_str(e),
+            ByteSizeError::Range => f.write_str("out of range"),
         }
-        h.update(buf.get(..n).unwrap_or_default());
     }
-    Ok(h.finalize()
-        .iter()
-        .fold(String::with_capacity(64), |mut s, b| {
-            use std::fmt::Write as _;
-            let _ = write!(s, "{b:02x}");
-            s
-        }))
+}
+
+impl std::error::Error for ByteSizeError {}
+
+/// A byte count with an optional binary unit, any case, space allowed before it: `1073741824`,
+/// `512MiB`, `3 MB` (the service's `CacheSize`; 1 MB = 1,048,576 bytes), `13.07GiB`, `2G`.
+/// Without a unit the number is a whole count; with one it may have a fraction.
+pub fn parse_byte_size(text: &str) -> Result<u64, ByteSizeError> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" => {
+            return num
+                .parse()
+                .map_err(|e| ByteSizeError::Number(format!("{e}")))
+        }
+        "b" => 1.0,
+        "k" | "kb" | "kib" => 1024.0,
+        "m" | "mb" | "mib" => MIB as f64,
+        "g" | "gb" | "gib" => (MIB << 10) as f64,
+        "t" | "tb" | "tib" => (MIB << 20) as f64,
+        _ => return Err(ByteSizeError::Unit),
+    };
+    let v: f64 = num
+        .parse()
+        .map_err(|e| ByteSizeError::Number(format!("{e}")))?;
+    let bytes = (v * mult).round();
+    if !(bytes.is_finite() && bytes >= 0.0 && bytes < u64::MAX as f64) {
+        return Err(ByteSizeError::Range);
+    }
+    Ok(bytes as u64)
+}
+
+/// SHA-256 of the file at `path`, lower-case hex (the export's own hasher, reading into a
+/// sink).
+fn file_sha256(path: &Path) -> std::io::Result<String> {
+    let mut hasher = rdb_cluster::export::HashingWriter::new(std::io::sink());
+    std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
+    Ok(hasher.finish().1)
 }
 
 /// Checks a set of reports against a manifest whose entries were matched to reports

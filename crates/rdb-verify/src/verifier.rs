@@ -18,7 +18,7 @@ use rdb_reader::{ChecksumStatus, EofInfo, Event, KeyInfo, Limits, ReadError, Str
 
 use crate::cachesize::{CacheModel, ValueCost};
 use crate::dedup::{digest, find_keys, DigestSet, FoldHasher, KeyDigests, MemberSet, Rescan};
-use crate::engine::{Compat, EngineLine, Fork};
+use crate::engine::{Compat, EngineLine};
 use crate::report::{ChecksumReport, DbReport, Finding, Report, Severity, SlotsReport};
 
 /// Number of hash slots.
@@ -745,10 +745,7 @@ impl Verifier {
                     // Redis, Valkey 7.2 and 8.0 have no other engine and no way to add one
                     // (newer Valkey lines let a module register one): with `--engine` naming
                     // such a line, the load fails.
-                    let lua_only = self
-                        .opts
-                        .engine
-                        .filter(|l| l.fork() == Fork::Redis || *l < EngineLine::Valkey8_1);
+                    let lua_only = self.opts.engine.filter(|l| !l.module_function_engines());
                     let (severity, text) = match lua_only {
                         Some(l) => (
                             Severity::Error,
@@ -1456,7 +1453,7 @@ impl Verifier {
             let expect = s.first_live.unwrap_or_default();
             // A stream without live entries holds 0-0, or the largest ID when a server loaded
             // it from a type-15 record (`streamGetEdgeID` finds no entry) and saved it again.
-            let empty_max = s.first_live.is_none() && f.ms == u64::MAX && f.seq == u64::MAX;
+            let empty_max = s.first_live.is_none() && f == rdb_model::StreamId::MAX;
             if f != expect && !empty_max {
                 out.push((
                     Severity::Warning,

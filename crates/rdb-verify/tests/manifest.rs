@@ -329,3 +329,23 @@ fn keys_outside_db_0_reported_once_with_a_manifest() {
     assert!(f[0].key.is_some() && f[0].offset.is_some());
     assert_eq!(reports[0].slots.keys_outside_expected, 0);
 }
+
+#[test]
+fn byte_sizes() {
+    use rdb_verify::{parse_byte_size, ByteSizeError};
+    assert_eq!(parse_byte_size("3 MB"), Ok(3 << 20));
+    assert_eq!(parse_byte_size("0 MB"), Ok(0));
+    assert_eq!(parse_byte_size("1234"), Ok(1234));
+    assert_eq!(parse_byte_size("1.5k"), Ok(1536));
+    assert_eq!(parse_byte_size("2 GiB"), Ok(2 << 30));
+    assert_eq!(parse_byte_size("7 parsecs"), Err(ByteSizeError::Unit));
+    assert!(matches!(
+        parse_byte_size("1.5"),
+        Err(ByteSizeError::Number(_))
+    ));
+    assert_eq!(parse_byte_size("1e30"), Err(ByteSizeError::Unit));
+    assert_eq!(
+        parse_byte_size("99999999999 TiB"),
+        Err(ByteSizeError::Range)
+    );
+}

@@ -298,15 +298,9 @@ pub(crate) fn write_meta<W: Write>(
     // record sets them: the first live entry's ID (the largest ID when there is none), no
     // deleted entry, as many entries added as there are, and each group's entries-read
     // estimated from its last delivered ID.
-    let first = s.first_id.unwrap_or_else(|| {
-        s.entries.first().map_or(
-            StreamId {
-                ms: u64::MAX,
-                seq: u64::MAX,
-            },
-            |e| e.id,
-        )
-    });
+    let first = s
+        .first_id
+        .unwrap_or_else(|| s.entries.first().map_or(StreamId::MAX, |e| e.id));
     let max_deleted = s.max_deleted_id.unwrap_or_default();
     let entries_added = s.entries_added.unwrap_or(length);
     if version >= 2 {

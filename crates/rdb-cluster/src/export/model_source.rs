@@ -361,8 +361,7 @@ fn stream_contradictions(entry: &Entry) -> Vec<String> {
     let first = st.entries.first().map(|e| e.id).unwrap_or_default();
     // An empty stream holds 0-0, or the largest ID after a server loaded it from a type-15
     // record (as `rdb-verify`'s `stream-first-id` allows).
-    let empty_max = StreamId::new(u64::MAX, u64::MAX);
-    let fine = |f: &StreamId| *f == first || (st.entries.is_empty() && *f == empty_max);
+    let fine = |f: &StreamId| *f == first || (st.entries.is_empty() && *f == StreamId::MAX);
     if let Some(f) = st.first_id.filter(|f| !fine(f)) {
         out.push(format!(
             "key {key}: first_id_recorded {f} but the first entry is {first}"
