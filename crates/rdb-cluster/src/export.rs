@@ -489,8 +489,14 @@ pub fn export_jsonl_file(path: &Path, plan: &ExportPlan) -> Result<ExportResult,
     preflight(plan)?;
     let file =
         File::open(path).map_err(|e| ExportError::Source(format!("{}: {e}", path.display())))?;
-    let (ks, warnings) = read_jsonl_keyspace_noting(io::BufReader::with_capacity(1 << 20, file))
-        .map_err(|e| ExportError::Source(format!("{}: {e}", path.display())))?;
+    let never = AtomicBool::new(false);
+    let cancel = plan.interrupt.as_deref().unwrap_or(&never);
+    let (ks, warnings) = model_source::read_jsonl_keyspace_until(
+        io::BufReader::with_capacity(1 << 20, file),
+        cancel,
+    )
+    .map_err(|e| ExportError::Source(format!("{}: {e}", path.display())))?
+    .ok_or(ExportError::Cancelled)?;
     let mut res = export_keyspace(&ks, plan).map_err(|e| name_jsonl_lines(path, plan.db, e))?;
     res.warnings.extend(
         warnings
@@ -708,6 +714,11 @@ where
     let (file, sha256) = hashing.finish();
     let file = file.finish().map_err(|e| ExportError::io(temp.path(), e))?;
     drop(file);
+    // Stopped (a signal, or another node's failure) while this file was finishing: its
+    // check would be wasted work.
+    if cancel.load(Ordering::Relaxed) {
+        return Err(ExportError::Cancelled);
+    }
     let (cache_size_bytes, already_expired, check_warnings) = match &plan.check {
         Some(check) => {
             let slots = plan

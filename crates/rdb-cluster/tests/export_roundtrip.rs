@@ -4,9 +4,12 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 use rdb_cluster::export::{
-    export_keyspace, export_rdb_file, DbSelection, ExportError, ExportPlan, ExportResult, NodeCheck,
+    export_file, export_keyspace, export_rdb_file, DbSelection, ExportError, ExportPlan,
+    ExportResult, NodeCheck,
 };
 use rdb_cluster::manifest::Manifest;
 use rdb_cluster::slotset::SlotSet;
@@ -995,4 +998,53 @@ fn an_output_link_re_pointed_during_the_export_does_not_split_it() {
     let count = |d: &Path| std::fs::read_dir(d).unwrap().count();
     assert_eq!((count(&a), count(&b)), (3, 0));
     assert!(a.join("race-manifest.json").is_file() && a.join("race-0002.rdb").is_file());
+}
+
+/// A stop asked for (the plan's interrupt flag: `rdbkit export` sets it on SIGINT / SIGTERM)
+/// is heard while the source is still being read, not only once the node files are being
+/// written: with the flag set, a source broken after its first few thousand keys ends in
+/// `Cancelled` (it was not read to the break); without it, the same source ends in the
+/// error the break causes. Nothing is written either way.
+#[test]
+fn an_interrupt_stops_the_source_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ks = rdb_testkit::gen::small_strings(5000, 16);
+    let rdb = tmp.path().join("src.rdb");
+    let (bytes, _) = rdb_writer::write_keyspace(
+        &ks,
+        Vec::new(),
+        &rdb_writer::WriterBuilder::new(Target::Redis70).ctime(NOW),
+    )
+    .unwrap();
+    // Cut at 90 %: the scan meets the end of the file after thousands of keys.
+    std::fs::write(&rdb, &bytes[..bytes.len() * 9 / 10]).unwrap();
+    let jsonl = tmp.path().join("src.jsonl");
+    let mut text = String::new();
+    for i in 0..5000 {
+        text.push_str(&format!(
+            "{{\"db\": 0, \"key\": \"k{i}\", \"type\": \"string\", \"value\": \"v\"}}\n"
+        ));
+    }
+    text.push_str("not json\n");
+    std::fs::write(&jsonl, text).unwrap();
+    for src in [&rdb, &jsonl] {
+        let out = tmp.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        let mut p = plan(&out, "snap", Topology::even(2).unwrap(), Target::Redis70);
+        let err = export_file(src, &p).unwrap_err();
+        assert!(
+            matches!(err, ExportError::Source(_)),
+            "{}: without a stop, the broken source fails: {err}",
+            src.display()
+        );
+        p.interrupt = Some(Arc::new(AtomicBool::new(true)));
+        let err = export_file(src, &p).unwrap_err();
+        assert!(
+            matches!(err, ExportError::Cancelled),
+            "{}: with a stop, the read ends before the break: {err}",
+            src.display()
+        );
+        assert!(read_dir_bytes(&out).is_empty(), "{}", src.display());
+        std::fs::remove_dir(&out).unwrap();
+    }
 }

@@ -18,7 +18,8 @@ use crate::topology::Partitioner;
 /// Baseline of the `used-mem` estimate: an empty server.
 pub(crate) const BASE_USED_MEM: u64 = rdb_writer::USED_MEM_BASE;
 
-/// How often (in keys) a node writer checks whether another node failed.
+/// How often (in keys, or JSONL lines) an export looks at its cancel flag (a signal, or
+/// another node's failure).
 pub(crate) const CANCEL_CHECK: usize = 256;
 
 /// One node group's share of the keyspace: per output database, `(slot, entry)` in slot order
@@ -263,10 +264,23 @@ pub fn read_jsonl_keyspace(reader: impl BufRead) -> Result<Keyspace, String> {
 /// written as given: stream metadata that contradicts the stream's entries (each naming the
 /// line and key).
 pub fn read_jsonl_keyspace_noting(reader: impl BufRead) -> Result<(Keyspace, Vec<String>), String> {
+    read_jsonl_keyspace_until(reader, &AtomicBool::new(false))?
+        .ok_or_else(|| "cancelled".to_string())
+}
+
+/// [`read_jsonl_keyspace_noting`] that stops, returning `Ok(None)`, once `cancel` is set
+/// (looked at every [`CANCEL_CHECK`] lines).
+pub(crate) fn read_jsonl_keyspace_until(
+    reader: impl BufRead,
+    cancel: &AtomicBool,
+) -> Result<Option<(Keyspace, Vec<String>)>, String> {
     let mut ks = Keyspace::default();
     let mut warnings = Vec::new();
     for (i, line) in reader.split(b'\n').enumerate() {
         let n = i + 1;
+        if n % CANCEL_CHECK == 0 && cancel.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
         let line = line.map_err(|e| format!("line {n}: {e}"))?;
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
@@ -304,7 +318,7 @@ pub fn read_jsonl_keyspace_noting(reader: impl BufRead) -> Result<(Keyspace, Vec
             ));
         }
     }
-    Ok((ks, warnings))
+    Ok(Some((ks, warnings)))
 }
 
 /// A stream entry no server holds: one without fields (`XADD` needs at least one pair) or with

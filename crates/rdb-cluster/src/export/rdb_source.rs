@@ -113,6 +113,12 @@ impl<'a> RdbJob<'a> {
         let mut keys_per_db: BTreeMap<u64, u64> = BTreeMap::new();
         let mut detached_meta = HashMap::new();
         let mut scratch = Vec::new();
+        let mut scanned = 0u64;
+        let cancelled = || {
+            plan.interrupt
+                .as_ref()
+                .is_some_and(|f| f.load(Ordering::Relaxed))
+        };
         loop {
             let before = p.offset();
             // What the event tells, copied out so the parser can be used again.
@@ -168,6 +174,10 @@ impl<'a> RdbJob<'a> {
             let Some((type_offset, db, slot, tag, meta, ttl_kind, maybe_empty)) = key else {
                 continue;
             };
+            scanned += 1;
+            if scanned % CANCEL_CHECK as u64 == 0 && cancelled() {
+                return Err(ExportError::Cancelled);
+            }
             *keys_per_db.entry(db).or_default() += 1;
             let out_db = match plan.db {
                 DbSelection::Db0 if db == 0 => Some(0),
