@@ -94,7 +94,8 @@ pub fn expected(ks: &Keyspace, target: Target) -> Keyspace {
     }
     // Libraries for an engine the target does not run are dropped too.
     ks.functions.retain(|f| {
-        rdb_format::function::check_shebang(f).map_or(true, |(e, _)| target.runs_function_engine(e))
+        rdb_format::function::check_shebang(f)
+            .map_or(true, |s| target.runs_function_engine(&s.engine))
     });
     // MODULE_AUX records to load after the data are written after it.
     let (before, after): (Vec<ModuleAux>, Vec<ModuleAux>) =

@@ -37,6 +37,7 @@
 //! | `duplicate-key` | E | V-F9 |
 //! | `orphan-key-attributes` | W | V-F10 (every record when the whole input is in memory, [`verify_bytes`]; only before EOF for files and streams) |
 //! | `already-expired` | W | V-F11 |
+//! | `expire-minus-one` (an expiry of -1 ms, which servers load as no expiry: the key stays) | W | V-F11 |
 //! | `empty-value` | W | V-F12 |
 //! | `aux-repl-id`, `aux-lua` | W | V-F13 |
 //! | `module-required`, `module-aux-order` | W | V-F14, V-T19 (well-formedness is the reader's) |

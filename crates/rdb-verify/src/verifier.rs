@@ -739,9 +739,9 @@ impl Verifier {
         let mut t = IntText::new(0);
         let code = code.as_bytes(&mut t);
         match check_shebang(code) {
-            Ok((engine, name)) => {
+            Ok(rdb_format::function::Shebang { engine, name }) => {
                 if !engine.eq_ignore_ascii_case(b"lua") {
-                    let e = rdb_format::escape_bytes(engine, 32);
+                    let e = rdb_format::escape_bytes(&engine, 32);
                     // Redis, Valkey 7.2 and 8.0 have no other engine and no way to add one
                     // (newer Valkey lines let a module register one): with `--engine` naming
                     // such a line, the load fails.
@@ -758,8 +758,8 @@ impl Verifier {
                     };
                     self.file_finding(severity, "function-engine", off, text);
                 }
-                if !self.functions.insert(digest(name, 5)) {
-                    let n = rdb_format::escape_bytes(name, 64);
+                if !self.functions.insert(digest(&name, 5)) {
+                    let n = rdb_format::escape_bytes(&name, 64);
                     self.file_finding(
                         Severity::Error,
                         "function-duplicate",
@@ -965,7 +965,9 @@ impl Verifier {
         if let Some(c) = self.rdb_types.get_mut(usize::from(t)) {
             *c += 1;
         }
-        let expired = k.expire_at_ms.is_some_and(|e| e < self.opts.now_ms);
+        // An expiry of -1 is the servers' "none": such a key loads without one, and stays.
+        let no_expiry = k.expire_at_ms == Some(-1);
+        let expired = !no_expiry && k.expire_at_ms.is_some_and(|e| e < self.opts.now_ms);
         {
             let d = self.db_counters(db);
             d.keys += 1;
@@ -987,7 +989,18 @@ impl Verifier {
         self.cache_total += self
             .opts
             .cache_model
-            .key(key.len() as u64, k.expire_at_ms.is_some());
+            .key(key.len() as u64, k.expire_at_ms.is_some() && !no_expiry);
+        if no_expiry {
+            let f = Finding::new(
+                Severity::Warning,
+                "expire-minus-one",
+                Some(k.offset),
+                "expiry -1 ms: a server reads -1 as no expiry and keeps the key forever"
+                    .to_string(),
+            )
+            .with_key(db, key);
+            self.add(f);
+        }
         if expired {
             self.report.already_expired += 1;
             let e = k.expire_at_ms.unwrap_or(0);

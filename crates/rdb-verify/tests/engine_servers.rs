@@ -156,3 +156,44 @@ fn warning_only_malformed_files_load() {
         assert!(checked.len() >= 10, "{checked:?}");
     }
 }
+
+/// What the expiry findings say a server does: `already-expired.rdb`'s key (expiry 1970) is
+/// dropped on load; `expire-minus-one.rdb`'s key (expiry -1 ms, the servers' "no expiry") is
+/// loaded and kept with no TTL.
+#[test]
+fn expiry_findings_match_what_servers_load() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/malformed");
+    let mut checked = 0;
+    for kind in [
+        ServerKind::Debian,
+        ServerKind::Redislite62,
+        ServerKind::Valkey81,
+    ] {
+        if !kind.require_or_skip() {
+            continue;
+        }
+        for (file, key, want) in [
+            ("already-expired.rdb", "old", -2),
+            ("expire-minus-one.rdb", "kept", -1),
+        ] {
+            let report = verify_file(&dir.join(file), &Options::default());
+            if !report.loads_on.contains(&line(kind)) {
+                // RDB 11 (already-expired.rdb): Valkey 8.1 only.
+                continue;
+            }
+            checked += 1;
+            let mut srv = RedisServer::start(kind, &ServerOptions::with_rdb(dir.join(file)))
+                .unwrap_or_else(|e| panic!("{} refused {file}: {e}", kind.name()));
+            let ttl = srv.cmd(&["PTTL", key]).expect("PTTL");
+            assert_eq!(
+                ttl,
+                rdb_testkit::server::Resp::Int(want),
+                "{} on {file}: PTTL {key}",
+                kind.name()
+            );
+        }
+    }
+    if ServerKind::Debian.available() {
+        assert!(checked >= 2, "{checked} loads checked");
+    }
+}

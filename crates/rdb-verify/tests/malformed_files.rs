@@ -248,6 +248,14 @@ const CASES: &[Case] = &[
         }),
     ),
     Case::new(
+        "expire-minus-one",
+        "a key whose expiry is -1 ms, which servers load as no expiry (the key stays): a warning",
+        Make::Db0(9, |b| {
+            b.byte(0xFC).i64le(-1);
+            b.string_key(b"kept", b"1")
+        }),
+    ),
+    Case::new(
         "empty-value",
         "a hashtable hash with 0 fields",
         Make::Db0(11, |b| {

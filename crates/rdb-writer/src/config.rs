@@ -65,7 +65,7 @@ impl EncodingConfig {
 /// Per-key metadata written before the type byte.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct KeyMeta {
-    /// Absolute expiry, Unix ms (`EXPIRETIME_MS`).
+    /// Absolute expiry, Unix ms (`EXPIRETIME_MS`). -1 is refused: servers read it as no expiry.
     pub expire_at_ms: Option<i64>,
     /// LRU idle time, seconds (`IDLE`).
     pub lru_idle_s: Option<u64>,

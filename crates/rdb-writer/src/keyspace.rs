@@ -139,9 +139,10 @@ pub fn write_keyspace<W: Write + Send>(
         let mut names = std::collections::HashSet::new();
         for f in &ks.functions {
             let name = check_function(f, b.target())?;
-            if !names.insert(name) {
-                return Err(duplicate_function(name));
+            if names.contains(&name) {
+                return Err(duplicate_function(&name));
             }
+            names.insert(name);
         }
     }
     if want_used_mem {

@@ -17,6 +17,13 @@ use crate::sink::Sink;
 /// Checks what the server refuses (or misbehaves on) when loading a stream: entry IDs must
 /// strictly increase and not exceed `last_id`, and the groups must be consistent
 /// ([`validate_groups`]).
+///
+/// Counters that servers load as they are, however odd, are written as given: a group's
+/// `last_delivered_id` past `last_id`, a negative `entries_read`, `entries_added` below the
+/// live entries, a `first_id` that is not the first entry's. The server then reports a
+/// meaningless lag; `rdb-verify` warns about each (`stream-group-last-delivered`,
+/// `stream-entries-read`, `stream-entries-added`, `stream-first-id`) and the JSONL importer
+/// of `rdbkit export` notes them.
 pub(crate) fn validate(s: &Stream) -> Result<(), String> {
     let unordered = s.entries.windows(2).find_map(|w| match w {
         [a, b] if a.id >= b.id => Some((a.id, b.id)),

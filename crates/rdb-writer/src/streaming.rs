@@ -213,6 +213,7 @@ impl<'w, W: Write> Core<'w, W> {
             ));
         }
         let w = &mut *self.w;
+        w.open_record = Some(self.key.clone());
         w.put_key_header(&self.key, self.meta, self.kind.plain_type());
         encode_length(self.declared, &mut w.sink.buf);
         match buffer {
@@ -260,7 +261,7 @@ impl<'w, W: Write> Core<'w, W> {
     }
 
     fn push(&mut self, item: Item<'_>) -> WriteResult<()> {
-        self.w.check_open()?;
+        self.w.check_open_record()?;
         if self.done {
             return Err(WriteError::State("push after end"));
         }
@@ -303,7 +304,7 @@ impl<'w, W: Write> Core<'w, W> {
     }
 
     fn end(&mut self) -> WriteResult<bool> {
-        self.w.check_open()?;
+        self.w.check_open_record()?;
         if self.done {
             return Err(WriteError::State("end called twice"));
         }
@@ -318,6 +319,7 @@ impl<'w, W: Write> Core<'w, W> {
         }
         match self.buffer.take() {
             None => {
+                self.w.open_record = None;
                 self.w.count_key(self.meta);
                 Ok(true)
             }

@@ -127,6 +127,11 @@ pub struct RdbWriter<W: Write> {
     pub(crate) enc: Encoder,
     phase: Phase,
     poison: Option<String>,
+    /// A streamed key's plain record is partly written (set by the collection writer, cleared
+    /// by its `end()`): nothing else may be written until then. Kept here, not only in the
+    /// collection writer's `Drop`, so that a writer forgotten (`mem::forget`) without `end()`
+    /// cannot leave a half record in a file that `finish()` completes.
+    pub(crate) open_record: Option<Vec<u8>>,
     pub(crate) db: u32,
     pub(crate) summary: Summary,
     /// Names of the function libraries written (a name may appear once).
@@ -148,21 +153,21 @@ enum Plan<'v> {
 /// load: its shebang line ([`rdb_format::function::check_shebang`]), or an engine other than
 /// Lua for a line with no way to add one (Redis, Valkey 7.2 and 8.0: "Engine '…' not found";
 /// newer Valkey lines let a module register a scripting engine, so they take any name).
-pub(crate) fn check_function(code: &[u8], target: Target) -> WriteResult<&[u8]> {
-    let (engine, name) =
-        rdb_format::function::check_shebang(code).map_err(|what| WriteError::InvalidValue {
+pub(crate) fn check_function(code: &[u8], target: Target) -> WriteResult<Vec<u8>> {
+    let rdb_format::function::Shebang { engine, name } = rdb_format::function::check_shebang(code)
+        .map_err(|what| WriteError::InvalidValue {
             key: KeyName::none(),
             what: format!("{what} (a server refuses the file: \"Failed loading library\")"),
         })?;
-    if !target.runs_function_engine(engine) {
+    if !target.runs_function_engine(&engine) {
         return Err(WriteError::Unsupported {
             key: KeyName::none(),
             target: target.name(),
             what: format!(
                 "function library {} for engine {}: it runs Lua only (a server refuses the \
                  file: \"Failed loading library\")",
-                rdb_format::escape_bytes(name, 64),
-                rdb_format::escape_bytes(engine, 32),
+                rdb_format::escape_bytes(&name, 64),
+                rdb_format::escape_bytes(&engine, 32),
             ),
         });
     }
@@ -202,6 +207,7 @@ impl<W: Write> RdbWriter<W> {
             enc: Encoder::new(opts.target, header, opts.encoding, opts.compression),
             phase: Phase::Fresh,
             poison: None,
+            open_record: None,
             db: 0,
             function_names: std::collections::HashSet::new(),
             summary: Summary::empty(opts.target, header),
@@ -231,7 +237,7 @@ impl<W: Write> RdbWriter<W> {
 
     /// Whether an earlier error left a partial record (every call fails from now on).
     pub fn is_poisoned(&self) -> bool {
-        self.poison.is_some()
+        self.poison.is_some() || self.open_record.is_some()
     }
 
     /// Marks the header as written: for a writer that encodes records apart from their file
@@ -246,8 +252,17 @@ impl<W: Write> RdbWriter<W> {
         }
     }
 
-    /// Refuses key metadata no server loads: an IDLE of 2^64 − 1 (see [`Self::check_len_field`]).
+    /// Refuses key metadata no server loads (an IDLE of 2^64 − 1, see [`Self::check_len_field`])
+    /// or loads otherwise (an expiry of -1 ms, which servers read as no expiry).
     pub(crate) fn check_meta(&self, key: &[u8], meta: KeyMeta) -> WriteResult<()> {
+        if meta.expire_at_ms == Some(-1) {
+            return Err(WriteError::InvalidValue {
+                key: KeyName::in_db(self.db, key),
+                what: "expiry -1 ms: a server reads an expiry of -1 as none and keeps the key \
+                       forever (an expired key needs another time in the past, e.g. 0)"
+                    .into(),
+            });
+        }
         match meta.lru_idle_s {
             // (The key is copied into the error only when there is one.)
             Some(u64::MAX) => {
@@ -272,8 +287,22 @@ impl<W: Write> RdbWriter<W> {
         Ok(())
     }
 
-    /// Fails when poisoned or when the header is not written yet.
+    /// Fails when poisoned, when the header is not written yet, or while a streamed key's
+    /// record is open.
     pub(crate) fn check_open(&self) -> WriteResult<()> {
+        self.check_open_record()?;
+        if let Some(key) = &self.open_record {
+            return Err(WriteError::Poisoned(format!(
+                "the streamed key {}'s record was left unfinished (its writer was never ended \
+                 or dropped)",
+                rdb_format::escape_bytes(key, 64)
+            )));
+        }
+        Ok(())
+    }
+
+    /// [`Self::check_open`] for the collection writer whose record is open.
+    pub(crate) fn check_open_record(&self) -> WriteResult<()> {
         if let Some(p) = &self.poison {
             return Err(WriteError::Poisoned(p.clone()));
         }
@@ -385,9 +414,10 @@ impl<W: Write> RdbWriter<W> {
             });
         }
         let name = check_function(code, self.opts.target)?;
-        if !self.function_names.insert(name.to_vec()) {
-            return Err(duplicate_function(name));
+        if self.function_names.contains(&name) {
+            return Err(duplicate_function(&name));
         }
+        self.function_names.insert(name);
         self.sink.buf.push(Opcode::FUNCTION2.0);
         self.enc.string(code, &mut self.sink.buf);
         self.summary.functions += 1;

@@ -823,6 +823,28 @@ fn streaming_count_mismatch_poisons() {
     h.push(b"f", b"v").unwrap();
     drop(h);
     assert!(w.is_poisoned());
+    // Forgotten (no `Drop`, no `end()`) after its record began: the writer itself knows the
+    // record is open, so nothing more is written and the file is not finished.
+    let mut w = open(Target::Redis72);
+    let mut s = w.begin_set(b"s", KeyMeta::default(), 1000).unwrap();
+    s.push(b"a").unwrap();
+    std::mem::forget(s);
+    assert!(w.is_poisoned());
+    let err = w
+        .write_entry(&Entry::new("k", Value::String(b("v"))))
+        .unwrap_err();
+    assert!(
+        matches!(&err, WriteError::Poisoned(why) if why.contains("\"s\"")),
+        "{err}"
+    );
+    assert!(matches!(w.finish(), Err(WriteError::Poisoned(_))));
+    // Forgotten while still buffered (nothing of it written): the writer goes on.
+    let mut w = open(Target::Redis72);
+    let mut s = w.begin_set(b"s", KeyMeta::default(), 3).unwrap();
+    s.push(b"a").unwrap();
+    std::mem::forget(s);
+    assert!(!w.is_poisoned());
+    w.finish().unwrap();
     // NaN.
     let mut w = open(Target::Redis72);
     let mut z = w.begin_zset(b"z", KeyMeta::default(), 2).unwrap();
@@ -1231,4 +1253,34 @@ fn raw_values_copy_real_dumps() {
         );
     }
     assert!(copied > 500, "{copied} keys copied");
+}
+
+/// An expiry of -1 ms is the servers' "no expiry": a key written with it would load without
+/// one and stay. The writer refuses it (naming db and key), with nothing written for the key;
+/// other times in the past (0, -2) are written as they are (the server drops those keys).
+#[test]
+fn expiry_minus_one_is_refused() {
+    let mut w = open(Target::Redis70);
+    w.select_db(3, 2, 2).unwrap();
+    let err = w
+        .write_value(b"k", KeyMeta::expiring(-1), &Value::String(b("v")))
+        .unwrap_err();
+    assert!(
+        matches!(err, WriteError::InvalidValue { .. }) && err.to_string().contains("db 3, key"),
+        "{err}"
+    );
+    for ms in [0, -2] {
+        w.write_value(
+            format!("k{ms}").as_bytes(),
+            KeyMeta::expiring(ms),
+            &Value::String(b("v")),
+        )
+        .unwrap();
+    }
+    let mut ks = Keyspace::default();
+    let mut e = Entry::new("k", Value::String(b("v")));
+    e.expire_at_ms = Some(-1);
+    ks.db_mut(0).entries.push(e);
+    let mut out = Vec::new();
+    assert!(write_keyspace(&ks, &mut out, &WriterBuilder::new(Target::Redis70)).is_err());
 }

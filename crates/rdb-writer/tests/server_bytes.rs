@@ -160,7 +160,34 @@ fn same_records_with(
     if target.rdb_version() < 10 {
         ks = without_stream_v3(ks);
     }
-    let theirs = server_file(kind, &ks, policy, config);
+    let (theirs, model) = same_records_of(kind, policy, config, cfg, target, &ks);
+    // The check can fail: another line's score text (`fpconv`'s instead of `%.17g`, or the
+    // reverse) is noticed.
+    let other = if target.score_style() == ScoreStyle::Fpconv {
+        Target::Redis70
+    } else {
+        Target::Redis72
+    };
+    let other = WriterBuilder::new(other).compression(false).encoding(cfg);
+    let (other, _) = write_keyspace(&model, Vec::new(), &other).expect("write another line");
+    let zsets = differing(&theirs, &other)
+        .into_iter()
+        .filter(|(_, t, _)| matches!(t, 12 | 17))
+        .count();
+    assert!(zsets > 0, "no compact zset differs with another score text");
+}
+
+/// Loads `ks` into `kind` through its commands and checks our rewrite for `target` of the
+/// file it saves, record by record; returns the server's file and our reader's keyspace of it.
+fn same_records_of(
+    kind: ServerKind,
+    policy: &str,
+    config: &[(String, usize)],
+    cfg: EncodingConfig,
+    target: Target,
+    ks: &Keyspace,
+) -> (Vec<u8>, Keyspace) {
+    let theirs = server_file(kind, ks, policy, config);
     let model = read_keyspace(&theirs).expect("read the server's file");
     let builder = WriterBuilder::new(target).compression(false).encoding(cfg);
     let (ours, summary) = write_keyspace(&model, Vec::new(), &builder).expect("write");
@@ -190,20 +217,7 @@ fn same_records_with(
         kind.name(),
         diff.iter().take(5).collect::<Vec<_>>()
     );
-    // The check can fail: another line's score text (`fpconv`'s instead of `%.17g`, or the
-    // reverse) is noticed.
-    let other = if target.score_style() == ScoreStyle::Fpconv {
-        Target::Redis70
-    } else {
-        Target::Redis72
-    };
-    let other = WriterBuilder::new(other).compression(false).encoding(cfg);
-    let (other, _) = write_keyspace(&model, Vec::new(), &other).expect("write another line");
-    let zsets = differing(&theirs, &other)
-        .into_iter()
-        .filter(|(_, t, _)| matches!(t, 12 | 17))
-        .count();
-    assert!(zsets > 0, "no compact zset differs with another score text");
+    (theirs, model)
 }
 
 #[test]
@@ -316,4 +330,51 @@ fn valkey81_records_with_small_thresholds_are_byte_identical() {
     let config = server_config(&cfg, "listpack", true);
     let kind = ServerKind::Valkey81;
     same_records_with(kind, "noeviction", &config, cfg, Target::Valkey81, 600, 15);
+}
+
+/// Lists holding elements around and above the quicklist node limit (8 KiB): Redis 7.0 packs
+/// such an element in a listpack node of its own, Valkey 8.1 (as Redis 7.4+) stores any
+/// element over the limit in a PLAIN node (`isLargeElement`). Our records are the servers'
+/// on both lines, with the default fill and with a count-limited one.
+#[test]
+fn lists_with_elements_over_the_node_limit_are_byte_identical() {
+    let big = |n: usize, b: u8| rdb_model::Bytes::from(vec![b; n]);
+    let small = |s: &str| rdb_model::Bytes::from(s.as_bytes().to_vec());
+    let lists: Vec<Vec<rdb_model::Bytes>> = vec![
+        vec![small("a"), big(8192, b'x'), small("b")],
+        vec![small("a"), big(8193, b'y'), small("b")],
+        vec![big(20_000, b'z')],
+        vec![big(9000, b'p'), big(9000, b'q'), small("c"), small("d")],
+        (0..300)
+            .map(|i| {
+                if i % 100 == 50 {
+                    big(8100 + i, b'r')
+                } else {
+                    small(&format!("e{i}"))
+                }
+            })
+            .collect(),
+    ];
+    let mut ks = Keyspace::default();
+    for (i, l) in lists.into_iter().enumerate() {
+        ks.db_mut(0)
+            .entries
+            .push(rdb_model::Entry::new(format!("list{i}"), Value::List(l)));
+    }
+    let count_fill = EncodingConfig {
+        list_max_listpack_size: 5,
+        ..EncodingConfig::default()
+    };
+    let fill_config = vec![("list-max-listpack-size".to_string(), 5)];
+    for (kind, target) in [
+        (ServerKind::Debian, Target::Redis70),
+        (ServerKind::Valkey81, Target::Valkey81),
+    ] {
+        if !kind.require_or_skip() {
+            continue;
+        }
+        let default = EncodingConfig::default();
+        same_records_of(kind, "noeviction", &[], default, target, &ks);
+        same_records_of(kind, "noeviction", &fill_config, count_fill, target, &ks);
+    }
 }

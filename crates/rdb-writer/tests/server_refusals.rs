@@ -185,3 +185,59 @@ fn length_error_marker_is_refused_by_servers_the_reader_and_the_writer() {
     assert!(w.write_slot_info(16384, 1, 0).is_err());
     assert!(w.write_slot_info(0, u64::MAX, 0).is_err());
 }
+
+/// The shebang line is split as the servers split it (`sdssplitargs`: any blanks, quotes,
+/// `name=` in any case, a CR before the newline): for each variant, the writer writes the
+/// library exactly when Redis 7.0 and Valkey 8.1 load it.
+#[test]
+fn shebang_variants_are_accepted_exactly_when_servers_load_them() {
+    let variants: &[(&[u8], bool)] = &[
+        (b"#!lua name=v1\n", true),
+        (b"#! lua name=v2\n", false),
+        (b"#!lua name=v3\r\n", true),
+        (b"#!lua\tname=v4\n", true),
+        (b"#!lua  name=\"v5\"\n", true),
+        (b"#!lua NAME=v6 \n", true),
+        (b"#!LUA name=v7\n", true),
+        (b"#!lua name=\"v8\n", false),
+        (b"#!lua name='v9'x\n", false),
+        (b"#!lua name=v\x0b10\n", false),
+        (b"#!lua name=\"v\\x4111\"\n", true),
+        (b"#!lua name=v\\x4112\n", false),
+        (b"#!lua name=v13 name=v13\n", false),
+        (b"#!\"lua\" name=v14\n", true),
+    ];
+    let mut checked = 0;
+    for (i, &(header, loads)) in variants.iter().enumerate() {
+        let mut code = header.to_vec();
+        code.extend_from_slice(
+            format!("redis.register_function('f{i}', function() return {i} end)").as_bytes(),
+        );
+        let what = String::from_utf8_lossy(header).escape_debug().to_string();
+        for (kind, version, target) in [
+            (ServerKind::Debian, 10, Target::Redis70),
+            (ServerKind::Valkey81, 11, Target::Valkey81),
+        ] {
+            if kind.require_or_skip() {
+                let got = load(kind, &file(version, &[&code], &[b"k"]), "shebang");
+                assert_eq!(got.is_ok(), loads, "{}: {what}: {got:?}", kind.name());
+                checked += 1;
+            }
+            let ks = Keyspace {
+                functions: vec![Bytes::from(code.clone())],
+                ..Keyspace::default()
+            };
+            let written = write_keyspace(&ks, Vec::new(), &WriterBuilder::new(target));
+            assert_eq!(
+                written.is_ok(),
+                loads,
+                "writer for {}: {what}: {:?}",
+                target.name(),
+                written.err().map(|e| e.to_string())
+            );
+        }
+    }
+    if ServerKind::Debian.available() {
+        assert!(checked >= variants.len(), "{checked} loads");
+    }
+}

@@ -241,8 +241,8 @@ pub(crate) fn write_functions<W: std::io::Write>(
     let mut dropped = 0;
     for f in functions {
         if plan.drop_unsupported {
-            let engine = rdb_format::function::check_shebang(f).map(|(engine, _)| engine);
-            if engine.is_ok_and(|e| !plan.target.runs_function_engine(e)) {
+            let engine = rdb_format::function::check_shebang(f).map(|s| s.engine);
+            if engine.is_ok_and(|e| !plan.target.runs_function_engine(&e)) {
                 dropped += 1;
                 continue;
             }

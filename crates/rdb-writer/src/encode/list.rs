@@ -9,9 +9,21 @@ use super::{lp_entry_size, zl_entry_size, Encoder};
 use crate::config::EncodingConfig;
 use crate::sink::Sink;
 
-/// Elements of at least this size go into a PLAIN node of their own (Redis 7.x
-/// `packed_threshold`, 1 GiB: a listpack cannot be larger).
+/// Elements of at least this size go into a PLAIN node of their own on Redis 7.0 and 7.2
+/// and Valkey 7.2 (`packed_threshold`, 1 GiB: a listpack cannot be larger).
 pub(crate) const PLAIN_THRESHOLD: usize = 1 << 30;
+
+/// The smallest element that gets a PLAIN node of its own on `target` with node limit
+/// `max_bytes` (`list-max-listpack-size`'s byte limit, 8 KiB by default; 8 KiB for a count
+/// limit): Redis 7.4+ and Valkey 8.0+ (`isLargeElement`, redis/redis#12659) store any
+/// element larger than the node limit that way; older lines only elements of 1 GiB.
+pub(crate) fn plain_from(target: crate::Target, max_bytes: usize) -> usize {
+    use crate::Target as T;
+    match target {
+        T::Redis74 | T::Valkey80 | T::Valkey81 | T::Valkey90 => max_bytes.saturating_add(1),
+        T::Redis60 | T::Redis62 | T::Redis70 | T::Redis72 | T::Valkey72 => PLAIN_THRESHOLD,
+    }
+}
 
 /// Empty listpack / ziplist sizes (header + terminator).
 const LP_EMPTY: usize = 7;
@@ -64,11 +76,13 @@ pub(crate) fn insert_overhead(len: usize, listpacks: bool) -> usize {
 /// `list-max-listpack-size` (the server's own estimate, which counts an integer-like element
 /// at its text length, so nodes end a few bytes short of the limit as the server's do) and the
 /// node has fewer elements than the count limit; otherwise it starts a new node (which takes
-/// it whatever its size). With listpacks, elements ≥ 1 GiB become PLAIN nodes.
+/// it whatever its size). With listpacks, elements of `plain_from` bytes or more become PLAIN
+/// nodes ([`plain_from`]).
 pub(crate) fn plan_nodes<T: AsRef<[u8]>>(
     items: &[T],
     cfg: &EncodingConfig,
     listpacks: bool,
+    plain_from: usize,
 ) -> Vec<Node> {
     let (max_bytes, max_count) = cfg.list_node_limits();
     let mut nodes = Vec::new();
@@ -77,7 +91,7 @@ pub(crate) fn plan_nodes<T: AsRef<[u8]>>(
     let mut prev = 0usize;
     for (i, item) in items.iter().enumerate() {
         let s = item.as_ref();
-        if listpacks && s.len() >= PLAIN_THRESHOLD {
+        if listpacks && s.len() >= plain_from {
             if i > start {
                 nodes.push(Node {
                     start,
@@ -135,7 +149,8 @@ pub(crate) fn write<W: Write, T: AsRef<[u8]>>(
     items: &[T],
 ) -> io::Result<()> {
     let listpacks = enc.listpacks();
-    let nodes = plan_nodes(items, &enc.cfg, listpacks);
+    let from = plain_from(enc.target, enc.cfg.list_node_limits().0);
+    let nodes = plan_nodes(items, &enc.cfg, listpacks, from);
     encode_length(nodes.len() as u64, &mut sink.buf);
     for node in nodes {
         let elems = items.get(node.start..node.end).unwrap_or(&[]);
@@ -203,7 +218,7 @@ mod tests {
             })
             .collect();
         for listpacks in [true, false] {
-            let nodes = plan_nodes(&items, &cfg, listpacks);
+            let nodes = plan_nodes(&items, &cfg, listpacks, PLAIN_THRESHOLD);
             assert!(nodes.len() > 3);
             let sizes = node_sizes(&items, &nodes, listpacks);
             for (i, (n, size)) in nodes.iter().zip(&sizes).enumerate() {
@@ -243,7 +258,7 @@ mod tests {
             b"b".to_vec(),
             b"c".to_vec(),
         ];
-        let nodes = plan_nodes(&items, &EncodingConfig::default(), true);
+        let nodes = plan_nodes(&items, &EncodingConfig::default(), true, PLAIN_THRESHOLD);
         assert_eq!(
             nodes,
             vec![
@@ -264,18 +279,24 @@ mod tests {
                 },
             ]
         );
+        // Redis 7.4+ / Valkey 8.0+: an element over the node limit is a PLAIN node.
+        let from = plain_from(crate::Target::Valkey81, 8192);
+        assert_eq!(from, 8193);
+        let nodes = plan_nodes(&items, &EncodingConfig::default(), true, from);
+        let plain: Vec<bool> = nodes.iter().map(|n| n.plain).collect();
+        assert_eq!(plain, [false, true, false]);
         let cfg = EncodingConfig {
             list_max_listpack_size: 2,
             ..EncodingConfig::default()
         };
-        let nodes = plan_nodes(&items, &cfg, true);
+        let nodes = plan_nodes(&items, &cfg, true, PLAIN_THRESHOLD);
         assert_eq!(nodes.len(), 3);
         let cfg = EncodingConfig {
             list_max_listpack_size: -1,
             ..EncodingConfig::default()
         };
         let items: Vec<Vec<u8>> = (0..100).map(|_| vec![b'q'; 100]).collect();
-        let nodes = plan_nodes(&items, &cfg, true);
+        let nodes = plan_nodes(&items, &cfg, true, PLAIN_THRESHOLD);
         let sizes = node_sizes(&items, &nodes, true);
         assert!(sizes.iter().all(|&s| s <= 4096), "{sizes:?}");
     }
