@@ -479,8 +479,17 @@ pub fn export_rdb_file(path: &Path, plan: &ExportPlan) -> Result<ExportResult, E
         .map_err(|e| ExportError::Source(format!("{}: {e}", path.display())))?;
     let pool = pool(plan)?;
     let job = rdb_source::RdbJob::scan(path, map.bytes(), plan, &partitioner, &pool)?;
-    run(plan, &pool, |i, w, cancel| job.write_node(i, w, cancel))
-        .map_err(|e| with_source_db(plan.db, e))
+    let mut res = run(plan, &pool, |i, w, cancel| job.write_node(i, w, cancel))
+        .map_err(|e| with_source_db(plan.db, e))?;
+    if job.minus_one_expiries > 0 {
+        res.warnings.push(format!(
+            "{}: {} key(s) with an expiry of -1 ms, which servers load as no expiry: \
+             written without one (they load as from the source)",
+            path.display(),
+            job.minus_one_expiries
+        ));
+    }
+    Ok(res)
 }
 
 /// Exports a JSONL keyspace in the `rdbkit dump` format (key lines; `function` and `module_aux`

@@ -1048,3 +1048,37 @@ fn an_interrupt_stops_the_source_read() {
         std::fs::remove_dir(&out).unwrap();
     }
 }
+
+/// A source key whose expiry is -1 ms — the servers' "no expiry", which they load as a key
+/// without one (`testdata/malformed/expire-minus-one.rdb`, and its JSONL dump) — is exported
+/// without an expiry, with a warning: the node file loads as the source does (the writer
+/// itself refuses -1, which a model would mean as "expired").
+#[test]
+fn an_expiry_of_minus_one_is_exported_as_none() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rdb =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/malformed/expire-minus-one.rdb");
+    let jsonl = tmp.path().join("src.jsonl");
+    std::fs::write(
+        &jsonl,
+        "{\"db\": 0, \"key\": \"kept\", \"type\": \"string\", \"value\": \"1\", \"expire_at_ms\": -1}\n",
+    )
+    .unwrap();
+    for (i, src) in [rdb, jsonl].iter().enumerate() {
+        let out = tmp.path().join(format!("out{i}"));
+        std::fs::create_dir(&out).unwrap();
+        let p = plan(&out, "snap", Topology::even(1).unwrap(), Target::Redis70);
+        let res = export_file(src, &p).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
+        assert!(
+            res.warnings.iter().any(|w| w.contains("-1 ms")),
+            "{}: {:?}",
+            src.display(),
+            res.warnings
+        );
+        let node = &res.nodes[0];
+        assert_eq!((node.keys, node.expires), (1, 0), "{}", src.display());
+        let ks = read_keyspace(&std::fs::read(&node.path).unwrap()).unwrap();
+        let e = &ks.dbs[&0].entries[0];
+        assert_eq!((&e.key[..], e.expire_at_ms), (&b"kept"[..], None));
+    }
+}

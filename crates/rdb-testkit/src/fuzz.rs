@@ -1747,7 +1747,9 @@ fn gen_keyspace(inp: &mut Input<'_>, db0_only: bool) -> Keyspace {
             let mut e = Entry::new(key, value);
             let m = inp.u8();
             if m & 1 != 0 {
-                e.expire_at_ms = Some(inp.u64() as i64);
+                // -1 is the servers' "no expiry", which the writer refuses (not a valid expiry).
+                let ms = inp.u64() as i64;
+                e.expire_at_ms = Some(if ms == -1 { -2 } else { ms });
             }
             if m & 6 == 2 {
                 // 2^64 − 1 is the servers' RDB_LENERR, which the writer refuses (a valid

@@ -293,6 +293,10 @@ pub fn converted_view(
     let stored_types = stream_types(node_file)?;
     for (&db, d) in &mut want.dbs {
         for e in &mut d.entries {
+            // The servers' "no expiry" marker: loaded, and exported, as none.
+            if e.expire_at_ms == Some(-1) {
+                e.expire_at_ms = None;
+            }
             let Value::Stream(s) = &mut e.value else {
                 continue;
             };

@@ -284,7 +284,8 @@ fn arb_value() -> impl Strategy<Value = Value> {
 
 fn arb_entry_meta() -> impl Strategy<Value = (Option<i64>, Option<u64>, Option<u8>)> {
     (
-        prop_oneof![3 => Just(None), 1 => any::<i64>().prop_map(Some)],
+        // (-1 is the servers' "no expiry", refused by the writer.)
+        prop_oneof![3 => Just(None), 1 => any::<i64>().prop_filter("-1", |&e| e != -1).prop_map(Some)],
         // (2^64 − 1 is the servers' RDB_LENERR, refused by the writer: not a valid idle time.)
         prop_oneof![5 => Just(None), 1 => (0..u64::MAX).prop_map(Some)],
         prop_oneof![5 => Just(None), 1 => any::<u8>().prop_map(Some)],

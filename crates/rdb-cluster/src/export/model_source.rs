@@ -261,8 +261,8 @@ pub fn read_jsonl_keyspace(reader: impl BufRead) -> Result<Keyspace, String> {
 }
 
 /// [`read_jsonl_keyspace`], also returning warnings about what is accepted but will not be
-/// written as given: stream metadata that contradicts the stream's entries (each naming the
-/// line and key).
+/// written as given: stream metadata that contradicts the stream's entries, an expiry of -1 ms
+/// (the servers' "no expiry": the entry gets none) — each naming the line and key.
 pub fn read_jsonl_keyspace_noting(reader: impl BufRead) -> Result<(Keyspace, Vec<String>), String> {
     read_jsonl_keyspace_until(reader, &AtomicBool::new(false))?
         .ok_or_else(|| "cancelled".to_string())
@@ -296,7 +296,16 @@ pub(crate) fn read_jsonl_keyspace_until(
             return Err(format!("line {n}: not a JSON object"));
         };
         if obj.contains_key("key") {
-            let (db, entry) = entry_from_json(&v).map_err(|e| format!("line {n}: {e}"))?;
+            let (db, mut entry) = entry_from_json(&v).map_err(|e| format!("line {n}: {e}"))?;
+            // A dump of a file holding the servers' "no expiry" marker: loaded as such.
+            if entry.expire_at_ms == Some(-1) {
+                entry.expire_at_ms = None;
+                warnings.push(format!(
+                    "line {n}: key {}: expiry -1 ms, which servers load as no expiry: written \
+                     without one",
+                    rdb_format::escape_bytes(&entry.key, 64)
+                ));
+            }
             check_stream_entries(&entry).map_err(|e| format!("line {n}: {e}"))?;
             warnings.extend(
                 stream_contradictions(&entry)

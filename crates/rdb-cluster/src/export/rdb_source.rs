@@ -74,6 +74,9 @@ pub(crate) struct RdbJob<'a> {
     /// between them, which servers accept): their metadata by record start. Empty for files servers
     /// write.
     detached_meta: HashMap<u64, KeyMeta>,
+    /// Selected keys whose expiry is -1 ms, which servers load as no expiry: written without
+    /// one (the writer refuses -1), so that they load as from the source.
+    pub(crate) minus_one_expiries: u64,
     plan: &'a ExportPlan,
     label: String,
 }
@@ -114,6 +117,7 @@ impl<'a> RdbJob<'a> {
         let mut detached_meta = HashMap::new();
         let mut scratch = Vec::new();
         let mut scanned = 0u64;
+        let mut minus_one_expiries = 0u64;
         let cancelled = || {
             plan.interrupt
                 .as_ref()
@@ -150,7 +154,8 @@ impl<'a> RdbJob<'a> {
                     let slot = key_slot(key);
                     let tag = xxh3_64(key) as u16;
                     let meta = KeyMeta {
-                        expire_at_ms: k.expire_at_ms,
+                        // -1 is the servers' "no expiry" (see `minus_one_expiries`).
+                        expire_at_ms: k.expire_at_ms.filter(|&e| e != -1),
                         lru_idle_s: k.lru_idle_s,
                         lfu_freq: k.lfu_freq,
                     };
@@ -167,11 +172,13 @@ impl<'a> RdbJob<'a> {
                         meta,
                         may_have_field_ttls(k.kind),
                         maybe_empty.then_some(key_len),
+                        k.expire_at_ms == Some(-1),
                     ))
                 }
                 Some(_) => None,
             };
-            let Some((type_offset, db, slot, tag, meta, ttl_kind, maybe_empty)) = key else {
+            let Some((type_offset, db, slot, tag, meta, ttl_kind, maybe_empty, minus_one)) = key
+            else {
                 continue;
             };
             scanned += 1;
@@ -202,6 +209,7 @@ impl<'a> RdbJob<'a> {
             let Some(out_db) = out_db else {
                 continue;
             };
+            minus_one_expiries += u64::from(minus_one);
             let end = p.offset();
             let prefix = type_offset
                 .checked_sub(before)
@@ -297,6 +305,7 @@ impl<'a> RdbJob<'a> {
             )));
         }
         Ok(RdbJob {
+            minus_one_expiries,
             bytes,
             header,
             functions,
