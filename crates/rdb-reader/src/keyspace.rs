@@ -76,6 +76,23 @@ impl KeyspaceBuilder {
         }
     }
 
+    /// Completes the current entry (its string value from the bytes gathered).
+    fn end_key(&mut self) {
+        if let Some((db, mut e)) = self.current.take() {
+            if let Value::String(s) = &mut e.value {
+                *s = if self.string.len() <= ARENA_MAX {
+                    let string = std::mem::take(&mut self.string);
+                    let b = self.bytes(&string);
+                    self.string = string;
+                    b
+                } else {
+                    Bytes::from(std::mem::take(&mut self.string))
+                };
+            }
+            self.ks.db_mut(db).entries.push(e);
+        }
+    }
+
     /// Feeds one event.
     pub fn push(&mut self, ev: &Event<'_>) {
         match *ev {
@@ -122,6 +139,13 @@ impl KeyspaceBuilder {
                         lfu_freq: k.lfu_freq,
                     },
                 ));
+                // A string given whole (`Limits::whole_strings`): no value event, no KeyEnd.
+                if k.whole {
+                    if let Some(v) = k.value {
+                        v.append_to(&mut self.string);
+                    }
+                    self.end_key();
+                }
             }
             Event::StringChunk(c) => c.append_to(&mut self.string),
             Event::ListItem(v) => {
@@ -267,21 +291,7 @@ impl KeyspaceBuilder {
                     });
                 }
             }
-            Event::KeyEnd => {
-                if let Some((db, mut e)) = self.current.take() {
-                    if let Value::String(s) = &mut e.value {
-                        *s = if self.string.len() <= ARENA_MAX {
-                            let string = std::mem::take(&mut self.string);
-                            let b = self.bytes(&string);
-                            self.string = string;
-                            b
-                        } else {
-                            Bytes::from(std::mem::take(&mut self.string))
-                        };
-                    }
-                    self.ks.db_mut(db).entries.push(e);
-                }
-            }
+            Event::KeyEnd => self.end_key(),
             Event::Header(_)
             | Event::SelectDb { .. }
             | Event::ResizeDb { .. }
@@ -318,7 +328,18 @@ pub fn read_keyspace(data: &[u8]) -> ReadResult<Keyspace> {
 }
 
 /// Drives any parser to the end, building the keyspace.
+///
+/// The parser must decode LZF strings ([`Limits::decode_lzf_strings`]): without it a
+/// compressed string value has no bytes to keep, and this fails before reading. Strings
+/// given whole ([`Limits::whole_strings`]) are kept as the others.
 pub fn read_keyspace_from<S: crate::Source>(mut p: Parser<S>) -> ReadResult<Keyspace> {
+    if !p.limits().decode_lzf_strings {
+        return Err(crate::ReadError::new(
+            p.offset(),
+            "usage",
+            "a keyspace needs every string's bytes: Limits::decode_lzf_strings must be on",
+        ));
+    }
     let mut b = KeyspaceBuilder::new();
     while let Some(ev) = p.next_event()? {
         b.push(&ev);

@@ -299,6 +299,9 @@ pub struct Parser<S> {
     /// [`Parser::set_skim`]: compact values (and list and stream nodes) are stepped over by
     /// their string lengths, never decompressed.
     skim: bool,
+    /// What [`Parser::set_skim`] asked for: `skim` takes it at the next key's start, so that
+    /// a key being read is read all in one mode.
+    skim_next: bool,
     /// Validator of the current LZF string value (`Limits::decode_lzf_strings` off).
     lzf_check: StreamValidator,
     /// The string value read in chunks (`State::String*`): offset of its first byte and its
@@ -372,6 +375,7 @@ impl<S: Source> Parser<S> {
             queued: None,
             skipping: false,
             skim: false,
+            skim_next: false,
             lzf_check: StreamValidator::new(0),
             chunked_value: (0, 0),
             value_start: 0,
@@ -385,7 +389,12 @@ impl<S: Source> Parser<S> {
     /// decompressed, not validated, so errors inside them go unnoticed, and the key event of a
     /// compact value has no `len_hint`. Takes effect from the next key.
     pub fn set_skim(&mut self, on: bool) {
-        self.skim = on;
+        self.skim_next = on;
+    }
+
+    /// The limits the parser was made with.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// The header, once read.
@@ -826,7 +835,13 @@ impl<S: Source> Parser<S> {
                 uncompressed,
             } => {
                 let c = self.check_len(off, compressed, self.limits.max_string, what)?;
-                let u = self.check_lzf_len(off, compressed, uncompressed, what)?;
+                let u = self.check_lzf_len(
+                    off,
+                    compressed,
+                    uncompressed,
+                    self.limits.max_string,
+                    what,
+                )?;
                 let sp = self.take(c, what)?;
                 if self.skipping {
                     return Ok(Val::Int(0));
@@ -853,6 +868,7 @@ impl<S: Source> Parser<S> {
         off: u64,
         compressed: u64,
         uncompressed: u64,
+        limit: usize,
         what: &str,
     ) -> ReadResult<usize> {
         if uncompressed > lzf::max_decompressed_len(compressed) {
@@ -863,11 +879,13 @@ impl<S: Source> Parser<S> {
             ));
         }
         match usize::try_from(uncompressed) {
-            Ok(u) if u <= self.limits.max_string => Ok(u),
+            Ok(u) if u <= limit => Ok(u),
             _ => Err(self.err(
                 off,
                 "limit",
-                format!("{what} of {uncompressed} bytes exceeds the limit"),
+                format!(
+                    "{what} of {uncompressed} bytes (decompressed) exceeds the limit of {limit} bytes"
+                ),
             )),
         }
     }
@@ -891,14 +909,8 @@ impl<S: Source> Parser<S> {
                 uncompressed,
             } => {
                 let c = self.check_len(off, compressed, self.limits.max_blob, what)?;
-                let u = self.check_lzf_len(off, compressed, uncompressed, what)?;
-                if u > self.limits.max_blob {
-                    return Err(self.err(
-                        off,
-                        "limit",
-                        format!("{what} of {u} bytes exceeds the blob limit"),
-                    ));
-                }
+                let u =
+                    self.check_lzf_len(off, compressed, uncompressed, self.limits.max_blob, what)?;
                 Ok((c, Some(u)))
             }
         }
@@ -1260,6 +1272,7 @@ impl<S: Source> Parser<S> {
     }
 
     fn start_key(&mut self, offset: u64, t: RdbType) -> ReadResult<Emit> {
+        self.skim = self.skim_next;
         let h = self.header_or_err()?;
         let kind = h
             .classify_type(t)

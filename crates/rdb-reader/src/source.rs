@@ -162,6 +162,11 @@ pub struct StreamSource<R> {
     crc: Crc64,
     max_buffer: usize,
     eof: bool,
+    /// The reader's first error (other than `Interrupted`): every later request for more bytes
+    /// than are buffered fails with it again, so that a caller that tries again (or a parser
+    /// path that falls back to another read) reports the I/O error, not the end of a
+    /// truncated file — even from a reader that would return EOF, or more data, afterwards.
+    failed: Option<(io::ErrorKind, String)>,
 }
 
 /// Read-ahead size of a stream source.
@@ -181,6 +186,7 @@ impl<R: Read> StreamSource<R> {
             crc: Crc64::new(),
             max_buffer,
             eof: false,
+            failed: None,
         }
     }
 
@@ -188,6 +194,9 @@ impl<R: Read> StreamSource<R> {
     fn fill(&mut self, n: usize) -> Result<(), SourceError> {
         if self.filled - self.pos >= n || self.eof {
             return Ok(());
+        }
+        if let Some((kind, msg)) = &self.failed {
+            return Err(SourceError::Io(io::Error::new(*kind, msg.clone())));
         }
         if n > self.max_buffer {
             return Err(SourceError::TooLarge(n));
@@ -221,7 +230,10 @@ impl<R: Read> StreamSource<R> {
                 }
                 Ok(k) => self.filled += k,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(SourceError::Io(e)),
+                Err(e) => {
+                    self.failed = Some((e.kind(), e.to_string()));
+                    return Err(SourceError::Io(e));
+                }
             }
         }
         Ok(())

@@ -348,3 +348,169 @@ fn short_string_records_at_the_fast_path_limits() {
         }
     }
 }
+
+/// A reader that gives the first `at` bytes of `data`, then fails once (a reset connection),
+/// then gives EOF — or, with `resume`, the rest of the data (a reader that carries on).
+struct FailOnce<'a> {
+    data: &'a [u8],
+    at: usize,
+    pos: usize,
+    failed: bool,
+    resume: bool,
+}
+
+impl std::io::Read for FailOnce<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.pos == self.at && !self.failed {
+            self.failed = true;
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "connection reset",
+            ));
+        }
+        if self.failed && !self.resume {
+            return Ok(0);
+        }
+        let end = if self.failed {
+            self.data.len()
+        } else {
+            self.at
+        };
+        // Short reads of 1 to 7 bytes, so that every position is met by a fresh read.
+        let n = buf.len().min(end - self.pos).min(1 + self.pos % 7);
+        buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// An I/O error of the reader, wherever it happens, is reported as the `io` error it is —
+/// never as the end of a truncated file (the parser's fallback paths read again after a
+/// failed look-ahead), and never lost when the reader carries on after it.
+#[test]
+fn a_read_error_is_reported_as_io_wherever_it_happens() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/servers/redis-7.0.15/dev/dump.rdb");
+    let data = std::fs::read(&path).unwrap();
+    let l = Limits::default();
+    let mut checked = 0;
+    // Every position of the header and first records, then 500 spread over the file.
+    let cuts = (0..400).chain((400..data.len()).step_by(data.len() / 500 + 1));
+    for at in cuts {
+        for resume in [false, true] {
+            let reader = FailOnce {
+                data: &data,
+                at,
+                pos: 0,
+                failed: false,
+                resume,
+            };
+            let mut p = Parser::new(StreamSource::new(reader, l.stream_buffer()), l);
+            let err = loop {
+                match p.next_event() {
+                    Ok(Some(_)) => {}
+                    Ok(None) => panic!("cut at {at} (resume {resume}): read to the end"),
+                    Err(e) => break e,
+                }
+            };
+            assert_eq!(err.code(), "io", "cut at {at} (resume {resume}): {err}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 1500, "{checked}");
+}
+
+/// `set_skim` takes effect from the next key: asked for in the middle of a key (a quicklist,
+/// a stream, whose nodes skim mode would step over), the key is still read whole — the same
+/// events as without it — and the keys after it are skimmed.
+#[test]
+fn set_skim_waits_for_the_next_key() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/servers/redis-7.0.15/dev/dump.rdb");
+    let data = std::fs::read(&path).unwrap();
+    let plain = slice_run(&data);
+    for key in ["dev:list:big-compressible", "dev:stream:big"] {
+        let mut p = Parser::new(SliceSource::new(&data), Limits::default());
+        let mut got = Vec::new();
+        let mut inside = false;
+        while let Some(ev) = p.next_event().unwrap() {
+            let text = rdb_testkit::events::fingerprint(&ev);
+            let this_key = matches!(&ev, rdb_reader::Event::Key(k)
+                if k.key.as_bytes(&mut rdb_format::IntText::new(0)) == key.as_bytes());
+            let end = matches!(ev, rdb_reader::Event::KeyEnd);
+            if this_key {
+                inside = true;
+                p.set_skim(true);
+            }
+            if inside {
+                got.push(text);
+            }
+            if inside && end {
+                break;
+            }
+        }
+        let start = plain
+            .iter()
+            .position(|e| e == &got[0])
+            .unwrap_or_else(|| panic!("{key}: key event"));
+        assert!(got.len() > 10, "{key}: {} events", got.len());
+        assert_eq!(got, plain[start..start + got.len()], "{key}");
+    }
+}
+
+/// An LZF-compressed blob (a quicklist node's listpack) is held to `max_blob`, as an
+/// uncompressed one is, not to `max_string`: a list of 8 KiB compressible nodes reads with a
+/// 1 KiB string limit; a blob over `max_blob` names the limit.
+#[test]
+fn compressed_blobs_are_held_to_the_blob_limit() {
+    let items: Vec<rdb_model::Bytes> = (0..2000)
+        .map(|i| rdb_model::Bytes::from(format!("element-{:04}", i % 10)))
+        .collect();
+    let mut ks = rdb_model::Keyspace::default();
+    ks.db_mut(0)
+        .entries
+        .push(rdb_model::Entry::new("l", rdb_model::Value::List(items)));
+    let (file, _) = rdb_writer::write_keyspace(
+        &ks,
+        Vec::new(),
+        &rdb_writer::WriterBuilder::new(rdb_writer::Target::Redis70),
+    )
+    .unwrap();
+    let small_strings = Limits {
+        max_string: 1024,
+        ..Limits::default()
+    };
+    let back = rdb_reader::read_keyspace_from(Parser::new(SliceSource::new(&file), small_strings));
+    assert!(back.unwrap().dbs == ks.dbs, "the list reads back");
+    let small_blobs = Limits {
+        max_blob: 1024,
+        ..Limits::default()
+    };
+    let err = rdb_reader::read_keyspace_from(Parser::new(SliceSource::new(&file), small_blobs))
+        .unwrap_err();
+    assert!(err.to_string().contains("limit of 1024 bytes"), "{err}");
+}
+
+/// `read_keyspace_from` builds the same keyspace whether strings come whole
+/// (`Limits::whole_strings`) or as chunks, and refuses, before reading, limits that give no
+/// bytes for compressed strings.
+#[test]
+fn read_keyspace_from_takes_whole_strings_and_refuses_undecoded_ones() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/servers/redis-7.0.15/dev/dump.rdb");
+    let data = std::fs::read(&path).unwrap();
+    let plain = rdb_reader::read_keyspace(&data).unwrap();
+    let whole = Limits {
+        whole_strings: true,
+        ..Limits::default()
+    };
+    let got = rdb_reader::read_keyspace_from(Parser::new(SliceSource::new(&data), whole)).unwrap();
+    assert!(got == plain, "whole strings give the same keyspace");
+    let undecoded = Limits {
+        decode_lzf_strings: false,
+        ..Limits::default()
+    };
+    let err = rdb_reader::read_keyspace_from(Parser::new(SliceSource::new(&data), undecoded))
+        .unwrap_err();
+    assert_eq!(err.code(), "usage", "{err}");
+}
