@@ -172,6 +172,7 @@ pub fn dump<S: Source>(
                 module_id,
                 when,
                 raw,
+                ..
             } => {
                 use base64::Engine;
                 line(

@@ -50,12 +50,16 @@ pub struct ExportArgs {
     /// for an engine other than Lua on a line that runs Lua only) instead of failing.
     #[arg(long)]
     pub drop_unsupported: bool,
-    /// Worker threads (default: one per CPU): node files are written in parallel, and with
-    /// more threads than node groups each file's keys too; the output does not depend on it.
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    /// Worker threads (default: one per CPU; at most 1024): node files are written in
+    /// parallel, and with more threads than node groups each file's keys too; the output does
+    /// not depend on it.
+    #[arg(long, value_name = "N", default_value_t = 0,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=1024))]
     pub threads: usize,
-    /// Export time in Unix seconds (ctime AUX, SnapshotCreateTime); default: now.
-    #[arg(long, value_name = "SECS")]
+    /// Export time in Unix seconds (ctime AUX, SnapshotCreateTime), 0 to 253402300799
+    /// (9999-12-31T23:59:59Z); default: now.
+    #[arg(long, value_name = "SECS",
+          value_parser = clap::value_parser!(i64).range(0..=253_402_300_799))]
     pub ctime: Option<i64>,
 }
 
@@ -152,6 +156,26 @@ pub fn cache_model_for(target: Target) -> rdb_verify::CacheModel {
     }
 }
 
+/// Largest topology file read (a topology of 16384 single-slot groups is about 1.3 MB).
+const MAX_TOPOLOGY_BYTES: u64 = 16 << 20;
+
+/// The text of a topology file, refused past [`MAX_TOPOLOGY_BYTES`] (`/dev/zero` named by
+/// mistake ends with an error, not with the memory exhausted).
+fn read_topology_text(file: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(file)?
+        .take(MAX_TOPOLOGY_BYTES + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_TOPOLOGY_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {MAX_TOPOLOGY_BYTES} bytes: not a topology"),
+        ));
+    }
+    Ok(text)
+}
+
 /// Builds the plan from the arguments (usage errors for bad combinations).
 pub fn plan_from_args(args: &ExportArgs) -> Result<ExportPlan, ExportFailure> {
     rdb_cluster::export::validate_name(&args.name)?;
@@ -160,9 +184,11 @@ pub fn plan_from_args(args: &ExportArgs) -> Result<ExportPlan, ExportFailure> {
             Topology::even(*n).map_err(|e| ExportFailure::Usage(format!("--shards: {e}")))?
         }
         (None, Some(file)) => {
-            let text = std::fs::read_to_string(file)
+            let text = read_topology_text(file)
                 .map_err(|e| ExportFailure::Usage(format!("--topology {}: {e}", file.display())))?;
-            Topology::from_json(&text)
+            // A byte-order mark (as some editors save JSON) is not part of the document.
+            let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+            Topology::from_json(text)
                 .map_err(|e| ExportFailure::Usage(format!("--topology {}: {e}", file.display())))?
         }
         _ => {
@@ -296,6 +322,13 @@ pub fn run_export_with(
         };
         return Err(ExportFailure::Usage(format!(
             "--from {}: {what}",
+            args.from.display()
+        )));
+    }
+    // A path that cannot be opened is a usage error (exit 2), as for `dump`.
+    if let Err(e) = std::fs::File::open(&args.from) {
+        return Err(ExportFailure::Usage(format!(
+            "--from {}: {e}",
             args.from.display()
         )));
     }

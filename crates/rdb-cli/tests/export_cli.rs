@@ -250,6 +250,11 @@ fn exit_codes() {
             1,
             "function",
         ),
+        // Out-of-range numbers: refused before any work (100000 threads used to be spawned).
+        (vec!["--shards", "1", "--threads", "100000"], 2, "--threads"),
+        (vec!["--shards", "1", "--ctime=-5"], 2, "--ctime"),
+        // A device named as the topology: refused after 16 MiB, not read to exhaustion.
+        (vec!["--topology", "/dev/zero"], 2, "not a topology"),
     ];
     for (extra, want, text) in cases {
         let mut args = vec!["export", "--from", src, "--name", "x", "--out", out];
@@ -269,6 +274,24 @@ fn exit_codes() {
     );
     // Only the topology file is left: nothing was written by the failures.
     assert_eq!(dir_bytes(tmp.path()).len(), 1);
+    // A topology saved with a byte-order mark is read.
+    let bom = tmp.path().join("bom.json");
+    std::fs::write(
+        &bom,
+        "\u{feff}{\"NodeGroupConfiguration\": [{\"NodeGroupId\": \"0001\", \"Slots\": \"0-16383\"}]}",
+    )
+    .unwrap();
+    let bom_dir = tmp.path().join("bom");
+    std::fs::create_dir(&bom_dir).unwrap();
+    let o = export(
+        &real_file(),
+        "bom",
+        &bom_dir,
+        &["--topology", bom.to_str().unwrap(), "--db", "0"],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    std::fs::remove_file(&bom).unwrap();
+    std::fs::remove_dir_all(&bom_dir).unwrap();
 
     // --shards 1 --all-dbs and --drop-unsupported for RDB 9 both work.
     for extra in [
@@ -567,6 +590,11 @@ fn temporaries(out: &Path) -> usize {
                 .file_name()
                 .to_string_lossy()
                 .contains(".tmp-")
+                || e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .contains(".pub-")
         })
         .count()
 }
@@ -611,7 +639,8 @@ fn sigkill_at_random_times_leaves_no_partial_file() {
         child.kill().unwrap(); // SIGKILL (an error only if it already exited, which kill() tolerates)
         let status = child.wait().unwrap();
         let what = format!("round {round} ({status})");
-        if check_state(&out, &what) {
+        let completed_now = check_state(&out, &what);
+        if completed_now {
             // Killed after publishing the manifest (or finished before the kill): complete.
             completed += 1;
         } else {
@@ -621,9 +650,12 @@ fn sigkill_at_random_times_leaves_no_partial_file() {
                 .count();
             partial_finals += usize::from(finals > 0);
         }
-        // Leftovers of that run: its final files are removed (they block the name), its temporaries are
-        // left in place: they must not block the rerun, which removes them (their process is dead).
-        remove_finals(&out);
+        // Leftovers of that run: a complete set is removed (it blocks the name); a partial one
+        // (killed while publishing), and its temporaries, are left in place: they must not
+        // block the rerun, which removes them by the killed run's journal (its process is dead).
+        if completed_now {
+            remove_finals(&out);
+        }
         let o = export_cmd(&src, &out).output().unwrap();
         assert!(
             o.status.success(),
@@ -1108,4 +1140,73 @@ fn rdb_source_errors_name_the_source_database() {
         stderr(&o)
     );
     assert!(dir_bytes(&second).is_empty());
+}
+
+/// SIGKILL while an export of 300 node files publishes them (the moment its first final
+/// file appears): the run leaves some final-named files and its journal, and the next export
+/// of the name removes them — and the dead run's temporaries — and completes the set.
+#[test]
+fn sigkill_while_publishing_is_undone_by_the_next_export() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let src = real_file();
+    let args = |out: &Path| {
+        let mut c = Command::new(RDBKIT);
+        c.args(["export", "--from", src.to_str().unwrap(), "--name", "p"])
+            .args([
+                "--out",
+                out.to_str().unwrap(),
+                "--shards",
+                "300",
+                "--db",
+                "0",
+            ])
+            .args(["--ctime", CTIME])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        c
+    };
+    let first = out.join("p-0001.rdb");
+    let mut partial = 0;
+    for round in 0..3 {
+        let mut child = args(&out).spawn().unwrap();
+        let t0 = Instant::now();
+        while !first.exists() && t0.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let names: Vec<String> = dir_bytes(&out).into_keys().collect();
+        let finals = names.iter().filter(|n| !n.starts_with('.')).count();
+        if names.iter().any(|n| n == "p-manifest.json") {
+            // Finished before the kill: a complete set; removed for the next round.
+            assert_eq!(finals, 301, "round {round}");
+            for n in &names {
+                std::fs::remove_file(out.join(n)).unwrap();
+            }
+            continue;
+        }
+        partial += usize::from(finals > 0);
+        let o = args(&out).output().unwrap();
+        assert_eq!(
+            code(&o),
+            0,
+            "round {round} ({finals} finals left): {}",
+            stderr(&o)
+        );
+        let names: Vec<String> = dir_bytes(&out).into_keys().collect();
+        assert_eq!(names.len(), 301, "round {round}: {names:?}");
+        assert!(names.iter().all(|n| !n.starts_with('.')), "round {round}");
+        let v = Command::new(env!("CARGO_BIN_EXE_rdb-verify"))
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert_eq!(code(&v), 0, "round {round}: {}", stderr(&v));
+        for n in &names {
+            std::fs::remove_file(out.join(n)).unwrap();
+        }
+    }
+    assert!(partial >= 1, "no kill landed while publishing");
 }

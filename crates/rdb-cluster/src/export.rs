@@ -440,6 +440,15 @@ pub fn preflight(plan: &ExportPlan) -> Result<Partitioner, ExportError> {
     if plan.db == DbSelection::All && plan.topology.len() != 1 {
         return Err(ExportError::AllDbsNeedsOneGroup(plan.topology.len()));
     }
+    // What an earlier export of this name left when it was killed: the files it had
+    // published (by its journal) and its temporaries, once its process is gone.
+    let finals: Vec<String> = plan
+        .output_files()
+        .iter()
+        .filter_map(|p| p.file_name()?.to_str().map(str::to_string))
+        .collect();
+    commit::recover_interrupted(&plan.out_dir, &manifest_file_name(&plan.name));
+    commit::remove_stale_temps(&plan.out_dir, &finals);
     check_absent(plan)?;
     Ok(partitioner)
 }
@@ -782,11 +791,12 @@ fn publish_all(
     let mut nodes = Vec::with_capacity(done.len());
     let mut snapshots = Vec::with_capacity(done.len());
     let mut warnings = Vec::new();
+    let mut to_publish = Vec::with_capacity(done.len());
     for (node, group) in done.into_iter().zip(&plan.topology.groups) {
         let final_path = plan.node_file(&group.id);
         let file = node_file_name(&plan.name, &group.id);
         warnings.extend(node.check_warnings.iter().map(|w| format!("{file}: {w}")));
-        published.publish(node.temp, &dir.join(&file), plan)?;
+        to_publish.push((node.temp, file.clone()));
         let s = &node.summary;
         snapshots.push(NodeSnapshot {
             node_group_id: group.id.clone(),
@@ -825,7 +835,6 @@ fn publish_all(
             dropped_functions: s.dropped_functions + node.stats.dropped_functions,
         });
     }
-    published.sync_dir()?;
     let target = plan.target.name();
     let (engine, version) = target.split_once('-').unwrap_or((target, ""));
     let manifest = Manifest {
@@ -846,8 +855,22 @@ fn publish_all(
         .and_then(|()| file.sync_all())
         .map_err(|e| ExportError::io(temp.path(), e))?;
     drop(file);
+    // Every file to publish, in a journal first: an export killed while publishing (no
+    // clean-up runs) leaves the journal, and the next export of the name removes what it
+    // had published (`commit::recover_interrupted`).
+    let mut entries: Vec<(&commit::TempFile, &str)> = to_publish
+        .iter()
+        .map(|(t, name)| (t, name.as_str()))
+        .collect();
+    entries.push((&temp, manifest_name.as_str()));
+    let journal = commit::Journal::write(&out, &manifest_name, &entries)?;
+    for (temp, file) in to_publish {
+        published.publish(temp, &dir.join(&file), plan)?;
+    }
+    published.sync_dir()?;
     published.publish(temp, &dir.join(&manifest_name), plan)?;
     published.sync_dir()?;
+    journal.complete();
     published.keep();
     Ok(ExportResult {
         manifest,

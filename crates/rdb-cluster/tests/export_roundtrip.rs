@@ -1082,3 +1082,78 @@ fn an_expiry_of_minus_one_is_exported_as_none() {
         assert_eq!((&e.key[..], e.expire_at_ms), (&b"kept"[..], None));
     }
 }
+
+/// An export killed while publishing leaves some final-named node files and its journal
+/// (`.NAME-manifest.json.pub-PID`: device, inode and name of each file it was publishing).
+/// The next export of the name removes exactly the files that run published — not a file
+/// of that name it did not write — and succeeds; a journal whose manifest was published
+/// (the run completed) removes nothing.
+#[test]
+fn a_publication_killed_half_way_is_undone_by_the_next_export() {
+    use std::os::unix::fs::MetadataExt;
+    let ks = rdb_testkit::gen::mixed(200, 5);
+    let tmp = tempfile::tempdir().unwrap();
+    let topology = Topology::even(3).unwrap();
+    let p = plan(tmp.path(), "snap", topology.clone(), Target::Redis70);
+    export_keyspace(&ks, &p).unwrap();
+    let want = read_dir_bytes(tmp.path());
+    // A dead process's pid.
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let journal_of = |names: &[&str]| {
+        let mut text = String::new();
+        for n in names {
+            let m = std::fs::metadata(tmp.path().join(n)).unwrap();
+            text.push_str(&format!("{} {} {n}\n", m.dev(), m.ino()));
+        }
+        let path = tmp.path().join(format!(".snap-manifest.json.pub-{dead}"));
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let all = [
+        "snap-0001.rdb",
+        "snap-0002.rdb",
+        "snap-0003.rdb",
+        "snap-manifest.json",
+    ];
+    // Completed (manifest published, journal left): nothing is removed, the name is taken.
+    let journal = journal_of(&all);
+    let err = export_keyspace(&ks, &p).unwrap_err();
+    assert!(matches!(err, ExportError::AlreadyExists { .. }), "{err}");
+    assert!(!journal.exists(), "the journal is followed and removed");
+    assert!(
+        read_dir_bytes(tmp.path()) == want,
+        "a completed set is kept"
+    );
+    // Killed after two node files: the journal lists all four, the manifest and the third
+    // file are not there; the second is another program's file of that name since.
+    journal_of(&all);
+    std::fs::remove_file(tmp.path().join("snap-manifest.json")).unwrap();
+    std::fs::remove_file(tmp.path().join("snap-0003.rdb")).unwrap();
+    std::fs::remove_file(tmp.path().join("snap-0002.rdb")).unwrap();
+    std::fs::write(tmp.path().join("snap-0002.rdb"), b"someone else's").unwrap();
+    let err = export_keyspace(&ks, &p).unwrap_err();
+    assert!(matches!(err, ExportError::AlreadyExists { .. }), "{err}");
+    let left = read_dir_bytes(tmp.path());
+    assert_eq!(
+        left.keys().collect::<Vec<_>>(),
+        ["snap-0002.rdb"],
+        "only the killed run's own files are removed"
+    );
+    // With that file gone, a rerun after a kill completes the set.
+    std::fs::remove_file(tmp.path().join("snap-0002.rdb")).unwrap();
+    export_keyspace(&ks, &p).unwrap();
+    let first = tmp.path().join("snap-0001.rdb");
+    let keep = std::fs::read(&first).unwrap();
+    journal_of(&all[..1]);
+    std::fs::remove_file(tmp.path().join("snap-manifest.json")).unwrap();
+    std::fs::remove_file(tmp.path().join("snap-0002.rdb")).unwrap();
+    std::fs::remove_file(tmp.path().join("snap-0003.rdb")).unwrap();
+    assert_eq!(std::fs::read(&first).unwrap(), keep);
+    export_keyspace(&ks, &p).unwrap();
+    assert!(
+        read_dir_bytes(tmp.path()) == want,
+        "the rerun gives the same set"
+    );
+}

@@ -190,8 +190,11 @@ pub enum Event<'a> {
         module_id: u64,
         /// 1 = before keys, 2 = after keys.
         when: u64,
-        /// Opcode stream up to and including its EOF opcode.
+        /// Opcode stream up to and including its EOF opcode (empty without
+        /// [`crate::Limits::module_bytes`]).
         raw: &'a [u8],
+        /// Length of the opcode stream in the file.
+        len: u64,
     },
     /// The start of a key.
     Key(KeyInfo<'a>),
@@ -282,8 +285,10 @@ pub enum Event<'a> {
     Module {
         /// Module ID.
         module_id: u64,
-        /// Raw bytes.
+        /// Raw bytes (empty without [`crate::Limits::module_bytes`]).
         raw: &'a [u8],
+        /// Length of the opcode stream in the file.
+        len: u64,
     },
     /// Per-key opcodes (expire, idle, freq) followed by a record that is not a key. Servers
     /// (and this reader) keep them for the next key; given once, right after that record (before

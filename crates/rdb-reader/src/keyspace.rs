@@ -108,6 +108,7 @@ impl KeyspaceBuilder {
                 module_id,
                 when,
                 raw,
+                ..
             } => self.ks.module_aux.push(ModuleAux {
                 module_id,
                 when,
@@ -283,7 +284,7 @@ impl KeyspaceBuilder {
                     c.pel.push(id);
                 }
             }
-            Event::Module { module_id, raw } => {
+            Event::Module { module_id, raw, .. } => {
                 if let Some((_, e)) = &mut self.current {
                     e.value = Value::Module(ModuleValue {
                         module_id,
@@ -329,15 +330,17 @@ pub fn read_keyspace(data: &[u8]) -> ReadResult<Keyspace> {
 
 /// Drives any parser to the end, building the keyspace.
 ///
-/// The parser must decode LZF strings ([`Limits::decode_lzf_strings`]): without it a
-/// compressed string value has no bytes to keep, and this fails before reading. Strings
+/// The parser must decode LZF strings ([`Limits::decode_lzf_strings`]) and give module bytes
+/// ([`Limits::module_bytes`]): without them a value has no bytes to keep, and this fails
+/// before reading. Strings
 /// given whole ([`Limits::whole_strings`]) are kept as the others.
 pub fn read_keyspace_from<S: crate::Source>(mut p: Parser<S>) -> ReadResult<Keyspace> {
-    if !p.limits().decode_lzf_strings {
+    if !p.limits().decode_lzf_strings || !p.limits().module_bytes {
         return Err(crate::ReadError::new(
             p.offset(),
             "usage",
-            "a keyspace needs every string's bytes: Limits::decode_lzf_strings must be on",
+            "a keyspace needs every string's and module value's bytes: \
+             Limits::decode_lzf_strings and Limits::module_bytes must be on",
         ));
     }
     let mut b = KeyspaceBuilder::new();

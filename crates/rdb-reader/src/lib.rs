@@ -76,6 +76,12 @@ pub struct Limits {
     /// `KeyEnd`: one event per key for consumers that handle both forms (a verifier). Off by
     /// default.
     pub whole_strings: bool,
+    /// Give the raw bytes of module values and MODULE_AUX records ([`Event::Module`],
+    /// [`Event::ModuleAux`]; the default), held in memory whole (at most `max_blob` bytes).
+    /// When false, a module body is walked in released chunks — bounded memory whatever its
+    /// size — and its `raw` is empty (its length is still given): for consumers that need
+    /// lengths, not bytes (a verifier).
+    pub module_bytes: bool,
 }
 
 impl Default for Limits {
@@ -86,6 +92,7 @@ impl Default for Limits {
             verify_checksum: true,
             decode_lzf_strings: true,
             whole_strings: false,
+            module_bytes: true,
         }
     }
 }

@@ -185,7 +185,8 @@ enum Emit {
     ModuleAux {
         module_id: u64,
         when: u64,
-        raw: Span,
+        raw: Option<Span>,
+        len: u64,
     },
     Key {
         offset: u64,
@@ -235,7 +236,8 @@ enum Emit {
     StreamConsumerPending(StreamId),
     Module {
         module_id: u64,
-        raw: Span,
+        raw: Option<Span>,
+        len: u64,
     },
     Orphan {
         offset: u64,
@@ -927,6 +929,20 @@ impl<S: Source> Parser<S> {
             self.take(n, what)?;
             return Ok(());
         }
+        self.key_to_scratch(key);
+        let mut left = n;
+        while left > 0 {
+            let chunk = left.min(STRING_CHUNK);
+            self.take(chunk, what)?;
+            self.src.release();
+            left -= chunk;
+        }
+        Ok(())
+    }
+
+    /// Moves the bytes of `key` (the key being read, when its event is still to come) to
+    /// scratch buffer 0, before the source releases the bytes it was read from.
+    fn key_to_scratch(&mut self, key: Option<&mut Val>) {
         if let Some(k) = key {
             if let Val::Span(sp) = *k {
                 let mut buf = std::mem::take(self.scratch.get_mut(0).unwrap_or(&mut Vec::new()));
@@ -939,14 +955,6 @@ impl<S: Source> Parser<S> {
                 *k = Val::Scratch { slot: 0, len };
             }
         }
-        let mut left = n;
-        while left > 0 {
-            let chunk = left.min(STRING_CHUNK);
-            self.take(chunk, what)?;
-            self.src.release();
-            left -= chunk;
-        }
-        Ok(())
     }
 
     /// Reads a blob (listpack, ziplist, ...): a string that stays available (in the source
@@ -1141,11 +1149,12 @@ impl<S: Source> Parser<S> {
                         format!("MODULE_AUX when is {when}, expected 1 or 2"),
                     ));
                 }
-                let raw = self.read_module_body()?;
+                let (raw, len) = self.read_module_body(None)?;
                 Ok(Some(Emit::ModuleAux {
                     module_id,
                     when,
                     raw,
+                    len,
                 }))
             }
             0xF6 => Err(self.err(
@@ -1217,10 +1226,32 @@ impl<S: Source> Parser<S> {
 
     /// Reads a module opcode stream (MODULE_2 value or MODULE_AUX body) up to its EOF opcode;
     /// returns the span of the whole stream.
-    fn read_module_body(&mut self) -> ReadResult<Span> {
+    /// Walks a module opcode stream up to its EOF opcode: its span when the bytes are kept
+    /// ([`Limits::module_bytes`]; at most `max_blob` of them), and its length. Not kept, the
+    /// body is taken in released chunks (the bytes of `key`, the key being read, first moved
+    /// to scratch buffer 0 as in [`Parser::skip_blob`]), so its size does not matter.
+    fn read_module_body(&mut self, key: Option<&mut Val>) -> ReadResult<(Option<Span>, u64)> {
+        let keep = self.limits.module_bytes;
+        if !keep {
+            self.key_to_scratch(key);
+        }
         let start = self.take(0, "a module value")?;
         loop {
             let off = self.src.offset();
+            let so_far = off - start.start();
+            if keep && so_far > self.limits.max_blob as u64 {
+                return Err(self.err(
+                    start.start(),
+                    "limit",
+                    format!(
+                        "a module value of more than {so_far} bytes exceeds the limit of {} bytes",
+                        self.limits.max_blob
+                    ),
+                ));
+            }
+            if !keep {
+                self.src.release();
+            }
             let op = self.read_len("a module opcode")?;
             match op {
                 0 => break,
@@ -1242,7 +1273,17 @@ impl<S: Source> Parser<S> {
                         self.limits.max_string,
                         "a module string",
                     )?;
-                    self.take(n, "a module string")?;
+                    if keep {
+                        self.take(n, "a module string")?;
+                    } else {
+                        let mut left = n;
+                        while left > 0 {
+                            let chunk = left.min(STRING_CHUNK);
+                            self.take(chunk, "a module string")?;
+                            self.src.release();
+                            left -= chunk;
+                        }
+                    }
                 }
                 _ => {
                     return Err(self.err(
@@ -1254,7 +1295,8 @@ impl<S: Source> Parser<S> {
             }
         }
         let end = self.take(0, "a module value")?;
-        Ok(start.to_end_of(end))
+        let len = end.start() - start.start();
+        Ok((keep.then(|| start.to_end_of(end)), len))
     }
 
     /// The key event of a key whose compact value was stepped over (skim mode, see
@@ -1475,7 +1517,7 @@ impl<S: Source> Parser<S> {
             }
             K::Module2 => {
                 let module_id = self.read_len("a module id")?;
-                let raw = self.read_module_body()?;
+                let (raw, len) = self.read_module_body(Some(&mut key))?;
                 self.state = State::KeyEnd;
                 return Ok(self.key_then(
                     offset,
@@ -1483,7 +1525,11 @@ impl<S: Source> Parser<S> {
                     t,
                     kind,
                     None,
-                    Emit::Module { module_id, raw },
+                    Emit::Module {
+                        module_id,
+                        raw,
+                        len,
+                    },
                 ));
             }
         };
@@ -2336,10 +2382,12 @@ impl<S: Source> Parser<S> {
                 module_id,
                 when,
                 raw,
+                len,
             } => Event::ModuleAux {
                 module_id,
                 when,
-                raw: self.src.bytes(raw),
+                raw: raw.map_or(&[][..], |r| self.src.bytes(r)),
+                len,
             },
             Emit::Key {
                 offset,
@@ -2424,9 +2472,14 @@ impl<S: Source> Parser<S> {
                 pel,
             },
             Emit::StreamConsumerPending(id) => Event::StreamConsumerPending { id },
-            Emit::Module { module_id, raw } => Event::Module {
+            Emit::Module {
                 module_id,
-                raw: self.src.bytes(raw),
+                raw,
+                len,
+            } => Event::Module {
+                module_id,
+                raw: raw.map_or(&[][..], |r| self.src.bytes(r)),
+                len,
             },
             Emit::Orphan { offset, next } => Event::OrphanKeyAttributes { offset, next },
             Emit::KeyEnd => Event::KeyEnd,

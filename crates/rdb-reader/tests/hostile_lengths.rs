@@ -54,3 +54,54 @@ fn huge_declared_lengths_fail_fast_without_allocating() {
         }
     }
 }
+
+/// A module value larger than the stream buffer a verifier can afford (here 48 MiB: 24
+/// module strings of 2 MiB), read from a stream: with `Limits::module_bytes` off its body is
+/// walked in released chunks (16 MiB of heap is enough; its length is still given), and with
+/// the bytes kept it is held to `max_blob` (a `limit` error, not a buffer of the whole body).
+#[test]
+fn a_big_module_value_is_walked_in_bounded_memory() {
+    let mut b = rdb_testkit::builder::Rdb::new(9);
+    b.select_db(0);
+    b.key(7, b"m");
+    b.len(0x1234_5678_9abc_de00); // a module id (name and version bits)
+    let chunk = vec![b'x'; 2 << 20];
+    for _ in 0..24 {
+        b.len(5).str(&chunk);
+    }
+    b.len(0);
+    let file = b.finish();
+    let body = 24 * (chunk.len() as u64 + 5 + 1) + 1;
+    for keep in [false, true] {
+        let l = Limits {
+            module_bytes: keep,
+            max_blob: 8 << 20,
+            max_string: 4 << 20,
+            ..Limits::default()
+        };
+        // Kept, the buffer may grow to about twice `max_blob` (doubling): still below the
+        // 48 MiB body.
+        let budget = if keep { 40 << 20 } else { 16 << 20 };
+        ALLOC.set_limit(ALLOC.allocated() + budget).unwrap();
+        let mut p = Parser::new(StreamSource::new(&file[..], l.stream_buffer()), l);
+        let mut seen = None;
+        let end = loop {
+            match p.next_event() {
+                Ok(Some(rdb_reader::Event::Module { raw, len, .. })) => {
+                    seen = Some((raw.len(), len));
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        ALLOC.set_limit(usize::MAX).unwrap();
+        if keep {
+            let e = end.unwrap_err();
+            assert_eq!(e.code(), "limit", "{e}");
+        } else {
+            end.unwrap();
+            assert_eq!(seen, Some((0, body)));
+        }
+    }
+}

@@ -76,8 +76,13 @@ pub fn fingerprint(ev: &Event<'_>) -> String {
             module_id,
             when,
             raw,
-        } => format!("moduleaux {module_id} {when} {raw:?}"),
-        Event::Module { module_id, raw } => format!("module {module_id} {raw:?}"),
+            len,
+        } => format!("moduleaux {module_id} {when} {len} {raw:?}"),
+        Event::Module {
+            module_id,
+            raw,
+            len,
+        } => format!("module {module_id} {len} {raw:?}"),
         ref other => format!("{other:?}"),
     }
 }

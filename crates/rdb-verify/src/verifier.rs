@@ -93,6 +93,8 @@ impl Options {
             verify_checksum: false,
             // Long LZF strings are validated, not decompressed: only their length matters.
             decode_lzf_strings: false,
+            // Module values: only their length matters (walked in bounded memory).
+            module_bytes: false,
             // One event per string key (the verifier handles both forms).
             whole_strings: true,
             ..self.limits
@@ -512,8 +514,8 @@ impl Verifier {
                 ..
             } => self.on_stream_consumer(name, *seen_time_ms, *active_time_ms, &ctx),
             Event::StreamConsumerPending { id } => self.on_consumer_pending(*id, &ctx),
-            Event::Module { module_id, raw } => {
-                self.cost.module(raw.len() as u64);
+            Event::Module { module_id, len, .. } => {
+                self.cost.module(*len);
                 self.module_value(*module_id);
             }
             Event::KeyEnd => self.end_key(),

@@ -240,6 +240,135 @@ pub(crate) fn remove_stale_temps(dir: &Path, final_names: &[String]) -> Vec<Path
     removed
 }
 
+/// The list of files an export is about to publish, written (and synced) before the first
+/// is linked to its final name and removed once the manifest is published: the trace an
+/// export killed while publishing leaves (`SIGKILL`, a power cut: no clean-up runs), which
+/// the next export of the same name follows to remove what that one had published
+/// ([`recover_interrupted`]). Named `.<manifest name>.pub-<pid>` ([`temp_stem`] when long),
+/// one line per file: `<device> <inode> <final name>`.
+#[derive(Debug)]
+pub(crate) struct Journal {
+    path: Option<PathBuf>,
+    dir: OutDir,
+}
+
+impl Journal {
+    /// Writes the journal of `entries` (each temporary file and its final name) for the
+    /// export whose manifest is `manifest_name`, then syncs it and the directory.
+    pub(crate) fn write(
+        out: &OutDir,
+        manifest_name: &str,
+        entries: &[(&TempFile, &str)],
+    ) -> Result<Journal, ExportError> {
+        let mut text = String::new();
+        for (temp, name) in entries {
+            let (dev, ino) = identity(temp.path()).map_err(|e| ExportError::io(temp.path(), e))?;
+            text.push_str(&format!("{dev} {ino} {name}\n"));
+        }
+        let path = out.path().join(format!(
+            ".{}.pub-{}",
+            temp_stem(manifest_name),
+            std::process::id()
+        ));
+        let journal = Journal {
+            path: Some(path.clone()),
+            dir: out.clone(),
+        };
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .and_then(|mut f| {
+                f.write_all(text.as_bytes())?;
+                f.sync_all()
+            })
+            .map_err(|e| ExportError::io(&path, e))?;
+        out.sync();
+        Ok(journal)
+    }
+
+    /// The export is published: the journal goes.
+    pub(crate) fn complete(mut self) {
+        if let Some(p) = self.path.take() {
+            self.dir.remove(&p);
+            self.dir.sync();
+        }
+    }
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        // A failed export removes what it published itself (`Published`).
+        if let Some(p) = self.path.take() {
+            self.dir.remove(&p);
+        }
+    }
+}
+
+/// Follows the journals ([`Journal`]) that killed exports of the manifest `manifest_name` left
+/// in `dir` (their process gone): when the manifest they list was published (same device
+/// and inode), that export completed and only the journal is removed; otherwise each listed
+/// final file that is still the one that export published (same device and inode) is
+/// removed, then the journal. Returns the final files removed.
+pub(crate) fn recover_interrupted(dir: &Path, manifest_name: &str) -> Vec<PathBuf> {
+    let mut removed = Vec::new();
+    if !Path::new("/proc/self").exists() {
+        return removed;
+    }
+    let Ok(entries) = fs::read_dir(dir) else {
+        return removed;
+    };
+    let prefix = format!(".{}.pub-", temp_stem(manifest_name));
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(&prefix))
+            .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        let journal = e.path();
+        let Ok(text) = fs::read_to_string(&journal) else {
+            continue;
+        };
+        let listed: Vec<((u64, u64), PathBuf)> = text
+            .lines()
+            .filter_map(|l| {
+                let mut it = l.splitn(3, ' ');
+                let dev = it.next()?.parse().ok()?;
+                let ino = it.next()?.parse().ok()?;
+                let file = it.next()?;
+                // A final name of this export, never a path elsewhere.
+                (!file.contains('/')).then(|| ((dev, ino), dir.join(file)))
+            })
+            .collect();
+        let ours = |(id, path): &((u64, u64), PathBuf)| {
+            fs::symlink_metadata(path).is_ok() && identity(path).is_ok_and(|i| i == *id)
+        };
+        let completed = listed
+            .iter()
+            .find(|(_, p)| p.file_name().and_then(|n| n.to_str()) == Some(manifest_name))
+            .is_some_and(ours);
+        if !completed {
+            for entry in listed.iter().filter(|e| ours(e)) {
+                if fs::remove_file(&entry.1).is_ok() {
+                    removed.push(entry.1.clone());
+                }
+            }
+        }
+        let _ = fs::remove_file(&journal);
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    removed
+}
+
 /// Longest file name (bytes) the usual Linux file systems allow (`NAME_MAX`).
 pub(crate) const NAME_MAX: usize = 255;
 

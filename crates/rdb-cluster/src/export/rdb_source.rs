@@ -140,6 +140,7 @@ impl<'a> RdbJob<'a> {
                     module_id,
                     when,
                     raw,
+                    ..
                 }) => {
                     module_aux.push(ModuleAux {
                         module_id,
