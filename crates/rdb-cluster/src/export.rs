@@ -786,6 +786,8 @@ fn publish_all(
     done: Vec<NodeDone>,
 ) -> Result<ExportResult, ExportError> {
     let dir = out.path().to_path_buf();
+    // Moved since the node files were written: fail before anything more is made in it.
+    out.ensure_same()?;
     let mut published = commit::Published::new(out.clone());
     let ctime = rfc3339_utc(plan.now);
     let mut nodes = Vec::with_capacity(done.len());

@@ -1157,3 +1157,41 @@ fn a_publication_killed_half_way_is_undone_by_the_next_export() {
         "the rerun gives the same set"
     );
 }
+
+/// The output directory renamed and replaced by a new one during the export (here from the
+/// first node's check, one thread): the export fails (`OutDirMoved`) and leaves nothing in
+/// either directory — the node files still to write are created in the directory the export
+/// started in (through its handle), not in the new one of the same name.
+#[test]
+fn a_directory_moved_during_the_export_is_left_clean() {
+    let ks = rdb_testkit::gen::mixed(300, 9);
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let moved = tmp.path().join("moved");
+    std::fs::create_dir(&out).unwrap();
+    let mut p = plan(&out, "snap", Topology::even(3).unwrap(), Target::Redis70);
+    p.threads = 1;
+    let once = AtomicBool::new(false);
+    let (from, to) = (out.clone(), moved.clone());
+    p.check = Some(Box::new(move |_: &Path, _: &SlotSet| {
+        if !once.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            std::fs::rename(&from, &to).unwrap();
+            std::fs::create_dir(&from).unwrap();
+        }
+        NodeCheck {
+            cache_size_bytes: 0,
+            already_expired: 0,
+            problem: None,
+            warnings: Vec::new(),
+        }
+    }));
+    let err = export_keyspace(&ks, &p).unwrap_err();
+    assert!(matches!(err, ExportError::OutDirMoved(_)), "{err}");
+    for d in [&out, &moved] {
+        let left: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(left.is_empty(), "{}: {left:?}", d.display());
+    }
+}

@@ -177,12 +177,19 @@ impl TempFile {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let path = dir.join(format!(
+            let name = format!(
                 ".{stem}.tmp-{}-{:016x}",
                 std::process::id(),
                 random_u64()
-            ));
-            match OpenOptions::new().write(true).create_new(true).open(&path) {
+            );
+            let path = dir.join(&name);
+            // Created through the directory's handle where there is one: in the directory the
+            // export started in even if its path was moved since (a file created by path
+            // would land in whatever directory now has that name, out of the clean-up's reach).
+            let open_at = out
+                .handle_path(std::ffi::OsStr::new(&name))
+                .unwrap_or_else(|| path.clone());
+            match OpenOptions::new().write(true).create_new(true).open(&open_at) {
                 Ok(file) => {
                     let temp = TempFile {
                         path: Some(path),
@@ -260,24 +267,25 @@ impl Journal {
         manifest_name: &str,
         entries: &[(&TempFile, &str)],
     ) -> Result<Journal, ExportError> {
+        out.ensure_same()?;
         let mut text = String::new();
         for (temp, name) in entries {
             let (dev, ino) = identity(temp.path()).map_err(|e| ExportError::io(temp.path(), e))?;
             text.push_str(&format!("{dev} {ino} {name}\n"));
         }
-        let path = out.path().join(format!(
-            ".{}.pub-{}",
-            temp_stem(manifest_name),
-            std::process::id()
-        ));
+        let name = format!(".{}.pub-{}", temp_stem(manifest_name), std::process::id());
+        let path = out.path().join(&name);
         let journal = Journal {
             path: Some(path.clone()),
             dir: out.clone(),
         };
+        let open_at = out
+            .handle_path(std::ffi::OsStr::new(&name))
+            .unwrap_or_else(|| path.clone());
         OpenOptions::new()
             .write(true)
             .create_new(true)
-            .open(&path)
+            .open(&open_at)
             .and_then(|mut f| {
                 f.write_all(text.as_bytes())?;
                 f.sync_all()
