@@ -342,7 +342,7 @@ pub enum ExportError {
         error: io::Error,
     },
     /// A finished node file failed the plan's [`NodeCheckFn`]: nothing was published.
-    #[error("{file} as written would not verify, so nothing was written: {problem} (the key's value as the source holds it is invalid, or the target cannot load it)")]
+    #[error("{file} as written would not verify, so nothing was written: {problem} (that byte offset is in {file} as it was written, a file never published; the key's value as the source holds it is invalid, or the target cannot load it)")]
     Rejected {
         /// The node file concerned (final name).
         file: String,

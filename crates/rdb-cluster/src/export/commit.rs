@@ -177,11 +177,7 @@ impl TempFile {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let name = format!(
-                ".{stem}.tmp-{}-{:016x}",
-                std::process::id(),
-                random_u64()
-            );
+            let name = format!(".{stem}.tmp-{}-{:016x}", std::process::id(), random_u64());
             let path = dir.join(&name);
             // Created through the directory's handle where there is one: in the directory the
             // export started in even if its path was moved since (a file created by path
@@ -189,7 +185,11 @@ impl TempFile {
             let open_at = out
                 .handle_path(std::ffi::OsStr::new(&name))
                 .unwrap_or_else(|| path.clone());
-            match OpenOptions::new().write(true).create_new(true).open(&open_at) {
+            match OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&open_at)
+            {
                 Ok(file) => {
                     let temp = TempFile {
                         path: Some(path),
