@@ -406,10 +406,12 @@ fn before_start(offset: usize, distance: usize, produced: usize) -> LzfError {
 /// length.
 ///
 /// `out` grows by exactly `expected_len` bytes (allocated up front, zero-filled, then
-/// overwritten); callers must check `expected_len` against their
+/// overwritten; an output over 1 MiB only once `input` is known valid); callers must check
+/// `expected_len` against their
 /// own memory limits before calling (the expansion check bounds it by `88 × input.len()`).
 pub fn decompress(input: &[u8], out: &mut Vec<u8>, expected_len: usize) -> Result<(), LzfError> {
     check_expansion(input.len(), expected_len)?;
+    validate_before_large_output(input, expected_len)?;
     let start = out.len();
     out.resize(start + expected_len + DECODE_SLACK, 0);
     let result = match out.get_mut(start..) {
@@ -439,6 +441,7 @@ pub fn decompress_reusing(
     expected_len: usize,
 ) -> Result<(), LzfError> {
     check_expansion(input.len(), expected_len)?;
+    validate_before_large_output(input, expected_len)?;
     let room = expected_len + DECODE_SLACK;
     if buf.len() < room {
         buf.resize(room, 0);
@@ -452,6 +455,20 @@ pub fn decompress_reusing(
             expected_len: wide(expected_len),
         }),
     }
+}
+
+/// Output sizes from which a stream is validated ([`validate`], no allocation) before its
+/// output is allocated: a few MB of hostile input declaring (within the 88× expansion bound)
+/// hundreds of MB of output, invalid at its first token, then fails without touching that
+/// memory. Valid large outputs pay one extra pass over the input; small ones (blobs, most
+/// strings) none.
+const VALIDATE_FIRST: usize = 1 << 20;
+
+fn validate_before_large_output(input: &[u8], expected_len: usize) -> Result<(), LzfError> {
+    if expected_len > VALIDATE_FIRST {
+        validate(input, expected_len)?;
+    }
+    Ok(())
 }
 
 /// Checks that `input` is a valid LZF stream decoding to exactly `expected_len` bytes, with the

@@ -1,6 +1,6 @@
 //! Hostile length fields: a tiny file declaring gigabytes fails fast and allocates nothing
 //! near the declared size: the allocator refuses (and aborts the binary) past 16 MiB of heap.
-//! Alone in its test binary so no other test shares that budget.
+//! The tests of this binary run one at a time (`SERIAL`), so none shares another's budget.
 
 use std::alloc::System;
 
@@ -12,8 +12,12 @@ use rdb_testkit::events::run;
 #[global_allocator]
 static ALLOC: Cap<System> = Cap::new(System, usize::MAX);
 
+/// The tests of this binary one at a time: each sets the allocator's budget for itself.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn huge_declared_lengths_fail_fast_without_allocating() {
+    let _one_at_a_time = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     // String value declaring 4 GiB (64-bit length form), then a few bytes.
     let mut f = b"REDIS0011\xfe\x00\x00\x01k\x81\x00\x00\x00\x01\x00\x00\x00\x00".to_vec();
     f.extend_from_slice(&[b'x'; 40]);
@@ -61,6 +65,7 @@ fn huge_declared_lengths_fail_fast_without_allocating() {
 /// the bytes kept it is held to `max_blob` (a `limit` error, not a buffer of the whole body).
 #[test]
 fn a_big_module_value_is_walked_in_bounded_memory() {
+    let _one_at_a_time = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mut b = rdb_testkit::builder::Rdb::new(9);
     b.select_db(0);
     b.key(7, b"m");
@@ -103,5 +108,39 @@ fn a_big_module_value_is_walked_in_bounded_memory() {
             end.unwrap();
             assert_eq!(seen, Some((0, body)));
         }
+    }
+}
+
+/// An AUX value of 6 MB of LZF declaring 500 MB of output (within LZF's 88× bound and the
+/// string limit), invalid at its first token: refused without allocating the output (the
+/// stream is validated before an output over 1 MiB is allocated).
+#[test]
+fn an_invalid_lzf_string_declaring_a_huge_output_allocates_nothing() {
+    let _one_at_a_time = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let compressed = 6 << 20;
+    let declared = 500u64 << 20;
+    let mut data = vec![0u8; compressed];
+    // A back-reference at the very start: before the start of the output.
+    data[0] = 0x20;
+    data[1] = 0x05;
+    let mut b = rdb_testkit::builder::Rdb::new(9);
+    b.byte(0xFA).str(b"big");
+    b.byte(0xC3).len(compressed as u64).len(declared).bytes(&data);
+    b.select_db(0);
+    let file = b.finish();
+    for mode in 0..2 {
+        ALLOC.set_limit(ALLOC.allocated() + (16 << 20)).unwrap();
+        let out = if mode == 0 {
+            run(Parser::new(SliceSource::new(&file), Limits::default()))
+        } else {
+            let l = Limits::default();
+            run(Parser::new(
+                StreamSource::new(&file[..], l.stream_buffer()),
+                l,
+            ))
+        };
+        ALLOC.set_limit(usize::MAX).unwrap();
+        let last = out.last().unwrap();
+        assert!(last.starts_with("error") && last.contains("lzf"), "{mode}: {last}");
     }
 }
