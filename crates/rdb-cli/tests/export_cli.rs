@@ -14,6 +14,10 @@ use rdb_writer::{write_keyspace, Target, WriterBuilder};
 const RDBKIT: &str = env!("CARGO_BIN_EXE_rdbkit");
 const CTIME: &str = "1795309323";
 
+/// The kill tests one at a time: each times its kills by the duration of an export, which
+/// the other's exports would disturb.
+static KILLS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn real_file() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/servers/redis-7.0.15/dev/dump.rdb")
 }
@@ -601,6 +605,7 @@ fn temporaries(out: &Path) -> usize {
 
 #[test]
 fn sigkill_at_random_times_leaves_no_partial_file() {
+    let _one_at_a_time = KILLS.lock().unwrap_or_else(|e| e.into_inner());
     let started = Instant::now();
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("big.rdb");
@@ -1147,6 +1152,7 @@ fn rdb_source_errors_name_the_source_database() {
 /// of the name removes them — and the dead run's temporaries — and completes the set.
 #[test]
 fn sigkill_while_publishing_is_undone_by_the_next_export() {
+    let _one_at_a_time = KILLS.lock().unwrap_or_else(|e| e.into_inner());
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
     std::fs::create_dir(&out).unwrap();

@@ -798,7 +798,7 @@ fn publish_all(
         let final_path = plan.node_file(&group.id);
         let file = node_file_name(&plan.name, &group.id);
         warnings.extend(node.check_warnings.iter().map(|w| format!("{file}: {w}")));
-        to_publish.push((node.temp, file.clone()));
+        to_publish.push((node.temp, file.clone(), node.sha256.clone()));
         let s = &node.summary;
         snapshots.push(NodeSnapshot {
             node_group_id: group.id.clone(),
@@ -852,26 +852,38 @@ fn publish_all(
     };
     let manifest_path = plan.manifest_file();
     let manifest_name = manifest_file_name(&plan.name);
-    let (mut file, temp) = commit::TempFile::create(&out, &manifest_name)?;
-    io::Write::write_all(&mut file, manifest.to_json_pretty().as_bytes())
-        .and_then(|()| file.sync_all())
+    let (file, temp) = commit::TempFile::create(&out, &manifest_name)?;
+    let mut hashing = HashingWriter::new(file);
+    io::Write::write_all(&mut hashing, manifest.to_json_pretty().as_bytes())
+        .map_err(|e| ExportError::io(temp.path(), e))?;
+    let (file, manifest_sha256) = hashing.finish();
+    file.sync_all()
         .map_err(|e| ExportError::io(temp.path(), e))?;
     drop(file);
     // Every file to publish, in a journal first: an export killed while publishing (no
     // clean-up runs) leaves the journal, and the next export of the name removes what it
     // had published (`commit::recover_interrupted`).
-    let mut entries: Vec<(&commit::TempFile, &str)> = to_publish
+    let mut entries: Vec<(&commit::TempFile, &str, &str)> = to_publish
         .iter()
-        .map(|(t, name)| (t, name.as_str()))
+        .map(|(t, name, sha)| (t, name.as_str(), sha.as_str()))
         .collect();
-    entries.push((&temp, manifest_name.as_str()));
+    entries.push((&temp, manifest_name.as_str(), manifest_sha256.as_str()));
     let journal = commit::Journal::write(&out, &manifest_name, &entries)?;
-    for (temp, file) in to_publish {
-        published.publish(temp, &dir.join(&file), plan)?;
+    let linked = (|| {
+        for (temp, file, _) in to_publish {
+            published.publish(temp, &dir.join(&file), plan)?;
+        }
+        published.sync_dir()?;
+        published.publish(temp, &dir.join(&manifest_name), plan)?;
+        published.sync_dir()
+    })();
+    if let Err(e) = linked {
+        // The published files go first, then the journal: a kill in between leaves the
+        // journal to finish the job.
+        drop(published);
+        drop(journal);
+        return Err(e);
     }
-    published.sync_dir()?;
-    published.publish(temp, &dir.join(&manifest_name), plan)?;
-    published.sync_dir()?;
     journal.complete();
     published.keep();
     Ok(ExportResult {

@@ -1101,13 +1101,25 @@ fn a_publication_killed_half_way_is_undone_by_the_next_export() {
     let mut child = std::process::Command::new("true").spawn().unwrap();
     let dead = child.id();
     child.wait().unwrap();
+    // The journal's lines: device, inode, size, mtime (ns), SHA-256, final and temporary
+    // names; nobody holds its lock (its export is dead).
     let journal_of = |names: &[&str]| {
         let mut text = String::new();
         for n in names {
-            let m = std::fs::metadata(tmp.path().join(n)).unwrap();
-            text.push_str(&format!("{} {} {n}\n", m.dev(), m.ino()));
+            let path = tmp.path().join(n);
+            let m = std::fs::metadata(&path).unwrap();
+            let mtime = i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec());
+            let sha = sha_hex(&std::fs::read(&path).unwrap());
+            text.push_str(&format!(
+                "{} {} {} {mtime} {sha} {n}\t.{n}.tmp-{dead}-0123456789abcdef\n",
+                m.dev(),
+                m.ino(),
+                m.len()
+            ));
         }
-        let path = tmp.path().join(format!(".snap-manifest.json.pub-{dead}"));
+        let path = tmp
+            .path()
+            .join(format!(".snap-manifest.json.pub-{dead}-00000000000000aa"));
         std::fs::write(&path, text).unwrap();
         path
     };
@@ -1126,8 +1138,26 @@ fn a_publication_killed_half_way_is_undone_by_the_next_export() {
         read_dir_bytes(tmp.path()) == want,
         "a completed set is kept"
     );
+    // A journal whose export still holds its lock is not followed, whatever its pid.
+    let journal = journal_of(&all[..1]);
+    std::fs::remove_file(tmp.path().join("snap-manifest.json")).unwrap();
+    let held = std::fs::File::open(&journal).unwrap();
+    held.lock().unwrap();
+    let err = export_keyspace(&ks, &p).unwrap_err();
+    assert!(matches!(err, ExportError::AlreadyExists { .. }), "{err}");
+    assert!(journal.exists() && tmp.path().join("snap-0001.rdb").exists());
+    drop(held);
+    std::fs::remove_file(&journal).unwrap();
+    export_keyspace(&ks, &p).unwrap_err();
+    for n in &all[1..3] {
+        std::fs::remove_file(tmp.path().join(n)).unwrap();
+    }
+    std::fs::remove_file(tmp.path().join("snap-0001.rdb")).unwrap();
+    export_keyspace(&ks, &p).unwrap();
     // Killed after two node files: the journal lists all four, the manifest and the third
-    // file are not there; the second is another program's file of that name since.
+    // file are not there; the second is another program's file of that name since (on a
+    // file system that hands it the freed inode, still not the export's: its size, time and
+    // SHA-256 differ).
     journal_of(&all);
     std::fs::remove_file(tmp.path().join("snap-manifest.json")).unwrap();
     std::fs::remove_file(tmp.path().join("snap-0003.rdb")).unwrap();

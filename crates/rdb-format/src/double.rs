@@ -609,7 +609,7 @@ fn digits17_fast(v: f64) -> Option<(Digits, i32)> {
 #[inline]
 fn trailing_zero_digits(mut q: u64) -> usize {
     let mut n = 0;
-    while q % 10 == 0 && n < 19 {
+    while q.is_multiple_of(10) && n < 19 {
         q /= 10;
         n += 1;
     }

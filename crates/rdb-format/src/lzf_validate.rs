@@ -634,7 +634,7 @@ mod tests {
             s ^= s << 13;
             s ^= s >> 7;
             s ^= s << 17;
-            if s % 3 == 0 {
+            if s.is_multiple_of(3) {
                 out.push((s >> 24) as u8);
             } else {
                 out.extend_from_slice(words[(s >> 8) as usize % words.len()]);

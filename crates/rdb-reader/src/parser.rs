@@ -1235,19 +1235,25 @@ impl<S: Source> Parser<S> {
         if !keep {
             self.key_to_scratch(key);
         }
+        // Kept in a source that buffers what it gives: held to `max_blob` (a slice or a
+        // mapped file holds any size already).
+        let bounded = keep && self.src.buffers_spans();
         let start = self.take(0, "a module value")?;
+        let too_long = |p: &Self, len: u64| {
+            p.err(
+                start.start(),
+                "limit",
+                format!(
+                    "a module value of more than {len} bytes exceeds the limit of {} bytes",
+                    p.limits.max_blob
+                ),
+            )
+        };
         loop {
             let off = self.src.offset();
             let so_far = off - start.start();
-            if keep && so_far > self.limits.max_blob as u64 {
-                return Err(self.err(
-                    start.start(),
-                    "limit",
-                    format!(
-                        "a module value of more than {so_far} bytes exceeds the limit of {} bytes",
-                        self.limits.max_blob
-                    ),
-                ));
+            if bounded && so_far > self.limits.max_blob as u64 {
+                return Err(too_long(self, so_far));
             }
             if !keep {
                 self.src.release();
@@ -1273,6 +1279,10 @@ impl<S: Source> Parser<S> {
                         self.limits.max_string,
                         "a module string",
                     )?;
+                    let so_far = self.src.offset() - start.start();
+                    if bounded && so_far.saturating_add(n as u64) > self.limits.max_blob as u64 {
+                        return Err(too_long(self, so_far.saturating_add(n as u64)));
+                    }
                     if keep {
                         self.take(n, "a module string")?;
                     } else {
@@ -1296,6 +1306,9 @@ impl<S: Source> Parser<S> {
         }
         let end = self.take(0, "a module value")?;
         let len = end.start() - start.start();
+        if bounded && len > self.limits.max_blob as u64 {
+            return Err(too_long(self, len));
+        }
         Ok((keep.then(|| start.to_end_of(end)), len))
     }
 

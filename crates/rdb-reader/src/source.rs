@@ -80,6 +80,12 @@ pub trait Source {
     fn crc(&mut self) -> u64;
     /// Whether any byte remains after the consumed ones.
     fn has_more(&mut self) -> Result<bool, SourceError>;
+    /// Whether the bytes of a span are copied into memory the source holds until released
+    /// (a stream's buffer), so that a long span costs memory; `false` for a source whose bytes
+    /// are all there already (a slice, a mapped file).
+    fn buffers_spans(&self) -> bool {
+        true
+    }
 }
 
 /// A zero-copy source over a byte slice (e.g. a memory-mapped file).
@@ -131,6 +137,10 @@ impl Source for SliceSource<'_> {
 
     #[inline]
     fn release(&mut self) {}
+
+    fn buffers_spans(&self) -> bool {
+        false
+    }
 
     fn crc(&mut self) -> u64 {
         crc64(self.data.get(..self.pos).unwrap_or(&[]))

@@ -62,7 +62,8 @@ fn huge_declared_lengths_fail_fast_without_allocating() {
 /// A module value larger than the stream buffer a verifier can afford (here 48 MiB: 24
 /// module strings of 2 MiB), read from a stream: with `Limits::module_bytes` off its body is
 /// walked in released chunks (16 MiB of heap is enough; its length is still given), and with
-/// the bytes kept it is held to `max_blob` (a `limit` error, not a buffer of the whole body).
+/// the bytes kept it is held to `max_blob` (a `limit` error, not a buffer of the whole body);
+/// from a slice (a mapped file) it is given whole whatever `max_blob` says.
 #[test]
 fn a_big_module_value_is_walked_in_bounded_memory() {
     let _one_at_a_time = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -108,6 +109,19 @@ fn a_big_module_value_is_walked_in_bounded_memory() {
             end.unwrap();
             assert_eq!(seen, Some((0, body)));
         }
+        // From a slice (a mapped file: the bytes are there already), no limit applies and
+        // nothing is copied.
+        ALLOC.set_limit(ALLOC.allocated() + (16 << 20)).unwrap();
+        let mut p = Parser::new(SliceSource::new(&file), l);
+        let mut seen = None;
+        while let Some(ev) = p.next_event().unwrap() {
+            if let rdb_reader::Event::Module { raw, len, .. } = ev {
+                seen = Some((raw.len() as u64, len));
+            }
+        }
+        ALLOC.set_limit(usize::MAX).unwrap();
+        let raw = if keep { body } else { 0 };
+        assert_eq!(seen, Some((raw, body)), "slice, keep {keep}");
     }
 }
 
@@ -125,7 +139,10 @@ fn an_invalid_lzf_string_declaring_a_huge_output_allocates_nothing() {
     data[1] = 0x05;
     let mut b = rdb_testkit::builder::Rdb::new(9);
     b.byte(0xFA).str(b"big");
-    b.byte(0xC3).len(compressed as u64).len(declared).bytes(&data);
+    b.byte(0xC3)
+        .len(compressed as u64)
+        .len(declared)
+        .bytes(&data);
     b.select_db(0);
     let file = b.finish();
     for mode in 0..2 {
@@ -141,6 +158,9 @@ fn an_invalid_lzf_string_declaring_a_huge_output_allocates_nothing() {
         };
         ALLOC.set_limit(usize::MAX).unwrap();
         let last = out.last().unwrap();
-        assert!(last.starts_with("error") && last.contains("lzf"), "{mode}: {last}");
+        assert!(
+            last.starts_with("error") && last.contains("lzf"),
+            "{mode}: {last}"
+        );
     }
 }

@@ -455,6 +455,16 @@ fn set_skim_waits_for_the_next_key() {
             .unwrap_or_else(|| panic!("{key}: key event"));
         assert!(got.len() > 10, "{key}: {} events", got.len());
         assert_eq!(got, plain[start..start + got.len()], "{key}");
+        // The keys after it are skimmed: their compact values give no element events.
+        let mut rest = 0;
+        while p.next_event().unwrap().is_some() {
+            rest += 1;
+        }
+        let plain_rest = plain.len() - (start + got.len());
+        assert!(
+            rest < plain_rest,
+            "{key}: {rest} events after it, {plain_rest} unskimmed"
+        );
     }
 }
 

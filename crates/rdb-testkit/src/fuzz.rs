@@ -620,7 +620,7 @@ pub fn codec_listpack(data: &[u8]) {
             for e in &els {
                 let before = b.size();
                 match e {
-                    OwnedEl::Str(s) if before % 2 == 0 => {
+                    OwnedEl::Str(s) if before.is_multiple_of(2) => {
                         b.push_bytes(s);
                         assert_eq!(
                             b.size() - before,
@@ -816,7 +816,7 @@ fn check_ziplist_blob(blob: &[u8]) {
 pub fn codec_intset(data: &[u8]) {
     let mut inp = Input::new(data);
     let mode = inp.u8();
-    if mode % 2 == 0 {
+    if mode.is_multiple_of(2) {
         let mut blob = inp.rest().to_vec();
         if mode % 4 == 2 && blob.len() >= 8 {
             // Fix up the length field for the width given.
@@ -854,7 +854,7 @@ pub fn codec_intset(data: &[u8]) {
         let mut vals = BTreeSet::new();
         while !inp.is_empty() {
             let t = inp.u8();
-            let v = if t % 3 == 0 {
+            let v = if t.is_multiple_of(3) {
                 INT_EDGES[usize::from(t / 3) % INT_EDGES.len()]
             } else {
                 let w = [2usize, 4, 8][usize::from(t) % 3];
@@ -928,7 +928,7 @@ fn zipmap_pairs(blob: &[u8]) -> Result<Pairs, rdb_format::CodecError> {
 pub fn codec_zipmap(data: &[u8]) {
     let mut inp = Input::new(data);
     let mode = inp.u8();
-    let pairs = if mode % 2 == 0 {
+    let pairs = if mode.is_multiple_of(2) {
         let blob = inp.rest();
         match zipmap_pairs(blob) {
             Ok(p) => p,
@@ -1053,7 +1053,7 @@ pub fn codec_stream_lp(data: &[u8]) {
         inp.uint(usize::from(mode >> 5)),
         inp.uint(usize::from((mode >> 2) & 7)),
     );
-    if mode % 2 == 0 {
+    if mode.is_multiple_of(2) {
         let blob = inp.rest();
         let (count, deleted, entries, mismatch) = match decode_node(blob, master.0, master.1) {
             Ok(r) => r,
@@ -1111,13 +1111,13 @@ pub fn codec_stream_lp(data: &[u8]) {
         let n = rng.below(12);
         for i in 0..n {
             if i > 0 {
-                id = if rng.next() % 2 == 0 {
+                id = if rng.next().is_multiple_of(2) {
                     (id.0.wrapping_add(rng.next() % 1000), rng.next() % 3)
                 } else {
                     (id.0, id.1.wrapping_add(1))
                 };
             }
-            let fields = if !master_fields.is_empty() && rng.next() % 2 == 0 {
+            let fields = if !master_fields.is_empty() && rng.next().is_multiple_of(2) {
                 master_fields
                     .iter()
                     .map(|f| (f.clone(), pool.next().cloned().unwrap_or(OwnedEl::Int(0))))
@@ -1134,7 +1134,7 @@ pub fn codec_stream_lp(data: &[u8]) {
             };
             entries.push(NodeEnt {
                 id,
-                deleted: rng.next() % 5 == 0,
+                deleted: rng.next().is_multiple_of(5),
                 fields,
             });
         }
@@ -1536,7 +1536,7 @@ fn gen_stream(inp: &mut Input<'_>) -> Stream {
     for i in 0..n {
         if i > 0 {
             let step = inp.u8();
-            let next = if step % 2 == 0 {
+            let next = if step.is_multiple_of(2) {
                 id.ms
                     .checked_add(1 + u64::from(step >> 1))
                     .map(|ms| StreamId::new(ms, u64::from(step % 3)))
@@ -1549,7 +1549,7 @@ fn gen_stream(inp: &mut Input<'_>) -> Stream {
             }
         }
         let k = inp.u8();
-        let fields = if k % 3 != 0 {
+        let fields = if !k.is_multiple_of(3) {
             common.iter().map(|f| (f.clone(), gen_bytes(inp))).collect()
         } else {
             let names = distinct(
@@ -1593,7 +1593,7 @@ fn gen_stream(inp: &mut Input<'_>) -> Stream {
         let mut pel = Vec::new();
         for e in &entries {
             let t = inp.u8();
-            if t % 3 == 0 {
+            if t.is_multiple_of(3) {
                 pel.push(PendingEntry {
                     id: e.id,
                     delivery_time_ms: inp.u64() as i64,
@@ -1689,7 +1689,7 @@ fn gen_value(inp: &mut Input<'_>) -> Value {
                     .map(|field| HashField {
                         field,
                         value: gen_bytes(inp),
-                        expire_at_ms: if inp.u8() % 4 == 0 {
+                        expire_at_ms: if inp.u8().is_multiple_of(4) {
                             Some(1 + (inp.u64() % ((1 << 48) - 1)) as i64)
                         } else {
                             None

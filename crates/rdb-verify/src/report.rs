@@ -179,7 +179,8 @@ impl Serialize for TypeCounts {
 pub struct DbReport {
     /// Keys.
     pub keys: u64,
-    /// Keys with an expiry.
+    /// Keys with an expiry record (one of -1 ms included, which servers load as none: see
+    /// the `expire-minus-one` finding).
     pub expires: u64,
     /// Keys whose expiry is before `Options::now_ms` (a primary drops them on load).
     pub already_expired: u64,
@@ -228,7 +229,8 @@ pub struct Report {
     pub checksum: ChecksumReport,
     /// Keys read (all databases).
     pub keys: u64,
-    /// Keys with an expiry.
+    /// Keys with an expiry record (one of -1 ms included, which servers load as none: see
+    /// the `expire-minus-one` finding).
     pub expires: u64,
     /// Keys already expired at `Options::now_ms`.
     pub already_expired: u64,

@@ -247,50 +247,164 @@ pub(crate) fn remove_stale_temps(dir: &Path, final_names: &[String]) -> Vec<Path
     removed
 }
 
+/// What identifies a file an export wrote: device, inode, size, modification time (a hard
+/// link keeps it) and SHA-256. An inode alone is not enough: file systems hand a freed inode
+/// to the next file created, so a file someone put under a final name after a killed export
+/// may have the inode that export's file had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileStamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime_ns: i128,
+    sha256: String,
+}
+
+impl FileStamp {
+    /// The stamp of `path` (not following a symbolic link) without its SHA-256 (`sha256`
+    /// empty): what is compared before hashing.
+    fn cheap(path: &Path) -> io::Result<FileStamp> {
+        let m = fs::symlink_metadata(path)?;
+        if !m.is_file() {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a file"));
+        }
+        #[cfg(unix)]
+        let (dev, ino, mtime_ns) = {
+            use std::os::unix::fs::MetadataExt;
+            (
+                m.dev(),
+                m.ino(),
+                i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+            )
+        };
+        #[cfg(not(unix))]
+        let (dev, ino, mtime_ns) = (0, 0, 0);
+        Ok(FileStamp {
+            dev,
+            ino,
+            size: m.len(),
+            mtime_ns,
+            sha256: String::new(),
+        })
+    }
+
+    /// Whether `path` is still the file stamped: same device, inode, size and time, then the
+    /// same SHA-256.
+    fn matches(&self, path: &Path) -> bool {
+        let Ok(now) = Self::cheap(path) else {
+            return false;
+        };
+        let same = (now.dev, now.ino, now.size, now.mtime_ns)
+            == (self.dev, self.ino, self.size, self.mtime_ns);
+        same && file_sha256(path).is_ok_and(|h| h == self.sha256)
+    }
+
+    fn to_line(&self, final_name: &str, temp_name: &str) -> String {
+        format!(
+            "{} {} {} {} {} {final_name}\t{temp_name}\n",
+            self.dev, self.ino, self.size, self.mtime_ns, self.sha256
+        )
+    }
+
+    /// A journal line: the stamp, the final name and the temporary name.
+    fn parse_line(line: &str) -> Option<(FileStamp, &str, &str)> {
+        let mut it = line.splitn(6, ' ');
+        let dev = it.next()?.parse().ok()?;
+        let ino = it.next()?.parse().ok()?;
+        let size = it.next()?.parse().ok()?;
+        let mtime_ns = it.next()?.parse().ok()?;
+        let sha256 = it.next()?.to_string();
+        let (final_name, temp_name) = it.next()?.split_once('\t')?;
+        // Names in this directory only, never a path elsewhere.
+        if [final_name, temp_name]
+            .iter()
+            .any(|n| n.is_empty() || n.contains('/') || *n == "." || *n == "..")
+        {
+            return None;
+        }
+        let stamp = FileStamp {
+            dev,
+            ino,
+            size,
+            mtime_ns,
+            sha256,
+        };
+        Some((stamp, final_name, temp_name))
+    }
+}
+
+/// SHA-256 of the file at `path`, lower-case hex.
+fn file_sha256(path: &Path) -> io::Result<String> {
+    let mut h = HashingWriter::new(io::sink());
+    io::copy(&mut File::open(path)?, &mut h)?;
+    Ok(h.finish().1)
+}
+
 /// The list of files an export is about to publish, written (and synced) before the first
 /// is linked to its final name and removed once the manifest is published: the trace an
 /// export killed while publishing leaves (`SIGKILL`, a power cut: no clean-up runs), which
 /// the next export of the same name follows to remove what that one had published
-/// ([`recover_interrupted`]). Named `.<manifest name>.pub-<pid>` ([`temp_stem`] when long),
-/// one line per file: `<device> <inode> <final name>`.
+/// ([`recover_interrupted`]). Named `.<manifest name>.pub-<pid>-<random>` ([`temp_stem`] when
+/// long), one line per file: its [`FileStamp`], final name and temporary name. The export
+/// holds an exclusive `flock` on it while it lives: a journal that can be locked is a dead
+/// export's (whatever its pid says: pids are reused, and every container's first process
+/// is 1).
 #[derive(Debug)]
 pub(crate) struct Journal {
     path: Option<PathBuf>,
     dir: OutDir,
+    /// The open, locked journal (the lock goes with it).
+    _file: File,
 }
 
 impl Journal {
-    /// Writes the journal of `entries` (each temporary file and its final name) for the
-    /// export whose manifest is `manifest_name`, then syncs it and the directory.
+    /// Writes the journal of `entries` (each temporary file, its final name and its
+    /// SHA-256) for the export whose manifest is `manifest_name`, then syncs it and the
+    /// directory.
     pub(crate) fn write(
         out: &OutDir,
         manifest_name: &str,
-        entries: &[(&TempFile, &str)],
+        entries: &[(&TempFile, &str, &str)],
     ) -> Result<Journal, ExportError> {
         out.ensure_same()?;
         let mut text = String::new();
-        for (temp, name) in entries {
-            let (dev, ino) = identity(temp.path()).map_err(|e| ExportError::io(temp.path(), e))?;
-            text.push_str(&format!("{dev} {ino} {name}\n"));
+        for (temp, final_name, sha256) in entries {
+            let mut stamp =
+                FileStamp::cheap(temp.path()).map_err(|e| ExportError::io(temp.path(), e))?;
+            stamp.sha256 = (*sha256).to_string();
+            let temp_name = temp
+                .path()
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            text.push_str(&stamp.to_line(final_name, temp_name));
         }
-        let name = format!(".{}.pub-{}", temp_stem(manifest_name), std::process::id());
+        let name = format!(
+            ".{}.pub-{}-{:016x}",
+            temp_stem(manifest_name),
+            std::process::id(),
+            random_u64()
+        );
         let path = out.path().join(&name);
-        let journal = Journal {
-            path: Some(path.clone()),
-            dir: out.clone(),
-        };
         let open_at = out
             .handle_path(std::ffi::OsStr::new(&name))
             .unwrap_or_else(|| path.clone());
-        OpenOptions::new()
+        let mut file = OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&open_at)
-            .and_then(|mut f| {
-                f.write_all(text.as_bytes())?;
-                f.sync_all()
-            })
             .map_err(|e| ExportError::io(&path, e))?;
+        // Ours from here: removed on drop.
+        let written = file
+            .lock()
+            .and_then(|()| file.write_all(text.as_bytes()))
+            .and_then(|()| file.sync_all());
+        let journal = Journal {
+            path: Some(path.clone()),
+            dir: out.clone(),
+            _file: file,
+        };
+        written.map_err(|e| ExportError::io(&path, e))?;
         out.sync();
         Ok(journal)
     }
@@ -306,66 +420,74 @@ impl Journal {
 
 impl Drop for Journal {
     fn drop(&mut self) {
-        // A failed export removes what it published itself (`Published`).
+        // A failed export removes what it published itself (`Published`, dropped first).
         if let Some(p) = self.path.take() {
             self.dir.remove(&p);
         }
     }
 }
 
-/// Follows the journals ([`Journal`]) that killed exports of the manifest `manifest_name` left
-/// in `dir` (their process gone): when the manifest they list was published (same device
-/// and inode), that export completed and only the journal is removed; otherwise each listed
-/// final file that is still the one that export published (same device and inode) is
-/// removed, then the journal. Returns the final files removed.
+/// How old (seconds) an empty journal must be before it is taken for one whose export was
+/// killed between creating and filling it (rather than one being filled now).
+const EMPTY_JOURNAL_AGE: u64 = 60;
+
+/// Follows the journals ([`Journal`]) that dead exports of the manifest `manifest_name` left
+/// in `dir` (a journal whose lock can be taken): when the manifest they list was published
+/// (the same [`FileStamp`]), that export completed and only the journal is removed;
+/// otherwise each listed final file, and each temporary file, that is still the one that
+/// export wrote (same stamp, SHA-256 included) is removed, then the journal. Returns the
+/// final files removed.
 pub(crate) fn recover_interrupted(dir: &Path, manifest_name: &str) -> Vec<PathBuf> {
     let mut removed = Vec::new();
-    if !Path::new("/proc/self").exists() {
-        return removed;
-    }
     let Ok(entries) = fs::read_dir(dir) else {
         return removed;
     };
     let prefix = format!(".{}.pub-", temp_stem(manifest_name));
     for e in entries.flatten() {
         let name = e.file_name();
-        let Some(pid) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix(&prefix))
-            .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|p| p.parse::<u32>().ok())
-        else {
+        let Some(tail) = name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
             continue;
         };
-        if pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists() {
+        if tail.is_empty() || !tail.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
             continue;
         }
         let journal = e.path();
+        let Ok(file) = File::open(&journal) else {
+            continue;
+        };
+        // Held by its export: alive.
+        if file.try_lock().is_err() {
+            continue;
+        }
         let Ok(text) = fs::read_to_string(&journal) else {
             continue;
         };
-        let listed: Vec<((u64, u64), PathBuf)> = text
-            .lines()
-            .filter_map(|l| {
-                let mut it = l.splitn(3, ' ');
-                let dev = it.next()?.parse().ok()?;
-                let ino = it.next()?.parse().ok()?;
-                let file = it.next()?;
-                // A final name of this export, never a path elsewhere.
-                (!file.contains('/')).then(|| ((dev, ino), dir.join(file)))
-            })
-            .collect();
-        let ours = |(id, path): &((u64, u64), PathBuf)| {
-            fs::symlink_metadata(path).is_ok() && identity(path).is_ok_and(|i| i == *id)
-        };
+        if text.is_empty() {
+            let old = fs::metadata(&journal)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age.as_secs() >= EMPTY_JOURNAL_AGE);
+            if old {
+                let _ = fs::remove_file(&journal);
+            }
+            continue;
+        }
+        let listed: Vec<(FileStamp, &str, &str)> =
+            text.lines().filter_map(FileStamp::parse_line).collect();
         let completed = listed
             .iter()
-            .find(|(_, p)| p.file_name().and_then(|n| n.to_str()) == Some(manifest_name))
-            .is_some_and(ours);
+            .find(|(_, f, _)| *f == manifest_name)
+            .is_some_and(|(stamp, f, _)| stamp.matches(&dir.join(f)));
         if !completed {
-            for entry in listed.iter().filter(|e| ours(e)) {
-                if fs::remove_file(&entry.1).is_ok() {
-                    removed.push(entry.1.clone());
+            for (stamp, final_name, temp_name) in &listed {
+                let f = dir.join(final_name);
+                if stamp.matches(&f) && fs::remove_file(&f).is_ok() {
+                    removed.push(f);
+                }
+                let t = dir.join(temp_name);
+                if stamp.matches(&t) {
+                    let _ = fs::remove_file(&t);
                 }
             }
         }

@@ -183,7 +183,7 @@ impl<'a> RdbJob<'a> {
                 continue;
             };
             scanned += 1;
-            if scanned % CANCEL_CHECK as u64 == 0 && cancelled() {
+            if scanned.is_multiple_of(CANCEL_CHECK as u64) && cancelled() {
                 return Err(ExportError::Cancelled);
             }
             *keys_per_db.entry(db).or_default() += 1;
@@ -359,7 +359,7 @@ impl<'a> RdbJob<'a> {
                         .map_err(werr)?;
                 }
                 for rec in group {
-                    if written % CANCEL_CHECK == 0 && cancel.load(Ordering::Relaxed) {
+                    if written.is_multiple_of(CANCEL_CHECK) && cancel.load(Ordering::Relaxed) {
                         return Err(ExportError::Cancelled);
                     }
                     written += 1;
