@@ -161,11 +161,15 @@ fn identity(path: &Path) -> io::Result<(u64, u64)> {
     fs::metadata(path).map(|_| (0, 0))
 }
 
-/// A temporary output file, removed when dropped unless it was published.
+/// A temporary output file, removed when dropped unless it was published. The export holds
+/// an exclusive `flock` on it (through a descriptor of its own) while it lives, which is how
+/// a later export tells a dead export's temporary from a live one's ([`remove_stale_temps`]).
 #[derive(Debug)]
 pub(crate) struct TempFile {
     path: Option<PathBuf>,
     dir: OutDir,
+    /// A second descriptor of the file, holding the lock.
+    _lock: Option<File>,
 }
 
 impl TempFile {
@@ -191,9 +195,13 @@ impl TempFile {
                 .open(&open_at)
             {
                 Ok(file) => {
+                    // Where locks are not supported the file is simply not locked: it is then
+                    // left to the age and pid checks of `remove_stale_temps`.
+                    let lock = File::open(&open_at).ok().filter(|f| f.lock().is_ok());
                     let temp = TempFile {
                         path: Some(path),
                         dir: out.clone(),
+                        _lock: lock,
                     };
                     return Ok((file, temp));
                 }
@@ -217,30 +225,43 @@ impl Drop for TempFile {
     }
 }
 
+/// How old (seconds) an unlocked temporary of a process that seems alive must be to be taken
+/// for a dead export's (its pid reused: in a container every run may be pid 1).
+const STALE_AGE: u64 = 60;
+
 /// Removes temporary files left in `dir` by earlier exports of the files `final_names` whose
 /// process no longer runs (killed: `SIGKILL` or a power cut skip the clean-up on drop).
 /// A temporary name is `.FINAL.tmp-<pid>-<16 hex digits>`; a file is removed only when its
-/// FINAL is one of `final_names` and `/proc/<pid>` does not exist (so never a live export's
-/// file; where `/proc` is absent nothing is removed). Returns the paths removed.
+/// FINAL is one of `final_names`, nobody holds its lock (a live export holds the lock of each
+/// of its temporaries, [`TempFile`]), and either its pid does not run (`/proc/<pid>` absent)
+/// or it is older than a minute (the pid was reused). Returns the paths removed.
 pub(crate) fn remove_stale_temps(dir: &Path, final_names: &[String]) -> Vec<PathBuf> {
     let mut removed = Vec::new();
-    if !Path::new("/proc/self").exists() {
-        return removed;
-    }
     let Ok(entries) = fs::read_dir(dir) else {
         return removed;
     };
+    let proc_fs = Path::new("/proc/self").exists();
     for e in entries.flatten() {
         let name = e.file_name();
         let Some(name) = name.to_str() else { continue };
         let Some(pid) = stale_temp_pid(name, final_names) else {
             continue;
         };
-        if pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists() {
+        let path = e.path();
+        let Ok(file) = File::open(&path) else {
+            continue;
+        };
+        if file.try_lock().is_err() {
             continue;
         }
-        let path = e.path();
-        if fs::remove_file(&path).is_ok() {
+        let pid_gone =
+            proc_fs && pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists();
+        let old = fs::symlink_metadata(&path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age.as_secs() >= STALE_AGE);
+        if (pid_gone || old) && fs::remove_file(&path).is_ok() {
             removed.push(path);
         }
     }
@@ -706,11 +727,31 @@ mod stale_tests {
             std::process::id()
         ));
         let foreign = dir.path().join(".t-0001.rdb.tmp-4194305-0123456789abcdef");
-        for p in [&dead, &live, &foreign] {
+        // A dead pid's name, but its lock held: a live export (pid namespaces).
+        let locked = dir.path().join(".s-0001.rdb.tmp-4194306-0123456789abcdef");
+        // Our own pid's name, unlocked and two minutes old: a dead export whose pid was
+        // reused (every run of a container may be pid 1).
+        let reused = dir.path().join(format!(
+            ".s-0001.rdb.tmp-{}-fedcba9876543210",
+            std::process::id()
+        ));
+        for p in [&dead, &live, &foreign, &locked, &reused] {
             fs::write(p, b"x").unwrap();
         }
-        let removed = remove_stale_temps(dir.path(), &finals);
-        assert_eq!(removed, vec![dead.clone()]);
-        assert!(!dead.exists() && live.exists() && foreign.exists());
+        let two_minutes_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(120);
+        File::options()
+            .write(true)
+            .open(&reused)
+            .unwrap()
+            .set_modified(two_minutes_ago)
+            .unwrap();
+        let held = File::open(&locked).unwrap();
+        held.lock().unwrap();
+        let mut removed = remove_stale_temps(dir.path(), &finals);
+        removed.sort();
+        let mut want = vec![dead.clone(), reused.clone()];
+        want.sort();
+        assert_eq!(removed, want);
+        assert!(live.exists() && foreign.exists() && locked.exists());
     }
 }
