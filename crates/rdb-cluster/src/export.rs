@@ -326,7 +326,7 @@ pub enum ExportError {
     #[error("{0}")]
     Source(String),
     /// A value cannot be written for the target (or is invalid).
-    #[error("{file}: {error}")]
+    #[error("writing {file}: {error}")]
     Write {
         /// The node file concerned (final name).
         file: String,
