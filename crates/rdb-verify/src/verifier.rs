@@ -289,7 +289,7 @@ pub struct Verifier {
     /// sizes its per-slot tables from them.
     slot_sizing: bool,
     outside: u64,
-    first_outside: Option<(u64, Vec<u8>, u16)>,
+    first_outside: Option<(u64, u64, Vec<u8>, u16)>,
     nonzero_db_keys: u64,
     first_nonzero_db: Option<(u64, u64, Vec<u8>)>,
     compat: Compat,
@@ -1038,16 +1038,26 @@ impl Verifier {
                 if !exp.contains(slot) {
                     self.outside += 1;
                     if self.first_outside.is_none() {
-                        self.first_outside = Some((k.offset, key.to_vec(), slot));
+                        self.first_outside = Some((k.offset, db, key.to_vec(), slot));
                     }
                 }
             }
-        } else if self.opts.expected_slots.is_some()
-            && !self.opts.engine.is_some_and(EngineLine::cluster_multi_db)
-        {
-            self.nonzero_db_keys += 1;
-            if self.first_nonzero_db.is_none() {
-                self.first_nonzero_db = Some((k.offset, db, key.to_vec()));
+        } else if let Some(exp) = &self.opts.expected_slots {
+            if self.opts.engine.is_some_and(EngineLine::cluster_multi_db) {
+                // Valkey 9's cluster mode has databases: their keys hash into the node's
+                // slots as db 0's do.
+                let slot = if needs_slot { slot } else { key_slot(key) };
+                if !exp.contains(slot) {
+                    self.outside += 1;
+                    if self.first_outside.is_none() {
+                        self.first_outside = Some((k.offset, db, key.to_vec(), slot));
+                    }
+                }
+            } else {
+                self.nonzero_db_keys += 1;
+                if self.first_nonzero_db.is_none() {
+                    self.first_nonzero_db = Some((k.offset, db, key.to_vec()));
+                }
             }
         }
         if let Some(si) = &mut self.slot_info {
@@ -1981,7 +1991,7 @@ impl Verifier {
 
         self.report.expected_slots = self.opts.expected_slots.clone();
         self.report.expected_slots_group = self.opts.expected_slots_group.clone();
-        if let Some((off, key, slot)) = self.first_outside.take() {
+        if let Some((off, db, key, slot)) = self.first_outside.take() {
             let exp = self
                 .opts
                 .expected_slots
@@ -1999,7 +2009,7 @@ impl Verifier {
                     format!("{n} key(s) hash outside the expected slots {exp} (first: slot {slot})"),
                 ),
             };
-            let f = Finding::new(Severity::Error, code, Some(off), msg).with_key(0, &key);
+            let f = Finding::new(Severity::Error, code, Some(off), msg).with_key(db, &key);
             self.add(f);
         }
         if let Some((off, db, key)) = self.first_nonzero_db.take() {

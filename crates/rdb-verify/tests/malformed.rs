@@ -499,3 +499,37 @@ fn module_values_need_their_module() {
     assert!(k2 > k);
     assert_eq!(r.databases[&0].types.get("module"), 2);
 }
+
+/// On Valkey 9, whose cluster mode has databases, a key of another database is held to the
+/// node's slots as db 0's keys are (`slot-outside-expected`); on other lines such a key is a
+/// `cluster-nonzero-db` error.
+#[test]
+fn expected_slots_cover_every_database_on_valkey_9() {
+    let mut b = Rdb::db0(11);
+    b.string_key(b"foo", b"1"); // 12182
+    b.select_db(1);
+    let bar = b.string_key(b"bar", b"2"); // 5061
+    b.string_key(b"baz", b"3"); // 4813
+    let file = b.finish();
+    let valkey9 = Options {
+        expected_slots: Some("4813,10000-16383".parse().unwrap()),
+        engine: Some(EngineLine::Valkey9_0),
+        ..opts()
+    };
+    let r = verify_bytes("t", &file, &valkey9);
+    assert_eq!(r.slots.keys_outside_expected, 1);
+    let f = one(&r, "slot-outside-expected");
+    assert_eq!(f.offset, Some(bar));
+    assert_eq!(
+        (f.db, f.key.as_deref()),
+        (Some(1), Some(&b"bar"[..])),
+        "{f:?}"
+    );
+    assert!(r.with_code("cluster-nonzero-db").next().is_none());
+    let redis = Options {
+        engine: Some(EngineLine::Redis7_2),
+        ..valkey9
+    };
+    let r = verify_bytes("t", &file, &redis);
+    assert_eq!(one(&r, "cluster-nonzero-db").severity, Severity::Error);
+}
