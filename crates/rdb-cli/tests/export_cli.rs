@@ -1216,3 +1216,30 @@ fn sigkill_while_publishing_is_undone_by_the_next_export() {
     }
     assert!(partial >= 1, "no kill landed while publishing");
 }
+
+/// A dump that fails (a truncated file) ends its JSONL with an `error` line; an export from
+/// the saved output refuses it as incomplete instead of exporting the keys before the break.
+#[test]
+fn a_failed_dump_is_not_exported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = std::fs::read(real_file()).unwrap();
+    let cut = tmp.path().join("cut.rdb");
+    std::fs::write(&cut, &data[..data.len() / 2]).unwrap();
+    let o = rdbkit(&["dump", cut.to_str().unwrap()]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        text.lines().count() > 10,
+        "keys before the break are dumped"
+    );
+    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(last["error"]["code"], "truncated", "{last}");
+    let jsonl = tmp.path().join("cut.jsonl");
+    std::fs::write(&jsonl, &text).unwrap();
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let o = export(&jsonl, "cut", &out, &["--shards", "1", "--all-dbs"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("incomplete"), "{}", stderr(&o));
+    assert!(dir_bytes(&out).is_empty());
+}

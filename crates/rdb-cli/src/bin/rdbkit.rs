@@ -182,7 +182,18 @@ fn cmd_dump(
             } else {
                 file
             };
-            eprintln!("rdbkit: {}", e.with_file(name));
+            let e = e.with_file(name);
+            // The JSONL output ends with the error, so that a file saved from it is known
+            // incomplete to whoever reads it (`rdbkit export --from` refuses it).
+            if format == DumpFormat::Jsonl {
+                let line = serde_json::json!({"error": {
+                    "offset": e.offset(),
+                    "code": e.code(),
+                    "message": e.to_string(),
+                }});
+                let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+            }
+            eprintln!("rdbkit: {e}");
             ExitCode::from(1)
         }
         Err(DumpError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,

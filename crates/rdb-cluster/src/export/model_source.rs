@@ -319,6 +319,15 @@ pub(crate) fn read_jsonl_keyspace_until(
         } else if let Some(m) = obj.get("module_aux") {
             ks.module_aux
                 .push(module_aux_from_json(m).map_err(|e| format!("line {n}: module_aux: {e}"))?);
+        } else if let Some(e) = obj.get("error") {
+            // `rdbkit dump` ends its output with this line when it fails.
+            let what = e
+                .get("message")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("an error");
+            return Err(format!(
+                "line {n}: the dump that wrote this file failed ({what}): the keyspace is incomplete"
+            ));
         } else if obj.contains_key("aux") || obj.contains_key("slot_info") {
             continue;
         } else {
