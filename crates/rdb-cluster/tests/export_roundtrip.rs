@@ -921,12 +921,29 @@ fn plan_acting_before_publication(
     dir: &Path,
     act: impl Fn() + Send + Sync + 'static,
 ) -> ExportPlan {
-    let mut p = plan(dir, "race", Topology::even(2).unwrap(), Target::Redis70);
+    plan_acting_at_check(dir, 2, 1, act)
+}
+
+/// A plan of `groups` node groups, one thread, whose check hook calls `act` at its check
+/// number `at` (0 = after the first node file is written).
+fn plan_acting_at_check(
+    dir: &Path,
+    groups: usize,
+    at: usize,
+    act: impl Fn() + Send + Sync + 'static,
+) -> ExportPlan {
+    let mut p = plan(
+        dir,
+        "race",
+        Topology::even(groups).unwrap(),
+        Target::Redis70,
+    );
     p.threads = 1;
     let calls = std::sync::atomic::AtomicUsize::new(0);
     p.check = Some(Box::new(move |path: &Path, _: &SlotSet| {
-        let len = std::fs::metadata(path).unwrap().len();
-        if calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 1 {
+        // (Gone once the directory was moved.)
+        let len = std::fs::metadata(path).map_or(0, |m| m.len());
+        if calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == at {
             act();
         }
         NodeCheck {
@@ -1199,22 +1216,11 @@ fn a_directory_moved_during_the_export_is_left_clean() {
     let out = tmp.path().join("out");
     let moved = tmp.path().join("moved");
     std::fs::create_dir(&out).unwrap();
-    let mut p = plan(&out, "snap", Topology::even(3).unwrap(), Target::Redis70);
-    p.threads = 1;
-    let once = AtomicBool::new(false);
     let (from, to) = (out.clone(), moved.clone());
-    p.check = Some(Box::new(move |_: &Path, _: &SlotSet| {
-        if !once.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            std::fs::rename(&from, &to).unwrap();
-            std::fs::create_dir(&from).unwrap();
-        }
-        NodeCheck {
-            cache_size_bytes: 0,
-            already_expired: 0,
-            problem: None,
-            warnings: Vec::new(),
-        }
-    }));
+    let p = plan_acting_at_check(&out, 3, 0, move || {
+        std::fs::rename(&from, &to).unwrap();
+        std::fs::create_dir(&from).unwrap();
+    });
     let err = export_keyspace(&ks, &p).unwrap_err();
     assert!(matches!(err, ExportError::OutDirMoved(_)), "{err}");
     for d in [&out, &moved] {

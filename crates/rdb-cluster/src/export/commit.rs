@@ -225,6 +225,23 @@ impl Drop for TempFile {
     }
 }
 
+/// The file at `path`, opened and exclusively locked, unless someone holds its lock (or it
+/// cannot be opened).
+fn lock_if_free(path: &Path) -> Option<File> {
+    let file = File::open(path).ok()?;
+    file.try_lock().ok()?;
+    Some(file)
+}
+
+/// Whether the file at `path` was last modified at least `secs` seconds ago.
+fn older_than(path: &Path, secs: u64) -> bool {
+    fs::symlink_metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age.as_secs() >= secs)
+}
+
 /// How old (seconds) an unlocked temporary of a process that seems alive must be to be taken
 /// for a dead export's (its pid reused: in a container every run may be pid 1).
 const STALE_AGE: u64 = 60;
@@ -248,20 +265,12 @@ pub(crate) fn remove_stale_temps(dir: &Path, final_names: &[String]) -> Vec<Path
             continue;
         };
         let path = e.path();
-        let Ok(file) = File::open(&path) else {
+        let Some(_unlocked) = lock_if_free(&path) else {
             continue;
         };
-        if file.try_lock().is_err() {
-            continue;
-        }
         let pid_gone =
             proc_fs && pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists();
-        let old = fs::symlink_metadata(&path)
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age.as_secs() >= STALE_AGE);
-        if (pid_gone || old) && fs::remove_file(&path).is_ok() {
+        if (pid_gone || older_than(&path, STALE_AGE)) && fs::remove_file(&path).is_ok() {
             removed.push(path);
         }
     }
@@ -473,23 +482,15 @@ pub(crate) fn recover_interrupted(dir: &Path, manifest_name: &str) -> Vec<PathBu
             continue;
         }
         let journal = e.path();
-        let Ok(file) = File::open(&journal) else {
+        // Held by its export: alive. Held here while it is followed.
+        let Some(_followed) = lock_if_free(&journal) else {
             continue;
         };
-        // Held by its export: alive.
-        if file.try_lock().is_err() {
-            continue;
-        }
         let Ok(text) = fs::read_to_string(&journal) else {
             continue;
         };
         if text.is_empty() {
-            let old = fs::metadata(&journal)
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age.as_secs() >= EMPTY_JOURNAL_AGE);
-            if old {
+            if older_than(&journal, EMPTY_JOURNAL_AGE) {
                 let _ = fs::remove_file(&journal);
             }
             continue;
