@@ -67,7 +67,7 @@ use crate::manifest::{cache_size_text, rfc3339_utc, unix_now, Manifest, NodeSnap
 use crate::slotset::SlotSet;
 use crate::topology::{Partitioner, Topology, TopologyError};
 
-pub use commit::HashingWriter;
+pub use commit::{file_sha256, HashingWriter};
 pub use model_source::{read_jsonl_keyspace, read_jsonl_keyspace_noting};
 
 /// Longest snapshot name, in characters.

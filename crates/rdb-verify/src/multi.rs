@@ -799,14 +799,6 @@ pub fn parse_byte_size(text: &str) -> Result<u64, ByteSizeError> {
     Ok(bytes as u64)
 }
 
-/// SHA-256 of the file at `path`, lower-case hex (the export's own hasher, reading into a
-/// sink).
-fn file_sha256(path: &Path) -> std::io::Result<String> {
-    let mut hasher = rdb_cluster::export::HashingWriter::new(std::io::sink());
-    std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
-    Ok(hasher.finish().1)
-}
-
 /// Checks a set of reports against a manifest whose entries were matched to reports
 /// (`paths[j]`: the file of report `j`, `None` for standard input; `matched[i]`: the report of
 /// entry `i`; `expected[i]`: the file it names, for messages). A matched file that could not
@@ -855,7 +847,7 @@ pub fn check_matched(
             let r = reports.get((*m)?)?;
             node.sha256.as_ref()?;
             let path = paths.get((*m)?)?.as_deref()?;
-            (!r.has_code("io")).then(|| file_sha256(path))
+            (!r.has_code("io")).then(|| rdb_cluster::export::file_sha256(path))
         })
         .collect();
     let mut seen_groups: Vec<(String, usize)> = Vec::new();

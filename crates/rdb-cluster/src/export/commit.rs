@@ -233,6 +233,21 @@ fn lock_if_free(path: &Path) -> Option<File> {
     Some(file)
 }
 
+/// Whether process `pid` does not run here (`/proc/<pid>` absent; `false` without `/proc`, or
+/// for this process).
+fn pid_gone(pid: u32) -> bool {
+    pid != std::process::id()
+        && Path::new("/proc/self").exists()
+        && !Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Whether an unlocked journal's pid says its export is over: that process does not run, or
+/// it is this one (a journal of ours is locked, or gone: this pid is a dead export's, reused,
+/// as every run of a container may be pid 1).
+fn pid_dead_or_reused(pid: u32) -> bool {
+    pid == std::process::id() || pid_gone(pid)
+}
+
 /// Whether the file at `path` was last modified at least `secs` seconds ago.
 fn older_than(path: &Path, secs: u64) -> bool {
     fs::symlink_metadata(path)
@@ -251,13 +266,13 @@ const STALE_AGE: u64 = 60;
 /// A temporary name is `.FINAL.tmp-<pid>-<16 hex digits>`; a file is removed only when its
 /// FINAL is one of `final_names`, nobody holds its lock (a live export holds the lock of each
 /// of its temporaries, [`TempFile`]), and either its pid does not run (`/proc/<pid>` absent)
-/// or it is older than a minute (the pid was reused). Returns the paths removed.
+/// or it is this process's pid and the file is over a minute old (a dead export's pid reused:
+/// every run of a container may be pid 1). Returns the paths removed.
 pub(crate) fn remove_stale_temps(dir: &Path, final_names: &[String]) -> Vec<PathBuf> {
     let mut removed = Vec::new();
     let Ok(entries) = fs::read_dir(dir) else {
         return removed;
     };
-    let proc_fs = Path::new("/proc/self").exists();
     for e in entries.flatten() {
         let name = e.file_name();
         let Some(name) = name.to_str() else { continue };
@@ -268,9 +283,8 @@ pub(crate) fn remove_stale_temps(dir: &Path, final_names: &[String]) -> Vec<Path
         let Some(_unlocked) = lock_if_free(&path) else {
             continue;
         };
-        let pid_gone =
-            proc_fs && pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists();
-        if (pid_gone || older_than(&path, STALE_AGE)) && fs::remove_file(&path).is_ok() {
+        let reused = pid == std::process::id() && older_than(&path, STALE_AGE);
+        if (pid_gone(pid) || reused) && fs::remove_file(&path).is_ok() {
             removed.push(path);
         }
     }
@@ -363,8 +377,8 @@ impl FileStamp {
     }
 }
 
-/// SHA-256 of the file at `path`, lower-case hex.
-fn file_sha256(path: &Path) -> io::Result<String> {
+/// SHA-256 of the file at `path`, lower-case hex (as the manifest's `Sha256`).
+pub fn file_sha256(path: &Path) -> io::Result<String> {
     let mut h = HashingWriter::new(io::sink());
     io::copy(&mut File::open(path)?, &mut h)?;
     Ok(h.finish().1)
@@ -376,9 +390,10 @@ fn file_sha256(path: &Path) -> io::Result<String> {
 /// the next export of the same name follows to remove what that one had published
 /// ([`recover_interrupted`]). Named `.<manifest name>.pub-<pid>-<random>` ([`temp_stem`] when
 /// long), one line per file: its [`FileStamp`], final name and temporary name. The export
-/// holds an exclusive `flock` on it while it lives: a journal that can be locked is a dead
-/// export's (whatever its pid says: pids are reused, and every container's first process
-/// is 1).
+/// holds an exclusive `flock` on it while it lives: a journal is a dead export's when it can
+/// be locked and its pid does not run here, or is this process's (a dead export's pid reused:
+/// every run of a container may be pid 1); the pid alone decides on a file system without
+/// locks.
 #[derive(Debug)]
 pub(crate) struct Journal {
     path: Option<PathBuf>,
@@ -425,9 +440,11 @@ impl Journal {
             .open(&open_at)
             .map_err(|e| ExportError::io(&path, e))?;
         // Ours from here: removed on drop.
+        // A file system without locks leaves the journal unlocked: then only its pid tells
+        // (see `recover_interrupted`).
+        let _ = file.lock();
         let written = file
-            .lock()
-            .and_then(|()| file.write_all(text.as_bytes()))
+            .write_all(text.as_bytes())
             .and_then(|()| file.sync_all());
         let journal = Journal {
             path: Some(path.clone()),
@@ -462,7 +479,7 @@ impl Drop for Journal {
 const EMPTY_JOURNAL_AGE: u64 = 60;
 
 /// Follows the journals ([`Journal`]) that dead exports of the manifest `manifest_name` left
-/// in `dir` (a journal whose lock can be taken): when the manifest they list was published
+/// in `dir` (a journal whose lock can be taken and whose pid is gone or reused): when the manifest they list was published
 /// (the same [`FileStamp`]), that export completed and only the journal is removed;
 /// otherwise each listed final file, and each temporary file, that is still the one that
 /// export wrote (same stamp, SHA-256 included) is removed, then the journal. Returns the
@@ -478,14 +495,22 @@ pub(crate) fn recover_interrupted(dir: &Path, manifest_name: &str) -> Vec<PathBu
         let Some(tail) = name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
             continue;
         };
-        if tail.is_empty() || !tail.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
+        let Some(pid) = tail
+            .split('-')
+            .next()
+            .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
             continue;
-        }
+        };
         let journal = e.path();
         // Held by its export: alive. Held here while it is followed.
         let Some(_followed) = lock_if_free(&journal) else {
             continue;
         };
+        if !pid_dead_or_reused(pid) {
+            continue;
+        }
         let Ok(text) = fs::read_to_string(&journal) else {
             continue;
         };
