@@ -1205,6 +1205,67 @@ fn a_publication_killed_half_way_is_undone_by_the_next_export() {
     );
 }
 
+/// Names of a dead export's journal and temporaries held by what no export writes — a FIFO
+/// (opening one to read would wait for a writer forever), a symbolic link, a journal larger
+/// than any export writes — are left alone, and the export completes.
+#[test]
+fn fifos_and_links_under_journal_and_temporary_names_are_left_alone() {
+    let ks = rdb_testkit::gen::mixed(100, 3);
+    let tmp = tempfile::tempdir().unwrap();
+    let p = plan(
+        tmp.path(),
+        "snap",
+        Topology::even(2).unwrap(),
+        Target::Redis70,
+    );
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let fifo = |name: &str| {
+        let path = tmp.path().join(name);
+        let ok = std::process::Command::new("mkfifo")
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        path
+    };
+    let journal_fifo = fifo(&format!(".snap-manifest.json.pub-{dead}-00000000000000aa"));
+    let temp_fifo = fifo(&format!(".snap-0001.rdb.tmp-{dead}-0123456789abcdef"));
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("journal");
+    std::fs::write(&target, "").unwrap();
+    let journal_link = tmp
+        .path()
+        .join(format!(".snap-manifest.json.pub-{dead}-00000000000000bb"));
+    std::os::unix::fs::symlink(&target, &journal_link).unwrap();
+    // Over the size cap (64 MiB; sparse), its pid dead: not read, kept.
+    let big = tmp
+        .path()
+        .join(format!(".snap-manifest.json.pub-{dead}-00000000000000cc"));
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len((64 << 20) + 1)
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(
+            export_keyspace(&ks, &p)
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+        );
+    });
+    let done = rx
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("the export waits on a FIFO named like a journal or temporary");
+    done.unwrap();
+    for path in [&journal_fifo, &temp_fifo, &journal_link, &big] {
+        assert!(std::fs::symlink_metadata(path).is_ok(), "{path:?} kept");
+    }
+    assert!(target.exists());
+    assert!(tmp.path().join("snap-manifest.json").exists());
+}
+
 /// The output directory renamed and replaced by a new one during the export (here from the
 /// first node's check, one thread): the export fails (`OutDirMoved`) and leaves nothing in
 /// either directory — the node files still to write are created in the directory the export

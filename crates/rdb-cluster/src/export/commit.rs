@@ -228,7 +228,17 @@ impl Drop for TempFile {
 /// The file at `path`, opened and exclusively locked, unless someone holds its lock (or it
 /// cannot be opened).
 fn lock_if_free(path: &Path) -> Option<File> {
-    let file = File::open(path).ok()?;
+    use std::os::unix::fs::OpenOptionsExt;
+    // Never blocks on a FIFO under such a name, never follows a symbolic link: only a regular
+    // file of this directory is an export's.
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(path)
+        .ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
     file.try_lock().ok()?;
     Some(file)
 }
@@ -505,13 +515,13 @@ pub(crate) fn recover_interrupted(dir: &Path, manifest_name: &str) -> Vec<PathBu
         };
         let journal = e.path();
         // Held by its export: alive. Held here while it is followed.
-        let Some(_followed) = lock_if_free(&journal) else {
+        let Some(followed) = lock_if_free(&journal) else {
             continue;
         };
         if !pid_dead_or_reused(pid) {
             continue;
         }
-        let Ok(text) = fs::read_to_string(&journal) else {
+        let Some(text) = read_journal(&followed) else {
             continue;
         };
         if text.is_empty() {
@@ -544,6 +554,20 @@ pub(crate) fn recover_interrupted(dir: &Path, manifest_name: &str) -> Vec<PathBu
         }
     }
     removed
+}
+
+/// Largest journal followed (bytes): a line per file, each under 700 bytes (two names of at
+/// most [`NAME_MAX`] bytes and a stamp), for far more node files than a topology allows. A
+/// larger file under a journal's name is not one an export wrote.
+const JOURNAL_MAX: u64 = 64 << 20;
+
+/// The text of a journal opened by [`lock_if_free`], or `None` when it is larger than
+/// [`JOURNAL_MAX`], unreadable or not UTF-8.
+fn read_journal(file: &File) -> Option<String> {
+    use io::Read;
+    let mut text = String::new();
+    file.take(JOURNAL_MAX + 1).read_to_string(&mut text).ok()?;
+    (text.len() as u64 <= JOURNAL_MAX).then_some(text)
 }
 
 /// Longest file name (bytes) the usual Linux file systems allow (`NAME_MAX`).
