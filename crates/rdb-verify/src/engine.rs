@@ -47,6 +47,10 @@ pub enum EngineLine {
     Redis6_2,
     /// Redis 7.0 (RDB 10).
     Redis7_0,
+    /// ElastiCache's "Redis OSS 7.1", not an open-source release: taken to read what Redis
+    /// 7.0 reads (RDB 10). Whether it also reads RDB 11 is not documented (rdb-format.md §12,
+    /// item 7), so a newer file is reported as one it may refuse.
+    Redis7_1,
     /// Redis 7.2 (RDB 11).
     Redis7_2,
     /// Redis 7.4 (RDB 12).
@@ -63,6 +67,8 @@ pub enum EngineLine {
     Valkey8_0,
     /// Valkey 8.1 (RDB 11).
     Valkey8_1,
+    /// Valkey 8.2 (RDB 11, as 8.1: Valkey's RDB 80 came with 9.0).
+    Valkey8_2,
     /// Valkey 9.0 (RDB 80, also reads `REDIS` 1..=11).
     Valkey9_0,
     /// Valkey 9.1 (as 9.0).
@@ -80,7 +86,7 @@ pub enum Fork {
 
 impl EngineLine {
     /// Every line, oldest first, Redis before Valkey.
-    pub const ALL: [EngineLine; 20] = [
+    pub const ALL: [EngineLine; 22] = [
         EngineLine::Redis2_4,
         EngineLine::Redis2_6,
         EngineLine::Redis2_8,
@@ -91,6 +97,7 @@ impl EngineLine {
         EngineLine::Redis6_0,
         EngineLine::Redis6_2,
         EngineLine::Redis7_0,
+        EngineLine::Redis7_1,
         EngineLine::Redis7_2,
         EngineLine::Redis7_4,
         EngineLine::Redis8_0,
@@ -99,9 +106,24 @@ impl EngineLine {
         EngineLine::Valkey7_2,
         EngineLine::Valkey8_0,
         EngineLine::Valkey8_1,
+        EngineLine::Valkey8_2,
         EngineLine::Valkey9_0,
         EngineLine::Valkey9_1,
     ];
+
+    /// The line most likely to have written a file with header `h`, from the version alone:
+    /// the newest line of each RDB version's first writers — Redis 6.2 up to RDB 9, 7.0 for
+    /// 10, 7.2 for 11 (Valkey 7.2-8.x too), 7.4 for 12 and later, Valkey 9.0 for a `VALKEY`
+    /// file (for the CacheSize model when no line is named, [`crate::Options::infer_cache_model`]).
+    pub fn wrote(h: Header) -> EngineLine {
+        match (h.magic, h.version) {
+            (Magic::Valkey, _) => EngineLine::Valkey9_0,
+            (_, 0..=9) => EngineLine::Redis6_2,
+            (_, 10) => EngineLine::Redis7_0,
+            (_, 11) => EngineLine::Redis7_2,
+            _ => EngineLine::Redis7_4,
+        }
+    }
 
     /// Whether a cluster-mode node of this line holds databases other than 0 (Valkey 9.0
     /// added multiple databases in cluster mode, rdb-format.md §10); older lines and Redis
@@ -131,6 +153,7 @@ impl EngineLine {
             E::Redis6_0 => "redis-6.0",
             E::Redis6_2 => "redis-6.2",
             E::Redis7_0 => "redis-7.0",
+            E::Redis7_1 => "redis-7.1",
             E::Redis7_2 => "redis-7.2",
             E::Redis7_4 => "redis-7.4",
             E::Redis8_0 => "redis-8.0",
@@ -139,6 +162,7 @@ impl EngineLine {
             E::Valkey7_2 => "valkey-7.2",
             E::Valkey8_0 => "valkey-8.0",
             E::Valkey8_1 => "valkey-8.1",
+            E::Valkey8_2 => "valkey-8.2",
             E::Valkey9_0 => "valkey-9.0",
             E::Valkey9_1 => "valkey-9.1",
         }
@@ -163,10 +187,15 @@ impl EngineLine {
             E::Redis3_2 => 7,
             E::Redis4_0 => 8,
             E::Redis5_0 | E::Redis6_0 | E::Redis6_2 => 9,
-            E::Redis7_0 => 10,
+            E::Redis7_0 | E::Redis7_1 => 10,
             E::Redis7_2 => 11,
             E::Redis7_4 | E::Redis8_0 | E::Redis8_2 | E::Redis8_4 => 12,
-            E::Valkey7_2 | E::Valkey8_0 | E::Valkey8_1 | E::Valkey9_0 | E::Valkey9_1 => 11,
+            E::Valkey7_2
+            | E::Valkey8_0
+            | E::Valkey8_1
+            | E::Valkey8_2
+            | E::Valkey9_0
+            | E::Valkey9_1 => 11,
         }
     }
 
@@ -344,6 +373,17 @@ impl FromStr for EngineLine {
             let short = format!("{a}.{b}");
             if let Some(l) = EngineLine::ALL.iter().find(|l| l.name() == short) {
                 return Ok(*l);
+            }
+            // The service's `6.x` (any release of a major version): its oldest line, which
+            // reads the least.
+            if b == "x" && parts.next().is_none() {
+                let major = format!("{a}.");
+                if let Some(l) = EngineLine::ALL
+                    .iter()
+                    .find(|l| l.name().starts_with(&major))
+                {
+                    return Ok(*l);
+                }
             }
         }
         Err(ParseEngineLineError(s.to_string()))

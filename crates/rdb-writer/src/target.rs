@@ -15,6 +15,10 @@ pub enum Target {
     Redis62,
     /// Redis 7.0 (RDB 10).
     Redis70,
+    /// ElastiCache's "Redis OSS 7.1" (not an open-source release): written as for Redis 7.0
+    /// (RDB 10, which it reads: it restores 7.0 backups); whether it reads RDB 11 is not
+    /// documented.
+    Redis71,
     /// Redis 7.2 (RDB 11).
     Redis72,
     /// Redis 7.4 (RDB 12).
@@ -25,6 +29,8 @@ pub enum Target {
     Valkey80,
     /// Valkey 8.1 (RDB 11).
     Valkey81,
+    /// Valkey 8.2 (RDB 11, as 8.1).
+    Valkey82,
     /// Valkey 9.0: RDB 11, or `VALKEY080` when a hash has field TTLs.
     Valkey90,
 }
@@ -49,15 +55,17 @@ pub enum SlotInfoFormat {
 
 impl Target {
     /// Every target, oldest first (Redis lines, then Valkey lines).
-    pub const ALL: [Target; 9] = [
+    pub const ALL: [Target; 11] = [
         Target::Redis60,
         Target::Redis62,
         Target::Redis70,
+        Target::Redis71,
         Target::Redis72,
         Target::Redis74,
         Target::Valkey72,
         Target::Valkey80,
         Target::Valkey81,
+        Target::Valkey82,
         Target::Valkey90,
     ];
 
@@ -67,11 +75,13 @@ impl Target {
             Target::Redis60 => "redis-6.0",
             Target::Redis62 => "redis-6.2",
             Target::Redis70 => "redis-7.0",
+            Target::Redis71 => "redis-7.1",
             Target::Redis72 => "redis-7.2",
             Target::Redis74 => "redis-7.4",
             Target::Valkey72 => "valkey-7.2",
             Target::Valkey80 => "valkey-8.0",
             Target::Valkey81 => "valkey-8.1",
+            Target::Valkey82 => "valkey-8.2",
             Target::Valkey90 => "valkey-9.0",
         }
     }
@@ -80,7 +90,11 @@ impl Target {
     pub fn is_valkey(self) -> bool {
         matches!(
             self,
-            Target::Valkey72 | Target::Valkey80 | Target::Valkey81 | Target::Valkey90
+            Target::Valkey72
+                | Target::Valkey80
+                | Target::Valkey81
+                | Target::Valkey82
+                | Target::Valkey90
         )
     }
 
@@ -89,11 +103,12 @@ impl Target {
     pub fn rdb_version(self) -> u16 {
         match self {
             Target::Redis60 | Target::Redis62 => 9,
-            Target::Redis70 => 10,
+            Target::Redis70 | Target::Redis71 => 10,
             Target::Redis72
             | Target::Valkey72
             | Target::Valkey80
             | Target::Valkey81
+            | Target::Valkey82
             | Target::Valkey90 => 11,
             Target::Redis74 => 12,
         }
@@ -105,12 +120,13 @@ impl Target {
     pub fn score_style(self) -> ScoreStyle {
         match self {
             Target::Redis60 | Target::Redis62 => ScoreStyle::Ziplist17g,
-            Target::Redis70 => ScoreStyle::Listpack17g,
+            Target::Redis70 | Target::Redis71 => ScoreStyle::Listpack17g,
             Target::Redis72
             | Target::Redis74
             | Target::Valkey72
             | Target::Valkey80
             | Target::Valkey81
+            | Target::Valkey82
             | Target::Valkey90 => ScoreStyle::Fpconv,
         }
     }
@@ -141,12 +157,13 @@ impl Target {
         match self {
             Target::Redis60 => "6.0.20",
             Target::Redis62 => "6.2.14",
-            Target::Redis70 => "7.0.15",
+            Target::Redis70 | Target::Redis71 => "7.0.15",
             Target::Redis72 => "7.2.6",
             Target::Redis74 => "7.4.1",
             Target::Valkey72 => "7.2.8",
             Target::Valkey80 => "8.0.1",
             Target::Valkey81 => "8.1.1",
+            Target::Valkey82 => "8.2.0",
             Target::Valkey90 => "9.0.0",
         }
     }
@@ -170,7 +187,8 @@ impl Target {
     /// module may register a scripting engine. Redis, Valkey 7.2 and 8.0 have no other engine
     /// and no way to add one ("Engine '…' not found").
     pub fn runs_function_engine(self, engine: &[u8]) -> bool {
-        engine.eq_ignore_ascii_case(b"lua") || matches!(self, Target::Valkey81 | Target::Valkey90)
+        engine.eq_ignore_ascii_case(b"lua")
+            || matches!(self, Target::Valkey81 | Target::Valkey82 | Target::Valkey90)
     }
 
     /// How hash field TTLs are written, or `None` when the target cannot hold them.
@@ -187,7 +205,9 @@ impl Target {
     pub fn slot_info_format(self) -> Option<SlotInfoFormat> {
         match self {
             Target::Redis74 => Some(SlotInfoFormat::Opcode),
-            Target::Valkey80 | Target::Valkey81 | Target::Valkey90 => Some(SlotInfoFormat::Aux),
+            Target::Valkey80 | Target::Valkey81 | Target::Valkey82 | Target::Valkey90 => {
+                Some(SlotInfoFormat::Aux)
+            }
             _ => None,
         }
     }
@@ -279,11 +299,13 @@ mod tests {
             ("redis-6.0", 9),
             ("redis-6.2", 9),
             ("redis-7.0", 10),
+            ("redis-7.1", 10),
             ("redis-7.2", 11),
             ("redis-7.4", 12),
             ("valkey-7.2", 11),
             ("valkey-8.0", 11),
             ("valkey-8.1", 11),
+            ("valkey-8.2", 11),
             ("valkey-9.0", 11),
         ];
         for (t, (name, v)) in Target::ALL.iter().zip(expect) {

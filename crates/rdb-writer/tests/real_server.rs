@@ -165,6 +165,22 @@ fn valkey81_loads_rdb11_files_of_other_lines() {
     load_and_compare(ServerKind::Valkey81, Target::Redis72, true, 10);
 }
 
+/// The service's lines without an open-source server here: Valkey 8.2 (RDB 11, as 8.1; the
+/// file loads on Valkey 8.1) and ElastiCache's Redis 7.1, written as for Redis 7.0 (the same
+/// bytes; Redis 7.0 loads them).
+#[test]
+fn valkey82_and_redis71_files_load() {
+    load_and_compare(ServerKind::Valkey81, Target::Valkey82, true, 11);
+    load_and_compare(ServerKind::Debian, Target::Redis71, true, 12);
+    let ks = keyspace(Target::Redis70, 13);
+    let bytes = |t: Target| {
+        write_keyspace(&ks, Vec::new(), &WriterBuilder::new(t).ctime(1_700_000_000))
+            .expect("write")
+            .0
+    };
+    assert_eq!(bytes(Target::Redis71), bytes(Target::Redis70));
+}
+
 /// Older lines' files (RDB 10 and 9), as after an upgrade.
 #[test]
 fn valkey81_loads_redis70_and_redis62_files() {

@@ -20,8 +20,12 @@ pub(crate) const PLAIN_THRESHOLD: usize = 1 << 30;
 pub(crate) fn plain_from(target: crate::Target, max_bytes: usize) -> usize {
     use crate::Target as T;
     match target {
-        T::Redis74 | T::Valkey80 | T::Valkey81 | T::Valkey90 => max_bytes.saturating_add(1),
-        T::Redis60 | T::Redis62 | T::Redis70 | T::Redis72 | T::Valkey72 => PLAIN_THRESHOLD,
+        T::Redis74 | T::Valkey80 | T::Valkey81 | T::Valkey82 | T::Valkey90 => {
+            max_bytes.saturating_add(1)
+        }
+        T::Redis60 | T::Redis62 | T::Redis70 | T::Redis71 | T::Redis72 | T::Valkey72 => {
+            PLAIN_THRESHOLD
+        }
     }
 }
 
