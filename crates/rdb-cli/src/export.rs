@@ -134,7 +134,8 @@ pub fn check_node_file(
         let more = warnings.len() - MAX_CHECK_WARNINGS;
         warnings.truncate(MAX_CHECK_WARNINGS);
         warnings.push(format!(
-            "and {more} more warning(s): rdb-verify the file to see them all"
+            "and {more} more warning(s): `rdb-verify --json` on the file lists up to 100 of \
+             each code and counts the rest"
         ));
     }
     NodeCheck {
@@ -216,14 +217,23 @@ pub fn plan_from_args(args: &ExportArgs) -> Result<ExportPlan, ExportFailure> {
     plan.drop_unsupported = args.drop_unsupported;
     plan.threads = args.threads;
     plan.now = args.ctime.unwrap_or_else(unix_now);
+    verify_before_publishing(&mut plan);
+    Ok(plan)
+}
+
+/// Sets `plan.check` as `rdbkit export` does: every node file verified with [`check_node_file`]
+/// (the target's line and memory model, cluster mode unless every database is kept, the
+/// plan's `now`) before any is published, and each node's `CacheSize` the verifier's estimate
+/// (without a check it is the writer's rough `used-mem` figure). For a library export that
+/// should give the CLI's manifest.
+pub fn verify_before_publishing(plan: &mut ExportPlan) {
     // A node group's file seeds a cluster-mode node, unless every database is kept (a
     // cluster holds database 0 only).
-    let clustered = db != DbSelection::All;
-    let now = plan.now;
+    let clustered = plan.db != DbSelection::All;
+    let (target, now) = (plan.target, plan.now);
     plan.check = Some(Box::new(move |path: &Path, slots: &SlotSet| {
         check_node_file(path, slots, target, clustered, now)
     }));
-    Ok(plan)
 }
 
 /// One summary line per node file (written to stderr by the binary).

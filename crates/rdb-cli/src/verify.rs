@@ -153,7 +153,8 @@ impl Config {
 
     /// The verifier options, with the manifest checked against when there is one: the
     /// engine line (the load check and the CacheSize model) is `--engine`, else the
-    /// manifest's `Engine`/`EngineVersion`; the model
+    /// manifest's `Engine`/`EngineVersion`, else none (the CacheSize model is then the
+    /// writing server's, [`Options::infer_cache_model`]); the model
     /// assumes cluster mode with `--cluster-mode`, `--slots` or a manifest (a node group's
     /// file is loaded by a cluster node), unless the manifest says `"ClusterMode": "disabled"`.
     pub fn options_with(&self, manifest: Option<&ManifestInput>) -> Options {
@@ -175,6 +176,8 @@ impl Config {
             engine: line,
             node_memory: self.node_memory,
             cache_model: if clustered { model.clustered() } else { model },
+            // No line named: the model of the server that wrote each file.
+            infer_cache_model: line.is_none(),
             ..Options::default()
         }
     }
@@ -457,10 +460,16 @@ where
         .ok();
     for (p, matched) in placed.iter().zip(&matching) {
         let check_one = || check_matched(&p.manifest, &reports, &paths, matched, &p.entry_paths());
-        let check = match &pool {
+        let mut check = match &pool {
             Some(pool) => pool.install(check_one),
             None => check_one(),
         };
+        if cfg.engine.is_some() {
+            // `--engine` decides the load check and the model, whatever the manifest names.
+            check
+                .findings
+                .retain(|f| f.finding.code != "manifest-engine-unknown");
+        }
         set_findings.extend(check.apply_to(&mut reports));
         checks.push(check);
     }
@@ -480,11 +489,13 @@ where
         .count() as u64;
     // What the estimates assumed: one description per model in use, in report order.
     let mut models: Vec<String> = Vec::new();
-    for i in 0..all.len().max(1) {
-        let d = opts_for(i).cache_model.describe();
-        if !models.contains(&d) {
+    for d in reports.iter().map(|r| r.cache_model.clone()) {
+        if !d.is_empty() && !models.contains(&d) {
             models.push(d);
         }
+    }
+    if models.is_empty() {
+        models.push(opts_for(0).cache_model.describe());
     }
     Ok(Outcome {
         files: reports,
@@ -599,6 +610,9 @@ pub(crate) fn finding_text(f: &rdb_verify::Finding) -> String {
     s
 }
 
+/// Valid files whose first warning the table's text lists below the rows.
+const MAX_WARNED_FILES: usize = 20;
+
 /// The text rendering's status cell and its colour class (0 ok, 1 warnings, 2 failed).
 fn status(r: &Report) -> (String, u8) {
     if !r.ok {
@@ -616,7 +630,8 @@ fn status(r: &Report) -> (String, u8) {
     }
 }
 
-/// Writes the text table (one row per file and a totals row), then the set-wide findings.
+/// Writes the text table (one row per file and a totals row), then the first warning of each
+/// valid file (of the first [`MAX_WARNED_FILES`]) and the set-wide findings.
 /// Colours are ANSI codes: pass an `anstream` stream to have them stripped when `NO_COLOR` is
 /// set or the output is not a terminal.
 pub fn write_table(out: &mut dyn Write, o: &Outcome) -> io::Result<()> {
@@ -751,6 +766,40 @@ pub fn write_table(out: &mut dyn Write, o: &Outcome) -> io::Result<()> {
         if !s.slot_overlaps.is_empty() {
             writeln!(out, "slot overlaps: {}", cut(&s.slot_overlaps, 200))?;
         }
+    }
+    // Each valid file's first warning (the table's last column holds errors only).
+    let warned: Vec<&Report> = o
+        .files
+        .iter()
+        .filter(|r| r.ok && r.findings.iter().any(|f| f.severity == Severity::Warning))
+        .collect();
+    for r in warned.iter().take(MAX_WARNED_FILES) {
+        let mut ws = r
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Warning);
+        if let Some(f) = ws.next() {
+            let more = ws.count();
+            let more = match more {
+                0 => String::new(),
+                n => format!(" (+{n} more: --json lists them)"),
+            };
+            writeln!(
+                out,
+                "{}: {}: {}{more}",
+                "warning".yellow(),
+                printable(&r.path),
+                cut(&finding_text(f), 200)
+            )?;
+        }
+    }
+    if warned.len() > MAX_WARNED_FILES {
+        writeln!(
+            out,
+            "{}: {} more files with warnings (--json lists them)",
+            "warning".yellow(),
+            warned.len() - MAX_WARNED_FILES
+        )?;
     }
     for f in &o.findings {
         let sev = f.finding.severity.as_str();

@@ -71,9 +71,10 @@ fn json_document_matches_the_contract_and_expected_counts() {
     let doc = json(&o);
     // The contract's two fields, and what the CacheSize estimates assume.
     assert_eq!(fields(&doc), sorted(&["cache_model", "files", "summary"]));
+    // No line named: the model of the server that wrote the file (its `redis-ver`).
     assert_eq!(
         doc["cache_model"],
-        "Redis 7.2+ / Valkey 7.2-8.0 layout, standalone, jemalloc"
+        "Redis 7.0 and older layout, standalone, jemalloc"
     );
     let files = doc["files"].as_array().unwrap();
     assert_eq!(files.len(), 1);
@@ -143,6 +144,66 @@ fn json_document_matches_the_contract_and_expected_counts() {
     );
     assert_eq!(sum["keys"], keys);
     assert_eq!(sum["cache_size_bytes"], size);
+}
+
+/// With no engine line named (`--engine`, a manifest), each file's CacheSize model is the one
+/// of the server that wrote it (`valkey-ver`, else `redis-ver`, else the RDB version): the
+/// same estimate as naming that line.
+#[test]
+fn the_cache_size_model_follows_the_writing_server() {
+    let cases = [
+        (
+            "servers/redis-6.2.14/dev/dump.rdb",
+            "redis-6.2",
+            "Redis 7.0 and older layout",
+        ),
+        (
+            "servers/redis-7.0.15/dev/dump.rdb",
+            "redis-7.0",
+            "Redis 7.0 and older layout",
+        ),
+        (
+            "servers/redis-7.2.6/dev/dump.rdb",
+            "redis-7.2",
+            "Redis 7.2+ / Valkey 7.2-8.0 layout",
+        ),
+        (
+            "servers/valkey-8.0.1/dev/dump.rdb",
+            "valkey-8.0",
+            "Redis 7.2+ / Valkey 7.2-8.0 layout",
+        ),
+    ];
+    for (rel, line, layout) in cases {
+        let file = testdata(rel);
+        let inferred = json(&run(&["--json", s(&file)]));
+        let named = json(&run(&["--json", "--engine", line, s(&file)]));
+        let f = &inferred["files"][0];
+        assert!(
+            f["cache_model"].as_str().unwrap().starts_with(layout),
+            "{rel}: {}",
+            f["cache_model"]
+        );
+        assert_eq!(inferred["cache_model"], f["cache_model"], "{rel}");
+        assert_eq!(
+            f["cache_size_bytes"], named["files"][0]["cache_size_bytes"],
+            "{rel}"
+        );
+        // Cluster mode is kept.
+        let clustered = json(&run(&["--json", "--cluster-mode", s(&file)]));
+        let c = clustered["files"][0]["cache_model"].as_str().unwrap();
+        assert!(
+            c.starts_with(layout) && c.contains("cluster mode"),
+            "{rel}: {c}"
+        );
+    }
+    // Two files from different servers: one description each.
+    let two = json(&run(&[
+        "--json",
+        s(&testdata(cases[1].0)),
+        s(&testdata(cases[2].0)),
+    ]));
+    let m = two["cache_model"].as_str().unwrap();
+    assert!(m.contains("Redis 7.0") && m.contains("Redis 7.2+"), "{m}");
 }
 
 #[test]

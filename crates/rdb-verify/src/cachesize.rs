@@ -39,6 +39,8 @@
 //!   figures are the only constants fitted to measurements (rax node layouts depend on how the
 //!   keys share prefixes).
 //! * **Modules**: robj + the size of the serialised value.
+//! * **Keys already expired** (before `Options::now_ms`) cost nothing: a primary does not load
+//!   them. (The per-slot tables of the cluster-mode models below still count them.)
 //!
 //! **Valkey 8.1+** ([`ObjectLayout::Valkey81`], [`CacheModel::valkey_8_1`]) keeps no
 //! `dictEntry` and no separate key: the databases, expires, hashtable sets, hashes and sorted
@@ -416,19 +418,19 @@ impl CacheModel {
     }
 
     /// The model for the server an engine line names: [`CacheModel::redis_7_0`] up to Redis
-    /// 7.0, [`CacheModel::valkey_8_1`] from Valkey 8.1 (Valkey 9.x: the 8.1 layout, not
+    /// 7.0 (and ElastiCache's 7.1), [`CacheModel::valkey_8_1`] from Valkey 8.1 (Valkey 9.x: the 8.1 layout, not
     /// calibrated separately), else the default (Redis 7.2+, Valkey 7.2 and 8.0); with the
     /// per-slot tables of Redis 7.4+ and Valkey 8.0+ should it run in cluster mode.
     pub fn for_engine(line: crate::EngineLine) -> Self {
         use crate::EngineLine as L;
         let model = match line {
-            l if l <= L::Redis7_0 => CacheModel::redis_7_0(),
-            L::Valkey8_1 | L::Valkey9_0 | L::Valkey9_1 => CacheModel::valkey_8_1(),
+            l if l <= L::Redis7_1 => CacheModel::redis_7_0(),
+            L::Valkey8_1 | L::Valkey8_2 | L::Valkey9_0 | L::Valkey9_1 => CacheModel::valkey_8_1(),
             _ => CacheModel::default(),
         };
         let cluster_keys = match line {
             l if l <= L::Redis6_2 => ClusterKeys::SlotRax,
-            L::Redis7_0 | L::Redis7_2 | L::Valkey7_2 => ClusterKeys::EntryLinks,
+            L::Redis7_0 | L::Redis7_1 | L::Redis7_2 | L::Valkey7_2 => ClusterKeys::EntryLinks,
             _ => ClusterKeys::PerSlotTables,
         };
         CacheModel {

@@ -24,6 +24,32 @@
 //! assert!(report.loads_on.contains(&rdb_verify::EngineLine::Redis7_2));
 //! ```
 //!
+//! A set of node files against its manifest (what `rdb-verify DIR` does; the CLI also
+//! places the files by the manifest's directory, verifies each with its node group's slots
+//! and, with no line named, infers each file's memory model — `rdb-cli`'s
+//! `verify::Config::options_with` builds those options):
+//!
+//! ```no_run
+//! use rdb_verify::{check_manifest, verify_many, CacheModel, ManifestInput, Options, Summary};
+//! let manifest = ManifestInput::from_path("backup/backup-manifest.json".as_ref()).unwrap();
+//! let files: Vec<std::path::PathBuf> = (1..=3)
+//!     .map(|i| format!("backup/backup-{i:04}.rdb").into())
+//!     .collect();
+//! let line = manifest.engine_line();
+//! let opts = Options {
+//!     engine: line,
+//!     // The node's server, in cluster mode, as the manifest's CacheSize assumes.
+//!     cache_model: line.map_or_else(CacheModel::default, CacheModel::for_engine).clustered(),
+//!     ..Options::default()
+//! };
+//! let mut reports = verify_many(&files, 0, &opts);
+//! let check = check_manifest(&manifest, &reports);
+//! let set_wide = check.apply_to(&mut reports); // per-file findings move into the reports
+//! let summary = Summary::from_reports(&reports, std::slice::from_ref(&check));
+//! let ready = summary.failed == 0 && set_wide.iter().all(|f| f.finding.severity != rdb_verify::Severity::Error);
+//! println!("{} files, {} keys, ready to seed: {ready}", summary.files, summary.keys);
+//! ```
+//!
 //! Finding codes (besides the reader's own error codes, which are reported as they are):
 //!
 //! | code | severity | check |

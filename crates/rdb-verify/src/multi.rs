@@ -102,7 +102,8 @@ pub fn identity(p: &Path) -> PathBuf {
 }
 
 /// Expands files and directories as `rdb-verify PATH...` does: a file is taken as is (one
-/// whose name ends in `.json` as a manifest); a directory contributes its `*.rdb` and
+/// whose name ends in `.json` as a manifest); a directory contributes its `*.rdb` (`.RDB`, any
+/// case) and
 /// `*-manifest.json` entries that are not directories (not recursively; links that lead
 /// nowhere included, so that they are reported; entries that are not regular files go to
 /// [`Inputs::not_regular`]).
@@ -136,7 +137,12 @@ pub fn expand_paths(paths: &[PathBuf]) -> std::io::Result<Inputs> {
                 }
                 let regular = meta.as_ref().map_or(true, std::fs::Metadata::is_file);
                 let name = path.file_name().map_or(&b""[..], |n| n.as_encoded_bytes());
-                if name.ends_with(b".rdb") {
+                // `.rdb` in any case (`NAME-0002.RDB` as some tools and file systems write).
+                let rdb_ext = name.len() >= 4
+                    && name
+                        .get(name.len() - 4..)
+                        .is_some_and(|e| e.eq_ignore_ascii_case(b".rdb"));
+                if rdb_ext {
                     rdb.push((path, regular));
                 } else if name.ends_with(b"-manifest.json") {
                     man.push((path, regular));
@@ -742,6 +748,57 @@ fn manifest_cache_size(node: &ManifestNode) -> Option<u64> {
     }
 }
 
+/// A warning when a node's `CacheSize` text does not parse, or says another size than its
+/// `CacheSizeBytes` (more than the 1 MB the text's rounding allows): the service and operators
+/// read the text.
+fn cache_size_text_finding(node: &ManifestNode, group: &str) -> Option<Finding> {
+    let text = node.cache_size.as_deref()?;
+    let warn =
+        |code: &'static str, msg: String| Some(Finding::new(Severity::Warning, code, None, msg));
+    match (parse_byte_size(text), node.cache_size_bytes) {
+        (Err(e), _) => warn(
+            "manifest-cache-size-invalid",
+            format!("node group {group}: CacheSize {text:?} is not a size: {e}"),
+        ),
+        (Ok(said), Some(bytes)) if said.abs_diff(bytes) > MIB => warn(
+            "manifest-cache-size-inconsistent",
+            format!(
+                "node group {group}: CacheSize {text:?} but CacheSizeBytes {bytes} ({})",
+                rdb_cluster::manifest::cache_size_text(bytes)
+            ),
+        ),
+        _ => None,
+    }
+}
+
+/// The error of a manifest that names an engine (`Engine`, `EngineVersion`) this verifier does
+/// not know, or only half of one: the load check and the CacheSize model it asks for cannot be
+/// chosen. A caller that checks against an engine line of its own (`rdb-verify --engine`)
+/// drops it.
+fn engine_finding(manifest: &ManifestInput) -> Option<Finding> {
+    let (engine, version) = (&manifest.engine, &manifest.engine_version);
+    if (engine.is_none() && version.is_none()) || manifest.engine_line().is_some() {
+        return None;
+    }
+    let known: Vec<&str> = crate::EngineLine::ALL.iter().map(|l| l.name()).collect();
+    Some(Finding::new(
+        Severity::Error,
+        "manifest-engine-unknown",
+        None,
+        format!(
+            "manifest names Engine {} EngineVersion {}: not a known engine line ({}); whether \
+             the files load on it is not checked (give --engine LINE)",
+            engine
+                .as_deref()
+                .map_or("(none)".into(), |e| format!("{e:?}")),
+            version
+                .as_deref()
+                .map_or("(none)".into(), |v| format!("{v:?}")),
+            known.join(", ")
+        ),
+    ))
+}
+
 /// Why [`parse_byte_size`] refused a text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ByteSizeError {
@@ -816,7 +873,12 @@ pub fn parse_byte_size(text: &str) -> Result<u64, ByteSizeError> {
 /// (`manifest-slots-invalid`), its id unique (`manifest-node-group-duplicate`); the groups
 /// cover 0–16383 (`manifest-slot-gap`) without overlap (`manifest-slot-overlap`); every
 /// listed file was verified (`manifest-file-missing`) and no two groups name the same file
-/// (`manifest-file-shared`).
+/// (`manifest-file-shared`). The manifest itself must hold together: an entry's `NodeGroupId`
+/// is its `NodeGroupConfiguration.NodeGroupId` when both are given
+/// (`manifest-node-group-mismatch`), a cluster-mode-disabled snapshot has one node group
+/// (`manifest-node-groups-mismatch`), `Engine` and `EngineVersion` name a known line
+/// (`manifest-engine-unknown`), and a `CacheSize` text parses and says what `CacheSizeBytes`
+/// says (warnings `manifest-cache-size-invalid`, `manifest-cache-size-inconsistent`).
 ///
 /// A report verified with the node group's slots as [`Options::expected_slots`] and the group
 /// as [`Options::expected_slots_group`] already holds its `slot-outside-node-group` and
@@ -867,6 +929,22 @@ pub fn check_matched(
                 )));
             } else {
                 seen_groups.push((id, i));
+            }
+        }
+        let config_id = node
+            .node_group_configuration
+            .as_ref()
+            .and_then(|c| c.node_group_id.as_deref());
+        if let (Some(a), Some(b)) = (node.node_group_id.as_deref(), config_id) {
+            if a != b {
+                findings.push(set_wide(err(
+                    "manifest-node-group-mismatch",
+                    format!(
+                        "NodeSnapshots entry {}: NodeGroupId {a:?} but \
+                         NodeGroupConfiguration.NodeGroupId {b:?}",
+                        i + 1
+                    ),
+                )));
             }
         }
         let slots_text = node.slots_text();
@@ -1044,6 +1122,9 @@ pub fn check_matched(
                 None => {}
             }
         }
+        if let Some(f) = cache_size_text_finding(node, &group) {
+            push(f);
+        }
         if let Some(want) = manifest_cache_size(node) {
             let est = r.cache_size_bytes;
             let (lo, hi) = (want.min(est), want.max(est));
@@ -1063,6 +1144,19 @@ pub fn check_matched(
                 ));
             }
         }
+    }
+    if manifest.cluster_mode_disabled() && manifest.node_snapshots.len() > 1 {
+        findings.push(set_wide(err(
+            "manifest-node-groups-mismatch",
+            format!(
+                "ClusterMode is disabled, but NodeSnapshots lists {} node groups: a \
+                 cluster-mode-disabled snapshot has one",
+                manifest.node_snapshots.len()
+            ),
+        )));
+    }
+    if let Some(f) = engine_finding(manifest) {
+        findings.push(set_wide(f));
     }
     if let Some(n) = &manifest.num_node_groups {
         let entries = manifest.node_snapshots.len();

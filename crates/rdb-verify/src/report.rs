@@ -236,10 +236,13 @@ pub struct Report {
     pub already_expired: u64,
     /// Per database (keys are db numbers, serialised as strings).
     pub databases: BTreeMap<u64, DbReport>,
-    /// Estimated memory of the dataset once loaded (see [`crate::cachesize`]).
+    /// Estimated memory of the dataset once loaded (see [`crate::cachesize`]), keys already
+    /// expired left out (a primary drops them on load).
     pub cache_size_bytes: u64,
     /// `cache_size_bytes` in whole MB rounded up, `"<n> MB"`.
     pub cache_size: String,
+    /// What the CacheSize estimate assumed ([`crate::CacheModel::describe`]).
+    pub cache_model: String,
     /// The `used-mem` AUX field, when present and numeric.
     pub used_mem_aux: Option<u64>,
     /// Slot statistics (db 0).
@@ -279,6 +282,7 @@ impl Report {
             databases: BTreeMap::new(),
             cache_size_bytes: 0,
             cache_size: rdb_cluster::manifest::cache_size_text(0),
+            cache_model: String::new(),
             used_mem_aux: None,
             slots: SlotsReport::default(),
             loads_on: Vec::new(),

@@ -44,7 +44,7 @@ pub struct Options {
     pub engine: Option<EngineLine>,
     /// Node memory in bytes (`--node-memory`): error when CacheSize exceeds 75 % of it.
     pub node_memory: Option<u64>,
-    /// Detect duplicate keys (16 B + table overhead per key; see [`crate::dedup`]).
+    /// Detect duplicate keys (an 8-byte digest per key; see [`crate::dedup`]).
     pub duplicate_keys: bool,
     /// "Now" for already-expired keys, Unix ms.
     pub now_ms: i64,
@@ -52,6 +52,12 @@ pub struct Options {
     pub databases: u64,
     /// The memory model (its `thresholds` are also the encoding thresholds of V-T13).
     pub cache_model: CacheModel,
+    /// With no [`Options::engine`]: the CacheSize model (and its thresholds) follow the server
+    /// that wrote the file — its `valkey-ver` / `redis-ver` AUX field when that names a known
+    /// line, else its RDB version ([`EngineLine::wrote`]) — keeping `cache_model`'s cluster
+    /// mode and allocator. `rdb-verify` sets it when neither `--engine` nor a manifest names
+    /// a line. Off by default: `cache_model` is used as given.
+    pub infer_cache_model: bool,
     /// Findings listed per code; later ones are only counted (`suppressed_findings`).
     pub max_findings_per_code: usize,
     /// Digests held per key for member / field / PEL duplicate checks.
@@ -79,6 +85,7 @@ impl Default for Options {
             now_ms: unix_now_ms(),
             databases: 16,
             cache_model: CacheModel::default(),
+            infer_cache_model: false,
             max_findings_per_code: 100,
             max_member_hashes: 1 << 23,
             limits: Limits::default(),
@@ -294,6 +301,11 @@ pub struct Verifier {
     first_nonzero_db: Option<(u64, u64, Vec<u8>)>,
     compat: Compat,
     cache_total: u64,
+    /// The model was taken from a `valkey-ver` AUX field ([`Verifier::infer_model`]).
+    model_from_valkey_ver: bool,
+    /// The current key is already expired ([`Options::now_ms`]): a primary drops it on load,
+    /// so it adds nothing to the CacheSize.
+    key_expired: bool,
     in_key: bool,
     saw_key: bool,
     key: KeyState,
@@ -337,6 +349,8 @@ impl Verifier {
             first_nonzero_db: None,
             compat: Compat::default(),
             cache_total: 0,
+            model_from_valkey_ver: false,
+            key_expired: false,
             in_key: false,
             saw_key: false,
             key: KeyState::default(),
@@ -572,12 +586,50 @@ impl Verifier {
         self.report.magic = Some(h.magic.as_str());
         self.report.rdb_version = Some(h.version);
         self.compat.header(h);
+        self.infer_model(EngineLine::wrote(h), false);
+    }
+
+    /// With [`Options::infer_cache_model`] and no engine line, before the first key: the
+    /// model for `line` (a `valkey-ver` AUX field's when `valkey`: Valkey writes both
+    /// fields, `redis-ver` holding the Redis version it is compatible with).
+    fn infer_model(&mut self, line: EngineLine, valkey: bool) {
+        if !self.opts.infer_cache_model
+            || self.opts.engine.is_some()
+            || self.saw_key
+            || (self.model_from_valkey_ver && !valkey)
+        {
+            return;
+        }
+        self.model_from_valkey_ver |= valkey;
+        let was = &self.opts.cache_model;
+        let mut model = CacheModel {
+            allocator: was.allocator,
+            ..CacheModel::for_engine(line)
+        };
+        if was.cluster_mode {
+            model = model.clustered();
+        }
+        self.opts.cache_model = model;
     }
 
     fn on_aux(&mut self, key: &Element<'_>, value: &Element<'_>, off: Option<u64>) {
         let mut kt = IntText::new(0);
         let k = key.as_bytes(&mut kt);
         match k {
+            b"redis-ver" | b"valkey-ver" => {
+                let fork = if k == b"valkey-ver" {
+                    "valkey"
+                } else {
+                    "redis"
+                };
+                let mut vt = IntText::new(0);
+                let line = std::str::from_utf8(value.as_bytes(&mut vt))
+                    .ok()
+                    .and_then(|v| format!("{fork}-{v}").parse::<EngineLine>().ok());
+                if let Some(line) = line {
+                    self.infer_model(line, fork == "valkey");
+                }
+            }
             b"used-mem" => {
                 self.report.used_mem_aux = value.as_int().and_then(|v| u64::try_from(v).ok());
             }
@@ -888,6 +940,9 @@ impl Verifier {
         let mut kt = IntText::new(0);
         let key = k.key.as_bytes(&mut kt);
         self.count_key(k, key);
+        if self.key_expired {
+            return;
+        }
         let (len, int) = ValueCost::whole_string(k.value.as_ref(), k.len_hint.unwrap_or(0));
         self.cache_total += self.opts.cache_model.string_entry(
             key.len() as u64,
@@ -988,10 +1043,13 @@ impl Verifier {
             self.report.expires += 1;
             self.segment.expires += 1;
         }
-        self.cache_total += self
-            .opts
-            .cache_model
-            .key(key.len() as u64, k.expire_at_ms.is_some() && !no_expiry);
+        self.key_expired = expired;
+        if !expired {
+            self.cache_total += self
+                .opts
+                .cache_model
+                .key(key.len() as u64, k.expire_at_ms.is_some() && !no_expiry);
+        }
         if no_expiry {
             let f = Finding::new(
                 Severity::Warning,
@@ -1286,7 +1344,10 @@ impl Verifier {
             self.key_finding(Severity::Info, "duplicate-check-limited", off, msg);
         }
         self.members.clear();
-        self.cache_total += self.cost.finish(&self.opts.cache_model, kind);
+        let cost = self.cost.finish(&self.opts.cache_model, kind);
+        if !self.key_expired {
+            self.cache_total += cost;
+        }
     }
 
     /// V-T13: compact encodings within the target thresholds.
@@ -1956,10 +2017,15 @@ impl Verifier {
                     self.slot_expires.as_deref().unwrap_or_default(),
                     self.slot_sizing,
                 ),
-                _ => model.db_tables(d.keys, d.expires),
+                // The keys a primary loads: not those already expired.
+                _ => model.db_tables(
+                    d.keys.saturating_sub(d.already_expired),
+                    d.expires.saturating_sub(d.already_expired),
+                ),
             };
         }
         self.report.cache_size_bytes = self.cache_total;
+        self.report.cache_model = self.opts.cache_model.describe();
         self.report.cache_size = rdb_cluster::manifest::cache_size_text(self.cache_total);
         for (t, n) in self.rdb_types.iter().enumerate() {
             if let (Ok(t), true) = (u8::try_from(t), *n > 0) {

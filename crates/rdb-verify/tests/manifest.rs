@@ -179,6 +179,23 @@ fn manifest_engine_line() {
         line(r#"{"Engine": "Redis", "EngineVersion": "7.0.7"}"#),
         Some(rdb_verify::EngineLine::Redis7_0)
     );
+    // The service's lines beyond the open-source releases, and its `6.x`.
+    assert_eq!(
+        line(r#"{"Engine": "redis", "EngineVersion": "7.1"}"#),
+        Some(rdb_verify::EngineLine::Redis7_1)
+    );
+    assert_eq!(
+        line(r#"{"Engine": "valkey", "EngineVersion": "8.2.0"}"#),
+        Some(rdb_verify::EngineLine::Valkey8_2)
+    );
+    assert_eq!(
+        line(r#"{"Engine": "redis", "EngineVersion": "6.x"}"#),
+        Some(rdb_verify::EngineLine::Redis6_0)
+    );
+    assert_eq!(
+        line(r#"{"Engine": "redis", "EngineVersion": "6.x.1"}"#),
+        None
+    );
     assert_eq!(line(r#"{"Engine": "redis"}"#), None);
     assert_eq!(
         line(r#"{"Engine": "memcached", "EngineVersion": "1.6"}"#),
@@ -348,4 +365,120 @@ fn byte_sizes() {
         parse_byte_size("99999999999 TiB"),
         Err(ByteSizeError::Range)
     );
+}
+
+/// A manifest that does not hold together is reported: an engine this verifier does not know
+/// (the load check it asks for cannot be done), two node group ids for one entry, several node
+/// groups in a cluster-mode-disabled snapshot, a CacheSize text that does not parse or says
+/// another size than CacheSizeBytes.
+#[test]
+fn manifest_contradictions_are_findings() {
+    let reports = verify_many(&[cluster_dump()], 1, &common::opts());
+    let total: u64 = expected_slots().iter().map(|s| s.1).sum();
+    let check = |json: Value| -> Vec<(Severity, &'static str, String)> {
+        let m = ManifestInput::from_json(&json.to_string()).unwrap();
+        check_manifest(&m, &reports)
+            .findings
+            .into_iter()
+            .map(|f| (f.finding.severity, f.finding.code, f.finding.message))
+            .collect()
+    };
+    let node = |extra: Value| {
+        let mut n = serde_json::json!({"NodeGroupId": "0001",
+            "NodeGroupConfiguration": {"NodeGroupId": "0001", "Slots": "0-16383"},
+            "File": "dump.rdb", "Keys": total});
+        for (k, v) in extra.as_object().unwrap() {
+            n[k] = v.clone();
+        }
+        n
+    };
+    let snap = |top: Value, nodes: Vec<Value>| {
+        let mut s = serde_json::json!({"SnapshotName": "x", "NodeSnapshots": nodes});
+        for (k, v) in top.as_object().unwrap() {
+            s[k] = v.clone();
+        }
+        s
+    };
+    let none = serde_json::json!({});
+    // Consistent, with a known engine: nothing to say.
+    let ok = check(snap(
+        serde_json::json!({"Engine": "redis", "EngineVersion": "7.4"}),
+        vec![node(none.clone())],
+    ));
+    assert!(ok.is_empty(), "{ok:?}");
+    for (engine, version) in [
+        ("redis", Some("7.9")),
+        ("valkey", Some("8.x.2")),
+        ("redis", None),
+    ] {
+        let mut top = serde_json::json!({"Engine": engine});
+        if let Some(v) = version {
+            top["EngineVersion"] = v.into();
+        }
+        let f = check(snap(top, vec![node(none.clone())]));
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(
+            (f[0].0, f[0].1),
+            (Severity::Error, "manifest-engine-unknown")
+        );
+        assert!(
+            f[0].2.contains("redis-7.4") && f[0].2.contains("--engine"),
+            "{}",
+            f[0].2
+        );
+    }
+    let f = check(snap(
+        none.clone(),
+        vec![node(serde_json::json!({"NodeGroupConfiguration":
+            {"NodeGroupId": "0002", "Slots": "0-16383"}}))],
+    ));
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(
+        (f[0].0, f[0].1),
+        (Severity::Error, "manifest-node-group-mismatch")
+    );
+    let second = serde_json::json!({"NodeGroupId": "0002",
+        "NodeGroupConfiguration": {"NodeGroupId": "0002", "Slots": "0-16383"}, "File": "b.rdb"});
+    let f = check(snap(
+        serde_json::json!({"ClusterMode": "disabled"}),
+        vec![node(none.clone()), second],
+    ));
+    assert!(
+        f.iter().any(|(s, c, m)| *s == Severity::Error
+            && *c == "manifest-node-groups-mismatch"
+            && m.contains("ClusterMode")),
+        "{f:?}"
+    );
+    let estimate = reports[0].cache_size_bytes;
+    let f = check(snap(
+        none.clone(),
+        vec![node(
+            serde_json::json!({"CacheSize": "900 MB", "CacheSizeBytes": estimate}),
+        )],
+    ));
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(
+        (f[0].0, f[0].1),
+        (Severity::Warning, "manifest-cache-size-inconsistent")
+    );
+    let f = check(snap(
+        none.clone(),
+        vec![node(
+            serde_json::json!({"CacheSize": "lots", "CacheSizeBytes": estimate}),
+        )],
+    ));
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(
+        (f[0].0, f[0].1),
+        (Severity::Warning, "manifest-cache-size-invalid")
+    );
+    // The text as rdbkit writes it: whole MB rounded up.
+    let text = rdb_cluster::manifest::cache_size_text(estimate);
+    let f = check(snap(
+        none,
+        vec![node(
+            serde_json::json!({"CacheSize": text, "CacheSizeBytes": estimate}),
+        )],
+    ));
+    assert!(f.is_empty(), "{f:?}");
 }

@@ -24,7 +24,7 @@ struct Cli {
     /// verified).
     #[arg(required_unless_present = "stdin")]
     paths: Vec<PathBuf>,
-    /// Threads (default: one per core): files verified in parallel; with fewer files than
+    /// Threads (default, or 0: one per core): files verified in parallel; with fewer files than
     /// threads, files of 32 MiB and more are cut into parts verified at once (same report).
     #[arg(long, short = 'j')]
     jobs: Option<usize>,
@@ -45,7 +45,8 @@ struct Cli {
     /// The slots the keys of the (single) file must hash into, e.g. `0-5461` or `0-99,200-299`.
     #[arg(long)]
     slots: Option<String>,
-    /// The engine line the files must load on, e.g. `redis-7.0`, `valkey-8.0`.
+    /// The engine line the files must load on, e.g. `redis-7.0`, `valkey-8.0` (also the
+    /// CacheSize model; without it, a manifest's engine, else the writing server's line).
     #[arg(long)]
     engine: Option<String>,
     /// Node memory: bytes (`6GiB` style suffixes allowed) or an ElastiCache node type such as
