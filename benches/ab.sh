@@ -5,7 +5,8 @@
 #
 # Runs A then B, N times, timing each run (wall, from `date +%s%N`; output discarded) and
 # prints both lists of milliseconds sorted, so that two builds can be compared under the same
-# machine noise. Example (a copy of the old binary against the new one):
+# machine noise. A run that exits non-zero stops the script (exit 1): compare commands that
+# succeed (rdb-verify's exit 1 for findings counts as failing). Example (a copy of the old binary against the new one):
 #
 #   benches/ab.sh 9 /tmp/rdb-verify.old --jobs 1 benches/data/small-strings.rdb -- \
 #       target/release/rdb-verify --jobs 1 benches/data/small-strings.rdb
@@ -23,11 +24,16 @@ done
 [ ${#A[@]} -gt 0 ] && [ ${#B[@]} -gt 0 ] || { echo "$0: two commands needed, split by --" >&2; exit 2; }
 PIN=()
 command -v taskset >/dev/null && PIN=(taskset -c "${CORE:-1}")
+# A failing command (a typo in a binary's path) would time as a fast run: stop instead.
 ms() {
-    local s e
+    local s e rc=0
     s=$(date +%s%N)
-    "${PIN[@]}" "$@" >/dev/null 2>&1 || true
+    "${PIN[@]}" "$@" >/dev/null 2>&1 || rc=$?
     e=$(date +%s%N)
+    if [ "$rc" -ne 0 ]; then
+        echo "$0: exit code $rc from: $*" >&2
+        return 1
+    fi
     echo $(((e - s) / 1000000))
 }
 ta=()

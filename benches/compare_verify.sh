@@ -144,9 +144,12 @@ for f in "${FILES[@]}"; do
     awk -v name="$(basename "$f")" -v mb="$mb" \
         -v cs="$(col check 3)" -v cm="$(col check 4)" -v cu="$(col check 5)" \
         -v vs="$(col verify 3)" -v vm="$(col verify 4)" -v vu="$(col verify 5)" 'BEGIN {
-        crate = (cs > 0) ? mb / cs : 0; vrate = (vs > 0) ? mb / vs : 0
-        ratio = (vs > 0) ? cs / vs : 0; cpu = (vu > 0) ? cu / vu : 0
-        printf "%-22s %8.1f | %8.2f %8.2f %7.1f %7.1f | %8.2f %8.2f %7.1f %7.1f | %6.2fx %6.2fx\n",
+        # A time under /usr/bin/time'"'"'s 10 ms resolution (0.00) gives no rate or ratio: n/a.
+        crate = (cs > 0) ? sprintf("%7.1f", mb / cs) : "    n/a"
+        vrate = (vs > 0) ? sprintf("%7.1f", mb / vs) : "    n/a"
+        ratio = (vs > 0 && cs > 0) ? sprintf("%6.2fx", cs / vs) : "    n/a"
+        cpu = (vu > 0 && cu > 0) ? sprintf("%6.2fx", cu / vu) : "    n/a"
+        printf "%-22s %8.1f | %8.2f %8.2f %s %7.1f | %8.2f %8.2f %s %7.1f | %s %s\n",
             name, mb, cs, cu, crate, cm / 1024, vs, vu, vrate, vm / 1024, ratio, cpu }'
 done
 echo "(median of $ROUNDS alternating runs; ratio = redis-check-rdb wall time / rdb-verify wall time," \

@@ -132,7 +132,10 @@ pub struct ExportPlan {
     /// LZF compression of strings the writer encodes (raw-copied values keep their encoding).
     pub compression: bool,
     /// Check run on each finished file before any is published ([`NodeCheckFn`]); `None`: no
-    /// check, and `CacheSize` is the writer's `used-mem` estimate.
+    /// check, and `CacheSize` is the writer's rough `used-mem` estimate. `rdbkit export`
+    /// verifies every file with `rdb-verify`'s checks and memory model: the `rdb-cli` crate's
+    /// `export::verify_before_publishing(&mut plan)` sets the same check (this crate cannot
+    /// depend on the verifier, which depends on it).
     pub check: Option<NodeCheckFn>,
     /// A flag set from outside (e.g. by a SIGINT / SIGTERM handler) to stop the export: the
     /// node writers stop at their next check, what was written is removed, nothing more is

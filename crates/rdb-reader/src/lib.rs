@@ -25,6 +25,24 @@
 //! }
 //! assert_eq!(keys, 1);
 //! ```
+//!
+//! A file on disk: [`MappedFile`] maps it (read-only; a file that cannot be mapped is read
+//! into memory), and its bytes go to a [`SliceSource`]; [`WindowSource`] maps a few MiB at a
+//! time instead, for files larger than memory.
+//!
+//! ```no_run
+//! use rdb_reader::{Element, Event, Limits, MappedFile, Parser, SliceSource};
+//! let map = MappedFile::open("dump.rdb".as_ref()).unwrap();
+//! let mut p = Parser::new(SliceSource::new(map.bytes()), Limits::default());
+//! while let Some(ev) = p.next_event().unwrap() {
+//!     if let Event::Key(k) = ev {
+//!         let mut buf = rdb_format::int::IntText::new(0);
+//!         let name: &[u8] = k.key.as_bytes(&mut buf);
+//!         println!("db {} key {}", k.db, String::from_utf8_lossy(name));
+//!         let _ = Element::Str(name); // keys and elements are `Element`s (bytes or integers)
+//!     }
+//! }
+//! ```
 #![cfg_attr(
     not(test),
     deny(
@@ -52,6 +70,8 @@ pub use event::{
 };
 pub use keyspace::{read_keyspace, read_keyspace_from, KeyspaceBuilder};
 pub use parser::Parser;
+/// A key, member or value as the file holds it (bytes or an integer), from `rdb_format`.
+pub use rdb_format::Element;
 pub use source::{SliceSource, Source, StreamSource};
 pub use window::WindowSource;
 
