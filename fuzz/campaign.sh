@@ -10,7 +10,7 @@ if [ $# -lt 3 ]; then
     exit 2
 fi
 core=$1; secs=$2; shift 2
-logs=${LOGDIR:-/tmp/fuzz-campaign}
+logs=$(realpath -m "${LOGDIR:-/tmp/fuzz-campaign}")
 mkdir -p "$logs"
 cd "$(dirname "$0")"
 for t in "$@"; do

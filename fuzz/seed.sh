@@ -10,12 +10,12 @@ for t in read_slice read_stream_equivalence verify verify_split roundtrip; do
         cp "$f" "corpus/$t/$(echo "$f" | sed 's|^\.\./testdata/||; s|/|_|g')"
     done
 done
-# convert: a target-picking byte (0-8, `Target::ALL`) before each file.
+# convert: a target-picking byte (0-10, an index into `Target::ALL`) before each file.
 mkdir -p corpus/convert
 i=0
 find ../testdata -name '*.rdb' -size -32k | while read -r f; do
     name="$(echo "$f" | sed 's|^\.\./testdata/||; s|/|_|g')"
-    { printf "\\$(printf '%03o' $((i % 9)))"; cat "$f"; } > "corpus/convert/$name"
+    { printf "\\$(printf '%03o' $((i % 11)))"; cat "$f"; } > "corpus/convert/$name"
     i=$((i + 1))
 done
 seed() { mkdir -p "corpus/$1"; printf "$3" > "corpus/$1/$2"; }

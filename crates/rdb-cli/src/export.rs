@@ -36,8 +36,9 @@ pub struct ExportArgs {
     /// Topology file: {"NodeGroupConfiguration": [{"NodeGroupId": "0001", "Slots": "0-3999"}, ...]}.
     #[arg(long, value_name = "FILE")]
     pub topology: Option<PathBuf>,
-    /// Engine line the files must load on: redis-6.0, redis-6.2, redis-7.0, redis-7.2, redis-7.4,
-    /// valkey-7.2, valkey-8.0, valkey-8.1, valkey-9.0.
+    /// Engine line the files must load on: redis-6.0, redis-6.2, redis-7.0, redis-7.1 (ElastiCache's,
+    /// written as for 7.0), redis-7.2, redis-7.4, valkey-7.2, valkey-8.0, valkey-8.1, valkey-8.2,
+    /// valkey-9.0.
     #[arg(long, value_name = "VERSION", default_value = "redis-7.0")]
     pub target: String,
     /// Export only this database (written as db 0); required when the source has keys outside db 0.
@@ -128,11 +129,13 @@ pub fn check_node_file(
         .findings
         .iter()
         .filter(|f| f.severity == rdb_verify::Severity::Warning)
+        .take(MAX_CHECK_WARNINGS)
         .map(crate::verify::finding_text)
         .collect();
-    if warnings.len() > MAX_CHECK_WARNINGS {
-        let more = warnings.len() - MAX_CHECK_WARNINGS;
-        warnings.truncate(MAX_CHECK_WARNINGS);
+    // Counted beyond the verifier's listing limit too.
+    let total = crate::verify::warning_count(&report);
+    if total > warnings.len() as u64 {
+        let more = total - warnings.len() as u64;
         warnings.push(format!(
             "and {more} more warning(s): `rdb-verify --json` on the file lists up to 100 of \
              each code and counts the rest"

@@ -610,6 +610,27 @@ pub(crate) fn finding_text(f: &rdb_verify::Finding) -> String {
     s
 }
 
+/// Warnings of a report: those listed, and those only counted beyond the listing limit
+/// (`suppressed_findings`, by code: a code's findings share one severity).
+pub fn warning_count(r: &Report) -> u64 {
+    let listed = r
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Warning);
+    let mut n = 0u64;
+    let mut codes: Vec<&str> = Vec::new();
+    for f in listed {
+        n += 1;
+        if !codes.contains(&f.code) {
+            codes.push(f.code);
+        }
+    }
+    n + codes
+        .iter()
+        .filter_map(|c| r.suppressed_findings.get(c))
+        .sum::<u64>()
+}
+
 /// Valid files whose first warning the table's text lists below the rows.
 const MAX_WARNED_FILES: usize = 20;
 
@@ -618,15 +639,10 @@ fn status(r: &Report) -> (String, u8) {
     if !r.ok {
         return ("FAILED".into(), 2);
     }
-    let w = r
-        .findings
-        .iter()
-        .filter(|f| f.severity == Severity::Warning)
-        .count();
-    match w {
+    match warning_count(r) {
         0 => ("ok".into(), 0),
         1 => ("ok, 1 warning".into(), 1),
-        _ => (format!("ok, {w} warnings"), 1),
+        w => (format!("ok, {w} warnings"), 1),
     }
 }
 
@@ -774,15 +790,11 @@ pub fn write_table(out: &mut dyn Write, o: &Outcome) -> io::Result<()> {
         .filter(|r| r.ok && r.findings.iter().any(|f| f.severity == Severity::Warning))
         .collect();
     for r in warned.iter().take(MAX_WARNED_FILES) {
-        let mut ws = r
-            .findings
-            .iter()
-            .filter(|f| f.severity == Severity::Warning);
-        if let Some(f) = ws.next() {
-            let more = ws.count();
-            let more = match more {
+        let first = r.findings.iter().find(|f| f.severity == Severity::Warning);
+        if let Some(f) = first {
+            let more = match warning_count(r).saturating_sub(1) {
                 0 => String::new(),
-                n => format!(" (+{n} more: --json lists them)"),
+                n => format!(" (+{n} more; --json lists up to 100 of each code)"),
             };
             writeln!(
                 out,

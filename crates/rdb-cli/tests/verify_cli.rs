@@ -172,6 +172,12 @@ fn the_cache_size_model_follows_the_writing_server() {
             "valkey-8.0",
             "Redis 7.2+ / Valkey 7.2-8.0 layout",
         ),
+        // A development build (`valkey-ver` 255.255.255): Valkey's newest line for RDB 11.
+        (
+            "servers/valkey-unstable-55bbbe0/dev/dump.rdb",
+            "valkey-8.2",
+            "Valkey 8.1+ layout",
+        ),
     ];
     for (rel, line, layout) in cases {
         let file = testdata(rel);
@@ -204,6 +210,35 @@ fn the_cache_size_model_follows_the_writing_server() {
     ]));
     let m = two["cache_model"].as_str().unwrap();
     assert!(m.contains("Redis 7.0") && m.contains("Redis 7.2+"), "{m}");
+}
+
+/// The table counts every warning, also those beyond the 100 listed per code, and prints the
+/// first one under the rows with how many more there are.
+#[test]
+fn table_counts_warnings_beyond_the_listing_limit() {
+    let mut ks = Keyspace::default();
+    for i in 0..150 {
+        let mut e = Entry::new(format!("gone:{i}"), Value::String(format!("v{i}").into()));
+        e.expire_at_ms = Some(1000 + i);
+        ks.db_mut(0).entries.push(e);
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("expired.rdb");
+    let b = WriterBuilder::new(Target::Redis70);
+    let f = std::fs::File::create(&file).unwrap();
+    write_keyspace(&ks, std::io::BufWriter::new(f), &b).unwrap();
+    let o = run(&[s(&file)]);
+    assert_eq!(code(&o), 0);
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.contains("ok, 150 warnings"), "{text}");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("warning: "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        line.contains("already-expired") && line.contains("+149 more"),
+        "{line}"
+    );
 }
 
 #[test]

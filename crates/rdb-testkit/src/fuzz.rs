@@ -1953,7 +1953,8 @@ pub fn verify(data: &[u8]) {
 
 /// Oracle of `verify_split`: the input, written to a scratch file, verified in 2–4 parts
 /// ([`rdb_verify::verify_file_split`], the first byte chooses how many, the last byte's top
-/// bit a cluster-mode memory model) gives the same JSON
+/// bit a cluster-mode memory model, the one before it whether the model is inferred from the
+/// file) gives the same JSON
 /// report as one pass over the file — whether the parts met or the file was verified again.
 /// Parts skim the file up to their start (lengths only, nothing decoded), so this checks
 /// that skimming ends every key where full decoding does, and that the state carried across
@@ -1977,6 +1978,9 @@ pub fn verify_split(data: &[u8]) {
     let opts = rdb_verify::Options {
         now_ms: 1_800_000_000_000,
         cache_model,
+        // The next-to-last byte's bit 6: the model from the file's header and version AUX
+        // fields, which every part must reach as the single pass does.
+        infer_cache_model: data.iter().rev().nth(1).is_some_and(|b| b & 0x40 != 0),
         ..rdb_verify::Options::default()
     };
     let one = rdb_verify::try_verify_file(&path, &opts)

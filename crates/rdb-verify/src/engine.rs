@@ -125,6 +125,16 @@ impl EngineLine {
         }
     }
 
+    /// Valkey's newest line that writes a file with header `h`: 9.1 for `VALKEY` magic, else
+    /// 8.2 (for a `valkey-ver` AUX field that names no known line, such as a development
+    /// build's `255.255.255`).
+    pub fn newest_valkey_for(h: Header) -> EngineLine {
+        match h.magic {
+            Magic::Valkey => EngineLine::Valkey9_1,
+            Magic::Redis => EngineLine::Valkey8_2,
+        }
+    }
+
     /// Whether a cluster-mode node of this line holds databases other than 0 (Valkey 9.0
     /// added multiple databases in cluster mode, rdb-format.md §10); older lines and Redis
     /// hold db 0 only.
@@ -206,7 +216,9 @@ impl EngineLine {
 
     /// Whether the loader refuses the pre-GA module type 6 and opcode `F6`.
     fn refuses_pre_ga(self) -> bool {
-        self >= EngineLine::Redis7_2
+        // ElastiCache's 7.1 too: what it reads beyond RDB 10 is not documented, so the
+        // release-candidate formats are taken as refused.
+        self >= EngineLine::Redis7_1
     }
 
     /// Whether the header is acceptable; the reason when not.
@@ -632,6 +644,22 @@ mod tests {
             EngineLine::Redis7_2
         );
         assert!("redis-9.9".parse::<EngineLine>().is_err());
+        // The service's lines: `N.x` is the oldest line of N.
+        assert_eq!("redis-6.x".parse(), Ok(EngineLine::Redis6_0));
+        assert_eq!("valkey-8.x".parse(), Ok(EngineLine::Valkey8_0));
+        assert!("redis-x.x".parse::<EngineLine>().is_err());
+        // Where a line's RDB 10 and 11 files load: 7.1 as 7.0.
+        let mut c = Compat::default();
+        c.header(h(Magic::Redis, 10));
+        assert!(c.loads_on().contains(&EngineLine::Redis7_1));
+        let mut c = Compat::default();
+        c.header(h(Magic::Redis, 11));
+        let l = c.loads_on();
+        assert!(!l.contains(&EngineLine::Redis7_1) && l.contains(&EngineLine::Valkey8_2));
+        assert_eq!(
+            EngineLine::newest_valkey_for(h(Magic::Redis, 11)),
+            EngineLine::Valkey8_2
+        );
     }
 
     #[test]
@@ -685,6 +713,8 @@ mod tests {
         c.header(h(Magic::Redis, 9));
         c.saw_type(6, 77);
         assert!(c.blocker(EngineLine::Redis7_0).is_none());
+        // ElastiCache's 7.1: refused, as what it reads beyond 7.0 is not documented.
+        assert_eq!(c.blocker(EngineLine::Redis7_1).unwrap().offset, 77);
         assert_eq!(c.blocker(EngineLine::Redis7_2).unwrap().offset, 77);
         assert_eq!(c.blocker(EngineLine::Valkey9_0).unwrap().offset, 77);
 

@@ -626,8 +626,14 @@ impl Verifier {
                 let line = std::str::from_utf8(value.as_bytes(&mut vt))
                     .ok()
                     .and_then(|v| format!("{fork}-{v}").parse::<EngineLine>().ok());
-                if let Some(line) = line {
-                    self.infer_model(line, fork == "valkey");
+                match (line, self.header) {
+                    (Some(line), _) => self.infer_model(line, fork == "valkey"),
+                    // A Valkey build of no known line (`255.255.255` from a development
+                    // tree): Valkey's newest line for the file's version.
+                    (None, Some(h)) if fork == "valkey" => {
+                        self.infer_model(EngineLine::newest_valkey_for(h), true)
+                    }
+                    _ => {}
                 }
             }
             b"used-mem" => {
@@ -1913,6 +1919,7 @@ impl Verifier {
         self.slot_info = n.slot_info;
         self.last_slot_info = n.last_slot_info;
         self.in_key = n.in_key;
+        self.key_expired = n.key_expired;
         self.saw_key |= n.saw_key;
         self.key = n.key;
         self.cost = n.cost;
