@@ -632,7 +632,7 @@ pub fn warning_count(r: &Report) -> u64 {
 }
 
 /// Valid files whose first warning the table's text lists below the rows.
-const MAX_WARNED_FILES: usize = 20;
+pub const MAX_WARNED_FILES: usize = 20;
 
 /// The text rendering's status cell and its colour class (0 ok, 1 warnings, 2 failed).
 fn status(r: &Report) -> (String, u8) {
