@@ -138,10 +138,11 @@ pub fn expand_paths(paths: &[PathBuf]) -> std::io::Result<Inputs> {
                 let regular = meta.as_ref().map_or(true, std::fs::Metadata::is_file);
                 let name = path.file_name().map_or(&b""[..], |n| n.as_encoded_bytes());
                 // `.rdb` in any case (`NAME-0002.RDB` as some tools and file systems write).
-                let rdb_ext = name.len() >= 4
-                    && name
-                        .get(name.len() - 4..)
-                        .is_some_and(|e| e.eq_ignore_ascii_case(b".rdb"));
+                let rdb_ext = name
+                    .len()
+                    .checked_sub(4)
+                    .and_then(|i| name.get(i..))
+                    .is_some_and(|e| e.eq_ignore_ascii_case(b".rdb"));
                 if rdb_ext {
                     rdb.push((path, regular));
                 } else if name.ends_with(b"-manifest.json") {

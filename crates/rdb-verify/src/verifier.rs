@@ -617,20 +617,17 @@ impl Verifier {
         let k = key.as_bytes(&mut kt);
         match k {
             b"redis-ver" | b"valkey-ver" => {
-                let fork = if k == b"valkey-ver" {
-                    "valkey"
-                } else {
-                    "redis"
-                };
+                let valkey = k == b"valkey-ver";
+                let fork = if valkey { "valkey" } else { "redis" };
                 let mut vt = IntText::new(0);
                 let line = std::str::from_utf8(value.as_bytes(&mut vt))
                     .ok()
                     .and_then(|v| format!("{fork}-{v}").parse::<EngineLine>().ok());
                 match (line, self.header) {
-                    (Some(line), _) => self.infer_model(line, fork == "valkey"),
+                    (Some(line), _) => self.infer_model(line, valkey),
                     // A Valkey build of no known line (`255.255.255` from a development
                     // tree): Valkey's newest line for the file's version.
-                    (None, Some(h)) if fork == "valkey" => {
+                    (None, Some(h)) if valkey => {
                         self.infer_model(EngineLine::newest_valkey_for(h), true)
                     }
                     _ => {}
@@ -1098,25 +1095,13 @@ impl Verifier {
                     *c = c.saturating_add(1);
                 }
             }
-            if let Some(exp) = &self.opts.expected_slots {
-                if !exp.contains(slot) {
-                    self.outside += 1;
-                    if self.first_outside.is_none() {
-                        self.first_outside = Some((k.offset, db, key.to_vec(), slot));
-                    }
-                }
-            }
-        } else if let Some(exp) = &self.opts.expected_slots {
+            self.check_expected_slot(k.offset, db, key, slot);
+        } else if self.opts.expected_slots.is_some() {
             if self.opts.engine.is_some_and(EngineLine::cluster_multi_db) {
                 // Valkey 9's cluster mode has databases: their keys hash into the node's
                 // slots as db 0's do.
                 let slot = if needs_slot { slot } else { key_slot(key) };
-                if !exp.contains(slot) {
-                    self.outside += 1;
-                    if self.first_outside.is_none() {
-                        self.first_outside = Some((k.offset, db, key.to_vec(), slot));
-                    }
-                }
+                self.check_expected_slot(k.offset, db, key, slot);
             } else {
                 self.nonzero_db_keys += 1;
                 if self.first_nonzero_db.is_none() {
@@ -1353,6 +1338,19 @@ impl Verifier {
         let cost = self.cost.finish(&self.opts.cache_model, kind);
         if !self.key_expired {
             self.cache_total += cost;
+        }
+    }
+
+    /// Counts a key whose slot is outside [`Options::expected_slots`] (the first one kept, to
+    /// be named).
+    fn check_expected_slot(&mut self, offset: u64, db: u64, key: &[u8], slot: u16) {
+        if let Some(exp) = &self.opts.expected_slots {
+            if !exp.contains(slot) {
+                self.outside += 1;
+                if self.first_outside.is_none() {
+                    self.first_outside = Some((offset, db, key.to_vec(), slot));
+                }
+            }
         }
     }
 

@@ -228,14 +228,16 @@ impl Drop for TempFile {
 /// The file at `path`, opened and exclusively locked, unless someone holds its lock (or it
 /// cannot be opened).
 fn lock_if_free(path: &Path) -> Option<File> {
-    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = OpenOptions::new();
+    options.read(true);
     // Never blocks on a FIFO under such a name, never follows a symbolic link: only a regular
     // file of this directory is an export's.
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
-        .open(path)
-        .ok()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW);
+    }
+    let file = options.open(path).ok()?;
     if !file.metadata().ok()?.is_file() {
         return None;
     }
