@@ -15,4 +15,5 @@ pub mod readback;
 pub mod report_json;
 pub mod resp;
 pub mod server;
+pub mod streamed;
 pub mod testdata;

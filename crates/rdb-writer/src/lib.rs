@@ -5,8 +5,9 @@
 //!   what a file for them may contain.
 //! - [`WriterBuilder`] → [`RdbWriter`]: header, functions, databases, keys (each in the
 //!   encoding the target's server would choose with its default thresholds,
-//!   [`EncodingConfig`]), streaming of big collections with declared counts
-//!   ([`RdbWriter::begin_list`] …), raw passthrough ([`RdbWriter::write_raw_value`]), and
+//!   [`EncodingConfig`]), streaming of big collections and streams with declared counts
+//!   ([`RdbWriter::begin_list`] … [`RdbWriter::begin_stream`]), raw passthrough
+//!   ([`RdbWriter::write_raw_value`]), and
 //!   [`RdbWriter::finish`] with EOF and the CRC-64 trailer.
 //! - [`write_keyspace`]: a whole [`Keyspace`](rdb_model::Keyspace) in one call.
 //! - [`SyncingFile`]: an output file synced in the background as it grows (then `finish`).
@@ -51,6 +52,7 @@ pub mod parallel;
 mod sink;
 pub mod slot;
 mod stream;
+pub mod stream_writer;
 pub mod streaming;
 pub mod target;
 pub mod writer;
@@ -63,6 +65,7 @@ pub use keyspace::{
     write_keyspace, USED_MEM_BASE,
 };
 pub use parallel::KeyRecord;
+pub use stream_writer::StreamWriter;
 pub use streaming::{HashWriter, ListWriter, SetWriter, ZSetWriter};
 pub use target::{FieldTtlFormat, SlotInfoFormat, Target, UnknownTarget};
 pub use writer::{DbCounts, RdbWriter, Summary};

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};
 
 use rdb_format::length::encode_length;
-use rdb_format::listpack::MAX_SIZE;
+use rdb_format::listpack::{ListpackBuilder, MAX_SIZE};
 use rdb_format::stream_lp::FLAG_SAMEFIELDS;
 use rdb_format::RdbType;
 use rdb_model::{Bytes, Stream, StreamEntry, StreamId};
@@ -101,7 +101,7 @@ fn same_fields(e: &StreamEntry, master: &StreamEntry) -> bool {
             .all(|((a, _), (b, _))| a == b)
 }
 
-fn deltas(id: StreamId, master: StreamId) -> (i64, i64) {
+pub(crate) fn deltas(id: StreamId, master: StreamId) -> (i64, i64) {
     (
         id.ms.wrapping_sub(master.ms) as i64,
         id.seq.wrapping_sub(master.seq) as i64,
@@ -183,44 +183,81 @@ pub(crate) fn plan_nodes(entries: &[StreamEntry], cfg: &EncodingConfig) -> Vec<(
     nodes
 }
 
+/// Starts a node listpack of `count` entries in `lp` (cleared): the `count` and `deleted`
+/// elements, then the master entry's field names and its terminator.
+pub(crate) fn start_node<'a>(
+    lp: &mut ListpackBuilder,
+    count: usize,
+    master_fields: impl ExactSizeIterator<Item = &'a [u8]>,
+) {
+    lp.clear();
+    lp.push_int(count as i64);
+    lp.push_int(0);
+    lp.push_int(master_fields.len() as i64);
+    for f in master_fields {
+        lp.push_bytes(f);
+    }
+    lp.push_int(0);
+}
+
+/// Appends one entry to a node started by [`start_node`]: `same` when its field names are
+/// the master entry's (the SAMEFIELDS form, values only).
+pub(crate) fn push_entry<F: AsRef<[u8]>, V: AsRef<[u8]>>(
+    lp: &mut ListpackBuilder,
+    id: StreamId,
+    master: StreamId,
+    fields: &[(F, V)],
+    same: bool,
+) {
+    let (dms, dseq) = deltas(id, master);
+    let n = fields.len() as i64;
+    if same {
+        lp.push_int(FLAG_SAMEFIELDS);
+        lp.push_int(dms);
+        lp.push_int(dseq);
+        for (_, v) in fields {
+            lp.push_bytes(v.as_ref());
+        }
+        lp.push_int(n + 3);
+    } else {
+        lp.push_int(0);
+        lp.push_int(dms);
+        lp.push_int(dseq);
+        lp.push_int(n);
+        for (f, v) in fields {
+            lp.push_bytes(f.as_ref());
+            lp.push_bytes(v.as_ref());
+        }
+        lp.push_int(2 * n + 4);
+    }
+}
+
+/// Appends a finished node: its master entry ID as the 16-byte key, then its listpack.
+pub(crate) fn flush_node(enc: &mut Encoder, out: &mut Vec<u8>, master: StreamId) {
+    enc.string(&master.to_be_bytes(), out);
+    enc.flush_listpack(out);
+}
+
 /// Builds one node listpack into the encoder's builder and writes key + blob.
 fn write_node(enc: &mut Encoder, out: &mut Vec<u8>, entries: &[StreamEntry]) {
     let Some(master) = entries.first() else {
         return;
     };
-    enc.string(&master.id.to_be_bytes(), out);
-    let lp = &mut enc.lp;
-    lp.push_int(entries.len() as i64);
-    lp.push_int(0);
-    lp.push_int(master.fields.len() as i64);
-    for (f, _) in &master.fields {
-        lp.push_bytes(f);
-    }
-    lp.push_int(0);
+    start_node(
+        &mut enc.lp,
+        entries.len(),
+        master.fields.iter().map(|(f, _)| f.as_ref()),
+    );
     for e in entries {
-        let (dms, dseq) = deltas(e.id, master.id);
-        let n = e.fields.len() as i64;
-        if same_fields(e, master) {
-            lp.push_int(FLAG_SAMEFIELDS);
-            lp.push_int(dms);
-            lp.push_int(dseq);
-            for (_, v) in &e.fields {
-                lp.push_bytes(v);
-            }
-            lp.push_int(n + 3);
-        } else {
-            lp.push_int(0);
-            lp.push_int(dms);
-            lp.push_int(dseq);
-            lp.push_int(n);
-            for (f, v) in &e.fields {
-                lp.push_bytes(f);
-                lp.push_bytes(v);
-            }
-            lp.push_int(2 * n + 4);
-        }
+        push_entry(
+            &mut enc.lp,
+            e.id,
+            master.id,
+            &e.fields,
+            same_fields(e, master),
+        );
     }
-    enc.flush_listpack(out);
+    flush_node(enc, out, master.id);
 }
 
 /// The stream counters [`estimate_entries_read`] reads.
@@ -282,16 +319,19 @@ pub(crate) fn write<W: Write>(enc: &mut Encoder, sink: &mut Sink<W>, s: &Stream)
         write_node(enc, &mut sink.buf, s.entries.get(a..b).unwrap_or(&[]));
         sink.maybe_flush()?;
     }
-    write_meta(enc, sink, s, s.entries.len() as u64)
+    let first = s.entries.first().map(|e| e.id);
+    write_meta(enc, sink, s, s.entries.len() as u64, first)
 }
 
 /// Writes a stream's metadata and consumer groups as the target's stream type holds them
-/// (after the nodes), with `length` as the number of live entries.
+/// (after the nodes), with `length` as the number of live entries and `first_entry` the ID of
+/// the first of them (written as the first ID when `s.first_id` is `None`).
 pub(crate) fn write_meta<W: Write>(
     enc: &mut Encoder,
     sink: &mut Sink<W>,
     s: &Stream,
     length: u64,
+    first_entry: Option<StreamId>,
 ) -> io::Result<()> {
     let version = match enc.target.stream_type() {
         RdbType::STREAM_LISTPACKS => 1,
@@ -305,9 +345,7 @@ pub(crate) fn write_meta<W: Write>(
     // record sets them: the first live entry's ID (the largest ID when there is none), no
     // deleted entry, as many entries added as there are, and each group's entries-read
     // estimated from its last delivered ID.
-    let first = s
-        .first_id
-        .unwrap_or_else(|| s.entries.first().map_or(StreamId::MAX, |e| e.id));
+    let first = s.first_id.or(first_entry).unwrap_or(StreamId::MAX);
     let max_deleted = s.max_deleted_id.unwrap_or_default();
     let entries_added = s.entries_added.unwrap_or(length);
     if version >= 2 {

@@ -16,6 +16,16 @@
 //! [`WriterBuilder::streamed_duplicate_check`](crate::WriterBuilder::streamed_duplicate_check)
 //! turns it off for callers whose members are unique by construction.
 //!
+//! A hash with field TTLs is begun with [`RdbWriter::begin_hash_with_field_ttls`], which
+//! takes the smallest TTL the fields will carry (the servers write it ahead of the fields of
+//! a type-24 record), and its fields pushed with [`HashWriter::push_with_expiry`]. Streamed,
+//! it is a type-24 record for `redis-7.4` and a type-22 (HASH_2) one for `valkey-9.0`
+//! (whose writer must be built with `field_ttls(true)`); for a target without field TTLs it
+//! is refused at the start, or with `drop_unsupported` written as a plain hash with the TTLs
+//! dropped and counted, as [`RdbWriter::write_value`] does. A field TTL below the declared
+//! smallest one, or no field carrying it at `end()`, is an error (a server loads such a
+//! record, but `rdb-verify` reports its stale `min_expire`).
+//!
 //! More elements than declared, or fewer at `end()`, poison the writer: the record cannot be
 //! completed. Dropping an unfinished collection poisons the writer when part of the record
 //! was already written; otherwise the key is simply not written.
@@ -26,11 +36,13 @@ use std::io::Write;
 
 use rdb_format::int::parse_canonical_i64;
 use rdb_format::length::encode_length;
-use rdb_format::RdbType;
+use rdb_format::{Magic, RdbType};
 use rdb_model::{Bytes, HashField, Value};
 
 use crate::config::KeyMeta;
+use crate::encode::hash::REDIS_FIELD_TTL_MAX;
 use crate::error::{KeyName, WriteError, WriteResult};
+use crate::target::FieldTtlFormat;
 use crate::writer::RdbWriter;
 
 /// Hasher of a set of XXH3-128 digests: the digest is already uniformly distributed, so its
@@ -78,6 +90,27 @@ impl Kind {
     }
 }
 
+/// How a streamed hash's field TTLs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TtlMode {
+    /// Redis type 24: `min_expire`, then a TTL delta before each field.
+    Redis,
+    /// Valkey type 22 (HASH_2): each field and value followed by its absolute expiry.
+    Valkey,
+    /// Dropped (the target has no field TTLs; `drop_unsupported`), and counted.
+    Drop,
+}
+
+/// The field TTLs of a hash begun with [`RdbWriter::begin_hash_with_field_ttls`].
+#[derive(Debug, Clone, Copy)]
+struct FieldTtls {
+    mode: TtlMode,
+    /// The smallest TTL declared at the start.
+    min_expire: i64,
+    /// The smallest TTL pushed so far.
+    smallest: Option<i64>,
+}
+
 /// Elements buffered while a compact encoding is still possible.
 #[derive(Debug)]
 enum Buffer {
@@ -91,14 +124,14 @@ enum Buffer {
 enum Item<'a> {
     One(&'a [u8]),
     Scored(&'a [u8], f64),
-    Pair(&'a [u8], &'a [u8]),
+    Pair(&'a [u8], &'a [u8], Option<i64>),
 }
 
 impl Item<'_> {
     fn bytes(&self) -> usize {
         match self {
             Item::One(a) | Item::Scored(a, _) => a.len(),
-            Item::Pair(a, b) => a.len() + b.len(),
+            Item::Pair(a, b, _) => a.len() + b.len(),
         }
     }
 }
@@ -122,6 +155,8 @@ struct Core<'w, W: Write> {
     /// Member digests of a streamed plain set, zset or hash (`None` for lists and when
     /// the check is off).
     seen: Option<SeenMembers>,
+    /// Field TTLs of a hash begun with them.
+    ttls: Option<FieldTtls>,
     done: bool,
 }
 
@@ -132,9 +167,18 @@ impl<'w, W: Write> Core<'w, W> {
         key: &[u8],
         meta: KeyMeta,
         declared: u64,
+        min_expire: Option<i64>,
     ) -> WriteResult<Self> {
         w.check_open()?;
         w.check_meta(key, meta)?;
+        let ttls = match min_expire {
+            None => None,
+            Some(min_expire) => Some(FieldTtls {
+                mode: Self::ttl_mode(w, key)?,
+                min_expire,
+                smallest: None,
+            }),
+        };
         let cfg = w.opts.encoding;
         let target = w.opts.target;
         let small = |limit: usize| usize::try_from(declared).is_ok_and(|d| d <= limit);
@@ -164,12 +208,42 @@ impl<'w, W: Write> Core<'w, W> {
             all_ints: true,
             longest: 0,
             seen: None,
+            ttls,
             done: false,
         };
         if !compact_possible && declared > 0 {
             core.go_plain()?;
         }
         Ok(core)
+    }
+
+    /// How the target holds field TTLs, or the error `write_value` gives for them.
+    fn ttl_mode(w: &RdbWriter<W>, key: &[u8]) -> WriteResult<TtlMode> {
+        let unsupported = |what: &str| WriteError::Unsupported {
+            key: KeyName::in_db(w.db, key),
+            target: w.opts.target.name(),
+            what: what.into(),
+        };
+        match w.opts.target.field_ttl_format() {
+            Some(FieldTtlFormat::Redis) => Ok(TtlMode::Redis),
+            Some(FieldTtlFormat::Valkey) if w.enc.header.magic == Magic::Valkey => {
+                Ok(TtlMode::Valkey)
+            }
+            _ if w.opts.drop_unsupported => Ok(TtlMode::Drop),
+            Some(FieldTtlFormat::Valkey) => Err(unsupported(
+                "hash field TTLs in an RDB 11 file (build the writer with field_ttls(true) for VALKEY080)",
+            )),
+            None => Err(unsupported("hash field TTLs")),
+        }
+    }
+
+    /// The RDB type of the streamed (plain) record.
+    fn plain_type(&self) -> RdbType {
+        match self.ttls.map(|t| t.mode) {
+            Some(TtlMode::Redis) => RdbType::HASH_METADATA,
+            Some(TtlMode::Valkey) => RdbType::TYPE_22,
+            _ => self.kind.plain_type(),
+        }
     }
 
     fn fail(&mut self, e: WriteError) -> WriteError {
@@ -195,7 +269,7 @@ impl<'w, W: Write> Core<'w, W> {
                 intset || listpack
             }
             (Kind::ZSet, Item::Scored(m, _)) => m.len() <= cfg.zset_max_listpack_value,
-            (Kind::Hash, Item::Pair(f, v)) => {
+            (Kind::Hash, Item::Pair(f, v, _)) => {
                 f.len() <= cfg.hash_max_listpack_value && v.len() <= cfg.hash_max_listpack_value
             }
             _ => false,
@@ -212,9 +286,13 @@ impl<'w, W: Write> Core<'w, W> {
                 BuildHasherDefault::default(),
             ));
         }
+        let ty = self.plain_type();
         let w = &mut *self.w;
         w.open_record = Some(self.key.clone());
-        w.put_key_header(&self.key, self.meta, self.kind.plain_type());
+        w.put_key_header(&self.key, self.meta, ty);
+        if let Some(t) = self.ttls.filter(|t| t.mode == TtlMode::Redis) {
+            w.sink.buf.extend_from_slice(&t.min_expire.to_le_bytes());
+        }
         encode_length(self.declared, &mut w.sink.buf);
         match buffer {
             Some(Buffer::Items(v)) => v.iter().try_for_each(|m| self.put(Item::One(m))),
@@ -223,7 +301,7 @@ impl<'w, W: Write> Core<'w, W> {
                 .try_for_each(|(m, s)| self.put(Item::Scored(m, *s))),
             Some(Buffer::Fields(v)) => v
                 .iter()
-                .try_for_each(|f| self.put(Item::Pair(&f.field, &f.value))),
+                .try_for_each(|f| self.put(Item::Pair(&f.field, &f.value, f.expire_at_ms))),
             None => Ok(()),
         }
     }
@@ -231,7 +309,7 @@ impl<'w, W: Write> Core<'w, W> {
     /// Encodes one element of the plain record, refusing a repeated member or field.
     fn put(&mut self, item: Item<'_>) -> WriteResult<()> {
         if let Some(seen) = &mut self.seen {
-            let (Item::One(m) | Item::Scored(m, _) | Item::Pair(m, _)) = item;
+            let (Item::One(m) | Item::Scored(m, _) | Item::Pair(m, _, _)) = item;
             if !seen.insert(xxhash_rust::xxh3::xxh3_128(m)) {
                 let what = match self.kind {
                     Kind::Hash => "field",
@@ -251,10 +329,32 @@ impl<'w, W: Write> Core<'w, W> {
                 w.enc.string(m, &mut w.sink.buf);
                 w.sink.buf.extend_from_slice(&s.to_le_bytes());
             }
-            Item::Pair(f, v) => {
-                w.enc.string(f, &mut w.sink.buf);
-                w.enc.string(v, &mut w.sink.buf);
-            }
+            Item::Pair(f, v, expiry) => match self.ttls {
+                None => {
+                    w.enc.string(f, &mut w.sink.buf);
+                    w.enc.string(v, &mut w.sink.buf);
+                }
+                Some(t) => match t.mode {
+                    TtlMode::Redis => {
+                        let delta = expiry.map_or(0, |e| e.wrapping_sub(t.min_expire) as u64 + 1);
+                        encode_length(delta, &mut w.sink.buf);
+                        w.enc.string(f, &mut w.sink.buf);
+                        w.enc.string(v, &mut w.sink.buf);
+                    }
+                    TtlMode::Valkey => {
+                        w.enc.string(f, &mut w.sink.buf);
+                        w.enc.string(v, &mut w.sink.buf);
+                        w.sink
+                            .buf
+                            .extend_from_slice(&expiry.unwrap_or(-1).to_le_bytes());
+                    }
+                    TtlMode::Drop => {
+                        w.summary.dropped_field_ttls += u64::from(expiry.is_some());
+                        w.enc.string(f, &mut w.sink.buf);
+                        w.enc.string(v, &mut w.sink.buf);
+                    }
+                },
+            },
         }
         let r = w.sink.maybe_flush();
         w.io(r)
@@ -282,6 +382,9 @@ impl<'w, W: Write> Core<'w, W> {
                 return Err(self.fail(e));
             }
         }
+        if let Item::Pair(f, _, Some(expiry)) = item {
+            self.check_expiry(f, expiry)?;
+        }
         self.pushed += 1;
         let Some(buffer) = &mut self.buffer else {
             return self.put(item);
@@ -289,10 +392,10 @@ impl<'w, W: Write> Core<'w, W> {
         match (buffer, item) {
             (Buffer::Items(v), Item::One(m)) => v.push(Bytes::copy_from_slice(m)),
             (Buffer::Pairs(v), Item::Scored(m, s)) => v.push((Bytes::copy_from_slice(m), s)),
-            (Buffer::Fields(v), Item::Pair(f, val)) => v.push(HashField {
+            (Buffer::Fields(v), Item::Pair(f, val, expiry)) => v.push(HashField {
                 field: Bytes::copy_from_slice(f),
                 value: Bytes::copy_from_slice(val),
-                expire_at_ms: None,
+                expire_at_ms: expiry,
             }),
             _ => return Err(WriteError::State("element of the wrong kind")),
         }
@@ -301,6 +404,37 @@ impl<'w, W: Write> Core<'w, W> {
             self.go_plain()?;
         }
         Ok(())
+    }
+
+    /// Checks a pushed field TTL: a hash begun with field TTLs, a TTL the target's servers
+    /// load, not below the declared smallest one.
+    fn check_expiry(&mut self, field: &[u8], expiry: i64) -> WriteResult<()> {
+        let Some(t) = &mut self.ttls else {
+            return Err(WriteError::State(
+                "a field TTL needs a hash begun with begin_hash_with_field_ttls",
+            ));
+        };
+        let (mode, min_expire) = (t.mode, t.min_expire);
+        t.smallest = Some(t.smallest.map_or(expiry, |s| s.min(expiry)));
+        let field = rdb_format::escape_bytes(field, 64);
+        let what = match mode {
+            TtlMode::Redis if !(1..=REDIS_FIELD_TTL_MAX).contains(&expiry) => {
+                format!("hash field {field} expiry {expiry} is outside 1..=2^48-1")
+            }
+            TtlMode::Valkey if expiry < 0 => {
+                format!("hash field {field} expiry {expiry} is negative")
+            }
+            _ if expiry < min_expire => format!(
+                "hash field {field} expiry {expiry} is below the smallest TTL declared, \
+                 {min_expire}"
+            ),
+            _ => return Ok(()),
+        };
+        let e = WriteError::InvalidValue {
+            key: KeyName::in_db(self.w.db, &self.key),
+            what,
+        };
+        Err(self.fail(e))
     }
 
     fn end(&mut self) -> WriteResult<bool> {
@@ -316,6 +450,20 @@ impl<'w, W: Write> Core<'w, W> {
                 actual: self.pushed,
             };
             return Err(self.fail(e));
+        }
+        if let Some(t) = self.ttls.filter(|t| t.smallest != Some(t.min_expire)) {
+            let e = WriteError::InvalidValue {
+                key: KeyName::in_db(self.w.db, &self.key),
+                what: format!(
+                    "no field carries the smallest TTL declared, {} (the smallest pushed: {})",
+                    t.min_expire,
+                    t.smallest.map_or("none".into(), |s| s.to_string())
+                ),
+            };
+            if self.buffer.is_none() {
+                self.w.poison(e.to_string());
+            }
+            return Err(e);
         }
         match self.buffer.take() {
             None => {
@@ -410,7 +558,20 @@ impl<W: Write> ZSetWriter<'_, W> {
 impl<W: Write> HashWriter<'_, W> {
     /// Adds a field and its value.
     pub fn push(&mut self, field: &[u8], value: &[u8]) -> WriteResult<()> {
-        self.0.push(Item::Pair(field, value))
+        self.0.push(Item::Pair(field, value, None))
+    }
+
+    /// Adds a field and its value with its TTL (absolute Unix ms; `None`: none), in a hash
+    /// begun with [`RdbWriter::begin_hash_with_field_ttls`] (otherwise a TTL is a
+    /// [`WriteError::State`] error). A TTL the target's servers refuse or below the declared
+    /// smallest one is an [`WriteError::InvalidValue`] that poisons the writer.
+    pub fn push_with_expiry(
+        &mut self,
+        field: &[u8],
+        value: &[u8],
+        expire_at_ms: Option<i64>,
+    ) -> WriteResult<()> {
+        self.0.push(Item::Pair(field, value, expire_at_ms))
     }
 }
 
@@ -423,7 +584,7 @@ impl<W: Write> RdbWriter<W> {
         meta: KeyMeta,
         declared_len: u64,
     ) -> WriteResult<ListWriter<'_, W>> {
-        Core::begin(self, Kind::List, key, meta, declared_len).map(ListWriter)
+        Core::begin(self, Kind::List, key, meta, declared_len, None).map(ListWriter)
     }
 
     /// Starts streaming a set of exactly `declared_len` members.
@@ -433,7 +594,7 @@ impl<W: Write> RdbWriter<W> {
         meta: KeyMeta,
         declared_len: u64,
     ) -> WriteResult<SetWriter<'_, W>> {
-        Core::begin(self, Kind::Set, key, meta, declared_len).map(SetWriter)
+        Core::begin(self, Kind::Set, key, meta, declared_len, None).map(SetWriter)
     }
 
     /// Starts streaming a sorted set of exactly `declared_len` members.
@@ -443,7 +604,7 @@ impl<W: Write> RdbWriter<W> {
         meta: KeyMeta,
         declared_len: u64,
     ) -> WriteResult<ZSetWriter<'_, W>> {
-        Core::begin(self, Kind::ZSet, key, meta, declared_len).map(ZSetWriter)
+        Core::begin(self, Kind::ZSet, key, meta, declared_len, None).map(ZSetWriter)
     }
 
     /// Starts streaming a hash of exactly `declared_len` fields.
@@ -453,6 +614,29 @@ impl<W: Write> RdbWriter<W> {
         meta: KeyMeta,
         declared_len: u64,
     ) -> WriteResult<HashWriter<'_, W>> {
-        Core::begin(self, Kind::Hash, key, meta, declared_len).map(HashWriter)
+        Core::begin(self, Kind::Hash, key, meta, declared_len, None).map(HashWriter)
+    }
+
+    /// Starts streaming a hash of exactly `declared_len` fields, some with TTLs, the
+    /// smallest of which is `min_expire_ms` (see the module docs of
+    /// [`streaming`](crate::streaming)): push its fields with
+    /// [`HashWriter::push_with_expiry`]. A target without field TTLs refuses it with
+    /// [`WriteError::Unsupported`] (unless built with `drop_unsupported`).
+    pub fn begin_hash_with_field_ttls(
+        &mut self,
+        key: &[u8],
+        meta: KeyMeta,
+        declared_len: u64,
+        min_expire_ms: i64,
+    ) -> WriteResult<HashWriter<'_, W>> {
+        Core::begin(
+            self,
+            Kind::Hash,
+            key,
+            meta,
+            declared_len,
+            Some(min_expire_ms),
+        )
+        .map(HashWriter)
     }
 }

@@ -629,9 +629,10 @@ impl<W: Write> RdbWriter<W> {
         })?;
         self.put_key_header(key, meta, ty);
         let (enc, sink) = (&mut self.enc, &mut self.sink);
-        let r = sink
-            .put_large(nodes)
-            .and_then(|()| stream::write_meta(enc, sink, stream, stream.length));
+        let r = sink.put_large(nodes).and_then(|()| {
+            let first = stream.entries.first().map(|e| e.id);
+            stream::write_meta(enc, sink, stream, stream.length, first)
+        });
         self.io(r)?;
         self.count_key(meta);
         Ok(())

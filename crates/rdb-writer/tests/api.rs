@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{canonical, expected, CTIME};
+use common::{assert_same_keyspace, canonical, expected, CTIME};
 use rdb_format::crc::crc64;
 use rdb_model::{
     Bytes, Consumer, ConsumerGroup, Entry, HashField, Keyspace, PendingEntry, Stream, StreamEntry,
@@ -780,6 +780,336 @@ fn streaming_big_collections_use_plain_types() {
             (b("c"), 3.5)
         ])
     );
+}
+
+/// The streaming API (`rdb_testkit::streamed`) within the default buffer writes exactly what
+/// `write_keyspace` writes, for every target (field TTLs dropped where a target has none),
+/// streams and hashes with field TTLs included (but for sorted sets too
+/// a listpack, which are streamed as type 5 in push order, where `write_keyspace` writes a
+/// skiplist's descending order).
+#[test]
+fn streaming_within_the_buffer_matches_write_keyspace() {
+    let mut ks = rdb_testkit::gen::mixed(400, 21);
+    for d in ks.dbs.values_mut() {
+        d.entries
+            .retain(|e| !matches!(&e.value, Value::SortedSet(z) if z.len() > 128 || z.iter().any(|(m, _)| m.len() > 64)));
+    }
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(21);
+    let big = rdb_testkit::gen::stream(&mut rng, 700, 3);
+    ks.db_mut(0)
+        .entries
+        .push(Entry::new("stream:big", Value::Stream(Box::new(big))));
+    let hfe = rdb_testkit::gen::field_ttl_hashes(40, 21);
+    ks.db_mut(0)
+        .entries
+        .extend(hfe.dbs[&0].entries.iter().cloned());
+    for target in Target::ALL {
+        let builder = WriterBuilder::new(target)
+            .ctime(CTIME)
+            .used_mem(1 << 20)
+            .drop_unsupported(true);
+        let Ok((want, _)) = write_keyspace(&ks, Vec::new(), &builder) else {
+            continue;
+        };
+        let (got, summary) = rdb_testkit::streamed::write_streamed(&ks, &builder).unwrap();
+        let at = got.iter().zip(&want).position(|(a, b)| a != b);
+        assert!(
+            got == want,
+            "{target}: streamed bytes differ from write_keyspace at {at:?} ({} vs {} bytes)",
+            got.len(),
+            want.len()
+        );
+        assert_eq!(summary.keys, ks.key_count() as u64);
+    }
+}
+
+/// Node masters and counts of each stream key, from the file's events.
+fn stream_nodes(file: &[u8]) -> Vec<(String, Vec<(StreamId, u64)>)> {
+    let mut p = Parser::new(SliceSource::new(file), Limits::default());
+    let mut out: Vec<(String, Vec<(StreamId, u64)>)> = Vec::new();
+    while let Some(ev) = p.next_event().unwrap() {
+        match ev {
+            Event::Key(k) => out.push((String::from_utf8_lossy(&k.key.to_vec()).into(), vec![])),
+            Event::StreamNode { master, count, .. } => {
+                out.last_mut().unwrap().1.push((master, count));
+            }
+            _ => {}
+        }
+    }
+    out.retain(|(_, nodes)| !nodes.is_empty());
+    out
+}
+
+/// Beyond the buffer a stream is streamed in nodes of `stream-node-max-entries` entries, and
+/// reads back as the model (type 15, 19 and 21 records).
+#[test]
+fn streaming_streams_beyond_the_buffer() {
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(7);
+    let mut ks = Keyspace::default();
+    for (name, n, groups) in [
+        ("s1050", 1050, 3),
+        ("s100", 100, 1),
+        ("s1", 1, 1),
+        ("s0", 0, 0),
+    ] {
+        let s = rdb_testkit::gen::stream(&mut rng, n, groups);
+        ks.db_mut(0)
+            .entries
+            .push(Entry::new(name, Value::Stream(Box::new(s))));
+    }
+    // An empty stream with a group (XGROUP CREATE … MKSTREAM).
+    let Value::Stream(s0) = &mut ks.db_mut(0).entries[3].value else {
+        unreachable!()
+    };
+    s0.groups.push(ConsumerGroup {
+        name: b("g"),
+        ..Default::default()
+    });
+    for (target, ty) in [
+        (Target::Redis62, 15),
+        (Target::Redis70, 19),
+        (Target::Redis72, 21),
+        (Target::Valkey90, 21),
+    ] {
+        for per_node in [100, 7, 0] {
+            let cfg = rdb_writer::EncodingConfig {
+                stream_node_max_entries: per_node,
+                ..Default::default()
+            };
+            let builder = WriterBuilder::new(target)
+                .ctime(CTIME)
+                .collection_buffer(0)
+                .encoding(cfg);
+            let (file, summary) = rdb_testkit::streamed::write_streamed(&ks, &builder).unwrap();
+            assert_eq!(summary.keys, 4);
+            let keys: Vec<String> = events(&file)
+                .into_iter()
+                .filter(|e| e.starts_with("key"))
+                .collect();
+            assert_eq!(
+                keys,
+                ["s1050", "s100", "s1", "s0"].map(|k| format!("key {k} {ty}")),
+                "{target}"
+            );
+            let per = if per_node == 0 { 100 } else { per_node } as u64;
+            for (key, nodes) in stream_nodes(&file) {
+                let n: u64 = key[1..].parse().unwrap();
+                let counts: Vec<u64> = nodes.iter().map(|&(_, c)| c).collect();
+                let mut want = vec![per; (n / per) as usize];
+                if !n.is_multiple_of(per) {
+                    want.push(n % per);
+                }
+                assert_eq!(counts, want, "{target} {key}");
+            }
+            let back = read_keyspace(&file).unwrap();
+            assert_same_keyspace(&canonical(back), &expected(&ks, target), target);
+        }
+    }
+}
+
+/// Hashes with field TTLs streamed beyond the buffer: type 24 for `redis-7.4`, type 22 for
+/// `valkey-9.0`, reading back as the model; dropped and counted with `drop_unsupported`;
+/// refused otherwise; TTLs checked as `write_value` checks them.
+#[test]
+fn streaming_hashes_with_field_ttls() {
+    let ks = rdb_testkit::gen::field_ttl_hashes(30, 5);
+    let ttls: u64 = ks.dbs[&0]
+        .entries
+        .iter()
+        .map(|e| match &e.value {
+            Value::Hash(f) => f.iter().filter(|f| f.expire_at_ms.is_some()).count() as u64,
+            _ => 0,
+        })
+        .sum();
+    for (target, ty) in [
+        (Target::Redis74, 24),
+        (Target::Valkey90, 22),
+        (Target::Redis72, 4),
+    ] {
+        let builder = WriterBuilder::new(target)
+            .ctime(CTIME)
+            .collection_buffer(0)
+            .drop_unsupported(true);
+        let (file, summary) = rdb_testkit::streamed::write_streamed(&ks, &builder).unwrap();
+        assert!(events(&file)
+            .iter()
+            .filter(|e| e.starts_with("key"))
+            .all(|e| e.ends_with(&format!(" {ty}"))));
+        assert_eq!(summary.dropped_field_ttls, if ty == 4 { ttls } else { 0 });
+        let back = read_keyspace(&file).unwrap();
+        assert_same_keyspace(&canonical(back), &expected(&ks, target), target);
+    }
+
+    let opened = |target: Target, buffer: usize| {
+        let mut w = WriterBuilder::new(target)
+            .ctime(CTIME)
+            .collection_buffer(buffer)
+            .field_ttls(true)
+            .build(Vec::new());
+        w.write_header().unwrap();
+        w.select_db(0, 1, 0).unwrap();
+        w
+    };
+    let t = 4_102_444_800_000i64;
+    // A target without field TTLs refuses them at the start.
+    let mut w = opened(Target::Redis72, 0);
+    let e = w
+        .begin_hash_with_field_ttls(b"h", KeyMeta::default(), 2, t)
+        .unwrap_err();
+    assert!(matches!(e, WriteError::Unsupported { .. }), "{e}");
+    assert!(!w.is_poisoned());
+    for (target, buffer) in [
+        (Target::Redis74, 0),
+        (Target::Redis74, 1 << 20),
+        (Target::Valkey90, 0),
+    ] {
+        // A TTL in a hash begun without them.
+        let mut w = opened(target, buffer);
+        let mut h = w.begin_hash(b"h", KeyMeta::default(), 1).unwrap();
+        assert!(matches!(
+            h.push_with_expiry(b"f", b"v", Some(t)),
+            Err(WriteError::State(_))
+        ));
+        // Below the declared smallest TTL; out of the servers' range.
+        for (bad, says) in [
+            (t - 1, "below the smallest TTL declared"),
+            (-5, "expiry -5"),
+        ] {
+            let mut w = opened(target, buffer);
+            let mut h = w
+                .begin_hash_with_field_ttls(b"h", KeyMeta::default(), 2, t)
+                .unwrap();
+            h.push_with_expiry(b"a", b"1", Some(t)).unwrap();
+            let e = h.push_with_expiry(b"b", b"2", Some(bad)).unwrap_err();
+            assert!(e.to_string().contains(says), "{e}");
+            drop(h);
+            assert!(w.is_poisoned());
+        }
+        // No field carries the declared smallest TTL: refused at end, the writer poisoned
+        // only when the record was streamed.
+        let mut w = opened(target, buffer);
+        let mut h = w
+            .begin_hash_with_field_ttls(b"h", KeyMeta::default(), 2, t)
+            .unwrap();
+        h.push_with_expiry(b"a", b"1", Some(t + 5)).unwrap();
+        h.push_with_expiry(b"b", b"2", None).unwrap();
+        let e = h.end().unwrap_err();
+        assert!(
+            e.to_string().contains("smallest pushed: 4102444800005"),
+            "{e}"
+        );
+        assert_eq!(w.is_poisoned(), buffer == 0, "{target} buffer {buffer}");
+    }
+}
+
+#[test]
+fn streaming_stream_errors() {
+    let id = StreamId::new;
+    let fields = [(&b"f"[..], &b"v"[..])];
+    for buffer in [0, 1 << 20] {
+        let opened = || {
+            let mut w = WriterBuilder::new(Target::Redis72)
+                .ctime(CTIME)
+                .collection_buffer(buffer)
+                .build(Vec::new());
+            w.write_header().unwrap();
+            w.select_db(0, 1, 0).unwrap();
+            w
+        };
+        // IDs out of order poison the writer.
+        let mut w = opened();
+        let mut s = w.begin_stream(b"s", KeyMeta::default(), 3).unwrap();
+        s.push(id(5, 0), &fields).unwrap();
+        let e = s.push(id(5, 0), &fields).unwrap_err();
+        assert!(
+            e.to_string().contains("not increasing: 5-0 then 5-0"),
+            "{e}"
+        );
+        drop(s);
+        assert!(w.is_poisoned());
+        // Too many, too few.
+        let mut w = opened();
+        let mut s = w.begin_stream(b"s", KeyMeta::default(), 1).unwrap();
+        s.push(id(1, 0), &fields).unwrap();
+        assert!(matches!(
+            s.push(id(2, 0), &fields),
+            Err(WriteError::CountMismatch {
+                declared: 1,
+                actual: 2,
+                ..
+            })
+        ));
+        let mut w = opened();
+        let mut s = w.begin_stream(b"s", KeyMeta::default(), 2).unwrap();
+        s.push(id(1, 0), &fields).unwrap();
+        let tail = Stream {
+            last_id: id(9, 0),
+            ..Stream::default()
+        };
+        assert!(matches!(
+            s.end(&tail),
+            Err(WriteError::CountMismatch {
+                declared: 2,
+                actual: 1,
+                ..
+            })
+        ));
+        assert!(w.is_poisoned());
+        // An entry after last_id; a group PEL entry without a consumer; entries in the tail:
+        // refused, and the writer poisoned only when the record was streamed.
+        let bad_tails = [
+            Stream {
+                last_id: id(1, 5),
+                ..Stream::default()
+            },
+            Stream {
+                last_id: id(9, 0),
+                groups: vec![ConsumerGroup {
+                    name: b("g"),
+                    pel: vec![PendingEntry {
+                        id: id(2, 0),
+                        delivery_time_ms: 1,
+                        delivery_count: 1,
+                    }],
+                    ..Default::default()
+                }],
+                ..Stream::default()
+            },
+            Stream {
+                last_id: id(9, 0),
+                entries: vec![StreamEntry {
+                    id: id(3, 0),
+                    fields: vec![(b("f"), b("v"))],
+                }],
+                ..Stream::default()
+            },
+        ];
+        for (tail, says) in
+            bad_tails
+                .iter()
+                .zip(["after last_id", "has no consumer", "holds 1 entries"])
+        {
+            let mut w = opened();
+            let mut s = w.begin_stream(b"s", KeyMeta::default(), 1).unwrap();
+            s.push(id(2, 0), &fields).unwrap();
+            let e = s.end(tail).unwrap_err();
+            assert!(e.to_string().contains(says), "{e}");
+            assert!(e.to_string().contains("db 0, key \"s\""), "{e}");
+            assert_eq!(w.is_poisoned(), buffer == 0, "{says}, buffer {buffer}");
+            if buffer > 0 {
+                // Nothing of the key was written: the file is still valid without it.
+                let (file, summary) = w.finish().unwrap();
+                assert_eq!(summary.keys, 0);
+                read_keyspace(&file).unwrap();
+            }
+        }
+        // Dropped after part of the record was written.
+        let mut w = opened();
+        let mut s = w.begin_stream(b"s", KeyMeta::default(), 2).unwrap();
+        s.push(id(1, 0), &fields).unwrap();
+        drop(s);
+        assert_eq!(w.is_poisoned(), buffer == 0);
+    }
 }
 
 #[test]

@@ -13,10 +13,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use rdb_model::{Bytes, Keyspace, Value};
+use rdb_model::{Bytes, Entry, Keyspace, Value};
 use rdb_testkit::gen;
 use rdb_testkit::readback::server_view;
 use rdb_testkit::server::{diff_keyspaces, RedisServer, ServerKind, ServerOptions};
+use rdb_testkit::streamed::write_streamed;
 use rdb_writer::{write_keyspace, Target, WriterBuilder};
 
 const FUNCTION: &[u8] =
@@ -104,24 +105,63 @@ fn load_and_compare(kind: ServerKind, target: Target, lzf: bool, seed: u64) {
     let ks = keyspace(target, seed);
     let builder = WriterBuilder::new(target).compression(lzf);
     let (bytes, summary) = write_keyspace(&ks, Vec::new(), &builder).expect("write");
+    load_bytes_and_compare(
+        kind,
+        target,
+        &ks,
+        &bytes,
+        summary.keys,
+        &format!("lzf {lzf}"),
+    );
+}
+
+/// `ks` written through the streaming API with no buffer, so that every collection and
+/// stream takes the streamed records (plain types; streams in nodes of 100 entries), plus a
+/// stream of 1,050 entries with three groups and a list of 20,000 elements.
+fn load_streamed_and_compare(kind: ServerKind, target: Target, seed: u64) {
+    if !kind.require_or_skip() {
+        return;
+    }
+    let mut ks = keyspace(target, seed);
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed);
+    let big = gen::stream(&mut rng, 1050, 3);
+    let list = (0..20_000)
+        .map(|i| Bytes::from(format!("element-{i}")))
+        .collect();
+    let db = &mut ks.db_mut(0).entries;
+    db.push(Entry::new("streamed:stream", Value::Stream(Box::new(big))));
+    db.push(Entry::new("streamed:list", Value::List(list)));
+    let builder = WriterBuilder::new(target).collection_buffer(0);
+    let (bytes, summary) = write_streamed(&ks, &builder).expect("write");
+    load_bytes_and_compare(kind, target, &ks, &bytes, summary.keys, "streamed");
+}
+
+fn load_bytes_and_compare(
+    kind: ServerKind,
+    target: Target,
+    ks: &Keyspace,
+    bytes: &[u8],
+    keys: u64,
+    how: &str,
+) {
     let tmp = tempfile::tempdir().expect("tempdir");
     let path = tmp.path().join("dump.rdb");
-    std::fs::write(&path, &bytes).expect("write file");
+    std::fs::write(&path, bytes).expect("write file");
 
     let mut srv = RedisServer::start(kind, &ServerOptions::with_rdb(&path))
-        .unwrap_or_else(|e| panic!("{} refused the {target} file: {e}", kind.name()));
+        .unwrap_or_else(|e| panic!("{} refused the {target} file ({how}): {e}", kind.name()));
     let got = srv
         .read_keyspace()
         .unwrap_or_else(|e| panic!("reading back from {}: {e}", kind.name()));
-    let want = server_view(&ks, target, kind);
+    let want = server_view(ks, target, kind);
     let diffs = diff_keyspaces(&want, &got);
     assert!(
         diffs.is_empty(),
-        "{} loading a {target} file (lzf {lzf}) differs from the model:\n{}",
+        "{} loading a {target} file ({how}) differs from the model:\n{}",
         kind.name(),
         diffs.join("\n")
     );
-    assert_eq!(got.key_count() as u64, summary.keys);
+    assert_eq!(got.key_count() as u64, keys);
     // The test can fail: a changed value is noticed.
     let mut other = want.clone();
     if let Some(e) = other.dbs.get_mut(&0).and_then(|d| d.entries.first_mut()) {
@@ -186,6 +226,16 @@ fn valkey82_and_redis71_files_load() {
 fn valkey81_loads_redis70_and_redis62_files() {
     load_and_compare(ServerKind::Valkey81, Target::Redis70, true, 11);
     load_and_compare(ServerKind::Valkey81, Target::Redis62, true, 12);
+}
+
+/// Keys written through the streaming API beyond its buffer load as the model in Redis 7.0,
+/// Redis 6.2 and Valkey 8.1 (every stream record type: 15, 19, 21).
+#[test]
+fn servers_load_streamed_keys() {
+    load_streamed_and_compare(ServerKind::Debian, Target::Redis70, 21);
+    load_streamed_and_compare(ServerKind::Debian, Target::Redis62, 22);
+    load_streamed_and_compare(ServerKind::Redislite62, Target::Redis62, 23);
+    load_streamed_and_compare(ServerKind::Valkey81, Target::Valkey81, 24);
 }
 
 /// A server refuses files for newer targets (the version check the targets exist for).

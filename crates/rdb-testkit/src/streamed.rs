@@ -1,0 +1,87 @@
+//! A keyspace written through the writer's streaming API ([`RdbWriter::begin_list`] …
+//! [`RdbWriter::begin_stream`]): every list, set, sorted set, hash (those with field TTLs
+//! through [`RdbWriter::begin_hash_with_field_ttls`]) and stream pushed element by element,
+//! strings and module values with [`RdbWriter::write_value`]. With a
+//! small `collection_buffer` every such key takes the streamed (plain-type, fixed-node)
+//! records, which real servers must load as they load [`rdb_writer::write_keyspace`]'s.
+
+use rdb_model::{Keyspace, Stream, Value};
+use rdb_writer::{KeyMeta, RdbWriter, Summary, Target, WriteResult, WriterBuilder};
+
+/// Writes `ks` (header, functions, each database) with the streaming API where a key can
+/// take it. Empty collections are skipped as `write_keyspace` skips them; for `valkey-9.0`
+/// the header is `VALKEY080` when some hash has field TTLs, as `write_keyspace` writes it.
+pub fn write_streamed(ks: &Keyspace, builder: &WriterBuilder) -> WriteResult<(Vec<u8>, Summary)> {
+    let mut b = builder.clone();
+    if b.target() == Target::Valkey90 && rdb_writer::has_field_ttls(ks) {
+        b = b.field_ttls(true);
+    }
+    let mut w = b.build(Vec::new());
+    w.write_header()?;
+    for f in &ks.functions {
+        w.write_function(f)?;
+    }
+    for (&db, d) in &ks.dbs {
+        let live: Vec<_> = d
+            .entries
+            .iter()
+            .filter(|e| !rdb_writer::is_empty_value(&e.value))
+            .collect();
+        if live.is_empty() {
+            continue;
+        }
+        let expires = live.iter().filter(|e| e.expire_at_ms.is_some()).count();
+        w.select_db(db, live.len() as u64, expires as u64)?;
+        for e in live {
+            push_value(&mut w, &e.key, KeyMeta::of(e), &e.value)?;
+        }
+    }
+    w.finish()
+}
+
+fn push_value(w: &mut RdbWriter<Vec<u8>>, key: &[u8], meta: KeyMeta, v: &Value) -> WriteResult<()> {
+    let n = |len: usize| len as u64;
+    match v {
+        Value::List(items) => {
+            let mut l = w.begin_list(key, meta, n(items.len()))?;
+            items.iter().try_for_each(|e| l.push(e))?;
+            l.end()?;
+        }
+        Value::Set(members) => {
+            let mut s = w.begin_set(key, meta, n(members.len()))?;
+            members.iter().try_for_each(|m| s.push(m))?;
+            s.end()?;
+        }
+        Value::SortedSet(pairs) => {
+            let mut z = w.begin_zset(key, meta, n(pairs.len()))?;
+            pairs.iter().try_for_each(|(m, s)| z.push(m, *s))?;
+            z.end()?;
+        }
+        Value::Hash(fields) => {
+            let min_expire = fields.iter().filter_map(|f| f.expire_at_ms).min();
+            let mut h = match min_expire {
+                None => w.begin_hash(key, meta, n(fields.len()))?,
+                Some(min) => w.begin_hash_with_field_ttls(key, meta, n(fields.len()), min)?,
+            };
+            fields
+                .iter()
+                .try_for_each(|f| h.push_with_expiry(&f.field, &f.value, f.expire_at_ms))?;
+            h.end()?;
+        }
+        Value::Stream(s) => {
+            let mut sw = w.begin_stream(key, meta, n(s.entries.len()))?;
+            s.entries
+                .iter()
+                .try_for_each(|e| sw.push(e.id, &e.fields))?;
+            let tail = Stream {
+                entries: Vec::new(),
+                ..Stream::clone(s)
+            };
+            sw.end(&tail)?;
+        }
+        other => {
+            w.write_value(key, meta, other)?;
+        }
+    }
+    Ok(())
+}
