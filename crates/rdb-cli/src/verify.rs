@@ -156,7 +156,9 @@ impl Config {
     /// manifest's `Engine`/`EngineVersion`, else none (the CacheSize model is then the
     /// writing server's, [`Options::infer_cache_model`]); the model
     /// assumes cluster mode with `--cluster-mode`, `--slots` or a manifest (a node group's
-    /// file is loaded by a cluster node), unless the manifest says `"ClusterMode": "disabled"`.
+    /// file is loaded by a cluster node), unless the manifest says `"ClusterMode": "disabled"`;
+    /// with none of them, for a file that has slot sizing records (a cluster node wrote it,
+    /// [`Options::infer_cluster_mode`]).
     pub fn options_with(&self, manifest: Option<&ManifestInput>) -> Options {
         let line = self
             .engine
@@ -178,6 +180,8 @@ impl Config {
             cache_model: if clustered { model.clustered() } else { model },
             // No line named: the model of the server that wrote each file.
             infer_cache_model: line.is_none(),
+            // Nothing said of cluster mode: a node's file (slot sizing records) is a node's.
+            infer_cluster_mode: !self.cluster_mode && self.slots.is_none() && manifest.is_none(),
             ..Options::default()
         }
     }

@@ -149,6 +149,64 @@ fn json_document_matches_the_contract_and_expected_counts() {
 /// With no engine line named (`--engine`, a manifest), each file's CacheSize model is the one
 /// of the server that wrote it (`valkey-ver`, else `redis-ver`, else the RDB version): the
 /// same estimate as naming that line.
+/// A node file verified alone, with nothing saying whether it is a cluster node's: its slot
+/// sizing records (Valkey 8.0+'s `slot-info` AUX, Redis 7.4+'s SLOT_INFO), which only a
+/// cluster node writes, give the cluster-mode CacheSize model; a file without them (a
+/// standalone server's) keeps the standalone one.
+#[test]
+fn slot_sizing_records_give_the_cluster_mode_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let source = testdata("servers/redis-7.0.15/dev/dump.rdb");
+    for (target, layout) in [
+        ("valkey-8.1", "Valkey 8.1+ layout"),
+        ("redis-7.4", "Redis 7.2+ / Valkey 7.2-8.0 layout"),
+    ] {
+        let out = tmp.path().join(target);
+        std::fs::create_dir(&out).unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_rdbkit"))
+            .args([
+                "export",
+                "--from",
+                s(&source),
+                "--name",
+                "n",
+                "--out",
+                s(&out),
+            ])
+            .args(["--shards", "2", "--db", "0", "--target", target])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let node = out.join("n-0002.rdb");
+        let alone = json(&run(&["--json", s(&node)]));
+        let clustered = json(&run(&["--json", "--cluster-mode", s(&node)]));
+        let with_manifest = json(&run(&["--json", s(&out)]));
+        let f = &alone["files"][0];
+        let model = f["cache_model"].as_str().unwrap();
+        assert!(
+            model.starts_with(layout) && model.contains("cluster mode"),
+            "{target}: {model}"
+        );
+        assert_eq!(
+            f["cache_size_bytes"], clustered["files"][0]["cache_size_bytes"],
+            "{target}"
+        );
+        assert_eq!(
+            f["cache_size_bytes"], with_manifest["files"][1]["cache_size_bytes"],
+            "{target}"
+        );
+    }
+    // Files of standalone servers have no such records: standalone.
+    for rel in [
+        "servers/redis-7.4.1/dev/dump.rdb",
+        "servers/valkey-8.0.1/dev/dump.rdb",
+    ] {
+        let alone = json(&run(&["--json", s(&testdata(rel))]));
+        let model = alone["files"][0]["cache_model"].as_str().unwrap();
+        assert!(model.contains("standalone"), "{rel}: {model}");
+    }
+}
+
 #[test]
 fn the_cache_size_model_follows_the_writing_server() {
     let cases = [

@@ -2000,6 +2000,8 @@ pub fn verify_split(data: &[u8]) {
         // The next-to-last byte's bit 6: the model from the file's header and version AUX
         // fields, which every part must reach as the single pass does.
         infer_cache_model: data.iter().rev().nth(1).is_some_and(|b| b & 0x40 != 0),
+        // Its bit 5: cluster mode from the file's slot sizing records, likewise.
+        infer_cluster_mode: data.iter().rev().nth(1).is_some_and(|b| b & 0x20 != 0),
         ..rdb_verify::Options::default()
     };
     let one = rdb_verify::try_verify_file(&path, &opts)

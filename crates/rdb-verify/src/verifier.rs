@@ -58,6 +58,12 @@ pub struct Options {
     /// mode and allocator. `rdb-verify` sets it when neither `--engine` nor a manifest names
     /// a line. Off by default: `cache_model` is used as given.
     pub infer_cache_model: bool,
+    /// The CacheSize model turns to cluster mode when the file has slot sizing records
+    /// (SLOT_INFO or `slot-info` AUX) before its first key: only a cluster node writes them
+    /// (Redis 7.4+, Valkey 8.0+), and a node loads the file. `rdb-verify` sets it when
+    /// nothing says whether the file is a cluster node's (no `--cluster-mode`, `--slots` or
+    /// manifest). Off by default.
+    pub infer_cluster_mode: bool,
     /// Findings listed per code; later ones are only counted (`suppressed_findings`).
     pub max_findings_per_code: usize,
     /// Digests held per key for member / field / PEL duplicate checks.
@@ -86,6 +92,7 @@ impl Default for Options {
             databases: 16,
             cache_model: CacheModel::default(),
             infer_cache_model: false,
+            infer_cluster_mode: false,
             max_findings_per_code: 100,
             max_member_hashes: 1 << 23,
             limits: Limits::default(),
@@ -730,6 +737,11 @@ impl Verifier {
     ) {
         self.close_slot_info();
         self.slot_sizing = true;
+        if self.opts.infer_cluster_mode && !self.saw_key && !self.opts.cache_model.cluster_mode {
+            // Written by a cluster node, loaded by one (the same decision in every part of a
+            // split file: the first record precedes every key).
+            self.opts.cache_model = self.opts.cache_model.clone().clustered();
+        }
         if slot >= SLOTS as u64 {
             self.file_finding(
                 Severity::Warning,
