@@ -299,6 +299,9 @@ pub struct Verifier {
     /// Per slot, expiring keys of database 0 (for the per-slot tables of a cluster-mode
     /// CacheSize model only).
     slot_expires: Option<Vec<u32>>,
+    /// Per slot, keys of database 0 already expired (a primary does not load them: left out
+    /// of per-slot tables grown key by key).
+    slot_expired: Option<Vec<u32>>,
     /// The file has slot sizing records (SLOT_INFO or `slot-info` AUX): a loading cluster node
     /// sizes its per-slot tables from them.
     slot_sizing: bool,
@@ -349,6 +352,7 @@ impl Verifier {
             last_slot_info: None,
             slot_counts: None,
             slot_expires: None,
+            slot_expired: None,
             slot_sizing: false,
             outside: 0,
             first_outside: None,
@@ -1105,6 +1109,12 @@ impl Verifier {
                 let exp = self.slot_expires.get_or_insert_with(|| vec![0u32; SLOTS]);
                 if let Some(c) = exp.get_mut(usize::from(slot)) {
                     *c = c.saturating_add(1);
+                }
+                if self.key_expired {
+                    let gone = self.slot_expired.get_or_insert_with(|| vec![0u32; SLOTS]);
+                    if let Some(c) = gone.get_mut(usize::from(slot)) {
+                        *c = c.saturating_add(1);
+                    }
                 }
             }
             self.check_expected_slot(k.offset, db, key, slot);
@@ -1884,6 +1894,7 @@ impl Verifier {
         for (mine, theirs) in [
             (&mut self.slot_counts, n.slot_counts),
             (&mut self.slot_expires, n.slot_expires),
+            (&mut self.slot_expired, n.slot_expired),
         ] {
             match (mine, theirs) {
                 (Some(a), Some(b)) => {
@@ -2027,11 +2038,23 @@ impl Verifier {
             }
         }
         let model = self.opts.cache_model.clone();
+        // Per-slot tables sized up front from slot sizing records hold room for every key the
+        // records count; grown key by key, only for the keys a primary loads.
+        let live = |all: &[u32]| -> Vec<u32> {
+            match (&self.slot_expired, self.slot_sizing) {
+                (Some(gone), false) => all
+                    .iter()
+                    .zip(gone)
+                    .map(|(a, g)| a.saturating_sub(*g))
+                    .collect(),
+                _ => all.to_vec(),
+            }
+        };
         for (db, d) in &self.report.databases {
             self.cache_total += match (&self.slot_counts, *db == 0 && model.tables_per_slot()) {
                 (Some(keys), true) => model.slot_tables(
-                    keys,
-                    self.slot_expires.as_deref().unwrap_or_default(),
+                    &live(keys),
+                    &live(self.slot_expires.as_deref().unwrap_or_default()),
                     self.slot_sizing,
                 ),
                 // The keys a primary loads: not those already expired.

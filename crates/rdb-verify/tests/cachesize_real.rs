@@ -449,25 +449,47 @@ fn cache_size_within_ten_percent_of_redis_6_2_cluster() {
 
 /// Keys already expired when the file is loaded are dropped by a primary: they take no
 /// memory, and the estimate leaves them out. A dataset whose every other key expired long ago
-/// (1970) is measured in Debian's Redis 7.0 against the same dataset without them.
+/// (1970) is measured against the same dataset without them in Debian's Redis 7.0, and in
+/// Valkey 8.1 in cluster mode (one table per slot, grown key by key: no slot sizing records).
 #[test]
 fn cache_size_leaves_out_keys_already_expired() {
-    if !ServerKind::Debian.require_or_skip() {
-        return;
-    }
-    let cal = Calibration {
+    expired_keys_cost_nothing(&Calibration {
         kind: ServerKind::Debian,
         model: CacheModel::redis_7_0,
         max_rdb_version: 10,
         target: "redis-7.0",
         cluster: false,
         min_testdata: 0,
-    };
-    let mut empty_srv = RedisServer::start(cal.kind, &server_opts(None, false)).unwrap();
+    });
+    expired_keys_cost_nothing(&Calibration {
+        kind: ServerKind::Valkey81,
+        model: || {
+            CacheModel {
+                allocator: Allocator::Glibc,
+                ..CacheModel::valkey_8_1()
+            }
+            .clustered()
+        },
+        max_rdb_version: 11,
+        target: "valkey-8.1",
+        cluster: true,
+        min_testdata: 0,
+    });
+}
+
+fn expired_keys_cost_nothing(cal: &Calibration) {
+    if !cal.kind.require_or_skip() {
+        return;
+    }
+    let mut empty_srv = RedisServer::start(cal.kind, &server_opts(None, cal.cluster)).unwrap();
     let empty = settled_used_memory(&mut empty_srv);
     drop(empty_srv);
     let tmp = tempfile::tempdir().unwrap();
     let mut ks = rdb_testkit::gen::mixed(3000, 7);
+    if cal.cluster {
+        // A cluster node loads database 0 only.
+        ks.dbs.retain(|db, _| *db == 0);
+    }
     let mut live = Keyspace::default();
     for (db, d) in &mut ks.dbs {
         for (i, e) in d.entries.iter_mut().enumerate() {
@@ -482,11 +504,15 @@ fn cache_size_leaves_out_keys_already_expired() {
     let without = tmp.path().join("live-only.rdb");
     write_rdb(&ks, &with, cal.target);
     write_rdb(&live, &without, cal.target);
-    let real = real_dataset_memory(&cal, &with, empty).expect("loads");
+    let real = real_dataset_memory(cal, &with, empty).expect("loads");
     let (est, _) = estimate_with(&with, (cal.model)());
     let (est_live, _) = estimate_with(&without, (cal.model)());
     let row = Row {
-        name: "mixed(3000), every other key expired".into(),
+        name: format!(
+            "mixed(3000), every other key expired, {}{}",
+            cal.kind.name(),
+            if cal.cluster { " cluster mode" } else { "" }
+        ),
         real,
         est,
         est_default: Some(est_live),
