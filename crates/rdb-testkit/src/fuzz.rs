@@ -1845,7 +1845,7 @@ pub fn roundtrip(data: &[u8]) {
     assert_verifies(&bytes, target);
     // Through the streaming API, with a buffer from the data (none: every collection and
     // stream streamed): the same keyspace reads back, and the file verifies.
-    if !slot_info && ks.functions.is_empty() && ks.module_aux.is_empty() {
+    if !slot_info && ks.functions.is_empty() {
         let buffer = match (seed >> 20) % 4 {
             0 => 0,
             1 => 64,

@@ -8,9 +8,12 @@
 use rdb_model::{Keyspace, Stream, Value};
 use rdb_writer::{KeyMeta, RdbWriter, Summary, Target, WriteResult, WriterBuilder};
 
-/// Writes `ks` (header, functions, each database) with the streaming API where a key can
-/// take it. Empty collections are skipped as `write_keyspace` skips them; for `valkey-9.0`
-/// the header is `VALKEY080` when some hash has field TTLs, as `write_keyspace` writes it.
+/// Writes `ks` (header, MODULE_AUX records, functions, each database, the MODULE_AUX records
+/// to load after the data) with the streaming API where a key can take it, as
+/// `write_keyspace` writes it without slot information (the builder's `slot_info` is not
+/// used): empty collections skipped; function libraries left out when the target has none
+/// (`write_keyspace` drops them with `drop_unsupported`, refuses them without); for
+/// `valkey-9.0` a `VALKEY080` header when some hash has field TTLs.
 pub fn write_streamed(ks: &Keyspace, builder: &WriterBuilder) -> WriteResult<(Vec<u8>, Summary)> {
     let mut b = builder.clone();
     if b.target() == Target::Valkey90 && rdb_writer::has_field_ttls(ks) {
@@ -18,8 +21,13 @@ pub fn write_streamed(ks: &Keyspace, builder: &WriterBuilder) -> WriteResult<(Ve
     }
     let mut w = b.build(Vec::new());
     w.write_header()?;
-    for f in &ks.functions {
-        w.write_function(f)?;
+    for aux in ks.module_aux.iter().filter(|a| a.when != 2) {
+        w.write_module_aux(aux)?;
+    }
+    if b.target().supports_functions() {
+        for f in &ks.functions {
+            w.write_function(f)?;
+        }
     }
     for (&db, d) in &ks.dbs {
         let live: Vec<_> = d
@@ -35,6 +43,9 @@ pub fn write_streamed(ks: &Keyspace, builder: &WriterBuilder) -> WriteResult<(Ve
         for e in live {
             push_value(&mut w, &e.key, KeyMeta::of(e), &e.value)?;
         }
+    }
+    for aux in ks.module_aux.iter().filter(|a| a.when == 2) {
+        w.write_module_aux(aux)?;
     }
     w.finish()
 }

@@ -227,18 +227,20 @@ impl WriterBuilder {
         self
     }
 
-    /// How many element bytes a streamed collection (`begin_*`) may buffer to choose the
-    /// compact encoding the server would write (default 4 MiB); beyond it the plain encoding
-    /// is streamed.
+    /// How many bytes a streamed collection or stream (`begin_*`) may buffer to choose the
+    /// encoding the server would write (default 4 MiB); beyond it the plain encoding (a
+    /// stream's fixed-count nodes) is streamed. Each element counts its bytes and what
+    /// holding it costs (its `Bytes` handles), so the buffer's memory stays near this bound
+    /// however small the elements.
     pub fn collection_buffer(mut self, bytes: usize) -> Self {
         self.collection_buffer = bytes;
         self
     }
 
     /// Whether a streamed plain set, zset or hash refuses a repeated member or field (default
-    /// on; it keeps a 128-bit digest of each member while the key is written, about 20
-    /// bytes a member: see [`crate::streaming`]). Off, a repeat is written and the loading
-    /// server refuses the file.
+    /// on; it keeps a 128-bit digest of each member while the key is written, 20–40 bytes a
+    /// member and up to about 60 while its table grows: see [`crate::streaming`]). Off, a
+    /// repeat is written and the loading server refuses the file.
     pub fn streamed_duplicate_check(mut self, on: bool) -> Self {
         self.streamed_duplicate_check = on;
         self

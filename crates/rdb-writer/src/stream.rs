@@ -16,7 +16,7 @@ use crate::sink::Sink;
 
 /// Checks what the server refuses (or misbehaves on) when loading a stream: entry IDs must
 /// strictly increase and not exceed `last_id`, and the groups must be consistent
-/// ([`validate_groups`]).
+/// ([`validate_groups`]); and what no server makes: an entry without fields.
 ///
 /// Counters that servers load as they are, however odd, are written as given: a group's
 /// `last_delivered_id` past `last_id`, a negative `entries_read`, `entries_added` below the
@@ -25,6 +25,10 @@ use crate::sink::Sink;
 /// `stream-entries-read`, `stream-entries-added`, `stream-first-id`) and the JSONL importer
 /// of `rdbkit export` notes them.
 pub(crate) fn validate(s: &Stream) -> Result<(), String> {
+    if let Some(e) = s.entries.iter().find(|e| e.fields.is_empty()) {
+        // Servers load it, but `XADD` never makes one (`rdb-verify`: stream-entry-no-fields).
+        return Err(format!("stream entry {} has no fields", e.id));
+    }
     let unordered = s.entries.windows(2).find_map(|w| match w {
         [a, b] if a.id >= b.id => Some((a.id, b.id)),
         _ => None,

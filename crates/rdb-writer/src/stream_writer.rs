@@ -14,8 +14,8 @@
 //! elements themselves are never kept. A node that would pass the listpack limit (1 GiB) is
 //! refused.
 //!
-//! Entries pushed out of order, more entries than declared or fewer at `end()` poison the
-//! writer. Counters or groups [`RdbWriter::write_value`] refuses (a pushed entry after
+//! Entries pushed out of order or without fields, more entries than declared or fewer at
+//! `end()` poison the writer. Counters or groups [`RdbWriter::write_value`] refuses (a pushed entry after
 //! `last_id`, a consumer PEL entry not in its group's PEL, …) poison it once part of the
 //! record is written; while the entries are still buffered, `end()` refuses them as
 //! `write_value` does and the key is not written.
@@ -134,7 +134,8 @@ impl<'w, W: Write> StreamWriter<'w, W> {
     }
 
     /// Appends an entry with its field/value pairs; its ID must be above the previous
-    /// entry's.
+    /// entry's, and it needs a field (`XADD` never makes an entry without one; servers load
+    /// it, `rdb-verify` warns `stream-entry-no-fields`). Either error poisons the writer.
     pub fn push<F: AsRef<[u8]>, V: AsRef<[u8]>>(
         &mut self,
         id: StreamId,
@@ -150,6 +151,11 @@ impl<'w, W: Write> StreamWriter<'w, W> {
                 declared: self.declared,
                 actual: self.pushed + 1,
             };
+            self.w.poison(e.to_string());
+            return Err(e);
+        }
+        if fields.is_empty() {
+            let e = self.invalid(format!("stream entry {id} has no fields"));
             self.w.poison(e.to_string());
             return Err(e);
         }
@@ -178,10 +184,11 @@ impl<'w, W: Write> StreamWriter<'w, W> {
                 })
                 .collect(),
         });
-        self.buffered_bytes += 16
+        // The entry's data and what holding it costs (the entry, a `Bytes` pair a field).
+        self.buffered_bytes += size_of::<StreamEntry>()
             + fields
                 .iter()
-                .map(|(f, v)| f.as_ref().len() + v.as_ref().len())
+                .map(|(f, v)| size_of::<(Bytes, Bytes)>() + f.as_ref().len() + v.as_ref().len())
                 .sum::<usize>();
         if self.buffered_bytes > self.w.opts.collection_buffer {
             self.go_streamed()?;

@@ -102,10 +102,13 @@ enum Phase {
 /// hashed and written in large chunks. A writer dropped before `finish` writes nothing more,
 /// so its file lacks the trailer and fails verification.
 ///
-/// Errors that concern a value (unsupported, invalid) are detected before anything of the
-/// record is written: the writer stays usable. I/O errors and count mismatches of streamed
-/// collections leave a partial record: the writer is *poisoned* and every later call
-/// (including `finish`) fails.
+/// Errors that concern a value given whole (unsupported, invalid) are detected before anything
+/// of the record is written: the writer stays usable. I/O errors leave a partial record: the
+/// writer is *poisoned* and every later call (including `finish`) fails. So do the errors of
+/// a streamed collection or stream (`begin_*`) found while its elements are pushed — a count
+/// mismatch, a NaN score, a field TTL out of range, stream IDs out of order — even while
+/// nothing of its record is written yet; errors found at its `end()` poison the writer only
+/// when part of the record was written (see [`crate::streaming`], [`crate::stream_writer`]).
 ///
 /// ```
 /// use rdb_model::{Entry, Value};

@@ -951,6 +951,13 @@ fn streaming_hashes_with_field_ttls() {
         w
     };
     let t = 4_102_444_800_000i64;
+    // An empty hash is skipped, as with begin_hash.
+    let mut w = opened(Target::Redis74, 0);
+    let h = w
+        .begin_hash_with_field_ttls(b"h", KeyMeta::default(), 0, t)
+        .unwrap();
+    assert!(!h.end().unwrap());
+    assert!(!w.is_poisoned());
     // A target without field TTLs refuses them at the start.
     let mut w = opened(Target::Redis72, 0);
     let e = w
@@ -1002,6 +1009,51 @@ fn streaming_hashes_with_field_ttls() {
     }
 }
 
+/// The buffer counts what holding an element costs, not only its bytes: empty elements fill
+/// it too (they used to count nothing, so a list of empty elements was held whole).
+#[test]
+fn streaming_buffer_counts_what_holding_an_element_costs() {
+    // Stream nodes of at most 64 bytes when cut as `XADD` cuts them (buffered).
+    let cfg = rdb_writer::EncodingConfig {
+        stream_node_max_bytes: 64,
+        ..Default::default()
+    };
+    let mut w = WriterBuilder::new(Target::Redis70)
+        .ctime(CTIME)
+        .collection_buffer(1000)
+        .encoding(cfg)
+        .build(Vec::new());
+    w.write_header().unwrap();
+    w.select_db(0, 3, 0).unwrap();
+    let mut l = w.begin_list(b"empties", KeyMeta::default(), 100).unwrap();
+    (0..100).for_each(|_| l.push(b"").unwrap());
+    l.end().unwrap();
+    let mut l = w.begin_list(b"few", KeyMeta::default(), 10).unwrap();
+    (0..10).for_each(|_| l.push(b"").unwrap());
+    l.end().unwrap();
+    let mut s = w.begin_stream(b"stream", KeyMeta::default(), 30).unwrap();
+    for i in 0..30 {
+        s.push(StreamId::new(i + 1, 0), &[(&b""[..], &b""[..])])
+            .unwrap();
+    }
+    let tail = Stream {
+        last_id: StreamId::new(30, 0),
+        ..Stream::default()
+    };
+    s.end(&tail).unwrap();
+    let (file, _) = w.finish().unwrap();
+    let keys: Vec<String> = events(&file)
+        .into_iter()
+        .filter(|e| e.starts_with("key"))
+        .collect();
+    // 100 empty elements pass 1000 bytes (plain type 1); 10 do not (a quicklist, 18). The
+    // stream of 30 empty-valued entries was streamed: one node of 30 entries, where the
+    // buffered path cuts nodes of 64 bytes as `XADD` does.
+    assert_eq!(keys, ["key empties 1", "key few 18", "key stream 19"]);
+    let nodes = stream_nodes(&file);
+    assert_eq!(nodes[0].1.len(), 1);
+}
+
 #[test]
 fn streaming_stream_errors() {
     let id = StreamId::new;
@@ -1027,6 +1079,38 @@ fn streaming_stream_errors() {
         );
         drop(s);
         assert!(w.is_poisoned());
+        // An entry without fields (no server makes one) poisons the writer; write_value
+        // refuses it too.
+        let mut w = opened();
+        let mut s = w.begin_stream(b"s", KeyMeta::default(), 2).unwrap();
+        let e = s.push(id(5, 0), &[] as &[(&[u8], &[u8])]).unwrap_err();
+        assert!(
+            e.to_string().contains("stream entry 5-0 has no fields"),
+            "{e}"
+        );
+        drop(s);
+        assert!(w.is_poisoned());
+        let mut w = opened();
+        let empty_entry = Stream {
+            entries: vec![StreamEntry {
+                id: id(5, 0),
+                fields: vec![],
+            }],
+            last_id: id(5, 0),
+            ..Stream::default()
+        };
+        let e = w
+            .write_value(
+                b"s",
+                KeyMeta::default(),
+                &Value::Stream(Box::new(empty_entry)),
+            )
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("stream entry 5-0 has no fields"),
+            "{e}"
+        );
+        assert!(!w.is_poisoned());
         // Too many, too few.
         let mut w = opened();
         let mut s = w.begin_stream(b"s", KeyMeta::default(), 1).unwrap();
