@@ -10,6 +10,16 @@ use rdb_reader::{Event, KeyspaceBuilder, Parser, ReadError, Source};
 use regex::bytes::Regex;
 use serde_json::json;
 
+/// The command `rdbkit dump --format resp` writes last when the file could not be read to the
+/// end, with the error as its argument: no server knows it, so a `redis-cli --pipe` fed the
+/// partial output reports an error (`errors: 1`) instead of a clean load. (JSON lines end
+/// with an `{"error": …}` line instead.)
+pub const RESP_INCOMPLETE: &[u8] = b"RDBKIT-DUMP-INCOMPLETE";
+
+/// The servers' default `databases` setting: a `SELECT` of a database at or above it fails
+/// on such a server (the RESP output warns on stderr).
+const DEFAULT_DATABASES: u32 = 16;
+
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DumpFormat {
@@ -133,6 +143,14 @@ pub fn dump<S: Source>(
                                 }
                                 DumpFormat::Resp => {
                                     if selected != Some(u64::from(*db)) {
+                                        if *db >= DEFAULT_DATABASES {
+                                            eprintln!(
+                                                "rdbkit dump: warning: SELECT {db}: a server with the \
+                                                 default {DEFAULT_DATABASES} databases refuses it, and \
+                                                 `redis-cli --pipe` then writes db {db}'s keys into the \
+                                                 database selected before"
+                                            );
+                                        }
                                         write_resp(out, &[b"SELECT", db.to_string().as_bytes()])?;
                                         selected = Some(u64::from(*db));
                                     }

@@ -371,6 +371,28 @@ fn resp_output_keeps_pending_entries_of_deleted_messages() {
     src.cmd(&["XREADGROUP", "GROUP", "g", "dave", "STREAMS", "t", ">"])
         .unwrap();
     src.cmd(&["XDEL", "t", "7-1"]).unwrap();
+    // Pending messages only trimmed, never deleted: the max-deleted ID stays 0-0 (an `XDEL`
+    // of the placeholders set it, which `XSETID … MAXDELETEDID 0-0` cannot undo); and the
+    // same with every entry trimmed.
+    for (key, maxlen) in [("u", "3"), ("v", "0")] {
+        for id in ["1-0", "2-0", "3-0", "4-0", "5-0"] {
+            src.cmd(&["XADD", key, id, "f", id]).unwrap();
+        }
+        src.cmd(&["XGROUP", "CREATE", key, "g", "0"]).unwrap();
+        src.cmd(&[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c",
+            "COUNT",
+            "2",
+            "STREAMS",
+            key,
+            ">",
+        ])
+        .unwrap();
+        src.cmd(&["XTRIM", key, "MAXLEN", maxlen]).unwrap();
+    }
     let saved = src.save().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("pending-deleted.rdb");
@@ -386,6 +408,83 @@ fn resp_output_keeps_pending_entries_of_deleted_messages() {
             _ => 0,
         })
         .sum();
-    assert_eq!(pending, 5 + 2 + 1, "the source file's pending entries");
+    assert_eq!(
+        pending,
+        5 + 2 + 1 + 2 + 2,
+        "the source file's pending entries"
+    );
     assert_resp_recreates(&f);
+}
+
+/// An expiry of -1 is the servers' "none": loading the file keeps the key without one, and
+/// so does the RESP output (a `PEXPIREAT key -1` deleted it at once).
+#[test]
+fn resp_output_keeps_a_key_whose_expiry_is_minus_one() {
+    if !ServerKind::Debian.require_or_skip() {
+        return;
+    }
+    let f = testdata().join("malformed/expire-minus-one.rdb");
+    let (code, resp, err) = dump_file(&f, &["--format", "resp"]);
+    assert_eq!(code, 0, "{err}");
+    let mut server = RedisServer::start(ServerKind::Debian, &ServerOptions::default()).unwrap();
+    replay(&server, &resp);
+    let mut loaded = RedisServer::start(ServerKind::Debian, &ServerOptions::with_rdb(&f)).unwrap();
+    let (got, want) = (
+        server.read_keyspace().unwrap(),
+        loaded.read_keyspace().unwrap(),
+    );
+    assert!(got.key_count() > 0);
+    let diffs = diff_keyspaces(&want, &got);
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+}
+
+/// A file that cannot be read to the end gives RESP output ending in a command no server
+/// knows, so that `redis-cli --pipe` reports an error rather than a clean partial load.
+#[test]
+fn resp_output_of_a_truncated_file_ends_in_an_error() {
+    if !ServerKind::Debian.require_or_skip() {
+        return;
+    }
+    let full = std::fs::read(testdata().join("servers/redis-7.0.15/dev/dump.rdb")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cut = dir.path().join("cut.rdb");
+    std::fs::write(&cut, &full[..full.len() / 2]).unwrap();
+    let (code, resp, _) = dump_file(&cut, &["--format", "resp"]);
+    assert_eq!(code, 1);
+    let tail = String::from_utf8_lossy(&resp[resp.len().saturating_sub(400)..]).into_owned();
+    assert!(tail.contains("RDBKIT-DUMP-INCOMPLETE"), "{tail}");
+    let server = RedisServer::start(ServerKind::Debian, &ServerOptions::default()).unwrap();
+    let mut cli = Command::new("/usr/bin/redis-cli")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &server.port().to_string(),
+            "--pipe",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    cli.stdin.take().unwrap().write_all(&resp).unwrap();
+    let o = cli.wait_with_output().unwrap();
+    let report = String::from_utf8_lossy(&o.stdout);
+    assert!(report.contains("errors: 1"), "{report}");
+}
+
+/// A database a server with the default 16 databases cannot select is named on stderr: its
+/// `SELECT` fails there, and `redis-cli --pipe` writes its keys into the database before.
+#[test]
+fn resp_output_warns_of_a_database_beyond_the_default_16() {
+    let (code, _, err) = dump_file(
+        &testdata().join("malformed/selectdb-16.rdb"),
+        &["--format", "resp"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("warning: SELECT 16"), "{err}");
+    let (_, _, err) = dump_file(
+        &testdata().join("servers/redis-7.0.15/dev/dump.rdb"),
+        &["--format", "resp"],
+    );
+    assert!(!err.contains("SELECT"), "{err}");
 }

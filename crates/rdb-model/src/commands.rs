@@ -9,8 +9,13 @@
 //!
 //! A pending entry whose message was deleted or trimmed (the server keeps it in the PEL) can
 //! only be claimed while its ID exists: such IDs are added among the entries with one
-//! placeholder field ([`DELETED_ENTRY_FIELD`]), claimed, then removed with `XDEL`, and
-//! `XSETID` comes last to restore the deletion metadata.
+//! placeholder field ([`DELETED_ENTRY_FIELD`]), claimed, then removed — those before the
+//! first entry (trimmed messages) with `XTRIM … MAXLEN`, which leaves the max-deleted ID as it
+//! was, the others with `XDEL` — and `XSETID` comes last to restore the deletion metadata
+//! (servers ignore a `MAXDELETEDID` of 0-0). A stream read from an RDB ≤ 9 record has no
+//! such metadata: recreated through placeholders, it reports them in its entries-added
+//! count (and a deleted one as its max-deleted ID) where a server loading the record
+//! reports its length (and 0-0). An expiry of -1 (the servers' "none") gives no `PEXPIREAT`.
 
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -86,7 +91,9 @@ pub fn for_each_command<E>(
         Value::Stream(s) => stream_commands(&mut f, key, s)?,
         Value::Module(_) => return Ok(()),
     }
-    if let Some(ms) = e.expire_at_ms {
+    // An expiry of -1 is the servers' "none": they load such a key without one, and keep it
+    // (`PEXPIREAT key -1` would delete it at once).
+    if let Some(ms) = e.expire_at_ms.filter(|&ms| ms != -1) {
         f(&[b"PEXPIREAT", key, ms.to_string().as_bytes()])?;
     }
     Ok(())
@@ -197,7 +204,21 @@ fn stream_commands<E>(
         }
     }
     if !ghosts.is_empty() {
-        let ids: Vec<String> = ghosts.iter().map(StreamId::to_string).collect();
+        // Placeholders before the first entry (trimmed messages) go with `XTRIM MAXLEN`,
+        // which leaves the max-deleted ID alone (`XSETID` cannot set it back to 0-0); those
+        // after it (deleted messages, which the max-deleted ID covers) with `XDEL`.
+        let first = s.entries.first().map_or(StreamId::MAX, |e| e.id);
+        let trimmed = ghosts.partition_point(|g| *g < first);
+        if trimmed > 0 {
+            let keep = (s.entries.len() + ghosts.len() - trimmed).to_string();
+            f(&[b"XTRIM", key, b"MAXLEN", keep.as_bytes()])?;
+        }
+        let ids: Vec<String> = ghosts
+            .get(trimmed..)
+            .unwrap_or_default()
+            .iter()
+            .map(StreamId::to_string)
+            .collect();
         batched(f, b"XDEL", key, &ids, |id| [id.as_bytes()])?;
         set_id(f, key, s)?;
     }
@@ -410,13 +431,25 @@ mod tests {
                 "XCLAIM g",
                 "XCLAIM g",
                 "XCLAIM g",
-                "XDEL 1-0",
+                "XTRIM MAXLEN",
+                "XDEL 5-0",
                 "XSETID 5-0",
             ]
         );
         assert_eq!(cmds[0][3..], ["__rdbkit_deleted", ""]);
-        assert_eq!(cmds[8], ["XDEL", "s", "1-0", "5-0"]);
-        assert_eq!(cmds[9][3..], ["ENTRIESADDED", "5", "MAXDELETEDID", "5-0"]);
+        // 1-0, before the first entry, was trimmed: trimmed again (the two others kept).
+        assert_eq!(cmds[8], ["XTRIM", "s", "MAXLEN", "2"]);
+        assert_eq!(cmds[9], ["XDEL", "s", "5-0"]);
+        assert_eq!(cmds[10][3..], ["ENTRIESADDED", "5", "MAXDELETEDID", "5-0"]);
+    }
+
+    #[test]
+    fn an_expiry_of_minus_one_is_none() {
+        let mut e = Entry::new(b"k".to_vec(), Value::String("v".into()));
+        e.expire_at_ms = Some(-1);
+        assert_eq!(commands(&e), [["SET", "k", "v"]]);
+        e.expire_at_ms = Some(-2);
+        assert_eq!(commands(&e)[1], ["PEXPIREAT", "k", "-2"]);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use clap::{Parser as ClapParser, Subcommand, ValueEnum};
-use rdb_cli::dump::{dump, DumpError, DumpFilter, DumpFormat};
+use rdb_cli::dump::{dump, DumpError, DumpFilter, DumpFormat, RESP_INCOMPLETE};
 use rdb_cli::export::{run_export_with, summary_lines, ExportArgs};
 use rdb_model::ValueType;
 use rdb_reader::{Limits, Parser, WindowSource};
@@ -192,6 +192,14 @@ fn cmd_dump(
                     "message": e.to_string(),
                 }});
                 let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+            } else {
+                // RESP has no comment: a command no server knows, so that `redis-cli --pipe`
+                // fed the partial output counts an error instead of reporting a clean load.
+                let _ = rdb_model::commands::write_resp(
+                    &mut out,
+                    &[RESP_INCOMPLETE, e.to_string().as_bytes()],
+                )
+                .and_then(|()| out.flush());
             }
             eprintln!("rdbkit: {e}");
             ExitCode::from(1)
