@@ -146,13 +146,11 @@ fn json_document_matches_the_contract_and_expected_counts() {
     assert_eq!(sum["cache_size_bytes"], size);
 }
 
-/// With no engine line named (`--engine`, a manifest), each file's CacheSize model is the one
-/// of the server that wrote it (`valkey-ver`, else `redis-ver`, else the RDB version): the
-/// same estimate as naming that line.
 /// A node file verified alone, with nothing saying whether it is a cluster node's: its slot
 /// sizing records (Valkey 8.0+'s `slot-info` AUX, Redis 7.4+'s SLOT_INFO), which only a
 /// cluster node writes, give the cluster-mode CacheSize model; a file without them (a
-/// standalone server's) keeps the standalone one.
+/// standalone server's, or the `--all-dbs` export of a cluster-mode-disabled group, which
+/// writes none) keeps the standalone one.
 #[test]
 fn slot_sizing_records_give_the_cluster_mode_model() {
     let tmp = tempfile::tempdir().unwrap();
@@ -196,6 +194,37 @@ fn slot_sizing_records_give_the_cluster_mode_model() {
             "{target}"
         );
     }
+    // A cluster-mode-disabled snapshot (`--shards 1 --all-dbs`), even of database 0 alone:
+    // no slot sizing records, the standalone estimate its manifest holds.
+    let out = tmp.path().join("all-dbs");
+    std::fs::create_dir(&out).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_rdbkit"))
+        .args([
+            "export",
+            "--from",
+            s(&tmp.path().join("valkey-8.1/n-0001.rdb")),
+        ])
+        .args([
+            "--name",
+            "a",
+            "--out",
+            s(&out),
+            "--shards",
+            "1",
+            "--all-dbs",
+        ])
+        .args(["--target", "valkey-8.1"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let alone = json(&run(&["--json", s(&out.join("a-0001.rdb"))]));
+    let with_manifest = json(&run(&["--json", s(&out)]));
+    let model = alone["files"][0]["cache_model"].as_str().unwrap();
+    assert!(model.contains("standalone"), "{model}");
+    assert_eq!(
+        alone["files"][0]["cache_size_bytes"],
+        with_manifest["files"][0]["cache_size_bytes"]
+    );
     // Files of standalone servers have no such records: standalone.
     for rel in [
         "servers/redis-7.4.1/dev/dump.rdb",
@@ -207,6 +236,9 @@ fn slot_sizing_records_give_the_cluster_mode_model() {
     }
 }
 
+/// With no engine line named (`--engine`, a manifest), each file's CacheSize model is the one
+/// of the server that wrote it (`valkey-ver`, else `redis-ver`, else the RDB version): the
+/// same estimate as naming that line.
 #[test]
 fn the_cache_size_model_follows_the_writing_server() {
     let cases = [

@@ -207,6 +207,9 @@ fn stream_commands<E>(
         // Placeholders before the first entry (trimmed messages) go with `XTRIM MAXLEN`,
         // which leaves the max-deleted ID alone (`XSETID` cannot set it back to 0-0); those
         // after it (deleted messages, which the max-deleted ID covers) with `XDEL`.
+        // (`MAXLEN`, not `MINID`, which Redis 6.0 lacks: the count is exact when every `XADD`
+        // above succeeded; one a server refuses, from a file no server would write, is
+        // reported by `redis-cli --pipe` as an error anyway.)
         let first = s.entries.first().map_or(StreamId::MAX, |e| e.id);
         let trimmed = ghosts.partition_point(|g| *g < first);
         if trimmed > 0 {

@@ -106,9 +106,10 @@ enum Phase {
 /// of the record is written: the writer stays usable. I/O errors leave a partial record: the
 /// writer is *poisoned* and every later call (including `finish`) fails. So do the errors of
 /// a streamed collection or stream (`begin_*`) found while its elements are pushed — a count
-/// mismatch, a NaN score, a field TTL out of range, stream IDs out of order — even while
-/// nothing of its record is written yet; errors found at its `end()` poison the writer only
-/// when part of the record was written (see [`crate::streaming`], [`crate::stream_writer`]).
+/// mismatch (too many pushed, or too few at `end()`), a NaN score, a field TTL out of range,
+/// stream IDs out of order — even while nothing of its record is written yet; the other
+/// errors found at its `end()` poison the writer only when part of the record was written
+/// (see [`crate::streaming`], [`crate::stream_writer`]).
 ///
 /// ```
 /// use rdb_model::{Entry, Value};

@@ -146,7 +146,10 @@ impl<'k> ModelJob<'k> {
         }
         stats.dropped_functions =
             write_functions(&mut w, &self.ks.functions, plan).map_err(werr)?;
-        let slot_info = node.dbs.keys().all(|&db| db == 0);
+        // Slot sizing records as a cluster node writes them: not in the snapshot of a
+        // cluster-mode-disabled group (`--all-dbs`), which a standalone server would write
+        // (and which `rdb-verify` would otherwise take for a cluster node's).
+        let slot_info = plan.db != DbSelection::All && node.dbs.keys().all(|&db| db == 0);
         // More threads than node files: each file's keys are encoded on several of them
         // (the same bytes; rayon balances the files' batches over the pool).
         let parallel = rayon::current_num_threads() > self.nodes.len();

@@ -346,7 +346,10 @@ impl<'a> RdbJob<'a> {
             w.write_module_aux(aux).map_err(werr)?;
         }
         stats.dropped_functions = write_functions(&mut w, &self.functions, plan).map_err(werr)?;
-        let slot_info = node.dbs.keys().all(|&db| db == 0);
+        // Slot sizing records as a cluster node writes them: not in the snapshot of a
+        // cluster-mode-disabled group (`--all-dbs`), which a standalone server would write
+        // (and which `rdb-verify` would otherwise take for a cluster node's).
+        let slot_info = plan.db != DbSelection::All && node.dbs.keys().all(|&db| db == 0);
         for (&db, recs) in &node.dbs {
             let expires = recs.iter().filter(|r| r.has_expire()).count() as u64;
             w.select_db(db, recs.len() as u64, expires).map_err(werr)?;
