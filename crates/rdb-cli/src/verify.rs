@@ -127,6 +127,9 @@ pub struct Config {
     /// Estimate CacheSize for servers in cluster mode (`--cluster-mode`; implied by a
     /// manifest or `--slots`).
     pub cluster_mode: bool,
+    /// Estimate CacheSize for a standalone server whatever implies cluster mode
+    /// (`--standalone`; not with `cluster_mode`).
+    pub standalone: bool,
 }
 
 impl Default for Config {
@@ -141,6 +144,7 @@ impl Default for Config {
             check_checksum: true,
             duplicate_keys: true,
             cluster_mode: false,
+            standalone: false,
         }
     }
 }
@@ -158,15 +162,16 @@ impl Config {
     /// assumes cluster mode with `--cluster-mode`, `--slots` or a manifest (a node group's
     /// file is loaded by a cluster node), unless the manifest says `"ClusterMode": "disabled"`;
     /// with none of them, for a file that has slot sizing records (a cluster node wrote it,
-    /// [`Options::infer_cluster_mode`]).
+    /// [`Options::infer_cluster_mode`]); never with `--standalone`.
     pub fn options_with(&self, manifest: Option<&ManifestInput>) -> Options {
         let line = self
             .engine
             .or_else(|| manifest.and_then(ManifestInput::engine_line));
         let model = line.map_or_else(CacheModel::default, CacheModel::for_engine);
-        let clustered = self.cluster_mode
-            || self.slots.is_some()
-            || manifest.is_some_and(|m| !m.cluster_mode_disabled());
+        let clustered = !self.standalone
+            && (self.cluster_mode
+                || self.slots.is_some()
+                || manifest.is_some_and(|m| !m.cluster_mode_disabled()));
         Options {
             check_checksum: self.check_checksum,
             duplicate_keys: self.duplicate_keys,
@@ -181,7 +186,10 @@ impl Config {
             // No line named: the model of the server that wrote each file.
             infer_cache_model: line.is_none(),
             // Nothing said of cluster mode: a node's file (slot sizing records) is a node's.
-            infer_cluster_mode: !self.cluster_mode && self.slots.is_none() && manifest.is_none(),
+            infer_cluster_mode: !self.standalone
+                && !self.cluster_mode
+                && self.slots.is_none()
+                && manifest.is_none(),
             ..Options::default()
         }
     }

@@ -150,7 +150,7 @@ fn json_document_matches_the_contract_and_expected_counts() {
 /// sizing records (Valkey 8.0+'s `slot-info` AUX, Redis 7.4+'s SLOT_INFO), which only a
 /// cluster node writes, give the cluster-mode CacheSize model; a file without them (a
 /// standalone server's, or the `--all-dbs` export of a cluster-mode-disabled group, which
-/// writes none) keeps the standalone one.
+/// writes none) keeps the standalone one; `--standalone` asks for it.
 #[test]
 fn slot_sizing_records_give_the_cluster_mode_model() {
     let tmp = tempfile::tempdir().unwrap();
@@ -193,6 +193,17 @@ fn slot_sizing_records_give_the_cluster_mode_model() {
             f["cache_size_bytes"], with_manifest["files"][1]["cache_size_bytes"],
             "{target}"
         );
+        // `--standalone` asks for the standalone estimate, alone or with the manifest (whose
+        // slot checks stay).
+        for path in [&node, &out] {
+            let r = json(&run(&["--json", "--standalone", s(path)]));
+            let files = r["files"].as_array().unwrap();
+            let f = files.last().unwrap();
+            let model = f["cache_model"].as_str().unwrap();
+            assert!(model.contains("standalone"), "{target}: {model}");
+            assert_ne!(f["cache_size_bytes"], alone["files"][0]["cache_size_bytes"]);
+        }
+        assert_eq!(code(&run(&["--standalone", "--cluster-mode", s(&node)])), 2);
     }
     // A cluster-mode-disabled snapshot (`--shards 1 --all-dbs`), even of database 0 alone:
     // no slot sizing records, the standalone estimate its manifest holds.

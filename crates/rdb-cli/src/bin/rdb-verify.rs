@@ -64,9 +64,15 @@ struct Cli {
     stdin: bool,
     /// The files are for cluster-mode nodes: keys outside db 0 are an error (except on
     /// Valkey 9.x lines), and CacheSize counts the servers' slot-to-keys index (a rax,
-    /// per-key links or per-slot tables); implied by a manifest or `--slots`.
-    #[arg(long = "cluster-mode")]
+    /// per-key links or per-slot tables); implied by a manifest or `--slots`, and for the
+    /// CacheSize model alone by a file's slot sizing records (SLOT_INFO, `slot-info` AUX),
+    /// which only cluster nodes write.
+    #[arg(long = "cluster-mode", conflicts_with = "standalone")]
     cluster_mode: bool,
+    /// Estimate CacheSize for a standalone server (cluster mode disabled), whatever a
+    /// manifest, `--slots` or the files' slot sizing records imply; the slot checks stay.
+    #[arg(long)]
+    standalone: bool,
 }
 
 fn usage(msg: &str) -> ExitCode {
@@ -86,6 +92,7 @@ fn main() -> ExitCode {
         check_checksum: !cli.no_checksum,
         duplicate_keys: !cli.no_duplicate_check,
         cluster_mode: cli.cluster_mode,
+        standalone: cli.standalone,
         ..Config::default()
     };
     if cli.stdin && !cfg.paths.iter().any(|p| p.as_os_str() == "-") {
