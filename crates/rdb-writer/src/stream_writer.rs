@@ -141,19 +141,8 @@ impl<'w, W: Write> StreamWriter<'w, W> {
         id: StreamId,
         fields: &[(F, V)],
     ) -> WriteResult<()> {
-        self.w.check_open_record()?;
-        if self.done {
-            return Err(WriteError::State("push after end"));
-        }
-        if self.pushed >= self.declared {
-            let e = WriteError::CountMismatch {
-                key: KeyName::in_db(self.w.db, &self.key),
-                declared: self.declared,
-                actual: self.pushed + 1,
-            };
-            self.w.poison(e.to_string());
-            return Err(e);
-        }
+        self.w
+            .check_push(&self.key, self.declared, self.pushed, self.done)?;
         if fields.is_empty() {
             let e = self.invalid(format!("stream entry {id} has no fields"));
             self.w.poison(e.to_string());
@@ -286,20 +275,8 @@ impl<'w, W: Write> StreamWriter<'w, W> {
     /// `tail.last_id`, or groups [`RdbWriter::write_value`] refuses, an
     /// [`WriteError::InvalidValue`] (both poison the writer when the record was streamed).
     pub fn end(mut self, tail: &Stream) -> WriteResult<bool> {
-        self.w.check_open_record()?;
-        if self.done {
-            return Err(WriteError::State("end called twice"));
-        }
-        self.done = true;
-        if self.pushed != self.declared {
-            let e = WriteError::CountMismatch {
-                key: KeyName::in_db(self.w.db, &self.key),
-                declared: self.declared,
-                actual: self.pushed,
-            };
-            self.w.poison(e.to_string());
-            return Err(e);
-        }
+        self.w
+            .check_end(&self.key, self.declared, self.pushed, &mut self.done)?;
         if !tail.entries.is_empty() {
             let e = self.invalid(format!(
                 "the stream given to end() holds {} entries: entries are pushed, end() takes \

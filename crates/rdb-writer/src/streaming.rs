@@ -374,18 +374,8 @@ impl<'w, W: Write> Core<'w, W> {
     }
 
     fn push(&mut self, item: Item<'_>) -> WriteResult<()> {
-        self.w.check_open_record()?;
-        if self.done {
-            return Err(WriteError::State("push after end"));
-        }
-        if self.pushed >= self.declared {
-            let e = WriteError::CountMismatch {
-                key: KeyName::in_db(self.w.db, &self.key),
-                declared: self.declared,
-                actual: self.pushed + 1,
-            };
-            return Err(self.fail(e));
-        }
+        self.w
+            .check_push(&self.key, self.declared, self.pushed, self.done)?;
         if let Item::Scored(m, s) = item {
             if s.is_nan() {
                 let e = WriteError::InvalidValue {
@@ -451,19 +441,8 @@ impl<'w, W: Write> Core<'w, W> {
     }
 
     fn end(&mut self) -> WriteResult<bool> {
-        self.w.check_open_record()?;
-        if self.done {
-            return Err(WriteError::State("end called twice"));
-        }
-        self.done = true;
-        if self.pushed != self.declared {
-            let e = WriteError::CountMismatch {
-                key: KeyName::in_db(self.w.db, &self.key),
-                declared: self.declared,
-                actual: self.pushed,
-            };
-            return Err(self.fail(e));
-        }
+        self.w
+            .check_end(&self.key, self.declared, self.pushed, &mut self.done)?;
         if let Some(t) = self
             .ttls
             .filter(|t| self.declared > 0 && t.smallest != Some(t.min_expire))
@@ -592,6 +571,57 @@ impl<W: Write> HashWriter<'_, W> {
 }
 
 impl<W: Write> RdbWriter<W> {
+    /// Before an element of a streamed key (`begin_*`) of which `pushed` of `declared` came:
+    /// the writer usable, the key not ended, room for one more (one too many poisons).
+    pub(crate) fn check_push(
+        &mut self,
+        key: &[u8],
+        declared: u64,
+        pushed: u64,
+        done: bool,
+    ) -> WriteResult<()> {
+        self.check_open_record()?;
+        if done {
+            return Err(WriteError::State("push after end"));
+        }
+        if pushed >= declared {
+            let e = WriteError::CountMismatch {
+                key: KeyName::in_db(self.db, key),
+                declared,
+                actual: pushed + 1,
+            };
+            self.poison(e.to_string());
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// At the `end()` of a streamed key: not ended before (marks it ended), every declared
+    /// element pushed (too few poisons).
+    pub(crate) fn check_end(
+        &mut self,
+        key: &[u8],
+        declared: u64,
+        pushed: u64,
+        done: &mut bool,
+    ) -> WriteResult<()> {
+        self.check_open_record()?;
+        if *done {
+            return Err(WriteError::State("end called twice"));
+        }
+        *done = true;
+        if pushed != declared {
+            let e = WriteError::CountMismatch {
+                key: KeyName::in_db(self.db, key),
+                declared,
+                actual: pushed,
+            };
+            self.poison(e.to_string());
+            return Err(e);
+        }
+        Ok(())
+    }
+
     /// Starts streaming a list of exactly `declared_len` elements (see the module docs of
     /// [`streaming`](crate::streaming) for the encodings used).
     pub fn begin_list(
