@@ -2040,21 +2040,22 @@ impl Verifier {
         let model = self.opts.cache_model.clone();
         // Per-slot tables sized up front from slot sizing records hold room for every key the
         // records count; grown key by key, only for the keys a primary loads.
-        let live = |all: &[u32]| -> Vec<u32> {
-            match (&self.slot_expired, self.slot_sizing) {
-                (Some(gone), false) => all
+        fn live<'a>(all: &'a [u32], gone: Option<&[u32]>) -> std::borrow::Cow<'a, [u32]> {
+            match gone {
+                Some(gone) => all
                     .iter()
                     .zip(gone)
                     .map(|(a, g)| a.saturating_sub(*g))
                     .collect(),
-                _ => all.to_vec(),
+                None => std::borrow::Cow::Borrowed(all),
             }
-        };
+        }
+        let gone = self.slot_expired.as_deref().filter(|_| !self.slot_sizing);
         for (db, d) in &self.report.databases {
             self.cache_total += match (&self.slot_counts, *db == 0 && model.tables_per_slot()) {
                 (Some(keys), true) => model.slot_tables(
-                    &live(keys),
-                    &live(self.slot_expires.as_deref().unwrap_or_default()),
+                    &live(keys, gone),
+                    &live(self.slot_expires.as_deref().unwrap_or_default(), gone),
                     self.slot_sizing,
                 ),
                 // The keys a primary loads: not those already expired.

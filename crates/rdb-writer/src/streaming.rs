@@ -38,11 +38,11 @@ use std::io::Write;
 
 use rdb_format::int::parse_canonical_i64;
 use rdb_format::length::encode_length;
-use rdb_format::{Magic, RdbType};
+use rdb_format::RdbType;
 use rdb_model::{Bytes, HashField, Value};
 
 use crate::config::KeyMeta;
-use crate::encode::hash::REDIS_FIELD_TTL_MAX;
+use crate::encode::hash;
 use crate::error::{KeyName, WriteError, WriteResult};
 use crate::target::FieldTtlFormat;
 use crate::writer::RdbWriter;
@@ -92,21 +92,13 @@ impl Kind {
     }
 }
 
-/// How a streamed hash's field TTLs are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum TtlMode {
-    /// Redis type 24: `min_expire`, then a TTL delta before each field.
-    Redis,
-    /// Valkey type 22 (HASH_2): each field and value followed by its absolute expiry.
-    Valkey,
-    /// Dropped (the target has no field TTLs; `drop_unsupported`), and counted.
-    Drop,
-}
-
 /// The field TTLs of a hash begun with [`RdbWriter::begin_hash_with_field_ttls`].
 #[derive(Debug, Clone, Copy)]
 struct FieldTtls {
-    mode: TtlMode,
+    /// How they are written when streamed — Redis type 24 (`min_expire`, then a TTL delta
+    /// before each field), Valkey type 22 (each field and value followed by its expiry) —,
+    /// or `None`: dropped and counted (`drop_unsupported` on a target without them).
+    format: Option<FieldTtlFormat>,
     /// The smallest TTL declared at the start.
     min_expire: i64,
     /// The smallest TTL pushed so far.
@@ -187,7 +179,13 @@ impl<'w, W: Write> Core<'w, W> {
         let ttls = match min_expire {
             None => None,
             Some(min_expire) => Some(FieldTtls {
-                mode: Self::ttl_mode(w, key)?,
+                format: hash::ttl_format(&w.enc, w.opts.drop_unsupported).map_err(|what| {
+                    WriteError::Unsupported {
+                        key: KeyName::in_db(w.db, key),
+                        target: w.opts.target.name(),
+                        what,
+                    }
+                })?,
                 min_expire,
                 smallest: None,
             }),
@@ -230,32 +228,12 @@ impl<'w, W: Write> Core<'w, W> {
         Ok(core)
     }
 
-    /// How the target holds field TTLs, or the error `write_value` gives for them.
-    fn ttl_mode(w: &RdbWriter<W>, key: &[u8]) -> WriteResult<TtlMode> {
-        let unsupported = |what: &str| WriteError::Unsupported {
-            key: KeyName::in_db(w.db, key),
-            target: w.opts.target.name(),
-            what: what.into(),
-        };
-        match w.opts.target.field_ttl_format() {
-            Some(FieldTtlFormat::Redis) => Ok(TtlMode::Redis),
-            Some(FieldTtlFormat::Valkey) if w.enc.header.magic == Magic::Valkey => {
-                Ok(TtlMode::Valkey)
-            }
-            _ if w.opts.drop_unsupported => Ok(TtlMode::Drop),
-            Some(FieldTtlFormat::Valkey) => Err(unsupported(
-                "hash field TTLs in an RDB 11 file (build the writer with field_ttls(true) for VALKEY080)",
-            )),
-            None => Err(unsupported("hash field TTLs")),
-        }
-    }
-
     /// The RDB type of the streamed (plain) record.
     fn plain_type(&self) -> RdbType {
-        match self.ttls.map(|t| t.mode) {
-            Some(TtlMode::Redis) => RdbType::HASH_METADATA,
-            Some(TtlMode::Valkey) => RdbType::TYPE_22,
-            _ => self.kind.plain_type(),
+        match self.ttls.and_then(|t| t.format) {
+            Some(FieldTtlFormat::Redis) => RdbType::HASH_METADATA,
+            Some(FieldTtlFormat::Valkey) => RdbType::TYPE_22,
+            None => self.kind.plain_type(),
         }
     }
 
@@ -303,7 +281,10 @@ impl<'w, W: Write> Core<'w, W> {
         let w = &mut *self.w;
         w.open_record = Some(self.key.clone());
         w.put_key_header(&self.key, self.meta, ty);
-        if let Some(t) = self.ttls.filter(|t| t.mode == TtlMode::Redis) {
+        if let Some(t) = self
+            .ttls
+            .filter(|t| t.format == Some(FieldTtlFormat::Redis))
+        {
             w.sink.buf.extend_from_slice(&t.min_expire.to_le_bytes());
         }
         encode_length(self.declared, &mut w.sink.buf);
@@ -347,21 +328,21 @@ impl<'w, W: Write> Core<'w, W> {
                     w.enc.string(f, &mut w.sink.buf);
                     w.enc.string(v, &mut w.sink.buf);
                 }
-                Some(t) => match t.mode {
-                    TtlMode::Redis => {
+                Some(t) => match t.format {
+                    Some(FieldTtlFormat::Redis) => {
                         let delta = expiry.map_or(0, |e| e.wrapping_sub(t.min_expire) as u64 + 1);
                         encode_length(delta, &mut w.sink.buf);
                         w.enc.string(f, &mut w.sink.buf);
                         w.enc.string(v, &mut w.sink.buf);
                     }
-                    TtlMode::Valkey => {
+                    Some(FieldTtlFormat::Valkey) => {
                         w.enc.string(f, &mut w.sink.buf);
                         w.enc.string(v, &mut w.sink.buf);
                         w.sink
                             .buf
                             .extend_from_slice(&expiry.unwrap_or(-1).to_le_bytes());
                     }
-                    TtlMode::Drop => {
+                    None => {
                         w.summary.dropped_field_ttls += u64::from(expiry.is_some());
                         w.enc.string(f, &mut w.sink.buf);
                         w.enc.string(v, &mut w.sink.buf);
@@ -417,21 +398,17 @@ impl<'w, W: Write> Core<'w, W> {
                 "a field TTL needs a hash begun with begin_hash_with_field_ttls",
             ));
         };
-        let (mode, min_expire) = (t.mode, t.min_expire);
         t.smallest = Some(t.smallest.map_or(expiry, |s| s.min(expiry)));
-        let field = rdb_format::escape_bytes(field, 64);
-        let what = match mode {
-            TtlMode::Redis if !(1..=REDIS_FIELD_TTL_MAX).contains(&expiry) => {
-                format!("hash field {field} expiry {expiry} is outside 1..=2^48-1")
-            }
-            TtlMode::Valkey if expiry < 0 => {
-                format!("hash field {field} expiry {expiry} is negative")
-            }
-            _ if expiry < min_expire => format!(
-                "hash field {field} expiry {expiry} is below the smallest TTL declared, \
-                 {min_expire}"
+        // (The message, and the field's escaped name, only on an error.)
+        let refused = t.format.and_then(|f| hash::ttl_refused(f, field, expiry));
+        let what = match refused {
+            Some(what) => what,
+            None if expiry < t.min_expire => format!(
+                "hash field {} expiry {expiry} is below the smallest TTL declared, {}",
+                rdb_format::escape_bytes(field, 64),
+                t.min_expire
             ),
-            _ => return Ok(()),
+            None => return Ok(()),
         };
         let e = WriteError::InvalidValue {
             key: KeyName::in_db(self.w.db, &self.key),

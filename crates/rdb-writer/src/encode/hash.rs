@@ -62,6 +62,42 @@ fn is_small(fields: &[HashField], enc: &Encoder) -> bool {
         })
 }
 
+/// How the target of `enc` writes hash field TTLs: `Some` format, `None` when they are dropped
+/// (`drop_unsupported`), or why it cannot hold them.
+pub(crate) fn ttl_format(
+    enc: &Encoder,
+    drop_unsupported: bool,
+) -> Result<Option<FieldTtlFormat>, String> {
+    match enc.target.field_ttl_format() {
+        Some(FieldTtlFormat::Redis) => Ok(Some(FieldTtlFormat::Redis)),
+        Some(FieldTtlFormat::Valkey) if enc.header.magic == Magic::Valkey => {
+            Ok(Some(FieldTtlFormat::Valkey))
+        }
+        _ if drop_unsupported => Ok(None),
+        Some(FieldTtlFormat::Valkey) => Err(
+            "hash field TTLs in an RDB 11 file (build the writer with field_ttls(true) for VALKEY080)"
+                .into(),
+        ),
+        None => Err("hash field TTLs".into()),
+    }
+}
+
+/// Why the servers reading `format` refuse `field`'s TTL `expiry`, if they do: Redis takes
+/// 1..=2^48 − 1, Valkey any time not negative.
+pub(crate) fn ttl_refused(format: FieldTtlFormat, field: &[u8], expiry: i64) -> Option<String> {
+    let what = match format {
+        FieldTtlFormat::Redis if !(1..=REDIS_FIELD_TTL_MAX).contains(&expiry) => {
+            "is outside 1..=2^48-1"
+        }
+        FieldTtlFormat::Valkey if expiry < 0 => "is negative",
+        _ => return None,
+    };
+    Some(format!(
+        "hash field {} expiry {expiry} {what}",
+        rdb_format::escape_bytes(field, 64)
+    ))
+}
+
 /// Validates and chooses the encoding of a non-empty hash.
 pub(crate) fn plan(
     fields: &[HashField],
@@ -87,20 +123,29 @@ pub(crate) fn plan(
             dropped_ttls: 0,
         });
     }
-    let format = enc.target.field_ttl_format();
+    let format = match ttl_format(enc, drop_unsupported) {
+        Ok(Some(format)) => format,
+        Ok(None) => {
+            return Ok(Planned {
+                plan: plain,
+                dropped_ttls: ttls,
+            })
+        }
+        Err(what) => return Err(PlanError::Unsupported(what)),
+    };
+    if let Some(what) = fields
+        .iter()
+        .find_map(|f| ttl_refused(format, &f.field, f.expire_at_ms?))
+    {
+        return Err(PlanError::Invalid(what));
+    }
     match format {
-        Some(FieldTtlFormat::Redis) => {
-            if let Some(f) = fields
+        FieldTtlFormat::Redis => {
+            let min_expire = fields
                 .iter()
-                .find(|f| f.expire_at_ms.is_some_and(|e| !(1..=REDIS_FIELD_TTL_MAX).contains(&e)))
-            {
-                return Err(PlanError::Invalid(format!(
-                    "hash field {} expiry {} is outside 1..=2^48-1",
-                    rdb_format::escape_bytes(&f.field, 64),
-                    f.expire_at_ms.unwrap_or_default()
-                )));
-            }
-            let min_expire = fields.iter().filter_map(|f| f.expire_at_ms).min().unwrap_or(0);
+                .filter_map(|f| f.expire_at_ms)
+                .min()
+                .unwrap_or(0);
             if small {
                 let mut order: Vec<usize> = (0..fields.len()).collect();
                 // Stable: TTL fields ascending by TTL, then the fields without TTL, in order.
@@ -108,26 +153,21 @@ pub(crate) fn plan(
                     Some(e) => (0u8, e),
                     None => (1u8, 0),
                 });
-                Ok(Planned { plan: HashPlan::ListpackEx { order, min_expire }, dropped_ttls: 0 })
+                Ok(Planned {
+                    plan: HashPlan::ListpackEx { order, min_expire },
+                    dropped_ttls: 0,
+                })
             } else {
-                Ok(Planned { plan: HashPlan::Metadata { min_expire }, dropped_ttls: 0 })
+                Ok(Planned {
+                    plan: HashPlan::Metadata { min_expire },
+                    dropped_ttls: 0,
+                })
             }
         }
-        Some(FieldTtlFormat::Valkey) if enc.header.magic == Magic::Valkey => {
-            if let Some(f) = fields.iter().find(|f| f.expire_at_ms.is_some_and(|e| e < 0)) {
-                return Err(PlanError::Invalid(format!(
-                    "hash field {} expiry {:?} is negative",
-                    rdb_format::escape_bytes(&f.field, 64),
-                    f.expire_at_ms
-                )));
-            }
-            Ok(Planned { plan: HashPlan::ValkeyHash2, dropped_ttls: 0 })
-        }
-        _ if drop_unsupported => Ok(Planned { plan: plain, dropped_ttls: ttls }),
-        Some(FieldTtlFormat::Valkey) => Err(PlanError::Unsupported(
-            "hash field TTLs in an RDB 11 file (build the writer with field_ttls(true) for VALKEY080)".into(),
-        )),
-        None => Err(PlanError::Unsupported("hash field TTLs".into())),
+        FieldTtlFormat::Valkey => Ok(Planned {
+            plan: HashPlan::ValkeyHash2,
+            dropped_ttls: 0,
+        }),
     }
 }
 
