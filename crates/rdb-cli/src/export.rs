@@ -6,11 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use rdb_cluster::export::{
-    export_file, DbSelection, ExportError, ExportPlan, ExportResult, NodeCheck,
-};
+use rdb_cluster::export::{export_file, DbSelection, ExportError, ExportPlan, ExportResult};
 use rdb_cluster::manifest::unix_now;
-use rdb_cluster::slotset::SlotSet;
 use rdb_cluster::topology::Topology;
 use rdb_writer::Target;
 
@@ -103,62 +100,7 @@ impl From<ExportError> for ExportFailure {
     }
 }
 
-/// Checks a written node file as `rdb-verify --engine TARGET --slots SLOTS` would (with the
-/// target's memory model, for a server in cluster mode when `clustered`; without `--slots`
-/// when not clustered, as every database is kept): its `CacheSize`, and the first error
-/// finding, which keeps the export from publishing anything. Duplicate-key detection is off:
-/// the export has already checked every key for repeats.
-pub fn check_node_file(
-    path: &Path,
-    slots: &SlotSet,
-    target: Target,
-    clustered: bool,
-    now_s: i64,
-) -> NodeCheck {
-    let model = cache_model_for(target);
-    let opts = rdb_verify::Options {
-        duplicate_keys: false,
-        cache_model: if clustered { model.clustered() } else { model },
-        expected_slots: clustered.then(|| slots.clone()),
-        engine: target.name().parse::<rdb_verify::EngineLine>().ok(),
-        now_ms: now_s.saturating_mul(1000),
-        ..rdb_verify::Options::default()
-    };
-    let report = rdb_verify::verify_file(path, &opts);
-    let mut warnings: Vec<String> = report
-        .findings
-        .iter()
-        .filter(|f| f.severity == rdb_verify::Severity::Warning)
-        .take(MAX_CHECK_WARNINGS)
-        .map(crate::verify::finding_text)
-        .collect();
-    // Counted beyond the verifier's listing limit too.
-    let total = crate::verify::warning_count(&report);
-    if total > warnings.len() as u64 {
-        let more = total - warnings.len() as u64;
-        warnings.push(format!(
-            "and {more} more warning(s): `rdb-verify --json` on the file lists up to 100 of \
-             each code and counts the rest"
-        ));
-    }
-    NodeCheck {
-        cache_size_bytes: report.cache_size_bytes,
-        already_expired: report.already_expired,
-        problem: report.first_error().map(crate::verify::finding_text),
-        warnings,
-    }
-}
-
-/// Warnings of one node file's check that an export prints (the rest are counted).
-const MAX_CHECK_WARNINGS: usize = 10;
-
-/// The memory model of the servers a target line names (`rdb_verify::CacheModel::for_engine`).
-pub fn cache_model_for(target: Target) -> rdb_verify::CacheModel {
-    match target.name().parse::<rdb_verify::EngineLine>() {
-        Ok(line) => rdb_verify::CacheModel::for_engine(line),
-        Err(_) => rdb_verify::CacheModel::default(),
-    }
-}
+pub use rdb_verify::publish::{cache_model_for, check_node_file, verify_before_publishing};
 
 /// Largest topology file read (a topology of 16384 single-slot groups is about 1.3 MB).
 const MAX_TOPOLOGY_BYTES: u64 = 16 << 20;
@@ -224,21 +166,6 @@ pub fn plan_from_args(args: &ExportArgs) -> Result<ExportPlan, ExportFailure> {
     Ok(plan)
 }
 
-/// Sets `plan.check` as `rdbkit export` does: every node file verified with [`check_node_file`]
-/// (the target's line and memory model, cluster mode unless every database is kept, the
-/// plan's `now`) before any is published, and each node's `CacheSize` the verifier's estimate
-/// (without a check it is the writer's rough `used-mem` figure). For a library export that
-/// should give the CLI's manifest.
-pub fn verify_before_publishing(plan: &mut ExportPlan) {
-    // A node group's file seeds a cluster-mode node, unless every database is kept (a
-    // cluster holds database 0 only).
-    let clustered = plan.db != DbSelection::All;
-    let (target, now) = (plan.target, plan.now);
-    plan.check = Some(Box::new(move |path: &Path, slots: &SlotSet| {
-        check_node_file(path, slots, target, clustered, now)
-    }));
-}
-
 /// One summary line per node file (written to stderr by the binary).
 pub fn summary_lines(res: &ExportResult) -> Vec<String> {
     res.nodes
@@ -280,23 +207,13 @@ pub fn summary_lines(res: &ExportResult) -> Vec<String> {
 }
 
 /// Warnings about an export that succeeded but may not be what was meant (printed to stderr
-/// by the binary): the source's own ([`ExportResult::warnings`]), and `--db N` choosing a
-/// database the source holds no key of.
-pub fn export_warnings(args: &ExportArgs, res: &ExportResult) -> Vec<String> {
-    let mut out: Vec<String> = res
-        .warnings
+/// by the binary): [`ExportResult::warnings`] (e.g. `--db N` choosing a database the source
+/// holds no key of), each as a `warning: ` line.
+pub fn export_warnings(res: &ExportResult) -> Vec<String> {
+    res.warnings
         .iter()
         .map(|w| format!("warning: {w}"))
-        .collect();
-    let exported: u64 = res.nodes.iter().map(|n| n.keys + n.skipped_empty).sum();
-    match (args.db, exported) {
-        (Some(db), 0) => out.push(format!(
-            "warning: the source holds no key in database {db}: the files hold no key"
-        )),
-        (None, 0) => out.push("warning: the source holds no key: the files hold no key".into()),
-        _ => {}
-    }
-    out
+        .collect()
 }
 
 /// Runs `rdbkit export`.

@@ -7,7 +7,6 @@
 //! [`Outcome::exit_code`] (0 every file valid, 1 any error finding, 2 could not run).
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -611,36 +610,13 @@ fn printable(s: &str) -> String {
 
 /// `code at byte N, db D, key K: message` (the parts the finding has).
 pub(crate) fn finding_text(f: &rdb_verify::Finding) -> String {
-    let mut s = f.code.to_string();
-    if let Some(o) = f.offset {
-        let _ = write!(s, " at byte {o}");
-    }
-    if let (Some(db), Some(k)) = (f.db, &f.key) {
-        let _ = write!(s, ", db {db}, key {}", rdb_format::escape_bytes(k, 40));
-    }
-    let _ = write!(s, ": {}", f.message);
-    s
+    f.to_string()
 }
 
 /// Warnings of a report: those listed, and those only counted beyond the listing limit
-/// (`suppressed_findings`, by code: a code's findings share one severity).
+/// ([`Report::warning_count`]).
 pub fn warning_count(r: &Report) -> u64 {
-    let listed = r
-        .findings
-        .iter()
-        .filter(|f| f.severity == Severity::Warning);
-    let mut n = 0u64;
-    let mut codes: Vec<&str> = Vec::new();
-    for f in listed {
-        n += 1;
-        if !codes.contains(&f.code) {
-            codes.push(f.code);
-        }
-    }
-    n + codes
-        .iter()
-        .filter_map(|c| r.suppressed_findings.get(c))
-        .sum::<u64>()
+    r.warning_count()
 }
 
 /// Valid files whose first warning the table's text lists below the rows.

@@ -27,7 +27,10 @@
 //! threads: `rdb_writer::parallel`, the same bytes) to a temporary file `DIR/.NAME-0001.rdb.tmp-<pid>-<random>`, flushed with `fsync`. Only when all
 //! of them succeeded is each one published under its final name with no-overwrite semantics
 //! (`hard_link(temp, final)` — which fails when `final` exists — then the temporary is removed),
-//! the directory is synced, and the manifest is written the same way, last. On any failure the
+//! the directory is synced, and the manifest is written the same way, last.
+//! Between writing and publishing, [`ExportPlan::check`] (when set; `rdbkit export` always sets
+//! it, a library sets it with `rdb_verify::publish::verify_before_publishing`) verifies every
+//! temporary file, and one it rejects keeps the export from publishing anything. On any failure the
 //! temporaries and the final files this run created are removed; files that existed before are
 //! never touched. An interrupted export therefore leaves complete final-named `.rdb` files at
 //! most, and a manifest only when all its files are in place. Leftover temporaries never block a
@@ -126,16 +129,18 @@ pub struct ExportPlan {
     /// Worker threads for writing node files in parallel (and, with more threads than node
     /// groups, each file's keys from a keyspace source); 0 = one per CPU.
     pub threads: usize,
-    /// The export time, Unix seconds: the files' `ctime` AUX and the manifest's
-    /// `SnapshotCreateTime`.
+    /// The export time, Unix seconds (0 to [`MAX_EXPORT_TIME`]): the files' `ctime` AUX and
+    /// the manifest's `SnapshotCreateTime`.
     pub now: i64,
     /// LZF compression of strings the writer encodes (raw-copied values keep their encoding).
     pub compression: bool,
     /// Check run on each finished file before any is published ([`NodeCheckFn`]); `None`: no
-    /// check, and `CacheSize` is the writer's rough `used-mem` estimate. `rdbkit export`
-    /// verifies every file with `rdb-verify`'s checks and memory model: the `rdb-cli` crate's
-    /// `export::verify_before_publishing(&mut plan)` sets the same check (this crate cannot
-    /// depend on the verifier, which depends on it).
+    /// check: the files are published unverified (a value copied unchanged from a damaged
+    /// source whose checksum holds goes out as it is), and `CacheSize` is the writer's rough
+    /// `used-mem` estimate (it counts a server's baseline, about 1 MB). `rdbkit export`
+    /// verifies every file with `rdb-verify`'s checks and memory model:
+    /// `rdb_verify::publish::verify_before_publishing(&mut plan)` sets the same check (this
+    /// crate cannot depend on the verifier, which depends on it).
     pub check: Option<NodeCheckFn>,
     /// A flag set from outside (e.g. by a SIGINT / SIGTERM handler) to stop the export: the
     /// node writers stop at their next check, what was written is removed, nothing more is
@@ -175,7 +180,9 @@ impl ExportPlan {
     }
 
     /// A plan with the defaults: database 0 only, unsupported data is an error, one thread per
-    /// CPU, `now` = the current time, compression on, `CacheSize` from the writer's estimate.
+    /// CPU, `now` = the current time, compression on, no check before publishing (see
+    /// [`ExportPlan::check`]: set one with `rdb_verify::publish::verify_before_publishing`),
+    /// `CacheSize` from the writer's estimate.
     pub fn new(
         name: impl Into<String>,
         out_dir: impl Into<PathBuf>,
@@ -280,7 +287,9 @@ pub struct ExportResult {
     /// One entry per node group, in topology order.
     pub nodes: Vec<NodeReport>,
     /// What the source holds that was accepted but not written as given (e.g. stream
-    /// metadata a JSONL line gives that its entries contradict), each naming its place.
+    /// metadata a JSONL line gives that its entries contradict), each naming its place; the
+    /// node checks' warnings, each naming its file; and an export that holds no key at all
+    /// (e.g. [`DbSelection::Db`] naming a database the source has no key in).
     pub warnings: Vec<String>,
 }
 
@@ -288,13 +297,17 @@ pub struct ExportResult {
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
     /// The snapshot name breaks the naming rules.
-    #[error("invalid snapshot name {name:?}: {reason} (a snapshot name is 1 to {MAX_NAME_CHARS} characters of UTF-8 with no '/', '\\', NUL or control characters)")]
+    #[error("invalid snapshot name {}: {reason}", shown_name(name))]
     InvalidName {
         /// The name given.
         name: String,
         /// What is wrong with it.
         reason: String,
     },
+    /// [`ExportPlan::now`] is outside the years 1970 to 9999 (RFC 3339 writes four-digit
+    /// years; the manifest's `SnapshotCreateTime` could not be written).
+    #[error("export time {0} is not a Unix time from 0 (1970-01-01) to {MAX_EXPORT_TIME} (9999-12-31T23:59:59Z)")]
+    InvalidTime(i64),
     /// The topology is not usable (gap, overlap, bad id, ...).
     #[error("{0}")]
     Topology(#[from] TopologyError),
@@ -372,6 +385,7 @@ impl ExportError {
         matches!(
             self,
             ExportError::InvalidName { .. }
+                | ExportError::InvalidTime(_)
                 | ExportError::OutDir(_)
                 | ExportError::Topology(_)
                 | ExportError::AllDbsNeedsOneGroup(_)
@@ -386,12 +400,28 @@ impl ExportError {
     }
 }
 
+/// The latest [`ExportPlan::now`] accepted: 9999-12-31T23:59:59Z.
+pub const MAX_EXPORT_TIME: i64 = 253_402_300_799;
+
+/// A name as an error message quotes it: whole up to 48 characters, else its first 40 and `…`.
+fn shown_name(name: &str) -> String {
+    if name.chars().count() > 48 {
+        format!("{:?}…", name.chars().take(40).collect::<String>())
+    } else {
+        format!("{name:?}")
+    }
+}
+
 /// Checks a snapshot name: 1 to 1000 characters, no `/`, `\`, NUL or other control characters
 /// (the name is UTF-8 by construction).
 pub fn validate_name(name: &str) -> Result<(), ExportError> {
-    let bad = |reason: String| ExportError::InvalidName {
+    let bad = |reason: String| {
+        ExportError::InvalidName {
         name: name.to_owned(),
-        reason,
+        reason: format!(
+            "{reason} (a snapshot name is 1 to {MAX_NAME_CHARS} characters of UTF-8 with no '/', '\\', NUL or control characters)"
+        ),
+    }
     };
     let chars = name.chars().count();
     if chars == 0 {
@@ -436,6 +466,9 @@ fn check_file_name_length(name: &str) -> Result<(), ExportError> {
 pub fn preflight(plan: &ExportPlan) -> Result<Partitioner, ExportError> {
     validate_name(&plan.name)?;
     check_file_name_length(&plan.name)?;
+    if !(0..=MAX_EXPORT_TIME).contains(&plan.now) {
+        return Err(ExportError::InvalidTime(plan.now));
+    }
     let partitioner = plan.topology.partitioner()?;
     if !plan.out_dir.is_dir() {
         return Err(ExportError::OutDir(plan.out_dir.clone()));
@@ -838,6 +871,15 @@ fn publish_all(
             already_expired: node.already_expired,
             dropped_field_ttls: s.dropped_field_ttls,
             dropped_functions: s.dropped_functions + node.stats.dropped_functions,
+        });
+    }
+    // Not an error (an empty export is a valid snapshot), but rarely what was meant.
+    if nodes.iter().all(|n| n.keys + n.skipped_empty == 0) {
+        warnings.push(match plan.db {
+            DbSelection::Db(db) => {
+                format!("the source holds no key in database {db}: the files hold no key")
+            }
+            _ => "the source holds no key: the files hold no key".into(),
         });
     }
     let target = plan.target.name();

@@ -23,9 +23,10 @@
 //! let dir = tempfile::tempdir().unwrap();
 //! // Three node groups (slots 0-5461, 5462-10922, 10923-16383), files for Valkey 8.1.
 //! let plan = ExportPlan::new("backup", dir.path(), Topology::even(3).unwrap(), Target::Valkey81);
-//! // (`rdbkit export` also sets `plan.check`: every file verified before any is published,
-//! // and the manifest's CacheSize from the verifier's model — `rdb-cli`'s
-//! // `export::verify_before_publishing(&mut plan)`.)
+//! // Without a check the files are published unverified, and the manifest's CacheSize is
+//! // the writer's rough `used-mem` figure. `rdbkit export` sets one: every file verified
+//! // before any is published, the CacheSize from the verifier's model. A library export
+//! // gets the same with `rdb_verify::publish::verify_before_publishing(&mut plan)`.
 //! let res = export_keyspace(&ks, &plan).unwrap();
 //! assert_eq!(res.nodes.len(), 3);
 //! assert_eq!(res.nodes.iter().map(|n| n.keys).sum::<u64>(), 100);

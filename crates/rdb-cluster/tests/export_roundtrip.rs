@@ -504,6 +504,22 @@ fn databases_must_be_chosen() {
     };
     want.db_mut(0).entries = source.dbs[&7].entries.clone();
     assert_same(&union, &want, "db 7");
+    assert!(res.warnings.is_empty(), "{:?}", res.warnings);
+    // A database the source has no key in: an export of empty files, with a warning.
+    let mut p = plan(
+        tmp.path(),
+        "none",
+        Topology::even(2).unwrap(),
+        Target::Redis70,
+    );
+    p.db = DbSelection::Db(5);
+    assert!(source.dbs.get(&5).is_none_or(|d| d.entries.is_empty()));
+    let res = export_rdb_file(&file, &p).unwrap();
+    assert_eq!(res.nodes.iter().map(|n| n.keys).sum::<u64>(), 0);
+    assert_eq!(
+        res.warnings,
+        vec!["the source holds no key in database 5: the files hold no key".to_string()]
+    );
     // The keyspace path refuses other databases too.
     let err = export_keyspace(
         &source,
@@ -607,6 +623,38 @@ fn invalid_names_and_topologies_write_nothing() {
             err.to_string().starts_with("invalid snapshot name"),
             "{err}"
         );
+        // The name is quoted cut short, and the rule is stated where it is the reason.
+        assert!(err.to_string().len() < 300, "{err}");
+        assert!(err.to_string().contains("1 to 1000 characters"), "{err}");
+    }
+    // 1,000 characters is a valid name whose files no file system can store: the reason says
+    // so, without the naming rule it meets.
+    let err = export_keyspace(
+        &ks,
+        &plan(
+            tmp.path(),
+            &"x".repeat(1000),
+            Topology::even(1).unwrap(),
+            Target::Redis70,
+        ),
+    )
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("file systems allow at most 255"), "{text}");
+    assert!(
+        !text.contains("1 to 1000 characters") && text.len() < 300,
+        "{text}"
+    );
+    // An export time whose year RFC 3339 cannot write.
+    for now in [-1, rdb_cluster::export::MAX_EXPORT_TIME + 1] {
+        let mut p = plan(tmp.path(), "t", Topology::even(1).unwrap(), Target::Redis70);
+        p.now = now;
+        let err = export_keyspace(&ks, &p).unwrap_err();
+        assert!(
+            matches!(err, ExportError::InvalidTime(n) if n == now),
+            "{err}"
+        );
+        assert!(err.is_usage());
     }
     let gap = Topology::from_json(
         r#"{"NodeGroupConfiguration": [{"NodeGroupId": "1", "Slots": "0-99"}, {"NodeGroupId": "2", "Slots": "200-16383"}]}"#,

@@ -411,8 +411,9 @@ impl Serialize for EngineLine {
 /// The first record that stops a line from loading a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Blocker {
-    /// Offset of the record (0 for the header).
-    pub offset: u64,
+    /// Offset of the record (0 for the header; `None` when the record was fed without a
+    /// position, see [`Compat::UNKNOWN_OFFSET`]).
+    pub offset: Option<u64>,
     /// Why.
     pub reason: String,
     /// The key, when the record is a key's (its type, per-key opcodes or module value).
@@ -448,6 +449,12 @@ impl Default for Compat {
 }
 
 impl Compat {
+    /// The offset to record what was seen at no known position (events fed with
+    /// [`crate::Verifier::on_event`]): it still counts for [`Compat::blocker`] and
+    /// [`Compat::loads_on`], after every record whose offset is known, and the blocker it gives
+    /// has no offset.
+    pub const UNKNOWN_OFFSET: u64 = u64::MAX;
+
     /// Records the header.
     pub fn header(&mut self, h: Header) {
         self.header = Some(h);
@@ -552,14 +559,18 @@ impl Compat {
         let h = self.header?;
         if let Err(reason) = line.check_header(h) {
             return Some(Blocker {
-                offset: 0,
+                offset: Some(0),
                 reason,
                 key: None,
             });
         }
         let mut best: Option<Blocker> = None;
         let mut consider = |offset: u64, reason: String| {
-            if best.as_ref().is_none_or(|b| offset < b.offset) {
+            let offset = Some(offset).filter(|o| *o != Self::UNKNOWN_OFFSET);
+            if best
+                .as_ref()
+                .is_none_or(|b| offset.unwrap_or(u64::MAX) < b.offset.unwrap_or(u64::MAX))
+            {
                 best = Some(Blocker {
                     offset,
                     reason,
@@ -606,7 +617,7 @@ impl Compat {
             b.key = self
                 .keys
                 .iter()
-                .find(|(o, _)| *o == b.offset)
+                .find(|(o, _)| Some(*o) == b.offset)
                 .map(|(_, k)| k.clone());
         }
         best
@@ -694,7 +705,7 @@ mod tests {
         c.header(h(Magic::Redis, 9));
         c.saw_type(16, 100);
         let b = c.blocker(EngineLine::Redis6_2).unwrap();
-        assert_eq!(b.offset, 100);
+        assert_eq!(b.offset, Some(100));
         assert!(c.blocker(EngineLine::Redis7_0).is_none());
 
         // SLOT_INFO in a REDIS0011 file: Redis 7.2 / Valkey 8 refuse it, Valkey 9 takes it as a hint.
@@ -702,11 +713,11 @@ mod tests {
         c.header(h(Magic::Redis, 11));
         c.saw_opcode(0xF4, 50);
         c.saw_opcode(0xF5, 30);
-        assert_eq!(c.blocker(EngineLine::Redis7_2).unwrap().offset, 50);
-        assert_eq!(c.blocker(EngineLine::Valkey8_0).unwrap().offset, 50);
+        assert_eq!(c.blocker(EngineLine::Redis7_2).unwrap().offset, Some(50));
+        assert_eq!(c.blocker(EngineLine::Valkey8_0).unwrap().offset, Some(50));
         assert!(c.blocker(EngineLine::Valkey9_0).is_none());
         // Function libraries (F5) are unknown before 7.0; the first blocker is the lowest offset.
-        assert_eq!(c.blocker(EngineLine::Redis6_2).unwrap().offset, 0); // version 11 > 9 first
+        assert_eq!(c.blocker(EngineLine::Redis6_2).unwrap().offset, Some(0)); // version 11 > 9 first
 
         // Pre-GA module type 6: Redis 7.0 loads it, 7.2 and Valkey do not.
         let mut c = Compat::default();
@@ -714,9 +725,9 @@ mod tests {
         c.saw_type(6, 77);
         assert!(c.blocker(EngineLine::Redis7_0).is_none());
         // ElastiCache's 7.1: refused, as what it reads beyond 7.0 is not documented.
-        assert_eq!(c.blocker(EngineLine::Redis7_1).unwrap().offset, 77);
-        assert_eq!(c.blocker(EngineLine::Redis7_2).unwrap().offset, 77);
-        assert_eq!(c.blocker(EngineLine::Valkey9_0).unwrap().offset, 77);
+        assert_eq!(c.blocker(EngineLine::Redis7_1).unwrap().offset, Some(77));
+        assert_eq!(c.blocker(EngineLine::Redis7_2).unwrap().offset, Some(77));
+        assert_eq!(c.blocker(EngineLine::Valkey9_0).unwrap().offset, Some(77));
 
         // Module data: no line loads it without the module; the lowest offset is named.
         let mut c = Compat::default();
@@ -726,17 +737,17 @@ mod tests {
         for l in EngineLine::ALL {
             let b = c.blocker(l).unwrap();
             if l.check_header(h(Magic::Redis, 9)).is_err() {
-                assert_eq!(b.offset, 0, "{l}: the version comes first");
+                assert_eq!(b.offset, Some(0), "{l}: the version comes first");
                 continue;
             }
-            assert_eq!(b.offset, 120, "{l}");
+            assert_eq!(b.offset, Some(120), "{l}");
             assert!(b.reason.contains("module"), "{}", b.reason);
         }
         assert!(c.loads_on().is_empty());
         let mut later = Compat::default();
         later.saw_module(1, 90);
         c.merge(&later);
-        assert_eq!(c.blocker(EngineLine::Redis7_0).unwrap().offset, 90);
+        assert_eq!(c.blocker(EngineLine::Redis7_0).unwrap().offset, Some(90));
 
         // A malformed slot-info AUX: Valkey >= 8.0 only.
         let mut c = Compat::default();
@@ -744,6 +755,6 @@ mod tests {
         c.saw_bad_slot_info_aux(40);
         assert!(c.blocker(EngineLine::Valkey7_2).is_none());
         assert!(c.blocker(EngineLine::Redis7_2).is_none());
-        assert_eq!(c.blocker(EngineLine::Valkey8_0).unwrap().offset, 40);
+        assert_eq!(c.blocker(EngineLine::Valkey8_0).unwrap().offset, Some(40));
     }
 }

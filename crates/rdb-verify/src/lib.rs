@@ -99,6 +99,7 @@ pub mod cachesize;
 pub mod dedup;
 pub mod engine;
 pub mod multi;
+pub mod publish;
 pub mod report;
 pub mod split;
 pub mod verifier;
@@ -201,7 +202,8 @@ pub(crate) fn drive_until<S: Source>(
     None
 }
 
-/// Verifies an in-memory file; `label` is the report's `path`.
+/// Verifies an in-memory file; `label` is the report's `path` (a name only: the report's
+/// [`Report::file`] is `None`).
 pub fn verify_bytes(label: impl Into<String>, bytes: &[u8], opts: &Options) -> Report {
     let mut parser = Parser::new(SliceSource::new(bytes), opts.reader_limits());
     let mut v = Verifier::new(label, opts);
@@ -229,20 +231,20 @@ pub fn try_verify_file(path: &Path, opts: &Options) -> std::io::Result<Report> {
         // again for the duplicate-key confirmation pass would find it drained (and a
         // repeated key unconfirmed) or block on a FIFO with no writer.
         drive(&mut rdb_reader::stream_parser(file, limits), &mut v, None);
-        return Ok(v.finish());
+        return Ok(v.finish().read_from(path));
     }
     match WindowSource::from_file(file, limits.stream_buffer()) {
         Ok(src) => drive(&mut Parser::new(src, limits), &mut v, None),
         Err(file) => drive(&mut rdb_reader::stream_parser(file, limits), &mut v, None),
     }
-    Ok(v.finish_rescan(dedup::Rescan::File(path)))
+    Ok(v.finish_rescan(dedup::Rescan::File(path)).read_from(path))
 }
 
 /// Verifies a file through a memory map (fastest for files that fit comfortably in memory;
 /// RSS grows with the file size).
 pub fn try_verify_mapped(path: &Path, opts: &Options) -> std::io::Result<Report> {
     let map = MappedFile::open(path)?;
-    Ok(verify_bytes(path.display().to_string(), map.bytes(), opts))
+    Ok(verify_bytes(path.display().to_string(), map.bytes(), opts).read_from(path))
 }
 
 /// Verifies a file (streamed, bounded memory); an I/O error becomes a fatal `io` finding.
@@ -262,11 +264,11 @@ pub fn io_error_report(path: &Path, e: &std::io::Error) -> Report {
         None,
         format!("cannot read {}: {e}", path.display()),
     ));
-    r
+    r.read_from(path)
 }
 
 /// Verifies a stream (pipe, stdin) with the bounded-buffer reader; `label` is the report's
-/// `path`.
+/// `path` (a name only: the report's [`Report::file`] is `None`).
 pub fn verify_reader<R: Read>(label: impl Into<String>, reader: R, opts: &Options) -> Report {
     let mut parser = rdb_reader::stream_parser(reader, opts.reader_limits());
     let mut v = Verifier::new(label, opts);

@@ -677,7 +677,9 @@ pub fn match_manifests(manifests: &[PlacedManifest], files: &[PathBuf]) -> Vec<V
 /// Checks a set of reports against a manifest, matching files by file name (a manifest
 /// with no location, e.g. built in memory): as [`check_matched`], plus a warning
 /// `manifest-file-unlisted` for each report no entry names. `rdb-verify` places manifests
-/// instead ([`match_manifests`]).
+/// instead ([`match_manifests`]). The file size and SHA-256 are compared only for reports
+/// read from a file ([`Report::file`]): a report of [`crate::verify_bytes`] or
+/// [`crate::verify_reader`] names no file to read again.
 pub fn check_manifest(manifest: &ManifestInput, reports: &[Report]) -> ManifestCheck {
     let matched: Vec<Option<usize>> = manifest
         .node_snapshots
@@ -692,10 +694,8 @@ pub fn check_manifest(manifest: &ManifestInput, reports: &[Report]) -> ManifestC
         .iter()
         .map(|n| n.file.as_deref().map(PathBuf::from))
         .collect();
-    let paths: Vec<Option<PathBuf>> = reports
-        .iter()
-        .map(|r| Some(PathBuf::from(&r.path)))
-        .collect();
+    // Only a report made by reading a file has one to measure and hash again.
+    let paths: Vec<Option<PathBuf>> = reports.iter().map(|r| r.file.clone()).collect();
     let mut check = check_matched(manifest, reports, &paths, &matched, &expected);
     check
         .findings

@@ -94,6 +94,21 @@ impl Finding {
     }
 }
 
+impl std::fmt::Display for Finding {
+    /// One line: `code at byte OFFSET, db DB, key KEY: message` (the key escaped, cut at 40
+    /// bytes; the parts that are unknown left out), as `rdbkit export` prints a node check's.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code)?;
+        if let Some(o) = self.offset {
+            write!(f, " at byte {o}")?;
+        }
+        if let (Some(db), Some(k)) = (self.db, &self.key) {
+            write!(f, ", db {db}, key {}", rdb_format::escape_bytes(k, 40))?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
 /// A key kept for a finding made later (e.g. the record that stops an engine line from
 /// loading a file): its db, its first [`MAX_FINDING_KEY`] bytes and its length.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -217,8 +232,14 @@ pub struct SlotsReport {
 /// The verification report of one file (one element of `files` in `rdb-verify --json`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
-    /// The path as given.
+    /// The path as given (for [`crate::verify_bytes`] and [`crate::verify_reader`], the label
+    /// given).
     pub path: String,
+    /// The file that was read, when the report comes from one ([`crate::verify_file`] and the
+    /// functions built on it): what [`crate::multi::check_manifest`] reads again for the
+    /// manifest's size and SHA-256. `None` when `path` is only a label (not in the JSON).
+    #[serde(skip)]
+    pub file: Option<std::path::PathBuf>,
     /// No error finding.
     pub ok: bool,
     /// `REDIS` or `VALKEY` (`null` when the header could not be read).
@@ -247,9 +268,14 @@ pub struct Report {
     pub used_mem_aux: Option<u64>,
     /// Slot statistics (db 0).
     pub slots: SlotsReport,
-    /// Engine lines whose loader accepts this file (empty when the file has an error finding).
+    /// Engine lines whose loader accepts this file, started without modules: empty when the
+    /// file itself has an error finding or its checksum mismatches (even with
+    /// `Options::check_checksum` off, which only makes the mismatch a warning). The caller's
+    /// own requirements (`Options::engine`, `node_memory`, `expected_slots`) do not change it:
+    /// a file refused for one of them still lists the lines that load it.
     pub loads_on: Vec<EngineLine>,
-    /// Findings in file order (capped per code, see `suppressed_findings`).
+    /// Findings in file order, by offset (those without one last; capped per code, see
+    /// `suppressed_findings`, whose `findings-suppressed` notes come at the very end).
     pub findings: Vec<Finding>,
     /// Findings not listed because their code hit `Options::max_findings_per_code`.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -272,6 +298,7 @@ impl Report {
     pub fn new(path: impl Into<String>) -> Self {
         Report {
             path: path.into(),
+            file: None,
             ok: true,
             magic: None,
             rdb_version: None,
@@ -293,6 +320,33 @@ impl Report {
             expected_slots: None,
             expected_slots_group: None,
         }
+    }
+
+    /// This report with [`Report::file`] set: it was made by reading `path`.
+    pub fn read_from(mut self, path: &std::path::Path) -> Self {
+        self.file = Some(path.to_path_buf());
+        self
+    }
+
+    /// Warnings of the report: those listed, and those only counted beyond the listing limit
+    /// (`suppressed_findings`, by code: a code's findings share one severity).
+    pub fn warning_count(&self) -> u64 {
+        let mut n = 0u64;
+        let mut codes: Vec<&str> = Vec::new();
+        for f in self
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Warning)
+        {
+            n += 1;
+            if !codes.contains(&f.code) {
+                codes.push(f.code);
+            }
+        }
+        n + codes
+            .iter()
+            .filter_map(|c| self.suppressed_findings.get(c))
+            .sum::<u64>()
     }
 
     /// Number of error findings listed.

@@ -135,7 +135,8 @@ pub fn verify_file_split(
             _ => return fallback(),
         }
     }
-    let report = acc.verifier.finish_rescan(Rescan::File(path));
+    let mut report = acc.verifier.finish_rescan(Rescan::File(path));
+    report.file = Some(path.to_path_buf());
     Ok((report, Passes::Parts(used)))
 }
 

@@ -576,10 +576,12 @@ impl Verifier {
 
     /// The start of a non-key record: records the opcode for the engine check. (Per-key
     /// opcodes before a non-key record come as the reader's `OrphanKeyAttributes` event.)
+    /// The offset of a non-key record starting with `opcode`, recorded for the engine checks
+    /// (at [`Compat::UNKNOWN_OFFSET`] when the event came without a position).
     fn record_start(&mut self, ctx: &EventContext<'_>, opcode: u8) -> Option<u64> {
-        let pos = ctx.start?;
-        self.compat.saw_opcode(opcode, pos);
-        Some(pos)
+        self.compat
+            .saw_opcode(opcode, ctx.start.unwrap_or(Compat::UNKNOWN_OFFSET));
+        ctx.start
     }
 
     fn orphan_attributes(&mut self, offset: u64, opcode: u8) {
@@ -673,9 +675,8 @@ impl Verifier {
                         self.start_slot_info(slot, keys, expires, off, "slot-info AUX")
                     }
                     None => {
-                        if let Some(o) = off {
-                            self.compat.saw_bad_slot_info_aux(o);
-                        }
+                        self.compat
+                            .saw_bad_slot_info_aux(off.unwrap_or(Compat::UNKNOWN_OFFSET));
                         let shown = rdb_format::escape_bytes(value.as_bytes(&mut vt), 64);
                         self.file_finding(
                             Severity::Error,
@@ -847,7 +848,8 @@ impl Verifier {
 
     /// MODULE_AUX data of `module_id` (a record of its own, not a key's).
     fn module_required(&mut self, module_id: u64, off: Option<u64>, what: &str) {
-        self.compat.saw_module(module_id, off.unwrap_or(0));
+        self.compat
+            .saw_module(module_id, off.unwrap_or(Compat::UNKNOWN_OFFSET));
         if let Some(f) = self.module_finding(module_id, off, what) {
             self.add(f);
         }
@@ -2089,8 +2091,10 @@ impl Verifier {
         };
         self.report.slot_counts = self.slot_counts.take();
 
-        // Loadability before the caller's own requirements.
-        self.report.loads_on = if self.errors == 0 {
+        // Loadability before the caller's own requirements; a checksum mismatch, even one
+        // ignored with `check_checksum` off, makes every server refuse the file.
+        let crc_refused = self.report.checksum.status == ChecksumStatus::Mismatch.as_str();
+        self.report.loads_on = if self.errors == 0 && !crc_refused {
             self.compat.loads_on()
         } else {
             Vec::new()
@@ -2137,7 +2141,7 @@ impl Verifier {
                 let mut f = Finding::new(
                     Severity::Error,
                     "engine-incompatible",
-                    Some(b.offset),
+                    b.offset,
                     format!("will not load on {line}: {}", b.reason),
                 );
                 if let Some(k) = &b.key {
@@ -2160,6 +2164,11 @@ impl Verifier {
                 );
             }
         }
+        // File order: findings made at the end (engine, expected slots, node memory, set-wide
+        // rules) go where their records are; those without an offset after the rest.
+        self.report
+            .findings
+            .sort_by_key(|f| f.offset.unwrap_or(u64::MAX));
         let suppressed: Vec<(&'static str, u64)> = self
             .report
             .suppressed_findings

@@ -129,3 +129,80 @@ fn streamed_records_verify_clean() {
         assert_eq!(r.keys, ks.key_count() as u64);
     }
 }
+
+/// The report of `bytes` with every event given to `Verifier::on_event`: no positions at all.
+fn without_positions(bytes: &[u8], opts: &Options) -> Report {
+    let mut p = Parser::new(SliceSource::new(bytes), opts.reader_limits());
+    let mut v = Verifier::new("f", opts);
+    loop {
+        match &p.next_event() {
+            Ok(Some(ev)) => v.on_event(ev),
+            Ok(None) => break,
+            Err(e) => {
+                v.on_read_error(e);
+                break;
+            }
+        }
+    }
+    v.finish()
+}
+
+/// Events fed without positions (`Verifier::on_event`) lose offsets, never checks: the
+/// engine lines that load each test file are the same, and so is each line's verdict. (The
+/// records that block a line were only recorded when their offset was known: a Redis 7.4
+/// SLOT_INFO fed this way let `--engine redis-7.2` pass.)
+#[test]
+fn events_without_positions_keep_the_engine_checks() {
+    let mut blocked = 0;
+    for f in rdb_testkit::testdata::rdb_files("") {
+        let bytes = std::fs::read(&f).unwrap();
+        let what = f.display().to_string();
+        let positioned = verify_bytes("f", &bytes, &options());
+        let bare = without_positions(&bytes, &options());
+        assert_eq!(bare.loads_on, positioned.loads_on, "{what}");
+        // The newest line that refuses the file (least likely to refuse it by its header
+        // alone): refused fed either way.
+        let Some(line) = rdb_verify::EngineLine::ALL
+            .into_iter()
+            .rev()
+            .find(|l| positioned.ok && !positioned.loads_on.contains(l))
+        else {
+            continue;
+        };
+        let opts = Options {
+            engine: Some(line),
+            ..options()
+        };
+        let bare = without_positions(&bytes, &opts);
+        assert!(
+            !bare.ok && bare.has_code("engine-incompatible"),
+            "{what} on {line}"
+        );
+        blocked += 1;
+    }
+    assert!(blocked > 50, "only {blocked} files refused by a line");
+}
+
+/// The auditor's case: a `REDIS0011` file holding a Redis 7.4 SLOT_INFO record (opcode `F4`),
+/// which Redis 7.2 and Valkey 7.2-8.x do not know. Fed without positions, the record still
+/// blocks those lines; the finding has no offset.
+#[test]
+fn slot_info_fed_without_a_position_still_blocks_redis_7_2() {
+    let mut b = b"REDIS0011\xfe\x00\xf4\x6f\x96\x01\x00\x00\x03foo\x03bar\xff".to_vec();
+    b.extend_from_slice(&rdb_format::crc::crc64(&b).to_le_bytes());
+    let opts = Options {
+        engine: Some(rdb_verify::EngineLine::Redis7_2),
+        ..options()
+    };
+    let positioned = verify_bytes("f", &b, &opts);
+    let f = positioned.with_code("engine-incompatible").next().unwrap();
+    assert_eq!(f.offset, Some(11));
+    let bare = without_positions(&b, &opts);
+    assert!(!bare.ok);
+    let f = bare.with_code("engine-incompatible").next().unwrap();
+    assert_eq!(f.offset, None, "{f:?}");
+    assert!(f.message.contains("0xf4"), "{}", f.message);
+    assert!(!bare.loads_on.contains(&rdb_verify::EngineLine::Redis7_2));
+    assert!(!bare.loads_on.contains(&rdb_verify::EngineLine::Valkey8_0));
+    assert_eq!(bare.loads_on, positioned.loads_on);
+}

@@ -606,3 +606,51 @@ fn every_file_produces_its_finding() {
     assert_eq!(checked, CASES.len());
     assert!(CASES.len() >= 25);
 }
+
+fn malformed(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/malformed")
+        .join(name)
+}
+
+/// A checksum mismatch ignored with `check_checksum` off makes the file pass, but no server
+/// loads it: `loads_on` is empty (it listed eleven lines).
+#[test]
+fn an_ignored_checksum_mismatch_loads_nowhere() {
+    let path = malformed("checksum-mismatch.rdb");
+    let strict = verify_file(&path, &Options::default());
+    assert!(!strict.ok && strict.loads_on.is_empty());
+    let r = verify_file(
+        &path,
+        &Options {
+            check_checksum: false,
+            ..Options::default()
+        },
+    );
+    assert!(r.ok, "{:?}", r.findings);
+    assert!(r.has_code("crc-mismatch"));
+    assert!(r.loads_on.is_empty(), "{:?}", r.loads_on);
+}
+
+/// Findings come in file order even when made at the end (the engine check, expected slots):
+/// the first error is the earliest record's.
+#[test]
+fn findings_are_in_file_order() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/servers/redis-7.4.1/dev/dump.rdb");
+    let r = verify_file(
+        &path,
+        &Options {
+            expected_slots: Some("0-100".parse().unwrap()),
+            engine: Some(rdb_verify::EngineLine::Valkey8_0),
+            ..Options::default()
+        },
+    );
+    assert!(r.has_code("engine-incompatible") && r.has_code("slot-outside-expected"));
+    let offsets: Vec<u64> = r.findings.iter().map_while(|f| f.offset).collect();
+    assert!(offsets.windows(2).all(|w| w[0] <= w[1]), "{offsets:?}");
+    assert!(r.findings[offsets.len()..]
+        .iter()
+        .all(|f| f.offset.is_none()));
+    assert_eq!(r.first_error().unwrap().offset, Some(0));
+}

@@ -474,3 +474,58 @@ fn manifest_contradictions_are_findings() {
         );
     }
 }
+
+/// Reports of `verify_bytes` carry a label, not a file: `check_manifest` compares their counts,
+/// slots and CRC-64 with the manifest but reads nothing from the current directory (it used to
+/// stat and hash `b-0001.rdb` there, an `io` error each, or another file of that name). A
+/// report read from a file (`Report::file`) is measured and hashed again.
+#[test]
+fn manifest_check_of_labelled_reports_reads_no_file() {
+    use rdb_cluster::export::{export_keyspace, ExportPlan};
+    use rdb_cluster::topology::Topology;
+    let dir = tempfile::tempdir().unwrap();
+    let ks = rdb_testkit::gen::small_strings(500, 7);
+    let mut plan = ExportPlan::new(
+        "b",
+        dir.path(),
+        Topology::even(2).unwrap(),
+        rdb_writer::Target::Redis70,
+    );
+    plan.now = 1_767_225_600;
+    rdb_verify::publish::verify_before_publishing(&mut plan);
+    let res = export_keyspace(&ks, &plan).unwrap();
+    let m = ManifestInput::from_json(&res.manifest.to_json_pretty()).unwrap();
+    let labelled: Vec<_> = res
+        .nodes
+        .iter()
+        .map(|n| {
+            let name = n.path.file_name().unwrap().to_string_lossy().into_owned();
+            let r =
+                rdb_verify::verify_bytes(name, &std::fs::read(&n.path).unwrap(), &common::opts());
+            assert_eq!(r.file, None);
+            r
+        })
+        .collect();
+    let check = check_manifest(&m, &labelled);
+    assert!(check.findings.is_empty(), "{:?}", check.findings);
+
+    // Read from the files: a file changed after the export (same length, same trailer) is
+    // caught by its SHA-256.
+    let files: Vec<PathBuf> = res.nodes.iter().map(|n| n.path.clone()).collect();
+    let first = &files[0];
+    let mut bytes = std::fs::read(first).unwrap();
+    let at = bytes.len() - 20;
+    bytes[at] ^= 0x01;
+    std::fs::write(first, &bytes).unwrap();
+    let reports = verify_many(&files, 1, &common::opts());
+    assert_eq!(reports[0].file.as_deref(), Some(first.as_path()));
+    let check = check_manifest(&m, &reports);
+    assert!(
+        check
+            .findings
+            .iter()
+            .any(|f| f.finding.code == "manifest-sha256-mismatch"),
+        "{:?}",
+        check.findings
+    );
+}

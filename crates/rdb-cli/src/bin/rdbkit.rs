@@ -235,7 +235,7 @@ fn cmd_export(args: ExportArgs) -> ExitCode {
                 eprintln!("{line}");
             }
             eprintln!("{}", res.manifest_path.display());
-            for w in rdb_cli::export::export_warnings(&args, &res) {
+            for w in rdb_cli::export::export_warnings(&res) {
                 eprintln!("rdbkit: export: {w}");
             }
             ExitCode::SUCCESS
