@@ -181,6 +181,56 @@ mod tests {
         assert_eq!(enc(b"12345678901")[0], 11);
     }
 
+    /// Redis's rule, at both edges: LZF only for strings longer than 20 bytes, and only when the
+    /// stream saves at least 4 bytes (`len - 4` or shorter); otherwise the string goes raw.
+    #[test]
+    fn lzf_only_past_20_bytes_and_when_it_saves_4() {
+        let mut c = Compressor::new();
+        let encode = |s: &[u8], c: &mut Compressor| {
+            let mut out = Vec::new();
+            encode_string(s, Some(c), &mut out);
+            out
+        };
+        // 20 bytes that compress to 5: raw all the same.
+        let twenty = [b'a'; 20];
+        let mut raw = vec![20u8];
+        raw.extend_from_slice(&twenty);
+        assert_eq!(encode(&twenty, &mut c), raw);
+        assert_eq!(encode(&[b'a'; 21], &mut c).first(), Some(&0xC3));
+        // Strings whose stream is exactly `len - 3` bytes stay raw; exactly `len - 4`, LZF.
+        let (mut saved3, mut saved4) = (0, 0);
+        let mut x: u32 = 12345;
+        for n in 21..400usize {
+            for _ in 0..40 {
+                let s: Vec<u8> = (0..n)
+                    .map(|i| {
+                        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                        // Runs of a few letters between random bytes: every saving occurs.
+                        if (x >> 16) % 3 == 0 {
+                            (x >> 24) as u8
+                        } else {
+                            b'a' + (i % 3) as u8
+                        }
+                    })
+                    .collect();
+                let mut stream = Vec::new();
+                let Some(clen) = c.compress(&s, &mut stream, usize::MAX) else {
+                    continue;
+                };
+                let out = encode(&s, &mut c);
+                if clen == n - 3 {
+                    saved3 += 1;
+                    assert_ne!(out.first(), Some(&0xC3), "{n} bytes, stream {clen}");
+                    assert_eq!(out.len(), n + if n < 64 { 1 } else { 2 });
+                } else if clen == n - 4 {
+                    saved4 += 1;
+                    assert_eq!(out.first(), Some(&0xC3), "{n} bytes, stream {clen}");
+                }
+            }
+        }
+        assert!(saved3 > 0 && saved4 > 0, "{saved3} / {saved4}");
+    }
+
     #[test]
     fn lzf_header_and_roundtrip() {
         let bytes = [

@@ -453,6 +453,74 @@ const CASES: &[Case] = &[
             }),
         )
     },
+    Case::named(
+        "stream-id-order-equal",
+        "stream-id-order",
+        "stream node whose two entries are both 1-1 (an ID must grow; servers load it): a warning",
+        Make::Db0(10, |b| {
+            b.key(19, b"st");
+            b.len(1);
+            let at = b.pos();
+            b.len(16).id(1, 1);
+            b.str(&stream_node(&[(0, 0), (0, 0)]));
+            b.len(2).len(1).len(1); // length 2, last id 1-1
+            b.len(1).len(1).len(0).len(0).len(2); // first id 1-1, max deleted 0-0, added 2
+            b.len(0); // no groups
+            at
+        }),
+    ),
+    Case::new(
+        "stream-pel-duplicate",
+        "a group PEL listing 1-1 twice (\"Duplicated global PEL entry loading stream consumer group\")",
+        Make::File(|| {
+            let (mut b, _) = stream_with_group(2);
+            b.id(1, 1).i64le(1_700_000_000_000).len(1);
+            let at = b.pos();
+            b.id(1, 1).i64le(1_700_000_000_000).len(1);
+            b.len(1); // consumer c owning 1-1
+            b.str(b"c").i64le(1_700_000_000_000).i64le(1_700_000_000_000);
+            b.len(1).id(1, 1);
+            (b.finish(), at)
+        }),
+    ),
+    Case::new(
+        "stream-pel-owner-duplicate",
+        "PEL entry 1-1 owned by two consumers, c1 and c2 (\"Duplicated consumer PEL entry\")",
+        Make::File(|| {
+            let (mut b, _) = stream_with_group(1);
+            b.id(1, 1).i64le(1_700_000_000_000).len(1);
+            b.len(2);
+            b.str(b"c1").i64le(1_700_000_000_000).i64le(1_700_000_000_000);
+            b.len(1).id(1, 1);
+            b.str(b"c2").i64le(1_700_000_000_000).i64le(1_700_000_000_000);
+            b.len(1);
+            let at = b.pos();
+            b.id(1, 1);
+            (b.finish(), at)
+        }),
+    ),
+    Case::named(
+        "encoding-threshold-hash-value",
+        "encoding-threshold",
+        "hash listpack whose value is 65 bytes (`hash-max-listpack-value` is 64): a warning",
+        Make::Db0(11, |b| {
+            let at = b.key(16, b"h");
+            let value = [b'v'; 65];
+            b.str(&listpack(&[Element::Str(b"f"), Element::Str(&value)]));
+            at
+        }),
+    ),
+    Case::named(
+        "slot-info-count-expires",
+        "slot-info-count",
+        "RDB 12 SLOT_INFO for the slot of `foo` says 1 key and 1 expire, the key has no expiry",
+        Make::Db0(12, |b| {
+            let at = b.pos();
+            b.byte(0xF4).len(12182).len(1).len(1);
+            b.string_key(b"foo", b"bar");
+            at
+        }),
+    ),
     Case::new(
         "function-shebang",
         "FUNCTION2 library without `name=` in its shebang",
@@ -605,6 +673,25 @@ fn every_file_produces_its_finding() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert_eq!(checked, CASES.len());
     assert!(CASES.len() >= 25);
+}
+
+/// A type-21 stream "st" in db 0 of an RDB 11 file (one node with entry 1-1, length 1, last
+/// id 1-1, entries added 1) with one group "g" (last delivered 1-1, entries read 1) whose PEL
+/// length `pel` is written: the PEL entries and the consumers follow. Returns the builder and
+/// the group's offset.
+fn stream_with_group(pel: u64) -> (Rdb, u64) {
+    let mut b = Rdb::db0(11);
+    b.key(21, b"st");
+    b.len(1);
+    b.len(16).id(1, 1);
+    b.str(&common::stream_node_1_1());
+    b.len(1).len(1).len(1);
+    b.len(1).len(1).len(0).len(0).len(1);
+    b.len(1);
+    let group = b.pos();
+    b.str(b"g").len(1).len(1).len(1);
+    b.len(pel);
+    (b, group)
 }
 
 fn malformed(name: &str) -> PathBuf {

@@ -712,6 +712,25 @@ impl Drop for Published {
 mod stale_tests {
     use super::*;
 
+    /// Publishing never replaces: a final file that appeared after the export's own checks
+    /// (another process's) stays as it was, and so does the temporary.
+    #[test]
+    fn link_no_replace_keeps_an_existing_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (temp, fin) = (dir.path().join(".x.tmp"), dir.path().join("x.rdb"));
+        fs::write(&temp, b"new").unwrap();
+        fs::write(&fin, b"old").unwrap();
+        let err = link_no_replace(&temp, &fin).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(fs::read(&fin).unwrap(), b"old");
+        assert_eq!(fs::read(&temp).unwrap(), b"new");
+        // With the name free, the file moves there and the temporary name is gone.
+        fs::remove_file(&fin).unwrap();
+        link_no_replace(&temp, &fin).unwrap();
+        assert_eq!(fs::read(&fin).unwrap(), b"new");
+        assert!(!temp.exists());
+    }
+
     #[test]
     fn stale_temp_names() {
         let finals = vec!["b-0001.rdb".to_string(), "b.manifest.json".to_string()];
