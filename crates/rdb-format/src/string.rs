@@ -206,7 +206,7 @@ mod tests {
                     .map(|i| {
                         x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
                         // Runs of a few letters between random bytes: every saving occurs.
-                        if (x >> 16) % 3 == 0 {
+                        if (x >> 16).is_multiple_of(3) {
                             (x >> 24) as u8
                         } else {
                             b'a' + (i % 3) as u8
