@@ -499,6 +499,67 @@ const CASES: &[Case] = &[
             (b.finish(), at)
         }),
     ),
+    Case::new(
+        "stream-group-duplicate",
+        "two consumer groups named g (\"Duplicated consumer group name\")",
+        Make::File(|| {
+            let mut b = stream_with_groups(2);
+            b.str(b"g").len(1).len(1).len(1).len(0).len(0);
+            let at = b.pos();
+            b.str(b"g").len(1).len(1).len(1).len(0).len(0);
+            (b.finish(), at)
+        }),
+    ),
+    Case::new(
+        "stream-consumer-duplicate",
+        "two consumers named c in group g (\"Duplicated consumer name\")",
+        Make::File(|| {
+            let (mut b, _) = stream_with_group(0);
+            b.len(2);
+            b.str(b"c").i64le(1_700_000_000_000).i64le(1_700_000_000_000).len(0);
+            let at = b.pos();
+            b.str(b"c").i64le(1_700_000_000_000).i64le(1_700_000_000_000).len(0);
+            (b.finish(), at)
+        }),
+    ),
+    Case::new(
+        "stream-pel-delivery-count",
+        "a PEL entry delivered 0 times (`XCLAIM` and `XREADGROUP` count at least 1): a warning",
+        Make::File(|| {
+            let (mut b, _) = stream_with_group(1);
+            let at = b.pos();
+            b.id(1, 1).i64le(1_700_000_000_000).len(0);
+            b.len(1);
+            b.str(b"c").i64le(1_700_000_000_000).i64le(1_700_000_000_000);
+            b.len(1).id(1, 1);
+            (b.finish(), at)
+        }),
+    ),
+    Case::new(
+        "slot-info-order",
+        "RDB 12 SLOT_INFO records for slot 12182 (`foo`), then slot 5061 (`bar`): a warning",
+        Make::Db0(12, |b| {
+            b.byte(0xF4).len(12182).len(1).len(0);
+            b.string_key(b"foo", b"1");
+            let at = b.pos();
+            b.byte(0xF4).len(5061).len(1).len(0);
+            b.string_key(b"bar", b"2");
+            at
+        }),
+    ),
+    Case::new(
+        "function-duplicate",
+        "two FUNCTION2 records of library `lib` (\"Library already exists\")",
+        Make::Base(10, |b| {
+            let code: &[u8] = b"#!lua name=lib\nredis.register_function('f', function() return 1 end)";
+            b.byte(0xF5).str(code);
+            let at = b.pos();
+            b.byte(0xF5).str(code);
+            b.select_db(0);
+            b.string_key(b"k", b"v");
+            at
+        }),
+    ),
     Case::named(
         "encoding-threshold-hash-value",
         "encoding-threshold",
@@ -676,10 +737,8 @@ fn every_file_produces_its_finding() {
 }
 
 /// A type-21 stream "st" in db 0 of an RDB 11 file (one node with entry 1-1, length 1, last
-/// id 1-1, entries added 1) with one group "g" (last delivered 1-1, entries read 1) whose PEL
-/// length `pel` is written: the PEL entries and the consumers follow. Returns the builder and
-/// the group's offset.
-fn stream_with_group(pel: u64) -> (Rdb, u64) {
+/// id 1-1, entries added 1) whose group count `groups` is written: the groups follow.
+fn stream_with_groups(groups: u64) -> Rdb {
     let mut b = Rdb::db0(11);
     b.key(21, b"st");
     b.len(1);
@@ -687,7 +746,15 @@ fn stream_with_group(pel: u64) -> (Rdb, u64) {
     b.str(&common::stream_node_1_1());
     b.len(1).len(1).len(1);
     b.len(1).len(1).len(0).len(0).len(1);
-    b.len(1);
+    b.len(groups);
+    b
+}
+
+/// [`stream_with_groups`] with one group "g" (last delivered 1-1, entries read 1) whose PEL
+/// length `pel` is written: the PEL entries and the consumers follow. Returns the builder and
+/// the group's offset.
+fn stream_with_group(pel: u64) -> (Rdb, u64) {
+    let mut b = stream_with_groups(1);
     let group = b.pos();
     b.str(b"g").len(1).len(1).len(1);
     b.len(pel);
