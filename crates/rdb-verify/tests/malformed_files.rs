@@ -439,35 +439,15 @@ const CASES: &[Case] = &[
             "stream node whose second entry 1-2 comes after 2-1 (servers load it; `rdbkit \
              export` copies it only to lines that load its type): a warning",
             // RDB 10 and type 19: Redis 7.0 and Valkey 8.1 load it (`engine_servers.rs`).
-            Make::Db0(10, |b| {
-                b.key(19, b"st");
-                b.len(1);
-                let at = b.pos();
-                b.len(16).id(1, 1);
-                // 2-1 (deltas 1, 0 from master 1-1), then 1-2 (deltas 0, 1): out of order.
-                b.str(&stream_node(&[(1, 0), (0, 1)]));
-                b.len(2).len(2).len(1); // length 2, last id 2-1
-                b.len(2).len(1).len(0).len(0).len(2); // first id 2-1, max deleted 0-0, added 2
-                b.len(0); // no groups
-                at
-            }),
+            // 2-1 (deltas 1, 0 from master 1-1), then 1-2 (deltas 0, 1): out of order.
+            Make::Db0(10, |b| two_entry_stream(b, [(1, 0), (0, 1)], (2, 1))),
         )
     },
     Case::named(
         "stream-id-order-equal",
         "stream-id-order",
         "stream node whose two entries are both 1-1 (an ID must grow; servers load it): a warning",
-        Make::Db0(10, |b| {
-            b.key(19, b"st");
-            b.len(1);
-            let at = b.pos();
-            b.len(16).id(1, 1);
-            b.str(&stream_node(&[(0, 0), (0, 0)]));
-            b.len(2).len(1).len(1); // length 2, last id 1-1
-            b.len(1).len(1).len(0).len(0).len(2); // first id 1-1, max deleted 0-0, added 2
-            b.len(0); // no groups
-            at
-        }),
+        Make::Db0(10, |b| two_entry_stream(b, [(0, 0), (0, 0)], (1, 1))),
     ),
     Case::new(
         "stream-pel-duplicate",
@@ -734,6 +714,22 @@ fn every_file_produces_its_finding() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert_eq!(checked, CASES.len());
     assert!(CASES.len() >= 25);
+}
+
+/// Key "st": a type-19 stream of one node (master 1-1) holding two entries at `deltas` from
+/// the master, stored with length 2, last id and first id `first_last`, max deleted 0-0,
+/// entries added 2, no groups. Returns the node's offset.
+fn two_entry_stream(b: &mut Rdb, deltas: [(i64, i64); 2], first_last: (u64, u64)) -> u64 {
+    let (ms, seq) = first_last;
+    b.key(19, b"st");
+    b.len(1);
+    let at = b.pos();
+    b.len(16).id(1, 1);
+    b.str(&stream_node(&deltas));
+    b.len(2).len(ms).len(seq);
+    b.len(ms).len(seq).len(0).len(0).len(2);
+    b.len(0);
+    at
 }
 
 /// A type-21 stream "st" in db 0 of an RDB 11 file (one node with entry 1-1, length 1, last
