@@ -164,3 +164,49 @@ fn an_invalid_lzf_string_declaring_a_huge_output_allocates_nothing() {
         );
     }
 }
+
+/// The limits hold exactly: a set member of exactly `max_string` bytes and an intset blob of
+/// exactly `max_blob` bytes are read, one byte less of limit is a `limit` error (a limit
+/// checked loosely, e.g. against twice the value, was caught only by a long robustness test).
+#[test]
+fn limits_are_exact() {
+    let _one_at_a_time = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let file = |body: &[u8]| {
+        let mut f = b"REDIS0011\xfe\x00".to_vec();
+        f.extend_from_slice(body);
+        f.push(0xFF);
+        let crc = rdb_format::crc::crc64(&f);
+        f.extend_from_slice(&crc.to_le_bytes());
+        f
+    };
+    // Type 2 (set), key "k", one member of 50 bytes.
+    let mut set = vec![0x02, 0x01, b'k', 0x01, 50];
+    set.extend_from_slice(&[b'm'; 50]);
+    // Type 11 (intset), key "k": a 10-byte blob (encoding 2, one member, 5).
+    let intset = [0x0B, 0x01, b'k', 0x0A, 2, 0, 0, 0, 1, 0, 0, 0, 5, 0];
+    for (name, body, limits) in [
+        ("member", &set[..], |n| Limits {
+            max_string: n,
+            ..Limits::default()
+        }),
+        ("blob", &intset[..], |n| Limits {
+            max_blob: n,
+            ..Limits::default()
+        }),
+    ] as [(&str, &[u8], fn(usize) -> Limits); 2]
+    {
+        let f = file(body);
+        let exact = if name == "member" { 50 } else { 10 };
+        let out = run(Parser::new(SliceSource::new(&f), limits(exact)));
+        assert!(
+            !out.iter().any(|e| e.starts_with("error")),
+            "{name} at its limit: {out:?}"
+        );
+        let out = run(Parser::new(SliceSource::new(&f), limits(exact - 1)));
+        let last = out.last().unwrap();
+        assert!(
+            last.starts_with("error") && last.contains("limit"),
+            "{name} one byte over: {out:?}"
+        );
+    }
+}
