@@ -608,17 +608,6 @@ fn printable(s: &str) -> String {
         .collect()
 }
 
-/// `code at byte N, db D, key K: message` (the parts the finding has).
-pub(crate) fn finding_text(f: &rdb_verify::Finding) -> String {
-    f.to_string()
-}
-
-/// Warnings of a report: those listed, and those only counted beyond the listing limit
-/// ([`Report::warning_count`]).
-pub fn warning_count(r: &Report) -> u64 {
-    r.warning_count()
-}
-
 /// Valid files whose first warning the table's text lists below the rows.
 pub const MAX_WARNED_FILES: usize = 20;
 
@@ -627,7 +616,7 @@ fn status(r: &Report) -> (String, u8) {
     if !r.ok {
         return ("FAILED".into(), 2);
     }
-    match warning_count(r) {
+    match r.warning_count() {
         0 => ("ok".into(), 0),
         1 => ("ok, 1 warning".into(), 1),
         w => (format!("ok, {w} warnings"), 1),
@@ -659,7 +648,7 @@ pub fn write_table(out: &mut dyn Write, o: &Outcome) -> io::Result<()> {
         };
         let err = r
             .first_error()
-            .map(|f| cut(&finding_text(f), 100))
+            .map(|f| cut(&f.to_string(), 100))
             .unwrap_or_default();
         rows.push((
             [
@@ -780,7 +769,7 @@ pub fn write_table(out: &mut dyn Write, o: &Outcome) -> io::Result<()> {
     for r in warned.iter().take(MAX_WARNED_FILES) {
         let first = r.findings.iter().find(|f| f.severity == Severity::Warning);
         if let Some(f) = first {
-            let more = match warning_count(r).saturating_sub(1) {
+            let more = match r.warning_count().saturating_sub(1) {
                 0 => String::new(),
                 n => format!(" (+{n} more; --json lists up to 100 of each code)"),
             };
@@ -789,7 +778,7 @@ pub fn write_table(out: &mut dyn Write, o: &Outcome) -> io::Result<()> {
                 "{}: {}: {}{more}",
                 "warning".yellow(),
                 printable(&r.path),
-                cut(&finding_text(f), 200)
+                cut(&f.to_string(), 200)
             )?;
         }
     }
@@ -809,7 +798,7 @@ pub fn write_table(out: &mut dyn Write, o: &Outcome) -> io::Result<()> {
             sev.yellow().to_string()
         };
         let who = f.path.as_deref().unwrap_or("(set)");
-        writeln!(out, "{sev}: {who}: {}", finding_text(&f.finding))?;
+        writeln!(out, "{sev}: {who}: {}", f.finding)?;
     }
     Ok(())
 }

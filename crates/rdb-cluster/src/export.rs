@@ -415,13 +415,12 @@ fn shown_name(name: &str) -> String {
 /// Checks a snapshot name: 1 to 1000 characters, no `/`, `\`, NUL or other control characters
 /// (the name is UTF-8 by construction).
 pub fn validate_name(name: &str) -> Result<(), ExportError> {
-    let bad = |reason: String| {
-        ExportError::InvalidName {
+    let bad = |reason: String| ExportError::InvalidName {
         name: name.to_owned(),
         reason: format!(
-            "{reason} (a snapshot name is 1 to {MAX_NAME_CHARS} characters of UTF-8 with no '/', '\\', NUL or control characters)"
+            "{reason} (a snapshot name is 1 to {MAX_NAME_CHARS} characters of UTF-8 with no \
+             '/', '\\', NUL or control characters)"
         ),
-    }
     };
     let chars = name.chars().count();
     if chars == 0 {

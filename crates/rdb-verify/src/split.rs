@@ -135,8 +135,10 @@ pub fn verify_file_split(
             _ => return fallback(),
         }
     }
-    let mut report = acc.verifier.finish_rescan(Rescan::File(path));
-    report.file = Some(path.to_path_buf());
+    let report = acc
+        .verifier
+        .finish_rescan(Rescan::File(path))
+        .read_from(path);
     Ok((report, Passes::Parts(used)))
 }
 

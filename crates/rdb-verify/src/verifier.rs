@@ -1991,22 +1991,11 @@ impl Verifier {
                 }
             }
         }
+        // The first ones in file order are listed when the code's cap is reached; `finish`
+        // puts every finding in file order.
         found.sort_by_key(|f| f.offset);
-        let before = self.report.findings.len();
         for f in found {
             self.add(f);
-        }
-        // Move the new findings to their place in file order.
-        let mut added = self.report.findings.split_off(before);
-        for f in added.drain(..) {
-            let at = f.offset.map_or(self.report.findings.len(), |o| {
-                self.report
-                    .findings
-                    .iter()
-                    .position(|g| g.offset.is_some_and(|go| go > o))
-                    .unwrap_or(self.report.findings.len())
-            });
-            self.report.findings.insert(at, f);
         }
     }
 
