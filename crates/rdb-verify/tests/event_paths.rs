@@ -207,3 +207,35 @@ fn slot_info_fed_without_a_position_still_blocks_redis_7_2() {
     assert!(!bare.loads_on.contains(&rdb_verify::EngineLine::Valkey8_0));
     assert_eq!(bare.loads_on, positioned.loads_on);
 }
+
+/// Events that stop before the EOF record (a caller's stream cut short without a read error)
+/// end in `no-eof`, an error; the same events with EOF give none.
+#[test]
+fn events_ending_before_eof_give_no_eof() {
+    let bytes = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../testdata/malformed/aux-lua.rdb"),
+    )
+    .unwrap();
+    for stop_at_eof in [false, true] {
+        let opts = options();
+        let mut p = Parser::new(SliceSource::new(&bytes), opts.reader_limits());
+        let mut v = Verifier::new("f", &opts);
+        let mut keys = 0;
+        while let Some(ev) = p.next_event().unwrap() {
+            if stop_at_eof && matches!(ev, rdb_reader::Event::Eof(_)) {
+                break;
+            }
+            keys += u64::from(matches!(ev, rdb_reader::Event::Key(_)));
+            v.on_event(&ev);
+        }
+        let r = v.finish();
+        assert_eq!((r.keys, keys), (1, 1));
+        let no_eof = r.findings.iter().find(|f| f.code == "no-eof");
+        assert_eq!(no_eof.is_some(), stop_at_eof, "{:?}", r.findings);
+        assert_eq!(r.ok, !stop_at_eof, "{:?}", r.findings);
+        if let Some(f) = no_eof {
+            assert_eq!((f.severity, f.offset), (rdb_verify::Severity::Error, None));
+        }
+    }
+}

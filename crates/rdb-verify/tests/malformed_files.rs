@@ -20,8 +20,8 @@ use serde_json::json;
 
 mod common;
 use common::{
-    hash_listpack_ex_ttl_out_of_order, intset, listpack, rejson_uint_42, stream_file, stream_node,
-    stream_node_1_1, zset_listpack_b2_a1, Rdb,
+    hash_listpack_ex_ttl_out_of_order, intset, listpack, rejson_id, rejson_uint_42, stream_file,
+    stream_node, stream_node_1_1, zset_listpack_b2_a1, Rdb,
 };
 
 /// One malformed file.
@@ -578,7 +578,318 @@ const CASES: &[Case] = &[
         "a ReJSON-RL module value: loads only with that module: a warning",
         Make::Db0(11, |b| rejson_uint_42(b, b"m")),
     ),
+    Case {
+        also: &["stream-id-order"],
+        ..Case::new(
+            "stream-node-duplicate",
+            "two stream nodes with the same master ID 1-1 (\"Listpack re-added with existing key\")",
+            Make::Db0(11, |b| {
+                let nodes = [one_entry_node(), one_entry_node()];
+                let meta = Meta {
+                    length: 2,
+                    added: 2,
+                    ..ONE
+                };
+                stream_v3(b, &nodes, meta, 0).nodes[1]
+            }),
+        )
+    },
+    Case::new(
+        "stream-node-count",
+        "stream node whose master entry counts 2 live entries and 0 deleted, of its 2 entries \
+         1-2 is flagged deleted: a warning",
+        Make::Db0(11, |b| {
+            let lp = node(2, 0, &[(SAME, 0, 0), (SAME | DELETED, 0, 1)]);
+            let meta = Meta {
+                last: (1, 2),
+                max_deleted: (1, 2),
+                added: 2,
+                ..ONE
+            };
+            stream_v3(b, &[((1, 1), lp)], meta, 0).nodes[0]
+        }),
+    ),
+    Case::new(
+        "stream-node-empty",
+        "stream node whose one entry is flagged deleted (servers drop a node when its last entry \
+         goes): a warning",
+        Make::Db0(11, |b| {
+            let nodes = [((1, 1), node(0, 1, &[(SAME | DELETED, 0, 0)]))];
+            let meta = Meta {
+                length: 0,
+                first: (0, 0),
+                max_deleted: (1, 1),
+                ..ONE
+            };
+            stream_v3(b, &nodes, meta, 0).nodes[0]
+        }),
+    ),
+    Case::new(
+        "stream-entry-no-fields",
+        "stream entry 1-1 without any field (`XADD` needs one): a warning",
+        Make::Db0(11, |b| {
+            let lp = listpack(&[
+                Element::Int(1), // live
+                Element::Int(0), // deleted
+                Element::Int(0), // no master field
+                Element::Int(0), // master terminator
+                Element::Int(SAME),
+                Element::Int(0),
+                Element::Int(0),
+                Element::Int(3), // lp-count: flags, ms, seq
+            ]);
+            stream_v3(b, &[((1, 1), lp)], ONE, 0).nodes[0]
+        }),
+    ),
+    Case::new(
+        "stream-length",
+        "stream whose length says 2, its node holds 1 live entry: a warning",
+        Make::Db0(11, |b| {
+            let meta = Meta {
+                length: 2,
+                added: 2,
+                ..ONE
+            };
+            stream_v3(b, &[one_entry_node()], meta, 0).meta
+        }),
+    ),
+    Case {
+        also: &["stream-length"],
+        ..Case::new(
+            "stream-length-without-nodes",
+            "stream of length 1 without any node",
+            Make::Db0(11, |b| {
+                let meta = Meta {
+                    first: (0, 0),
+                    ..ONE
+                };
+                stream_v3(b, &[], meta, 0).meta
+            }),
+        )
+    },
+    Case::new(
+        "stream-last-id",
+        "stream whose entry 2-1 is above its last ID 1-1: a warning",
+        Make::Db0(11, |b| {
+            let meta = Meta {
+                first: (2, 1),
+                ..ONE
+            };
+            stream_v3(b, &[((2, 1), node(1, 0, &[(SAME, 0, 0)]))], meta, 0).meta
+        }),
+    ),
+    Case::new(
+        "stream-first-id",
+        "stream whose first ID says 0-5, its first live entry is 1-1: a warning",
+        Make::Db0(11, |b| {
+            let meta = Meta {
+                first: (0, 5),
+                ..ONE
+            };
+            stream_v3(b, &[one_entry_node()], meta, 0).meta
+        }),
+    ),
+    Case::new(
+        "stream-max-deleted",
+        "stream whose deleted entry 1-2 (after the live 1-1) is above its max deleted ID 0-0: a \
+         warning",
+        Make::Db0(11, |b| {
+            let lp = node(1, 1, &[(SAME, 0, 0), (SAME | DELETED, 0, 1)]);
+            let meta = Meta {
+                last: (1, 2),
+                added: 2,
+                ..ONE
+            };
+            stream_v3(b, &[((1, 1), lp)], meta, 0).meta
+        }),
+    ),
+    Case::new(
+        "stream-entries-added",
+        "stream of length 1 whose entries-added says 0: a warning",
+        Make::Db0(11, |b| {
+            let meta = Meta { added: 0, ..ONE };
+            stream_v3(b, &[one_entry_node()], meta, 0).meta
+        }),
+    ),
+    Case::new(
+        "stream-group-last-delivered",
+        "group g whose last delivered ID 2-0 is above the stream's last ID 1-1: a warning",
+        Make::Db0(11, |b| {
+            stream_v3(b, &[one_entry_node()], ONE, 1);
+            let at = b.pos();
+            b.str(b"g").len(2).len(0).len(1); // last delivered 2-0, entries read 1
+            b.len(0).len(0); // no PEL, no consumer
+            at
+        }),
+    ),
+    Case::new(
+        "stream-entries-read",
+        "group g whose entries-read says 5, the stream's entries-added 1: a warning",
+        Make::Db0(11, |b| {
+            stream_v3(b, &[one_entry_node()], ONE, 1);
+            let at = b.pos();
+            b.str(b"g").len(1).len(1).len(5); // last delivered 1-1, entries read 5
+            b.len(0).len(0);
+            at
+        }),
+    ),
+    Case::new(
+        "stream-pel-after-last-delivered",
+        "group g (last delivered 1-0) whose PEL holds 1-1: a warning",
+        Make::Db0(11, |b| {
+            stream_v3(b, &[one_entry_node()], ONE, 1);
+            b.str(b"g").len(1).len(0).len(0); // last delivered 1-0, entries read 0
+            b.len(1);
+            let at = b.pos();
+            b.id(1, 1).i64le(1_700_000_000_000).len(1);
+            b.len(1); // consumer c owning 1-1
+            b.str(b"c").i64le(1_700_000_000_000).i64le(1_700_000_000_000);
+            b.len(1).id(1, 1);
+            at
+        }),
+    ),
+    Case::new(
+        "stream-consumer-time",
+        "consumer c whose seen time is -5 (times are -1 or a Unix time in ms): a warning",
+        Make::Db0(11, |b| {
+            stream_v3(b, &[one_entry_node()], ONE, 1);
+            b.str(b"g").len(1).len(1).len(1).len(0); // no PEL
+            b.len(1);
+            let at = b.pos();
+            b.str(b"c").i64le(-5).i64le(1_700_000_000_000).len(0);
+            at
+        }),
+    ),
+    Case::new(
+        "slot-info-range",
+        "RDB 12 SLOT_INFO for slot 16384 (slots are 0-16383): a warning",
+        Make::Db0(12, |b| {
+            let at = b.pos();
+            b.byte(0xF4).len(16384).len(0).len(0);
+            at
+        }),
+    ),
+    Case {
+        also: &["module-required"],
+        ..Case::new(
+            "module-aux-order",
+            "a MODULE_AUX record saved before keys (when = 1) found after a key: a warning",
+            Make::Db0(11, |b| {
+                b.string_key(b"k", b"v");
+                let at = b.pos();
+                b.byte(0xF7).len(rejson_id()).len(2).len(1).len(0); // when-opcode UINT, when 1, EOF
+                at
+            }),
+        )
+    },
+    Case::new(
+        "aux-lua",
+        "a `lua` AUX field (Redis 4.0-6.2 compile it on load): a warning",
+        Make::Base(9, |b| {
+            let at = b.aux(b"lua", b"return 1");
+            b.select_db(0);
+            b.string_key(b"k", b"v");
+            at
+        }),
+    ),
+    Case::new(
+        "checksum-absent",
+        "an RDB 4 file: no CRC-64 trailer before version 5 (information)",
+        Make::File(|| {
+            let mut b = Rdb::new(4);
+            b.select_db(0);
+            b.string_key(b"k", b"v");
+            let at = b.pos();
+            let mut f = b.buf;
+            f.push(0xFF);
+            (f, at)
+        }),
+    ),
 ];
+
+/// Entry flags of a stream node listpack (`STREAM_ITEM_FLAG_*`).
+const DELETED: i64 = 1;
+const SAMEFIELDS: i64 = 2;
+/// An entry with the master's fields.
+const SAME: i64 = SAMEFIELDS;
+
+/// A stream node listpack whose master entry counts `live` and `deleted` entries and has the
+/// one field `f`; then `entries` as (flags, ms delta, seq delta), each with the value `v`.
+fn node(live: i64, deleted: i64, entries: &[(i64, i64, i64)]) -> Vec<u8> {
+    let mut elements = vec![
+        Element::Int(live),
+        Element::Int(deleted),
+        Element::Int(1),
+        Element::Str(b"f"),
+        Element::Int(0),
+    ];
+    for &(flags, ms, seq) in entries {
+        elements.extend([
+            Element::Int(flags),
+            Element::Int(ms),
+            Element::Int(seq),
+            Element::Str(b"v"),
+            Element::Int(4),
+        ]);
+    }
+    listpack(&elements)
+}
+
+/// Master 1-1 with the one live entry 1-1.
+fn one_entry_node() -> ((u64, u64), Vec<u8>) {
+    ((1, 1), node(1, 0, &[(SAME, 0, 0)]))
+}
+
+/// A stream's metadata after its nodes (stream v2/v3 layout).
+#[derive(Clone, Copy)]
+struct Meta {
+    length: u64,
+    last: (u64, u64),
+    first: (u64, u64),
+    max_deleted: (u64, u64),
+    added: u64,
+}
+
+/// The metadata of a stream holding the one entry 1-1.
+const ONE: Meta = Meta {
+    length: 1,
+    last: (1, 1),
+    first: (1, 1),
+    max_deleted: (0, 0),
+    added: 1,
+};
+
+/// Where [`stream_v3`] put things.
+struct StreamAt {
+    /// Each node's offset (its master ID string).
+    nodes: Vec<u64>,
+    /// The metadata's offset (the length field).
+    meta: u64,
+}
+
+/// Key "st": a type-21 stream of `nodes` (master ID, listpack), then `meta` and the group
+/// count `groups` (the groups follow).
+fn stream_v3(b: &mut Rdb, nodes: &[((u64, u64), Vec<u8>)], meta: Meta, groups: u64) -> StreamAt {
+    b.key(21, b"st");
+    b.len(nodes.len() as u64);
+    let mut at = Vec::new();
+    for ((ms, seq), lp) in nodes {
+        at.push(b.pos());
+        b.len(16).id(*ms, *seq);
+        b.str(lp);
+    }
+    let m = b.pos();
+    let id = |b: &mut Rdb, (ms, seq): (u64, u64)| {
+        b.len(ms).len(seq);
+    };
+    b.len(meta.length);
+    id(b, meta.last);
+    id(b, meta.first);
+    id(b, meta.max_deleted);
+    b.len(meta.added);
+    b.len(groups);
+    StreamAt { nodes: at, meta: m }
+}
 
 fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/malformed")
@@ -803,4 +1114,43 @@ fn findings_are_in_file_order() {
         .iter()
         .all(|f| f.offset.is_none()));
     assert_eq!(r.first_error().unwrap().offset, Some(0));
+}
+
+/// A set of more members than `Options::max_member_hashes` is checked for duplicates only
+/// against the first ones and says so (`duplicate-check-limited`, information, at the key): a
+/// repeat of a later member goes unseen, a repeat of one held is still an error.
+#[test]
+fn the_member_duplicate_check_says_where_it_stops() {
+    let set = |members: &[&[u8]]| {
+        let mut b = Rdb::db0(11);
+        let at = b.key(20, b"s");
+        let elements: Vec<Element<'_>> = members.iter().map(|m| Element::Str(m)).collect();
+        b.str(&listpack(&elements));
+        (b.finish(), at)
+    };
+    let capped = Options {
+        max_member_hashes: 2,
+        ..Options::default()
+    };
+    let (past_cap, at) = set(&[b"a", b"b", b"c", b"c"]);
+    let r = rdb_verify::verify_bytes("f", &past_cap, &capped);
+    assert!(r.ok, "{:?}", r.findings);
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.code == "duplicate-check-limited")
+        .unwrap_or_else(|| panic!("{:?}", r.findings));
+    assert_eq!((f.severity, f.offset), (Severity::Info, Some(at)));
+    assert!(!r.has_code("duplicate-member"));
+    // Uncapped, the same file's repeat is found and nothing is limited.
+    let r = rdb_verify::verify_bytes("f", &past_cap, &Options::default());
+    assert!(r.has_code("duplicate-member") && !r.has_code("duplicate-check-limited"));
+    // A repeat of a member held is still found, after the cap as before it.
+    let repeats: [[&[u8]; 4]; 2] = [[b"a", b"a", b"b", b"c"], [b"a", b"b", b"c", b"a"]];
+    for members in &repeats {
+        let (file, _) = set(members);
+        let r = rdb_verify::verify_bytes("f", &file, &capped);
+        assert!(!r.ok && r.has_code("duplicate-member"), "{:?}", r.findings);
+        assert!(r.has_code("duplicate-check-limited"), "{:?}", r.findings);
+    }
 }
