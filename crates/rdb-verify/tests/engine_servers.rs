@@ -197,3 +197,44 @@ fn expiry_findings_match_what_servers_load() {
         assert!(checked >= 2, "{checked} loads checked");
     }
 }
+
+/// The hand-made stream files whose error the servers' loaders enforce without deep
+/// sanitisation (RDB 10, so Redis 7.0 and Valkey 8.1 both read them): each server refuses to
+/// start on them, for the reason the finding quotes, and `loads_on` is empty.
+#[test]
+fn stream_error_files_are_refused_by_the_servers() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/malformed");
+    let mut checked = 0;
+    for kind in [ServerKind::Debian, ServerKind::Valkey81] {
+        if !kind.require_or_skip() {
+            continue;
+        }
+        for (file, code, reason) in [
+            (
+                "stream-node-duplicate.rdb",
+                "stream-node-duplicate",
+                "Listpack re-added with existing key",
+            ),
+            (
+                "stream-length-without-nodes.rdb",
+                "stream-length-without-nodes",
+                "Stream length inconsistent with rax entries",
+            ),
+        ] {
+            let path = dir.join(file);
+            let report = verify_file(&path, &Options::default());
+            assert!(
+                !report.ok && report.has_code(code),
+                "{file}: {:?}",
+                report.findings
+            );
+            assert!(report.loads_on.is_empty(), "{file}: {:?}", report.loads_on);
+            match server_loads(kind, &path) {
+                Ok(()) => panic!("{} loaded {file}", kind.name()),
+                Err(why) => assert!(why.contains(reason), "{} on {file}: {why}", kind.name()),
+            }
+            checked += 1;
+        }
+    }
+    println!("{checked} refusals checked");
+}

@@ -583,14 +583,14 @@ const CASES: &[Case] = &[
         ..Case::new(
             "stream-node-duplicate",
             "two stream nodes with the same master ID 1-1 (\"Listpack re-added with existing key\")",
-            Make::Db0(11, |b| {
+            Make::Db0(10, |b| {
                 let nodes = [one_entry_node(), one_entry_node()];
                 let meta = Meta {
                     length: 2,
                     added: 2,
                     ..ONE
                 };
-                stream_v3(b, &nodes, meta, 0).nodes[1]
+                stream_v2(b, &nodes, meta, 0).nodes[1]
             }),
         )
     },
@@ -598,7 +598,7 @@ const CASES: &[Case] = &[
         "stream-node-count",
         "stream node whose master entry counts 2 live entries and 0 deleted, of its 2 entries \
          1-2 is flagged deleted: a warning",
-        Make::Db0(11, |b| {
+        Make::Db0(10, |b| {
             let lp = node(2, 0, &[(SAME, 0, 0), (SAME | DELETED, 0, 1)]);
             let meta = Meta {
                 last: (1, 2),
@@ -606,14 +606,14 @@ const CASES: &[Case] = &[
                 added: 2,
                 ..ONE
             };
-            stream_v3(b, &[((1, 1), lp)], meta, 0).nodes[0]
+            stream_v2(b, &[((1, 1), lp)], meta, 0).nodes[0]
         }),
     ),
     Case::new(
         "stream-node-empty",
         "stream node whose one entry is flagged deleted (servers drop a node when its last entry \
          goes): a warning",
-        Make::Db0(11, |b| {
+        Make::Db0(10, |b| {
             let nodes = [((1, 1), node(0, 1, &[(SAME | DELETED, 0, 0)]))];
             let meta = Meta {
                 length: 0,
@@ -621,13 +621,13 @@ const CASES: &[Case] = &[
                 max_deleted: (1, 1),
                 ..ONE
             };
-            stream_v3(b, &nodes, meta, 0).nodes[0]
+            stream_v2(b, &nodes, meta, 0).nodes[0]
         }),
     ),
     Case::new(
         "stream-entry-no-fields",
         "stream entry 1-1 without any field (`XADD` needs one): a warning",
-        Make::Db0(11, |b| {
+        Make::Db0(10, |b| {
             let lp = listpack(&[
                 Element::Int(1), // live
                 Element::Int(0), // deleted
@@ -638,19 +638,19 @@ const CASES: &[Case] = &[
                 Element::Int(0),
                 Element::Int(3), // lp-count: flags, ms, seq
             ]);
-            stream_v3(b, &[((1, 1), lp)], ONE, 0).nodes[0]
+            stream_v2(b, &[((1, 1), lp)], ONE, 0).nodes[0]
         }),
     ),
     Case::new(
         "stream-length",
         "stream whose length says 2, its node holds 1 live entry: a warning",
-        Make::Db0(11, |b| {
+        Make::Db0(10, |b| {
             let meta = Meta {
                 length: 2,
                 added: 2,
                 ..ONE
             };
-            stream_v3(b, &[one_entry_node()], meta, 0).meta
+            stream_v2(b, &[one_entry_node()], meta, 0).meta
         }),
     ),
     Case {
@@ -658,64 +658,64 @@ const CASES: &[Case] = &[
         ..Case::new(
             "stream-length-without-nodes",
             "stream of length 1 without any node",
-            Make::Db0(11, |b| {
+            Make::Db0(10, |b| {
                 let meta = Meta {
                     first: (0, 0),
                     ..ONE
                 };
-                stream_v3(b, &[], meta, 0).meta
+                stream_v2(b, &[], meta, 0).meta
             }),
         )
     },
     Case::new(
         "stream-last-id",
         "stream whose entry 2-1 is above its last ID 1-1: a warning",
-        Make::Db0(11, |b| {
+        Make::Db0(10, |b| {
             let meta = Meta {
                 first: (2, 1),
                 ..ONE
             };
-            stream_v3(b, &[((2, 1), node(1, 0, &[(SAME, 0, 0)]))], meta, 0).meta
+            stream_v2(b, &[((2, 1), node(1, 0, &[(SAME, 0, 0)]))], meta, 0).meta
         }),
     ),
     Case::new(
         "stream-first-id",
         "stream whose first ID says 0-5, its first live entry is 1-1: a warning",
-        Make::Db0(11, |b| {
+        Make::Db0(10, |b| {
             let meta = Meta {
                 first: (0, 5),
                 ..ONE
             };
-            stream_v3(b, &[one_entry_node()], meta, 0).meta
+            stream_v2(b, &[one_entry_node()], meta, 0).meta
         }),
     ),
     Case::new(
         "stream-max-deleted",
         "stream whose deleted entry 1-2 (after the live 1-1) is above its max deleted ID 0-0: a \
          warning",
-        Make::Db0(11, |b| {
+        Make::Db0(10, |b| {
             let lp = node(1, 1, &[(SAME, 0, 0), (SAME | DELETED, 0, 1)]);
             let meta = Meta {
                 last: (1, 2),
                 added: 2,
                 ..ONE
             };
-            stream_v3(b, &[((1, 1), lp)], meta, 0).meta
+            stream_v2(b, &[((1, 1), lp)], meta, 0).meta
         }),
     ),
     Case::new(
         "stream-entries-added",
         "stream of length 1 whose entries-added says 0: a warning",
-        Make::Db0(11, |b| {
+        Make::Db0(10, |b| {
             let meta = Meta { added: 0, ..ONE };
-            stream_v3(b, &[one_entry_node()], meta, 0).meta
+            stream_v2(b, &[one_entry_node()], meta, 0).meta
         }),
     ),
     Case::new(
         "stream-group-last-delivered",
         "group g whose last delivered ID 2-0 is above the stream's last ID 1-1: a warning",
-        Make::Db0(11, |b| {
-            stream_v3(b, &[one_entry_node()], ONE, 1);
+        Make::Db0(10, |b| {
+            stream_v2(b, &[one_entry_node()], ONE, 1);
             let at = b.pos();
             b.str(b"g").len(2).len(0).len(1); // last delivered 2-0, entries read 1
             b.len(0).len(0); // no PEL, no consumer
@@ -725,8 +725,8 @@ const CASES: &[Case] = &[
     Case::new(
         "stream-entries-read",
         "group g whose entries-read says 5, the stream's entries-added 1: a warning",
-        Make::Db0(11, |b| {
-            stream_v3(b, &[one_entry_node()], ONE, 1);
+        Make::Db0(10, |b| {
+            stream_v2(b, &[one_entry_node()], ONE, 1);
             let at = b.pos();
             b.str(b"g").len(1).len(1).len(5); // last delivered 1-1, entries read 5
             b.len(0).len(0);
@@ -736,14 +736,14 @@ const CASES: &[Case] = &[
     Case::new(
         "stream-pel-after-last-delivered",
         "group g (last delivered 1-0) whose PEL holds 1-1: a warning",
-        Make::Db0(11, |b| {
-            stream_v3(b, &[one_entry_node()], ONE, 1);
+        Make::Db0(10, |b| {
+            stream_v2(b, &[one_entry_node()], ONE, 1);
             b.str(b"g").len(1).len(0).len(0); // last delivered 1-0, entries read 0
             b.len(1);
             let at = b.pos();
             b.id(1, 1).i64le(1_700_000_000_000).len(1);
             b.len(1); // consumer c owning 1-1
-            b.str(b"c").i64le(1_700_000_000_000).i64le(1_700_000_000_000);
+            b.str(b"c").i64le(1_700_000_000_000); // seen (no active time before v3)
             b.len(1).id(1, 1);
             at
         }),
@@ -751,12 +751,12 @@ const CASES: &[Case] = &[
     Case::new(
         "stream-consumer-time",
         "consumer c whose seen time is -5 (times are -1 or a Unix time in ms): a warning",
-        Make::Db0(11, |b| {
-            stream_v3(b, &[one_entry_node()], ONE, 1);
+        Make::Db0(10, |b| {
+            stream_v2(b, &[one_entry_node()], ONE, 1);
             b.str(b"g").len(1).len(1).len(1).len(0); // no PEL
             b.len(1);
             let at = b.pos();
-            b.str(b"c").i64le(-5).i64le(1_700_000_000_000).len(0);
+            b.str(b"c").i64le(-5).len(0); // seen -5 (no active time before v3), no PEL
             at
         }),
     ),
@@ -859,7 +859,7 @@ const ONE: Meta = Meta {
     added: 1,
 };
 
-/// Where [`stream_v3`] put things.
+/// Where [`stream_v2`] put things.
 struct StreamAt {
     /// Each node's offset (its master ID string).
     nodes: Vec<u64>,
@@ -867,10 +867,11 @@ struct StreamAt {
     meta: u64,
 }
 
-/// Key "st": a type-21 stream of `nodes` (master ID, listpack), then `meta` and the group
-/// count `groups` (the groups follow).
-fn stream_v3(b: &mut Rdb, nodes: &[((u64, u64), Vec<u8>)], meta: Meta, groups: u64) -> StreamAt {
-    b.key(21, b"st");
+/// Key "st": a type-19 stream (v2, RDB 10: Redis 7.0 loads it) of `nodes` (master ID,
+/// listpack), then `meta` and the group count `groups` (the groups follow; consumers have a
+/// seen time and no active time).
+fn stream_v2(b: &mut Rdb, nodes: &[((u64, u64), Vec<u8>)], meta: Meta, groups: u64) -> StreamAt {
+    b.key(19, b"st");
     b.len(nodes.len() as u64);
     let mut at = Vec::new();
     for ((ms, seq), lp) in nodes {
