@@ -11,7 +11,11 @@
 # SCALE (default 1, decimals allowed) multiplies the generated sizes (1: about 50, 100, 190 MB).
 #
 # Each file is checked ROUNDS (default 3) times, the two tools alternating; every run is timed
-# with `/usr/bin/time -f "%e %M"` (wall seconds, peak RSS). The table shows the median run.
+# with `/usr/bin/time -f "%e %M %U"` (wall seconds, peak RSS, user CPU seconds). The table shows
+# the median of each column apart (the lower median for an even ROUNDS). A row where either
+# tool exited non-zero in any run is marked FAIL, and the script then exits 1. The binaries are
+# used as built (`cargo build --release` first): their build time is printed, with a warning
+# when a source file is newer.
 # Environment: REDIS_CHECK_RDB (default /usr/bin/redis-check-rdb), CARGO_TARGET_DIR, DATA_DIR
 # (default benches/data), VERIFY_ARGS (extra rdb-verify options, e.g. --no-duplicate-check),
 # JOBS (rdb-verify --jobs, default 1: one thread; 2 verifies each file in two parts at once,
@@ -39,6 +43,10 @@ fi
 if [ ! -x "$VERIFY" ] || [ ! -x "$RDBKIT" ]; then
     echo "building release binaries in $TARGET_DIR ..." >&2
     (cd "$ROOT" && cargo build --release -p rdb-cli --bins)
+fi
+echo "rdb-verify: $VERIFY, built $(date -r "$VERIFY" '+%Y-%m-%d %H:%M:%S')" >&2
+if [ -n "$(find "$ROOT/crates" -name '*.rs' -path '*/src/*' -newer "$VERIFY" -print -quit)" ]; then
+    echo "warning: sources newer than $VERIFY: run cargo build --release to time the current code" >&2
 fi
 
 # ---- data -----------------------------------------------------------------------------------
@@ -107,19 +115,18 @@ fi
 
 # ---- timing ---------------------------------------------------------------------------------
 TIMES="$(mktemp)"
-trap 'rm -f "$TIMES"' EXIT
+ONE="$(mktemp)"
+trap 'rm -f "$TIMES" "$ONE"' EXIT
 
-run() { # tool file -> "wall_seconds maxrss_kb user_seconds" (and a warning when the tool rejects the file)
-    local tool="$1" file="$2" rc=0 out
-    out="$(mktemp)"
+run() { # tool file -> "wall_seconds maxrss_kb user_seconds exit_code" (and a warning when the tool rejects the file)
+    local tool="$1" file="$2" rc=0
     if [ "$tool" = check ]; then
-        /usr/bin/time -f "%e %M %U" -o "$out" "$CHECK" "$file" >/dev/null 2>&1 || rc=$?
+        /usr/bin/time -f "%e %M %U" -o "$ONE" "$CHECK" "$file" >/dev/null 2>&1 || rc=$?
     else
-        /usr/bin/time -f "%e %M %U" -o "$out" "$VERIFY" --jobs "$JOBS" ${VERIFY_ARGS[@]+"${VERIFY_ARGS[@]}"} "$file" >/dev/null 2>&1 || rc=$?
+        /usr/bin/time -f "%e %M %U" -o "$ONE" "$VERIFY" --jobs "$JOBS" ${VERIFY_ARGS[@]+"${VERIFY_ARGS[@]}"} "$file" >/dev/null 2>&1 || rc=$?
     fi
     [ "$rc" = 0 ] || echo "warning: $tool exited $rc on $file" >&2
-    tail -n 1 "$out"
-    rm -f "$out"
+    echo "$(tail -n 1 "$ONE") $rc"
 }
 
 # Read every file once untimed: on this project's VMs the page cache sometimes drops a dataset,
@@ -135,13 +142,16 @@ done
 
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
+failed=0
 printf "%-22s %8s | %8s %8s %7s %7s | %8s %8s %7s %7s | %7s %7s\n" \
     file "size MB" "check s" "user s" "MB/s" "RSS MB" "verify s" "user s" "MB/s" "RSS MB" "ratio" "cpu"
 for f in "${FILES[@]}"; do
     size=$(stat -c %s "$f")
     mb=$(awk -v s="$size" 'BEGIN { printf "%.1f", s / 1048576 }')
     col() { awk -v f="$f" -v t="$1" -v c="$2" '$1 == f && $2 == t { print $c }' "$TIMES" | median; }
-    awk -v name="$(basename "$f")" -v mb="$mb" \
+    bad=$(awk -v f="$f" '$1 == f && $6 != 0 { n++ } END { print n + 0 }' "$TIMES")
+    [ "$bad" = 0 ] || failed=1
+    awk -v name="$(basename "$f")" -v mb="$mb" -v bad="$bad" \
         -v cs="$(col check 3)" -v cm="$(col check 4)" -v cu="$(col check 5)" \
         -v vs="$(col verify 3)" -v vm="$(col verify 4)" -v vu="$(col verify 5)" 'BEGIN {
         # A time under /usr/bin/time'"'"'s 10 ms resolution (0.00) gives no rate or ratio: n/a.
@@ -149,10 +159,12 @@ for f in "${FILES[@]}"; do
         vrate = (vs > 0) ? sprintf("%7.1f", mb / vs) : "    n/a"
         ratio = (vs > 0 && cs > 0) ? sprintf("%6.2fx", cs / vs) : "    n/a"
         cpu = (vu > 0 && cu > 0) ? sprintf("%6.2fx", cu / vu) : "    n/a"
-        printf "%-22s %8.1f | %8.2f %8.2f %s %7.1f | %8.2f %8.2f %s %7.1f | %s %s\n",
-            name, mb, cs, cu, crate, cm / 1024, vs, vu, vrate, vm / 1024, ratio, cpu }'
+        printf "%-22s %8.1f | %8.2f %8.2f %s %7.1f | %8.2f %8.2f %s %7.1f | %s %s%s\n",
+            name, mb, cs, cu, crate, cm / 1024, vs, vu, vrate, vm / 1024, ratio, cpu,
+            (bad > 0) ? "  FAIL (" bad " runs exited non-zero)" : "" }'
 done
 echo "(median of $ROUNDS alternating runs; ratio = redis-check-rdb wall time / rdb-verify wall time," \
     "cpu = the same for user CPU seconds; MB/s from wall time; rdb-verify --jobs $JOBS" \
     "${VERIFY_ARGS[*]+${VERIFY_ARGS[*]}}; $("$CHECK" --version 2>/dev/null | head -n 1 || true);" \
     "load average now: $(cut -d' ' -f1-3 /proc/loadavg))"
+[ "$failed" = 0 ] || { echo "compare_verify: a tool rejected a file (FAIL rows): its times are not a comparison" >&2; exit 1; }

@@ -66,9 +66,14 @@ stop_server() {
     fi
     SERVER_PID=""
 }
-cleanup() { stop_server; rm -rf "$TMP"; }
+cleanup() {
+    stop_server
+    rm -rf "$TMP"
+    rm -f "$OUTDIR"/.{small-strings,mixed,big-values}.rdb.tmp "$OUTDIR/.datasets.json.tmp"
+}
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null ||
@@ -77,10 +82,10 @@ free_port() {
 
 cli() { "$REDIS_CLI" -p "$PORT" "$@"; }
 
-# start_server DBFILENAME: starts the server in $TMP (loading DBFILENAME if it exists) and waits
+# start_server DBFILENAME: starts the server on $PORT (picked by the caller, outside any timed
+# region: `free_port` starts a Python) in $TMP, loading DBFILENAME if it exists, and waits
 # until it answers (PONG, or LOADING while it loads).
 start_server() {
-    PORT=$(free_port)
     "$REDIS_SERVER" --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
         --dir "$TMP" --dbfilename "$1" --enable-debug-command yes \
         --logfile "$TMP/server.log" &
@@ -101,28 +106,38 @@ wait_loaded() {
     done
 }
 
+# populate NAME: fills the server; redis-cli exits 0 on an error reply, so the key count is
+# checked against the one asked for (and `--pipe` must have sent replies without errors).
 populate() {
-    local name=$1 out
+    local name=$1 out want
     case "$name" in
     small-strings)
-        cli DEBUG POPULATE "$N_SMALL" key 16 >/dev/null ;;
+        want=$N_SMALL
+        out=$(cli DEBUG POPULATE "$N_SMALL" key 16 2>&1)
+        [ "$out" = OK ] || { echo "DEBUG POPULATE: $out" >&2; exit 1; } ;;
     mixed | big-values)
-        local n=$N_MIXED
-        [ "$name" = big-values ] && n=$N_BIG
-        out=$("$RDBKIT_BENCH" resp "$name" --keys "$n" --seed 1 | cli --pipe 2>&1)
-        if ! grep -q 'errors: 0,' <<<"$out"; then
+        want=$N_MIXED
+        [ "$name" = big-values ] && want=$N_BIG
+        out=$("$RDBKIT_BENCH" resp "$name" --keys "$want" --seed 1 | cli --pipe 2>&1)
+        if ! grep -q 'errors: 0,' <<<"$out" || grep -q 'replies: 0$' <<<"$out"; then
             echo "$out" >&2
-            echo "redis-cli --pipe reported errors for $name" >&2
+            echo "redis-cli --pipe reported errors (or no reply) for $name" >&2
             exit 1
         fi ;;
     esac
+    local have
+    have=$(cli DBSIZE)
+    [ "$have" = "$want" ] || { echo "$name: asked for $want keys, the server holds $have" >&2; exit 1; }
 }
 
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)  scale: $SCALE  server: $("$REDIS_SERVER" --version | cut -d' ' -f3)"
+# A run that fails half-way must not leave a datasets.json describing other files.
+rm -f "$OUTDIR/datasets.json"
 JSON="["
 sep=""
 for name in small-strings mixed big-values; do
     rm -f "$TMP/$name.rdb" "$TMP/server.log"
+    PORT=$(free_port)
     start_server "$name.rdb"
     t0=$(now); populate "$name"; t1=$(now)
     pop=$(elapsed "$t0" "$t1")
@@ -132,10 +147,12 @@ for name in small-strings mixed big-values; do
     [ "$reply" = OK ] || { echo "SAVE: $reply" >&2; exit 1; }
     save=$(elapsed "$t0" "$t1")
     stop_server
-    cp "$TMP/$name.rdb" "$OUTDIR/$name.rdb"
+    cp "$TMP/$name.rdb" "$OUTDIR/.$name.rdb.tmp"
+    mv -f "$OUTDIR/.$name.rdb.tmp" "$OUTDIR/$name.rdb"
     bytes=$(stat -c %s "$OUTDIR/$name.rdb")
 
     rm -f "$TMP/server.log"
+    PORT=$(free_port)
     t0=$(now); start_server "$name.rdb"; wait_loaded; t1=$(now)
     load=$(elapsed "$t0" "$t1")
     server_load=$(sed -n 's/.*DB loaded from disk: \([0-9.]*\) seconds.*/\1/p' "$TMP/server.log" | tail -1)
@@ -151,6 +168,7 @@ for name in small-strings mixed big-values; do
 done
 JSON+="
 ]"
-printf '%s\n' "$JSON" >"$OUTDIR/datasets.json"
+printf '%s\n' "$JSON" >"$OUTDIR/.datasets.json.tmp"
+mv -f "$OUTDIR/.datasets.json.tmp" "$OUTDIR/datasets.json"
 echo "wrote $OUTDIR/{small-strings,mixed,big-values}.rdb and datasets.json"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"

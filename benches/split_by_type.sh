@@ -24,6 +24,8 @@ if [ ! -x "$RDBKIT" ]; then
     (cd "$ROOT" && cargo build --release -q -p rdb-cli --bin rdbkit)
 fi
 mkdir -p "$OUT"
+# A type the source no longer holds must not leave an older run's file behind.
+rm -f "$OUT"/type-*.rdb
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/rdbkit-split.XXXXXX")"
 trap 'rm -rf "$TMP"' EXIT
 

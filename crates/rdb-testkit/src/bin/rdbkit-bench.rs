@@ -10,10 +10,12 @@
 //!     (`--parallel`: each file's keys encoded on rayon's pool, one thread per CPU allowed).
 //! rdbkit-bench compare-save --rdb FILE [--name NAME] [--rounds 3] [--split 2]
 //!                    [--server /usr/bin/redis-server] [--out-dir DIR] [--target redis-7.0]
-//!                    [--no-fsync | --buffered-io] [--no-pin] [--json FILE]
-//!     Loads FILE into a private redis-server and into a keyspace, then alternates rounds of
-//!     the server's `SAVE` and our writer (one core each, `taskset`), and optionally the
-//!     writer split over `--split` node groups on as many cores.
+//!                    [--no-fsync | --buffered-io] [--no-pin] [--cpus 0] [--split-cpus 0,1]
+//!                    [--json FILE]
+//!     Loads FILE into a private redis-server and into a keyspace (the same keys, checked),
+//!     then alternates rounds of the server's `SAVE` and our writer, both pinned to the one
+//!     core `--cpus` (`taskset`), and optionally the writer split over `--split` node groups
+//!     on the cores `--split-cpus` (default the first `--split` cores).
 //! ```
 //!
 //! Our writer always writes real files with LZF on and, unless `--no-fsync`, ends with
@@ -354,15 +356,24 @@ fn cpu_live_threads(pid: u32) -> Option<f64> {
     Some(ns as f64 / 1e9)
 }
 
-/// CPU seconds (user + system) of `pid` including its finished threads (`/proc/<pid>/stat`,
-/// clock ticks of 10 ms).
-fn cpu_process(pid: u32) -> Option<f64> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &text[text.rfind(')')? + 1..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    // After the command: state is field 3, utime 14 and stime 15 (1-based, whole line).
-    let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
-    Some(ticks as f64 / 100.0)
+/// CPU seconds of this process, every thread counted, finished ones included (the writer's
+/// direct-I/O thread ends inside the timed region): `CLOCK_PROCESS_CPUTIME_ID`, nanoseconds.
+fn cpu_self() -> Option<f64> {
+    let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_PROCESS_CPUTIME_ID).ok()?;
+    Some(t.tv_sec() as f64 + t.tv_nsec() as f64 / 1e9)
+}
+
+/// The server's own load time: the last "DB loaded from disk: X seconds" of its log.
+fn server_load_seconds(log: &Path) -> Option<f64> {
+    let text = fs::read_to_string(log).ok()?;
+    text.lines().rev().find_map(|l| {
+        l.split_once("DB loaded from disk: ")?
+            .1
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    })
 }
 
 /// The median of the known CPU times.
@@ -436,12 +447,7 @@ fn timed_write(parts: &[Keyspace], dir: &Path, builder: &WriterBuilder, io: Outp
         };
         Ok((s.bytes, s.keys))
     };
-    let me = std::process::id();
-    let cpu0 = if parts.len() == 1 {
-        cpu_live_threads(me)
-    } else {
-        cpu_process(me)
-    };
+    let cpu0 = cpu_self();
     let t = Instant::now();
     let results: Vec<Res<(u64, u64)>> = if parts.len() == 1 {
         vec![one(&parts[0], &paths[0])]
@@ -461,11 +467,7 @@ fn timed_write(parts: &[Keyspace], dir: &Path, builder: &WriterBuilder, io: Outp
         })
     };
     let secs = t.elapsed().as_secs_f64();
-    let cpu1 = if parts.len() == 1 {
-        cpu_live_threads(me)
-    } else {
-        cpu_process(me)
-    };
+    let cpu1 = cpu_self();
     let mut run = Run {
         bytes: 0,
         keys: 0,
@@ -579,6 +581,8 @@ fn cmd_compare_save(args: &Args) -> Res<()> {
         "--out-dir",
         "--target",
         "--json",
+        "--cpus",
+        "--split-cpus",
     ])?;
     let rdb = args.path("--rdb")?;
     let name: String = args.get(
@@ -592,10 +596,19 @@ fn cmd_compare_save(args: &Args) -> Res<()> {
     let server: PathBuf = args.get("--server", PathBuf::from("/usr/bin/redis-server"))?;
     let io = Output::from_args(args);
     let do_pin = !args.flag("--no-pin");
+    let cpu: String = args.get("--cpus", "0".to_string())?;
+    let split_cpus: String = args.get(
+        "--split-cpus",
+        (0..k.clamp(1, 64))
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(","),
+    )?;
     let builder = builder_from(args)?;
     let out = OutDir::new(args)?;
 
     let ks = load_keyspace(&rdb)?;
+    let our_keys = ks.key_count() as u64;
     let parts = if k > 1 { split(&ks, k) } else { Vec::new() };
     let single = vec![ks];
 
@@ -606,20 +619,48 @@ fn cmd_compare_save(args: &Args) -> Res<()> {
     };
     let mut srv =
         RedisServer::start_binary(&server, &opts).map_err(|e| format!("starting server: {e}"))?;
-    let dbsize = srv
-        .cmd(&["DBSIZE"])
-        .map_err(|e| e.to_string())?
-        .as_int()
-        .unwrap_or(0);
+    // Copying the file into the server's directory, starting it and loading (the server's own
+    // "DB loaded from disk" figure is the load alone).
+    let start_secs = t.elapsed().as_secs_f64();
+    let load_secs = server_load_seconds(&srv.dir().join("redis.log"));
+    // Every database's keys (`DBSIZE` counts the selected one only).
+    let info = srv
+        .conn()
+        .and_then(|c| c.info("keyspace"))
+        .map_err(|e| format!("INFO keyspace: {e}"))?;
+    let dbsize: u64 = info
+        .lines()
+        .filter_map(|l| {
+            l.split_once(":keys=")?
+                .1
+                .split(',')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum();
     eprintln!(
-        "{} loaded {} keys in {:.2} s (port {})",
+        "{} loaded {} keys: {} (copy of the file, start and load: {:.2} s; port {})",
         server.display(),
         dbsize,
-        t.elapsed().as_secs_f64(),
+        load_secs.map_or("load time not in its log".into(), |s| format!(
+            "{s:.2} s by its log"
+        )),
+        start_secs,
         srv.port()
     );
+    if dbsize != our_keys {
+        // Keys that expired before the server loaded them, for one: not the same work.
+        return Err(format!(
+            "the server holds {dbsize} keys, our keyspace {our_keys}: not the same data"
+        ));
+    }
+    // `SAVE` of a full-scale dataset on a slow disk may pass the client's 30 s default.
+    srv.conn()
+        .and_then(|c| c.set_read_timeout(Some(Duration::from_secs(1800))))
+        .map_err(|e| format!("connection: {e}"))?;
     let me = std::process::id();
-    let pinned = do_pin && pin(srv.pid(), "0") && pin(me, "0");
+    let pinned = do_pin && pin(srv.pid(), &cpu) && pin(me, &cpu);
     if do_pin && !pinned {
         eprintln!("warning: taskset failed; running unpinned");
     }
@@ -628,6 +669,9 @@ fn cmd_compare_save(args: &Args) -> Res<()> {
     let mut ours = Vec::new();
     let mut multi = Vec::new();
     for r in 1..=rounds {
+        // `SAVE` renames its file over the previous one, and freeing those blocks would count
+        // in its time; our writer removes its previous file before its clock starts.
+        let _ = fs::remove_file(srv.rdb_path());
         let cpu0 = cpu_live_threads(srv.pid());
         let t = Instant::now();
         let reply = srv.cmd(&["SAVE"]).map_err(|e| format!("SAVE: {e}"))?;
@@ -639,7 +683,7 @@ fn cmd_compare_save(args: &Args) -> Res<()> {
         let bytes = fs::metadata(srv.rdb_path()).map(|m| m.len()).unwrap_or(0);
         let save = Run {
             bytes,
-            keys: dbsize.max(0) as u64,
+            keys: dbsize,
             secs,
             cpu: cpu0.zip(cpu1).map(|(a, b)| b - a),
         };
@@ -657,15 +701,11 @@ fn cmd_compare_save(args: &Args) -> Res<()> {
 
         if k > 1 {
             if pinned {
-                let cpus = (0..k.min(64))
-                    .map(|c| c.to_string())
-                    .collect::<Vec<_>>()
-                    .join(",");
-                pin(me, &cpus);
+                pin(me, &split_cpus);
             }
             let run = timed_write(&parts, &out.path, &builder, io)?;
             if pinned {
-                pin(me, "0");
+                pin(me, &cpu);
             }
             println!(
                 "{name} round {r}: writer x{k}  {}  ratio {:.2}x",
@@ -707,6 +747,10 @@ fn cmd_compare_save(args: &Args) -> Res<()> {
             "rdb": rdb.display().to_string(),
             "rounds": rounds,
             "pinned": pinned,
+            "cpus": cpu,
+            "split_cpus": (k > 1).then_some(&split_cpus),
+            "server_load_seconds": load_secs,
+            "server_start_seconds": start_secs,
             "fsync": io != Output::Unsynced,
             "io": io.name(),
             "target": builder.target().name(),

@@ -104,6 +104,12 @@ impl Client {
         })
     }
 
+    /// Replaces the read timeout ([`IO_TIMEOUT`]; `None`: wait as long as it takes), for a
+    /// command that may run longer, such as `SAVE` of a large dataset on a slow disk.
+    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.reader.get_ref().set_read_timeout(timeout)
+    }
+
     /// Sends one command and reads its reply.
     pub fn command(&mut self, args: &[&[u8]]) -> io::Result<Resp> {
         let mut buf = Vec::new();
