@@ -15,10 +15,10 @@ RDBKIT="${CARGO_TARGET_DIR:-$ROOT/target}/release/rdbkit"
 [ -x "$RDBKIT" ] || (cd "$ROOT" && cargo build --release -q -p rdb-cli --bins)
 mkdir -p "$OUT"
 python3 - "$OUT/big.jsonl" <<'PY'
-import base64, json, os, random, sys
+import base64, json, random, sys
 random.seed(1)
 size = 200 * 1000 * 1000
-raw = base64.b64encode(os.urandom(size * 3 // 4 + 3)).decode()[:size]
+raw = base64.b64encode(random.randbytes(size * 3 // 4 + 3)).decode()[:size]  # seeded: the same file every run
 words = ["alpha", "beta", "gamma", "delta", "redis", "valkey", "12345", "678", "cache", "token"]
 parts, n = [], 0
 while n < size:
