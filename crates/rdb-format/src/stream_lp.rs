@@ -139,11 +139,6 @@ impl StreamNodeCursor {
         self.master_seq
     }
 
-    /// Number of master fields.
-    pub fn master_field_count(&self) -> usize {
-        self.master_fields.len()
-    }
-
     /// The next entry, or `None` after the last one (checking that the listpack ends there).
     pub fn next_entry(&mut self, blob: &[u8]) -> CodecResult<Option<NodeEntry>> {
         self.positions.clear();

@@ -93,8 +93,10 @@ pub struct Limits {
     pub decode_lzf_strings: bool,
     /// Give a string key whose value is at most one chunk (1 MiB) as one [`Event::Key`] holding
     /// its value ([`KeyInfo::whole`], [`KeyInfo::value`]) instead of `Key`, `StringChunk`,
-    /// `KeyEnd`: one event per key for consumers that handle both forms (a verifier). Off by
-    /// default.
+    /// `KeyEnd`: one event per key for consumers that handle both forms (a verifier). A value
+    /// only validated (`decode_lzf_strings` off) is given whole when its compressed bytes are at
+    /// most one chunk, whatever its length once decompressed (no bytes: `value` is `None`).
+    /// Off by default.
     pub whole_strings: bool,
     /// Give the raw bytes of module values and MODULE_AUX records ([`Event::Module`],
     /// [`Event::ModuleAux`]; the default), held in memory whole (at most `max_blob` bytes).

@@ -312,6 +312,9 @@ pub struct Parser<S> {
     chunked_value: (u64, u64),
     /// Offset of the current key's value: the first byte after its key string.
     value_start: u64,
+    /// Offset of the type byte of the last record [`Parser::step_record`] read (see
+    /// [`Parser::next_event_at`]).
+    record_offset: u64,
 }
 
 #[derive(Debug, Default)]
@@ -381,6 +384,7 @@ impl<S: Source> Parser<S> {
             lzf_check: StreamValidator::new(0),
             chunked_value: (0, 0),
             value_start: 0,
+            record_offset: 0,
         }
     }
 
@@ -416,6 +420,35 @@ impl<S: Source> Parser<S> {
 
     /// The next event; `Ok(None)` after EOF or after an error (the parser is fused).
     pub fn next_event(&mut self) -> ReadResult<Option<Event<'_>>> {
+        Ok(self.next_emit()?.map(|e| self.render(e)))
+    }
+
+    /// [`Parser::next_event`] with where the event starts: for a record that is not a key
+    /// (AUX, SELECTDB, RESIZEDB, SLOT_INFO, FUNCTION2, MODULE_AUX, EOF) its opcode — past any
+    /// per-key opcodes (EXPIRETIME, IDLE, FREQ) read before it in the same call, which the
+    /// offset before the call would name instead —, for any other event [`Parser::offset`]
+    /// before the call.
+    pub fn next_event_at(&mut self) -> ReadResult<Option<(u64, Event<'_>)>> {
+        let before = self.src.offset();
+        let Some(emit) = self.next_emit()? else {
+            return Ok(None);
+        };
+        let at = match emit {
+            Emit::Aux(..)
+            | Emit::SelectDb(_)
+            | Emit::ResizeDb(..)
+            | Emit::SlotInfo(..)
+            | Emit::Function(_)
+            | Emit::ModuleAux { .. }
+            | Emit::Eof(_) => self.record_offset,
+            _ => before,
+        };
+        Ok(Some((at, self.render(emit))))
+    }
+
+    /// The next event before rendering (see [`Parser::next_event`]).
+    #[inline(always)]
+    fn next_emit(&mut self) -> ReadResult<Option<Emit>> {
         if self.fused {
             return Ok(None);
         }
@@ -432,7 +465,7 @@ impl<S: Source> Parser<S> {
         if let Emit::Eof(_) = emit {
             self.fused = true;
         }
-        Ok(Some(self.render(emit)))
+        Ok(Some(emit))
     }
 
     /// Gives the remaining elements of the current compact value (a listpack, ziplist, intset
@@ -619,9 +652,11 @@ impl<S: Source> Parser<S> {
         e
     }
 
-    /// Skips the rest of the current key (after its [`Event::Key`]) without decoding its
-    /// elements: blobs are not walked, LZF strings are not decompressed. The next event is
-    /// whatever follows the key. Does nothing outside a key.
+    /// Skips the rest of the current key (after its [`Event::Key`]) without giving its
+    /// elements: a compact value's blob is not walked and LZF strings are not decompressed,
+    /// but each quicklist node and stream node is still read (decompressed when
+    /// LZF-compressed; a stream node's master entry parsed) unless skim mode ([`Parser::set_skim`]) steps over them by their lengths. The
+    /// next event is whatever follows the key. Does nothing outside a key.
     pub fn skip_key(&mut self) -> ReadResult<()> {
         if self.fused || !self.key.active {
             return Ok(());
@@ -1057,6 +1092,7 @@ impl<S: Source> Parser<S> {
         self.src.release();
         let off = self.src.offset();
         let t = self.read_u8("a record type")?;
+        self.record_offset = off;
         if matches!(t, 0xF8 | 0xF9 | 0xFC | 0xFD) && self.pending.offset.is_none() {
             self.pending.offset = Some(off);
         }
@@ -1224,9 +1260,7 @@ impl<S: Source> Parser<S> {
         }))
     }
 
-    /// Reads a module opcode stream (MODULE_2 value or MODULE_AUX body) up to its EOF opcode;
-    /// returns the span of the whole stream.
-    /// Walks a module opcode stream up to its EOF opcode: its span when the bytes are kept
+    /// Walks a module opcode stream (MODULE_2 value or MODULE_AUX body) up to its EOF opcode: its span when the bytes are kept
     /// ([`Limits::module_bytes`]; at most `max_blob` of them), and its length. Not kept, the
     /// body is taken in released chunks (the bytes of `key`, the key being read, first moved
     /// to scratch buffer 0 as in [`Parser::skip_blob`]), so its size does not matter.
@@ -2121,8 +2155,13 @@ impl<S: Source> Parser<S> {
             P::Nodes { left } => {
                 self.src.release();
                 let off = self.src.offset();
-                let key = self.read_string(0, "a stream node key")?;
-                let master = match key {
+                // Decoded even while skipping (`read_string` gives an LZF string as `Int(0)`
+                // then): a node key is 16 bytes, and one LZF-compressed must be accepted here
+                // as reading the key accepts it.
+                let skipping = std::mem::replace(&mut self.skipping, false);
+                let key = self.read_string(0, "a stream node key");
+                self.skipping = skipping;
+                let master = match key? {
                     Val::Span(sp) if sp.len() == 16 => {
                         let mut b = [0u8; 16];
                         b.copy_from_slice(self.src.bytes(sp));

@@ -224,7 +224,7 @@ fn run_part_with<S: Source>(
     v.start_part();
     let stop = match to {
         Some(to) if start >= to => Some(start), // an empty part: a key spans both starts
-        _ => crate::drive_until(&mut parser, &mut v, None, to),
+        _ => crate::drive_until(&mut parser, &mut v, to),
     };
     Ok(Some(Part {
         verifier: v,
@@ -238,17 +238,10 @@ fn run_part_with<S: Source>(
 /// error first).
 fn skip_to<S: Source>(parser: &mut Parser<S>, v: &mut Verifier, from: u64) -> Option<u64> {
     loop {
-        let start = parser.offset();
-        let (is_key, whole, module) = match parser.next_event() {
-            Ok(Some(Event::Eof(_))) | Ok(None) | Err(_) => return None,
-            Ok(Some(ev)) => {
-                v.on_context_event(
-                    &ev,
-                    EventContext {
-                        start: Some(start),
-                        input: None,
-                    },
-                );
+        let (is_key, whole, module) = match parser.next_event_at() {
+            Ok(Some((_, Event::Eof(_)))) | Ok(None) | Err(_) => return None,
+            Ok(Some((start, ev))) => {
+                v.on_context_event(&ev, EventContext { start: Some(start) });
                 match &ev {
                     Event::Key(k) => (true, k.whole, k.kind == TypeKind::Module2),
                     _ => (false, false, false),
@@ -261,13 +254,9 @@ fn skip_to<S: Source>(parser: &mut Parser<S>, v: &mut Verifier, from: u64) -> Op
             if module && !whole {
                 let start = parser.offset();
                 match parser.next_event() {
-                    Ok(Some(ev @ Event::Module { .. })) => v.on_context_event(
-                        &ev,
-                        EventContext {
-                            start: Some(start),
-                            input: None,
-                        },
-                    ),
+                    Ok(Some(ev @ Event::Module { .. })) => {
+                        v.on_context_event(&ev, EventContext { start: Some(start) })
+                    }
                     Ok(Some(_)) => {}
                     Ok(None) | Err(_) => return None,
                 }

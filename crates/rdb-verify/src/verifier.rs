@@ -116,15 +116,12 @@ impl Options {
     }
 }
 
-/// Where an event came from: lets the verifier give exact offsets and look at raw bytes.
+/// Where an event came from: lets the verifier give exact offsets.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct EventContext<'a> {
-    /// `Parser::offset()` just before the call that returned the event: the start of the
-    /// event's record (or of per-key opcodes before it), or of a plain element.
+pub struct EventContext {
+    /// Where the event starts, as `Parser::next_event_at` gives it: a non-key record's opcode,
+    /// a key's first per-key opcode (or its type byte), a plain element's first byte.
     pub start: Option<u64>,
-    /// The whole input when it is in memory (mapped file): enables the V-F10 check on every
-    /// record and the type-24 `min_expire` check.
-    pub input: Option<&'a [u8]>,
 }
 
 /// A SLOT_INFO / `slot-info` record and the keys that followed it.
@@ -139,6 +136,12 @@ struct SlotInfoState {
     seen_expires: u64,
     wrong: u64,
     first_wrong: Option<(u64, u64, Vec<u8>, u16)>,
+}
+
+/// Whether a server loading key `k` gives it an expiry: it has one, and not -1 (the servers'
+/// "none").
+fn loads_with_expiry(k: &KeyInfo<'_>) -> bool {
+    k.expire_at_ms.is_some_and(|e| e != -1)
 }
 
 impl SlotInfoState {
@@ -430,7 +433,7 @@ impl Verifier {
 
     /// Offset of the current element: exact for plain encodings (read straight from the file),
     /// the key record's offset for elements inside a blob.
-    fn elem_offset(&self, ctx: &EventContext<'_>) -> u64 {
+    fn elem_offset(&self, ctx: &EventContext) -> u64 {
         if self.key.plain {
             ctx.start.unwrap_or(self.key.offset)
         } else {
@@ -446,7 +449,7 @@ impl Verifier {
     }
 
     /// Feeds one event with its context.
-    pub fn on_event_at(&mut self, ev: &Event<'_>, ctx: EventContext<'_>) {
+    pub fn on_event_at(&mut self, ev: &Event<'_>, ctx: EventContext) {
         if self.fatal || self.seen_eof {
             return;
         }
@@ -574,11 +577,10 @@ impl Verifier {
 
     // ----- records ---------------------------------------------------------------------------
 
-    /// The start of a non-key record: records the opcode for the engine check. (Per-key
-    /// opcodes before a non-key record come as the reader's `OrphanKeyAttributes` event.)
     /// The offset of a non-key record starting with `opcode`, recorded for the engine checks
-    /// (at [`Compat::UNKNOWN_OFFSET`] when the event came without a position).
-    fn record_start(&mut self, ctx: &EventContext<'_>, opcode: u8) -> Option<u64> {
+    /// (at [`Compat::UNKNOWN_OFFSET`] when the event came without a position). Per-key opcodes
+    /// before a non-key record come as the reader's `OrphanKeyAttributes` event.
+    fn record_start(&mut self, ctx: &EventContext, opcode: u8) -> Option<u64> {
         self.compat
             .saw_opcode(opcode, ctx.start.unwrap_or(Compat::UNKNOWN_OFFSET));
         ctx.start
@@ -694,6 +696,9 @@ impl Verifier {
     fn on_select_db(&mut self, db: u64, off: Option<u64>) {
         self.close_slot_info();
         self.close_segment();
+        // Servers write a database's slot records in ascending order, starting again in the
+        // next database (`rdbSaveDb`'s `last_slot` is per database).
+        self.last_slot_info = None;
         self.db = db;
         self.segment = Segment {
             db,
@@ -965,12 +970,10 @@ impl Verifier {
             return;
         }
         let (len, int) = ValueCost::whole_string(k.value.as_ref(), k.len_hint.unwrap_or(0));
-        self.cache_total += self.opts.cache_model.string_entry(
-            key.len() as u64,
-            k.expire_at_ms.is_some(),
-            len,
-            int,
-        );
+        self.cache_total +=
+            self.opts
+                .cache_model
+                .string_entry(key.len() as u64, loads_with_expiry(k), len, int);
     }
 
     fn begin_key(&mut self, k: &KeyInfo<'_>) {
@@ -1010,7 +1013,7 @@ impl Verifier {
             None
         };
         self.intset_need = 2;
-        self.cost.reset(key.len() as u64, k.expire_at_ms.is_some());
+        self.cost.reset(key.len() as u64, loads_with_expiry(k));
         if kind == K::String {
             // The value's length when its bytes are not delivered (a validated LZF string).
             self.cost.string_length(k.len_hint.unwrap_or(0));
@@ -1043,16 +1046,19 @@ impl Verifier {
         if let Some(c) = self.rdb_types.get_mut(usize::from(t)) {
             *c += 1;
         }
-        // An expiry of -1 is the servers' "none": such a key loads without one, and stays.
+        // An expiry of -1 is the servers' "none": such a key loads without one, and stays. The
+        // report's counts and CacheSize follow the server; the file's own counts (RESIZEDB,
+        // SLOT_INFO) are checked against every expiry the file holds.
         let no_expiry = k.expire_at_ms == Some(-1);
-        let expired = !no_expiry && k.expire_at_ms.is_some_and(|e| e < self.opts.now_ms);
+        let has_expiry = loads_with_expiry(k);
+        let expired = has_expiry && k.expire_at_ms.is_some_and(|e| e < self.opts.now_ms);
         {
             let d = self.db_counters(db);
             d.keys += 1;
             if let Some(c) = d.types.0.get_mut(kind.logical_index()) {
                 *c += 1;
             }
-            if k.expire_at_ms.is_some() {
+            if has_expiry {
                 d.expires += 1;
             }
             if expired {
@@ -1061,15 +1067,14 @@ impl Verifier {
         }
         self.segment.keys += 1;
         if k.expire_at_ms.is_some() {
-            self.report.expires += 1;
             self.segment.expires += 1;
+        }
+        if has_expiry {
+            self.report.expires += 1;
         }
         self.key_expired = expired;
         if !expired {
-            self.cache_total += self
-                .opts
-                .cache_model
-                .key(key.len() as u64, k.expire_at_ms.is_some() && !no_expiry);
+            self.cache_total += self.opts.cache_model.key(key.len() as u64, has_expiry);
         }
         if no_expiry {
             let f = Finding::new(
@@ -1107,7 +1112,7 @@ impl Verifier {
             if let Some(c) = counts.get_mut(usize::from(slot)) {
                 *c = c.saturating_add(1);
             }
-            if k.expire_at_ms.is_some() && self.opts.cache_model.tables_per_slot() {
+            if has_expiry && self.opts.cache_model.tables_per_slot() {
                 let exp = self.slot_expires.get_or_insert_with(|| vec![0u32; SLOTS]);
                 if let Some(c) = exp.get_mut(usize::from(slot)) {
                     *c = c.saturating_add(1);
@@ -1184,7 +1189,7 @@ impl Verifier {
         );
     }
 
-    fn on_set_member(&mut self, e: &Element<'_>, ctx: &EventContext<'_>) {
+    fn on_set_member(&mut self, e: &Element<'_>, ctx: &EventContext) {
         self.key.n += 1;
         self.key.max_member = self.key.max_member.max(e.byte_len() as u64);
         // Intsets are strictly ascending (the reader enforces it), so no duplicates.
@@ -1226,7 +1231,7 @@ impl Verifier {
         m: &Element<'_>,
         score: f64,
         score_text: Option<&Element<'_>>,
-        ctx: &EventContext<'_>,
+        ctx: &EventContext,
     ) {
         self.key.n += 1;
         self.key.max_member = self.key.max_member.max(m.byte_len() as u64);
@@ -1265,7 +1270,7 @@ impl Verifier {
         f: &Element<'_>,
         v: &Element<'_>,
         ttl: Option<i64>,
-        ctx: &EventContext<'_>,
+        ctx: &EventContext,
     ) {
         self.key.n += 1;
         self.key.max_member = self.key.max_member.max(f.byte_len() as u64);
@@ -1428,7 +1433,7 @@ impl Verifier {
 
     // ----- streams ---------------------------------------------------------------------------
 
-    fn on_stream_node(&mut self, master: StreamId, count: u64, bytes: u64, ctx: &EventContext<'_>) {
+    fn on_stream_node(&mut self, master: StreamId, count: u64, bytes: u64, ctx: &EventContext) {
         self.close_stream_node();
         let off = ctx.start.unwrap_or(self.key.offset);
         self.cost.stream_node(&self.opts.cache_model, bytes);
@@ -1450,6 +1455,8 @@ impl Verifier {
                 ),
             );
         } else if let Some(p) = s.prev_id.filter(|p| *p >= master) {
+            // Reported once for the node: its first entry is not compared with `p` again.
+            s.prev_id = None;
             self.key_finding(
                 Severity::Warning,
                 "stream-id-order",
@@ -1533,7 +1540,7 @@ impl Verifier {
         }
     }
 
-    fn on_stream_meta(&mut self, m: StreamMeta, ctx: &EventContext<'_>) {
+    fn on_stream_meta(&mut self, m: StreamMeta, ctx: &EventContext) {
         self.close_stream_node();
         let off = ctx.start.unwrap_or(self.key.offset);
         self.stream.meta = Some(m);
@@ -1620,7 +1627,7 @@ impl Verifier {
         name: &Element<'_>,
         last: StreamId,
         entries_read: Option<i64>,
-        ctx: &EventContext<'_>,
+        ctx: &EventContext,
     ) {
         self.close_group();
         let off = ctx.start.unwrap_or(self.key.offset);
@@ -1673,7 +1680,7 @@ impl Verifier {
         }
     }
 
-    fn on_stream_pending(&mut self, id: StreamId, delivery_count: u64, ctx: &EventContext<'_>) {
+    fn on_stream_pending(&mut self, id: StreamId, delivery_count: u64, ctx: &EventContext) {
         let off = ctx.start.unwrap_or(self.key.offset);
         self.cost.stream_pending(&self.opts.cache_model);
         let cap = self.opts.max_member_hashes;
@@ -1723,7 +1730,7 @@ impl Verifier {
         name: &Element<'_>,
         seen: i64,
         active: Option<i64>,
-        ctx: &EventContext<'_>,
+        ctx: &EventContext,
     ) {
         let off = ctx.start.unwrap_or(self.key.offset);
         let mut t = IntText::new(0);
@@ -1764,7 +1771,7 @@ impl Verifier {
         }
     }
 
-    fn on_consumer_pending(&mut self, id: StreamId, ctx: &EventContext<'_>) {
+    fn on_consumer_pending(&mut self, id: StreamId, ctx: &EventContext) {
         let off = ctx.start.unwrap_or(self.key.offset);
         self.cost.stream_consumer_pending(&self.opts.cache_model);
         let Some(g) = self.stream.group.as_mut() else {
@@ -1827,7 +1834,7 @@ impl Verifier {
     /// from one record to the next is kept (header, db, RESIZEDB segment and slot-info
     /// counts, functions, modules, whether a key was seen); [`Verifier::start_part`] then
     /// drops the findings these records gave, which belong to the part that verifies them.
-    pub(crate) fn on_context_event(&mut self, ev: &Event<'_>, ctx: EventContext<'_>) {
+    pub(crate) fn on_context_event(&mut self, ev: &Event<'_>, ctx: EventContext) {
         match ev {
             Event::Key(k) => {
                 self.saw_key = true;

@@ -24,13 +24,13 @@ fn one_by_one(bytes: &[u8], opts: &Options) -> Report {
     let mut p = Parser::new(SliceSource::new(bytes), opts.reader_limits());
     let mut v = Verifier::new("f", opts);
     loop {
-        let start = p.offset();
-        let ctx = EventContext {
-            start: Some(start),
-            input: Some(bytes),
-        };
-        match &p.next_event() {
-            Ok(Some(ev)) => v.on_event_at(ev, ctx),
+        match &p.next_event_at() {
+            Ok(Some((start, ev))) => {
+                let ctx = EventContext {
+                    start: Some(*start),
+                };
+                v.on_event_at(ev, ctx)
+            }
             Ok(None) => break,
             Err(e) => {
                 v.on_read_error(e);

@@ -1155,3 +1155,115 @@ fn the_member_duplicate_check_says_where_it_stops() {
         assert!(r.has_code("duplicate-check-limited"), "{:?}", r.findings);
     }
 }
+
+/// Every hand-made file gives the same findings, at the same offsets, read as a stream
+/// (`verify_reader`: no mapping, nothing of the input kept) as mapped: no check needs the
+/// whole input in memory. (Duplicate keys are the exception the docs name: without a second
+/// pass a stream reports them without an offset.)
+#[test]
+fn every_file_gives_the_same_findings_read_as_a_stream() {
+    let d = dir();
+    let opts = Options::default();
+    let mut failures = Vec::new();
+    for c in CASES {
+        let path = d.join(format!("{}.rdb", c.name));
+        let mapped = verify_file(&path, &opts);
+        let streamed = rdb_verify::verify_reader("f", std::fs::File::open(&path).unwrap(), &opts);
+        let codes = |r: &rdb_verify::Report| {
+            r.findings
+                .iter()
+                .map(|f| {
+                    let offset = if f.code == "duplicate-key" {
+                        None
+                    } else {
+                        f.offset
+                    };
+                    (f.code, offset, f.severity)
+                })
+                .collect::<Vec<_>>()
+        };
+        if codes(&mapped) != codes(&streamed) || mapped.ok != streamed.ok {
+            failures.push(format!(
+                "{}: mapped {:?}, streamed {:?}",
+                c.name,
+                codes(&mapped),
+                codes(&streamed)
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A non-key record after per-key opcodes (which a server keeps for the next key) is named at
+/// its own opcode, not at the opcodes before it: the parser reads both in one call.
+#[test]
+fn a_record_after_per_key_opcodes_is_named_at_its_own_offset() {
+    let mut b = Rdb::db0(11);
+    let opcodes = b.pos();
+    b.byte(0xFC).i64le(4_102_444_800_000);
+    let aux = b.aux(b"repl-id", b"short");
+    b.byte(0xFC).i64le(4_102_444_800_000);
+    let select = b.select_db(20);
+    b.string_key(b"k", b"v");
+    let file = b.finish();
+    for r in [
+        rdb_verify::verify_bytes("f", &file, &Options::default()),
+        rdb_verify::verify_reader("f", &file[..], &Options::default()),
+    ] {
+        let at = |code: &str| r.findings.iter().find(|f| f.code == code).map(|f| f.offset);
+        assert_eq!(at("aux-repl-id"), Some(Some(aux)), "{:?}", r.findings);
+        assert_eq!(at("selectdb-range"), Some(Some(select)), "{:?}", r.findings);
+        assert_eq!(
+            at("orphan-key-attributes"),
+            Some(Some(opcodes)),
+            "{:?}",
+            r.findings
+        );
+    }
+}
+
+/// Slot records ascend within a database and start again in the next one (a server's
+/// `last_slot` is per database): slot 5061 first in db 0 and again first in db 1 is in order;
+/// twice in one database it is not.
+#[test]
+fn slot_records_start_again_in_each_database() {
+    let file = |next_db: bool| {
+        let mut b = Rdb::valkey(80);
+        b.select_db(0);
+        b.aux(b"slot-info", b"5061,1,0");
+        b.string_key(b"bar", b"x");
+        if next_db {
+            b.select_db(1);
+        }
+        b.aux(b"slot-info", b"5061,1,0");
+        b.string_key(b"{bar}x", b"y"); // slot 5061 too
+        b.finish()
+    };
+    let r = rdb_verify::verify_bytes("f", &file(true), &Options::default());
+    assert!(!r.has_code("slot-info-order"), "{:?}", r.findings);
+    let r = rdb_verify::verify_bytes("f", &file(false), &Options::default());
+    assert!(r.has_code("slot-info-order"), "{:?}", r.findings);
+}
+
+/// A key saved with expiry -1 loads without one (`expire-minus-one`): it is not counted
+/// among the expiring keys, and its CacheSize is that of the same key without an expiry.
+#[test]
+fn an_expiry_of_minus_one_counts_as_none() {
+    let file = |expiry: Option<i64>| {
+        let mut b = Rdb::db0(10);
+        if let Some(e) = expiry {
+            b.byte(0xFC).i64le(e);
+        }
+        b.string_key(b"kept", b"value");
+        b.finish()
+    };
+    let opts = Options::default();
+    let none = rdb_verify::verify_bytes("f", &file(None), &opts);
+    let minus_one = rdb_verify::verify_bytes("f", &file(Some(-1)), &opts);
+    let future = rdb_verify::verify_bytes("f", &file(Some(4_102_444_800_000)), &opts);
+    assert!(minus_one.has_code("expire-minus-one"));
+    assert_eq!((none.expires, minus_one.expires, future.expires), (0, 0, 1));
+    assert_eq!(minus_one.databases[&0].expires, 0);
+    assert_eq!(minus_one.cache_size_bytes, none.cache_size_bytes);
+    assert!(future.cache_size_bytes > none.cache_size_bytes);
+}
