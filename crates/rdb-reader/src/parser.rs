@@ -655,8 +655,9 @@ impl<S: Source> Parser<S> {
     /// Skips the rest of the current key (after its [`Event::Key`]) without giving its
     /// elements: a compact value's blob is not walked and LZF strings are not decompressed,
     /// but each quicklist node and stream node is still read (decompressed when
-    /// LZF-compressed; a stream node's master entry parsed) unless skim mode ([`Parser::set_skim`]) steps over them by their lengths. The
-    /// next event is whatever follows the key. Does nothing outside a key.
+    /// LZF-compressed; a stream node's master entry parsed) unless skim mode
+    /// ([`Parser::set_skim`]) steps over them by their lengths. The next event is whatever
+    /// follows the key. Does nothing outside a key.
     pub fn skip_key(&mut self) -> ReadResult<()> {
         if self.fused || !self.key.active {
             return Ok(());
@@ -1260,10 +1261,11 @@ impl<S: Source> Parser<S> {
         }))
     }
 
-    /// Walks a module opcode stream (MODULE_2 value or MODULE_AUX body) up to its EOF opcode: its span when the bytes are kept
-    /// ([`Limits::module_bytes`]; at most `max_blob` of them), and its length. Not kept, the
-    /// body is taken in released chunks (the bytes of `key`, the key being read, first moved
-    /// to scratch buffer 0 as in [`Parser::skip_blob`]), so its size does not matter.
+    /// Walks a module opcode stream (MODULE_2 value or MODULE_AUX body) up to its EOF opcode:
+    /// its span when the bytes are kept ([`Limits::module_bytes`]; at most `max_blob` of
+    /// them), and its length. Not kept, the body is taken in released chunks (the bytes of
+    /// `key`, the key being read, first moved to scratch buffer 0 as in [`Parser::skip_blob`]),
+    /// so its size does not matter.
     fn read_module_body(&mut self, key: Option<&mut Val>) -> ReadResult<(Option<Span>, u64)> {
         let keep = self.limits.module_bytes;
         if !keep {

@@ -30,7 +30,7 @@ use rdb_model::Keyspace;
 mod client;
 mod keyspace;
 
-pub use client::{info_value, parse_version, Client, Resp, IO_TIMEOUT};
+pub use client::{info_value, keyspace_key_counts, parse_version, Client, Resp, IO_TIMEOUT};
 pub use keyspace::{canonicalize, diff_keyspaces, MAX_DIFFS};
 
 /// Name of the file a server loads and saves, inside its temp dir.

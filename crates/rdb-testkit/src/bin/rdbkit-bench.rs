@@ -36,7 +36,7 @@ use rdb_model::commands::write_resp;
 use rdb_model::{Entry, Keyspace, Value};
 use rdb_reader::{read_keyspace, MappedFile};
 use rdb_testkit::gen;
-use rdb_testkit::server::{RedisServer, ServerOptions};
+use rdb_testkit::server::{keyspace_key_counts, RedisServer, ServerOptions};
 use rdb_writer::slot::key_slot;
 use rdb_writer::{write_keyspace, SyncingFile, Target, WriterBuilder};
 
@@ -628,16 +628,9 @@ fn cmd_compare_save(args: &Args) -> Res<()> {
         .conn()
         .and_then(|c| c.info("keyspace"))
         .map_err(|e| format!("INFO keyspace: {e}"))?;
-    let dbsize: u64 = info
-        .lines()
-        .filter_map(|l| {
-            l.split_once(":keys=")?
-                .1
-                .split(',')
-                .next()?
-                .parse::<u64>()
-                .ok()
-        })
+    let dbsize: u64 = keyspace_key_counts(&info)?
+        .iter()
+        .map(|(_, keys)| keys)
         .sum();
     eprintln!(
         "{} loaded {} keys: {} (copy of the file, start and load: {:.2} s; port {})",

@@ -177,6 +177,27 @@ impl Client {
     }
 }
 
+/// The key count of each database in an `INFO keyspace` text (`db3:keys=2,expires=0,…`), in
+/// its order; an unparsable database number is an error naming the line.
+pub fn keyspace_key_counts(info: &str) -> Result<Vec<(u32, u64)>, String> {
+    let mut dbs = Vec::new();
+    for line in info.lines() {
+        let Some((n, fields)) = line.strip_prefix("db").and_then(|r| r.split_once(':')) else {
+            continue;
+        };
+        let n: u32 = n
+            .parse()
+            .map_err(|_| format!("INFO keyspace: bad line {line:?}"))?;
+        let keys = fields
+            .split(',')
+            .find_map(|f| f.strip_prefix("keys="))
+            .and_then(|k| k.trim_end().parse().ok())
+            .unwrap_or(0);
+        dbs.push((n, keys));
+    }
+    Ok(dbs)
+}
+
 /// The value of the `name:value` line in an `INFO` text.
 pub fn info_value<'a>(info: &'a str, name: &str) -> Option<&'a str> {
     info.lines()

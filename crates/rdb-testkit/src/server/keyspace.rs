@@ -179,25 +179,7 @@ impl Client {
         let info = self
             .info("keyspace")
             .map_err(|e| io_err("INFO keyspace", e))?;
-        let mut dbs: Vec<(u32, u64)> = Vec::new();
-        for line in info.lines() {
-            let Some(rest) = line.strip_prefix("db") else {
-                continue;
-            };
-            let Some((n, fields)) = rest.split_once(':') else {
-                continue;
-            };
-            let n: u32 = n
-                .parse()
-                .map_err(|_| format!("INFO keyspace: bad line {line:?}"))?;
-            let keys = fields
-                .split(',')
-                .find_map(|f| f.strip_prefix("keys="))
-                .and_then(|k| k.parse().ok())
-                .unwrap_or(0);
-            dbs.push((n, keys));
-        }
-        for (n, expected_keys) in dbs {
+        for (n, expected_keys) in super::client::keyspace_key_counts(&info)? {
             let db = self.read_db(n, expected_keys, caps)?;
             if !db.entries.is_empty() {
                 ks.dbs.insert(n, db);
