@@ -26,8 +26,10 @@
 //! a keyspace, with more threads than node groups, each file's keys are also encoded on several
 //! threads: `rdb_writer::parallel`, the same bytes) to a temporary file `DIR/.NAME-0001.rdb.tmp-<pid>-<random>`, flushed with `fsync`. Only when all
 //! of them succeeded is each one published under its final name with no-overwrite semantics
-//! (`hard_link(temp, final)` — which fails when `final` exists — then the temporary is removed),
-//! the directory is synced, and the manifest is written the same way, last.
+//! (`hard_link(temp, final)` — which fails when `final` exists — then the temporary is removed;
+//! on a file system without hard links `renameat2(RENAME_NOREPLACE)`, and where neither exists
+//! the export fails rather than risk a check-then-rename), the directory is synced, and the
+//! manifest is written the same way, last.
 //! Between writing and publishing, [`ExportPlan::check`] (when set; `rdbkit export` always sets
 //! it, a library sets it with `rdb_verify::publish::verify_before_publishing`) verifies every
 //! temporary file, and one it rejects keeps the export from publishing anything. On any failure the
@@ -144,8 +146,11 @@ pub struct ExportPlan {
     pub check: Option<NodeCheckFn>,
     /// A flag set from outside (e.g. by a SIGINT / SIGTERM handler) to stop the export: the
     /// node writers stop at their next check, what was written is removed, nothing more is
-    /// published, and the export fails with [`ExportError::Cancelled`]. Set after the node
-    /// files are published, it no longer stops the export (the manifest follows at once).
+    /// published, and the export fails with [`ExportError::Cancelled`]. It is read a last
+    /// time just before the first file is published: set after that, it no longer stops the
+    /// export (the files and the manifest follow at once). The export only reads it (a
+    /// failed node stops the others through a flag of its own), so it can serve the next
+    /// export as it is.
     pub interrupt: Option<Arc<AtomicBool>>,
 }
 
@@ -402,6 +407,9 @@ impl ExportError {
 
 /// The latest [`ExportPlan::now`] accepted: 9999-12-31T23:59:59Z.
 pub const MAX_EXPORT_TIME: i64 = 253_402_300_799;
+
+/// How often the node writers' watcher looks at the plan's interrupt flag.
+const INTERRUPT_POLL: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// A name as an error message quotes it: whole up to 48 characters, else its first 40 and `…`.
 fn shown_name(name: &str) -> String {
@@ -707,25 +715,43 @@ where
         .collect();
     let out = commit::OutDir::open(&plan.out_dir)?;
     commit::remove_stale_temps(out.path(), &finals);
-    // The plan's interrupt flag, if any, is the writers' cancel flag (a node's failure also
-    // sets it: the other writers stop).
-    let cancel = plan
-        .interrupt
-        .clone()
-        .unwrap_or_else(|| Arc::new(AtomicBool::new(false)));
-    let cancel = &*cancel;
+    // The writers' cancel flag: set by a node's failure (the other writers stop) and, through
+    // a watcher, by the plan's interrupt flag — which the export itself never sets, so a
+    // caller can reuse it for the next export.
+    let cancel = &AtomicBool::new(false);
+    let writers_done = &AtomicBool::new(false);
+    let interrupted = || {
+        plan.interrupt
+            .as_deref()
+            .is_some_and(|f| f.load(Ordering::Relaxed))
+    };
     let groups = &plan.topology.groups;
-    let results: Vec<Result<NodeDone, ExportError>> = pool.install(|| {
-        (0..groups.len())
-            .into_par_iter()
-            .map(|i| {
-                let r = write_one(plan, &out, i, &write, cancel);
-                if r.is_err() {
-                    cancel.store(true, Ordering::Relaxed);
+    let results: Vec<Result<NodeDone, ExportError>> = std::thread::scope(|scope| {
+        if plan.interrupt.is_some() {
+            scope.spawn(|| {
+                while !writers_done.load(Ordering::Relaxed) {
+                    if interrupted() {
+                        cancel.store(true, Ordering::Relaxed);
+                        break;
+                    }
+                    std::thread::sleep(INTERRUPT_POLL);
                 }
-                r
-            })
-            .collect()
+            });
+        }
+        let results = pool.install(|| {
+            (0..groups.len())
+                .into_par_iter()
+                .map(|i| {
+                    let r = write_one(plan, &out, i, &write, cancel);
+                    if r.is_err() {
+                        cancel.store(true, Ordering::Relaxed);
+                    }
+                    r
+                })
+                .collect()
+        });
+        writers_done.store(true, Ordering::Relaxed);
+        results
     });
     let mut done = Vec::with_capacity(results.len());
     let mut first_error = None;
@@ -742,7 +768,7 @@ where
         return Err(e); // dropping `done` removes the temporaries
     }
     // Interrupted after the last write (during a check, say): nothing is published.
-    if done.len() != groups.len() || cancel.load(Ordering::Relaxed) {
+    if done.len() != groups.len() || cancel.load(Ordering::Relaxed) || interrupted() {
         return Err(ExportError::Cancelled);
     }
     publish_all(plan, out, done)
@@ -912,6 +938,14 @@ fn publish_all(
         .map(|(t, name, sha)| (t, name.as_str(), sha.as_str()))
         .collect();
     entries.push((&temp, manifest_name.as_str(), manifest_sha256.as_str()));
+    // The last point where an interrupt stops the export: from the journal on, it publishes.
+    if plan
+        .interrupt
+        .as_deref()
+        .is_some_and(|f| f.load(Ordering::Relaxed))
+    {
+        return Err(ExportError::Cancelled); // the temporaries go with `to_publish` and `temp`
+    }
     let journal = commit::Journal::write(&out, &manifest_name, &entries)?;
     let linked = (|| {
         for (temp, file, _) in to_publish {

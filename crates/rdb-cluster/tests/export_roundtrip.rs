@@ -1155,7 +1155,6 @@ fn an_expiry_of_minus_one_is_exported_as_none() {
 /// (the run completed) removes nothing.
 #[test]
 fn a_publication_killed_half_way_is_undone_by_the_next_export() {
-    use std::os::unix::fs::MetadataExt;
     let ks = rdb_testkit::gen::mixed(200, 5);
     let tmp = tempfile::tempdir().unwrap();
     let topology = Topology::even(3).unwrap();
@@ -1163,31 +1162,8 @@ fn a_publication_killed_half_way_is_undone_by_the_next_export() {
     export_keyspace(&ks, &p).unwrap();
     let want = read_dir_bytes(tmp.path());
     // A dead process's pid.
-    let mut child = std::process::Command::new("true").spawn().unwrap();
-    let dead = child.id();
-    child.wait().unwrap();
-    // The journal's lines: device, inode, size, mtime (ns), SHA-256, final and temporary
-    // names; nobody holds its lock (its export is dead).
-    let journal_of = |names: &[&str]| {
-        let mut text = String::new();
-        for n in names {
-            let path = tmp.path().join(n);
-            let m = std::fs::metadata(&path).unwrap();
-            let mtime = i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec());
-            let sha = sha_hex(&std::fs::read(&path).unwrap());
-            text.push_str(&format!(
-                "{} {} {} {mtime} {sha} {n}\t.{n}.tmp-{dead}-0123456789abcdef\n",
-                m.dev(),
-                m.ino(),
-                m.len()
-            ));
-        }
-        let path = tmp
-            .path()
-            .join(format!(".snap-manifest.json.pub-{dead}-00000000000000aa"));
-        std::fs::write(&path, text).unwrap();
-        path
-    };
+    let dead = dead_pid();
+    let journal_of = |names: &[&str]| write_journal(tmp.path(), "snap", dead, names);
     let all = [
         "snap-0001.rdb",
         "snap-0002.rdb",
@@ -1204,7 +1180,7 @@ fn a_publication_killed_half_way_is_undone_by_the_next_export() {
         "a completed set is kept"
     );
     // A journal whose export still holds its lock is not followed, whatever its pid.
-    let journal = journal_of(&all[..1]);
+    let journal = journal_of(&all);
     std::fs::remove_file(tmp.path().join("snap-manifest.json")).unwrap();
     let held = std::fs::File::open(&journal).unwrap();
     held.lock().unwrap();
@@ -1241,7 +1217,9 @@ fn a_publication_killed_half_way_is_undone_by_the_next_export() {
     export_keyspace(&ks, &p).unwrap();
     let first = tmp.path().join("snap-0001.rdb");
     let keep = std::fs::read(&first).unwrap();
-    journal_of(&all[..1]);
+    // Killed after the first node file: the journal lists every file (as an export writes
+    // it), only the first one was published.
+    journal_of(&all);
     std::fs::remove_file(tmp.path().join("snap-manifest.json")).unwrap();
     std::fs::remove_file(tmp.path().join("snap-0002.rdb")).unwrap();
     std::fs::remove_file(tmp.path().join("snap-0003.rdb")).unwrap();
@@ -1251,6 +1229,136 @@ fn a_publication_killed_half_way_is_undone_by_the_next_export() {
         read_dir_bytes(tmp.path()) == want,
         "the rerun gives the same set"
     );
+    // A journal left by a run that published its manifest, the manifest changed since (its
+    // stamp no longer the journal's): the set is a completed one, none of its node files is
+    // removed, the name stays taken.
+    journal_of(&all);
+    let manifest = tmp.path().join("snap-manifest.json");
+    let text = std::fs::read(&manifest).unwrap();
+    std::fs::remove_file(&manifest).unwrap();
+    std::fs::write(&manifest, [&text[..], b"\n"].concat()).unwrap();
+    let mut changed = want.clone();
+    changed.insert(
+        "snap-manifest.json".into(),
+        std::fs::read(&manifest).unwrap(),
+    );
+    let err = export_keyspace(&ks, &p).unwrap_err();
+    assert!(matches!(err, ExportError::AlreadyExists { .. }), "{err}");
+    assert!(
+        read_dir_bytes(tmp.path()) == changed,
+        "a completed set whose manifest changed is kept"
+    );
+}
+
+/// Writes in `dir` the journal a dead export (pid `dead`) of snapshot `name` leaves while
+/// publishing `files` (existing files of `dir`): its lines give device, inode, size, mtime
+/// (ns), SHA-256, final and temporary names; nobody holds its lock.
+fn write_journal(dir: &Path, name: &str, dead: u32, files: &[&str]) -> PathBuf {
+    use std::os::unix::fs::MetadataExt;
+    let mut text = String::new();
+    for n in files {
+        let path = dir.join(n);
+        let m = std::fs::metadata(&path).unwrap();
+        let mtime = i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec());
+        let sha = sha_hex(&std::fs::read(&path).unwrap());
+        text.push_str(&format!(
+            "{} {} {} {mtime} {sha} {n}\t.{n}.tmp-{dead}-0123456789abcdef\n",
+            m.dev(),
+            m.ino(),
+            m.len()
+        ));
+    }
+    let path = dir.join(format!(".{name}-manifest.json.pub-{dead}-00000000000000aa"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The pid of a process that has ended.
+fn dead_pid() -> u32 {
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    dead
+}
+
+/// Another snapshot's journal whose name starts like this one's (snapshot
+/// `snap-manifest.json.pub-<pid>`: its journal is `.snap-manifest.json.pub-<pid>-manifest.json.pub-…`)
+/// is not followed by an export of `snap`: none of that snapshot's files is removed (they used
+/// to be, as an interrupted `snap` export's).
+#[test]
+fn another_snapshots_journal_is_not_taken_for_this_ones() {
+    let ks = rdb_testkit::gen::mixed(100, 4);
+    let tmp = tempfile::tempdir().unwrap();
+    let dead = dead_pid();
+    let other = format!("snap-manifest.json.pub-{dead}");
+    let po = plan(
+        tmp.path(),
+        &other,
+        Topology::even(2).unwrap(),
+        Target::Redis70,
+    );
+    export_keyspace(&ks, &po).unwrap();
+    // That export killed before its manifest was published.
+    let files = [
+        format!("{other}-0001.rdb"),
+        format!("{other}-0002.rdb"),
+        format!("{other}-manifest.json"),
+    ];
+    let names: Vec<&str> = files.iter().map(String::as_str).collect();
+    let journal = write_journal(tmp.path(), &other, dead, &names);
+    std::fs::remove_file(tmp.path().join(&files[2])).unwrap();
+    let before = read_dir_bytes(tmp.path());
+    let p = plan(
+        tmp.path(),
+        "snap",
+        Topology::even(2).unwrap(),
+        Target::Redis70,
+    );
+    export_keyspace(&ks, &p).unwrap();
+    let after = read_dir_bytes(tmp.path());
+    for (name, bytes) in &before {
+        assert!(after.get(name) == Some(bytes), "{name} kept as it was");
+    }
+    assert!(journal.exists());
+    assert!(tmp.path().join("snap-manifest.json").exists());
+}
+
+/// A node that fails (its check refuses it) stops the export without touching the caller's
+/// interrupt flag: the same flag serves the next export, which completes.
+#[test]
+fn a_failed_node_leaves_the_interrupt_flag_alone() {
+    let ks = rdb_testkit::gen::mixed(200, 6);
+    let tmp = tempfile::tempdir().unwrap();
+    let flag = Arc::new(AtomicBool::new(false));
+    let mut p = plan(
+        tmp.path(),
+        "snap",
+        Topology::even(2).unwrap(),
+        Target::Redis70,
+    );
+    p.interrupt = Some(Arc::clone(&flag));
+    p.check = Some(Box::new(|_: &Path, _: &SlotSet| NodeCheck {
+        cache_size_bytes: 0,
+        already_expired: 0,
+        problem: Some("refused by the test".into()),
+        warnings: Vec::new(),
+    }));
+    let err = export_keyspace(&ks, &p).unwrap_err();
+    assert!(err.to_string().contains("refused by the test"), "{err}");
+    assert!(!flag.load(std::sync::atomic::Ordering::SeqCst));
+    assert!(read_dir_bytes(tmp.path()).is_empty());
+    p.check = None;
+    export_keyspace(&ks, &p).unwrap();
+    assert!(tmp.path().join("snap-manifest.json").exists());
+    // Set, it still stops the export.
+    flag.store(true, std::sync::atomic::Ordering::SeqCst);
+    let p2 = ExportPlan {
+        name: "snap2".into(),
+        ..p
+    };
+    let err = export_keyspace(&ks, &p2).unwrap_err();
+    assert!(matches!(err, ExportError::Cancelled), "{err}");
+    assert!(!tmp.path().join("snap2-manifest.json").exists());
 }
 
 /// Names of a dead export's journal and temporaries held by what no export writes — a FIFO
@@ -1266,9 +1374,7 @@ fn fifos_and_links_under_journal_and_temporary_names_are_left_alone() {
         Topology::even(2).unwrap(),
         Target::Redis70,
     );
-    let mut child = std::process::Command::new("true").spawn().unwrap();
-    let dead = child.id();
-    child.wait().unwrap();
+    let dead = dead_pid();
     let fifo = |name: &str| {
         let path = tmp.path().join(name);
         let ok = std::process::Command::new("mkfifo")

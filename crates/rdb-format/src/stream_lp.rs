@@ -62,6 +62,29 @@ fn int_of(e: Option<Element<'_>>, pos: usize, what: &str) -> CodecResult<i64> {
 impl StreamNodeCursor {
     /// Parses the master entry of `blob` whose node key is `master_ms-master_seq`.
     pub fn new(blob: &[u8], master_ms: u64, master_seq: u64) -> CodecResult<Self> {
+        Self::with_buffers(blob, master_ms, master_seq, Vec::new(), Vec::new())
+    }
+
+    /// Starts over on the next node (as [`StreamNodeCursor::new`]), keeping the buffers of
+    /// the master fields and entry positions, so a stream's nodes are walked without an
+    /// allocation each. On an error the cursor is left unusable until the next `reset`.
+    pub fn reset(&mut self, blob: &[u8], master_ms: u64, master_seq: u64) -> CodecResult<()> {
+        let master_fields = std::mem::take(&mut self.master_fields);
+        let positions = std::mem::take(&mut self.positions);
+        self.remaining = 0;
+        *self = Self::with_buffers(blob, master_ms, master_seq, master_fields, positions)?;
+        Ok(())
+    }
+
+    fn with_buffers(
+        blob: &[u8],
+        master_ms: u64,
+        master_seq: u64,
+        mut master_fields: Vec<usize>,
+        mut positions: Vec<(usize, usize)>,
+    ) -> CodecResult<Self> {
+        master_fields.clear();
+        positions.clear();
         // The header's element count is not checked (the server does not check it either);
         // `header_count_mismatch` reports it.
         let mut lp = ListpackCursor::new(blob)?.without_count_check();
@@ -93,7 +116,7 @@ impl StreamNodeCursor {
                 format!("master field count {nfields} exceeds the listpack size"),
             ));
         }
-        let mut master_fields = Vec::with_capacity(nfields);
+        master_fields.reserve(nfields);
         for _ in 0..nfields {
             let p = lp.position();
             if lp.next(blob)?.is_none() {
@@ -125,7 +148,7 @@ impl StreamNodeCursor {
             master_fields,
             remaining,
             flagged_deleted: 0,
-            positions: Vec::new(),
+            positions,
         })
     }
 
@@ -290,6 +313,24 @@ mod tests {
         assert_eq!(c.next_entry(&lp).unwrap(), None);
         assert_eq!(c.flagged_deleted(), 1);
         assert_eq!(c.header_count_mismatch(), None);
+        // `reset` onto the same node, with another master ID, starts afresh: counts,
+        // deleted flags, entry IDs and field positions as a new cursor gives them.
+        c.reset(&lp, 7, 0).unwrap();
+        let mut fresh = StreamNodeCursor::new(&lp, 7, 0).unwrap();
+        assert_eq!((c.count, c.deleted, c.flagged_deleted()), (2, 1, 0));
+        loop {
+            let (a, b) = (c.next_entry(&lp).unwrap(), fresh.next_entry(&lp).unwrap());
+            assert_eq!(a, b);
+            assert_eq!(c.positions(), fresh.positions());
+            if a.is_none() {
+                break;
+            }
+        }
+        assert_eq!(c.flagged_deleted(), 1);
+        // A reset onto a broken node fails; the next reset onto a good one works again.
+        assert!(c.reset(&lp[..20], 1, 1).is_err());
+        c.reset(&lp, 1, 1).unwrap();
+        assert_eq!(c.next_entry(&lp).unwrap().map(|e| e.fields), Some(2));
         // A wrong header count (0x19 = 25 elements): the node still reads to its end (the
         // server never reads that count), and the mismatch is reported once it is known.
         for (declared, want) in [

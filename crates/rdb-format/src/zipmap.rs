@@ -11,16 +11,16 @@ pub struct ZipmapCursor {
     done: bool,
 }
 
-fn read_len(blob: &[u8], pos: usize) -> CodecResult<(Option<usize>, usize)> {
+/// The length at `pos` and its size: 0–253 in one byte, else (254, and 255 too) a 4-byte
+/// length after the byte (`zipmapDecodeLength`, `zipmapGetEncodedLengthSize`). At a key's
+/// position 255 is the end marker: the caller checks for it first.
+fn read_len(blob: &[u8], pos: usize) -> CodecResult<(usize, usize)> {
     let b = byte_at(blob, pos, "zipmap length")?;
-    match b {
-        0..=253 => Ok((Some(usize::from(b)), 1)),
-        254 => Ok((
-            Some(u32::from_le_bytes(array_at::<4>(blob, pos + 1, "zipmap length")?) as usize),
-            5,
-        )),
-        _ => Ok((None, 1)),
+    if b < 254 {
+        return Ok((usize::from(b), 1));
     }
+    let len = u32::from_le_bytes(array_at::<4>(blob, pos + 1, "zipmap length")?);
+    Ok((len as usize, 5))
 }
 
 impl ZipmapCursor {
@@ -58,8 +58,7 @@ impl ZipmapCursor {
         if self.done {
             return Ok(None);
         }
-        let (klen, n) = read_len(blob, self.pos)?;
-        let Some(klen) = klen else {
+        if byte_at(blob, self.pos, "zipmap length")? == 0xFF {
             if self.pos + 1 != blob.len() {
                 return Err(CodecError::new(
                     self.pos,
@@ -85,18 +84,12 @@ impl ZipmapCursor {
             }
             self.done = true;
             return Ok(None);
-        };
+        }
+        let (klen, n) = read_len(blob, self.pos)?;
         let kpos = self.pos + n;
         let key = slice_at(blob, kpos, klen, "zipmap key")?;
         let vlpos = kpos + klen;
         let (vlen, n2) = read_len(blob, vlpos)?;
-        let vlen = vlen.ok_or_else(|| {
-            CodecError::new(
-                vlpos,
-                "zipmap-length",
-                "zipmap value length is the end marker",
-            )
-        })?;
         let free = byte_at(blob, vlpos + n2, "zipmap free")?;
         let vpos = vlpos + n2 + 1;
         let value = slice_at(blob, vpos, vlen, "zipmap value")?;
@@ -141,6 +134,12 @@ mod tests {
         c.next(&unknown).unwrap();
         let err = c.next(&unknown).unwrap_err();
         assert_eq!((err.code, err.offset), ("zipmap-count", 0));
+        // A value length byte of 255 is a 4-byte length, as 254 is (`zipmapDecodeLength`
+        // reads any byte from 254 up so); at a key's place it is the end marker.
+        let wide = b"\x01\x01k\xff\x02\x00\x00\x00\x00vv\xff";
+        let mut c = ZipmapCursor::new(wide).unwrap();
+        assert_eq!(c.next(wide).unwrap(), Some((&b"k"[..], &b"vv"[..])));
+        assert_eq!(c.next(wide).unwrap(), None);
         for i in 0..zm.len() {
             let _ = ZipmapCursor::new(&zm[..i]).and_then(|mut c| {
                 while c.next(&zm[..i])?.is_some() {}

@@ -111,10 +111,10 @@ enum StreamPhase {
     Nodes {
         left: u64,
     },
+    /// Inside a node: the parser's `node_cursor` walks it.
     InNode {
         left: u64,
         loc: BlobLoc,
-        cur: Box<StreamNodeCursor>,
     },
     Meta,
     Groups {
@@ -284,8 +284,9 @@ pub struct Parser<S> {
     blob_offset: u64,
     /// Whether the current blob was LZF-compressed (its offsets are not file offsets).
     blob_compressed: bool,
-    /// Stream entry field positions for the event being rendered.
-    entry_pos: Vec<(usize, usize)>,
+    /// The cursor over the current stream node (reused from node to node); the field
+    /// positions of the stream entry being rendered are its own.
+    node_cursor: Option<StreamNodeCursor>,
     /// The current stream's node listpacks with a wrong header count: how many, the first.
     node_count_mismatches: Option<(u64, NodeCountMismatch)>,
     /// Last key info for `KeyInfo` rendering.
@@ -372,7 +373,7 @@ impl<S: Source> Parser<S> {
             chunk_buf: Vec::new(),
             blob_offset: 0,
             blob_compressed: false,
-            entry_pos: Vec::new(),
+            node_cursor: None,
             node_count_mismatches: None,
             key_attrs: Pending::default(),
             key_min_expire: None,
@@ -2189,15 +2190,25 @@ impl<S: Source> Parser<S> {
                     return Ok((Some(P::Nodes { left: left - 1 }), None));
                 }
                 let loc = self.read_blob("a stream listpack")?;
-                let blob = self.blob(loc);
-                let cur = StreamNodeCursor::new(blob, master.ms, master.seq)
-                    .map_err(|e| self.blob_err(e))?;
-                let (count, deleted, bytes) = (cur.count, cur.deleted, blob.len() as u64);
+                let blob = blob_at(&self.src, &self.blob_buf, loc);
+                let bytes = blob.len() as u64;
+                let started = match &mut self.node_cursor {
+                    Some(cur) => cur.reset(blob, master.ms, master.seq).map(|()| None),
+                    None => StreamNodeCursor::new(blob, master.ms, master.seq).map(Some),
+                };
+                match started {
+                    Ok(Some(cur)) => self.node_cursor = Some(cur),
+                    Ok(None) => {}
+                    Err(e) => return Err(self.blob_err(e)),
+                }
+                let (count, deleted) = self
+                    .node_cursor
+                    .as_ref()
+                    .map_or((0, 0), |c| (c.count, c.deleted));
                 (
                     Some(P::InNode {
                         left: left - 1,
                         loc,
-                        cur: Box::new(cur),
                     }),
                     Some(Emit::StreamNode {
                         master,
@@ -2208,15 +2219,20 @@ impl<S: Source> Parser<S> {
                 )
             }
             P::InNode { left, .. } if self.skipping => (Some(P::Nodes { left }), None),
-            P::InNode { left, loc, mut cur } => {
+            P::InNode { left, loc } => {
                 let blob = blob_at(&self.src, &self.blob_buf, loc);
+                let Some(cur) = self.node_cursor.as_mut() else {
+                    return Err(self.err(
+                        self.blob_offset,
+                        "stream-listpack",
+                        "internal: a stream node without its cursor",
+                    ));
+                };
                 match cur.next_entry(blob) {
                     Ok(Some(e)) => {
-                        self.entry_pos.clear();
-                        self.entry_pos.extend_from_slice(cur.positions());
                         let id = StreamId::new(e.ms, e.seq);
                         (
-                            Some(P::InNode { left, loc, cur }),
+                            Some(P::InNode { left, loc }),
                             Some(Emit::StreamEntry {
                                 id,
                                 deleted: e.deleted,
@@ -2494,7 +2510,7 @@ impl<S: Source> Parser<S> {
                 id,
                 deleted,
                 blob: self.current_blob(),
-                positions: &self.entry_pos,
+                positions: self.node_cursor.as_ref().map_or(&[], |c| c.positions()),
             }),
             Emit::StreamMeta(m) => Event::StreamMeta(m),
             Emit::StreamGroup {

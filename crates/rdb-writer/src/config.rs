@@ -185,7 +185,9 @@ impl WriterBuilder {
         self
     }
 
-    /// An extra AUX field, written after the standard ones (in call order).
+    /// An extra AUX field, written after the standard ones (in call order); as
+    /// [`RdbWriter::write_aux`](crate::RdbWriter::write_aux), `slot-info` is refused (by
+    /// `write_header`).
     pub fn aux(mut self, key: impl Into<Bytes>, value: impl Into<Bytes>) -> Self {
         self.extra_aux.push((key.into(), value.into()));
         self

@@ -31,7 +31,7 @@ use rdb_model::{Entry, Value};
 use crate::config::WriterBuilder;
 use crate::error::{WriteError, WriteResult};
 use crate::sink::Sink;
-use crate::writer::{RdbWriter, Summary};
+use crate::writer::{Declared, RdbWriter, Summary};
 
 /// Approximate input bytes (keys, values, and a share per element) of one batch.
 pub const BATCH_COST: u64 = 1 << 20;
@@ -156,6 +156,14 @@ struct Encoded {
     bytes: Vec<u8>,
     summary: Summary,
     keys_written: u64,
+    /// Keys offered to the batch writer (see `RdbWriter::offered_keys`).
+    offered_keys: u64,
+    /// Why the batch writer was poisoned: the file's writer is poisoned too.
+    poisoned: Option<String>,
+    /// The batch's slot sizing records, their keys offered before them counted from the
+    /// batch's start: the file's writer checks their counts (a slot's keys may run on into
+    /// later batches).
+    slots: Vec<Declared>,
     error: Option<WriteError>,
 }
 
@@ -165,6 +173,7 @@ fn batch_writer(opts: &WriterBuilder, db: u32) -> RdbWriter<io::Sink> {
     w.sink = Sink::unbounded(io::sink());
     w.db = db;
     w.open_for_records();
+    w.slot_log = Some(Vec::new());
     w
 }
 
@@ -186,6 +195,9 @@ fn encode_batch(w: &mut RdbWriter<io::Sink>, records: &[KeyRecord<'_>]) -> Encod
     }
     let fresh = Summary::empty(w.summary.target, w.summary.header);
     Encoded {
+        slots: w.slot_log.as_mut().map(std::mem::take).unwrap_or_default(),
+        offered_keys: std::mem::take(&mut w.offered_keys),
+        poisoned: w.take_poison(),
         bytes: std::mem::take(&mut w.sink.buf),
         summary: std::mem::replace(&mut w.summary, fresh),
         keys_written,
@@ -274,8 +286,9 @@ impl<W: Write + Send> RdbWriter<W> {
     /// The work runs on a thread of the pool (the calling thread waits when it is not one):
     /// that thread appends each wave of encoded batches to the file while the others encode
     /// the next wave, then helps them. `cancel`, when given, is read before each wave: once it
-    /// is set the call returns [`WriteError::Cancelled`] (the records of the waves already
-    /// encoded are written; the writer stays usable).
+    /// is set the call returns [`WriteError::Cancelled`] and the writer is poisoned: the
+    /// records taken from `records` and not yet written are dropped, so a file finished after
+    /// a cancel would lack keys (the records of the waves already encoded are written).
     pub fn write_records_parallel<'e, I>(
         &mut self,
         records: I,
@@ -313,6 +326,9 @@ impl<W: Write> RdbWriter<W> {
         loop {
             if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
                 self.append_encoded(pending, &spares)?;
+                self.poison(
+                    "a parallel write was cancelled: some of its records were not written".into(),
+                );
                 return Err(WriteError::Cancelled);
             }
             match current {
@@ -351,7 +367,17 @@ impl<W: Write> RdbWriter<W> {
             spares.recycle(batch.bytes);
             self.io(r)?;
             self.summary.add_counts(&batch.summary);
+            for mut d in batch.slots {
+                d.offered_before += self.offered_keys;
+                let previous = self.slot_declared.take();
+                self.check_declared_at(previous, d.offered_before)?;
+                self.slot_declared = Some(d);
+            }
+            self.offered_keys += batch.offered_keys;
             written += batch.keys_written;
+            if let Some(why) = batch.poisoned {
+                self.poison(why);
+            }
             if let Some(e) = batch.error {
                 return Err(e);
             }

@@ -81,6 +81,7 @@ impl<'w, W: Write> StreamWriter<'w, W> {
         declared: u64,
     ) -> WriteResult<Self> {
         w.check_open()?;
+        w.offered_keys += 1;
         w.check_meta(key, meta)?;
         let ty = w.opts.target.stream_type();
         if !w.opts.target.may_emit_type(w.enc.header, ty) {

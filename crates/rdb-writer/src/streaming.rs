@@ -175,6 +175,7 @@ impl<'w, W: Write> Core<'w, W> {
         min_expire: Option<i64>,
     ) -> WriteResult<Self> {
         w.check_open()?;
+        w.offered_keys += 1;
         w.check_meta(key, meta)?;
         let ttls = match min_expire {
             None => None,

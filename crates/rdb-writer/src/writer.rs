@@ -137,6 +137,17 @@ pub struct RdbWriter<W: Write> {
     /// cannot leave a half record in a file that `finish()` completes.
     pub(crate) open_record: Option<Vec<u8>>,
     pub(crate) db: u32,
+    /// The current database's RESIZEDB counts, checked when it ends.
+    resize_declared: Option<Declared>,
+    /// The current slot's SLOT_INFO counts, checked when the next slot or database starts
+    /// or the file ends.
+    pub(crate) slot_declared: Option<Declared>,
+    /// Keys offered so far (written, skipped as empty collections, or refused): what the
+    /// sizing records' counts are held to.
+    pub(crate) offered_keys: u64,
+    /// A parallel batch writer's slot sizing records, checked by the file's writer as it
+    /// appends the batch (`None`: checked here).
+    pub(crate) slot_log: Option<Vec<Declared>>,
     pub(crate) summary: Summary,
     /// Names of the function libraries written (a name may appear once).
     function_names: std::collections::HashSet<Vec<u8>>,
@@ -192,6 +203,44 @@ fn check_module_stream(raw: &[u8], header: &Header) -> Result<(), String> {
     }
 }
 
+/// Refuses an AUX field the writer writes itself with checks of its own (`slot-info`).
+fn check_aux_name(key: &[u8]) -> WriteResult<()> {
+    if key == b"slot-info" {
+        return Err(WriteError::InvalidValue {
+            key: KeyName::none(),
+            what: "the slot-info AUX field is written by write_slot_info (in the target's form, \
+                   its counts checked), not as an extra AUX field"
+                .into(),
+        });
+    }
+    Ok(())
+}
+
+/// What a sizing record sizes.
+#[derive(Debug, Clone, Copy)]
+enum Sizing {
+    Db(u32),
+    Slot(u16),
+}
+
+impl std::fmt::Display for Sizing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Sizing::Db(db) => write!(f, "the RESIZEDB of database {db}"),
+            Sizing::Slot(slot) => write!(f, "the slot sizing record of slot {slot}"),
+        }
+    }
+}
+
+/// The counts of a sizing record (RESIZEDB, SLOT_INFO) and the keys offered before it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Declared {
+    what: Sizing,
+    keys: u64,
+    expires: u64,
+    pub(crate) offered_before: u64,
+}
+
 /// The error for a function library name written twice.
 pub(crate) fn duplicate_function(name: &[u8]) -> WriteError {
     WriteError::InvalidValue {
@@ -213,6 +262,10 @@ impl<W: Write> RdbWriter<W> {
             poison: None,
             open_record: None,
             db: 0,
+            resize_declared: None,
+            slot_declared: None,
+            offered_keys: 0,
+            slot_log: None,
             function_names: std::collections::HashSet::new(),
             summary: Summary::empty(opts.target, header),
             opts,
@@ -248,6 +301,12 @@ impl<W: Write> RdbWriter<W> {
     /// (`crate::parallel`).
     pub(crate) fn open_for_records(&mut self) {
         self.phase = Phase::Open;
+    }
+
+    /// Takes the reason the writer was poisoned, leaving it unpoisoned (a parallel batch
+    /// writer's, passed on to the file's writer).
+    pub(crate) fn take_poison(&mut self) -> Option<String> {
+        self.poison.take()
     }
 
     pub(crate) fn poison(&mut self, why: String) {
@@ -363,6 +422,9 @@ impl<W: Write> RdbWriter<W> {
             self.put_aux(k.as_bytes(), v.as_bytes());
         }
         let extra = self.opts.extra_aux.clone();
+        for (k, _) in &extra {
+            check_aux_name(k)?;
+        }
         for (k, v) in &extra {
             self.put_aux(k, v);
         }
@@ -376,9 +438,14 @@ impl<W: Write> RdbWriter<W> {
         self.enc.string(value, &mut self.sink.buf);
     }
 
-    /// Writes an AUX field (anywhere after the header).
+    /// Writes an AUX field (anywhere after the header). `slot-info` is refused: slot sizing
+    /// goes through [`write_slot_info`](Self::write_slot_info), which writes it in the
+    /// target's form and checks its counts (Valkey refuses a `slot-info` value that is not
+    /// three numbers). Other names are written as given: `lua` makes a Redis ≤ 6.2 compile
+    /// the value as a script as it loads (refusing the file when it does not compile).
     pub fn write_aux(&mut self, key: &[u8], value: &[u8]) -> WriteResult<()> {
         self.check_open()?;
+        check_aux_name(key)?;
         self.put_aux(key, value);
         let r = self.sink.maybe_flush();
         self.io(r)
@@ -431,8 +498,16 @@ impl<W: Write> RdbWriter<W> {
 
     /// Starts database `db`: `SELECTDB` and the `RESIZEDB` hint (`keys` keys, `expires` of
     /// them with an expiry). Fails for `db` ≥ the builder's `max_databases` (16).
+    ///
+    /// The servers size their tables by the hint as they meet it (Valkey 8.1 and Redis 6.2
+    /// abort on a count of 2^40): when the database ends (the next `select_db`, or
+    /// [`finish`](Self::finish)), either count above the keys offered in it (written,
+    /// skipped as empty collections, or refused with an error) poisons the writer with an
+    /// error, so such a file never gets its trailer. A count below is harmless (the tables
+    /// grow as keys come), and so is one raised by a refused key.
     pub fn select_db(&mut self, db: u32, keys: u64, expires: u64) -> WriteResult<()> {
         self.check_open()?;
+        self.close_declared()?;
         Self::check_len_field(KeyName::none(), "the RESIZEDB key count", keys)?;
         Self::check_len_field(KeyName::none(), "the RESIZEDB expires count", expires)?;
         if db >= self.opts.max_databases {
@@ -451,16 +526,71 @@ impl<W: Write> RdbWriter<W> {
         encode_length(keys, buf);
         encode_length(expires, buf);
         self.db = db;
+        self.resize_declared = Some(self.declared(Sizing::Db(db), keys, expires));
         let r = self.sink.maybe_flush();
         self.io(r)
+    }
+
+    /// The counts a sizing record declares, with what was written before it.
+    fn declared(&self, what: Sizing, keys: u64, expires: u64) -> Declared {
+        Declared {
+            what,
+            keys,
+            expires,
+            offered_before: self.offered_keys,
+        }
+    }
+
+    /// Ends the current slot's and database's sizing records (see [`select_db`](Self::select_db)).
+    fn close_declared(&mut self) -> WriteResult<()> {
+        let slot = self.slot_declared.take();
+        let db = self.resize_declared.take();
+        self.check_declared(slot)?;
+        self.check_declared(db)
+    }
+
+    /// Ends the current slot's sizing record.
+    pub(crate) fn check_declared(&mut self, d: Option<Declared>) -> WriteResult<()> {
+        self.check_declared_at(d, self.offered_keys)
+    }
+
+    /// [`check_declared`](Self::check_declared) when `offered_now` keys were offered.
+    pub(crate) fn check_declared_at(
+        &mut self,
+        d: Option<Declared>,
+        offered_now: u64,
+    ) -> WriteResult<()> {
+        let Some(d) = d else {
+            return Ok(());
+        };
+        let offered = offered_now.saturating_sub(d.offered_before);
+        if d.keys <= offered && d.expires <= offered {
+            return Ok(());
+        }
+        let what = format!(
+            "{} declares {} keys / {} expires, but {offered} keys were offered after it: \
+             a server sizes its tables by the count (Valkey 8.1 and Redis 6.2 abort on a \
+             count far above the keys)",
+            d.what, d.keys, d.expires
+        );
+        self.poison(what.clone());
+        Err(WriteError::InvalidValue {
+            key: KeyName::none(),
+            what,
+        })
     }
 
     /// Writes slot sizing information before a slot's keys, in the target's form: opcode
     /// `F4` for Redis 7.4, the `slot-info` AUX (`"slot,keys,expires"`) for Valkey 8.0+,
     /// nothing for targets without one. Returns whether something was written.
-    /// Fails for a slot above 16383.
+    /// Fails for a slot above 16383. Counts above the keys that follow, up to the next slot
+    /// record, database or the end, poison the writer as in [`select_db`](Self::select_db).
     pub fn write_slot_info(&mut self, slot: u16, keys: u64, expires: u64) -> WriteResult<bool> {
         self.check_open()?;
+        if self.slot_log.is_none() {
+            let previous = self.slot_declared.take();
+            self.check_declared(previous)?;
+        }
         if slot >= 16384 {
             return Err(WriteError::InvalidValue {
                 key: KeyName::none(),
@@ -483,6 +613,11 @@ impl<W: Write> RdbWriter<W> {
             }
             None => return Ok(false),
         }
+        let declared = self.declared(Sizing::Slot(slot), keys, expires);
+        match &mut self.slot_log {
+            Some(log) => log.push(declared),
+            None => self.slot_declared = Some(declared),
+        }
         let r = self.sink.maybe_flush();
         self.io(r).map(|()| true)
     }
@@ -502,6 +637,7 @@ impl<W: Write> RdbWriter<W> {
     /// value in the encoding the target's server would choose. See [`RdbWriter::write_entry`].
     pub fn write_value(&mut self, key: &[u8], meta: KeyMeta, value: &Value) -> WriteResult<bool> {
         self.check_open()?;
+        self.offered_keys += 1;
         self.check_meta(key, meta)?;
         let db = self.db;
         let invalid = |what: String| WriteError::InvalidValue {
@@ -580,6 +716,7 @@ impl<W: Write> RdbWriter<W> {
         raw: &[u8],
     ) -> WriteResult<()> {
         self.check_open()?;
+        self.offered_keys += 1;
         self.check_meta(key, meta)?;
         let db = self.db;
         if !self.opts.target.may_emit_type(self.enc.header, rdb_type) {
@@ -603,7 +740,10 @@ impl<W: Write> RdbWriter<W> {
     /// copied from another file, which every stream type shares: `nodes` = the bytes of a
     /// stream record between its key and its metadata (the node count, then each node's
     /// master-ID and listpack strings). The metadata and consumer groups are written from
-    /// `stream` as this type holds them, its `length` as stored; `stream.entries` is not used.
+    /// `stream` as this type holds them, its `length` as stored. Of `stream.entries` only the
+    /// first entry's ID is read, as the first ID when `stream.first_id` is `None` (a type-15
+    /// source): pass the source's entries (or set `first_id`), or a non-empty stream is written
+    /// with the first ID an empty one has.
     ///
     /// The nodes are neither checked nor rebuilt: a stream is carried to another line exactly
     /// as a server holds it, including one a server loads but the writer would not build
@@ -617,6 +757,7 @@ impl<W: Write> RdbWriter<W> {
         stream: &Stream,
     ) -> WriteResult<()> {
         self.check_open()?;
+        self.offered_keys += 1;
         self.check_meta(key, meta)?;
         let db = self.db;
         let ty = self.opts.target.stream_type();
@@ -679,6 +820,7 @@ impl<W: Write> RdbWriter<W> {
     /// summary. Fails when poisoned (the output then has no trailer).
     pub fn finish(mut self) -> WriteResult<(W, Summary)> {
         self.check_open()?;
+        self.close_declared()?;
         self.sink.buf.push(Opcode::EOF.0);
         let (w, crc, bytes) = self.sink.finish()?;
         self.summary.crc = crc;

@@ -109,7 +109,9 @@ fn a_key_above_the_direct_size_is_written_in_place() {
 }
 
 /// Writes `ks`'s database 0 with `write` (after the header and SELECTDB), keeps going after
-/// the error it returns, and finishes the file: the bytes and the error.
+/// the error it returns, and finishes the file: the bytes and the error. (RESIZEDB says 0
+/// keys: the keys after the error are never offered, and a count above the keys offered
+/// would fail `finish`.)
 fn write_db0_then_finish(
     ks: &Keyspace,
     b: &WriterBuilder,
@@ -118,7 +120,7 @@ fn write_db0_then_finish(
     let entries = &ks.dbs[&0].entries;
     let mut w = b.build(Vec::new());
     w.write_header().unwrap();
-    w.select_db(0, entries.len() as u64, 0).unwrap();
+    w.select_db(0, 0, 0).unwrap();
     let err = write(&mut w, entries).unwrap_err().to_string();
     let (bytes, summary) = w.finish().unwrap();
     (bytes, err, summary)
@@ -162,7 +164,7 @@ fn errors_are_those_of_the_sequential_writer_and_leave_the_same_file() {
 }
 
 #[test]
-fn a_set_cancel_flag_stops_before_the_next_wave() {
+fn a_set_cancel_flag_stops_before_the_next_wave_and_poisons_the_writer() {
     let ks = gen::mixed(50, 2);
     let entries = &ks.dbs[&0].entries;
     let records: Vec<KeyRecord<'_>> = entries.iter().map(KeyRecord::Key).collect();
@@ -175,9 +177,14 @@ fn a_set_cancel_flag_stops_before_the_next_wave() {
     assert!(matches!(r, Err(WriteError::Cancelled)), "{r:?}");
     assert_eq!(w.position(), start);
     assert_eq!(w.summary().keys, 0);
-    // Not poisoned: the same call without the flag writes every key.
-    let n = w.write_records_parallel(records, None).unwrap();
-    assert_eq!(n, entries.len() as u64);
+    // Poisoned (the wave taken from the records was dropped): the file never gets its
+    // trailer, so it cannot pass for one holding every key.
+    assert!(w.is_poisoned());
+    assert!(matches!(
+        w.write_records_parallel(records, None),
+        Err(WriteError::Poisoned(_))
+    ));
+    assert!(matches!(w.finish(), Err(WriteError::Poisoned(_))));
 }
 
 #[test]
@@ -214,4 +221,39 @@ fn slot_records_and_skipped_keys_are_counted_as_sequentially() {
     assert!(seq == par);
     assert_eq!(s1, s2);
     assert_eq!(s2.skipped_empty, 23);
+}
+
+/// A slot sizing record whose count passes the keys that follow it poisons the writer in a
+/// parallel write as in a sequential one (the record is encoded on a batch writer, whose
+/// poisoning is passed on): the file never gets its trailer. Checked at every batch size,
+/// so the slot's keys end inside the record's batch or in a later one.
+#[test]
+fn an_oversized_slot_count_poisons_a_parallel_write() {
+    let ks = gen::small_strings(300, 8);
+    let entries = &ks.dbs[&0].entries;
+    for batch in [1, 64, 1 << 20] {
+        let mut records = vec![KeyRecord::SlotInfo {
+            slot: 7,
+            keys: 1 << 40,
+            expires: 0,
+        }];
+        records.extend(entries.iter().map(KeyRecord::Key));
+        records.push(KeyRecord::SlotInfo {
+            slot: 8,
+            keys: 0,
+            expires: 0,
+        });
+        let mut w = builder(Target::Redis74)
+            .parallel_batch(batch)
+            .build(Vec::new());
+        w.write_header().unwrap();
+        w.select_db(0, entries.len() as u64, 0).unwrap();
+        let r = pool().install(|| w.write_records_parallel(records, None));
+        let finished = w.finish();
+        assert!(
+            r.is_err() || finished.is_err(),
+            "batch {batch}: finished with an oversized slot count"
+        );
+        assert!(finished.is_err(), "batch {batch}");
+    }
 }

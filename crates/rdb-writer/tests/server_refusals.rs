@@ -186,6 +186,141 @@ fn length_error_marker_is_refused_by_servers_the_reader_and_the_writer() {
     assert!(w.write_slot_info(0, u64::MAX, 0).is_err());
 }
 
+/// A RESIZEDB count far above the keys that follow (2^40 for one key) makes Valkey 8.1 and
+/// Redis 6.2 abort as they load the file (they size their tables by it; the same file with
+/// the true count loads). The writer never finishes a file whose RESIZEDB or slot sizing
+/// counts pass the keys written after them: the error comes at the next database, slot
+/// record or `finish`, and the writer is poisoned (no trailer). Counts below the keys, and
+/// keys skipped as empty collections, are accepted.
+#[test]
+fn oversized_sizing_counts_crash_servers_and_the_writer_refuses_them() {
+    let with_resize = |version: u16, keys: u64| {
+        let mut b = Rdb::new(version);
+        b.select_db(0);
+        b.resize_db(keys, 0);
+        b.string_key(b"k", b"v");
+        b.finish()
+    };
+    for (kind, version) in [(ServerKind::Valkey81, 11), (ServerKind::Redislite62, 9)] {
+        if !kind.require_or_skip() {
+            continue;
+        }
+        assert_eq!(load(kind, &with_resize(version, 1), "resize-1"), Ok(1));
+        let big = load(kind, &with_resize(version, 1 << 40), "resize-2-40");
+        assert!(big.is_err(), "{}: loaded {big:?}", kind.name());
+    }
+    let key = Entry::new("k", Value::String(Bytes::from_static(b"v")));
+    let empty = Entry::new("e", Value::List(Vec::new()));
+    // (declared keys, declared expires, entries, a next database): Ok = the file's bytes.
+    let write = |keys: u64, expires: u64, entries: &[&Entry], next: bool| {
+        let mut w = WriterBuilder::new(Target::Redis70).build(Vec::new());
+        w.write_header()?;
+        w.select_db(0, keys, expires)?;
+        for e in entries {
+            w.write_entry(e)?;
+        }
+        if next {
+            w.select_db(1, 0, 0)?;
+        }
+        w.finish().map(|(bytes, _)| bytes)
+    };
+    for (keys, expires, entries, next) in [
+        (1 << 40, 0, &[&key][..], false),
+        (2, 0, &[&key][..], true),
+        (1, 2, &[&key][..], false),
+        (1, 0, &[][..], false),
+    ] {
+        let err = write(keys, expires, entries, next).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("the RESIZEDB of database 0 declares"),
+            "{keys}/{expires}: {err}"
+        );
+    }
+    for (keys, expires, entries) in [
+        (1, 0, &[&key][..]),
+        (0, 0, &[&key][..]),
+        (2, 0, &[&key, &empty][..]),
+    ] {
+        write(keys, expires, entries, false).unwrap();
+    }
+    // A key refused with an error (the writer stays usable) counts as offered: the count
+    // that included it is not held against the file.
+    let nan = Entry::new(
+        "z",
+        Value::SortedSet(vec![(b"m".to_vec().into(), f64::NAN)]),
+    );
+    let mut w = WriterBuilder::new(Target::Redis70).build(Vec::new());
+    w.write_header().unwrap();
+    w.select_db(0, 2, 0).unwrap();
+    assert!(w.write_entry(&nan).is_err());
+    w.write_entry(&key).unwrap();
+    let (file, summary) = w.finish().unwrap();
+    assert_eq!(summary.keys, 1);
+    rdb_reader::read_keyspace(&file).unwrap();
+    // Poisoned: `finish` after the error fails too.
+    let mut w = WriterBuilder::new(Target::Redis70).build(Vec::new());
+    w.write_header().unwrap();
+    w.select_db(0, 5, 0).unwrap();
+    w.write_entry(&key).unwrap();
+    assert!(w.select_db(1, 0, 0).is_err());
+    assert!(w.is_poisoned());
+    assert!(matches!(w.finish(), Err(WriteError::Poisoned(_))));
+    // Slot sizing records (Redis 7.4's SLOT_INFO, Valkey 8.0's `slot-info`): the same rule,
+    // up to the next slot record.
+    for target in [Target::Redis74, Target::Valkey80] {
+        let mut w = WriterBuilder::new(target).build(Vec::new());
+        w.write_header().unwrap();
+        w.select_db(0, 1, 0).unwrap();
+        assert!(w.write_slot_info(5, 3, 0).unwrap());
+        w.write_entry(&key).unwrap();
+        let err = w.write_slot_info(6, 0, 0).unwrap_err();
+        assert!(
+            err.to_string().contains("slot sizing record of slot 5"),
+            "{}: {err}",
+            target.name()
+        );
+        let mut w = WriterBuilder::new(target).build(Vec::new());
+        w.write_header().unwrap();
+        w.select_db(0, 1, 0).unwrap();
+        w.write_slot_info(5, 1 << 40, 0).unwrap();
+        w.write_entry(&key).unwrap();
+        assert!(w.finish().is_err(), "{}", target.name());
+    }
+    // `slot-info` as a free AUX field escapes those checks, and Valkey refuses a value that
+    // is not three numbers: the writer takes it only through `write_slot_info`.
+    if ServerKind::Valkey81.require_or_skip() {
+        let with_slot_info = |v: &[u8]| {
+            let mut b = Rdb::new(11);
+            b.aux(b"slot-info", v);
+            b.select_db(0);
+            b.string_key(b"k", b"v");
+            b.finish()
+        };
+        assert_eq!(
+            load(
+                ServerKind::Valkey81,
+                &with_slot_info(b"12539,1,0"),
+                "slot-info"
+            ),
+            Ok(1)
+        );
+        let short = load(
+            ServerKind::Valkey81,
+            &with_slot_info(b"12539"),
+            "slot-info-short",
+        );
+        assert!(short.is_err(), "{short:?}");
+    }
+    let mut w = WriterBuilder::new(Target::Valkey81).build(Vec::new());
+    w.write_header().unwrap();
+    assert!(w.write_aux(b"slot-info", b"12539").is_err());
+    let mut w = WriterBuilder::new(Target::Valkey81)
+        .aux("slot-info", "12539")
+        .build(Vec::new());
+    assert!(w.write_header().is_err());
+}
+
 /// The shebang line is split as the servers split it (`sdssplitargs`: any blanks, quotes,
 /// `name=` in any case, a CR before the newline): for each variant, the writer writes the
 /// library exactly when Redis 7.0 and Valkey 8.1 load it.

@@ -217,7 +217,7 @@ fn cmd_export(args: ExportArgs) -> ExitCode {
     // second signal ends the process at once.
     let interrupt = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&interrupt);
-    // Its own record of a signal: the export also sets `interrupt` when a node fails.
+    // Whether a signal came before (the second one ends the process).
     let signalled = AtomicBool::new(false);
     let handled = ctrlc::set_handler(move || {
         if signalled.swap(true, Ordering::SeqCst) {

@@ -491,8 +491,9 @@ impl Drop for Journal {
 const EMPTY_JOURNAL_AGE: u64 = 60;
 
 /// Follows the journals ([`Journal`]) that dead exports of the manifest `manifest_name` left
-/// in `dir` (a journal whose lock can be taken and whose pid is gone or reused): when the manifest they list was published
-/// (the same [`FileStamp`]), that export completed and only the journal is removed;
+/// in `dir` (a journal named `.<manifest>.pub-<pid>-<16 hex>`, listing that manifest, whose
+/// lock can be taken and whose pid is gone or reused): when a file has the manifest's name,
+/// that export completed (or the name is another's now) and only the journal is removed;
 /// otherwise each listed final file, and each temporary file, that is still the one that
 /// export wrote (same stamp, SHA-256 included) is removed, then the journal. Returns the
 /// final files removed.
@@ -507,12 +508,9 @@ pub(crate) fn recover_interrupted(dir: &Path, manifest_name: &str) -> Vec<PathBu
         let Some(tail) = name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
             continue;
         };
-        let Some(pid) = tail
-            .split('-')
-            .next()
-            .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|p| p.parse::<u32>().ok())
-        else {
+        // Exactly `<pid>-<16 hex>`: another export's journal (say of a snapshot named
+        // `NAME-manifest.json.pub-1`) never passes for this one's.
+        let Some(pid) = pid_of_tail(tail) else {
             continue;
         };
         let journal = e.path();
@@ -534,10 +532,15 @@ pub(crate) fn recover_interrupted(dir: &Path, manifest_name: &str) -> Vec<PathBu
         }
         let listed: Vec<(FileStamp, &str, &str)> =
             text.lines().filter_map(FileStamp::parse_line).collect();
-        let completed = listed
-            .iter()
-            .find(|(_, f, _)| *f == manifest_name)
-            .is_some_and(|(stamp, f, _)| stamp.matches(&dir.join(f)));
+        // The manifest is the last file an export writes in its journal: a journal that
+        // does not list this export's manifest is not this export's.
+        if !listed.iter().any(|(_, f, _)| *f == manifest_name) {
+            continue;
+        }
+        // The manifest is published last: once a file has its name (the export's, or
+        // changed since, or another's), no node file is removed — a completed snapshot's
+        // files are never taken for an interrupted export's.
+        let completed = fs::symlink_metadata(dir.join(manifest_name)).is_ok();
         if !completed {
             for (stamp, final_name, temp_name) in &listed {
                 let f = dir.join(final_name);
@@ -556,6 +559,19 @@ pub(crate) fn recover_interrupted(dir: &Path, manifest_name: &str) -> Vec<PathBu
         }
     }
     removed
+}
+
+/// The pid of a temporary's or journal's name tail (after `.tmp-` or `.pub-`):
+/// `<pid>-<16 hex digits>`, nothing else.
+fn pid_of_tail(tail: &str) -> Option<u32> {
+    let (pid, hex) = tail.split_once('-')?;
+    if hex.len() != 16 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    pid.parse().ok()
 }
 
 /// Largest journal followed (bytes): a line per file, each under 700 bytes (two names of at
@@ -601,19 +617,15 @@ fn stale_temp_pid(name: &str, final_names: &[String]) -> Option<u32> {
     if !final_names.iter().any(|f| temp_stem(f) == stem) {
         return None;
     }
-    let (pid, hex) = tail.split_once('-')?;
-    if hex.len() != 16 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    pid.parse().ok()
+    pid_of_tail(tail)
 }
 
 /// Moves `temp` to `final_path` unless `final_path` exists: `hard_link` (atomic, fails with
-/// `AlreadyExists`), then the temporary name is removed. On file systems without hard links,
-/// falls back to an existence check and `rename` (not atomic against a concurrent creator).
+/// `AlreadyExists`), then the temporary name is removed. On a file system without hard links
+/// (`EPERM`, `ENOTSUP`: vfat, exFAT, some FUSE mounts) it moves the file with
+/// `renameat2(RENAME_NOREPLACE)`, atomic too; where neither is offered the export fails
+/// rather than risk replacing a file another process created in between. Any other error
+/// of `hard_link` (no space, I/O) is returned as it is.
 fn link_no_replace(temp: &Path, final_path: &Path) -> io::Result<()> {
     match fs::hard_link(temp, final_path) {
         Ok(()) => {
@@ -621,15 +633,48 @@ fn link_no_replace(temp: &Path, final_path: &Path) -> io::Result<()> {
             Ok(())
         }
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(e),
-        Err(link_err) => match fs::symlink_metadata(final_path) {
-            Ok(_) => Err(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                "the file already exists",
-            )),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => fs::rename(temp, final_path),
-            Err(_) => Err(link_err),
-        },
+        Err(e) if no_hard_links(&e) => rename_no_replace(temp, final_path),
+        Err(e) => Err(e),
     }
+}
+
+/// Whether `hard_link` failed because the file system has no hard links.
+fn no_hard_links(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EPERM | libc::ENOTSUP | libc::ENOSYS)
+    )
+}
+
+/// `rename` that fails with `AlreadyExists` when `to` exists (`renameat2` with
+/// `RENAME_NOREPLACE`; the VFS refuses an existing target atomically).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn rename_no_replace(from: &Path, to: &Path) -> io::Result<()> {
+    use nix::fcntl::{renameat2, RenameFlags, AT_FDCWD};
+    match renameat2(AT_FDCWD, from, AT_FDCWD, to, RenameFlags::RENAME_NOREPLACE) {
+        Ok(()) => Ok(()),
+        Err(nix::errno::Errno::EEXIST) => Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "the file already exists",
+        )),
+        Err(e @ (nix::errno::Errno::EINVAL | nix::errno::Errno::ENOSYS)) => {
+            Err(io::Error::other(format!(
+                "the file system offers neither hard links nor a rename that never replaces \
+                 ({e}): refusing to publish with a check-then-rename that could replace \
+                 another process's file"
+            )))
+        }
+        Err(e) => Err(io::Error::from(e)),
+    }
+}
+
+/// Without `renameat2`: refused (a check-then-rename could replace another process's file).
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn rename_no_replace(_from: &Path, _to: &Path) -> io::Result<()> {
+    Err(io::Error::other(
+        "the file system offers no hard links: refusing to publish with a check-then-rename \
+         that could replace another process's file",
+    ))
 }
 
 /// The final files an export has published so far; removed on drop unless [`keep`](Self::keep)
@@ -729,6 +774,40 @@ mod stale_tests {
         link_no_replace(&temp, &fin).unwrap();
         assert_eq!(fs::read(&fin).unwrap(), b"new");
         assert!(!temp.exists());
+    }
+
+    /// The fallback for file systems without hard links never replaces either: an existing
+    /// final name fails with `AlreadyExists` and both files stay as they were; a free one
+    /// takes the file. `EPERM` / `ENOTSUP` / `ENOSYS` (no hard links) lead to it; other
+    /// errors of `hard_link` (no space, I/O) do not.
+    #[test]
+    fn the_rename_fallback_never_replaces() {
+        let dir = tempfile::tempdir().unwrap();
+        let (temp, fin) = (dir.path().join(".x.tmp"), dir.path().join("x.rdb"));
+        fs::write(&temp, b"new").unwrap();
+        fs::write(&fin, b"old").unwrap();
+        let err = rename_no_replace(&temp, &fin).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(fs::read(&fin).unwrap(), b"old");
+        assert_eq!(fs::read(&temp).unwrap(), b"new");
+        fs::remove_file(&fin).unwrap();
+        rename_no_replace(&temp, &fin).unwrap();
+        assert_eq!(fs::read(&fin).unwrap(), b"new");
+        assert!(!temp.exists());
+        for (errno, falls_back) in [
+            (libc::EPERM, true),
+            (libc::ENOTSUP, true),
+            (libc::ENOSYS, true),
+            (libc::ENOSPC, false),
+            (libc::EIO, false),
+            (libc::EXDEV, false),
+        ] {
+            assert_eq!(
+                no_hard_links(&io::Error::from_raw_os_error(errno)),
+                falls_back,
+                "errno {errno}"
+            );
+        }
     }
 
     #[test]
