@@ -59,6 +59,7 @@
 //! | `no-eof` | E | input ended before EOF |
 //! | `selectdb-range` | E | V-F6 |
 //! | `resizedb-mismatch` | W | V-F7 |
+//! | `sizing-count-oversized` (a RESIZEDB or slot sizing count ≥ 2^27 above the keys that follow: the loading server allocates a table of ≥ 1 GiB by it first; Valkey 8.1 and Redis 6.2 abort when that fails) | W | V-F7, V-F8 |
 //! | `slot-info-count`, `slot-info-key-slot`, `slot-info-order`, `slot-info-range` / `slot-info-format` | W / E | V-F8, V-F13 |
 //! | `duplicate-key` | E | V-F9 |
 //! | `orphan-key-attributes` | W | V-F10 |

@@ -719,7 +719,13 @@ impl Verifier {
 
     fn close_segment(&mut self) {
         if let Some((keys, expires, off)) = self.segment.resize.take() {
-            if keys != self.segment.keys || expires != self.segment.expires {
+            let (db, rk, re) = (self.segment.db, self.segment.keys, self.segment.expires);
+            if oversized(keys, expires, rk, re) {
+                let msg = oversized_message("RESIZEDB", keys, expires, rk, re);
+                let mut f = Finding::new(Severity::Warning, "sizing-count-oversized", off, msg);
+                f.db = Some(db);
+                self.add(f);
+            } else if keys != self.segment.keys || expires != self.segment.expires {
                 let (db, rk, re) = (self.segment.db, self.segment.keys, self.segment.expires);
                 let mut f = Finding::new(
                     Severity::Warning,
@@ -788,7 +794,11 @@ impl Verifier {
         let Some(s) = self.slot_info.take() else {
             return;
         };
-        if s.keys != s.seen_keys || s.expires != s.seen_expires {
+        if oversized(s.keys, s.expires, s.seen_keys, s.seen_expires) {
+            let what = format!("{} for slot {}", s.what, s.slot);
+            let msg = oversized_message(&what, s.keys, s.expires, s.seen_keys, s.seen_expires);
+            self.file_finding(Severity::Warning, "sizing-count-oversized", s.offset, msg);
+        } else if s.keys != s.seen_keys || s.expires != s.seen_expires {
             self.file_finding(
                 Severity::Warning,
                 "slot-info-count",
@@ -2195,6 +2205,33 @@ pub fn parse_slot_info(v: &[u8]) -> Option<(u64, u64, u64)> {
         (Some(Ok(a)), Some(Ok(b)), Some(Ok(c))) => Some((a, b, c)),
         _ => None,
     }
+}
+
+/// A sizing count from which a loading server allocates a table of at least 1 GiB (2^27
+/// pointers) before reading a key.
+const OVERSIZED_COUNT: u64 = 1 << 27;
+
+/// Whether a sizing record (RESIZEDB, SLOT_INFO) declares at least [`OVERSIZED_COUNT`] keys
+/// or expires and more than follow: the servers size their tables by the count as they meet
+/// it (Valkey 8.1 and Redis 6.2 abort when that allocation fails: 2^40 for one key does).
+/// Reported instead of the count mismatch.
+fn oversized(keys: u64, expires: u64, seen: u64, seen_expires: u64) -> bool {
+    let over = |declared: u64, seen: u64| declared > seen && declared >= OVERSIZED_COUNT;
+    over(keys, seen) || over(expires, seen_expires)
+}
+
+/// The `sizing-count-oversized` message of a sizing record (`what`).
+fn oversized_message(what: &str, keys: u64, expires: u64, seen: u64, seen_expires: u64) -> String {
+    let declared = keys.max(expires);
+    let table = declared
+        .checked_next_power_of_two()
+        .map_or(u128::MAX, |n| u128::from(n) * 8);
+    format!(
+        "{what} says {keys} keys / {expires} expires, {seen} / {seen_expires} follow: a \
+         loading server allocates a table by the count before any key ({} GiB; Valkey 8.1 \
+         and Redis 6.2 abort when the allocation fails)",
+        table >> 30
+    )
 }
 
 #[cfg(test)]

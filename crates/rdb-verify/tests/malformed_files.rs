@@ -193,6 +193,26 @@ const CASES: &[Case] = &[
         }),
     ),
     Case::new(
+        "sizing-count-oversized",
+        "RDB 9 RESIZEDB announces 2^40 keys, 1 follows (Valkey 8.1 and Redis 6.2 abort loading it)",
+        Make::Db0(9, |b| {
+            let at = b.resize_db(1 << 40, 0);
+            b.string_key(b"k", b"v");
+            at
+        }),
+    ),
+    Case::named(
+        "sizing-count-oversized-slot",
+        "sizing-count-oversized",
+        "RDB 12 SLOT_INFO for the slot of `foo` says 2^40 keys, 1 follows",
+        Make::Db0(12, |b| {
+            let at = b.pos();
+            b.byte(0xF4).len(12182).len(1 << 40).len(0);
+            b.string_key(b"foo", b"bar");
+            at
+        }),
+    ),
+    Case::new(
         "slot-info-count",
         "RDB 12 SLOT_INFO for the slot of `foo` says 2 keys, 1 follows",
         Make::Db0(12, |b| {

@@ -16,8 +16,13 @@
 //! `ctime` AUX with [`WriterBuilder::ctime`]). With LZF off, each key's record is the one the
 //! target's server itself writes for the same data — entry encodings, quicklist node fill by
 //! the server's insert estimate, sorted-set score text of that line
-//! ([`Target::score_style`]) — checked byte for byte against Redis 7.0 and 6.2
-//! (`tests/server_bytes.rs`).
+//! ([`Target::score_style`]) — checked byte for byte against Redis 7.0, 6.2 and Valkey 8.1
+//! (`tests/server_bytes.rs`). One record depends on the server's history rather than its data:
+//! from Redis 7.2 and in Valkey a small list is one listpack, turned into a quicklist whose
+//! first node is that whole listpack when a command's arguments would pass the node limit, so
+//! a list built by `RPUSH` of many elements at once can have a first node larger (more
+//! elements) than the insert estimate gives; the writer cuts every node by the estimate. Both
+//! load as the same list.
 //!
 //! ```
 //! use rdb_model::{Entry, Keyspace, Value};
