@@ -974,9 +974,42 @@ fn owned(e: Element<'_>) -> OwnedEl {
 /// listpack header's `(declared, found)` element counts when they differ.
 type DecodedNode = (u64, u64, Vec<NodeEnt>, Option<(u16, u32)>);
 
-/// Decodes a whole stream node ([`DecodedNode`]).
+/// A valid stream node (master fields `name`, `age`; three entries, one deleted, one with
+/// other fields) on which a cursor is primed before [`StreamNodeCursor::reset`] moves it to
+/// the node under test.
+const PRIMING_NODE: [u8; 73] = [
+    0x49, 0, 0, 0, 0x19, 0, 0x02, 0x01, 0x01, 0x01, 0x02, 0x01, 0x84, b'n', b'a', b'm', b'e', 0x05,
+    0x83, b'a', b'g', b'e', 0x04, 0x00, 0x01, 0x02, 0x01, 0x00, 0x01, 0x00, 0x01, 0x81, b'a', 0x02,
+    0x01, 0x01, 0x05, 0x01, 0x03, 0x01, 0x00, 0x01, 0x01, 0x01, 0x81, b'b', 0x02, 0x02, 0x01, 0x05,
+    0x01, 0x00, 0x01, 0x01, 0x01, 0xdf, 0xff, 0x02, 0x01, 0x01, 0x85, b'o', b't', b'h', b'e', b'r',
+    0x06, 0x81, b'x', 0x02, 0x06, 0x01, 0xff,
+];
+
+/// Decodes a whole stream node ([`DecodedNode`]) with a new cursor, and again with a cursor
+/// that walked [`PRIMING_NODE`] first and was then `reset` onto it (as the parser reuses one
+/// from node to node): both must give the same result, error included.
 fn decode_node(blob: &[u8], ms: u64, seq: u64) -> Result<DecodedNode, rdb_format::CodecError> {
-    let mut c = StreamNodeCursor::new(blob, ms, seq)?;
+    let fresh = StreamNodeCursor::new(blob, ms, seq).and_then(|c| decode_with(c, blob));
+    let mut primed = StreamNodeCursor::new(&PRIMING_NODE, 1, 1)
+        .unwrap_or_else(|e| panic!("the priming node is valid: {e}"));
+    let _ = primed.next_entry(&PRIMING_NODE);
+    let _ = primed.next_entry(&PRIMING_NODE);
+    let reused = primed
+        .reset(blob, ms, seq)
+        .and_then(|()| decode_with(primed, blob));
+    assert_eq!(
+        format!("{fresh:?}"),
+        format!("{reused:?}"),
+        "a reset cursor decodes the node differently from a new one"
+    );
+    fresh
+}
+
+/// Walks a stream node with cursor `c` (at its first entry).
+fn decode_with(
+    mut c: StreamNodeCursor,
+    blob: &[u8],
+) -> Result<DecodedNode, rdb_format::CodecError> {
     let mut out = Vec::new();
     while let Some(e) = c.next_entry(blob)? {
         assert_eq!(e.fields, c.positions().len());
