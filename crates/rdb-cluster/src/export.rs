@@ -408,6 +408,15 @@ impl ExportError {
 /// The latest [`ExportPlan::now`] accepted: 9999-12-31T23:59:59Z.
 pub const MAX_EXPORT_TIME: i64 = 253_402_300_799;
 
+/// Sets its flag when dropped.
+struct SetOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for SetOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 /// How often the node writers' watcher looks at the plan's interrupt flag.
 const INTERRUPT_POLL: std::time::Duration = std::time::Duration::from_millis(5);
 
@@ -738,7 +747,9 @@ where
                 }
             });
         }
-        let results = pool.install(|| {
+        // Set however the writers end (a panic too): the watcher, and so the scope, ends.
+        let _done = SetOnDrop(writers_done);
+        pool.install(|| {
             (0..groups.len())
                 .into_par_iter()
                 .map(|i| {
@@ -749,9 +760,7 @@ where
                     r
                 })
                 .collect()
-        });
-        writers_done.store(true, Ordering::Relaxed);
-        results
+        })
     });
     let mut done = Vec::with_capacity(results.len());
     let mut first_error = None;

@@ -1446,3 +1446,30 @@ fn a_directory_moved_during_the_export_is_left_clean() {
         assert!(left.is_empty(), "{}: {left:?}", d.display());
     }
 }
+
+/// A node writer that panics (here its check hook) while the plan has an interrupt flag (whose
+/// watcher thread runs beside the writers): the panic reaches the caller, the export does not
+/// hang waiting for the watcher, and nothing is published.
+#[test]
+fn a_panicking_node_writer_does_not_hang_the_export() {
+    let ks = rdb_testkit::gen::mixed(100, 7);
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().to_path_buf();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut p = plan(&out, "snap", Topology::even(2).unwrap(), Target::Redis70);
+        p.interrupt = Some(Arc::new(AtomicBool::new(false)));
+        p.check = Some(Box::new(|_: &Path, _: &SlotSet| -> NodeCheck {
+            panic!("a check that panics")
+        }));
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            export_keyspace(&ks, &p).map(|_| ())
+        }));
+        let _ = tx.send(r.is_err());
+    });
+    let panicked = rx
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("the export hangs after a writer's panic");
+    assert!(panicked);
+    assert!(!tmp.path().join("snap-manifest.json").exists());
+}
