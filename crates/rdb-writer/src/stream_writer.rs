@@ -291,6 +291,8 @@ impl<'w, W: Write> StreamWriter<'w, W> {
                 entries: buffered,
                 ..tail.clone()
             }));
+            // Counted as offered at `begin`: `write_value` counts it again.
+            self.w.offered_keys = self.w.offered_keys.saturating_sub(1);
             return self.w.write_value(&self.key, self.meta, &value);
         }
         if let Some(last) = self.previous.filter(|&p| p > tail.last_id) {

@@ -451,6 +451,8 @@ impl<'w, W: Write> Core<'w, W> {
                     Buffer::Pairs(v) => Value::SortedSet(v),
                     Buffer::Fields(v) => Value::Hash(v),
                 };
+                // Counted as offered at `begin`: `write_value` counts it again.
+                self.w.offered_keys = self.w.offered_keys.saturating_sub(1);
                 self.w.write_value(&self.key, self.meta, &value)
             }
         }

@@ -258,6 +258,22 @@ fn oversized_sizing_counts_crash_servers_and_the_writer_refuses_them() {
     let (file, summary) = w.finish().unwrap();
     assert_eq!(summary.keys, 1);
     rdb_reader::read_keyspace(&file).unwrap();
+    // A streamed key (buffered, then written by `write_value`) is one key offered, not two.
+    for (declared, ok) in [(1, true), (2, false)] {
+        let mut w = WriterBuilder::new(Target::Redis70).build(Vec::new());
+        w.write_header().unwrap();
+        w.select_db(0, declared, 0).unwrap();
+        let mut l = w
+            .begin_list(b"l", rdb_writer::KeyMeta::default(), 1)
+            .unwrap();
+        l.push(b"x").unwrap();
+        l.end().unwrap();
+        assert_eq!(
+            w.finish().is_ok(),
+            ok,
+            "RESIZEDB {declared} for one streamed key"
+        );
+    }
     // Poisoned: `finish` after the error fails too.
     let mut w = WriterBuilder::new(Target::Redis70).build(Vec::new());
     w.write_header().unwrap();
