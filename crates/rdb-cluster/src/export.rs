@@ -173,6 +173,13 @@ impl fmt::Debug for ExportPlan {
 }
 
 impl ExportPlan {
+    /// Whether the [`interrupt`](Self::interrupt) flag is set.
+    pub(crate) fn interrupted(&self) -> bool {
+        self.interrupt
+            .as_deref()
+            .is_some_and(|f| f.load(Ordering::Relaxed))
+    }
+
     /// The final file name of node group `index` (`NAME-0001.rdb`).
     pub(crate) fn node_file_name_of(&self, index: usize) -> String {
         let id = self
@@ -729,17 +736,12 @@ where
     // caller can reuse it for the next export.
     let cancel = &AtomicBool::new(false);
     let writers_done = &AtomicBool::new(false);
-    let interrupted = || {
-        plan.interrupt
-            .as_deref()
-            .is_some_and(|f| f.load(Ordering::Relaxed))
-    };
     let groups = &plan.topology.groups;
     let results: Vec<Result<NodeDone, ExportError>> = std::thread::scope(|scope| {
         if plan.interrupt.is_some() {
             scope.spawn(|| {
                 while !writers_done.load(Ordering::Relaxed) {
-                    if interrupted() {
+                    if plan.interrupted() {
                         cancel.store(true, Ordering::Relaxed);
                         break;
                     }
@@ -777,7 +779,7 @@ where
         return Err(e); // dropping `done` removes the temporaries
     }
     // Interrupted after the last write (during a check, say): nothing is published.
-    if done.len() != groups.len() || cancel.load(Ordering::Relaxed) || interrupted() {
+    if done.len() != groups.len() || cancel.load(Ordering::Relaxed) || plan.interrupted() {
         return Err(ExportError::Cancelled);
     }
     publish_all(plan, out, done)
@@ -948,11 +950,7 @@ fn publish_all(
         .collect();
     entries.push((&temp, manifest_name.as_str(), manifest_sha256.as_str()));
     // The last point where an interrupt stops the export: from the journal on, it publishes.
-    if plan
-        .interrupt
-        .as_deref()
-        .is_some_and(|f| f.load(Ordering::Relaxed))
-    {
+    if plan.interrupted() {
         return Err(ExportError::Cancelled); // the temporaries go with `to_publish` and `temp`
     }
     let journal = commit::Journal::write(&out, &manifest_name, &entries)?;

@@ -725,8 +725,7 @@ impl Verifier {
                 let mut f = Finding::new(Severity::Warning, "sizing-count-oversized", off, msg);
                 f.db = Some(db);
                 self.add(f);
-            } else if keys != self.segment.keys || expires != self.segment.expires {
-                let (db, rk, re) = (self.segment.db, self.segment.keys, self.segment.expires);
+            } else if keys != rk || expires != re {
                 let mut f = Finding::new(
                     Severity::Warning,
                     "resizedb-mismatch",

@@ -158,8 +158,6 @@ struct Encoded {
     keys_written: u64,
     /// Keys offered to the batch writer (see `RdbWriter::offered_keys`).
     offered_keys: u64,
-    /// Why the batch writer was poisoned: the file's writer is poisoned too.
-    poisoned: Option<String>,
     /// The batch's slot sizing records, their keys offered before them counted from the
     /// batch's start: the file's writer checks their counts (a slot's keys may run on into
     /// later batches).
@@ -197,7 +195,6 @@ fn encode_batch(w: &mut RdbWriter<io::Sink>, records: &[KeyRecord<'_>]) -> Encod
     Encoded {
         slots: w.slot_log.as_mut().map(std::mem::take).unwrap_or_default(),
         offered_keys: std::mem::take(&mut w.offered_keys),
-        poisoned: w.take_poison(),
         bytes: std::mem::take(&mut w.sink.buf),
         summary: std::mem::replace(&mut w.summary, fresh),
         keys_written,
@@ -375,9 +372,6 @@ impl<W: Write> RdbWriter<W> {
             }
             self.offered_keys += batch.offered_keys;
             written += batch.keys_written;
-            if let Some(why) = batch.poisoned {
-                self.poison(why);
-            }
             if let Some(e) = batch.error {
                 return Err(e);
             }

@@ -303,12 +303,6 @@ impl<W: Write> RdbWriter<W> {
         self.phase = Phase::Open;
     }
 
-    /// Takes the reason the writer was poisoned, leaving it unpoisoned (a parallel batch
-    /// writer's, passed on to the file's writer).
-    pub(crate) fn take_poison(&mut self) -> Option<String> {
-        self.poison.take()
-    }
-
     pub(crate) fn poison(&mut self, why: String) {
         if self.poison.is_none() {
             self.poison = Some(why);
@@ -531,7 +525,7 @@ impl<W: Write> RdbWriter<W> {
         self.io(r)
     }
 
-    /// The counts a sizing record declares, with what was written before it.
+    /// The counts a sizing record declares, with the keys offered before it.
     fn declared(&self, what: Sizing, keys: u64, expires: u64) -> Declared {
         Declared {
             what,
@@ -549,7 +543,8 @@ impl<W: Write> RdbWriter<W> {
         self.check_declared(db)
     }
 
-    /// Ends the current slot's sizing record.
+    /// Checks a sizing record's counts against the keys offered since it (see
+    /// [`select_db`](Self::select_db)); poisons the writer when they pass them.
     pub(crate) fn check_declared(&mut self, d: Option<Declared>) -> WriteResult<()> {
         self.check_declared_at(d, self.offered_keys)
     }

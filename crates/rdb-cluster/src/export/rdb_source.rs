@@ -118,11 +118,6 @@ impl<'a> RdbJob<'a> {
         let mut scratch = Vec::new();
         let mut scanned = 0u64;
         let mut minus_one_expiries = 0u64;
-        let cancelled = || {
-            plan.interrupt
-                .as_ref()
-                .is_some_and(|f| f.load(Ordering::Relaxed))
-        };
         loop {
             let before = p.offset();
             // What the event tells, copied out so the parser can be used again.
@@ -183,7 +178,7 @@ impl<'a> RdbJob<'a> {
                 continue;
             };
             scanned += 1;
-            if scanned.is_multiple_of(CANCEL_CHECK as u64) && cancelled() {
+            if scanned.is_multiple_of(CANCEL_CHECK as u64) && plan.interrupted() {
                 return Err(ExportError::Cancelled);
             }
             *keys_per_db.entry(db).or_default() += 1;
