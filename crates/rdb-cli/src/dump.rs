@@ -2,11 +2,11 @@
 
 use std::io::{self, Write};
 
-use rdb_format::Element;
-use rdb_model::commands::write_resp;
-use rdb_model::json::{bytes_to_json, entry_to_json};
+use rdb_format::{Element, IntText, TypeKind};
+use rdb_model::commands::{write_resp, BATCH};
+use rdb_model::json::{bytes_to_json, entry_to_json, write_bytes_json, ScoreText};
 use rdb_model::{Entry, Value, ValueType};
-use rdb_reader::{Event, KeyspaceBuilder, Parser, ReadError, Source};
+use rdb_reader::{Event, KeyInfo, KeyspaceBuilder, Parser, ReadError, Source};
 use regex::bytes::Regex;
 use serde_json::json;
 
@@ -96,102 +96,542 @@ fn b(e: Element<'_>) -> serde_json::Value {
     bytes_to_json(e.as_bytes(&mut t))
 }
 
+/// A key's output is gathered in memory and written once the key is complete, so that a key
+/// the file cuts short is left out whole; a collection's output that grows past this many
+/// bytes is written out as it goes instead (memory stays bounded whatever its size).
+const SPILL_BYTES: usize = 1 << 20;
+
+/// The values printed as they are read ([`Streamed`]): strings (gathered, as their JSON form
+/// depends on every byte, then written straight out), and every list, set, sorted set and
+/// hash encoding but the hashes with field TTLs (whose TTLs come first in the key line and
+/// last in the commands), element by element. Streams, module values and hashes with field
+/// TTLs are held whole in the model and printed from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    String,
+    List,
+    Set,
+    ZSet,
+    Hash,
+    /// JSONL only: entries printed as they are read, the rest (metadata, groups, PELs,
+    /// consumers, which follow the entries in the file and in the key line) held in the model.
+    /// The RESP form needs the groups first (placeholders for the pending IDs of deleted
+    /// entries go among the entries), so there a stream is held whole.
+    Stream,
+}
+
+impl Shape {
+    fn of(kind: TypeKind, format: DumpFormat) -> Option<Shape> {
+        use TypeKind as K;
+        Some(match kind {
+            K::String => Shape::String,
+            K::Stream(_) if format == DumpFormat::Jsonl => Shape::Stream,
+            K::ListLinked | K::ListZiplist | K::ListQuicklist | K::ListQuicklist2 => Shape::List,
+            K::SetHashtable | K::SetIntset | K::SetListpack => Shape::Set,
+            K::ZSetV1 | K::ZSet2 | K::ZSetZiplist | K::ZSetListpack => Shape::ZSet,
+            K::HashHashtable | K::HashZipmap | K::HashZiplist | K::HashListpack => Shape::Hash,
+            _ => return None,
+        })
+    }
+
+    /// Arguments per element in its command.
+    fn arity(self) -> usize {
+        match self {
+            Shape::String | Shape::List | Shape::Set | Shape::Stream => 1,
+            Shape::ZSet | Shape::Hash => 2,
+        }
+    }
+
+    /// The command that recreates it, as [`rdb_model::commands`] writes it (variadic but for
+    /// `SET`).
+    fn command(self) -> &'static [u8] {
+        match self {
+            Shape::String => b"SET",
+            // Never asked: a stream is printed as it is read in JSONL only.
+            Shape::Stream => b"XADD",
+            Shape::List => b"RPUSH",
+            Shape::Set => b"SADD",
+            Shape::ZSet => b"ZADD",
+            Shape::Hash => b"HSET",
+        }
+    }
+}
+
+/// A key being printed as it is read: its output so far (`buf`, written to the output at the
+/// end of the key or, for a collection, once past [`SPILL_BYTES`]) and, for RESP, the
+/// arguments of the command being filled (at most [`BATCH`] elements, as
+/// [`rdb_model::commands::for_each_command`] batches them, so both outputs are the same
+/// bytes). A string's bytes gather in `args` until the key ends.
+struct Streamed {
+    shape: Shape,
+    format: DumpFormat,
+    /// The key's bytes (RESP commands repeat them).
+    key: Vec<u8>,
+    expire_at_ms: Option<i64>,
+    /// Elements printed so far (JSONL: a comma before all but the first).
+    elements: u64,
+    /// RESP: the pending command's arguments after the key, end to end, and where each ends;
+    /// a string's value.
+    args: Vec<u8>,
+    arg_ends: Vec<usize>,
+    /// Part of this key's output is already written (a read error now leaves it cut short).
+    spilled: bool,
+    /// Scratch for base64 text.
+    b64: String,
+    /// A stream's records but its entries, to print from the model at the end.
+    stream_rest: Option<Box<KeyspaceBuilder>>,
+}
+
+impl Streamed {
+    fn new(format: DumpFormat) -> Self {
+        Streamed {
+            shape: Shape::String,
+            format,
+            key: Vec::new(),
+            expire_at_ms: None,
+            elements: 0,
+            args: Vec::new(),
+            arg_ends: Vec::new(),
+            spilled: false,
+            b64: String::new(),
+            stream_rest: None,
+        }
+    }
+
+    /// Starts a key: its line up to the value (JSONL), or the `SELECT` it needs (RESP).
+    fn begin(
+        &mut self,
+        k: &KeyInfo<'_>,
+        shape: Shape,
+        buf: &mut Vec<u8>,
+        selected: &mut Option<u64>,
+    ) -> io::Result<()> {
+        let mut t = IntText::new(0);
+        let key = k.key.as_bytes(&mut t);
+        self.shape = shape;
+        self.key.clear();
+        self.key.extend_from_slice(key);
+        self.expire_at_ms = k.expire_at_ms;
+        self.elements = 0;
+        if self.args.capacity() > SPILL_BYTES {
+            // Do not keep a big string's room for the rest of the file.
+            self.args = Vec::new();
+        }
+        self.args.clear();
+        self.arg_ends.clear();
+        self.spilled = false;
+        match self.format {
+            DumpFormat::Jsonl => {
+                // The members in serde_json's (sorted) order, as `entry_to_json` writes them.
+                let db = u32::try_from(k.db).unwrap_or(u32::MAX);
+                write!(buf, "{{\"db\":{db},\"expire_at_ms\":")?;
+                match k.expire_at_ms {
+                    Some(ms) => write!(buf, "{ms}")?,
+                    None => buf.extend_from_slice(b"null"),
+                }
+                buf.extend_from_slice(b",\"key\":");
+                write_bytes_json(buf, key, &mut self.b64)?;
+                if let Some(f) = k.lfu_freq {
+                    write!(buf, ",\"lfu_freq\":{f}")?;
+                }
+                if let Some(s) = k.lru_idle_s {
+                    write!(buf, ",\"lru_idle_s\":{s}")?;
+                }
+                write!(
+                    buf,
+                    ",\"rdb_type\":{},\"type\":\"{}\",\"value\":",
+                    k.rdb_type.0,
+                    k.kind.logical()
+                )?;
+                match shape {
+                    Shape::String => {}
+                    Shape::Stream => buf.extend_from_slice(b"{\"entries\":["),
+                    _ => buf.push(b'['),
+                }
+            }
+            DumpFormat::Resp => select(buf, selected, k.db)?,
+        }
+        Ok(())
+    }
+
+    /// A piece of a string value.
+    fn chunk(&mut self, piece: Element<'_>) {
+        piece.append_to(&mut self.args);
+    }
+
+    /// Prints one element (a list item or set member: `second` is `None`; a hash field and
+    /// its value; a sorted-set member and its `score`).
+    fn element(
+        &mut self,
+        buf: &mut Vec<u8>,
+        first: Element<'_>,
+        second: Option<Element<'_>>,
+        score: Option<f64>,
+    ) -> io::Result<()> {
+        let mut t = IntText::new(0);
+        let first = first.as_bytes(&mut t);
+        match self.format {
+            DumpFormat::Jsonl => {
+                if self.elements > 0 {
+                    buf.push(b',');
+                }
+                let pair = second.is_some() || score.is_some();
+                if pair {
+                    buf.push(b'[');
+                }
+                write_bytes_json(buf, first, &mut self.b64)?;
+                if let Some(x) = score {
+                    write!(buf, ",\"{}\"", ScoreText(x))?;
+                }
+                if let Some(second) = second {
+                    let mut t2 = IntText::new(0);
+                    buf.push(b',');
+                    write_bytes_json(buf, second.as_bytes(&mut t2), &mut self.b64)?;
+                }
+                if pair {
+                    buf.push(b']');
+                }
+            }
+            DumpFormat::Resp => {
+                // `ZADD key score member`, `HSET key field value`.
+                if let Some(x) = score {
+                    write!(self.args, "{}", ScoreText(x))?;
+                    self.arg_ends.push(self.args.len());
+                }
+                self.args.extend_from_slice(first);
+                self.arg_ends.push(self.args.len());
+                if let Some(second) = second {
+                    let mut t2 = IntText::new(0);
+                    self.args.extend_from_slice(second.as_bytes(&mut t2));
+                    self.arg_ends.push(self.args.len());
+                }
+                if self.arg_ends.len() >= BATCH * self.shape.arity() {
+                    self.flush_command(buf)?;
+                }
+            }
+        }
+        self.elements += 1;
+        Ok(())
+    }
+
+    /// A stream's record: a live entry is printed (`["<id>",[[field,value],…]]`), a deleted
+    /// one skipped, any other record kept for the end.
+    fn stream_record(&mut self, buf: &mut Vec<u8>, ev: &Event<'_>) -> io::Result<()> {
+        match ev {
+            Event::StreamEntry(e) if e.deleted => {}
+            Event::StreamEntry(e) => {
+                if self.elements > 0 {
+                    buf.push(b',');
+                }
+                write!(buf, "[\"{}\",[", e.id)?;
+                for (i, (f, v)) in e.fields().enumerate() {
+                    let (mut t, mut t2) = (IntText::new(0), IntText::new(0));
+                    buf.extend_from_slice(if i == 0 { b"[" } else { b",[" });
+                    write_bytes_json(buf, f.as_bytes(&mut t), &mut self.b64)?;
+                    buf.push(b',');
+                    write_bytes_json(buf, v.as_bytes(&mut t2), &mut self.b64)?;
+                    buf.push(b']');
+                }
+                buf.extend_from_slice(b"]]");
+                self.elements += 1;
+            }
+            ev => {
+                if let Some(rest) = self.stream_rest.as_mut() {
+                    rest.push(ev);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The rest of a stream's value after its entries: its model's JSON object without
+    /// `entries` (which sorts first), spliced after the entries printed.
+    fn stream_tail(&mut self, buf: &mut Vec<u8>) -> io::Result<()> {
+        buf.push(b']');
+        let ks = self.stream_rest.take().map(|rest| rest.finish());
+        let stream = ks
+            .as_ref()
+            .and_then(|ks| ks.dbs.values().next())
+            .and_then(|d| d.entries.first())
+            .and_then(|e| match &e.value {
+                Value::Stream(s) => Some(s),
+                _ => None,
+            });
+        if let Some(s) = stream {
+            if let serde_json::Value::Object(mut o) = rdb_model::json::stream_to_json(s) {
+                o.remove("entries");
+                let rest = serde_json::to_vec(&o)?;
+                // `{"entries_added":…}` → `,"entries_added":…}`
+                if let Some(members) = rest.get(1..).filter(|m| m.len() > 1) {
+                    buf.push(b',');
+                    buf.extend_from_slice(members);
+                    return Ok(());
+                }
+            }
+        }
+        buf.push(b'}');
+        Ok(())
+    }
+
+    /// RESP: writes the pending command (`RPUSH key …`), if it has elements.
+    fn flush_command(&mut self, buf: &mut Vec<u8>) -> io::Result<()> {
+        if self.arg_ends.is_empty() {
+            return Ok(());
+        }
+        write!(buf, "*{}\r\n", 2 + self.arg_ends.len())?;
+        bulk(buf, self.shape.command())?;
+        bulk(buf, &self.key)?;
+        let mut start = 0;
+        for &end in &self.arg_ends {
+            bulk(buf, self.args.get(start..end).unwrap_or_default())?;
+            start = end;
+        }
+        self.args.clear();
+        self.arg_ends.clear();
+        Ok(())
+    }
+
+    /// Ends the key and writes what is left of its output (`buf`, then a string's value
+    /// straight from `args`) to `out`: the value's end and the line's (JSONL); the last
+    /// command and the key's `PEXPIREAT` (RESP).
+    fn end(&mut self, buf: &mut Vec<u8>, out: &mut impl Write) -> io::Result<()> {
+        match self.format {
+            DumpFormat::Jsonl if self.shape == Shape::String => {
+                out.write_all(buf)?;
+                write_bytes_json(out, &self.args, &mut self.b64)?;
+                out.write_all(b"}\n")?;
+            }
+            DumpFormat::Jsonl if self.shape == Shape::Stream => {
+                self.stream_tail(buf)?;
+                buf.extend_from_slice(b"}\n");
+                out.write_all(buf)?;
+            }
+            DumpFormat::Jsonl => {
+                buf.extend_from_slice(b"]}\n");
+                out.write_all(buf)?;
+            }
+            DumpFormat::Resp => {
+                if self.shape == Shape::String {
+                    out.write_all(buf)?;
+                    write_resp(out, &[self.shape.command(), &self.key, &self.args])?;
+                } else {
+                    self.flush_command(buf)?;
+                    out.write_all(buf)?;
+                }
+                // As `for_each_command`: an expiry of -1 is the servers' "none".
+                if let Some(ms) = self.expire_at_ms.filter(|&ms| ms != -1) {
+                    let ms = ms.to_string();
+                    write_resp(out, &[b"PEXPIREAT", &self.key, ms.as_bytes()])?;
+                }
+            }
+        }
+        buf.clear();
+        Ok(())
+    }
+}
+
+/// One RESP bulk string.
+fn bulk(out: &mut impl Write, a: &[u8]) -> io::Result<()> {
+    write!(out, "${}\r\n", a.len())?;
+    out.write_all(a)?;
+    out.write_all(b"\r\n")
+}
+
+/// RESP: the `SELECT` that `db`'s keys need, when another database is selected (with a
+/// warning for a database the servers' default configuration does not have).
+fn select(out: &mut impl Write, selected: &mut Option<u64>, db: u64) -> io::Result<()> {
+    if *selected != Some(db) {
+        if db >= u64::from(DEFAULT_DATABASES) {
+            crate::note!(
+                "rdbkit dump: warning: SELECT {db}: a server with the \
+                 default {DEFAULT_DATABASES} databases refuses it, and \
+                 `redis-cli --pipe` then writes db {db}'s keys into the \
+                 database selected before"
+            );
+        }
+        write_resp(out, &[b"SELECT", db.to_string().as_bytes()])?;
+        *selected = Some(db);
+    }
+    Ok(())
+}
+
+/// The key being read.
+enum Current {
+    /// None (between keys, or a key filtered out and skipped).
+    Idle,
+    /// Held whole until its end, then printed from the model ([`entry_to_json`],
+    /// [`rdb_model::commands::for_each_command`]).
+    Whole(Box<KeyspaceBuilder>, u8),
+    /// Printed as its elements arrive.
+    Streamed,
+}
+
 /// Dumps every record of `parser` to `out`.
+///
+/// Lists, sets, sorted sets and hashes (but those with field TTLs) are printed element by
+/// element, so memory does not follow their size; other values are held whole. A key's
+/// output reaches `out` once the key is complete, unless it grows past 1 MiB: then it is
+/// written as it goes, and a read error inside the key leaves its JSON line unterminated
+/// (not valid JSON, so never taken for a whole key) or its commands cut short, before the
+/// error line or command the caller writes.
 pub fn dump<S: Source>(
     mut parser: Parser<S>,
     format: DumpFormat,
     filter: &DumpFilter,
     out: &mut impl Write,
 ) -> Result<DumpStats, DumpError> {
-    let mut builder: Option<(KeyspaceBuilder, u8)> = None;
+    let mut current = Current::Idle;
+    let mut streamed = Streamed::new(format);
+    // The current key's output not yet written.
+    let mut buf: Vec<u8> = Vec::new();
     let mut selected: Option<u64> = None;
     let mut stats = DumpStats::default();
     loop {
         let ev = match parser.next_event() {
             Ok(Some(ev)) => ev,
             Ok(None) => return Ok(stats),
-            Err(e) => return Err(DumpError::Read(e)),
+            Err(e) => {
+                if matches!(current, Current::Streamed) && streamed.spilled {
+                    // The cut line ends here; the caller's error line follows on its own.
+                    if format == DumpFormat::Jsonl {
+                        out.write_all(b"\n")?;
+                    }
+                }
+                return Err(DumpError::Read(e));
+            }
         };
-        match ev {
-            Event::Key(k) => {
+        match (&mut current, ev) {
+            (_, Event::Key(k)) => {
                 if stats.dbs_with_keys.last() != Some(&k.db) {
                     stats.dbs_with_keys.insert(k.db);
                 }
                 let ty = ValueType::from_name(k.kind.logical()).unwrap_or(ValueType::Module);
-                let mut t = rdb_format::IntText::new(0);
+                let mut t = IntText::new(0);
                 if !filter.wants(k.db, k.key.as_bytes(&mut t), ty) {
+                    current = Current::Idle;
                     parser.skip_key().map_err(DumpError::Read)?;
                     continue;
                 }
-                let mut kb = KeyspaceBuilder::new();
-                kb.push(&ev);
-                builder = Some((kb, k.rdb_type.0));
+                if buf.capacity() > 2 * SPILL_BYTES {
+                    // One element made it big: do not keep that room for the rest.
+                    buf = Vec::new();
+                }
+                buf.clear();
+                current = match Shape::of(k.kind, format) {
+                    Some(shape) => {
+                        streamed.begin(&k, shape, &mut buf, &mut selected)?;
+                        if shape == Shape::Stream {
+                            let mut rest = Box::new(KeyspaceBuilder::new());
+                            rest.push(&ev);
+                            streamed.stream_rest = Some(rest);
+                        }
+                        if k.whole {
+                            // A string given whole: no value event and no KeyEnd follow.
+                            if let Some(v) = k.value {
+                                streamed.chunk(v);
+                            }
+                            streamed.end(&mut buf, out)?;
+                            current = Current::Idle;
+                            continue;
+                        }
+                        Current::Streamed
+                    }
+                    None => {
+                        let mut kb = Box::new(KeyspaceBuilder::new());
+                        kb.push(&ev);
+                        Current::Whole(kb, k.rdb_type.0)
+                    }
+                };
             }
-            Event::KeyEnd => {
-                if let Some((mut kb, rdb_type)) = builder.take() {
-                    kb.push(&ev);
-                    let ks = kb.finish();
-                    for (db, d) in &ks.dbs {
-                        for e in &d.entries {
-                            match format {
-                                DumpFormat::Jsonl => {
-                                    serde_json::to_writer(
-                                        &mut *out,
-                                        &entry_to_json(*db, e, rdb_type),
-                                    )?;
-                                    out.write_all(b"\n")?;
-                                }
-                                DumpFormat::Resp => {
-                                    if selected != Some(u64::from(*db)) {
-                                        if *db >= DEFAULT_DATABASES {
-                                            eprintln!(
-                                                "rdbkit dump: warning: SELECT {db}: a server with the \
-                                                 default {DEFAULT_DATABASES} databases refuses it, and \
-                                                 `redis-cli --pipe` then writes db {db}'s keys into the \
-                                                 database selected before"
-                                            );
-                                        }
-                                        write_resp(out, &[b"SELECT", db.to_string().as_bytes()])?;
-                                        selected = Some(u64::from(*db));
-                                    }
-                                    resp_entry(out, e)?;
-                                }
+            (Current::Streamed, ev) => {
+                match ev {
+                    Event::StringChunk(c) => streamed.chunk(c),
+                    Event::ListItem(v) | Event::SetMember(v) => {
+                        streamed.element(&mut buf, v, None, None)?
+                    }
+                    Event::ZSetMember { member, score, .. } => {
+                        streamed.element(&mut buf, member, None, Some(score))?
+                    }
+                    Event::HashField { field, value, .. } => {
+                        streamed.element(&mut buf, field, Some(value), None)?
+                    }
+                    Event::KeyEnd => {
+                        if let Some(rest) = streamed.stream_rest.as_mut() {
+                            rest.push(&ev);
+                        }
+                        streamed.end(&mut buf, out)?;
+                        current = Current::Idle;
+                        continue;
+                    }
+                    ev if streamed.shape == Shape::Stream => {
+                        streamed.stream_record(&mut buf, &ev)?
+                    }
+                    _ => {}
+                }
+                if buf.len() >= SPILL_BYTES {
+                    out.write_all(&buf)?;
+                    buf.clear();
+                    streamed.spilled = true;
+                }
+            }
+            (Current::Whole(..), ev @ Event::KeyEnd) => {
+                let Current::Whole(mut kb, rdb_type) =
+                    std::mem::replace(&mut current, Current::Idle)
+                else {
+                    continue;
+                };
+                kb.push(&ev);
+                let ks = kb.finish();
+                for (db, d) in &ks.dbs {
+                    for e in &d.entries {
+                        match format {
+                            DumpFormat::Jsonl => {
+                                serde_json::to_writer(&mut *out, &entry_to_json(*db, e, rdb_type))?;
+                                out.write_all(b"\n")?;
+                            }
+                            DumpFormat::Resp => {
+                                select(out, &mut selected, u64::from(*db))?;
+                                resp_entry(out, e)?;
                             }
                         }
                     }
                 }
             }
-            _ if builder.is_some() => {
-                if let Some((kb, _)) = builder.as_mut() {
-                    kb.push(&ev);
-                }
-            }
-            Event::Function { code } if format == DumpFormat::Resp && filter.wants_records() => {
-                let mut t = rdb_format::IntText::new(0);
+            (Current::Whole(kb, _), ev) => kb.push(&ev),
+            (Current::Idle, Event::Function { code })
+                if format == DumpFormat::Resp && filter.wants_records() =>
+            {
+                let mut t = IntText::new(0);
                 write_resp(
                     out,
                     &[b"FUNCTION", b"LOAD", b"REPLACE", code.as_bytes(&mut t)],
                 )?;
             }
-            _ if format == DumpFormat::Resp || !filter.wants_records() => {}
-            Event::Aux { key, value } => {
+            (Current::Idle, _) if format == DumpFormat::Resp || !filter.wants_records() => {}
+            (Current::Idle, Event::Aux { key, value }) => {
                 line(out, json!({"aux": {"key": b(key), "value": b(value)}}))?
             }
-            Event::Function { code } => line(out, json!({"function": b(code)}))?,
-            Event::SlotInfo {
-                slot,
-                keys,
-                expires,
-            } => line(
+            (Current::Idle, Event::Function { code }) => line(out, json!({"function": b(code)}))?,
+            (
+                Current::Idle,
+                Event::SlotInfo {
+                    slot,
+                    keys,
+                    expires,
+                },
+            ) => line(
                 out,
                 json!({"slot_info": {"slot": slot, "keys": keys, "expires": expires}}),
             )?,
-            Event::ModuleAux {
-                module_id,
-                when,
-                raw,
-                ..
-            } => {
+            (
+                Current::Idle,
+                Event::ModuleAux {
+                    module_id,
+                    when,
+                    raw,
+                    ..
+                },
+            ) => {
                 use base64::Engine;
                 line(
                     out,
@@ -203,7 +643,7 @@ pub fn dump<S: Source>(
                     }}),
                 )?
             }
-            _ => {}
+            (Current::Idle, _) => {}
         }
     }
 }
@@ -217,7 +657,7 @@ fn line(out: &mut impl Write, v: serde_json::Value) -> io::Result<()> {
 /// has none, is named on stderr and skipped.
 fn resp_entry(out: &mut impl Write, e: &Entry) -> io::Result<()> {
     if matches!(e.value, Value::Module(_)) {
-        eprintln!(
+        crate::note!(
             "rdbkit dump: key {} holds a module value, which has no RESP form; skipped",
             rdb_format::escape_bytes(&e.key, 64)
         );

@@ -206,8 +206,9 @@ impl std::fmt::Display for RunError {
 
 impl std::error::Error for RunError {}
 
-/// The result of a run: one report per file (input order), the totals and the set-wide
-/// findings of the manifest check.
+/// The result of a run: one report per file (standard input first, then the files in the
+/// order given — a directory's in name order —, then the entries of directories that are not
+/// regular files), the totals and the set-wide findings of the manifest check.
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
     /// One report per file (the manifest's per-file findings already merged in).
@@ -368,7 +369,9 @@ where
         }
     }
     let n = files.len() + usize::from(stdin) + inputs.not_regular.len();
-    if n == 0 {
+    // A manifest whose files are all missing is checked (each missing file reported); with
+    // nothing to verify and no manifest, there is nothing to say.
+    if n == 0 && placed.is_empty() {
         let given: Vec<String> = cfg.paths.iter().map(|p| p.display().to_string()).collect();
         return Err(RunError(format!(
             "no .rdb file found in {}",
@@ -596,7 +599,9 @@ fn cut(s: &str, max: usize) -> String {
 
 /// `s` with control characters escaped (`\n`, `\t`, `\u{1b}`): a file name holding them
 /// would break the table's rows or its terminal.
-fn printable(s: &str) -> String {
+/// `s` with control characters escaped (`\n`, `\u{1b}`), for paths and messages printed on
+/// one line.
+pub fn printable(s: &str) -> String {
     s.chars()
         .map(|c| {
             if c.is_control() {
@@ -797,7 +802,7 @@ pub fn write_table(out: &mut dyn Write, o: &Outcome) -> io::Result<()> {
         } else {
             sev.yellow().to_string()
         };
-        let who = f.path.as_deref().unwrap_or("(set)");
+        let who = f.path.as_deref().map_or_else(|| "(set)".into(), printable);
         writeln!(out, "{sev}: {who}: {}", f.finding)?;
     }
     Ok(())

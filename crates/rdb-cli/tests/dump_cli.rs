@@ -479,3 +479,347 @@ fn resp_output_warns_of_a_database_beyond_the_default_16() {
     );
     assert!(!err.contains("SELECT"), "{err}");
 }
+
+/// A file of big collections of every kind the dump prints element by element (quicklist,
+/// hashtable set, intset, skiplist sorted set, hashtable hash), with binary, integer, quoted
+/// and empty elements, special scores, expiries, LRU and LFU metadata, two databases, small
+/// listpack-encoded keys between them, two strings of megabytes and a stream of 20,000
+/// entries with a consumer group. The `big` list alone dumps to
+/// more than 1 MiB (the dump's in-memory limit per key).
+fn big_collections_file(dir: &Path) -> PathBuf {
+    use rdb_model::{Entry, HashField};
+    use rdb_writer::{write_keyspace, Target, WriterBuilder};
+    let elem = |i: u64| -> rdb_model::Bytes {
+        match i % 5 {
+            0 => i.to_string().into(),
+            1 => format!("quote\"back\\slash{i}").into(),
+            2 => [&[0xff, 0, b'\n'][..], &i.to_le_bytes()].concat().into(),
+            3 if i == 3 => rdb_model::Bytes::new(),
+            3 => format!("e{i}").into(),
+            _ => format!("element:{i}:{}", "x".repeat((i % 90) as usize)).into(),
+        }
+    };
+    let mut ks = Keyspace::default();
+    for db in [0u32, 3] {
+        let entries = &mut ks.db_mut(db).entries;
+        let mut big = Entry::new(
+            format!("big-list-{db}"),
+            Value::List((0..60_000).map(elem).collect()),
+        );
+        big.expire_at_ms = Some(4_102_444_800_000);
+        entries.push(big);
+        entries.push(Entry::new(
+            "small-list",
+            Value::List((0..5).map(elem).collect()),
+        ));
+        let mut set = Entry::new("set", Value::Set((0..1500).map(elem).collect()));
+        set.lru_idle_s = Some(77);
+        entries.push(set);
+        entries.push(Entry::new(
+            "intset",
+            Value::Set((0..700u64).map(|i| (i * 3).to_string().into()).collect()),
+        ));
+        let scores = [f64::INFINITY, f64::NEG_INFINITY, -0.0, 0.1, 1e300, 5e-324];
+        let mut zset = Entry::new(
+            "zset",
+            Value::SortedSet(
+                (0..1300u64)
+                    .map(|i| {
+                        (
+                            elem(i),
+                            scores.get(i as usize).copied().unwrap_or(i as f64 / 7.0),
+                        )
+                    })
+                    .collect(),
+            ),
+        );
+        zset.lfu_freq = Some(9);
+        zset.expire_at_ms = Some(4_102_444_900_123);
+        entries.push(zset);
+        entries.push(Entry::new(
+            "small-zset",
+            Value::SortedSet(vec![("a".into(), 1.5), ("b".into(), 2.0)]),
+        ));
+        entries.push(Entry::new(
+            "hash",
+            Value::Hash(
+                (0..1100u64)
+                    .map(|i| HashField {
+                        field: format!("field:{i}").into(),
+                        value: elem(i + 1),
+                        expire_at_ms: None,
+                    })
+                    .collect(),
+            ),
+        ));
+        entries.push(Entry::new(
+            "small-hash",
+            Value::Hash(vec![HashField {
+                field: "f".into(),
+                value: "v".into(),
+                expire_at_ms: None,
+            }]),
+        ));
+        entries.push(Entry::new("string", Value::String("s".into())));
+    }
+    // Strings the reader gives in several pieces: binary (base64 in several pieces too) and
+    // printable with quotes to escape.
+    let binary: Vec<u8> = (0..3_000_001u32).map(|i| (i * 7 % 256) as u8).collect();
+    let text: String = (0..300_000).map(|i| format!("\"t{}\\", i % 977)).collect();
+    ks.db_mut(0)
+        .entries
+        .push(Entry::new("big-binary", Value::String(binary.into())));
+    ks.db_mut(3)
+        .entries
+        .push(Entry::new("big-text", Value::String(text.into())));
+    // A stream of 20,000 entries (its JSON past 1 MiB), with a group whose PEL is shared by
+    // two consumers, and an entry ID deleted in the middle (a pending ID without its entry).
+    use rdb_model::{Consumer, ConsumerGroup, PendingEntry, Stream, StreamEntry, StreamId};
+    let entries: Vec<StreamEntry> = (1..=20_001u64)
+        .filter(|&i| i != 500)
+        .map(|i| StreamEntry {
+            id: StreamId::new(1_700_000_000_000 + i, i % 3),
+            fields: vec![("f".into(), elem(i)), (elem(i + 1), "v".into())],
+        })
+        .collect();
+    let pel: Vec<StreamId> = [499u64, 500, 501, 9_000]
+        .iter()
+        .map(|&i| StreamId::new(1_700_000_000_000 + i, i % 3))
+        .collect();
+    let stream = Stream {
+        length: entries.len() as u64,
+        last_id: entries.last().unwrap().id,
+        first_id: Some(entries[0].id),
+        max_deleted_id: Some(pel[1]),
+        entries_added: Some(20_001),
+        groups: vec![ConsumerGroup {
+            name: "group".into(),
+            last_delivered_id: pel[3],
+            entries_read: Some(9_000),
+            pel: pel
+                .iter()
+                .map(|&id| PendingEntry {
+                    id,
+                    delivery_time_ms: 1_700_000_000_000,
+                    delivery_count: 2,
+                })
+                .collect(),
+            consumers: vec![
+                Consumer {
+                    name: "alice".into(),
+                    seen_time_ms: 1_700_000_000_001,
+                    active_time_ms: None,
+                    pel: pel[..2].to_vec(),
+                },
+                Consumer {
+                    name: "bob".into(),
+                    seen_time_ms: 1_700_000_000_002,
+                    active_time_ms: None,
+                    pel: pel[2..].to_vec(),
+                },
+            ],
+        }],
+        entries,
+    };
+    ks.db_mut(0)
+        .entries
+        .push(Entry::new("stream", Value::Stream(Box::new(stream))));
+    let path = dir.join("big-collections.rdb");
+    let file = std::fs::File::create(&path).unwrap();
+    let builder = WriterBuilder::new(Target::Redis70).ctime(1);
+    let (file, _) = write_keyspace(&ks, std::io::BufWriter::new(file), &builder).unwrap();
+    file.into_inner().unwrap().sync_all().unwrap();
+    path
+}
+
+/// The dump as the model prints it, key by key: each key read whole into an entry and
+/// printed with `entry_to_json` (JSONL key lines) or `for_each_command` (RESP, with the
+/// `SELECT`s and `FUNCTION LOAD`s): how `rdbkit dump` printed every key before it printed
+/// collections element by element.
+/// `None` when the file does not read whole (the dump then ends in an error).
+fn model_dump(path: &Path) -> Option<(Vec<Vec<u8>>, Vec<u8>)> {
+    use rdb_reader::{Event, KeyspaceBuilder, Limits, Parser, SliceSource};
+    let data = std::fs::read(path).unwrap();
+    let mut p = Parser::new(SliceSource::new(&data), Limits::default());
+    let (mut lines, mut resp) = (Vec::new(), Vec::new());
+    let mut key: Option<(KeyspaceBuilder, u8)> = None;
+    let mut selected = None;
+    while let Some(ev) = p.next_event().ok()? {
+        match ev {
+            Event::Key(k) => {
+                let mut kb = KeyspaceBuilder::new();
+                kb.push(&ev);
+                key = Some((kb, k.rdb_type.0));
+            }
+            Event::KeyEnd => {
+                let (mut kb, rdb_type) = key.take().unwrap();
+                kb.push(&ev);
+                for (db, d) in &kb.finish().dbs {
+                    for e in &d.entries {
+                        let j = rdb_model::json::entry_to_json(*db, e, rdb_type);
+                        lines.push(serde_json::to_vec(&j).unwrap());
+                        if selected != Some(*db) {
+                            let name = db.to_string();
+                            rdb_model::commands::write_resp(
+                                &mut resp,
+                                &[b"SELECT", name.as_bytes()],
+                            )
+                            .unwrap();
+                            selected = Some(*db);
+                        }
+                        rdb_model::commands::for_each_command(e, |args| {
+                            rdb_model::commands::write_resp(&mut resp, args)
+                        })
+                        .unwrap();
+                    }
+                }
+            }
+            Event::Function { code } => {
+                let mut t = rdb_format::IntText::new(0);
+                rdb_model::commands::write_resp(
+                    &mut resp,
+                    &[b"FUNCTION", b"LOAD", b"REPLACE", code.as_bytes(&mut t)],
+                )
+                .unwrap();
+            }
+            _ => {
+                if let Some((kb, _)) = key.as_mut() {
+                    kb.push(&ev);
+                }
+            }
+        }
+    }
+    Some((lines, resp))
+}
+
+/// Collections are printed element by element (memory independent of their size), in exactly
+/// the bytes the model gives for the whole key: every testdata file that reads whole (the
+/// real servers' dumps of every RDB version, the public historic files, the hand-made files
+/// that are valid), and a file of collections past the RESP batch size and the in-memory limit.
+#[test]
+fn streamed_collections_print_as_the_model_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = rdb_testkit::testdata::rdb_files("");
+    files.push(big_collections_file(dir.path()));
+    let mut compared = 0;
+    for f in &files {
+        let Some((want_lines, want_resp)) = model_dump(f) else {
+            continue;
+        };
+        compared += 1;
+        let (code, jsonl, err) = dump_file(f, &[]);
+        assert_eq!(code, 0, "{}: {err}", f.display());
+        let got_lines: Vec<&[u8]> = jsonl
+            .split(|&b| b == b'\n')
+            .filter(|l| l.starts_with(b"{\"db\":"))
+            .collect();
+        assert_eq!(got_lines.len(), want_lines.len(), "{}", f.display());
+        for (got, want) in got_lines.iter().zip(&want_lines) {
+            assert!(
+                got == want,
+                "{}:\n got {}\nwant {}",
+                f.display(),
+                String::from_utf8_lossy(&got[..got.len().min(300)]),
+                String::from_utf8_lossy(&want[..want.len().min(300)])
+            );
+        }
+        let (code, resp, err) = dump_file(f, &["--format", "resp"]);
+        assert_eq!(code, 0, "{}: {err}", f.display());
+        assert!(resp == want_resp, "{}: RESP output differs", f.display());
+    }
+    // Every real server's dump and a good share of the other files.
+    assert!(compared > server_files().len() + 40, "{compared}");
+    // The big file's longest line (the 60,000-element list) is well past 1 MiB.
+    let (_, jsonl, _) = dump_file(files.last().unwrap(), &[]);
+    let longest = jsonl.split(|&b| b == b'\n').map(<[u8]>::len).max();
+    assert!(longest > Some(1 << 20), "{longest:?}");
+}
+
+/// The big collections' RESP output recreates them in a real server.
+#[test]
+fn resp_output_of_big_collections_recreates_them_in_a_real_server() {
+    if !ServerKind::Debian.require_or_skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    assert_resp_recreates(&big_collections_file(dir.path()));
+}
+
+/// A file cut inside a collection whose output already reached stdout: the JSONL key line is
+/// left unterminated — not valid JSON, so no reader takes it for a whole key — and the error
+/// line follows on its own line; `rdbkit export --from` refuses the saved dump. The RESP
+/// output ends with the command no server knows.
+#[test]
+fn a_file_cut_inside_a_big_collection_leaves_its_line_invalid() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = std::fs::read(big_collections_file(dir.path())).unwrap();
+    // Cut three quarters into the first big list (past the first MiB of its output).
+    let mut starts = Vec::new();
+    let mut p = rdb_reader::Parser::new(
+        rdb_reader::SliceSource::new(&full),
+        rdb_reader::Limits::default(),
+    );
+    while let Some(ev) = p.next_event().unwrap() {
+        if let rdb_reader::Event::Key(k) = ev {
+            starts.push(k.offset as usize);
+        }
+    }
+    let cut = dir.path().join("cut.rdb");
+    std::fs::write(&cut, &full[..(starts[0] + 3 * starts[1]) / 4]).unwrap();
+    let (code, jsonl, err) = dump_file(&cut, &[]);
+    assert_eq!(code, 1, "{err}");
+    let lines: Vec<&[u8]> = jsonl
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    let (last, before) = (lines[lines.len() - 1], lines[lines.len() - 2]);
+    let error: serde_json::Value = serde_json::from_slice(last).unwrap();
+    assert!(error["error"]["offset"].is_u64(), "{error}");
+    assert!(before.starts_with(b"{\"db\":0,") && before.len() > 1 << 20);
+    assert!(serde_json::from_slice::<serde_json::Value>(before).is_err());
+    for l in &lines[..lines.len() - 2] {
+        serde_json::from_slice::<serde_json::Value>(l).unwrap();
+    }
+    let saved = dir.path().join("cut.jsonl");
+    std::fs::write(&saved, &jsonl).unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let o = rdbkit()
+        .args(["export", "--from"])
+        .arg(&saved)
+        .args(["--name", "cut", "--shards", "1", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cut.jsonl"), "{stderr}");
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0, "{stderr}");
+
+    let (code, resp, _) = dump_file(&cut, &["--format", "resp"]);
+    assert_eq!(code, 1);
+    assert!(resp.windows(7).any(|w| w == b"\r\nRPUSH"));
+    let tail = String::from_utf8_lossy(&resp[resp.len().saturating_sub(400)..]).into_owned();
+    assert!(tail.contains("RDBKIT-DUMP-INCOMPLETE"), "{tail}");
+}
+
+/// A warning that cannot be written (standard error on a full disk) does not change the
+/// exit code or the output (it used to panic: exit 101).
+#[test]
+fn an_unwritable_stderr_leaves_the_dump_alone() {
+    let f = testdata().join("servers/redis-7.0.15/dev/dump.rdb");
+    let (_, want, _) = dump_file(&f, &["--db", "0"]);
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let o = rdbkit()
+        .arg("dump")
+        .arg(&f)
+        .args(["--db", "0", "--db", "9"])
+        .stderr(Stdio::from(full))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert!(o.stdout == want);
+}

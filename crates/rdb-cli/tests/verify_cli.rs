@@ -1358,3 +1358,81 @@ fn function_engine_is_an_error_on_redis_lines() {
         assert_eq!(f[0]["severity"], severity, "{engine:?}");
     }
 }
+
+/// A manifest whose files are all missing (only the manifest copied, named or found in a
+/// directory) is checked like one missing a file or two: every missing file is named
+/// (`manifest-file-missing`, exit 1), where it used to be "no .rdb file found" (exit 2). The
+/// directory's name has a newline: the findings print it escaped, one finding a line.
+#[test]
+fn a_manifest_without_any_of_its_files_names_each_missing_one() {
+    let set = tempfile::tempdir().unwrap();
+    write_set(set.path(), &[]);
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("copy\nof set");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::copy(manifest_path(set.path()), manifest_path(&dir)).unwrap();
+    for arg in [manifest_path(&dir), dir.clone()] {
+        let o = run(&["--json", s(&arg)]);
+        assert_eq!(code(&o), 1, "{}", String::from_utf8_lossy(&o.stderr));
+        let doc = json(&o);
+        assert_eq!(doc["files"].as_array().map(Vec::len), Some(0));
+        let missing: Vec<&str> = doc["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["code"] == "manifest-file-missing")
+            .filter_map(|f| f["path"].as_str())
+            .collect();
+        assert_eq!(missing.len(), 3, "{doc}");
+        for i in 1..=3 {
+            let want = dir.join(format!("snap-000{i}.rdb"));
+            assert!(missing.contains(&s(&want)), "{missing:?}");
+        }
+
+        let o = run(&[s(&arg)]);
+        assert_eq!(code(&o), 1);
+        let text = String::from_utf8(o.stdout).unwrap();
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("manifest-file-missing"))
+            .collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(
+            lines.iter().all(|l| l.contains("copy\\nof set/snap-000")),
+            "{text}"
+        );
+    }
+}
+
+/// Standard error that cannot be written (a full disk here) costs nothing but the notes: the
+/// report is written and the exit code is the run's (a panic on the first note exited 101
+/// before the JSON was written).
+#[test]
+fn an_unwritable_stderr_does_not_cost_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = testdata("servers/redis-7.0.15/dev/dump.rdb");
+    let unreadable = dir.path().join("dir.rdb");
+    std::fs::create_dir(&unreadable).unwrap();
+    let full = || {
+        Stdio::from(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open("/dev/full")
+                .unwrap(),
+        )
+    };
+    // A directory named as a file: an `io` finding, noted on stderr.
+    let o = bin()
+        .args(["--json", s(&good), "-"])
+        .stdin(std::fs::File::open(dir.path()).unwrap())
+        .stderr(full())
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 2);
+    let doc = json(&o);
+    assert_eq!(doc["files"].as_array().map(Vec::len), Some(2));
+    assert_eq!(doc["files"][0]["path"], "-");
+    assert!(codes(&doc["files"][0]).contains(&"io".to_string()));
+    assert_eq!(doc["files"][1]["ok"], true);
+    assert!(doc["files"][1]["keys"].as_u64() > Some(0), "{doc}");
+}

@@ -3,11 +3,12 @@
 //! The shapes follow `cli-contract.md` ("Byte strings in JSON", `rdbkit dump`) and the key
 //! entries of `testdata/FORMAT.md`:
 //!
-//! * **Bytes** ([`bytes_to_json`] / [`bytes_from_json`]): a JSON string when every byte is
-//!   printable ASCII (0x20..=0x7e), otherwise `{"b64": "<standard base64, padded>"}`. Readers
-//!   accept both forms anywhere.
-//! * **Scores** ([`score_to_string`] / [`score_from_str`]): `"inf"`, `"-inf"` or the shortest
-//!   decimal text that parses back to the exact double.
+//! * **Bytes** ([`bytes_to_json`] / [`bytes_from_json`]; [`write_bytes_json`] prints the same
+//!   text without building a value): a JSON string when every byte is printable ASCII
+//!   (0x20..=0x7e), otherwise `{"b64": "<standard base64, padded>"}`. Readers accept both
+//!   forms anywhere.
+//! * **Scores** ([`score_to_string`] or [`ScoreText`] / [`score_from_str`]): `"inf"`, `"-inf"`
+//!   or the shortest decimal text that parses back to the exact double.
 //! * **Key lines** ([`entry_to_json`] / [`entry_from_json`]):
 //!   `{"db", "key", "type", "rdb_type", "expire_at_ms", "value"}` plus, only when present,
 //!   `"field_expire_at_ms"`, `"lfu_freq"` and `"lru_idle_s"`. Collections are written in stored
@@ -118,6 +119,41 @@ pub fn bytes_to_json(b: &[u8]) -> Json {
     }
 }
 
+/// Writes the canonical JSON form of `b` ([`bytes_to_json`]) to `out`, byte for byte what
+/// `serde_json::to_writer(out, &bytes_to_json(b))` writes, without building a JSON value:
+/// `rdbkit dump` prints values as it reads them with it. `b64` is scratch space for the
+/// base64 text (kept between calls; at most 64 KiB).
+pub fn write_bytes_json(
+    out: &mut impl std::io::Write,
+    b: &[u8],
+    b64: &mut String,
+) -> std::io::Result<()> {
+    if b.iter().all(|c| (0x20..=0x7e).contains(c)) {
+        // Printable ASCII: only `"` and `\` are escaped (as serde_json does).
+        out.write_all(b"\"")?;
+        let mut start = 0;
+        for (i, &c) in b.iter().enumerate() {
+            if c == b'"' || c == b'\\' {
+                out.write_all(b.get(start..i).unwrap_or_default())?;
+                out.write_all(&[b'\\', c])?;
+                start = i + 1;
+            }
+        }
+        out.write_all(b.get(start..).unwrap_or_default())?;
+        out.write_all(b"\"")
+    } else {
+        out.write_all(b"{\"b64\":\"")?;
+        // In pieces of a multiple of 3 bytes (no padding but at the end): the scratch stays
+        // small whatever the size of `b`.
+        for piece in b.chunks(3 << 14) {
+            b64.clear();
+            STANDARD.encode_string(piece, b64);
+            out.write_all(b64.as_bytes())?;
+        }
+        out.write_all(b"\"}")
+    }
+}
+
 /// Parses a byte string in either form: a JSON string (its UTF-8 bytes, so non-canonical
 /// non-ASCII text is accepted too) or `{"b64": "..."}` (standard, padded base64).
 pub fn bytes_from_json(v: &Json) -> Result<Bytes, JsonError> {
@@ -146,19 +182,31 @@ fn bytes_at(v: &Json, path: &str) -> Result<Bytes, JsonError> {
 /// `[1e-7, 1e21)` (and zero) are written positionally, others in exponent form. NaN (which
 /// a sorted set never holds) is written as `"nan"`, which [`score_from_str`] rejects.
 pub fn score_to_string(x: f64) -> String {
-    if x.is_nan() {
-        "nan".to_string()
-    } else if x == f64::INFINITY {
-        "inf".to_string()
-    } else if x == f64::NEG_INFINITY {
-        "-inf".to_string()
-    } else {
-        let a = x.abs();
-        // Rust's `{}` and `{:e}` both print the shortest digits that round-trip.
-        if a == 0.0 || (1e-7..1e21).contains(&a) {
-            format!("{x}")
+    ScoreText(x).to_string()
+}
+
+/// Displays a score as [`score_to_string`] spells it, without allocating (for writers that
+/// print many scores: `write!(out, "{}", ScoreText(x))`).
+#[derive(Debug, Clone, Copy)]
+pub struct ScoreText(pub f64);
+
+impl fmt::Display for ScoreText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let x = self.0;
+        if x.is_nan() {
+            f.write_str("nan")
+        } else if x == f64::INFINITY {
+            f.write_str("inf")
+        } else if x == f64::NEG_INFINITY {
+            f.write_str("-inf")
         } else {
-            format!("{x:e}")
+            let a = x.abs();
+            // Rust's `{}` and `{:e}` both print the shortest digits that round-trip.
+            if a == 0.0 || (1e-7..1e21).contains(&a) {
+                write!(f, "{x}")
+            } else {
+                write!(f, "{x:e}")
+            }
         }
     }
 }

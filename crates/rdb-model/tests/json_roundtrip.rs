@@ -2,7 +2,8 @@
 
 use proptest::prelude::*;
 use rdb_model::json::{
-    bytes_from_json, bytes_to_json, entry_from_json, entry_to_json, score_from_str, score_to_string,
+    bytes_from_json, bytes_to_json, entry_from_json, entry_to_json, score_from_str,
+    score_to_string, write_bytes_json,
 };
 use rdb_model::{
     Bytes, Consumer, ConsumerGroup, Entry, HashField, ModuleValue, PendingEntry, Stream,
@@ -410,7 +411,55 @@ fn arb_value() -> impl Strategy<Value = Value> {
     ]
 }
 
+/// The streaming writer `rdbkit dump` uses for elements prints exactly what serde_json prints
+/// for the JSON value: quotes and backslashes escaped, everything else printable as it is.
+#[test]
+fn write_bytes_json_escapes_as_serde_json() {
+    let mut b64 = String::new();
+    for b in [
+        &b""[..],
+        b"plain",
+        b"\"",
+        b"\\",
+        b"a\"b\\c\"",
+        b"/ ~",
+        b"\x7f",
+        b"\x1f",
+        b"\n",
+        b"\xff\x00",
+    ] {
+        let mut out = Vec::new();
+        write_bytes_json(&mut out, b, &mut b64).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            serde_json::to_string(&bytes_to_json(b)).unwrap(),
+            "{b:?}"
+        );
+    }
+    // Base64 is written in pieces of 49,152 bytes: lengths around and past the pieces.
+    for len in [49_151usize, 49_152, 49_153, 98_304, 150_001] {
+        let b: Vec<u8> = (0..len).map(|i| (i * 7 % 256) as u8).collect();
+        let mut out = Vec::new();
+        write_bytes_json(&mut out, &b, &mut b64).unwrap();
+        assert!(
+            out == serde_json::to_vec(&bytes_to_json(&b)).unwrap(),
+            "{len}"
+        );
+        assert!(b64.capacity() < 1 << 17);
+    }
+}
+
 proptest! {
+    #[test]
+    fn write_bytes_json_is_serde_json(b in prop_oneof![
+        proptest::collection::vec(0x20u8..=0x7e, 0..40),
+        proptest::collection::vec(any::<u8>(), 0..40),
+    ]) {
+        let mut out = Vec::new();
+        write_bytes_json(&mut out, &b, &mut String::from("left over")).unwrap();
+        prop_assert_eq!(out, serde_json::to_vec(&bytes_to_json(&b)).unwrap());
+    }
+
     #[test]
     fn bytes_roundtrip(b in proptest::collection::vec(any::<u8>(), 0..40)) {
         let j = bytes_to_json(&b);

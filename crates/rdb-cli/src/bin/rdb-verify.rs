@@ -76,7 +76,7 @@ struct Cli {
 }
 
 fn usage(msg: &str) -> ExitCode {
-    eprintln!("rdb-verify: {msg}");
+    rdb_cli::note!("rdb-verify: {msg}");
     ExitCode::from(2)
 }
 
@@ -137,7 +137,7 @@ fn main() -> ExitCode {
     };
     let on_done = |r: &rdb_verify::Report| {
         if let Some(pb) = bar.get() {
-            pb.set_message(r.path.clone());
+            pb.set_message(rdb_cli::verify::printable(&r.path));
             pb.inc(1);
         }
     };
@@ -149,11 +149,6 @@ fn main() -> ExitCode {
         Ok(o) => o,
         Err(e) => return usage(&e.0),
     };
-    for r in outcome.files.iter().filter(|r| r.has_code("io")) {
-        if let Some(f) = r.with_code("io").next() {
-            eprintln!("rdb-verify: {}", f.message);
-        }
-    }
     let written = if cli.json {
         let stdout = io::stdout();
         let mut out = io::BufWriter::new(stdout.lock());
@@ -162,11 +157,23 @@ fn main() -> ExitCode {
         let mut out = anstream::stdout();
         write_table(&mut out, &outcome).and_then(|()| out.flush())
     };
+    // The files that could not be read, named on stderr too (after the report: a stderr that
+    // cannot be written must not cost the report).
+    for r in outcome.files.iter().filter(|r| r.has_code("io")) {
+        if let Some(f) = r.with_code("io").next() {
+            let path = rdb_cli::verify::printable(&r.path);
+            if f.message.contains(&r.path) {
+                rdb_cli::note!("rdb-verify: {}", rdb_cli::verify::printable(&f.message));
+            } else {
+                rdb_cli::note!("rdb-verify: {path}: {}", f.message);
+            }
+        }
+    }
     match written {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
         Err(e) => {
-            eprintln!("rdb-verify: writing output: {e}");
+            rdb_cli::note!("rdb-verify: writing output: {e}");
             return ExitCode::from(2);
         }
     }

@@ -15,7 +15,7 @@ use rdb_reader::{Limits, Parser, WindowSource};
 /// The exit codes of both subcommands (README, `rdbkit dump` and `rdbkit export`).
 const EXIT_CODES: &str = "Exit codes: 0 success; 1 a malformed or damaged input file, a \
     snapshot that already exists, or a write error; 2 a usage error or a path that cannot be \
-    opened (missing, a directory).";
+    opened (missing, a directory); 130 an export stopped by a signal (nothing published).";
 
 #[derive(ClapParser)]
 #[command(
@@ -86,7 +86,7 @@ fn main() -> ExitCode {
 }
 
 fn usage(msg: &str) -> ExitCode {
-    eprintln!("rdbkit: {msg}");
+    rdb_cli::note!("rdbkit: {msg}");
     ExitCode::from(2)
 }
 
@@ -166,13 +166,15 @@ fn cmd_dump(
         Ok(stats) => match flushed {
             Ok(()) => {
                 for db in stats.absent_dbs(&filter) {
-                    eprintln!("rdbkit dump: warning: --db {db}: the file holds no key in db {db}");
+                    rdb_cli::note!(
+                        "rdbkit dump: warning: --db {db}: the file holds no key in db {db}"
+                    );
                 }
                 ExitCode::SUCCESS
             }
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("rdbkit: writing output: {e}");
+                rdb_cli::note!("rdbkit: writing output: {e}");
                 ExitCode::from(1)
             }
         },
@@ -191,23 +193,35 @@ fn cmd_dump(
                     "code": e.code(),
                     "message": e.to_string(),
                 }});
-                let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+                let written = writeln!(out, "{line}").and_then(|()| out.flush());
+                note_output_error(written);
             } else {
                 // RESP has no comment: a command no server knows, so that `redis-cli --pipe`
                 // fed the partial output counts an error instead of reporting a clean load.
-                let _ = rdb_model::commands::write_resp(
+                let written = rdb_model::commands::write_resp(
                     &mut out,
                     &[RESP_INCOMPLETE, e.to_string().as_bytes()],
                 )
                 .and_then(|()| out.flush());
+                note_output_error(written);
             }
-            eprintln!("rdbkit: {e}");
+            rdb_cli::note!("rdbkit: {e}");
             ExitCode::from(1)
         }
         Err(DumpError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(DumpError::Io(e)) => {
-            eprintln!("rdbkit: writing output: {e}");
+            rdb_cli::note!("rdbkit: writing output: {e}");
             ExitCode::from(1)
+        }
+    }
+}
+
+/// Names a failed write of the output (but a closed pipe: its reader is done), so that a dump
+/// that could not even say it is incomplete does not pass unnoticed.
+fn note_output_error(written: io::Result<()>) {
+    if let Err(e) = written {
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            rdb_cli::note!("rdbkit: writing output: {e}");
         }
     }
 }
@@ -223,25 +237,26 @@ fn cmd_export(args: ExportArgs) -> ExitCode {
         if signalled.swap(true, Ordering::SeqCst) {
             std::process::exit(130);
         }
-        eprintln!(
+        // The flag first: the export stops even if the message cannot be written.
+        flag.store(true, Ordering::SeqCst);
+        rdb_cli::note!(
             "rdbkit: export: stopping: removing what was written (a second signal ends it now)"
         );
-        flag.store(true, Ordering::SeqCst);
     });
     let interrupt = handled.is_ok().then_some(interrupt);
     match run_export_with(&args, interrupt) {
         Ok(res) => {
             for line in summary_lines(&res) {
-                eprintln!("{line}");
+                rdb_cli::note!("{line}");
             }
-            eprintln!("{}", res.manifest_path.display());
+            rdb_cli::note!("{}", res.manifest_path.display());
             for w in rdb_cli::export::export_warnings(&res) {
-                eprintln!("rdbkit: export: {w}");
+                rdb_cli::note!("rdbkit: export: {w}");
             }
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("rdbkit: export: {}", e.message());
+            rdb_cli::note!("rdbkit: export: {}", e.message());
             ExitCode::from(e.exit_code())
         }
     }
