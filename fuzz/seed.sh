@@ -3,7 +3,7 @@
 # Usage: cd fuzz && ./seed.sh
 set -eu
 cd "$(dirname "$0")"
-for t in read_slice read_stream_equivalence verify verify_split roundtrip; do
+for t in read_slice read_stream_equivalence verify verify_split roundtrip dump_equivalence; do
     mkdir -p "corpus/$t"
     # Small files only: libFuzzer's default -max_len follows the largest seed.
     find ../testdata -name '*.rdb' -size -32k | while read -r f; do

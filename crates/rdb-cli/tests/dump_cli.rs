@@ -632,66 +632,6 @@ fn big_collections_file(dir: &Path) -> PathBuf {
     path
 }
 
-/// The dump as the model prints it, key by key: each key read whole into an entry and
-/// printed with `entry_to_json` (JSONL key lines) or `for_each_command` (RESP, with the
-/// `SELECT`s and `FUNCTION LOAD`s): how `rdbkit dump` printed every key before it printed
-/// collections element by element.
-/// `None` when the file does not read whole (the dump then ends in an error).
-fn model_dump(path: &Path) -> Option<(Vec<Vec<u8>>, Vec<u8>)> {
-    use rdb_reader::{Event, KeyspaceBuilder, Limits, Parser, SliceSource};
-    let data = std::fs::read(path).unwrap();
-    let mut p = Parser::new(SliceSource::new(&data), Limits::default());
-    let (mut lines, mut resp) = (Vec::new(), Vec::new());
-    let mut key: Option<(KeyspaceBuilder, u8)> = None;
-    let mut selected = None;
-    while let Some(ev) = p.next_event().ok()? {
-        match ev {
-            Event::Key(k) => {
-                let mut kb = KeyspaceBuilder::new();
-                kb.push(&ev);
-                key = Some((kb, k.rdb_type.0));
-            }
-            Event::KeyEnd => {
-                let (mut kb, rdb_type) = key.take().unwrap();
-                kb.push(&ev);
-                for (db, d) in &kb.finish().dbs {
-                    for e in &d.entries {
-                        let j = rdb_model::json::entry_to_json(*db, e, rdb_type);
-                        lines.push(serde_json::to_vec(&j).unwrap());
-                        if selected != Some(*db) {
-                            let name = db.to_string();
-                            rdb_model::commands::write_resp(
-                                &mut resp,
-                                &[b"SELECT", name.as_bytes()],
-                            )
-                            .unwrap();
-                            selected = Some(*db);
-                        }
-                        rdb_model::commands::for_each_command(e, |args| {
-                            rdb_model::commands::write_resp(&mut resp, args)
-                        })
-                        .unwrap();
-                    }
-                }
-            }
-            Event::Function { code } => {
-                let mut t = rdb_format::IntText::new(0);
-                rdb_model::commands::write_resp(
-                    &mut resp,
-                    &[b"FUNCTION", b"LOAD", b"REPLACE", code.as_bytes(&mut t)],
-                )
-                .unwrap();
-            }
-            _ => {
-                if let Some((kb, _)) = key.as_mut() {
-                    kb.push(&ev);
-                }
-            }
-        }
-    }
-    Some((lines, resp))
-}
-
 /// Collections are printed element by element (memory independent of their size), in exactly
 /// the bytes the model gives for the whole key: every testdata file that reads whole (the
 /// real servers' dumps of every RDB version, the public historic files, the hand-made files
@@ -703,9 +643,11 @@ fn streamed_collections_print_as_the_model_does() {
     files.push(big_collections_file(dir.path()));
     let mut compared = 0;
     for f in &files {
-        let Some((want_lines, want_resp)) = model_dump(f) else {
+        let model = rdb_testkit::dump_model::model_dump(&std::fs::read(f).unwrap());
+        if !model.complete {
             continue;
-        };
+        }
+        let (want_lines, want_resp) = (model.key_lines, model.resp);
         compared += 1;
         let (code, jsonl, err) = dump_file(f, &[]);
         assert_eq!(code, 0, "{}: {err}", f.display());

@@ -53,6 +53,7 @@ pub const TARGETS: &[&str] = &[
     "verify_split",
     "text_inputs",
     "convert",
+    "dump_equivalence",
 ];
 
 /// Runs the oracle of `target` on `data`; returns `false` for an unknown target name.
@@ -72,6 +73,7 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         "verify_split" => verify_split(data),
         "text_inputs" => text_inputs(data),
         "convert" => convert(data),
+        "dump_equivalence" => dump_equivalence(data),
         _ => return false,
     }
     true
@@ -2101,4 +2103,56 @@ pub fn convert(data: &[u8]) {
         crate::readback::converted_read_back(&source, &node.path, target).expect("both files read");
     let diffs = crate::server::diff_keyspaces(&want, &canonical(back));
     assert!(diffs.is_empty(), "{target}: {}", diffs.join("\n"));
+}
+
+/// `rdbkit dump`'s printer, which prints values as it reads them, prints what the model prints
+/// for every key read whole ([`crate::dump_model`]), in both formats: the same key lines
+/// (JSONL) and the same bytes (RESP); it fails exactly when the file does not read whole, and
+/// then leaves at most one more key's output, cut short — only a key past the printer's
+/// 1 MiB in-memory limit, whose JSON line is then unterminated (not valid JSON).
+pub fn dump_equivalence(data: &[u8]) {
+    use rdb_cli::dump::{dump, DumpFilter, DumpFormat};
+    let model = crate::dump_model::model_dump(data);
+    let parser = || Parser::new(SliceSource::new(data), Limits::default());
+    let filter = DumpFilter::default();
+
+    let mut jsonl = Vec::new();
+    let result = dump(parser(), DumpFormat::Jsonl, &filter, &mut jsonl);
+    assert_eq!(result.is_ok(), model.complete, "JSONL: read whole or not");
+    let key_lines: Vec<&[u8]> = jsonl
+        .split(|&b| b == b'\n')
+        .filter(|l| l.starts_with(b"{\"db\":"))
+        .collect();
+    let common = model.key_lines.len().min(key_lines.len());
+    for (i, (got, want)) in key_lines.iter().zip(&model.key_lines).enumerate() {
+        assert!(got == want, "JSONL key line {i} differs");
+    }
+    match key_lines.get(common..) {
+        Some([]) | None => {}
+        Some([cut]) if !model.complete => {
+            assert!(cut.len() >= 1 << 20, "a cut key line under 1 MiB");
+            assert!(
+                serde_json::from_slice::<serde_json::Value>(cut).is_err(),
+                "a cut key line is valid JSON"
+            );
+        }
+        Some(extra) => panic!("{} key lines the model does not print", extra.len()),
+    }
+    assert_eq!(
+        key_lines.len().min(model.key_lines.len()),
+        model.key_lines.len(),
+        "JSONL: keys missing"
+    );
+
+    let mut resp = Vec::new();
+    let result = dump(parser(), DumpFormat::Resp, &filter, &mut resp);
+    assert_eq!(result.is_ok(), model.complete, "RESP: read whole or not");
+    if model.complete {
+        assert!(resp == model.resp, "RESP output differs");
+    } else {
+        assert!(resp.starts_with(&model.resp), "RESP output differs");
+        // More only from a key cut past the in-memory limit.
+        let extra = resp.len() - model.resp.len();
+        assert!(extra == 0 || extra >= 1 << 20, "{extra} bytes of a cut key");
+    }
 }

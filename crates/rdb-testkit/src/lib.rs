@@ -6,6 +6,7 @@
 
 pub mod builder;
 pub mod chunked;
+pub mod dump_model;
 pub mod events;
 pub mod expected;
 pub mod fuzz;

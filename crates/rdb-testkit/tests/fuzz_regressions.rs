@@ -3,8 +3,9 @@
 //!
 //! - every file of `fuzz/corpus/<target>/regressions/` through the oracle of `<target>` (a
 //!   regression whose bug is not fixed yet fails here);
-//! - every `testdata/**/*.rdb` through `read_slice`, `read_stream_equivalence`, `verify` and
-//!   `roundtrip` (file mode: read, write for a target, read back, compare).
+//! - every `testdata/**/*.rdb` through `read_slice`, `read_stream_equivalence`, `verify`,
+//!   `roundtrip` (file mode: read, write for a target, read back, compare) and
+//!   `dump_equivalence`.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -204,4 +205,9 @@ fn text_seeds_parse_and_pass() {
     assert_eq!(files.len(), 4);
     let failed = replay("text_inputs", &files);
     assert!(failed.is_empty(), "seeds fail: {failed:?}");
+}
+
+#[test]
+fn testdata_dump_equivalence() {
+    check_testdata("dump_equivalence");
 }
