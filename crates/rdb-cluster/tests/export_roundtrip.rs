@@ -1306,6 +1306,9 @@ fn another_snapshots_journal_is_not_taken_for_this_ones() {
     ];
     let names: Vec<&str> = files.iter().map(String::as_str).collect();
     let journal = write_journal(tmp.path(), &other, dead, &names);
+    // And a journal under this export's exact name form, of a dead process, that lists
+    // those node files but not this export's manifest: not this export's either.
+    let unlisted = write_journal(tmp.path(), "snap", dead, &names[..2]);
     std::fs::remove_file(tmp.path().join(&files[2])).unwrap();
     let before = read_dir_bytes(tmp.path());
     let p = plan(
@@ -1319,7 +1322,7 @@ fn another_snapshots_journal_is_not_taken_for_this_ones() {
     for (name, bytes) in &before {
         assert!(after.get(name) == Some(bytes), "{name} kept as it was");
     }
-    assert!(journal.exists());
+    assert!(journal.exists() && unlisted.exists());
     assert!(tmp.path().join("snap-manifest.json").exists());
 }
 
@@ -1359,6 +1362,90 @@ fn a_failed_node_leaves_the_interrupt_flag_alone() {
     let err = export_keyspace(&ks, &p2).unwrap_err();
     assert!(matches!(err, ExportError::Cancelled), "{err}");
     assert!(!tmp.path().join("snap2-manifest.json").exists());
+}
+
+/// Slot sizing records (Redis 7.4's SLOT_INFO, Valkey 8.0+'s `slot-info` AUX) are what a
+/// cluster node writes: an export of every database (`--all-dbs`, a cluster-mode-disabled
+/// group) has none, from an `.rdb` source and from a keyspace alike, even when only db 0
+/// holds keys; an export of db 0 has them.
+#[test]
+fn an_export_of_every_database_has_no_slot_sizing_records() {
+    let mut ks = rdb_testkit::gen::mixed(300, 8);
+    ks.dbs.retain(|&db, _| db == 0);
+    assert!(ks.key_count() > 0);
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src.rdb");
+    let f = std::fs::File::create(&src).unwrap();
+    rdb_writer::write_keyspace(
+        &ks,
+        std::io::BufWriter::new(f),
+        &rdb_writer::WriterBuilder::new(Target::Redis74),
+    )
+    .unwrap();
+    let slot_records = |path: &Path| {
+        let bytes = std::fs::read(path).unwrap();
+        let mut p = Parser::new(SliceSource::new(&bytes), Limits::default());
+        let mut n = 0;
+        while let Some(ev) = p.next_event().unwrap() {
+            match ev {
+                Event::SlotInfo { .. } => n += 1,
+                Event::Aux { key, .. } if key.to_vec() == b"slot-info" => n += 1,
+                _ => {}
+            }
+        }
+        n
+    };
+    for target in [Target::Redis74, Target::Valkey81] {
+        for (all, from_file) in [(false, false), (false, true), (true, false), (true, true)] {
+            let name = format!("s-{}-{all}-{from_file}", target.name());
+            let mut p = plan(tmp.path(), &name, Topology::even(1).unwrap(), target);
+            if all {
+                p.db = DbSelection::All;
+            }
+            let res = if from_file {
+                export_rdb_file(&src, &p).unwrap()
+            } else {
+                export_keyspace(&ks, &p).unwrap()
+            };
+            let n = slot_records(&res.nodes[0].path);
+            assert_eq!(n > 0, !all, "{name}: {n} slot sizing records");
+        }
+    }
+}
+
+/// An interrupt that comes after every node file is written and checked (here from the
+/// check itself), before anything is published, still stops the export: nothing published.
+#[test]
+fn an_interrupt_after_the_last_node_check_publishes_nothing() {
+    let ks = rdb_testkit::gen::mixed(200, 6);
+    for groups in [1, 3] {
+        let tmp = tempfile::tempdir().unwrap();
+        let flag = Arc::new(AtomicBool::new(false));
+        let mut p = plan(
+            tmp.path(),
+            "snap",
+            Topology::even(groups).unwrap(),
+            Target::Redis70,
+        );
+        p.interrupt = Some(Arc::clone(&flag));
+        let set = Arc::clone(&flag);
+        p.check = Some(Box::new(move |_: &Path, _: &SlotSet| {
+            set.store(true, std::sync::atomic::Ordering::SeqCst);
+            NodeCheck {
+                cache_size_bytes: 1,
+                already_expired: 0,
+                problem: None,
+                warnings: Vec::new(),
+            }
+        }));
+        let err = export_keyspace(&ks, &p).unwrap_err();
+        assert!(matches!(err, ExportError::Cancelled), "{groups}: {err}");
+        assert!(
+            read_dir_bytes(tmp.path()).is_empty(),
+            "{groups}: {:?}",
+            read_dir_bytes(tmp.path()).keys().collect::<Vec<_>>()
+        );
+    }
 }
 
 /// Names of a dead export's journal and temporaries held by what no export writes — a FIFO

@@ -1277,13 +1277,93 @@ fn an_expiry_of_minus_one_counts_as_none() {
         b.string_key(b"kept", b"value");
         b.finish()
     };
-    let opts = Options::default();
-    let none = rdb_verify::verify_bytes("f", &file(None), &opts);
-    let minus_one = rdb_verify::verify_bytes("f", &file(Some(-1)), &opts);
-    let future = rdb_verify::verify_bytes("f", &file(Some(4_102_444_800_000)), &opts);
-    assert!(minus_one.has_code("expire-minus-one"));
-    assert_eq!((none.expires, minus_one.expires, future.expires), (0, 0, 1));
-    assert_eq!(minus_one.databases[&0].expires, 0);
-    assert_eq!(minus_one.cache_size_bytes, none.cache_size_bytes);
-    assert!(future.cache_size_bytes > none.cache_size_bytes);
+    // A list too: not the string keys' path.
+    let list_file = |expiry: Option<i64>| {
+        let mut b = Rdb::db0(10);
+        if let Some(e) = expiry {
+            b.byte(0xFC).i64le(e);
+        }
+        b.key(18, b"kept");
+        b.len(1).len(2); // one packed node
+        b.blob(&listpack(&[Element::Str(b"a"), Element::Str(b"b")]));
+        b.finish()
+    };
+    // Every layout the model knows, standalone and in cluster mode (per-slot tables there).
+    use rdb_verify::cachesize::CacheModel;
+    for model in [
+        CacheModel::redis_7_0(),
+        CacheModel::default(),
+        CacheModel::valkey_8_1(),
+        CacheModel::redis_7_0().clustered(),
+        CacheModel::valkey_8_1().clustered(),
+    ] {
+        let what = model.describe();
+        let opts = Options {
+            cache_model: model,
+            ..Options::default()
+        };
+        for make in [file, list_file] {
+            let none = rdb_verify::verify_bytes("f", &make(None), &opts);
+            let minus_one = rdb_verify::verify_bytes("f", &make(Some(-1)), &opts);
+            let future = rdb_verify::verify_bytes("f", &make(Some(4_102_444_800_000)), &opts);
+            assert!(none.ok && future.ok, "{what}: {:?}", none.findings);
+            assert!(minus_one.has_code("expire-minus-one"));
+            assert_eq!((none.expires, minus_one.expires, future.expires), (0, 0, 1));
+            assert_eq!(minus_one.databases[&0].expires, 0);
+            assert_eq!(minus_one.cache_size_bytes, none.cache_size_bytes, "{what}");
+            assert!(future.cache_size_bytes > none.cache_size_bytes, "{what}");
+        }
+    }
+}
+
+/// A stream node that starts before the previous node's last entry is reported once, at the
+/// node, and not again at its first entry.
+#[test]
+fn an_out_of_order_stream_node_warns_once() {
+    let mut b = Rdb::db0(10);
+    b.key(19, b"st");
+    b.len(2);
+    b.len(16).id(5, 0);
+    b.str(&stream_node(&[(0, 0), (1, 0)])); // 5-0, 6-0
+    let node = b.pos();
+    b.len(16).id(3, 0);
+    b.str(&stream_node(&[(0, 0), (1, 0)])); // 3-0, 4-0
+    b.len(4).len(6).len(0); // length 4, last id 6-0
+    b.len(5).len(0).len(0).len(0).len(4); // first id 5-0, max deleted 0-0, added 4
+    b.len(0); // no groups
+    let r = rdb_verify::verify_bytes("f", &b.finish(), &Options::default());
+    let order: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.code == "stream-id-order")
+        .map(|f| f.offset)
+        .collect();
+    assert_eq!(order, [Some(node)], "{:?}", r.findings);
+}
+
+/// `sizing-count-oversized` from 2^27 keys or expires above those that follow; below, the
+/// plain count mismatch.
+#[test]
+fn the_oversized_sizing_count_starts_at_2_27() {
+    let file = |keys: u64, expires: u64| {
+        let mut b = Rdb::db0(9);
+        b.resize_db(keys, expires);
+        b.string_key(b"k", b"v");
+        b.finish()
+    };
+    for (keys, expires, code) in [
+        ((1 << 27) - 1, 0, "resizedb-mismatch"),
+        (1 << 27, 0, "sizing-count-oversized"),
+        (1, (1 << 27) - 1, "resizedb-mismatch"),
+        (1, 1 << 27, "sizing-count-oversized"),
+    ] {
+        let r = rdb_verify::verify_bytes("f", &file(keys, expires), &Options::default());
+        let codes: Vec<&str> = r
+            .findings
+            .iter()
+            .filter(|f| f.severity != Severity::Info)
+            .map(|f| f.code)
+            .collect();
+        assert_eq!(codes, [code], "RESIZEDB {keys} / {expires}");
+    }
 }

@@ -273,6 +273,25 @@ fn oversized_sizing_counts_crash_servers_and_the_writer_refuses_them() {
             ok,
             "RESIZEDB {declared} for one streamed key"
         );
+        // The same for a streamed stream (its own buffered path).
+        let mut w = WriterBuilder::new(Target::Redis70).build(Vec::new());
+        w.write_header().unwrap();
+        w.select_db(0, declared, 0).unwrap();
+        let id = rdb_model::StreamId::new(1, 0);
+        let mut s = w
+            .begin_stream(b"s", rdb_writer::KeyMeta::default(), 1)
+            .unwrap();
+        s.push(id, &[(&b"f"[..], &b"v"[..])]).unwrap();
+        s.end(&rdb_model::Stream {
+            last_id: id,
+            ..rdb_model::Stream::default()
+        })
+        .unwrap();
+        assert_eq!(
+            w.finish().is_ok(),
+            ok,
+            "RESIZEDB {declared} for one streamed stream"
+        );
     }
     // Poisoned: `finish` after the error fails too.
     let mut w = WriterBuilder::new(Target::Redis70).build(Vec::new());

@@ -757,6 +757,29 @@ impl Drop for Published {
 mod stale_tests {
     use super::*;
 
+    /// A temporary's or journal's tail is exactly `<pid>-<16 hex>`: another snapshot's
+    /// journal (`NAME-manifest.json.pub-…` of a snapshot named `NAME-manifest.json.pub-4`)
+    /// or a longer tail never passes for one.
+    #[test]
+    fn pid_of_tail_takes_exactly_a_pid_and_16_hex_digits() {
+        assert_eq!(pid_of_tail("123-0123456789abcdef"), Some(123));
+        assert_eq!(pid_of_tail("7-FFFFFFFFFFFFFFFF"), Some(7));
+        for tail in [
+            "123-manifest.json.pub-4-0123456789abcdef",
+            "123-0123456789abcdef-x",
+            "123-0123456789abcde",
+            "123-0123456789abcdef0",
+            "-0123456789abcdef",
+            "12a-0123456789abcdef",
+            "+12-0123456789abcdef",
+            "123-0123456789abcdeg",
+            "99999999999-0123456789abcdef",
+            "123",
+        ] {
+            assert_eq!(pid_of_tail(tail), None, "{tail}");
+        }
+    }
+
     /// Publishing never replaces: a final file that appeared after the export's own checks
     /// (another process's) stays as it was, and so does the temporary.
     #[test]
