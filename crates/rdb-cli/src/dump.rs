@@ -101,59 +101,43 @@ fn b(e: Element<'_>) -> serde_json::Value {
 /// bytes is written out as it goes instead (memory stays bounded whatever its size).
 const SPILL_BYTES: usize = 1 << 20;
 
-/// The values printed as they are read ([`Streamed`]): strings (gathered, as their JSON form
-/// depends on every byte, then written straight out), and every list, set, sorted set and
-/// hash encoding but the hashes with field TTLs (whose TTLs come first in the key line and
-/// last in the commands), element by element. Streams, module values and hashes with field
-/// TTLs are held whole in the model and printed from it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Shape {
-    String,
-    List,
-    Set,
-    ZSet,
-    Hash,
-    /// JSONL only: entries printed as they are read, the rest (metadata, groups, PELs,
-    /// consumers, which follow the entries in the file and in the key line) held in the model.
-    /// The RESP form needs the groups first (placeholders for the pending IDs of deleted
-    /// entries go among the entries), so there a stream is held whole.
-    Stream,
+/// The type of a value printed as it is read ([`Streamed`]), or `None` for one held whole in
+/// the model and printed from it (module values, hashes with field TTLs — whose TTLs come
+/// first in the key line and last in the commands —, and streams in RESP). Strings are
+/// gathered (their JSON form depends on every byte) and written straight out; lists, sets,
+/// sorted sets and hashes are printed element by element; in JSONL a stream's entries as they
+/// are read, the rest (metadata, groups, PELs, consumers, which follow the entries in the file
+/// and in the key line) held in the model until the key ends. (The RESP form of a stream needs
+/// its groups first: placeholders for the pending IDs of deleted entries go among the entries.)
+fn streamed_type(kind: TypeKind, format: DumpFormat) -> Option<ValueType> {
+    use TypeKind as K;
+    Some(match kind {
+        K::String => ValueType::String,
+        K::Stream(_) if format == DumpFormat::Jsonl => ValueType::Stream,
+        K::ListLinked | K::ListZiplist | K::ListQuicklist | K::ListQuicklist2 => ValueType::List,
+        K::SetHashtable | K::SetIntset | K::SetListpack => ValueType::Set,
+        K::ZSetV1 | K::ZSet2 | K::ZSetZiplist | K::ZSetListpack => ValueType::ZSet,
+        K::HashHashtable | K::HashZipmap | K::HashZiplist | K::HashListpack => ValueType::Hash,
+        _ => return None,
+    })
 }
 
-impl Shape {
-    fn of(kind: TypeKind, format: DumpFormat) -> Option<Shape> {
-        use TypeKind as K;
-        Some(match kind {
-            K::String => Shape::String,
-            K::Stream(_) if format == DumpFormat::Jsonl => Shape::Stream,
-            K::ListLinked | K::ListZiplist | K::ListQuicklist | K::ListQuicklist2 => Shape::List,
-            K::SetHashtable | K::SetIntset | K::SetListpack => Shape::Set,
-            K::ZSetV1 | K::ZSet2 | K::ZSetZiplist | K::ZSetListpack => Shape::ZSet,
-            K::HashHashtable | K::HashZipmap | K::HashZiplist | K::HashListpack => Shape::Hash,
-            _ => return None,
-        })
+/// Arguments per element in the command that recreates a streamed collection.
+fn arity(t: ValueType) -> usize {
+    match t {
+        ValueType::ZSet | ValueType::Hash => 2,
+        _ => 1,
     }
+}
 
-    /// Arguments per element in its command.
-    fn arity(self) -> usize {
-        match self {
-            Shape::String | Shape::List | Shape::Set | Shape::Stream => 1,
-            Shape::ZSet | Shape::Hash => 2,
-        }
-    }
-
-    /// The command that recreates it, as [`rdb_model::commands`] writes it (variadic but for
-    /// `SET`).
-    fn command(self) -> &'static [u8] {
-        match self {
-            Shape::String => b"SET",
-            // Never asked: a stream is printed as it is read in JSONL only.
-            Shape::Stream => b"XADD",
-            Shape::List => b"RPUSH",
-            Shape::Set => b"SADD",
-            Shape::ZSet => b"ZADD",
-            Shape::Hash => b"HSET",
-        }
+/// The variadic command that recreates a streamed collection, as [`rdb_model::commands`]
+/// writes it.
+fn command(t: ValueType) -> &'static [u8] {
+    match t {
+        ValueType::List => b"RPUSH",
+        ValueType::Set => b"SADD",
+        ValueType::ZSet => b"ZADD",
+        _ => b"HSET",
     }
 }
 
@@ -163,7 +147,7 @@ impl Shape {
 /// [`rdb_model::commands::for_each_command`] batches them, so both outputs are the same
 /// bytes). A string's bytes gather in `args` until the key ends.
 struct Streamed {
-    shape: Shape,
+    shape: ValueType,
     format: DumpFormat,
     /// The key's bytes (RESP commands repeat them).
     key: Vec<u8>,
@@ -185,7 +169,7 @@ struct Streamed {
 impl Streamed {
     fn new(format: DumpFormat) -> Self {
         Streamed {
-            shape: Shape::String,
+            shape: ValueType::String,
             format,
             key: Vec::new(),
             expire_at_ms: None,
@@ -202,7 +186,7 @@ impl Streamed {
     fn begin(
         &mut self,
         k: &KeyInfo<'_>,
-        shape: Shape,
+        shape: ValueType,
         buf: &mut Vec<u8>,
         selected: &mut Option<u64>,
     ) -> io::Result<()> {
@@ -244,8 +228,8 @@ impl Streamed {
                     k.kind.logical()
                 )?;
                 match shape {
-                    Shape::String => {}
-                    Shape::Stream => buf.extend_from_slice(b"{\"entries\":["),
+                    ValueType::String => {}
+                    ValueType::Stream => buf.extend_from_slice(b"{\"entries\":["),
                     _ => buf.push(b'['),
                 }
             }
@@ -305,7 +289,7 @@ impl Streamed {
                     self.args.extend_from_slice(second.as_bytes(&mut t2));
                     self.arg_ends.push(self.args.len());
                 }
-                if self.arg_ends.len() >= BATCH * self.shape.arity() {
+                if self.arg_ends.len() >= BATCH * arity(self.shape) {
                     self.flush_command(buf)?;
                 }
             }
@@ -379,7 +363,7 @@ impl Streamed {
             return Ok(());
         }
         write!(buf, "*{}\r\n", 2 + self.arg_ends.len())?;
-        bulk(buf, self.shape.command())?;
+        bulk(buf, command(self.shape))?;
         bulk(buf, &self.key)?;
         let mut start = 0;
         for &end in &self.arg_ends {
@@ -396,12 +380,12 @@ impl Streamed {
     /// command and the key's `PEXPIREAT` (RESP).
     fn end(&mut self, buf: &mut Vec<u8>, out: &mut impl Write) -> io::Result<()> {
         match self.format {
-            DumpFormat::Jsonl if self.shape == Shape::String => {
+            DumpFormat::Jsonl if self.shape == ValueType::String => {
                 out.write_all(buf)?;
                 write_bytes_json(out, &self.args, &mut self.b64)?;
                 out.write_all(b"}\n")?;
             }
-            DumpFormat::Jsonl if self.shape == Shape::Stream => {
+            DumpFormat::Jsonl if self.shape == ValueType::Stream => {
                 self.stream_tail(buf)?;
                 buf.extend_from_slice(b"}\n");
                 out.write_all(buf)?;
@@ -411,9 +395,9 @@ impl Streamed {
                 out.write_all(buf)?;
             }
             DumpFormat::Resp => {
-                if self.shape == Shape::String {
+                if self.shape == ValueType::String {
                     out.write_all(buf)?;
-                    write_resp(out, &[self.shape.command(), &self.key, &self.args])?;
+                    write_resp(out, &[b"SET", &self.key, &self.args])?;
                 } else {
                     self.flush_command(buf)?;
                     out.write_all(buf)?;
@@ -517,10 +501,10 @@ pub fn dump<S: Source>(
                     buf = Vec::new();
                 }
                 buf.clear();
-                current = match Shape::of(k.kind, format) {
+                current = match streamed_type(k.kind, format) {
                     Some(shape) => {
                         streamed.begin(&k, shape, &mut buf, &mut selected)?;
-                        if shape == Shape::Stream {
+                        if shape == ValueType::Stream {
                             let mut rest = Box::new(KeyspaceBuilder::new());
                             rest.push(&ev);
                             streamed.stream_rest = Some(rest);
@@ -563,7 +547,7 @@ pub fn dump<S: Source>(
                         current = Current::Idle;
                         continue;
                     }
-                    ev if streamed.shape == Shape::Stream => {
+                    ev if streamed.shape == ValueType::Stream => {
                         streamed.stream_record(&mut buf, &ev)?
                     }
                     _ => {}
