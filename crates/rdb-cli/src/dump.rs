@@ -162,6 +162,9 @@ struct Streamed {
     spilled: bool,
     /// Scratch for base64 text.
     b64: String,
+    /// RESP: the database of a `SELECT` in `buf` that the servers' default configuration
+    /// lacks, warned about when `buf` is written out (not for a key a read error drops).
+    warn_db: Option<u64>,
     /// A stream's records but its entries, to print from the model at the end.
     stream_rest: Option<Box<KeyspaceBuilder>>,
 }
@@ -178,6 +181,7 @@ impl Streamed {
             arg_ends: Vec::new(),
             spilled: false,
             b64: String::new(),
+            warn_db: None,
             stream_rest: None,
         }
     }
@@ -233,7 +237,19 @@ impl Streamed {
                     _ => buf.push(b'['),
                 }
             }
-            DumpFormat::Resp => select(buf, selected, k.db)?,
+            DumpFormat::Resp => {
+                self.warn_db = select(buf, selected, k.db)?.then_some(k.db);
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the key's output gathered so far to `out` (and a `SELECT` warning it owes).
+    fn release(&mut self, buf: &mut Vec<u8>, out: &mut impl Write) -> io::Result<()> {
+        out.write_all(buf)?;
+        buf.clear();
+        if let Some(db) = self.warn_db.take() {
+            warn_select(db);
         }
         Ok(())
     }
@@ -248,6 +264,7 @@ impl Streamed {
     fn element(
         &mut self,
         buf: &mut Vec<u8>,
+        out: &mut impl Write,
         first: Element<'_>,
         second: Option<Element<'_>>,
         score: Option<f64>,
@@ -290,7 +307,7 @@ impl Streamed {
                     self.arg_ends.push(self.args.len());
                 }
                 if self.arg_ends.len() >= BATCH * arity(self.shape) {
-                    self.flush_command(buf)?;
+                    self.flush_command(buf, out)?;
                 }
             }
         }
@@ -357,17 +374,25 @@ impl Streamed {
         Ok(())
     }
 
-    /// RESP: writes the pending command (`RPUSH key …`), if it has elements.
-    fn flush_command(&mut self, buf: &mut Vec<u8>) -> io::Result<()> {
+    /// RESP: writes the pending command (`RPUSH key …`), if it has elements: into `buf`, or,
+    /// when its arguments alone pass [`SPILL_BYTES`] (big elements), straight to `out` after
+    /// `buf` (not copied a second time; the key's output is then written as it goes).
+    fn flush_command(&mut self, buf: &mut Vec<u8>, out: &mut impl Write) -> io::Result<()> {
         if self.arg_ends.is_empty() {
             return Ok(());
         }
-        write!(buf, "*{}\r\n", 2 + self.arg_ends.len())?;
-        bulk(buf, command(self.shape))?;
-        bulk(buf, &self.key)?;
+        let direct = self.args.len() >= SPILL_BYTES;
+        if direct {
+            self.release(buf, out)?;
+            self.spilled = true;
+        }
+        let to: &mut dyn Write = if direct { out } else { buf };
+        write!(to, "*{}\r\n", 2 + self.arg_ends.len())?;
+        bulk(to, command(self.shape))?;
+        bulk(to, &self.key)?;
         let mut start = 0;
         for &end in &self.arg_ends {
-            bulk(buf, self.args.get(start..end).unwrap_or_default())?;
+            bulk(to, self.args.get(start..end).unwrap_or_default())?;
             start = end;
         }
         self.args.clear();
@@ -396,11 +421,11 @@ impl Streamed {
             }
             DumpFormat::Resp => {
                 if self.shape == ValueType::String {
-                    out.write_all(buf)?;
+                    self.release(buf, out)?;
                     write_resp(out, &[b"SET", &self.key, &self.args])?;
                 } else {
-                    self.flush_command(buf)?;
-                    out.write_all(buf)?;
+                    self.flush_command(buf, out)?;
+                    self.release(buf, out)?;
                 }
                 // As `for_each_command`: an expiry of -1 is the servers' "none".
                 if let Some(ms) = self.expire_at_ms.filter(|&ms| ms != -1) {
@@ -415,28 +440,31 @@ impl Streamed {
 }
 
 /// One RESP bulk string.
-fn bulk(out: &mut impl Write, a: &[u8]) -> io::Result<()> {
+fn bulk(out: &mut (impl Write + ?Sized), a: &[u8]) -> io::Result<()> {
     write!(out, "${}\r\n", a.len())?;
     out.write_all(a)?;
     out.write_all(b"\r\n")
 }
 
-/// RESP: the `SELECT` that `db`'s keys need, when another database is selected (with a
-/// warning for a database the servers' default configuration does not have).
-fn select(out: &mut impl Write, selected: &mut Option<u64>, db: u64) -> io::Result<()> {
-    if *selected != Some(db) {
-        if db >= u64::from(DEFAULT_DATABASES) {
-            crate::note!(
-                "rdbkit dump: warning: SELECT {db}: a server with the \
-                 default {DEFAULT_DATABASES} databases refuses it, and \
-                 `redis-cli --pipe` then writes db {db}'s keys into the \
-                 database selected before"
-            );
-        }
-        write_resp(out, &[b"SELECT", db.to_string().as_bytes()])?;
-        *selected = Some(db);
+/// RESP: the `SELECT` that `db`'s keys need, when another database is selected. Returns
+/// whether the servers' default configuration lacks that database ([`warn_select`] says so
+/// once the command is written out).
+fn select(out: &mut impl Write, selected: &mut Option<u64>, db: u64) -> io::Result<bool> {
+    if *selected == Some(db) {
+        return Ok(false);
     }
-    Ok(())
+    write_resp(out, &[b"SELECT", db.to_string().as_bytes()])?;
+    *selected = Some(db);
+    Ok(db >= u64::from(DEFAULT_DATABASES))
+}
+
+/// The warning for a `SELECT` of a database the servers' default configuration lacks.
+fn warn_select(db: u64) {
+    crate::note!(
+        "rdbkit dump: warning: SELECT {db}: a server with the default {DEFAULT_DATABASES} \
+         databases refuses it, and `redis-cli --pipe` then writes db {db}'s keys into the \
+         database selected before"
+    );
 }
 
 /// The key being read.
@@ -531,13 +559,13 @@ pub fn dump<S: Source>(
                 match ev {
                     Event::StringChunk(c) => streamed.chunk(c),
                     Event::ListItem(v) | Event::SetMember(v) => {
-                        streamed.element(&mut buf, v, None, None)?
+                        streamed.element(&mut buf, out, v, None, None)?
                     }
                     Event::ZSetMember { member, score, .. } => {
-                        streamed.element(&mut buf, member, None, Some(score))?
+                        streamed.element(&mut buf, out, member, None, Some(score))?
                     }
                     Event::HashField { field, value, .. } => {
-                        streamed.element(&mut buf, field, Some(value), None)?
+                        streamed.element(&mut buf, out, field, Some(value), None)?
                     }
                     Event::KeyEnd => {
                         if let Some(rest) = streamed.stream_rest.as_mut() {
@@ -553,8 +581,7 @@ pub fn dump<S: Source>(
                     _ => {}
                 }
                 if buf.len() >= SPILL_BYTES {
-                    out.write_all(&buf)?;
-                    buf.clear();
+                    streamed.release(&mut buf, out)?;
                     streamed.spilled = true;
                 }
             }
@@ -574,7 +601,9 @@ pub fn dump<S: Source>(
                                 out.write_all(b"\n")?;
                             }
                             DumpFormat::Resp => {
-                                select(out, &mut selected, u64::from(*db))?;
+                                if select(out, &mut selected, u64::from(*db))? {
+                                    warn_select(u64::from(*db));
+                                }
                                 resp_entry(out, e)?;
                             }
                         }

@@ -478,6 +478,17 @@ fn resp_output_warns_of_a_database_beyond_the_default_16() {
         &["--format", "resp"],
     );
     assert!(!err.contains("SELECT"), "{err}");
+    // A key of db 20 that the file cuts short is not printed: nor is its SELECT, nor the
+    // warning about it.
+    let dir = tempfile::tempdir().unwrap();
+    let cut = dir.path().join("cut.rdb");
+    std::fs::write(&cut, b"REDIS0009\xfe\x14\x01\x01l\x02\x01a").unwrap();
+    let (code, resp, err) = dump_file(&cut, &["--format", "resp"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        !err.contains("SELECT") && !resp.windows(6).any(|w| w == b"SELECT"),
+        "{err}"
+    );
 }
 
 /// A file of big collections of every kind the dump prints element by element (quicklist,
@@ -562,6 +573,20 @@ fn big_collections_file(dir: &Path) -> PathBuf {
         ));
         entries.push(Entry::new("string", Value::String("s".into())));
     }
+    // A hash of big values, alone in db 5 (its RESP output starts with a SELECT): a batch of
+    // 512 fields is past 1 MiB (written straight out, after the SELECT).
+    ks.db_mut(5).entries.push(Entry::new(
+        "big-values",
+        Value::Hash(
+            (0..700u64)
+                .map(|i| HashField {
+                    field: format!("f{i}").into(),
+                    value: format!("{i:>3000}").into(),
+                    expire_at_ms: None,
+                })
+                .collect(),
+        ),
+    ));
     // Strings the reader gives in several pieces: binary (base64 in several pieces too) and
     // printable with quotes to escape.
     let binary: Vec<u8> = (0..3_000_001u32).map(|i| (i * 7 % 256) as u8).collect();
