@@ -3,8 +3,8 @@
 use std::io::{self, Write};
 
 use rdb_format::{Element, IntText, TypeKind};
-use rdb_model::commands::{write_resp, BATCH};
-use rdb_model::json::{bytes_to_json, entry_to_json, write_bytes_json, ScoreText};
+use rdb_model::commands::{write_bulk, write_resp, BATCH};
+use rdb_model::json::{bytes_to_json, entry_to_json, write_bytes_json, ScoreDisplay};
 use rdb_model::{Entry, Value, ValueType};
 use rdb_reader::{Event, KeyInfo, KeyspaceBuilder, Parser, ReadError, Source};
 use regex::bytes::Regex;
@@ -282,7 +282,7 @@ impl Streamed {
                 }
                 write_bytes_json(buf, first, &mut self.b64)?;
                 if let Some(x) = score {
-                    write!(buf, ",\"{}\"", ScoreText(x))?;
+                    write!(buf, ",\"{}\"", ScoreDisplay(x))?;
                 }
                 if let Some(second) = second {
                     let mut t2 = IntText::new(0);
@@ -296,7 +296,7 @@ impl Streamed {
             DumpFormat::Resp => {
                 // `ZADD key score member`, `HSET key field value`.
                 if let Some(x) = score {
-                    write!(self.args, "{}", ScoreText(x))?;
+                    write!(self.args, "{}", ScoreDisplay(x))?;
                     self.arg_ends.push(self.args.len());
                 }
                 self.args.extend_from_slice(first);
@@ -388,11 +388,11 @@ impl Streamed {
         }
         let to: &mut dyn Write = if direct { out } else { buf };
         write!(to, "*{}\r\n", 2 + self.arg_ends.len())?;
-        bulk(to, command(self.shape))?;
-        bulk(to, &self.key)?;
+        write_bulk(to, command(self.shape))?;
+        write_bulk(to, &self.key)?;
         let mut start = 0;
         for &end in &self.arg_ends {
-            bulk(to, self.args.get(start..end).unwrap_or_default())?;
+            write_bulk(to, self.args.get(start..end).unwrap_or_default())?;
             start = end;
         }
         self.args.clear();
@@ -439,13 +439,6 @@ impl Streamed {
     }
 }
 
-/// One RESP bulk string.
-fn bulk(out: &mut (impl Write + ?Sized), a: &[u8]) -> io::Result<()> {
-    write!(out, "${}\r\n", a.len())?;
-    out.write_all(a)?;
-    out.write_all(b"\r\n")
-}
-
 /// RESP: the `SELECT` that `db`'s keys need, when another database is selected. Returns
 /// whether the servers' default configuration lacks that database ([`warn_select`] says so
 /// once the command is written out).
@@ -480,12 +473,12 @@ enum Current {
 
 /// Dumps every record of `parser` to `out`.
 ///
-/// Lists, sets, sorted sets and hashes (but those with field TTLs) are printed element by
-/// element, so memory does not follow their size; other values are held whole. A key's
-/// output reaches `out` once the key is complete, unless it grows past 1 MiB: then it is
-/// written as it goes, and a read error inside the key leaves its JSON line unterminated
-/// (not valid JSON, so never taken for a whole key) or its commands cut short, before the
-/// error line or command the caller writes.
+/// Values are printed as they are read (strings, lists, sets, sorted sets,
+/// hashes without field TTLs, and in JSONL streams), so memory does not follow a collection's
+/// size; the others are held whole in the model. A key's output reaches `out` once the key is
+/// complete, unless it grows past 1 MiB: then it is written as it goes, and a read error
+/// inside the key leaves its JSON line unterminated (not valid JSON, so never taken for a
+/// whole key) or its commands cut short, before the error line or command the caller writes.
 pub fn dump<S: Source>(
     mut parser: Parser<S>,
     format: DumpFormat,

@@ -1436,3 +1436,33 @@ fn an_unwritable_stderr_does_not_cost_the_report() {
     assert_eq!(doc["files"][1]["ok"], true);
     assert!(doc["files"][1]["keys"].as_u64() > Some(0), "{doc}");
 }
+
+/// A file that cannot be read is named on stderr once: standard input as `-`, a file by its
+/// own `cannot read PATH` message (not twice).
+#[test]
+fn unreadable_inputs_are_named_on_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = bin()
+        .arg("-")
+        .stdin(std::fs::File::open(dir.path()).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 2);
+    let err = String::from_utf8(o.stderr).unwrap();
+    assert!(err.starts_with("rdb-verify: -: I/O error"), "{err}");
+    // A FIFO found in a directory is not opened: reported by its `cannot read PATH` message.
+    let fifo = dir.path().join("x.rdb");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let o = run(&[s(dir.path())]);
+    assert_eq!(code(&o), 2);
+    let err = String::from_utf8(o.stderr).unwrap();
+    let want = format!("rdb-verify: cannot read {}: ", s(&fifo));
+    assert!(
+        err.starts_with(&want) && err.matches(s(&fifo)).count() == 1,
+        "{err}"
+    );
+}

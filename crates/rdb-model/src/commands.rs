@@ -39,11 +39,17 @@ pub const DELETED_ENTRY_FIELD: &[u8] = b"__rdbkit_deleted";
 pub fn write_resp(out: &mut impl Write, args: &[&[u8]]) -> io::Result<()> {
     write!(out, "*{}\r\n", args.len())?;
     for a in args {
-        write!(out, "${}\r\n", a.len())?;
-        out.write_all(a)?;
-        out.write_all(b"\r\n")?;
+        write_bulk(out, a)?;
     }
     Ok(())
+}
+
+/// Writes one RESP bulk string (`$len`, the bytes): an argument of a command whose `*N`
+/// header is already written (`rdbkit dump` writes a command's arguments as it gathers them).
+pub fn write_bulk(out: &mut (impl Write + ?Sized), a: &[u8]) -> io::Result<()> {
+    write!(out, "${}\r\n", a.len())?;
+    out.write_all(a)?;
+    out.write_all(b"\r\n")
 }
 
 /// Calls `f` with each command (name first, then the arguments) that recreates `e`, in the

@@ -7,7 +7,7 @@
 //!   text without building a value): a JSON string when every byte is printable ASCII
 //!   (0x20..=0x7e), otherwise `{"b64": "<standard base64, padded>"}`. Readers accept both
 //!   forms anywhere.
-//! * **Scores** ([`score_to_string`] or [`ScoreText`] / [`score_from_str`]): `"inf"`, `"-inf"`
+//! * **Scores** ([`score_to_string`] or [`ScoreDisplay`] / [`score_from_str`]): `"inf"`, `"-inf"`
 //!   or the shortest decimal text that parses back to the exact double.
 //! * **Key lines** ([`entry_to_json`] / [`entry_from_json`]):
 //!   `{"db", "key", "type", "rdb_type", "expire_at_ms", "value"}` plus, only when present,
@@ -182,15 +182,15 @@ fn bytes_at(v: &Json, path: &str) -> Result<Bytes, JsonError> {
 /// `[1e-7, 1e21)` (and zero) are written positionally, others in exponent form. NaN (which
 /// a sorted set never holds) is written as `"nan"`, which [`score_from_str`] rejects.
 pub fn score_to_string(x: f64) -> String {
-    ScoreText(x).to_string()
+    ScoreDisplay(x).to_string()
 }
 
 /// Displays a score as [`score_to_string`] spells it, without allocating (for writers that
-/// print many scores: `write!(out, "{}", ScoreText(x))`).
+/// print many scores: `write!(out, "{}", ScoreDisplay(x))`).
 #[derive(Debug, Clone, Copy)]
-pub struct ScoreText(pub f64);
+pub struct ScoreDisplay(pub f64);
 
-impl fmt::Display for ScoreText {
+impl fmt::Display for ScoreDisplay {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let x = self.0;
         if x.is_nan() {

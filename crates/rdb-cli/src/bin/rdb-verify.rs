@@ -161,11 +161,14 @@ fn main() -> ExitCode {
     // cannot be written must not cost the report).
     for r in outcome.files.iter().filter(|r| r.has_code("io")) {
         if let Some(f) = r.with_code("io").next() {
-            let path = rdb_cli::verify::printable(&r.path);
-            if f.message.contains(&r.path) {
-                rdb_cli::note!("rdb-verify: {}", rdb_cli::verify::printable(&f.message));
+            // `rdb_verify::io_error_report`'s message names the file itself; the others (a
+            // read error part-way, standard input's) are prefixed with it.
+            let message = rdb_cli::verify::printable(&f.message);
+            if f.message.starts_with(&format!("cannot read {}: ", r.path)) {
+                rdb_cli::note!("rdb-verify: {message}");
             } else {
-                rdb_cli::note!("rdb-verify: {path}: {}", f.message);
+                let path = rdb_cli::verify::printable(&r.path);
+                rdb_cli::note!("rdb-verify: {path}: {message}");
             }
         }
     }
