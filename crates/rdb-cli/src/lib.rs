@@ -21,14 +21,21 @@ macro_rules! note {
 }
 
 /// Parses the command line into `T`; on failure prints clap's message (or the `--help` /
-/// `--version` text) and gives the exit code: 2 for a usage error, 0 for help and version.
-pub fn parse_args<T: clap::Parser>() -> Result<T, ExitCode> {
+/// `--version` text) and gives the exit code: 2 for a usage error, 0 for help and version —
+/// unless that text could not be written (a full disk, say; a closed pipe is its reader being
+/// done): then `write_error`, the command's exit code for an output it could not write.
+pub fn parse_args<T: clap::Parser>(write_error: u8) -> Result<T, ExitCode> {
     T::try_parse().map_err(|e| {
-        let _ = e.print();
+        let printed = e.print();
         if e.use_stderr() {
-            ExitCode::from(2)
-        } else {
-            ExitCode::SUCCESS
+            return ExitCode::from(2);
+        }
+        match printed {
+            Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
+                note!("{}: writing output: {err}", T::command().get_name());
+                ExitCode::from(write_error)
+            }
+            _ => ExitCode::SUCCESS,
         }
     })
 }

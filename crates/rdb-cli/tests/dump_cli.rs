@@ -790,3 +790,26 @@ fn an_unwritable_stderr_leaves_the_dump_alone() {
     assert_eq!(o.status.code(), Some(0));
     assert!(o.stdout == want);
 }
+
+/// Help text that cannot be written (standard output on a full disk) is a write error: exit
+/// 1, as a dump that cannot be written, and named on stderr.
+#[test]
+fn help_that_cannot_be_written_is_an_error() {
+    for args in [&["--help"][..], &["dump", "--help"], &["--version"]] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let o = rdbkit()
+            .args(args)
+            .stdout(Stdio::from(full))
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.starts_with("rdbkit: writing output: "), "{err}");
+        let o = rdbkit().args(args).output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{args:?}");
+        assert!(!o.stdout.is_empty(), "{args:?}");
+    }
+}

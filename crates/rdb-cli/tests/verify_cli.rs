@@ -1466,3 +1466,33 @@ fn unreadable_inputs_are_named_on_stderr() {
         "{err}"
     );
 }
+
+/// `--help` and `--version` that cannot be written (standard output on a full disk) are a
+/// write error (exit 2, named on stderr), not a success; a reader that closes the pipe early
+/// is not.
+#[test]
+fn help_that_cannot_be_written_is_an_error() {
+    for flag in ["--help", "--version"] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let o = bin().arg(flag).stdout(Stdio::from(full)).output().unwrap();
+        assert_eq!(code(&o), 2, "{flag}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.starts_with("rdb-verify: writing output: "), "{err}");
+        let o = run(&[flag]);
+        assert_eq!(code(&o), 0, "{flag}");
+        assert!(!o.stdout.is_empty() && o.stderr.is_empty(), "{flag}");
+    }
+    // A pipe whose reader is gone (the write fails with EPIPE): exit 0, nothing on stderr.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let o = bin().arg("--help").stdout(writer).output().unwrap();
+    assert_eq!(code(&o), 0);
+    assert!(
+        o.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

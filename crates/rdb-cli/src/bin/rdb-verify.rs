@@ -81,7 +81,7 @@ fn usage(msg: &str) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    let cli: Cli = match rdb_cli::parse_args() {
+    let cli: Cli = match rdb_cli::parse_args(2) {
         Ok(c) => c,
         Err(code) => return code,
     };

@@ -69,7 +69,7 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
-    let cli: Cli = match rdb_cli::parse_args() {
+    let cli: Cli = match rdb_cli::parse_args(1) {
         Ok(c) => c,
         Err(code) => return code,
     };
