@@ -474,6 +474,24 @@ mod tests {
         b.finish().to_vec()
     }
 
+    /// A terminator anywhere but at the last byte is an error, however few bytes follow it:
+    /// one byte after it (here a second 0xFF, so the blob still ends with one) is enough.
+    #[test]
+    fn a_terminator_before_the_last_byte_is_refused() {
+        for tail in [&[0xFF][..], &[0xFF, 0xFF]] {
+            let mut blob = vec![0, 0, 0, 0, 1, 0, 0x81, b'x', 2, 0xFF];
+            blob.extend_from_slice(tail);
+            let total = u32::try_from(blob.len()).unwrap().to_le_bytes();
+            blob[..4].copy_from_slice(&total);
+            for e in [validate(&blob).unwrap_err(), elements(&blob).unwrap_err()] {
+                assert_eq!((e.code, e.offset), ("listpack-terminator", 9), "{tail:?}");
+            }
+        }
+        // The same blob without the extra bytes is valid.
+        let blob = [10, 0, 0, 0, 1, 0, 0x81, b'x', 2, 0xFF];
+        assert_eq!(elements(&blob).unwrap(), vec![Element::Str(b"x")]);
+    }
+
     #[test]
     fn doc_vector() {
         let lp = build(&[b"a", b"1", b"-1", b"hello", b"1234", b"99999"]);

@@ -524,3 +524,28 @@ fn read_keyspace_from_takes_whole_strings_and_refuses_undecoded_ones() {
         .unwrap_err();
     assert_eq!(err.code(), "usage", "{err}");
 }
+
+/// A listpack-encoded hash or sorted set with an odd number of elements (a field without its
+/// value, a member without its score) is an error at the blob, never read as the pairs before
+/// it: from a slice, from a stream, and when the key is skipped.
+#[test]
+fn a_pair_listpack_with_an_odd_count_is_refused() {
+    // RDB 11, db 0, then type 16 (hash listpack) or 17 (zset listpack) key "h": a listpack of
+    // three elements (a, b, c; a, 1, b); EOF; checksum 0 (disabled).
+    let hash: &[u8] = &[0x81, b'a', 2, 0x81, b'b', 2, 0x81, b'c', 2];
+    let zset: &[u8] = &[0x81, b'a', 2, 0x01, 1, 0x81, b'b', 2];
+    for (ty, entries) in [(0x10u8, hash), (0x11, zset)] {
+        let total = u8::try_from(6 + entries.len() + 1).unwrap();
+        let mut file = b"REDIS0011\xfe\x00".to_vec();
+        file.extend_from_slice(&[ty, 1, b'h', total, total, 0, 0, 0, 3, 0]);
+        file.extend_from_slice(entries);
+        file.extend_from_slice(&[0xFF, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0]);
+        let e = rdb_reader::read_keyspace(&file).unwrap_err();
+        assert_eq!((e.code(), e.offset()), ("blob-odd-count", 15), "type {ty}");
+        let last = slice_run(&file).pop().unwrap();
+        assert!(last.contains("blob-odd-count"), "type {ty}: {last}");
+        for run in stream_runs(&file, 7) {
+            assert_eq!(run, slice_run(&file), "type {ty}");
+        }
+    }
+}

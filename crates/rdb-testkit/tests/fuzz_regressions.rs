@@ -211,3 +211,32 @@ fn text_seeds_parse_and_pass() {
 fn testdata_dump_equivalence() {
     check_testdata("dump_equivalence");
 }
+
+/// `codec_ziplist`'s fix-up of raw bytes walks the entries for the header's tail offset and
+/// count: on ziplists the builder made (every integer width, strings of 6-, 14- and 32-bit
+/// lengths, prevlens of 1 and 5 bytes) it finds what the builder wrote.
+#[test]
+fn the_ziplist_fix_up_walk_finds_the_builders_header() {
+    use rdb_format::ziplist::ZiplistBuilder;
+    let ints = [0i64, 12, 13, -1, 127, -129, 40_000, -8_000_000, 1 << 40];
+    let strs: [Vec<u8>; 4] = [
+        b"".to_vec(),
+        vec![b'a'; 63],
+        vec![b'b'; 300],
+        vec![b'c'; 17_000],
+    ];
+    for n in [0usize, 1, 2, 5, 13] {
+        let mut b = ZiplistBuilder::new();
+        for i in 0..n {
+            match i % 3 {
+                0 => b.push_int(ints[i % ints.len()]),
+                1 => b.push_bytes(&strs[i % strs.len()]),
+                _ => b.push_str(&strs[(i + 2) % strs.len()]),
+            }
+        }
+        let blob = b.finish().to_vec();
+        let tail = u32::from_le_bytes(blob[4..8].try_into().unwrap());
+        let count = u16::from_le_bytes(blob[8..10].try_into().unwrap());
+        assert_eq!(fuzz::ziplist_walk(&blob), (tail, count), "{n} entries");
+    }
+}
