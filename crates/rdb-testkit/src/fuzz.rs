@@ -2044,6 +2044,28 @@ fn verify_one(data: &[u8]) {
     };
     assert_eq!(without_estimate(&other), without_estimate(&report));
     let run = run_slice(data, opts.reader_limits());
+    // The verifier's reading mode (LZF strings validated without output, module values
+    // walked, string keys whole) fails exactly where decoding everything does. (The key
+    // counts may differ by the key being read: a whole string key is counted once read.)
+    let decoding = run_slice(
+        data,
+        Limits {
+            decode_lzf_strings: true,
+            module_bytes: true,
+            whole_strings: false,
+            ..opts.reader_limits()
+        },
+    );
+    assert_eq!(
+        decoding.error, run.error,
+        "the verifier's reading mode and full decoding fail differently"
+    );
+    if run.error.is_none() {
+        assert_eq!(
+            decoding.keys, run.keys,
+            "the two reading modes count keys differently"
+        );
+    }
     let has_error = report
         .findings
         .iter()
