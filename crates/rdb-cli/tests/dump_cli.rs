@@ -776,15 +776,11 @@ fn a_file_cut_inside_a_big_collection_leaves_its_line_invalid() {
 fn an_unwritable_stderr_leaves_the_dump_alone() {
     let f = testdata().join("servers/redis-7.0.15/dev/dump.rdb");
     let (_, want, _) = dump_file(&f, &["--db", "0"]);
-    let full = std::fs::OpenOptions::new()
-        .write(true)
-        .open("/dev/full")
-        .unwrap();
     let o = rdbkit()
         .arg("dump")
         .arg(&f)
         .args(["--db", "0", "--db", "9"])
-        .stderr(Stdio::from(full))
+        .stderr(dev_full())
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0));
@@ -796,15 +792,7 @@ fn an_unwritable_stderr_leaves_the_dump_alone() {
 #[test]
 fn help_that_cannot_be_written_is_an_error() {
     for args in [&["--help"][..], &["dump", "--help"], &["--version"]] {
-        let full = std::fs::OpenOptions::new()
-            .write(true)
-            .open("/dev/full")
-            .unwrap();
-        let o = rdbkit()
-            .args(args)
-            .stdout(Stdio::from(full))
-            .output()
-            .unwrap();
+        let o = rdbkit().args(args).stdout(dev_full()).output().unwrap();
         assert_eq!(o.status.code(), Some(1), "{args:?}");
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(err.starts_with("rdbkit: writing output: "), "{err}");
@@ -812,4 +800,14 @@ fn help_that_cannot_be_written_is_an_error() {
         assert_eq!(o.status.code(), Some(0), "{args:?}");
         assert!(!o.stdout.is_empty(), "{args:?}");
     }
+}
+
+/// A handle on `/dev/full`: every write to it fails with "no space left on device".
+fn dev_full() -> Stdio {
+    Stdio::from(
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap(),
+    )
 }

@@ -1413,19 +1413,11 @@ fn an_unwritable_stderr_does_not_cost_the_report() {
     let good = testdata("servers/redis-7.0.15/dev/dump.rdb");
     let unreadable = dir.path().join("dir.rdb");
     std::fs::create_dir(&unreadable).unwrap();
-    let full = || {
-        Stdio::from(
-            std::fs::OpenOptions::new()
-                .write(true)
-                .open("/dev/full")
-                .unwrap(),
-        )
-    };
     // A directory named as a file: an `io` finding, noted on stderr.
     let o = bin()
         .args(["--json", s(&good), "-"])
         .stdin(std::fs::File::open(dir.path()).unwrap())
-        .stderr(full())
+        .stderr(dev_full())
         .output()
         .unwrap();
     assert_eq!(code(&o), 2);
@@ -1473,11 +1465,7 @@ fn unreadable_inputs_are_named_on_stderr() {
 #[test]
 fn help_that_cannot_be_written_is_an_error() {
     for flag in ["--help", "--version"] {
-        let full = std::fs::OpenOptions::new()
-            .write(true)
-            .open("/dev/full")
-            .unwrap();
-        let o = bin().arg(flag).stdout(Stdio::from(full)).output().unwrap();
+        let o = bin().arg(flag).stdout(dev_full()).output().unwrap();
         assert_eq!(code(&o), 2, "{flag}");
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(err.starts_with("rdb-verify: writing output: "), "{err}");
@@ -1495,4 +1483,14 @@ fn help_that_cannot_be_written_is_an_error() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
+}
+
+/// A handle on `/dev/full`: every write to it fails with "no space left on device".
+fn dev_full() -> Stdio {
+    Stdio::from(
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap(),
+    )
 }
