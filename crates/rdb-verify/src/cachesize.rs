@@ -70,8 +70,12 @@
 //! Profiles: [`CacheModel::default`] has the encodings of Redis 7.2+ and Valkey 7.2 / 8.0
 //! (listpack sets and lists); [`CacheModel::redis_7_0`] those of Redis 7.0 (small non-integer
 //! sets are hashtables, every list a quicklist); [`CacheModel::valkey_8_1`] the Valkey 8.1+
-//! layout; [`CacheModel::for_engine`] picks one for an engine line (`rdb-verify --engine`,
-//! `rdbkit export --target`). CacheSize is the dataset only: the empty server
+//! layout. Sds headers: Redis and Valkey 7.2 pick them by the length alone
+//! ([`SdsTypes::ByLength`]), Valkey 8.0+ so that the whole buffer fits the type
+//! ([`SdsTypes::ByBuffer`]: a string of 253–255 bytes takes a 16-bit header, and with jemalloc
+//! the next size class); Redis's current sources choose as Valkey does, since a release not
+//! known here, so the Redis 8 lines keep the length rule. [`CacheModel::for_engine`] picks a
+//! profile for an engine line (`rdb-verify --engine`, `rdbkit export --target`). CacheSize is the dataset only: the empty server
 //! (≈ [`CacheModel::empty_server_bytes`]) is not included. Known simplifications: Redis 7.2 sets
 //! with `no_value` dict entries, 7.4 listpackEx metadata, the per-slot dicts of Redis 7.4+ and
 //! Valkey 8.0 in cluster mode (no such server here), Valkey 9's layout (taken as 8.1's) and
@@ -141,6 +145,12 @@
 //! vs 1,336,150,285, big-values 1,134,391,320 vs 1,134,391,040 (all −0.0 %); Valkey 8.1
 //! 360,923,440 vs 357,087,383 (−1.1 %), 956,370,656 vs 951,663,178 (−0.5 %), 1,048,182,624 vs
 //! 1,048,154,896 (−0.0 %).
+//!
+//! The sds header rule ([`SdsTypes`]) is pinned where the two rules disagree
+//! (`sds_headers_as_the_servers_choose_them`, same file): Debian's Redis 7.0, 20,000 string values of
+//! 252 bytes then of 253, took +1,279,952 B (estimate +1,280,000: 64 B each, the length rule;
+//! the buffer rule would say 0); Valkey 8.1.8, 500 values of 65,534 then of 65,535 bytes, took
+//! +7,736 B (estimate +8,000: 16 B each, the buffer rule; the length rule would say 0).
 
 use rdb_format::double::{score_as_int, ScoreText};
 use rdb_format::intset::{width_for, Intset};
@@ -287,6 +297,25 @@ pub struct CacheModel {
     pub cluster_entry_metadata: u64,
     /// [`ClusterKeys::PerSlotTables`]: a slot table's struct with its `kvstore` metadata.
     pub slot_table_struct: u64,
+    /// How an sds header type is chosen for a length ([`CacheModel::sds_header`]).
+    pub sds_types: SdsTypes,
+}
+
+/// How the server picks the header of an sds (`sdsReqType` in `sds.c`): the header is 1 byte
+/// (type 5, below 32 bytes), 3 (type 8), 5 (type 16), 9 (type 32) or 17 (type 64).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SdsTypes {
+    /// By the length alone (Redis 3.2–7.x, Valkey 7.2): type 8 below 256 bytes, 16 below
+    /// 65,536, 32 below 2^32. Measured on Debian's Redis 7.0.15 (jemalloc): 20,000 values of
+    /// 252 bytes take 64 B less each than values of 253 (3 + 253 + 1 = 257 passes the
+    /// 256-byte class), and 65,530 less than 65,531.
+    ByLength,
+    /// So that the whole buffer (header, bytes, terminator) fits the type's length fields
+    /// (Valkey 8.0+, valkey-io/valkey#502, 2024): type 8 up to 252 bytes, 16 up to 65,530, 32 up
+    /// to 2^32 − 10. Measured on Valkey 8.1.8 (glibc `malloc`, 16-byte steps): 2,000 values of
+    /// 65,535 bytes take 16 B more each than values of 65,534 (a 9-byte header), and as much as
+    /// values of 65,536 (by the length alone the step would come one byte later).
+    ByBuffer,
 }
 
 /// How a cluster-mode server indexes keys by slot (standalone servers keep none of it).
@@ -383,6 +412,7 @@ impl Default for CacheModel {
             // A dict struct and the kvstore's rehashing-list pointer (Redis 7.4+, Valkey 8.0:
             // not calibrated, no such server here).
             slot_table_struct: 64,
+            sds_types: SdsTypes::ByLength,
         }
     }
 }
@@ -413,6 +443,7 @@ impl CacheModel {
             cluster_keys: ClusterKeys::PerSlotTables,
             // The hashtable struct and the kvstore's metadata (two pointers).
             slot_table_struct: 88,
+            sds_types: SdsTypes::ByBuffer,
             ..CacheModel::default()
         }
     }
@@ -425,6 +456,10 @@ impl CacheModel {
         use crate::EngineLine as L;
         let model = match line {
             l if l <= L::Redis7_1 => CacheModel::redis_7_0(),
+            L::Valkey8_0 => CacheModel {
+                sds_types: SdsTypes::ByBuffer,
+                ..CacheModel::default()
+            },
             L::Valkey8_1 | L::Valkey8_2 | L::Valkey9_0 | L::Valkey9_1 => CacheModel::valkey_8_1(),
             _ => CacheModel::default(),
         };
@@ -620,15 +655,22 @@ impl CacheModel {
         }
     }
 
-    /// Header size of an sds holding `len` bytes (type 5 / 8 / 16 / 32 / 64).
+    /// Header size of an sds holding `len` bytes (type 5 / 8 / 16 / 32 / 64), as the server's
+    /// [`CacheModel::sds_types`] picks it.
     pub fn sds_header(&self, len: u64) -> u64 {
+        // The largest length of types 8, 16 and 32.
+        let [max8, max16, max32] = match self.sds_types {
+            SdsTypes::ByLength => [255, 65_535, (1 << 32) - 1],
+            // `(1 << bits) - header - 1`: the whole buffer within the length field.
+            SdsTypes::ByBuffer => [252, 65_530, (1 << 32) - 10],
+        };
         if len < 32 {
             1
-        } else if len < 256 {
+        } else if len <= max8 {
             3
-        } else if len < 65_536 {
+        } else if len <= max16 {
             5
-        } else if len < (1 << 32) {
+        } else if len <= max32 {
             9
         } else {
             17
@@ -1394,9 +1436,38 @@ mod tests {
     #[test]
     fn sds_and_keys() {
         let m = m();
-        assert_eq!(m.sds_header(31), 1);
-        assert_eq!(m.sds_header(32), 3);
-        assert_eq!(m.sds_header(70_000), 9);
+        // Every boundary of Redis's `sdsReqType` (sds.c, the same on 3.2 to 8.x and Valkey):
+        // `len < 1<<5` type 5, `< 1<<8` type 8, `< 1<<16` type 16, `< 1<<32` type 32.
+        for (len, header) in [
+            (0, 1),
+            (31, 1),
+            (32, 3),
+            (255, 3),
+            (256, 5),
+            (65_535, 5),
+            (65_536, 9),
+            (70_000, 9),
+            ((1 << 32) - 1, 9),
+            (1 << 32, 17),
+        ] {
+            assert_eq!(m.sds_header(len), header, "sds of {len} bytes");
+        }
+        // Valkey 8.0+: the buffer must fit the type (header + bytes + terminator).
+        let v8 = CacheModel::valkey_8_1();
+        for (len, header) in [
+            (0, 1),
+            (31, 1),
+            (32, 3),
+            (252, 3),
+            (253, 5),
+            (255, 5),
+            (65_530, 5),
+            (65_531, 9),
+            ((1 << 32) - 10, 9),
+            ((1 << 32) - 9, 17),
+        ] {
+            assert_eq!(v8.sds_header(len), header, "Valkey 8 sds of {len} bytes");
+        }
         assert_eq!(m.sds(3), 8); // 1 + 3 + 1 = 5 -> 8
         assert_eq!(m.sds(40), 48); // 3 + 40 + 1 = 44 -> 48
         assert_eq!(m.key(3, false), 24 + 8);
@@ -1765,7 +1836,14 @@ mod tests {
             ..CacheModel::default()
         };
         assert_eq!(CacheModel::for_engine(L::Redis7_4), per_slot);
-        assert_eq!(CacheModel::for_engine(L::Valkey8_0), per_slot);
+        assert_eq!(CacheModel::for_engine(L::Redis8_4), per_slot);
+        assert_eq!(
+            CacheModel::for_engine(L::Valkey8_0),
+            CacheModel {
+                sds_types: SdsTypes::ByBuffer,
+                ..per_slot
+            }
+        );
         let v81 = CacheModel::valkey_8_1();
         assert_eq!(CacheModel::for_engine(L::Valkey8_1), v81);
         assert_eq!(CacheModel::for_engine(L::Valkey9_0), v81);

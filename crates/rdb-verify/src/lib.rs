@@ -116,7 +116,7 @@ use std::path::Path;
 use rdb_format::TypeKind;
 use rdb_reader::{Event, MappedFile, Parser, SliceSource, Source, WindowSource};
 
-pub use cachesize::{Allocator, CacheModel, ClusterKeys, ObjectLayout, Thresholds};
+pub use cachesize::{Allocator, CacheModel, ClusterKeys, ObjectLayout, SdsTypes, Thresholds};
 pub use engine::EngineLine;
 pub use multi::{
     check_manifest, check_matched, expand_paths, is_manifest_path, match_manifests,

@@ -519,3 +519,86 @@ fn expired_keys_cost_nothing(cal: &Calibration) {
     // The expired keys add nothing but their count in the file.
     assert_eq!(est, est_live, "the expired keys cost nothing");
 }
+
+/// The step in a server's memory between `n` string values of `lens.0` bytes and `n` of
+/// `lens.1` is the step the model (`cal.model`) estimates, within a quarter of it: the sds
+/// header rule ([`rdb_verify::SdsTypes`]) at a boundary where the two rules disagree.
+fn sds_step_matches(cal: &Calibration, n: usize, lens: (usize, usize), step_per_key: i64) {
+    if !cal.kind.require_or_skip() {
+        return;
+    }
+    let mut empty_srv = RedisServer::start(cal.kind, &server_opts(None, cal.cluster)).unwrap();
+    let empty = settled_used_memory(&mut empty_srv);
+    drop(empty_srv);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut measured = Vec::new();
+    for len in [lens.0, lens.1] {
+        let mut ks = Keyspace::default();
+        ks.db_mut(0).entries = (0..n)
+            .map(|i| {
+                let value = rdb_model::Value::String(vec![b'v'; len].into());
+                rdb_model::Entry::new(format!("sds:{i:06}").into_bytes(), value)
+            })
+            .collect();
+        let path = tmp.path().join(format!("strings-{len}.rdb"));
+        let target = cal.target.parse::<Target>().unwrap();
+        write_rdb_with(&ks, &path, WriterBuilder::new(target).compression(false));
+        let real = real_dataset_memory(cal, &path, empty).expect("loads") as i64;
+        let (est, _) = estimate_with(&path, (cal.model)());
+        measured.push((real, est as i64));
+    }
+    let real_step = measured[1].0 - measured[0].0;
+    let est_step = measured[1].1 - measured[0].1;
+    let n = n as i64;
+    println!(
+        "{}: {n} strings of {} → {} bytes: real {real_step:+}, estimate {est_step:+}",
+        cal.kind.name(),
+        lens.0,
+        lens.1
+    );
+    assert_eq!(est_step, n * step_per_key, "the model's step");
+    assert!(
+        (real_step - est_step).abs() <= n * step_per_key / 4,
+        "{}: the server's step {real_step:+} is not the estimated {est_step:+}",
+        cal.kind.name()
+    );
+}
+
+/// Redis 7.0 picks the sds header by the length ([`rdb_verify::SdsTypes::ByLength`]): a
+/// 253-byte value needs 3 + 253 + 1 = 257 bytes, one past jemalloc's 256 class (64 B more
+/// each; by the other rule both lengths would take a 16-bit header and 320 bytes). Valkey 8.1
+/// keeps the buffer within the type ([`rdb_verify::SdsTypes::ByBuffer`]): a 65,535-byte value
+/// takes a 32-bit header, 65,553 bytes with glibc's 8-byte size word, one past the 16-byte step
+/// of 65,552 (16 B more each; by the length rule both would fit 65,552).
+#[test]
+fn sds_headers_as_the_servers_choose_them() {
+    sds_step_matches(
+        &Calibration {
+            kind: ServerKind::Debian,
+            model: CacheModel::redis_7_0,
+            max_rdb_version: 10,
+            target: "redis-7.0",
+            cluster: false,
+            min_testdata: 0,
+        },
+        20_000,
+        (252, 253),
+        64,
+    );
+    sds_step_matches(
+        &Calibration {
+            kind: ServerKind::Valkey81,
+            model: || CacheModel {
+                allocator: Allocator::Glibc,
+                ..CacheModel::valkey_8_1()
+            },
+            max_rdb_version: 11,
+            target: "valkey-8.1",
+            cluster: false,
+            min_testdata: 0,
+        },
+        500,
+        (65_534, 65_535),
+        16,
+    );
+}
