@@ -17,8 +17,8 @@ for t in "$@"; do
     dict=dict/rdb.dict
     [ "$t" = text_inputs ] && dict=dict/text.dict
     extra=()
-    # convert: the export's rayon threads may outlive a run (fuzz/README.md, `convert`).
-    [ "$t" = convert ] && extra=(-detect_leaks=0)
+    # convert, export_cluster: the export's rayon threads may outlive a run (fuzz/README.md, `convert`).
+    [ "$t" = convert ] || [ "$t" = export_cluster ] && extra=(-detect_leaks=0)
     mkdir -p "corpus/$t"
     RUSTC_BOOTSTRAP=1 nice -n 19 taskset -c "$core" cargo fuzz run "$t" "corpus/$t" -- \
         -max_total_time="$secs" -dict="$dict" -rss_limit_mb=2048 -print_final_stats=1 \

@@ -30,10 +30,12 @@ use rdb_writer::{write_keyspace, EncodingConfig, Target, WriterBuilder};
 
 use crate::chunked::{OneByteReader, RandomChunkReader};
 
+mod cluster;
 mod text;
 use crate::readback::{
     assert_same_keyspace, canonical, distinct, expected, sort_entries, CTIME, TRICKY,
 };
+pub use cluster::export_cluster;
 pub use text::text_inputs;
 
 /// The fuzz targets, by name (the names of `fuzz/fuzz_targets/*.rs` and of the corpus
@@ -54,6 +56,7 @@ pub const TARGETS: &[&str] = &[
     "text_inputs",
     "convert",
     "dump_equivalence",
+    "export_cluster",
 ];
 
 /// Runs the oracle of `target` on `data`; returns `false` for an unknown target name.
@@ -74,6 +77,7 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         "text_inputs" => text_inputs(data),
         "convert" => convert(data),
         "dump_equivalence" => dump_equivalence(data),
+        "export_cluster" => export_cluster(data),
         _ => return false,
     }
     true
@@ -1865,7 +1869,8 @@ fn gen_keyspace(inp: &mut Input<'_>, db0_only: bool) -> Keyspace {
 /// encoded in parallel batches (`WriterBuilder::parallel`, a batch size from the data) give
 /// the same bytes, or the same error; written through the streaming API
 /// ([`crate::streamed::write_streamed`], a buffer from the data) it reads back the same and
-/// verifies.
+/// verifies, and with one collection declared one element more or fewer than it holds
+/// ([`crate::streamed::write_miscounted`]) that key fails and `finish()` fails after it.
 pub fn roundtrip(data: &[u8]) {
     let from_file = data.starts_with(b"REDIS") || data.starts_with(b"VALKEY");
     // A file is read with its checksum made right (a mutation breaks it, and the file must
@@ -1956,6 +1961,19 @@ pub fn roundtrip(data: &[u8]) {
             .unwrap_or_else(|e| panic!("{target}: reading back streamed (buffer {buffer}): {e}"));
         assert_same_keyspace(&canonical(back), &want, target);
         assert_verifies(&streamed, target);
+        // One collection declared with a count one off: that key fails, and the writer
+        // completes no file after it.
+        let more = seed & (1 << 30) != 0;
+        let streaming = b.clone().collection_buffer(buffer);
+        if let Some(m) =
+            crate::streamed::write_miscounted(&ks, &streaming, (seed >> 24) as usize, more)
+        {
+            assert!(
+                m.finished.is_err(),
+                "{target} (buffer {buffer}): after {}, finish() completed the file",
+                m.error
+            );
+        }
     }
     // Read and written again: byte-identical.
     let (again, _) = write_keyspace(&back, Vec::new(), &b)
@@ -2142,8 +2160,103 @@ fn verify_one(data: &[u8]) {
                     report.findings
                 );
             }
+            relaxed_options_agree(data, &report);
         }
     }
+}
+
+/// The options an operator changes, on a file the reader reads to its EOF: with
+/// `--no-duplicate-check`, `--no-checksum` and `--slots S` (a range from the data) the
+/// report is the default one but for no `duplicate-key` finding, a `crc-mismatch` that is a
+/// warning, and the slot findings, whose counts an independent walk of the reader's events
+/// gives: `slots.keys_outside_expected` the keys of database 0 hashing outside S
+/// (`slot-outside-expected` when there are some), `cluster-nonzero-db` when a key is in
+/// another database.
+fn relaxed_options_agree(data: &[u8], report: &rdb_verify::Report) {
+    use rdb_cluster::slotset::SlotSet;
+    let seed = seed_of(data);
+    let (a, b) = ((seed % 16384) as u16, ((seed >> 16) % 16384) as u16);
+    let expected = SlotSet::from_range(a.min(b)..=a.max(b));
+    let opts = rdb_verify::Options {
+        duplicate_keys: false,
+        check_checksum: false,
+        expected_slots: Some(expected.clone()),
+        ..fuzz_options()
+    };
+    let relaxed = rdb_verify::verify_bytes("fuzz", data, &opts);
+    // (`findings-suppressed` counts what is not listed, compared below code by code.)
+    const LEFT_OUT: [&str; 4] = [
+        "duplicate-key",
+        "slot-outside-expected",
+        "cluster-nonzero-db",
+        "findings-suppressed",
+    ];
+    let rest = |r: &rdb_verify::Report| -> Vec<(&'static str, Option<u64>, bool)> {
+        r.findings
+            .iter()
+            .filter(|f| !LEFT_OUT.contains(&f.code))
+            .map(|f| {
+                let error = f.severity == rdb_verify::Severity::Error && f.code != "crc-mismatch";
+                (f.code, f.offset, error)
+            })
+            .collect()
+    };
+    assert_eq!(
+        rest(&relaxed),
+        rest(report),
+        "--no-duplicate-check --no-checksum --slots changed other findings"
+    );
+    let suppressed = |r: &rdb_verify::Report| {
+        let mut m = r.suppressed_findings.clone();
+        m.retain(|code, _| !LEFT_OUT.contains(code));
+        m
+    };
+    assert_eq!(
+        suppressed(&relaxed),
+        suppressed(report),
+        "findings not listed"
+    );
+    assert!(
+        !relaxed.has_code("duplicate-key")
+            && !relaxed.suppressed_findings.contains_key("duplicate-key"),
+        "duplicate keys reported with the check off"
+    );
+    if let Some(f) = relaxed.findings.iter().find(|f| f.code == "crc-mismatch") {
+        assert_eq!(f.severity, rdb_verify::Severity::Warning, "--no-checksum");
+    }
+    assert_eq!(
+        (relaxed.keys, relaxed.cache_size_bytes),
+        (report.keys, report.cache_size_bytes)
+    );
+    // The model: every key's database and slot.
+    let mut p = Parser::new(SliceSource::new(data), opts.reader_limits());
+    let mut text = IntText::new(0);
+    let (mut outside, mut other_db) = (0u64, 0u64);
+    loop {
+        match p.next_event() {
+            Ok(Some(Event::Key(k))) if k.db == 0 => {
+                let slot = rdb_format::slot::key_slot(k.key.as_bytes(&mut text));
+                outside += u64::from(!expected.contains(slot));
+            }
+            Ok(Some(Event::Key(_))) => other_db += 1,
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => break,
+        }
+    }
+    assert_eq!(
+        relaxed.slots.keys_outside_expected, outside,
+        "keys outside {expected}"
+    );
+    assert_eq!(
+        relaxed.has_code("slot-outside-expected"),
+        outside > 0,
+        "slot-outside-expected with {outside} key(s) outside {expected}"
+    );
+    assert_eq!(
+        relaxed.has_code("cluster-nonzero-db"),
+        other_db > 0,
+        "cluster-nonzero-db with {other_db} key(s) outside database 0"
+    );
 }
 
 /// Finding codes whose presence an independent reading of the file decides: the reader's
@@ -2315,13 +2428,7 @@ pub fn convert(data: &[u8]) {
         return;
     }
     let target = Target::ALL[usize::from(pick) % Target::ALL.len()];
-    let shm = std::path::Path::new("/dev/shm");
-    let dir = if shm.is_dir() {
-        tempfile::tempdir_in(shm)
-    } else {
-        tempfile::tempdir()
-    }
-    .expect("a scratch directory");
+    let dir = scratch_dir();
     let source = dir.path().join("source.rdb");
     std::fs::write(&source, file).expect("writing the scratch source");
     let res = crate::readback::convert_one_node(&source, target, dir.path(), "fuzz", CTIME)
@@ -2348,6 +2455,18 @@ pub fn convert(data: &[u8]) {
         crate::readback::converted_read_back(&source, &node.path, target).expect("both files read");
     let diffs = crate::server::diff_keyspaces(&want, &canonical(back));
     assert!(diffs.is_empty(), "{target}: {}", diffs.join("\n"));
+}
+
+/// A scratch directory in `/dev/shm` when there is one (exports fsync their files), else in
+/// the system's temporary directory; removed when dropped.
+fn scratch_dir() -> tempfile::TempDir {
+    let shm = std::path::Path::new("/dev/shm");
+    if shm.is_dir() {
+        tempfile::tempdir_in(shm)
+    } else {
+        tempfile::tempdir()
+    }
+    .expect("a scratch directory")
 }
 
 /// `rdbkit dump`'s printer, which prints values as it reads them, prints what the model prints
@@ -2406,5 +2525,92 @@ fn dump_equivalence_one(data: &[u8]) {
         // More only from a key cut past the in-memory limit.
         let extra = resp.len() - model.resp.len();
         assert!(extra == 0 || extra >= 1 << 20, "{extra} bytes of a cut key");
+    }
+    if model.complete {
+        filtered_dump_agrees(data, &model);
+    }
+}
+
+/// `rdbkit dump --db N --type T --key RE` (a filter from the data: any of the three, a
+/// database and a type of the file's keys or others, a regex matching one byte of a key)
+/// prints exactly the model's key lines whose database, type and key pass, decided here
+/// without the filter's code (the regex: does the key hold that byte), and nothing else.
+fn filtered_dump_agrees(data: &[u8], model: &crate::dump_model::ModelDump) {
+    use rdb_cli::dump::{dump, DumpFilter, DumpFormat};
+    use rdb_model::ValueType;
+    // Each key line's database, key and type (not the whole entry: a file may hold what a
+    // keyspace cannot, e.g. a hash field twice).
+    let entries: Vec<(u64, Bytes, ValueType)> = model
+        .key_lines
+        .iter()
+        .map(|l| {
+            let json: serde_json::Value = serde_json::from_slice(l).expect("a key line is JSON");
+            let db = json["db"].as_u64().expect("a key line's db");
+            let key = rdb_model::json::bytes_from_json(&json["key"]).expect("a key line's key");
+            let ty = json["type"]
+                .as_str()
+                .and_then(ValueType::from_name)
+                .expect("a key line's type");
+            (db, key, ty)
+        })
+        .collect();
+    let seed = seed_of(data);
+    let some = |shift: u32| entries.get((seed >> shift) as usize % entries.len().max(1));
+    let mut filter = DumpFilter::default();
+    if seed & 1 != 0 {
+        let db = some(8).map_or((seed >> 8) % 4, |(db, _, _)| *db);
+        filter.dbs = vec![db, (seed >> 40) % 16];
+    }
+    if seed & 2 != 0 {
+        let ty = some(16).map_or(ValueType::ALL[(seed >> 16) as usize % 7], |(_, _, ty)| *ty);
+        filter.types = vec![ty];
+    }
+    let mut byte = None;
+    if seed & 4 != 0 {
+        let b = some(24)
+            .and_then(|(_, key, _)| key.get((seed >> 32) as usize % key.len().max(1)).copied())
+            .unwrap_or(b'k');
+        filter.key =
+            Some(regex::bytes::Regex::new(&format!("(?-u)\\x{b:02x}")).expect("a one-byte regex"));
+        byte = Some(b);
+    }
+    let mut out = Vec::new();
+    dump(
+        Parser::new(SliceSource::new(data), Limits::default()),
+        DumpFormat::Jsonl,
+        &filter,
+        &mut out,
+    )
+    .unwrap_or_else(|e| panic!("a file read whole fails to dump with {filter:?}: {e:?}"));
+    let lines: Vec<&[u8]> = out
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    let want: Vec<&[u8]> = model
+        .key_lines
+        .iter()
+        .zip(&entries)
+        .filter(|(_, (db, key, ty))| {
+            (filter.dbs.is_empty() || filter.dbs.contains(db))
+                && (filter.types.is_empty() || filter.types.contains(ty))
+                && byte.is_none_or(|b| key.contains(&b))
+        })
+        .map(|(l, _)| l.as_slice())
+        .collect();
+    if filter.dbs.is_empty() && filter.types.is_empty() && byte.is_none() {
+        // No filter: the other records too (checked above); the key lines here.
+        let keys: Vec<&[u8]> = lines
+            .into_iter()
+            .filter(|l| l.starts_with(b"{\"db\":"))
+            .collect();
+        assert!(keys == want, "the key lines without a filter");
+    } else {
+        // A filter leaves out every other record.
+        assert!(
+            lines == want,
+            "{filter:?}: {} lines printed, {} wanted",
+            lines.len(),
+            want.len()
+        );
     }
 }

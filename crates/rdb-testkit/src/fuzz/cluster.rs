@@ -1,0 +1,363 @@
+//! Oracle of the `export_cluster` target: `rdbkit export`'s split of a keyspace across node
+//! groups of any shape, and `rdb-verify`'s check of the set against its manifest.
+//!
+//! From the bytes: a keyspace (database 0), a topology of 1–5 node groups whose slots are
+//! 1–8 contiguous pieces (cut at random slots or right at a key's slot, so a key sits on a
+//! boundary; pieces past the first of each group go to any group, so a group's slots need not
+//! be contiguous), ids sequential or any four digits, a target line, 1–3 threads,
+//! compression on or off, and the export's own check before publishing on or off. Then:
+//! - the export succeeds and leaves exactly the node files and the manifest, nothing else;
+//! - every key is in the file of the group owning its slot, once: the files together read
+//!   back as the keyspace (what the target keeps of it), and each node's keys and expires are
+//!   the manifest's and its report's; every file has the functions and module data;
+//! - `rdb-verify DIR` (the CLI's run, the manifest found in the directory) exits 0 with no
+//!   error finding, totals the keys, and (with the check) each file's CacheSize is the one
+//!   the manifest states;
+//! - a file holding another group's keys (two node files' contents swapped) is reported as
+//!   `slot-outside-node-group`, and a removed node file as `manifest-file-missing`; both exit 1.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use rdb_cli::verify::{Config, Outcome};
+use rdb_cluster::export::{export_keyspace, ExportPlan};
+use rdb_cluster::slotset::SlotSet;
+use rdb_cluster::topology::{NodeGroup, Topology};
+use rdb_format::slot::{key_slot, SLOTS};
+use rdb_model::{Keyspace, Value};
+use rdb_verify::Severity;
+use rdb_writer::Target;
+
+use super::{gen_keyspace, Input, FUZZ_NOW_MS};
+use crate::readback::{assert_same_keyspace, canonical, expected, sort_entries};
+
+/// Runs the oracle (see the module docs).
+pub fn export_cluster(data: &[u8]) {
+    let mut inp = Input::new(data);
+    let target = Target::ALL[usize::from(inp.u8()) % Target::ALL.len()];
+    let flags = inp.u8();
+    let picks = inp.u8();
+    // The topology's bytes come first (the keyspace takes what it finds), read once the keys
+    // are known.
+    let mut spec = Input::new(inp.bytes(TOPOLOGY_BYTES));
+    let mut ks = gen_keyspace(&mut inp, true);
+    if flags & 0x80 == 0 {
+        // Module data makes every export that checks its files fail: most runs go without.
+        ks.module_aux.clear();
+        for d in ks.dbs.values_mut() {
+            d.entries.retain(|e| !matches!(e.value, Value::Module(_)));
+        }
+    }
+    let topology = gen_topology(&mut spec, &ks);
+    let dir = super::scratch_dir();
+    let mut plan = ExportPlan::new("fuzz", dir.path(), topology.clone(), target);
+    plan.now = FUZZ_NOW_MS / 1000;
+    plan.drop_unsupported = true;
+    plan.threads = 1 + usize::from(flags % 3);
+    plan.compression = flags & 4 != 0;
+    let checked = flags & 8 == 0;
+    if checked {
+        rdb_verify::publish::verify_before_publishing(&mut plan);
+    }
+    let want = expected(&ks, target);
+    // No line loads module data without its module: the check refuses it, `rdb-verify`
+    // reports it.
+    let modules = !want.module_aux.is_empty()
+        || want
+            .dbs
+            .values()
+            .flat_map(|d| &d.entries)
+            .any(|e| matches!(e.value, Value::Module(_)));
+    let res = match export_keyspace(&ks, &plan) {
+        Ok(res) => res,
+        Err(e) if checked && modules => {
+            let left: Vec<_> = std::fs::read_dir(dir.path())
+                .expect("listing the scratch directory")
+                .collect();
+            assert!(
+                left.is_empty(),
+                "{target}: a refused export left {} file(s)",
+                left.len()
+            );
+            assert!(
+                e.to_string().contains("module"),
+                "{target}: refused for another reason: {e}"
+            );
+            return;
+        }
+        Err(e) => panic!("{target}, {} groups: the export fails: {e}", topology.len()),
+    };
+    assert!(
+        !(checked && modules),
+        "{target}: the check passed module data"
+    );
+
+    // Exactly the node files and the manifest.
+    let mut listed: Vec<PathBuf> = std::fs::read_dir(dir.path())
+        .expect("listing the scratch directory")
+        .map(|e| e.expect("a directory entry").path())
+        .collect();
+    listed.sort();
+    let mut want_files = plan.output_files();
+    want_files.sort();
+    assert_eq!(listed, want_files, "{target}: the files of the export");
+
+    // Every key in its group's file, the union the keyspace.
+    let mut union = Keyspace::default();
+    for ((node, group), snap) in res
+        .nodes
+        .iter()
+        .zip(&topology.groups)
+        .zip(&res.manifest.node_snapshots)
+    {
+        assert_eq!(node.node_group_id, group.id);
+        assert_eq!(snap.node_group_id, group.id);
+        let bytes = std::fs::read(&node.path).expect("reading a node file");
+        let back = canonical(
+            rdb_reader::read_keyspace(&bytes)
+                .unwrap_or_else(|e| panic!("{target}: node {}: {e}", group.id)),
+        );
+        assert_eq!(
+            back.functions, want.functions,
+            "{target}: node {}",
+            group.id
+        );
+        assert_eq!(
+            back.module_aux, want.module_aux,
+            "{target}: node {}",
+            group.id
+        );
+        let (mut keys, mut expires) = (0u64, 0u64);
+        for (&db, d) in &back.dbs {
+            assert_eq!(db, 0, "{target}: node {} holds database {db}", group.id);
+            for e in &d.entries {
+                let slot = key_slot(&e.key);
+                assert!(
+                    group.slots.contains(slot),
+                    "{target}: node {} ({}) holds {:?} of slot {slot}",
+                    group.id,
+                    group.slots,
+                    String::from_utf8_lossy(&e.key)
+                );
+                keys += 1;
+                expires += u64::from(e.expire_at_ms.is_some());
+            }
+            union.db_mut(db).entries.extend(d.entries.iter().cloned());
+        }
+        assert_eq!(
+            (keys, expires),
+            (node.keys, node.expires),
+            "node {}",
+            group.id
+        );
+        assert_eq!(
+            (keys, expires),
+            (snap.keys, snap.expires),
+            "node {}",
+            group.id
+        );
+        union.functions.clone_from(&back.functions);
+        union.module_aux.clone_from(&back.module_aux);
+    }
+    let mut want_sorted = want.clone();
+    sort_entries(&mut want_sorted);
+    sort_entries(&mut union);
+    assert_same_keyspace(&union, &want_sorted, target);
+
+    // `rdb-verify DIR`: every file valid against the manifest found there.
+    let jobs = 1 + usize::from(flags >> 4 & 1);
+    let out = verify_dir(dir.path(), jobs);
+    let errors = error_findings(&out);
+    let codes = error_codes(&out);
+    if modules {
+        assert!(
+            out.exit_code() == 1
+                && !codes.is_empty()
+                && codes.iter().all(|&c| c == "engine-incompatible"),
+            "{target}: rdb-verify of an export with module data exits {}: {errors:?}",
+            out.exit_code()
+        );
+    } else {
+        assert!(
+            out.exit_code() == 0 && errors.is_empty(),
+            "{target}: rdb-verify of the export exits {}: {errors:?}",
+            out.exit_code()
+        );
+    }
+    assert_eq!(out.manifests.len(), 1, "{target}: the manifest is found");
+    let total: u64 = res.nodes.iter().map(|n| n.keys).sum();
+    assert_eq!(out.summary.keys, total, "{target}: keys in all");
+    if checked && !expires_near_now(&ks) {
+        for (node, snap) in res.nodes.iter().zip(&res.manifest.node_snapshots) {
+            let report = out
+                .files
+                .iter()
+                .find(|r| r.file.as_deref() == Some(node.path.as_path()))
+                .expect("a report per node file");
+            assert_eq!(
+                report.cache_size_bytes, snap.cache_size_bytes,
+                "{target}: node {}: rdb-verify's CacheSize against the manifest's",
+                node.node_group_id
+            );
+        }
+    }
+
+    // A file holding another group's keys.
+    let holder = res.nodes.iter().position(|n| n.keys > 0);
+    if let (Some(i), true) = (holder, res.nodes.len() > 1) {
+        let j = (i + 1 + usize::from(picks & 0xF) % (res.nodes.len() - 1)) % res.nodes.len();
+        let (a, b) = (&res.nodes[i].path, &res.nodes[j].path);
+        swap_files(a, b);
+        let out = verify_dir(dir.path(), jobs);
+        let report = out
+            .files
+            .iter()
+            .find(|r| r.file.as_deref() == Some(b.as_path()))
+            .expect("a report for the swapped file");
+        assert!(
+            out.exit_code() == 1 && report.has_code("slot-outside-node-group"),
+            "{target}: node {}'s keys in node {}'s file: exit {}, {:?}",
+            res.nodes[i].node_group_id,
+            res.nodes[j].node_group_id,
+            out.exit_code(),
+            error_codes(&out)
+        );
+        swap_files(a, b);
+    }
+
+    // A node file removed.
+    let k = usize::from(picks >> 4) % res.nodes.len();
+    std::fs::remove_file(&res.nodes[k].path).expect("removing a node file");
+    let out = verify_dir(dir.path(), jobs);
+    assert!(
+        out.exit_code() == 1 && error_codes(&out).contains(&"manifest-file-missing"),
+        "{target}: node {}'s file removed: exit {}, {:?}",
+        res.nodes[k].node_group_id,
+        out.exit_code(),
+        error_codes(&out)
+    );
+}
+
+/// Bytes of the input that [`gen_topology`] reads (what it does not use is skipped).
+const TOPOLOGY_BYTES: usize = 48;
+
+/// A valid topology from the bytes (see the module docs).
+fn gen_topology(inp: &mut Input<'_>, ks: &Keyspace) -> Topology {
+    let key_slots: Vec<u16> = ks
+        .dbs
+        .values()
+        .flat_map(|d| d.entries.iter().map(|e| key_slot(&e.key)))
+        .collect();
+    let groups = 1 + usize::from(inp.u8() % 5);
+    let pieces = groups + usize::from(inp.u8() % 4);
+    let mut cuts = BTreeSet::new();
+    for _ in 0..4 * pieces {
+        if cuts.len() + 1 >= pieces {
+            break;
+        }
+        let b = inp.u8();
+        let cut = match key_slots.get(usize::from(b >> 2) % key_slots.len().max(1)) {
+            // Right at a key: the key opens a piece, or closes one.
+            Some(&slot) if b & 1 == 0 => slot + u16::from(b >> 1 & 1),
+            _ => inp.u16() % SLOTS,
+        };
+        if (1..SLOTS).contains(&cut) {
+            cuts.insert(cut);
+        }
+    }
+    let bounds: Vec<u16> = std::iter::once(0)
+        .chain(cuts)
+        .chain(std::iter::once(SLOTS))
+        .collect();
+    let groups = groups.min(bounds.len() - 1);
+    let mut sets = vec![SlotSet::new(); groups];
+    for (i, w) in bounds.windows(2).enumerate() {
+        let g = if i < groups {
+            i
+        } else {
+            usize::from(inp.u8()) % groups
+        };
+        sets[g].insert_range(w[0]..=w[1] - 1);
+    }
+    let sequential = inp.bool();
+    let mut used = BTreeSet::new();
+    let groups = sets
+        .into_iter()
+        .enumerate()
+        .map(|(i, slots)| {
+            let mut id = if sequential {
+                i as u16 + 1
+            } else {
+                1 + inp.u16() % 9999
+            };
+            while !used.insert(id) {
+                id = id % 9999 + 1;
+            }
+            NodeGroup {
+                id: format!("{id:04}"),
+                slots,
+            }
+        })
+        .collect();
+    let topology = Topology { groups };
+    topology
+        .validate()
+        .unwrap_or_else(|e| panic!("the generated topology is invalid: {e}"));
+    topology
+}
+
+/// `rdb-verify DIR --jobs JOBS`, as the command runs it.
+fn verify_dir(dir: &Path, jobs: usize) -> Outcome {
+    let cfg = Config {
+        paths: vec![dir.to_path_buf()],
+        jobs,
+        ..Config::default()
+    };
+    rdb_cli::verify::run(&cfg, |_| {}, |_| {}).expect("rdb-verify runs")
+}
+
+/// The error findings of a run (code: message), per file and set-wide.
+fn error_findings(out: &Outcome) -> Vec<String> {
+    let files = out.files.iter().flat_map(|r| &r.findings);
+    let set = out.findings.iter().map(|f| &f.finding);
+    files
+        .chain(set)
+        .filter(|f| f.severity == Severity::Error)
+        .map(|f| format!("{}: {}", f.code, f.message))
+        .collect()
+}
+
+/// The codes of the error findings of a run, per file and set-wide.
+fn error_codes(out: &Outcome) -> Vec<&'static str> {
+    let files = out.files.iter().flat_map(|r| &r.findings);
+    let set = out.findings.iter().map(|f| &f.finding);
+    files
+        .chain(set)
+        .filter(|f| f.severity == Severity::Error)
+        .map(|f| f.code)
+        .collect()
+}
+
+/// Whether a key expires between a day before the real clock and a day after the fuzzing
+/// clock: `rdb-verify` (on the real clock) and the export's check (on the fuzzing clock) may
+/// then count different keys as expired, and so different CacheSizes.
+fn expires_near_now(ks: &Keyspace) -> bool {
+    const DAY_MS: i64 = 86_400_000;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let (lo, hi) = (now.min(FUZZ_NOW_MS) - DAY_MS, now.max(FUZZ_NOW_MS) + DAY_MS);
+    ks.dbs
+        .values()
+        .flat_map(|d| &d.entries)
+        .filter_map(|e| e.expire_at_ms)
+        .any(|t| (lo..=hi).contains(&t))
+}
+
+/// Swaps the contents of two files (through a third name).
+fn swap_files(a: &Path, b: &Path) {
+    let tmp = a.with_extension("swap");
+    std::fs::rename(a, &tmp).expect("renaming");
+    std::fs::rename(b, a).expect("renaming");
+    std::fs::rename(&tmp, b).expect("renaming");
+}
