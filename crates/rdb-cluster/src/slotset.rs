@@ -622,6 +622,27 @@ mod tests {
     }
 
     #[test]
+    fn overlaps_name_the_column_of_the_later_range() {
+        let at = |text: &str| SlotSet::parse_disjoint(text).unwrap_err().column();
+        // The column of the range that repeats a slot, wherever it stands (the spaces before
+        // it skipped).
+        assert_eq!(at("0-10,5"), 6);
+        assert_eq!(at("0-10,20-30,25-40"), 12);
+        assert_eq!(at("0-10, 20-30,  25-40,50"), 15);
+        assert_eq!(at("1,2,3,4,5,3"), 11);
+        assert_eq!(
+            SlotSet::parse_disjoint("0-10,20-30,25-40")
+                .unwrap_err()
+                .to_string(),
+            "slot 25 is in two ranges (a node group's ranges must not overlap) at column 12"
+        );
+        assert_eq!(
+            SlotSet::parse_disjoint("0-10,20-30,31-40").unwrap(),
+            SlotSet::parse("0-10,20-40").unwrap()
+        );
+    }
+
+    #[test]
     fn serde_as_string() {
         let s = SlotSet::parse("0-10,20").unwrap();
         let json = serde_json::to_string(&s).unwrap();

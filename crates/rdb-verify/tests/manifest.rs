@@ -529,3 +529,120 @@ fn manifest_check_of_labelled_reports_reads_no_file() {
         check.findings
     );
 }
+
+/// `Keys` and `Expires` that differ from the file either way are findings; a group overlapping
+/// another whose file is absent is still an overlap (with the missing file reported too).
+#[test]
+fn manifest_counts_both_ways_and_overlaps_with_absent_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = dir.path().join("snap-0002.rdb");
+    std::fs::copy(cluster_dump(), &b).unwrap();
+    let reports = verify_many(std::slice::from_ref(&b), 1, &common::opts());
+    let (keys, expires) = (reports[0].keys, reports[0].expires);
+    assert!(keys > 1 && expires > 1, "{keys} keys, {expires} expires");
+    let check_with = |k: u64, e: u64| {
+        let text = serde_json::json!({"SnapshotName": "snap", "NodeSnapshots": [
+            {"NodeGroupId": "0001", "File": "snap-0001.rdb",
+             "NodeGroupConfiguration": {"NodeGroupId": "0001", "Slots": "0-8191"}},
+            {"NodeGroupId": "0002", "File": "snap-0002.rdb", "Keys": k, "Expires": e,
+             "NodeGroupConfiguration": {"NodeGroupId": "0002", "Slots": "8000-16383"}}]});
+        check_manifest(
+            &ManifestInput::from_json(&text.to_string()).unwrap(),
+            &reports,
+        )
+    };
+    let codes = |c: &rdb_verify::ManifestCheck| -> Vec<&'static str> {
+        c.findings.iter().map(|f| f.finding.code).collect()
+    };
+
+    let exact = check_with(keys, expires);
+    let got = codes(&exact);
+    assert!(got.contains(&"manifest-file-missing"), "{got:?}");
+    assert!(got.contains(&"manifest-slot-overlap"), "{got:?}");
+    assert_eq!(exact.overlaps.to_string(), "8000-8191");
+    assert!(
+        !got.contains(&"manifest-keys-mismatch") && !got.contains(&"manifest-expires-mismatch"),
+        "{got:?}"
+    );
+    for k in [keys - 1, keys + 1] {
+        let got = codes(&check_with(k, expires));
+        assert!(got.contains(&"manifest-keys-mismatch"), "Keys {k}: {got:?}");
+        assert!(
+            !got.contains(&"manifest-expires-mismatch"),
+            "Keys {k}: {got:?}"
+        );
+    }
+    for e in [expires - 1, expires + 1] {
+        let got = codes(&check_with(keys, e));
+        assert!(
+            got.contains(&"manifest-expires-mismatch"),
+            "Expires {e}: {got:?}"
+        );
+        assert!(
+            !got.contains(&"manifest-keys-mismatch"),
+            "Expires {e}: {got:?}"
+        );
+    }
+}
+
+/// A report verified against the same group name but other slots (e.g. by another manifest
+/// naming the file) is checked again against this manifest's slots.
+#[test]
+fn a_report_checked_against_other_slots_is_checked_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("snap-0001.rdb");
+    std::fs::copy(cluster_dump(), &a).unwrap();
+    let high: u64 = expected_slots()
+        .iter()
+        .filter(|s| s.0 > 8191)
+        .map(|s| s.1)
+        .sum();
+    assert!(high > 0);
+    let total: u64 = expected_slots().iter().map(|s| s.1).sum();
+    let reports = verify_many(
+        std::slice::from_ref(&a),
+        1,
+        &Options {
+            expected_slots: Some("0-16383".parse().unwrap()),
+            expected_slots_group: Some("0001".into()),
+            ..common::opts()
+        },
+    );
+    assert!(!reports[0].has_code("slot-outside-node-group"));
+    let m = manifest(&[
+        ("0001", "0-8191", "snap-0001.rdb", total),
+        ("0002", "8192-16383", "snap-0002.rdb", 0),
+    ]);
+    let check = check_manifest(&m, &reports);
+    let outside: Vec<_> = check
+        .findings
+        .iter()
+        .filter(|f| f.finding.code == "slot-outside-node-group")
+        .collect();
+    assert_eq!(outside.len(), 1, "{:?}", check.findings);
+    assert!(
+        outside[0]
+            .finding
+            .message
+            .starts_with(&format!("{high} key(s)")),
+        "{}",
+        outside[0].finding.message
+    );
+}
+
+/// Two entries naming one file: the file is checked against the first entry's group (the
+/// second is `manifest-file-shared`).
+#[test]
+fn a_file_named_twice_takes_the_first_entrys_group() {
+    let total: u64 = expected_slots().iter().map(|s| s.1).sum();
+    let m = manifest(&[
+        ("0001", "0-8191", "snap-0001.rdb", total),
+        ("0002", "8192-16383", "snap-0001.rdb", total),
+    ]);
+    let groups = m.node_groups_for(&[PathBuf::from("/x/snap-0001.rdb")]);
+    let g = groups[0].as_ref().expect("a group for the file");
+    assert_eq!(
+        (g.group.as_str(), g.slots.to_string()),
+        ("0001", "0-8191".into())
+    );
+}
