@@ -13,8 +13,11 @@
 //! - `rdb-verify DIR` (the CLI's run, the manifest found in the directory) exits 0 with no
 //!   error finding, totals the keys, and (with the check) each file's CacheSize is the one
 //!   the manifest states;
-//! - a file holding another group's keys (two node files' contents swapped) is reported as
-//!   `slot-outside-node-group`, and a removed node file as `manifest-file-missing`; both exit 1.
+//! - a manifest edited to say one node's `Keys` and one node's `Expires` one off (up or
+//!   down) and, with several groups, to give a group the lowest slot of another is reported
+//!   (`manifest-keys-mismatch`, `manifest-expires-mismatch`, `manifest-slot-overlap`); a file
+//!   holding another group's keys (two node files' contents swapped) as
+//!   `slot-outside-node-group`, and a removed node file as `manifest-file-missing`; all exit 1.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -201,6 +204,47 @@ pub fn export_cluster(data: &[u8]) {
             );
         }
     }
+
+    // A manifest that says other counts, or gives one group a slot of another.
+    let text = std::fs::read_to_string(&res.manifest_path).expect("reading the manifest");
+    let mut edited: serde_json::Value = serde_json::from_str(&text).expect("the manifest");
+    let n = res.nodes.len();
+    let (p, q) = (usize::from(picks) % n, usize::from(picks >> 3) % n);
+    let mut want_codes = vec!["manifest-keys-mismatch", "manifest-expires-mismatch"];
+    {
+        let nodes = edited["NodeSnapshots"]
+            .as_array_mut()
+            .expect("NodeSnapshots");
+        let off_by_one = |v: &mut serde_json::Value| {
+            let x = v.as_u64().expect("a count");
+            *v = (if x > 0 && flags & 0x40 != 0 {
+                x - 1
+            } else {
+                x + 1
+            })
+            .into();
+        };
+        off_by_one(&mut nodes[p]["Keys"]);
+        off_by_one(&mut nodes[q]["Expires"]);
+        if n > 1 {
+            // Group `q + 1` also claims the lowest slot of group `q`.
+            let lowest = topology.groups[q].slots.min().expect("a group has slots");
+            let r = (q + 1) % n;
+            let mut slots = topology.groups[r].slots.clone();
+            slots.insert(lowest);
+            nodes[r]["NodeGroupConfiguration"]["Slots"] = slots.to_string().into();
+            want_codes.push("manifest-slot-overlap");
+        }
+    }
+    std::fs::write(&res.manifest_path, edited.to_string()).expect("writing the manifest");
+    let out = verify_dir(dir.path(), jobs);
+    let got = error_codes(&out);
+    assert!(
+        out.exit_code() == 1 && want_codes.iter().all(|c| got.contains(c)),
+        "{target}: manifest edited (Keys of node {p}, Expires of node {q}): exit {}, {got:?}",
+        out.exit_code()
+    );
+    std::fs::write(&res.manifest_path, &text).expect("restoring the manifest");
 
     // A file holding another group's keys.
     let holder = res.nodes.iter().position(|n| n.keys > 0);
