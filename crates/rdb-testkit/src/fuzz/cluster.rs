@@ -5,8 +5,11 @@
 //! 1–8 contiguous pieces (cut at random slots or right at a key's slot, so a key sits on a
 //! boundary; pieces past the first of each group go to any group, so a group's slots need not
 //! be contiguous), ids sequential or any four digits, a target line, 1–3 threads,
-//! compression on or off, and the export's own check before publishing on or off. Then:
-//! - the export succeeds and leaves exactly the node files and the manifest, nothing else;
+//! compression on or off, and the export's own check before publishing on or off; now and
+//! then a keyspace in several databases, exported as one of them (as database 0), as all of
+//! them (one node group), or as database 0 alone, which is refused. Then:
+//! - the export succeeds and leaves exactly the node files and the manifest, nothing else
+//!   (refused: `OtherDatabases` naming every database with keys, and nothing left);
 //! - every key is in the file of the group owning its slot, once: the files together read
 //!   back as the keyspace (what the target keeps of it), and each node's keys and expires are
 //!   the manifest's and its report's; every file has the functions and module data;
@@ -23,7 +26,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use rdb_cli::verify::{Config, Outcome};
-use rdb_cluster::export::{export_keyspace, ExportPlan};
+use rdb_cluster::export::{export_keyspace, DbSelection, ExportError, ExportPlan};
 use rdb_cluster::slotset::SlotSet;
 use rdb_cluster::topology::{NodeGroup, Topology};
 use rdb_format::slot::{key_slot, SLOTS};
@@ -43,7 +46,7 @@ pub fn export_cluster(data: &[u8]) {
     // The topology's bytes come first (the keyspace takes what it finds), read once the keys
     // are known.
     let mut spec = Input::new(inp.bytes(TOPOLOGY_BYTES));
-    let mut ks = gen_keyspace(&mut inp, true);
+    let mut ks = gen_keyspace(&mut inp, flags & 0x20 == 0);
     if flags & 0x80 == 0 {
         // Module data makes every export that checks its files fail: most runs go without.
         ks.module_aux.clear();
@@ -59,10 +62,28 @@ pub fn export_cluster(data: &[u8]) {
     plan.threads = 1 + usize::from(flags % 3);
     plan.compression = flags & 4 != 0;
     let checked = flags & 8 == 0;
+    plan.db = db_selection(flags, picks, &ks, topology.len());
     if checked {
         rdb_verify::publish::verify_before_publishing(&mut plan);
     }
-    let want = expected(&ks, target);
+    let used_dbs: Vec<u64> = ks
+        .dbs
+        .iter()
+        .filter(|(_, d)| !d.entries.is_empty())
+        .map(|(&db, _)| u64::from(db))
+        .collect();
+    if plan.db == DbSelection::Db0 && used_dbs.iter().any(|&db| db != 0) {
+        // A cluster export holds database 0 only: refused (naming every database with
+        // keys), nothing written.
+        match export_keyspace(&ks, &plan) {
+            Err(ExportError::OtherDatabases { dbs }) => assert_eq!(dbs, used_dbs),
+            other => panic!("{target}: keys in databases {used_dbs:?}: {other:?}"),
+        }
+        let left = std::fs::read_dir(dir.path()).expect("listing").count();
+        assert_eq!(left, 0, "{target}: a refused export left files");
+        return;
+    }
+    let want = expected(&selected(&ks, plan.db), target);
     // No line loads module data without its module: the check refuses it, `rdb-verify`
     // reports it.
     let modules = !want.module_aux.is_empty()
@@ -132,7 +153,11 @@ pub fn export_cluster(data: &[u8]) {
         );
         let (mut keys, mut expires) = (0u64, 0u64);
         for (&db, d) in &back.dbs {
-            assert_eq!(db, 0, "{target}: node {} holds database {db}", group.id);
+            assert!(
+                db == 0 || plan.db == DbSelection::All,
+                "{target}: node {} holds database {db}",
+                group.id
+            );
             for e in &d.entries {
                 let slot = key_slot(&e.key);
                 assert!(
@@ -280,6 +305,39 @@ pub fn export_cluster(data: &[u8]) {
         out.exit_code(),
         error_codes(&out)
     );
+}
+
+/// Which databases to export: database 0 (the default) unless the keyspace has several
+/// (`flags` bit 5); then, from `picks`, every database (one node group only), database 0 alone
+/// (refused when others hold keys), or one database of the keyspace, written as database 0.
+fn db_selection(flags: u8, picks: u8, ks: &Keyspace, groups: usize) -> DbSelection {
+    if flags & 0x20 == 0 {
+        return DbSelection::Db0;
+    }
+    match picks & 3 {
+        0 if groups == 1 => DbSelection::All,
+        1 => DbSelection::Db0,
+        _ => {
+            let dbs: Vec<u32> = ks.dbs.keys().copied().collect();
+            DbSelection::Db(
+                dbs.get(usize::from(picks >> 2) % dbs.len().max(1))
+                    .copied()
+                    .unwrap_or(0),
+            )
+        }
+    }
+}
+
+/// What an export of `db` holds of `ks`: `DbSelection::Db(n)` database `n` as database 0.
+fn selected(ks: &Keyspace, db: DbSelection) -> Keyspace {
+    let mut out = ks.clone();
+    if let DbSelection::Db(n) = db {
+        out.dbs.clear();
+        if let Some(d) = ks.dbs.get(&n) {
+            out.dbs.insert(0, d.clone());
+        }
+    }
+    out
 }
 
 /// Bytes of the input that [`gen_topology`] reads (what it does not use is skipped).
