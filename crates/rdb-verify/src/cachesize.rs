@@ -73,8 +73,9 @@
 //! layout. Sds headers: Redis and Valkey 7.2 pick them by the length alone
 //! ([`SdsTypes::ByLength`]), Valkey 8.0+ so that the whole buffer fits the type
 //! ([`SdsTypes::ByBuffer`]: a string of 253–255 bytes takes a 16-bit header, and with jemalloc
-//! the next size class); Redis's current sources choose as Valkey does, since a release not
-//! known here, so the Redis 8 lines keep the length rule. [`CacheModel::for_engine`] picks a
+//! the next size class); Redis's newest sources choose as Valkey does (taken from Valkey in
+//! 2026: Redis 8.8's `sdsalloc.h` still lacks the Valkey copyright that 8.10's carries), after
+//! the Redis lines here (up to 8.4), which keep the length rule. [`CacheModel::for_engine`] picks a
 //! profile for an engine line (`rdb-verify --engine`, `rdbkit export --target`). CacheSize is the dataset only: the empty server
 //! (≈ [`CacheModel::empty_server_bytes`]) is not included. Known simplifications: Redis 7.2 sets
 //! with `no_value` dict entries, 7.4 listpackEx metadata, the per-slot dicts of Redis 7.4+ and
