@@ -26,7 +26,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use rdb_cli::verify::{Config, Outcome};
-use rdb_cluster::export::{export_keyspace, DbSelection, ExportError, ExportPlan};
+use rdb_cluster::export::{export_keyspace, DbSelection, ExportError, ExportPlan, ExportResult};
 use rdb_cluster::slotset::SlotSet;
 use rdb_cluster::topology::{NodeGroup, Topology};
 use rdb_format::slot::{key_slot, SLOTS};
@@ -56,13 +56,14 @@ pub fn export_cluster(data: &[u8]) {
     }
     let topology = gen_topology(&mut spec, &ks);
     let dir = super::scratch_dir();
-    let mut plan = ExportPlan::new("fuzz", dir.path(), topology.clone(), target);
+    let groups = topology.len();
+    let mut plan = ExportPlan::new("fuzz", dir.path(), topology, target);
     plan.now = FUZZ_NOW_MS / 1000;
     plan.drop_unsupported = true;
     plan.threads = 1 + usize::from(flags % 3);
     plan.compression = flags & 4 != 0;
     let checked = flags & 8 == 0;
-    plan.db = db_selection(flags, picks, &ks, topology.len());
+    plan.db = db_selection(flags, picks, &ks, groups);
     if checked {
         rdb_verify::publish::verify_before_publishing(&mut plan);
     }
@@ -73,14 +74,12 @@ pub fn export_cluster(data: &[u8]) {
         .map(|(&db, _)| u64::from(db))
         .collect();
     if plan.db == DbSelection::Db0 && used_dbs.iter().any(|&db| db != 0) {
-        // A cluster export holds database 0 only: refused (naming every database with
-        // keys), nothing written.
+        // A cluster export holds database 0 only: refused, naming every database with keys.
         match export_keyspace(&ks, &plan) {
             Err(ExportError::OtherDatabases { dbs }) => assert_eq!(dbs, used_dbs),
             other => panic!("{target}: keys in databases {used_dbs:?}: {other:?}"),
         }
-        let left = std::fs::read_dir(dir.path()).expect("listing").count();
-        assert_eq!(left, 0, "{target}: a refused export left files");
+        assert_nothing_left(dir.path(), target);
         return;
     }
     let want = expected(&selected(&ks, plan.db), target);
@@ -95,216 +94,243 @@ pub fn export_cluster(data: &[u8]) {
     let res = match export_keyspace(&ks, &plan) {
         Ok(res) => res,
         Err(e) if checked && modules => {
-            let left: Vec<_> = std::fs::read_dir(dir.path())
-                .expect("listing the scratch directory")
-                .collect();
-            assert!(
-                left.is_empty(),
-                "{target}: a refused export left {} file(s)",
-                left.len()
-            );
             assert!(
                 e.to_string().contains("module"),
                 "{target}: refused for another reason: {e}"
             );
+            assert_nothing_left(dir.path(), target);
             return;
         }
-        Err(e) => panic!("{target}, {} groups: the export fails: {e}", topology.len()),
+        Err(e) => panic!("{target}, {groups} groups: the export fails: {e}"),
     };
     assert!(
         !(checked && modules),
         "{target}: the check passed module data"
     );
+    let case = Case {
+        target,
+        plan: &plan,
+        res: &res,
+        jobs: 1 + usize::from(flags >> 4 & 1),
+    };
+    case.check_files(&want);
+    case.check_verified(checked && !expires_near_now(&ks), modules);
+    case.check_edited_manifest(picks, flags & 0x40 != 0);
+    case.check_swapped(picks);
+    case.check_removed(picks);
+}
 
-    // Exactly the node files and the manifest.
-    let mut listed: Vec<PathBuf> = std::fs::read_dir(dir.path())
-        .expect("listing the scratch directory")
-        .map(|e| e.expect("a directory entry").path())
-        .collect();
-    listed.sort();
-    let mut want_files = plan.output_files();
-    want_files.sort();
-    assert_eq!(listed, want_files, "{target}: the files of the export");
+/// A finished export under test.
+struct Case<'a> {
+    target: Target,
+    plan: &'a ExportPlan,
+    res: &'a ExportResult,
+    /// `rdb-verify --jobs`.
+    jobs: usize,
+}
 
-    // Every key in its group's file, the union the keyspace.
-    let mut union = Keyspace::default();
-    for ((node, group), snap) in res
-        .nodes
-        .iter()
-        .zip(&topology.groups)
-        .zip(&res.manifest.node_snapshots)
-    {
-        assert_eq!(node.node_group_id, group.id);
-        assert_eq!(snap.node_group_id, group.id);
-        let bytes = std::fs::read(&node.path).expect("reading a node file");
-        let back = canonical(
-            rdb_reader::read_keyspace(&bytes)
-                .unwrap_or_else(|e| panic!("{target}: node {}: {e}", group.id)),
-        );
-        assert_eq!(
-            back.functions, want.functions,
-            "{target}: node {}",
-            group.id
-        );
-        assert_eq!(
-            back.module_aux, want.module_aux,
-            "{target}: node {}",
-            group.id
-        );
-        let (mut keys, mut expires) = (0u64, 0u64);
-        for (&db, d) in &back.dbs {
-            assert!(
-                db == 0 || plan.db == DbSelection::All,
-                "{target}: node {} holds database {db}",
-                group.id
+impl Case<'_> {
+    /// `rdb-verify` on the export's directory.
+    fn verify(&self) -> Outcome {
+        verify_dir(&self.plan.out_dir, self.jobs)
+    }
+
+    /// Exactly the node files and the manifest; every key in its group's file, counted as the
+    /// manifest says; the files together the keyspace `want` (each with its functions and
+    /// module data).
+    fn check_files(&self, want: &Keyspace) {
+        let target = self.target;
+        let mut listed: Vec<PathBuf> = std::fs::read_dir(&self.plan.out_dir)
+            .expect("listing the scratch directory")
+            .map(|e| e.expect("a directory entry").path())
+            .collect();
+        listed.sort();
+        let mut want_files = self.plan.output_files();
+        want_files.sort();
+        assert_eq!(listed, want_files, "{target}: the files of the export");
+
+        let mut union = Keyspace::default();
+        let groups = &self.plan.topology.groups;
+        for ((node, group), snap) in self
+            .res
+            .nodes
+            .iter()
+            .zip(groups)
+            .zip(&self.res.manifest.node_snapshots)
+        {
+            let id = &group.id;
+            assert_eq!((&node.node_group_id, &snap.node_group_id), (id, id));
+            let bytes = std::fs::read(&node.path).expect("reading a node file");
+            let back = canonical(
+                rdb_reader::read_keyspace(&bytes)
+                    .unwrap_or_else(|e| panic!("{target}: node {id}: {e}")),
             );
-            for e in &d.entries {
-                let slot = key_slot(&e.key);
+            assert_eq!(back.functions, want.functions, "{target}: node {id}");
+            assert_eq!(back.module_aux, want.module_aux, "{target}: node {id}");
+            let (mut keys, mut expires) = (0u64, 0u64);
+            for (&db, d) in &back.dbs {
                 assert!(
-                    group.slots.contains(slot),
-                    "{target}: node {} ({}) holds {:?} of slot {slot}",
-                    group.id,
-                    group.slots,
-                    String::from_utf8_lossy(&e.key)
+                    db == 0 || self.plan.db == DbSelection::All,
+                    "{target}: node {id} holds database {db}"
                 );
-                keys += 1;
-                expires += u64::from(e.expire_at_ms.is_some());
+                for e in &d.entries {
+                    let slot = key_slot(&e.key);
+                    assert!(
+                        group.slots.contains(slot),
+                        "{target}: node {id} ({}) holds {:?} of slot {slot}",
+                        group.slots,
+                        String::from_utf8_lossy(&e.key)
+                    );
+                    keys += 1;
+                    expires += u64::from(e.expire_at_ms.is_some());
+                }
+                union.db_mut(db).entries.extend(d.entries.iter().cloned());
             }
-            union.db_mut(db).entries.extend(d.entries.iter().cloned());
+            assert_eq!((keys, expires), (node.keys, node.expires), "node {id}");
+            assert_eq!((keys, expires), (snap.keys, snap.expires), "node {id}");
+            union.functions.clone_from(&back.functions);
+            union.module_aux.clone_from(&back.module_aux);
         }
-        assert_eq!(
-            (keys, expires),
-            (node.keys, node.expires),
-            "node {}",
-            group.id
-        );
-        assert_eq!(
-            (keys, expires),
-            (snap.keys, snap.expires),
-            "node {}",
-            group.id
-        );
-        union.functions.clone_from(&back.functions);
-        union.module_aux.clone_from(&back.module_aux);
+        let mut want_sorted = want.clone();
+        sort_entries(&mut want_sorted);
+        sort_entries(&mut union);
+        assert_same_keyspace(&union, &want_sorted, target);
     }
-    let mut want_sorted = want.clone();
-    sort_entries(&mut want_sorted);
-    sort_entries(&mut union);
-    assert_same_keyspace(&union, &want_sorted, target);
 
-    // `rdb-verify DIR`: every file valid against the manifest found there.
-    let jobs = 1 + usize::from(flags >> 4 & 1);
-    let out = verify_dir(dir.path(), jobs);
-    let errors = error_findings(&out);
-    let codes = error_codes(&out);
-    if modules {
-        assert!(
-            out.exit_code() == 1
-                && !codes.is_empty()
-                && codes.iter().all(|&c| c == "engine-incompatible"),
-            "{target}: rdb-verify of an export with module data exits {}: {errors:?}",
-            out.exit_code()
-        );
-    } else {
-        assert!(
-            out.exit_code() == 0 && errors.is_empty(),
-            "{target}: rdb-verify of the export exits {}: {errors:?}",
-            out.exit_code()
-        );
-    }
-    assert_eq!(out.manifests.len(), 1, "{target}: the manifest is found");
-    let total: u64 = res.nodes.iter().map(|n| n.keys).sum();
-    assert_eq!(out.summary.keys, total, "{target}: keys in all");
-    if checked && !expires_near_now(&ks) {
-        for (node, snap) in res.nodes.iter().zip(&res.manifest.node_snapshots) {
-            let report = out
-                .files
-                .iter()
-                .find(|r| r.file.as_deref() == Some(node.path.as_path()))
-                .expect("a report per node file");
-            assert_eq!(
-                report.cache_size_bytes, snap.cache_size_bytes,
-                "{target}: node {}: rdb-verify's CacheSize against the manifest's",
-                node.node_group_id
+    /// `rdb-verify DIR` finds the manifest, totals the keys, and exits 0 with no error
+    /// finding (with module data: 1, `engine-incompatible` only); with `same_cache_size`
+    /// (the export checked its files, on a clock that counts the same keys expired) each
+    /// file's CacheSize is the manifest's.
+    fn check_verified(&self, same_cache_size: bool, modules: bool) {
+        let (target, res) = (self.target, self.res);
+        let out = self.verify();
+        let errors = error_findings(&out);
+        let codes = error_codes(&out);
+        if modules {
+            assert!(
+                out.exit_code() == 1
+                    && !codes.is_empty()
+                    && codes.iter().all(|&c| c == "engine-incompatible"),
+                "{target}: rdb-verify of an export with module data exits {}: {errors:?}",
+                out.exit_code()
+            );
+        } else {
+            assert!(
+                out.exit_code() == 0 && errors.is_empty(),
+                "{target}: rdb-verify of the export exits {}: {errors:?}",
+                out.exit_code()
             );
         }
+        assert_eq!(out.manifests.len(), 1, "{target}: the manifest is found");
+        let total: u64 = res.nodes.iter().map(|n| n.keys).sum();
+        assert_eq!(out.summary.keys, total, "{target}: keys in all");
+        if same_cache_size {
+            for (node, snap) in res.nodes.iter().zip(&res.manifest.node_snapshots) {
+                let report = report_of(&out, &node.path);
+                assert_eq!(
+                    report.cache_size_bytes, snap.cache_size_bytes,
+                    "{target}: node {}: rdb-verify's CacheSize against the manifest's",
+                    node.node_group_id
+                );
+            }
+        }
     }
 
-    // A manifest that says other counts, or gives one group a slot of another.
-    let text = std::fs::read_to_string(&res.manifest_path).expect("reading the manifest");
-    let mut edited: serde_json::Value = serde_json::from_str(&text).expect("the manifest");
-    let n = res.nodes.len();
-    let (p, q) = (usize::from(picks) % n, usize::from(picks >> 3) % n);
-    let mut want_codes = vec!["manifest-keys-mismatch", "manifest-expires-mismatch"];
-    {
+    /// The manifest edited to say one node's `Keys` and one node's `Expires` one off (`down`:
+    /// one less, when not 0) and, with several groups, to give a group the lowest slot of
+    /// another: each is reported. The manifest is restored after.
+    fn check_edited_manifest(&self, picks: u8, down: bool) {
+        let (target, res) = (self.target, self.res);
+        let text = std::fs::read_to_string(&res.manifest_path).expect("reading the manifest");
+        let mut edited: serde_json::Value = serde_json::from_str(&text).expect("the manifest");
+        let groups = &self.plan.topology.groups;
+        let n = res.nodes.len();
+        let (p, q) = (usize::from(picks) % n, usize::from(picks >> 3) % n);
+        let mut want_codes = vec!["manifest-keys-mismatch", "manifest-expires-mismatch"];
         let nodes = edited["NodeSnapshots"]
             .as_array_mut()
             .expect("NodeSnapshots");
         let off_by_one = |v: &mut serde_json::Value| {
             let x = v.as_u64().expect("a count");
-            *v = (if x > 0 && flags & 0x40 != 0 {
-                x - 1
-            } else {
-                x + 1
-            })
-            .into();
+            *v = (if x > 0 && down { x - 1 } else { x + 1 }).into();
         };
         off_by_one(&mut nodes[p]["Keys"]);
         off_by_one(&mut nodes[q]["Expires"]);
         if n > 1 {
             // Group `q + 1` also claims the lowest slot of group `q`.
-            let lowest = topology.groups[q].slots.min().expect("a group has slots");
+            let lowest = groups[q].slots.min().expect("a group has slots");
             let r = (q + 1) % n;
-            let mut slots = topology.groups[r].slots.clone();
+            let mut slots = groups[r].slots.clone();
             slots.insert(lowest);
             nodes[r]["NodeGroupConfiguration"]["Slots"] = slots.to_string().into();
             want_codes.push("manifest-slot-overlap");
         }
-    }
-    std::fs::write(&res.manifest_path, edited.to_string()).expect("writing the manifest");
-    let out = verify_dir(dir.path(), jobs);
-    let got = error_codes(&out);
-    assert!(
-        out.exit_code() == 1 && want_codes.iter().all(|c| got.contains(c)),
-        "{target}: manifest edited (Keys of node {p}, Expires of node {q}): exit {}, {got:?}",
-        out.exit_code()
-    );
-    std::fs::write(&res.manifest_path, &text).expect("restoring the manifest");
-
-    // A file holding another group's keys.
-    let holder = res.nodes.iter().position(|n| n.keys > 0);
-    if let (Some(i), true) = (holder, res.nodes.len() > 1) {
-        let j = (i + 1 + usize::from(picks & 0xF) % (res.nodes.len() - 1)) % res.nodes.len();
-        let (a, b) = (&res.nodes[i].path, &res.nodes[j].path);
-        swap_files(a, b);
-        let out = verify_dir(dir.path(), jobs);
-        let report = out
-            .files
-            .iter()
-            .find(|r| r.file.as_deref() == Some(b.as_path()))
-            .expect("a report for the swapped file");
+        std::fs::write(&res.manifest_path, edited.to_string()).expect("writing the manifest");
+        let out = self.verify();
+        let got = error_codes(&out);
         assert!(
-            out.exit_code() == 1 && report.has_code("slot-outside-node-group"),
+            out.exit_code() == 1 && want_codes.iter().all(|c| got.contains(c)),
+            "{target}: manifest edited (Keys of node {p}, Expires of node {q}): exit {}, {got:?}",
+            out.exit_code()
+        );
+        std::fs::write(&res.manifest_path, &text).expect("restoring the manifest");
+    }
+
+    /// With several groups, a node file holding another group's keys (two files' contents
+    /// swapped, then swapped back) is `slot-outside-node-group`.
+    fn check_swapped(&self, picks: u8) {
+        let (target, nodes) = (self.target, &self.res.nodes);
+        let Some(i) = nodes.iter().position(|n| n.keys > 0) else {
+            return;
+        };
+        if nodes.len() < 2 {
+            return;
+        }
+        let j = (i + 1 + usize::from(picks & 0xF) % (nodes.len() - 1)) % nodes.len();
+        let (a, b) = (&nodes[i].path, &nodes[j].path);
+        swap_files(a, b);
+        let out = self.verify();
+        assert!(
+            out.exit_code() == 1 && report_of(&out, b).has_code("slot-outside-node-group"),
             "{target}: node {}'s keys in node {}'s file: exit {}, {:?}",
-            res.nodes[i].node_group_id,
-            res.nodes[j].node_group_id,
+            nodes[i].node_group_id,
+            nodes[j].node_group_id,
             out.exit_code(),
             error_codes(&out)
         );
         swap_files(a, b);
     }
 
-    // A node file removed.
-    let k = usize::from(picks >> 4) % res.nodes.len();
-    std::fs::remove_file(&res.nodes[k].path).expect("removing a node file");
-    let out = verify_dir(dir.path(), jobs);
-    assert!(
-        out.exit_code() == 1 && error_codes(&out).contains(&"manifest-file-missing"),
-        "{target}: node {}'s file removed: exit {}, {:?}",
-        res.nodes[k].node_group_id,
-        out.exit_code(),
-        error_codes(&out)
-    );
+    /// A node file removed is `manifest-file-missing`.
+    fn check_removed(&self, picks: u8) {
+        let (target, nodes) = (self.target, &self.res.nodes);
+        let k = usize::from(picks >> 4) % nodes.len();
+        std::fs::remove_file(&nodes[k].path).expect("removing a node file");
+        let out = self.verify();
+        assert!(
+            out.exit_code() == 1 && error_codes(&out).contains(&"manifest-file-missing"),
+            "{target}: node {}'s file removed: exit {}, {:?}",
+            nodes[k].node_group_id,
+            out.exit_code(),
+            error_codes(&out)
+        );
+    }
+}
+
+/// Panics unless `dir` is empty (a refused export leaves nothing).
+fn assert_nothing_left(dir: &Path, target: Target) {
+    let left = std::fs::read_dir(dir)
+        .expect("listing the scratch directory")
+        .count();
+    assert_eq!(left, 0, "{target}: a refused export left {left} file(s)");
+}
+
+/// The report of the file at `path` in a run.
+fn report_of<'o>(out: &'o Outcome, path: &Path) -> &'o rdb_verify::Report {
+    out.files
+        .iter()
+        .find(|r| r.file.as_deref() == Some(path))
+        .unwrap_or_else(|| panic!("no report for {}", path.display()))
 }
 
 /// Which databases to export: database 0 (the default) unless the keyspace has several
