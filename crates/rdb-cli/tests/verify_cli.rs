@@ -1326,9 +1326,11 @@ fn checksum_warning_cluster_mode_and_fifo_entries() {
     assert!(doc.to_string().contains("not a regular file"), "{doc}");
 }
 
-/// A function library for an engine other than Lua: an error when `--engine` names a line
-/// with no way to add an engine (Redis, Valkey 7.2 and 8.0: the load fails), a warning
-/// otherwise.
+/// A function library for an engine other than Lua: `function-engine` is an error when
+/// `--engine` names a line with no way to add an engine (Redis, Valkey 7.2 and 8.0), a warning
+/// otherwise; no line loads the file as it starts (no module registers the engine: Redis 7.0
+/// and Valkey 8.1 refuse it, `engine_servers.rs`), so `loads_on` is empty and any `--engine`
+/// gives `engine-incompatible` (exit 1), as module data does.
 #[test]
 fn function_engine_is_an_error_on_redis_lines() {
     let tmp = tempfile::tempdir().unwrap();
@@ -1339,7 +1341,7 @@ fn function_engine_is_an_error_on_redis_lines() {
     w.finish().unwrap();
     for (engine, want_code, severity) in [
         (None, 0, "warning"),
-        (Some("valkey-9.0"), 0, "warning"),
+        (Some("valkey-9.0"), 1, "warning"),
         (Some("valkey-8.0"), 1, "error"),
         (Some("redis-7.2"), 1, "error"),
     ] {
@@ -1356,6 +1358,13 @@ fn function_engine_is_an_error_on_redis_lines() {
             .collect::<Vec<_>>();
         assert_eq!(f.len(), 1, "{engine:?}");
         assert_eq!(f[0]["severity"], severity, "{engine:?}");
+        let file = &json(&o)["files"][0];
+        assert_eq!(file["loads_on"], serde_json::json!([]), "{engine:?}");
+        assert_eq!(
+            findings_with(file, "engine-incompatible").len(),
+            usize::from(engine.is_some()),
+            "{engine:?}"
+        );
     }
 }
 

@@ -430,6 +430,8 @@ pub struct Compat {
     bad_slot_info_aux: Option<u64>,
     /// The first module data (value or MODULE_AUX): its offset and module id.
     module: Option<(u64, u64)>,
+    /// The first function library for an engine other than Lua: its offset.
+    non_lua_function: Option<u64>,
     /// The keys of the records above that are keys, by offset (one per first occurrence: a
     /// few hundred at most per part of a file).
     keys: Vec<(u64, FindingKey)>,
@@ -443,6 +445,7 @@ impl Default for Compat {
             opcodes: Box::new([None; 256]),
             bad_slot_info_aux: None,
             module: None,
+            non_lua_function: None,
             keys: Vec::new(),
         }
     }
@@ -512,6 +515,15 @@ impl Compat {
         }
     }
 
+    /// Records a function library for an engine other than Lua at `offset`: no line loads it
+    /// as it starts (Redis, Valkey 7.2 and 8.0 have Lua only; from Valkey 8.1 a module may
+    /// register another engine — Redis 7.0 and Valkey 8.1 each refuse such a file).
+    pub fn saw_non_lua_function(&mut self, offset: u64) {
+        if self.non_lua_function.is_none_or(|o| offset < o) {
+            self.non_lua_function = Some(offset);
+        }
+    }
+
     /// Records a `slot-info` AUX field that Valkey ≥ 8.0 cannot parse.
     pub fn saw_bad_slot_info_aux(&mut self, offset: u64) {
         self.bad_slot_info_aux.get_or_insert(offset);
@@ -546,6 +558,9 @@ impl Compat {
         self.bad_slot_info_aux = min(self.bad_slot_info_aux, other.bad_slot_info_aux);
         if let Some((offset, id)) = other.module {
             self.saw_module(id, offset);
+        }
+        if let Some(offset) = other.non_lua_function {
+            self.saw_non_lua_function(offset);
         }
         for (offset, k) in &other.keys {
             if !self.keys.iter().any(|(o, _)| o == offset) {
@@ -613,6 +628,20 @@ impl Compat {
                 ),
             );
         }
+        if let Some(offset) = self.non_lua_function {
+            let reason = if line.module_function_engines() {
+                format!(
+                    "{} refuses a function library for an engine other than Lua unless a module registers that engine",
+                    line.name()
+                )
+            } else {
+                format!(
+                    "{} has no function engine but Lua and refuses a library for another",
+                    line.name()
+                )
+            };
+            consider(offset, reason);
+        }
         if let Some(b) = &mut best {
             b.key = self
                 .keys
@@ -624,7 +653,7 @@ impl Compat {
     }
 
     /// The lines whose servers, started with no modules, load the file as far as versions,
-    /// types, opcodes and module data go.
+    /// types, opcodes, module data and function engines go.
     pub fn loads_on(&self) -> Vec<EngineLine> {
         if self.header.is_none() {
             return Vec::new();

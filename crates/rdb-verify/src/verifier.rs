@@ -829,6 +829,8 @@ impl Verifier {
         match check_shebang(code) {
             Ok(rdb_format::function::Shebang { engine, name }) => {
                 if !engine.eq_ignore_ascii_case(b"lua") {
+                    self.compat
+                        .saw_non_lua_function(off.unwrap_or(Compat::UNKNOWN_OFFSET));
                     let e = rdb_format::escape_bytes(&engine, 32);
                     // Redis, Valkey 7.2 and 8.0 have no other engine and no way to add one
                     // (newer Valkey lines let a module register one): with `--engine` naming

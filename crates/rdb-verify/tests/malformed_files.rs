@@ -583,6 +583,17 @@ const CASES: &[Case] = &[
         }),
     ),
     Case::new(
+        "function-engine",
+        "FUNCTION2 library for engine `js`, not Lua: no server here has such an engine (Redis, Valkey 7.2 and 8.0 can have none; Valkey 8.1+ only from a module): a warning",
+        Make::Base(10, |b| {
+            let at = b.pos();
+            b.byte(0xF5).str(b"#!js name=lib\nreturn 1");
+            b.select_db(0);
+            b.string_key(b"k", b"v");
+            at
+        }),
+    ),
+    Case::new(
         "function-shebang",
         "FUNCTION2 library without `name=` in its shebang",
         Make::Base(10, |b| {
