@@ -702,6 +702,129 @@ mod tests {
         );
     }
 
+    /// The first RDB version of every object type and opcode, restated from the format
+    /// reference (rdb-format.md §1.3 and its type table): a line refuses a record newer than
+    /// the highest version it reads.
+    #[test]
+    fn intro_versions_as_the_format_reference_lists_them() {
+        let types: [(u8, Option<u16>); 29] = [
+            (0, Some(1)),
+            (1, Some(1)),
+            (2, Some(1)),
+            (3, Some(1)),
+            (4, Some(1)),
+            (5, Some(8)),
+            (6, Some(8)),
+            (7, Some(8)),
+            (8, None),
+            (9, Some(2)),
+            (10, Some(2)),
+            (11, Some(2)),
+            (12, Some(2)),
+            (13, Some(4)),
+            (14, Some(7)),
+            (15, Some(9)),
+            (16, Some(10)),
+            (17, Some(10)),
+            (18, Some(10)),
+            (19, Some(10)),
+            (20, Some(11)),
+            (21, Some(11)),
+            (22, Some(12)),
+            (23, Some(12)),
+            (24, Some(12)),
+            (25, Some(12)),
+            (26, Some(13)),
+            // Redis 8.8's (RDB 14): newer than every line here.
+            (27, None),
+            (28, None),
+        ];
+        for (t, v) in types {
+            assert_eq!(type_intro(t), v, "type {t}");
+        }
+        let opcodes: [(u8, Option<u16>); 14] = [
+            (0xFF, Some(1)),
+            (0xFE, Some(1)),
+            (0xFD, Some(1)),
+            (0xFC, Some(3)),
+            (0xFB, Some(7)),
+            (0xFA, Some(7)),
+            (0xF9, Some(9)),
+            (0xF8, Some(9)),
+            (0xF7, Some(9)),
+            (0xF6, Some(10)),
+            (0xF5, Some(10)),
+            (0xF4, Some(12)),
+            (0xF3, Some(13)),
+            (0xF2, None),
+        ];
+        for (op, v) in opcodes {
+            assert_eq!(opcode_intro(op), v, "opcode {op:#04x}");
+        }
+    }
+
+    /// Each rule at the line where it changes: the line before refuses, the line itself
+    /// loads.
+    #[test]
+    fn rules_change_at_their_lines() {
+        let blocked = |c: &Compat, l: EngineLine| c.blocker(l).is_some();
+        // Type 20 (SET_LISTPACK, RDB 11) even in a REDIS0010 file: from Redis 7.2.
+        let mut c = Compat::default();
+        c.header(h(Magic::Redis, 10));
+        c.saw_type(20, 28);
+        assert!(blocked(&c, EngineLine::Redis7_0) && blocked(&c, EngineLine::Redis7_1));
+        assert!(!blocked(&c, EngineLine::Redis7_2) && !blocked(&c, EngineLine::Valkey7_2));
+        // IDLE, FREQ and MODULE_AUX (RDB 9) in an RDB 8 file: from Redis 5.0, not 4.0.
+        for op in [0xF7, 0xF8, 0xF9] {
+            let mut c = Compat::default();
+            c.header(h(Magic::Redis, 8));
+            c.saw_opcode(op, 20);
+            assert!(blocked(&c, EngineLine::Redis4_0), "{op:#04x}");
+            assert!(!blocked(&c, EngineLine::Redis5_0), "{op:#04x}");
+        }
+        // FUNCTION_PRE_GA (F6): Redis 7.0 GA still loads it, 7.1 on and Valkey refuse it.
+        let mut c = Compat::default();
+        c.header(h(Magic::Redis, 10));
+        c.saw_opcode(0xF6, 9);
+        assert!(!blocked(&c, EngineLine::Redis7_0));
+        for l in [
+            EngineLine::Redis7_1,
+            EngineLine::Redis7_2,
+            EngineLine::Valkey7_2,
+        ] {
+            assert!(blocked(&c, l), "{l}");
+        }
+        // VALKEY080 loads on Valkey 9.x; VALKEY081 on no line.
+        for (version, lines) in [
+            (80, vec![EngineLine::Valkey9_0, EngineLine::Valkey9_1]),
+            (81, vec![]),
+        ] {
+            let mut c = Compat::default();
+            c.header(h(Magic::Valkey, version));
+            assert_eq!(c.loads_on(), lines, "VALKEY{version:03}");
+        }
+        // A module may register a function engine from Valkey 8.1 on, never on Redis.
+        let with_engines: Vec<EngineLine> = EngineLine::ALL
+            .into_iter()
+            .filter(|l| l.module_function_engines())
+            .collect();
+        assert_eq!(
+            with_engines,
+            [
+                EngineLine::Valkey8_1,
+                EngineLine::Valkey8_2,
+                EngineLine::Valkey9_0,
+                EngineLine::Valkey9_1
+            ]
+        );
+        // Such a library blocks every line as it starts (no module registers the engine).
+        let mut c = Compat::default();
+        c.header(h(Magic::Redis, 11));
+        c.saw_non_lua_function(30);
+        assert!(c.loads_on().is_empty());
+        assert_eq!(c.blocker(EngineLine::Valkey9_0).unwrap().offset, Some(30));
+    }
+
     #[test]
     fn version_rules() {
         let mut c = Compat::default();

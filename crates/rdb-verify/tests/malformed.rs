@@ -533,3 +533,50 @@ fn expected_slots_cover_every_database_on_valkey_9() {
     let r = verify_bytes("t", &file, &redis);
     assert_eq!(one(&r, "cluster-nonzero-db").severity, Severity::Error);
 }
+
+/// IDLE and FREQ each count for `loads_on` on their own: an RDB 8 file with either before a key
+/// loads from Redis 5.0 on (they are RDB 9 opcodes), not on 4.0.
+#[test]
+fn idle_and_freq_each_keep_redis_4_0_out() {
+    for op in [0xF8u8, 0xF9] {
+        let mut b = Rdb::db0(8);
+        b.byte(op).byte(5);
+        b.string_key(b"k", b"v");
+        let r = verify(&b.finish());
+        assert!(r.ok, "{op:#04x}: {:?}", r.findings);
+        assert!(
+            !r.loads_on.contains(&EngineLine::Redis4_0)
+                && r.loads_on.contains(&EngineLine::Redis5_0),
+            "{op:#04x}: {:?}",
+            r.loads_on
+        );
+    }
+}
+
+/// A function library for an engine other than Lua: with `--engine valkey-8.0` (Lua only) the
+/// `function-engine` finding is an error, with `valkey-8.1` (a module may add the engine) a
+/// warning; `engine-incompatible` either way (no line loads it as it starts).
+#[test]
+fn function_engine_severity_follows_the_line() {
+    let mut b = Rdb::base(11);
+    b.byte(0xF5).str(b"#!js name=mylib\nreturn 1");
+    b.select_db(0);
+    b.string_key(b"k", b"v");
+    let bytes = b.finish();
+    for (line, severity) in [
+        (EngineLine::Valkey8_0, Severity::Error),
+        (EngineLine::Valkey8_1, Severity::Warning),
+        (EngineLine::Redis7_0, Severity::Error),
+    ] {
+        let r = verify_bytes(
+            "test.rdb",
+            &bytes,
+            &Options {
+                engine: Some(line),
+                ..opts()
+            },
+        );
+        assert_eq!(one(&r, "function-engine").severity, severity, "{line}");
+        assert!(r.has_code("engine-incompatible") && !r.ok, "{line}");
+    }
+}
