@@ -780,7 +780,7 @@ fn an_unwritable_stderr_leaves_the_dump_alone() {
         .arg("dump")
         .arg(&f)
         .args(["--db", "0", "--db", "9"])
-        .stderr(dev_full())
+        .stderr(rdb_testkit::chunked::dev_full())
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0));
@@ -792,7 +792,11 @@ fn an_unwritable_stderr_leaves_the_dump_alone() {
 #[test]
 fn help_that_cannot_be_written_is_an_error() {
     for args in [&["--help"][..], &["dump", "--help"], &["--version"]] {
-        let o = rdbkit().args(args).stdout(dev_full()).output().unwrap();
+        let o = rdbkit()
+            .args(args)
+            .stdout(rdb_testkit::chunked::dev_full())
+            .output()
+            .unwrap();
         assert_eq!(o.status.code(), Some(1), "{args:?}");
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(err.starts_with("rdbkit: writing output: "), "{err}");
@@ -800,14 +804,4 @@ fn help_that_cannot_be_written_is_an_error() {
         assert_eq!(o.status.code(), Some(0), "{args:?}");
         assert!(!o.stdout.is_empty(), "{args:?}");
     }
-}
-
-/// A handle on `/dev/full`: every write to it fails with "no space left on device".
-fn dev_full() -> Stdio {
-    Stdio::from(
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open("/dev/full")
-            .unwrap(),
-    )
 }

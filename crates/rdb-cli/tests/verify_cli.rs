@@ -1426,7 +1426,7 @@ fn an_unwritable_stderr_does_not_cost_the_report() {
     let o = bin()
         .args(["--json", s(&good), "-"])
         .stdin(std::fs::File::open(dir.path()).unwrap())
-        .stderr(dev_full())
+        .stderr(rdb_testkit::chunked::dev_full())
         .output()
         .unwrap();
     assert_eq!(code(&o), 2);
@@ -1474,7 +1474,11 @@ fn unreadable_inputs_are_named_on_stderr() {
 #[test]
 fn help_that_cannot_be_written_is_an_error() {
     for flag in ["--help", "--version"] {
-        let o = bin().arg(flag).stdout(dev_full()).output().unwrap();
+        let o = bin()
+            .arg(flag)
+            .stdout(rdb_testkit::chunked::dev_full())
+            .output()
+            .unwrap();
         assert_eq!(code(&o), 2, "{flag}");
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(err.starts_with("rdb-verify: writing output: "), "{err}");
@@ -1492,14 +1496,4 @@ fn help_that_cannot_be_written_is_an_error() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-}
-
-/// A handle on `/dev/full`: every write to it fails with "no space left on device".
-fn dev_full() -> Stdio {
-    Stdio::from(
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open("/dev/full")
-            .unwrap(),
-    )
 }

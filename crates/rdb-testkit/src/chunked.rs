@@ -1,6 +1,7 @@
 //! Readers that hand out their input in awkward pieces: one byte at a time, or in seeded
 //! random chunk sizes. Every reader test runs through them too, so the parser's results
-//! cannot depend on how the input arrives.
+//! cannot depend on how the input arrives. And [`dev_full`], an output where every write
+//! fails.
 
 use std::io::{self, Read};
 
@@ -68,4 +69,13 @@ impl Read for RandomChunkReader<'_> {
         self.data = tail;
         Ok(n)
     }
+}
+
+/// A handle on `/dev/full`, where every write fails with "no space left on device" (for a
+/// command's standard output: `Command::stdout(dev_full())`).
+pub fn dev_full() -> std::fs::File {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("opening /dev/full")
 }

@@ -21,19 +21,19 @@ pub fn write_streamed(ks: &Keyspace, builder: &WriterBuilder) -> WriteResult<(Ve
     }
 }
 
-/// What [`write_miscounted`] saw: the error that ended the miscounted key, and what
-/// `finish()` returned after it.
+/// What [`write_miscounted`] saw.
 pub struct Miscounted {
-    /// The key's error (from `begin_*`, a push or `end()`).
-    pub error: WriteError,
-    /// `finish()` called after it.
+    /// The error that ended the miscounted key (from `begin_*`, a push or `end()`); `None`
+    /// when the writer took the key (a bug) or failed elsewhere.
+    pub key_error: Option<WriteError>,
+    /// `finish()` called after the key's error; else the whole write's result.
     pub finished: WriteResult<(Vec<u8>, Summary)>,
 }
 
 /// As [`write_streamed`], declaring for one collection key (the `index`-th, modulo their
 /// number, of the lists, sets, sorted sets, hashes and streams in write order) one element
 /// more (`more`) or one fewer than it holds, then calling `finish()` once that key fails.
-/// `None` when the keyspace has no collection key (or, a bug, that key did not fail).
+/// `None` when the keyspace has no collection key.
 pub fn write_miscounted(
     ks: &Keyspace,
     builder: &WriterBuilder,
@@ -49,13 +49,22 @@ pub fn write_miscounted(
     if collections == 0 {
         return None;
     }
-    match write_with(ks, builder, Some((index % collections, more))) {
-        Ok(_) => None,
-        Err((error, w)) => w.map(|w| Miscounted {
-            error,
-            finished: w.finish(),
-        }),
-    }
+    Some(
+        match write_with(ks, builder, Some((index % collections, more))) {
+            Ok(finished) => Miscounted {
+                key_error: None,
+                finished,
+            },
+            Err((error, Some(w))) => Miscounted {
+                key_error: Some(error),
+                finished: w.finish(),
+            },
+            Err((error, None)) => Miscounted {
+                key_error: None,
+                finished: Err(error),
+            },
+        },
+    )
 }
 
 /// The number of elements a streamed collection declares (`None`: not a collection).

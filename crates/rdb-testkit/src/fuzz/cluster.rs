@@ -1,7 +1,7 @@
 //! Oracle of the `export_cluster` target: `rdbkit export`'s split of a keyspace across node
 //! groups of any shape, and `rdb-verify`'s check of the set against its manifest.
 //!
-//! From the bytes: a keyspace (database 0), a topology of 1–5 node groups whose slots are
+//! From the bytes: a keyspace (database 0 unless said below), a topology of 1–5 node groups whose slots are
 //! 1–8 contiguous pieces (cut at random slots or right at a key's slot, so a key sits on a
 //! boundary; pieces past the first of each group go to any group, so a group's slots need not
 //! be contiguous), ids sequential or any four digits, a target line, 1–3 threads,
@@ -31,7 +31,7 @@ use rdb_cluster::slotset::SlotSet;
 use rdb_cluster::topology::{NodeGroup, Topology};
 use rdb_format::slot::{key_slot, SLOTS};
 use rdb_model::{Keyspace, Value};
-use rdb_verify::Severity;
+use rdb_verify::{Finding, Severity};
 use rdb_writer::Target;
 
 use super::{gen_keyspace, Input, FUZZ_NOW_MS};
@@ -444,26 +444,23 @@ fn verify_dir(dir: &Path, jobs: usize) -> Outcome {
     rdb_cli::verify::run(&cfg, |_| {}, |_| {}).expect("rdb-verify runs")
 }
 
-/// The error findings of a run (code: message), per file and set-wide.
-fn error_findings(out: &Outcome) -> Vec<String> {
+/// The error findings of a run, per file and set-wide.
+fn errors(out: &Outcome) -> impl Iterator<Item = &Finding> {
     let files = out.files.iter().flat_map(|r| &r.findings);
     let set = out.findings.iter().map(|f| &f.finding);
-    files
-        .chain(set)
-        .filter(|f| f.severity == Severity::Error)
+    files.chain(set).filter(|f| f.severity == Severity::Error)
+}
+
+/// The error findings of a run as `code: message`.
+fn error_findings(out: &Outcome) -> Vec<String> {
+    errors(out)
         .map(|f| format!("{}: {}", f.code, f.message))
         .collect()
 }
 
-/// The codes of the error findings of a run, per file and set-wide.
+/// The codes of the error findings of a run.
 fn error_codes(out: &Outcome) -> Vec<&'static str> {
-    let files = out.files.iter().flat_map(|r| &r.findings);
-    let set = out.findings.iter().map(|f| &f.finding);
-    files
-        .chain(set)
-        .filter(|f| f.severity == Severity::Error)
-        .map(|f| f.code)
-        .collect()
+    errors(out).map(|f| f.code).collect()
 }
 
 /// Whether a key expires between a day before the real clock and a day after the fuzzing
