@@ -86,6 +86,14 @@ fn vector_header_aux() {
     want.extend((CTIME as i32).to_le_bytes());
     want.extend(b"\xfa\x08used-mem\xc0\x00\xfa\x08aof-base\xc0\x00");
     assert_eq!(&file[..n], &want[..]);
+    // Redis 7.0 renamed `aof-preamble` to `aof-base` (multi-part AOF): RDB 10 and later.
+    for target in Target::ALL {
+        let (f, _) = open(target).finish().unwrap();
+        let base = f.windows(9).any(|x| x == b"\x08aof-base");
+        let preamble = f.windows(13).any(|x| x == b"\x0caof-preamble");
+        let rdb10 = target.rdb_version() >= 10;
+        assert_eq!((base, preamble), (rdb10, !rdb10), "{target}");
+    }
     // RDB 9 writes aof-preamble, Valkey writes valkey-ver; used-mem is int-encoded.
     let mut w = WriterBuilder::new(Target::Redis62)
         .ctime(CTIME)
@@ -228,7 +236,51 @@ fn vector_field_ttl_hashes() {
     let want = hex("16 01 68 02 02 66 31 02 76 31 ff ff ff ff ff ff ff ff 02 66 32 02 76 32 00 68 e5 cf 8b 01 00 00 ff");
     assert_eq!(&file[start..file.len() - 8], &want[..]);
     let back = read_keyspace(&file).unwrap();
-    assert_eq!(back.dbs[&0].entries[0].value, Value::Hash(h));
+    assert_eq!(back.dbs[&0].entries[0].value, Value::Hash(h.clone()));
+    // Without `field_ttls(true)` a valkey-9.0 writer writes a REDIS0011 file, which cannot
+    // hold type 22: the hash is refused (the writer stays usable), or written without its
+    // TTLs with `drop_unsupported`.
+    let mut w = WriterBuilder::new(Target::Valkey90)
+        .compression(false)
+        .build(Vec::new());
+    w.write_header().unwrap();
+    let err = w
+        .write_entry(&Entry::new("h", Value::Hash(h.clone())))
+        .unwrap_err();
+    assert!(
+        matches!(&err, WriteError::Unsupported { what, .. } if what.contains("field_ttls(true)")),
+        "{err}"
+    );
+    assert!(!w.is_poisoned());
+    w.write_entry(&Entry::new("s", Value::String(b("v"))))
+        .unwrap();
+    let (file, _) = w.finish().unwrap();
+    assert_eq!(&file[..9], b"REDIS0011");
+    assert_eq!(
+        events(&file)
+            .iter()
+            .filter(|e| e.starts_with("key "))
+            .count(),
+        1
+    );
+    let mut w = WriterBuilder::new(Target::Valkey90)
+        .drop_unsupported(true)
+        .build(Vec::new());
+    w.write_header().unwrap();
+    w.write_entry(&Entry::new("h", Value::Hash(h.clone())))
+        .unwrap();
+    let (file, summary) = w.finish().unwrap();
+    assert_eq!(summary.dropped_field_ttls, 1);
+    assert!(events(&file).contains(&"key h 16".to_string()));
+    let back = read_keyspace(&file).unwrap();
+    let plain: Vec<HashField> = h
+        .iter()
+        .map(|f| HashField {
+            expire_at_ms: None,
+            ..f.clone()
+        })
+        .collect();
+    assert_eq!(back.dbs[&0].entries[0].value, Value::Hash(plain));
 }
 
 #[test]
@@ -371,6 +423,10 @@ fn encoding_choice_per_target() {
     let mut words129 = words.clone();
     words129.push(b("extra"));
     let long_member = vec![Bytes::from(vec![b'm'; 65])];
+    // At the limit (64 bytes: `*-max-listpack-value`) an element keeps the compact encoding
+    // (Redis 7.0: `HSET h f <64 bytes>` gives listpack, 65 gives hashtable; Valkey 8.1: `SADD`
+    // of a 64-byte member gives listpack).
+    let member64 = Bytes::from(vec![b'm'; 64]);
     let zsmall: Vec<(Bytes, f64)> = (0..128)
         .map(|i| (Bytes::from(format!("m{i}")), i as f64))
         .collect();
@@ -415,32 +471,42 @@ fn encoding_choice_per_target() {
         ("hbig", Value::Hash(hbig)),
         ("hlong", Value::Hash(hlong)),
         ("stream", Value::Stream(Box::new(st))),
+        ("set64", Value::Set(vec![member64.clone()])),
+        ("z64", Value::SortedSet(vec![(member64.clone(), 1.0)])),
+        (
+            "h64",
+            Value::Hash(vec![
+                hf(&"f".repeat(64), "v", None),
+                hf("g", &"v".repeat(64), None),
+            ]),
+        ),
     ];
     let ttl_values = [
         ("httl", Value::Hash(hsmall_ttl)),
         ("httlbig", Value::Hash(hbig_ttl)),
     ];
     // str list intset intset513 setlp set129 setlong zsmall zbig zlong hsmall hbig hlong stream
-    let table: &[(Target, [u8; 14])] = &[
+    // set64 z64 h64
+    let table: &[(Target, [u8; 17])] = &[
         (
             Target::Redis62,
-            [0, 14, 11, 2, 2, 2, 2, 12, 5, 5, 13, 4, 4, 15],
+            [0, 14, 11, 2, 2, 2, 2, 12, 5, 5, 13, 4, 4, 15, 2, 12, 13],
         ),
         (
             Target::Redis70,
-            [0, 18, 11, 2, 2, 2, 2, 17, 5, 5, 16, 4, 4, 19],
+            [0, 18, 11, 2, 2, 2, 2, 17, 5, 5, 16, 4, 4, 19, 2, 17, 16],
         ),
         (
             Target::Redis72,
-            [0, 18, 11, 2, 20, 2, 2, 17, 5, 5, 16, 4, 4, 21],
+            [0, 18, 11, 2, 20, 2, 2, 17, 5, 5, 16, 4, 4, 21, 20, 17, 16],
         ),
         (
             Target::Valkey81,
-            [0, 18, 11, 2, 20, 2, 2, 17, 5, 5, 16, 4, 4, 21],
+            [0, 18, 11, 2, 20, 2, 2, 17, 5, 5, 16, 4, 4, 21, 20, 17, 16],
         ),
         (
             Target::Redis74,
-            [0, 18, 11, 2, 20, 2, 2, 17, 5, 5, 16, 4, 4, 21],
+            [0, 18, 11, 2, 20, 2, 2, 17, 5, 5, 16, 4, 4, 21, 20, 17, 16],
         ),
     ];
     for (target, types) in table {

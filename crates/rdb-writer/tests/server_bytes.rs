@@ -378,3 +378,117 @@ fn lists_with_elements_over_the_node_limit_are_byte_identical() {
         same_records_of(kind, "noeviction", &fill_config, count_fill, target, &ks);
     }
 }
+
+/// Collections at the servers' default thresholds and one past them: 64- and 65-byte set and
+/// sorted-set members, hash fields and values (`*-max-listpack-value`); 128 / 129 set
+/// members and sorted-set members, 512 / 513 intset members and hash fields (the entry
+/// limits); list elements whose ziplist entry is 253 / 254 bytes (a 1- or 5-byte `prevlen`
+/// after it, on Redis 6.2). Each server chooses the encodings itself; our records are its
+/// records on Redis 6.2, 7.0 and Valkey 8.1.
+#[test]
+fn collections_at_the_default_thresholds_are_byte_identical() {
+    use rdb_model::{Bytes, Entry, HashField};
+    let text = |n: usize, c: u8| Bytes::from(vec![c; n]);
+    let words = |n: usize| -> Vec<Bytes> { (0..n).map(|i| Bytes::from(format!("w{i}"))).collect() };
+    let ints = |n: usize| -> Vec<Bytes> { (0..n).map(|i| Bytes::from(i.to_string())).collect() };
+    let scored = |members: Vec<Bytes>| -> Value {
+        Value::SortedSet(
+            members
+                .into_iter()
+                .zip(1..)
+                .map(|(m, s)| (m, f64::from(s)))
+                .collect(),
+        )
+    };
+    let hash = |fields: Vec<(Bytes, Bytes)>| -> Value {
+        Value::Hash(
+            fields
+                .into_iter()
+                .map(|(field, value)| HashField {
+                    field,
+                    value,
+                    expire_at_ms: None,
+                })
+                .collect(),
+        )
+    };
+    let mut values: Vec<(String, Value)> = Vec::new();
+    for n in [64, 65] {
+        values.push((
+            format!("set-member-{n}"),
+            Value::Set(vec![text(n, b'm'), text(1, b'a')]),
+        ));
+        values.push((
+            format!("zset-member-{n}"),
+            scored(vec![text(n, b'm'), text(1, b'a')]),
+        ));
+        values.push((
+            format!("hash-field-{n}"),
+            hash(vec![(text(n, b'f'), text(1, b'v'))]),
+        ));
+        values.push((
+            format!("hash-value-{n}"),
+            hash(vec![(text(1, b'f'), text(n, b'v'))]),
+        ));
+    }
+    for n in [128, 129] {
+        values.push((format!("set-{n}"), Value::Set(words(n))));
+        values.push((format!("zset-{n}"), scored(words(n))));
+    }
+    for n in [512, 513] {
+        values.push((format!("intset-{n}"), Value::Set(ints(n))));
+        let fields = words(n).into_iter().map(|w| (w, text(1, b'v'))).collect();
+        values.push((format!("hash-{n}"), hash(fields)));
+    }
+    // A ziplist entry of a 250-byte string is 1 + 2 + 250 = 253 bytes, of 251 bytes 254.
+    for n in [250, 251] {
+        let list = vec![
+            text(n, b'y'),
+            text(1, b'a'),
+            text(n + 2, b'z'),
+            text(1, b'b'),
+        ];
+        values.push((format!("list-{n}"), Value::List(list)));
+    }
+    let mut ks = Keyspace::default();
+    ks.db_mut(0).entries = values.into_iter().map(|(k, v)| Entry::new(k, v)).collect();
+    for (kind, target) in [
+        (ServerKind::Redislite62, Target::Redis62),
+        (ServerKind::Debian, Target::Redis70),
+        (ServerKind::Valkey81, Target::Valkey81),
+    ] {
+        if !kind.require_or_skip() {
+            continue;
+        }
+        let (theirs, _) = same_records_of(
+            kind,
+            "noeviction",
+            &[],
+            EncodingConfig::default(),
+            target,
+            &ks,
+        );
+        // Both sides of every threshold are there: the server chose a compact encoding for
+        // some keys and not for others of each kind.
+        let types: Vec<(String, u8)> = records(&theirs)
+            .into_iter()
+            .map(|r| (String::from_utf8_lossy(&r.key).into_owned(), r.rdb_type))
+            .collect();
+        for (at, past) in [
+            ("set-member-64", "set-member-65"),
+            ("zset-member-64", "zset-member-65"),
+            ("hash-field-64", "hash-field-65"),
+            ("hash-value-64", "hash-value-65"),
+            ("set-128", "set-129"),
+            ("zset-128", "zset-129"),
+            ("intset-512", "intset-513"),
+            ("hash-512", "hash-513"),
+        ] {
+            if at.starts_with("set-") && target.rdb_version() < 11 {
+                continue; // a set of strings is a hashtable before set listpacks
+            }
+            let of = |k: &str| types.iter().find(|(n, _)| n == k).map(|(_, t)| *t);
+            assert_ne!(of(at), of(past), "{} {at} / {past}", kind.name());
+        }
+    }
+}

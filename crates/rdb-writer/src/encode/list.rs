@@ -283,9 +283,19 @@ mod tests {
                 },
             ]
         );
-        // Redis 7.4+ / Valkey 8.0+: an element over the node limit is a PLAIN node.
-        let from = plain_from(crate::Target::Valkey81, 8192);
-        assert_eq!(from, 8193);
+        // Redis 7.4+ / Valkey 8.0+: an element over the node limit is a PLAIN node
+        // (`isLargeElement`, redis/redis#12659, in Valkey from its first release, 8.0); older
+        // lines only elements of 1 GiB.
+        for target in crate::Target::ALL {
+            use crate::Target as T;
+            let large = matches!(
+                target,
+                T::Redis74 | T::Valkey80 | T::Valkey81 | T::Valkey82 | T::Valkey90
+            );
+            let want = if large { 8193 } else { PLAIN_THRESHOLD };
+            assert_eq!(plain_from(target, 8192), want, "{target}");
+        }
+        let from = plain_from(crate::Target::Valkey80, 8192);
         let nodes = plan_nodes(&items, &EncodingConfig::default(), true, from);
         let plain: Vec<bool> = nodes.iter().map(|n| n.plain).collect();
         assert_eq!(plain, [false, true, false]);

@@ -172,12 +172,14 @@ mod tests {
                 assert_eq!(lp_int_size(v), lp_entry_size(s));
             }
         }
-        for prev_big in [false, true] {
+        // Previous entries of 3, 253, 254 (the first that takes a 5-byte prevlen) and 303 bytes:
+        // prevlen 1 + a 2-byte string header + the text.
+        for (first_len, prev_size) in [(1, 3), (250, 253), (251, 254), (300, 303)] {
             for s in &samples {
                 let mut zl = ZiplistBuilder::new();
-                let first: &[u8] = if prev_big { &[b'y'; 300] } else { b"a" };
-                zl.push_bytes(first);
+                zl.push_bytes(&vec![b'y'; first_len]);
                 let prev = zl.size() - 11;
+                assert_eq!(prev, prev_size);
                 let before = zl.size();
                 zl.push_bytes(s);
                 assert_eq!(
