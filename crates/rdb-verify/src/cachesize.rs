@@ -635,10 +635,11 @@ impl CacheModel {
             0
         } else if self.allocator == Allocator::Glibc {
             // A chunk is the request plus its 8-byte size word, in 16-byte steps (32 at
-            // least); usable is the chunk less that word. From the mmap threshold: whole pages
-            // holding the chunk, less its 16-byte header.
+            // least); usable is the chunk less that word. A chunk from the mmap threshold
+            // (`sysmalloc` compares the chunk size, not the request): whole pages holding
+            // the chunk and another word, less its 16-byte header.
             let chunk = round_up(n.saturating_add(8), 16).max(32);
-            if n >= GLIBC_MMAP_THRESHOLD {
+            if chunk >= GLIBC_MMAP_THRESHOLD {
                 round_up(chunk.saturating_add(8), self.page_size.max(1)) - 16
             } else {
                 chunk - 8
@@ -1495,6 +1496,10 @@ mod tests {
         assert_eq!(m.string_value(3, None), 24); // embstr 16 + 3 + 3 + 1 = 23 -> 24
         assert_eq!(m.string_value(44, None), 64);
         assert_eq!(m.string_value(100, None), 16 + 112); // raw: 3 + 100 + 1 = 104 -> 112
+                                                         // Shared integers are 0..=9999 (`OBJ_SHARED_INTEGERS` 10000).
+        assert_eq!(m.string_value(4, Some(9_999)), 0);
+        assert_eq!(m.string_value(5, Some(10_000)), 16);
+        assert_eq!(m.string_value(2, Some(-1)), 16);
         let mut c = ValueCost::default();
         c.reset(0, false);
         c.string_chunk(&Element::Str(b"123"));
@@ -1565,6 +1570,30 @@ mod tests {
                 0
             };
         assert_eq!(c.finish(&m, TypeKind::ListQuicklist2), expect);
+        // Entries of 8,185 bytes fill a listpack to exactly 8 KiB: still one plain listpack
+        // (79 entries of 103 bytes and one of 48: a 46-byte string, 1 + 46 + 1).
+        let v46 = [b'y'; 46];
+        c.reset(0, false);
+        for _ in 0..79 {
+            c.list_item(&m, &Element::Str(&v));
+        }
+        c.list_item(&m, &Element::Str(&v46));
+        assert_eq!(
+            c.finish(&m, TypeKind::ListQuicklist2),
+            16 + m.listpack(8185)
+        );
+        // One entry more: a quicklist of that full node and a node of the last entry.
+        c.reset(0, false);
+        for _ in 0..79 {
+            c.list_item(&m, &Element::Str(&v));
+        }
+        c.list_item(&m, &Element::Str(&v46));
+        c.list_item(&m, &Element::Str(b"a"));
+        assert_eq!(m.listpack(8185), 8192);
+        assert_eq!(
+            c.finish(&m, TypeKind::ListQuicklist2),
+            16 + 40 + (40 + 8192) + (40 + m.listpack(3))
+        );
     }
 
     #[test]
@@ -1576,6 +1605,12 @@ mod tests {
             c.set_member(&m, &Element::Int(v));
         }
         assert_eq!(c.finish(&m, TypeKind::SetIntset), 16 + m.alloc(8 + 3 * 4));
+        // The width is the wider of the smallest and the largest member's.
+        c.reset(0, false);
+        for v in [-70_000i64, 1, 2, 3] {
+            c.set_member(&m, &Element::Int(v));
+        }
+        assert_eq!(c.finish(&m, TypeKind::SetIntset), 16 + m.alloc(8 + 4 * 4));
         c.reset(0, false);
         for v in [&b"a"[..], b"b"] {
             c.set_member(&m, &Element::Str(v));
@@ -1646,6 +1681,16 @@ mod tests {
             c.finish(&m, TypeKind::HashHashtable),
             16 + (56 + 32) + 24 + 8 + 112
         );
+        // The same with field TTLs (Redis 7.4+ type 24): each field with a TTL costs more.
+        c.reset(0, false);
+        c.hash_field(&m, &Element::Str(b"f"), &Element::Str(&big), Some(5));
+        c.hash_field(&m, &Element::Str(b"g"), &Element::Str(b"w"), Some(6));
+        c.hash_field(&m, &Element::Str(b"h"), &Element::Str(b"x"), None);
+        assert!(m.hash_ttl_field_extra > 0);
+        assert_eq!(
+            c.finish(&m, TypeKind::HashMetadata),
+            16 + (56 + 32) + 3 * 24 + 5 * 8 + 112 + 2 * m.hash_ttl_field_extra
+        );
     }
 
     #[test]
@@ -1693,6 +1738,11 @@ mod tests {
         assert_eq!(got, [0, 24, 24, 40, 40, 56, 104, 120, 10_008]);
         // From the mmap threshold: whole pages less the chunk header.
         assert_eq!(m.alloc(1 << 20), (1 << 20) + 4096 - 16);
+        // The threshold applies to the chunk: 131,048 B is a 131,056-byte chunk on the heap,
+        // 131,049 B a 131,072-byte one, mapped (33 pages: the chunk and a word).
+        assert_eq!(m.alloc(131_048), 131_048);
+        assert_eq!(m.alloc(131_049), 33 * 4096 - 16);
+        assert_eq!(m.alloc(131_072), 33 * 4096 - 16);
     }
 
     /// Sizes measured on Valkey 8.1.8 (glibc build): 100,000 `SET`s per case, `used_memory`
