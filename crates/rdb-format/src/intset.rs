@@ -214,6 +214,32 @@ pub fn encode(sorted: &[i64], out: &mut Vec<u8>) {
 mod tests {
     use super::*;
 
+    /// The widths at their limits, and the byte layout of the smallest 16-bit member.
+    #[test]
+    fn widths_at_their_limits() {
+        for (v, w) in [
+            (-32_768i64, 2usize),
+            (-32_769, 4),
+            (32_767, 2),
+            (32_768, 4),
+            (i64::from(i32::MIN), 4),
+            (i64::from(i32::MIN) - 1, 8),
+            (i64::from(i32::MAX), 4),
+            (i64::from(i32::MAX) + 1, 8),
+        ] {
+            assert_eq!(width_for(v), w, "{v}");
+        }
+        let mut blob = Vec::new();
+        encode(&[-32_768, 0], &mut blob);
+        assert_eq!(blob, [2, 0, 0, 0, 2, 0, 0, 0, 0x00, 0x80, 0, 0]);
+        // Members 1 and 2 fit 16 bits: a 32-bit intset of them is valid but not minimal.
+        let wide = [4, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0];
+        let s = Intset::parse(&wide).unwrap();
+        assert!(!s.width_is_minimal());
+        let s = Intset::parse(&blob).unwrap();
+        assert!(s.width_is_minimal());
+    }
+
     #[test]
     fn get_of_width_is_get_for_the_set_width_only() {
         for vals in [

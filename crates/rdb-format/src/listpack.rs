@@ -474,6 +474,23 @@ mod tests {
         b.finish().to_vec()
     }
 
+    /// String headers at their limits: up to 63 bytes one byte (`10xxxxxx`), up to 4095 two
+    /// (`1110xxxx`), then five (`F0` and a 32-bit length).
+    #[test]
+    fn string_header_boundaries() {
+        for (len, header) in [
+            (63usize, &[0xbf][..]),
+            (64, &[0xe0, 0x40]),
+            (4095, &[0xef, 0xff]),
+            (4096, &[0xf0, 0x00, 0x10, 0, 0]),
+        ] {
+            let text = vec![b's'; len];
+            let lp = build(&[&text]);
+            assert_eq!(&lp[6..6 + header.len()], header, "{len} bytes");
+            assert_eq!(str_header_size(len), header.len(), "{len} bytes");
+        }
+    }
+
     /// A terminator anywhere but at the last byte is an error, however few bytes follow it:
     /// one byte after it (here a second 0xFF, so the blob still ends with one) is enough.
     #[test]

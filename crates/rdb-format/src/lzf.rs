@@ -1500,6 +1500,44 @@ mod tests {
         assert!(out == data);
     }
 
+    /// Back-references of the greatest distance (8,192 bytes) all through the output, fed in
+    /// chunks of every size: the window kept when the decoder passes output on is the whole
+    /// 8 KiB (one byte less and a reference reaching its start would copy from nowhere).
+    #[test]
+    fn stream_window_keeps_the_greatest_distance() {
+        let mut input = Vec::new();
+        let mut literal = 0u8;
+        for _ in 0..256 {
+            // A 32-byte literal run.
+            let run: Vec<u8> = (0..32)
+                .map(|_| {
+                    literal = literal.wrapping_mul(31).wrapping_add(17);
+                    literal
+                })
+                .collect();
+            input.push(31);
+            input.extend_from_slice(&run);
+        }
+        for _ in 0..400 {
+            // Length 7 + 255 + 2 = 264, distance (31 << 8) + 255 + 1 = 8192.
+            input.extend_from_slice(&[0xff, 0xff, 0xff]);
+        }
+        let len = 8192 + 400 * 264;
+        let mut whole = Vec::new();
+        decompress(&input, &mut whole, len).unwrap();
+        assert_eq!(whole.len(), len);
+        assert_eq!(whole[len - 8192..], whole[..8192]);
+        for chunk in [1, 3, 1000, 65_536] {
+            let mut d = StreamDecoder::new(len as u64);
+            let mut out = Vec::new();
+            for c in input.chunks(chunk) {
+                d.feed(c, &mut |b: &[u8]| out.extend_from_slice(b)).unwrap();
+            }
+            d.finish().unwrap();
+            assert!(out == whole, "chunks of {chunk}");
+        }
+    }
+
     #[test]
     fn compressor_is_deterministic_across_calls_and_wraparound() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(3);

@@ -388,6 +388,38 @@ impl ZiplistBuilder {
 mod tests {
     use super::*;
 
+    /// String headers at their limits (63 / 64 bytes: 1 or 2 header bytes) and the previous
+    /// entry length at 253 / 254 bytes (254 is the first to take the 5-byte form, `FE` and a
+    /// 32-bit length: a 1-byte `FE` would mark the 5-byte form and corrupt the ziplist).
+    #[test]
+    fn header_and_prevlen_boundaries() {
+        for (len, header) in [(63usize, &[0x3f][..]), (64, &[0x40, 0x40])] {
+            let mut b = ZiplistBuilder::new();
+            b.push_str(&vec![b'x'; len]);
+            let zl = b.finish().to_vec();
+            assert_eq!(zl[10], 0, "prevlen of the first entry");
+            assert_eq!(&zl[11..11 + header.len()], header, "{len} bytes");
+        }
+        for (text, prev, prevlen) in [
+            (250usize, 253u32, &[253u8][..]),
+            (251, 254, &[0xfe, 254, 0, 0, 0]),
+        ] {
+            let mut b = ZiplistBuilder::new();
+            b.push_str(&vec![b'x'; text]);
+            b.push_str(b"y");
+            let zl = b.finish().to_vec();
+            let second = 10 + prev as usize;
+            assert_eq!(
+                &zl[second..second + prevlen.len()],
+                prevlen,
+                "after {prev} bytes"
+            );
+            let got = elements(&zl).unwrap();
+            assert_eq!(got.len(), 2);
+            assert_eq!(got[1], Element::Str(b"y"));
+        }
+    }
+
     #[test]
     fn doc_vector() {
         let mut b = ZiplistBuilder::new();

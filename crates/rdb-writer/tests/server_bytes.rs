@@ -382,7 +382,7 @@ fn lists_with_elements_over_the_node_limit_are_byte_identical() {
 /// Collections at the servers' default thresholds and one past them: 64- and 65-byte set and
 /// sorted-set members, hash fields and values (`*-max-listpack-value`); 128 / 129 set
 /// members and sorted-set members, 512 / 513 intset members and hash fields (the entry
-/// limits); list elements whose ziplist entry is 253 / 254 bytes (a 1- or 5-byte `prevlen`
+/// limits); intsets of members at the 16- and 32-bit limits; list elements whose ziplist entry is 253 / 254 bytes (a 1- or 5-byte `prevlen`
 /// after it, on Redis 6.2). Each server chooses the encodings itself; our records are its
 /// records on Redis 6.2, 7.0 and Valkey 8.1.
 #[test]
@@ -439,6 +439,18 @@ fn collections_at_the_default_thresholds_are_byte_identical() {
         values.push((format!("intset-{n}"), Value::Set(ints(n))));
         let fields = words(n).into_iter().map(|w| (w, text(1, b'v'))).collect();
         values.push((format!("hash-{n}"), hash(fields)));
+    }
+    // Intsets of members at the 16- and 32-bit limits (the width is the widest member's).
+    for v in [
+        -32_768i64,
+        -32_769,
+        32_767,
+        32_768,
+        -(1 << 31),
+        -(1 << 31) - 1,
+    ] {
+        let members = vec![Bytes::from(v.to_string()), Bytes::from("0")];
+        values.push((format!("intset-width-{v}"), Value::Set(members)));
     }
     // A ziplist entry of a 250-byte string is 1 + 2 + 250 = 253 bytes, of 251 bytes 254.
     for n in [250, 251] {
