@@ -2065,14 +2065,19 @@ impl<S: Source> Parser<S> {
             match container {
                 1 => {
                     let v = self.read_string(0, "a plain quicklist node")?;
-                    if let Val::Span(sp) = v {
-                        if sp.is_empty() {
-                            return Err(self.err(
-                                off,
-                                "quicklist-empty-node",
-                                "quicklist node data is empty",
-                            ));
-                        }
+                    // Empty however it is stored (raw, or LZF of no bytes): the servers refuse
+                    // a node whose data is empty (`encoded_len == 0` after decoding).
+                    let empty = match v {
+                        Val::Span(sp) => sp.is_empty(),
+                        Val::Scratch { len, .. } | Val::Blob { len, .. } => len == 0,
+                        Val::Int(_) => false,
+                    };
+                    if empty {
+                        return Err(self.err(
+                            off,
+                            "quicklist-empty-node",
+                            "quicklist node data is empty",
+                        ));
                     }
                     self.state = State::Quicklist {
                         left,

@@ -207,8 +207,8 @@ fn expiry_findings_match_what_servers_load() {
     }
 }
 
-/// The hand-made stream files whose error the servers' loaders enforce without deep
-/// sanitisation (RDB 10, so Redis 7.0 and Valkey 8.1 both read them): each server refuses to
+/// The hand-made stream and quicklist files whose error the servers' loaders enforce without
+/// deep sanitisation (RDB 10, so Redis 7.0 and Valkey 8.1 both read them): each server refuses to
 /// start on them, for the reason the finding quotes, and `loads_on` is empty.
 #[test]
 fn stream_error_files_are_refused_by_the_servers() {
@@ -228,6 +228,11 @@ fn stream_error_files_are_refused_by_the_servers() {
                 "stream-length-without-nodes.rdb",
                 "stream-length-without-nodes",
                 "Stream length inconsistent with rax entries",
+            ),
+            (
+                "quicklist-empty-node.rdb",
+                "quicklist-empty-node",
+                "Unexpected EOF reading RDB file",
             ),
         ] {
             let path = dir.join(file);

@@ -357,6 +357,17 @@ const CASES: &[Case] = &[
         }),
     ),
     Case::new(
+        "quicklist-empty-node",
+        "quicklist (type 18) whose PLAIN node holds LZF of no bytes (C3 00 00): empty data however it is stored",
+        Make::Db0(10, |b| {
+            b.key(18, b"l");
+            b.len(1);
+            let at = b.pos();
+            b.len(1).bytes(&[0xC3, 0x00, 0x00]);
+            at // the node's container
+        }),
+    ),
+    Case::new(
         "zset-nan",
         "type-5 zset whose binary double score is NaN",
         Make::Db0(11, |b| {
