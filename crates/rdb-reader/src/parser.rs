@@ -2067,12 +2067,7 @@ impl<S: Source> Parser<S> {
                     let v = self.read_string(0, "a plain quicklist node")?;
                     // Empty however it is stored (raw, or LZF of no bytes): the servers refuse
                     // a node whose data is empty (`encoded_len == 0` after decoding).
-                    let empty = match v {
-                        Val::Span(sp) => sp.is_empty(),
-                        Val::Scratch { len, .. } | Val::Blob { len, .. } => len == 0,
-                        Val::Int(_) => false,
-                    };
-                    if empty {
+                    if matches!(self.el(v), Element::Str(s) if s.is_empty()) {
                         return Err(self.err(
                             off,
                             "quicklist-empty-node",

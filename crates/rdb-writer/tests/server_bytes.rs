@@ -382,9 +382,9 @@ fn lists_with_elements_over_the_node_limit_are_byte_identical() {
 /// Collections at the servers' default thresholds and one past them: 64- and 65-byte set and
 /// sorted-set members, hash fields and values (`*-max-listpack-value`); 128 / 129 set
 /// members and sorted-set members, 512 / 513 intset members and hash fields (the entry
-/// limits); intsets of members at the 16- and 32-bit limits; list elements whose ziplist entry is 253 / 254 bytes (a 1- or 5-byte `prevlen`
-/// after it, on Redis 6.2). Each server chooses the encodings itself; our records are its
-/// records on Redis 6.2, 7.0 and Valkey 8.1.
+/// limits); intsets of members at the 16- and 32-bit limits; list elements whose ziplist entry
+/// is 253 / 254 bytes (a 1- or 5-byte `prevlen` after it, on Redis 6.2). Each server chooses
+/// the encodings itself; our records are its records on Redis 6.2, 7.0 and Valkey 8.1.
 #[test]
 fn collections_at_the_default_thresholds_are_byte_identical() {
     use rdb_model::{Bytes, Entry, HashField};
@@ -499,7 +499,12 @@ fn collections_at_the_default_thresholds_are_byte_identical() {
             if at.starts_with("set-") && target.rdb_version() < 11 {
                 continue; // a set of strings is a hashtable before set listpacks
             }
-            let of = |k: &str| types.iter().find(|(n, _)| n == k).map(|(_, t)| *t);
+            let of = |k: &str| {
+                let found = types.iter().find(|(n, _)| n == k);
+                found
+                    .map(|(_, t)| *t)
+                    .unwrap_or_else(|| panic!("{k} saved"))
+            };
             assert_ne!(of(at), of(past), "{} {at} / {past}", kind.name());
         }
     }
