@@ -805,3 +805,57 @@ fn help_that_cannot_be_written_is_an_error() {
         assert!(!o.stdout.is_empty(), "{args:?}");
     }
 }
+
+/// Each `slot_info` line of a Redis 7.4 cluster dump carries the slot, key and expiry counts
+/// the server wrote (as its expected.json lists them), in file order.
+#[test]
+fn slot_info_lines_carry_the_servers_counts() {
+    let dir = testdata().join("servers/redis-7.4.1/dev-cluster");
+    let expected: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("expected.json")).unwrap()).unwrap();
+    let want: Vec<serde_json::Value> = expected["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| serde_json::json!({"slot_info": {"slot": s[0], "keys": s[1], "expires": s[2]}}))
+        .collect();
+    assert!(
+        want.iter().any(|w| w["slot_info"]["expires"] != 0),
+        "the dump must have a slot with expiring keys"
+    );
+    let (code, out, err) = dump_file(&dir.join("dump.rdb"), &[]);
+    assert_eq!(code, 0, "{err}");
+    let got: Vec<serde_json::Value> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v.get("slot_info").is_some())
+        .collect();
+    assert_eq!(got, want);
+}
+
+/// `--db` repeated selects each database named, in any order, and no other.
+#[test]
+fn repeated_db_filters_select_each_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dbs.rdb");
+    let mut b = rdb_testkit::builder::Rdb::base(11);
+    for db in 0..3u64 {
+        b.select_db(db);
+        b.string_key(format!("k{db}").as_bytes(), b"v");
+    }
+    std::fs::write(&path, b.finish()).unwrap();
+    let dbs_of = |args: &[&str]| -> Vec<u64> {
+        let (code, out, err) = dump_file(&path, args);
+        assert_eq!(code, 0, "{err}");
+        String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["db"].as_u64())
+            .collect()
+    };
+    assert_eq!(dbs_of(&[]), [0, 1, 2]);
+    assert_eq!(dbs_of(&["--db", "0", "--db", "2"]), [0, 2]);
+    assert_eq!(dbs_of(&["--db", "2", "--db", "0"]), [0, 2]);
+    assert_eq!(dbs_of(&["--db", "1"]), [1]);
+}

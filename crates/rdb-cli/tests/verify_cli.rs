@@ -1156,6 +1156,8 @@ fn manifests_name_their_files_from_their_own_directory() {
         doc["findings"].to_string().contains("manifest-ignored"),
         "{doc}"
     );
+    // A note, not a set-wide error: `set_errors` counts errors only.
+    assert_eq!(doc["summary"]["set_errors"], 0, "{doc}");
     // The directory and its manifest spelled another way; the manifest alone (its files are
     // verified).
     let m2 = svc.path().join(".").join("snap-manifest.json");
@@ -1170,6 +1172,14 @@ fn manifests_name_their_files_from_their_own_directory() {
     let o = run(&[s(&a), s(&b)]);
     assert_eq!(code(&o), 0);
     assert!(String::from_utf8_lossy(&o.stdout).contains("manifest-not-used"));
+    let o = run(&["--json", s(&a), s(&b)]);
+    assert_eq!(code(&o), 0);
+    let doc = json(&o);
+    assert!(
+        doc["findings"].to_string().contains("manifest-not-used"),
+        "{doc}"
+    );
+    assert_eq!(doc["summary"]["set_errors"], 0, "{doc}");
 
     // Two sets named alike in two directories: each against its own manifest.
     let one = tempfile::tempdir().unwrap();

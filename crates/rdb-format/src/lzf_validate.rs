@@ -738,4 +738,38 @@ mod tests {
             }
         }
     }
+
+    /// A back-reference at the longest distance (8192) after 8191 bytes reaches one byte
+    /// before the start; after 8192 bytes it is valid. (Whole runs of 32 bytes never produce
+    /// 8191, so the cases above do not meet this edge.)
+    #[test]
+    fn the_longest_distance_one_byte_before_the_start() {
+        for produced in [8191usize, 8192, 8193] {
+            let mut z = Vec::new();
+            let mut left = produced;
+            while left > 0 {
+                let run = left.min(32);
+                z.push(run as u8 - 1);
+                z.extend(std::iter::repeat_n(b'a', run));
+                left -= run;
+            }
+            z.extend_from_slice(&[0x3F, 0xFF]); // length 3, distance 8192
+            for _ in 0..12 {
+                z.extend_from_slice(&[1, b'c', b'd']);
+            }
+            let len = produced as u64 + 3 + 24;
+            for chunk in [1usize, 7, 64 * 1024] {
+                assert_eq!(
+                    validator_result(&z, len, chunk),
+                    decoder_result(&z, len, chunk),
+                    "produced {produced} chunk {chunk}"
+                );
+            }
+            assert_eq!(
+                validator_result(&z, len, 64 * 1024).is_ok(),
+                produced >= 8192,
+                "produced {produced}"
+            );
+        }
+    }
 }

@@ -283,6 +283,25 @@ impl StreamNodeCursor {
 mod tests {
     use super::*;
 
+    /// The master entry ends with a 0 element (Redis's `streamValidateListpackIntegrity`
+    /// refuses the node otherwise).
+    #[test]
+    fn the_master_terminator_must_be_0() {
+        let mut lp: Vec<u8> = vec![
+            0x49, 0, 0, 0, 0x19, 0, 0x02, 0x01, 0x01, 0x01, 0x02, 0x01, 0x84, b'n', b'a', b'm',
+            b'e', 0x05, 0x83, b'a', b'g', b'e', 0x04, 0x00, 0x01, 0x02, 0x01, 0x00, 0x01, 0x00,
+            0x01, 0x81, b'a', 0x02, 0x01, 0x01, 0x05, 0x01, 0x03, 0x01, 0x00, 0x01, 0x01, 0x01,
+            0x81, b'b', 0x02, 0x02, 0x01, 0x05, 0x01, 0x00, 0x01, 0x01, 0x01, 0xdf, 0xff, 0x02,
+            0x01, 0x01, 0x85, b'o', b't', b'h', b'e', b'r', 0x06, 0x81, b'x', 0x02, 0x06, 0x01,
+            0xff,
+        ];
+        assert!(StreamNodeCursor::new(&lp, 1, 1).is_ok());
+        lp[23] = 0x01; // the terminator (after the master field `age`) as 1
+        let e = StreamNodeCursor::new(&lp, 1, 1).unwrap_err();
+        assert_eq!((e.code, e.offset), ("stream-listpack", 23), "{e}");
+        assert!(e.message.contains("terminator"), "{e}");
+    }
+
     #[test]
     fn doc_example() {
         let lp: Vec<u8> = vec![

@@ -908,6 +908,12 @@ mod tests {
         assert_eq!(score_to_string(5e-324), "5e-324");
         assert_eq!(score_to_string(123456789012345680.0), "123456789012345680");
         assert_eq!(score_to_string(-2.5e-8), "-2.5e-8");
+        // The edges of the positional range [1e-7, 1e21).
+        assert_eq!(score_to_string(1e-7), "0.0000001");
+        assert_eq!(score_to_string(9.9e-8), "9.9e-8");
+        assert_eq!(score_to_string(1e21), "1e21");
+        assert_eq!(score_to_string(-1e21), "-1e21");
+        assert_eq!(score_to_string(9.99e20), "999000000000000000000");
         assert_eq!(score_from_str("+inf").unwrap(), f64::INFINITY);
         assert_eq!(score_from_str("-inf").unwrap(), f64::NEG_INFINITY);
         assert_eq!(score_from_str("1e+300").unwrap(), 1e300);

@@ -174,6 +174,18 @@ fn key_line_shape() {
     for k in ["field_expire_at_ms", "lfu_freq", "lru_idle_s"] {
         assert!(j.get(k).is_none(), "{k} present");
     }
+    // A hash none of whose fields has a TTL: no `field_expire_at_ms` either (not `[]`).
+    let e = Entry::new(
+        &b"h"[..],
+        Value::Hash(vec![HashField {
+            field: Bytes::from_static(b"f"),
+            value: Bytes::from_static(b"v"),
+            expire_at_ms: None,
+        }]),
+    );
+    let j = entry_to_json(0, &e, 4);
+    assert!(j.get("field_expire_at_ms").is_none(), "{j}");
+    roundtrip(0, &e, 4);
 }
 
 #[test]

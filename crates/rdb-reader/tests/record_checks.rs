@@ -77,3 +77,58 @@ fn module_aux_when_is_before_or_after() {
         );
     }
 }
+
+/// A NaN score is refused in a type-3 zset (scores as text) as in a type-5 one: the byte 253
+/// is NaN in the old double encoding, and Redis 7.0's `redis-check-rdb` refuses it ("Zset
+/// with NAN score detected"); `nan` spelled out is refused at the same offset.
+#[test]
+fn a_nan_score_is_refused_in_text_zsets_too() {
+    // Type 3 at 11, key "z" at 12-13, one member (14), "m" at 15-16, its score at 17.
+    assert_eq!(
+        refusal(&[0x03, 1, b'z', 1, 1, b'm', 0xfd]),
+        ("zset-nan", 17)
+    );
+    let (code, offset) = refusal(&[0x03, 1, b'z', 1, 1, b'm', 3, b'n', b'a', b'n']);
+    assert_eq!(offset, 17, "{code}");
+    // The infinities (254, 255) and a number are scores.
+    for (score, want) in [
+        (&[0xfe][..], f64::INFINITY),
+        (&[0xff][..], f64::NEG_INFINITY),
+        (&[3, b'1', b'.', b'5'][..], 1.5),
+    ] {
+        let mut rec = vec![0x03, 1, b'z', 1, 1, b'm'];
+        rec.extend_from_slice(score);
+        let ks = read_keyspace(&file(&rec)).unwrap();
+        let Value::SortedSet(z) = &ks.dbs[&0].entries[0].value else {
+            panic!("not a zset");
+        };
+        assert_eq!(z[0].1, want);
+    }
+}
+
+/// 64-bit lengths (`0x81` and 8 big-endian bytes) exist from RDB 8 (Redis 4.0) on; before
+/// it, every byte `0x80..=0xBF` starts a 32-bit length (Redis 3.2's `rdbLoadLen`).
+#[test]
+fn lengths_of_64_bits_start_at_rdb_8() {
+    // SELECTDB 0, a string key "k" whose value's length is written as `len`, then "v".
+    let with = |version: &[u8; 4], len: &[u8]| {
+        let mut f = b"REDIS".to_vec();
+        f.extend_from_slice(version);
+        f.extend_from_slice(&[0xfe, 0x00, 0x00, 1, b'k']);
+        f.extend_from_slice(len);
+        f.push(b'v');
+        f.push(0xff);
+        f.extend_from_slice(&[0; 8]);
+        f
+    };
+    let v = Value::String(rdb_model::Bytes::from_static(b"v"));
+    let wide = [0x81, 0, 0, 0, 0, 0, 0, 0, 1];
+    let narrow = [0x81, 0, 0, 0, 1];
+    for (version, len) in [(b"0008", &wide[..]), (b"0011", &wide), (b"0007", &narrow)] {
+        let ks = read_keyspace(&with(version, len)).unwrap();
+        assert_eq!(ks.dbs[&0].entries[0].value, v, "{version:?}");
+    }
+    // The other reading of each fails.
+    assert!(read_keyspace(&with(b"0008", &narrow)).is_err());
+    assert!(read_keyspace(&with(b"0007", &wide)).is_err());
+}

@@ -157,3 +157,51 @@ fn empty_and_special_files() {
         "empty file, opened",
     );
 }
+
+/// A file whose checksum ends at or near a window boundary, followed by junk: the windowed
+/// source sees the trailing bytes as the slice source does, whether the parser's look-ahead
+/// has already mapped them or the end-of-file check must map the next window.
+#[test]
+fn trailing_bytes_after_a_window_boundary_are_seen() {
+    // One raw string key sized so that the file up to its checksum is `total` bytes.
+    let file = |total: usize| {
+        let build = |len: usize| {
+            let mut b = rdb_testkit::builder::Rdb::db0(11);
+            b.string_key(b"k", &vec![b'v'; len]);
+            b.finish()
+        };
+        let probe = build(20_000).len(); // lengths from 16384 on take 5 bytes: no jump
+        let f = build(20_000 + total - probe);
+        assert_eq!(f.len(), total);
+        f
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("junk.rdb");
+    let l = Limits::default();
+    // Every end of the checksum from 48 bytes before a boundary to 16 after it (the parser's
+    // look-ahead may already have mapped the next window), for the first boundaries and the
+    // default window's.
+    let near = |edge: usize| (edge - 48..=edge + 16).map(move |t| (t, SMALL));
+    let cases = near(SMALL)
+        .chain(near(2 * SMALL))
+        .chain(near(3 * SMALL))
+        .chain([(rdb_reader::window::WINDOW, rdb_reader::window::WINDOW)]);
+    for (total, window) in cases {
+        let mut data = file(total);
+        let exact = slice_run(&data, l);
+        assert!(
+            exact.last().unwrap().contains("trailing_bytes: false"),
+            "{exact:?}"
+        );
+        data.extend_from_slice(b"junk");
+        std::fs::write(&path, &data).unwrap();
+        let want = slice_run(&data, l);
+        let eof = want.last().unwrap();
+        assert!(eof.contains("trailing_bytes: true"), "{eof}");
+        assert_same(
+            &want,
+            &window_run(&path, l, window),
+            &format!("checksum ending at {total}, window {window}"),
+        );
+    }
+}

@@ -1993,20 +1993,24 @@ impl Verifier {
             }
             return;
         };
+        // By db, key, then offset: each run is one key of one db, in file order.
         occ.sort();
         let mut found = Vec::new();
-        for w in occ.windows(2) {
-            if let [a, b] = w {
-                if a.db == b.db && a.key == b.key {
-                    let msg = format!(
-                        "key appears twice in db {} (first at offset {}; {panic_note})",
-                        b.db, a.offset
-                    );
-                    found.push(
-                        Finding::new(Severity::Error, "duplicate-key", Some(b.offset), msg)
-                            .with_key(b.db, &b.key),
-                    );
-                }
+        for run in occ.chunk_by(|a, b| a.db == b.db && a.key == b.key) {
+            let Some((first, repeats)) = run.split_first() else {
+                continue;
+            };
+            let times = run.len();
+            for r in repeats {
+                // Every repeat names the key's first record, not the repeat before it.
+                let msg = format!(
+                    "key appears {times} times in db {} (first at offset {}; {panic_note})",
+                    r.db, first.offset
+                );
+                found.push(
+                    Finding::new(Severity::Error, "duplicate-key", Some(r.offset), msg)
+                        .with_key(r.db, &r.key),
+                );
             }
         }
         // The first ones in file order are listed when the code's cap is reached; `finish`

@@ -646,3 +646,82 @@ fn a_file_named_twice_takes_the_first_entrys_group() {
         ("0001", "0-8191".into())
     );
 }
+
+/// A key (`k<i>`) whose hash slot is `slot`.
+fn key_in_slot(slot: u16) -> Vec<u8> {
+    (0u32..)
+        .map(|i| format!("k{i}").into_bytes())
+        .find(|k| rdb_format::slot::key_slot(k) == slot)
+        .unwrap()
+}
+
+/// A file of RDB 11 holding string keys `keys` in db 0.
+fn file_with_keys(path: &Path, keys: &[Vec<u8>]) {
+    let mut b = common::Rdb::db0(11);
+    for k in keys {
+        b.string_key(k, b"v");
+    }
+    std::fs::write(path, b.finish()).unwrap();
+}
+
+/// The last slot counts like any other: a key in slot 16383 is outside a group of 0-16382,
+/// and a file holding only that key covers slot 16383.
+#[test]
+fn slot_16383_is_checked_against_the_node_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("x-0001.rdb"), dir.path().join("x-0002.rdb"));
+    let last = key_in_slot(16383);
+    file_with_keys(&a, &[key_in_slot(0), last.clone()]);
+    file_with_keys(&b, &[last]);
+    let reports = verify_many(&[a.clone(), b.clone()], 1, &common::opts());
+    assert!(reports.iter().all(|r| r.ok), "{reports:#?}");
+    let m = manifest(&[
+        ("0001", "0-16382", "x-0001.rdb", 2),
+        ("0002", "16383", "x-0002.rdb", 1),
+    ]);
+    let check = check_manifest(&m, &reports);
+    let outside: Vec<_> = check
+        .findings
+        .iter()
+        .filter(|f| f.finding.code == "slot-outside-node-group")
+        .collect();
+    assert_eq!(outside.len(), 1, "{:#?}", check.findings);
+    assert_eq!(outside[0].path.as_deref(), Some(&*a.display().to_string()));
+    assert!(
+        outside[0].finding.message.starts_with("1 key(s)"),
+        "{}",
+        outside[0].finding.message
+    );
+    // Without a manifest, coverage is by keys: the second file covers slot 16383 alone.
+    let s = Summary::from_reports(&reports[1..], &[]);
+    assert_eq!(
+        (s.slots_covered.as_str(), s.slot_gaps.as_str()),
+        ("16383", "0-16382")
+    );
+}
+
+/// A node group whose file is listed but cannot be read does not count as verified: its
+/// slots are a gap in the summary, not covered.
+#[test]
+fn an_unreadable_file_leaves_its_slots_uncovered() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("x-0001.rdb"), dir.path().join("x-0002.rdb"));
+    file_with_keys(&a, &[key_in_slot(5)]);
+    // x-0002.rdb is a dangling symbolic link: listed, opened, unreadable.
+    std::os::unix::fs::symlink(dir.path().join("gone"), &b).unwrap();
+    let reports = verify_many(&[a.clone(), b.clone()], 1, &common::opts());
+    assert!(reports[0].ok);
+    assert_eq!(reports[1].first_error().unwrap().code, "io");
+    let m = manifest(&[
+        ("0001", "0-8191", "x-0001.rdb", 1),
+        ("0002", "8192-16383", "x-0002.rdb", 0),
+    ]);
+    let check = check_manifest(&m, &reports);
+    assert_eq!(check.verified.to_string(), "0-8191");
+    assert!(check.covered.is_full());
+    let s = Summary::from_reports(&reports, std::slice::from_ref(&check));
+    assert_eq!(
+        (s.slots_covered.as_str(), s.slot_gaps.as_str()),
+        ("0-8191", "8192-16383")
+    );
+}

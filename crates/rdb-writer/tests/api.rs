@@ -1764,3 +1764,103 @@ fn expiry_minus_one_is_refused() {
     let mut out = Vec::new();
     assert!(write_keyspace(&ks, &mut out, &WriterBuilder::new(Target::Redis70)).is_err());
 }
+
+/// Streamed collections declared with exactly a default compact limit (128 set / zset
+/// members, 512 hash fields, 512 intset members) keep the compact encoding, as
+/// `write_entry` does: the same bytes. One more member gives the plain types (whose member
+/// order `write_entry` may choose otherwise, so only the types are compared there).
+#[test]
+fn streaming_at_the_compact_limits_matches_write_entry() {
+    for target in [Target::Redis62, Target::Redis70, Target::Redis72] {
+        for extra in [0usize, 1] {
+            let strings: Vec<Bytes> = (0..128 + extra)
+                .map(|i| Bytes::from(format!("s{i}")))
+                .collect();
+            let ints: Vec<Bytes> = (0..512 + extra)
+                .map(|i| Bytes::from(i.to_string()))
+                .collect();
+            let zset: Vec<(Bytes, f64)> = strings.iter().map(|m| (m.clone(), 1.5)).collect();
+            let hash: Vec<HashField> = (0..512 + extra)
+                .map(|i| hf(&format!("f{i}"), "v", None))
+                .collect();
+            let mut a = open(target);
+            a.select_db(0, 4, 0).unwrap();
+            let meta = KeyMeta::default();
+            let mut s = a.begin_set(b"s", meta, strings.len() as u64).unwrap();
+            strings.iter().for_each(|e| s.push(e).unwrap());
+            s.end().unwrap();
+            let mut s = a.begin_set(b"i", meta, ints.len() as u64).unwrap();
+            ints.iter().for_each(|e| s.push(e).unwrap());
+            s.end().unwrap();
+            let mut z = a.begin_zset(b"z", meta, zset.len() as u64).unwrap();
+            zset.iter().for_each(|(m, sc)| z.push(m, *sc).unwrap());
+            z.end().unwrap();
+            let mut h = a.begin_hash(b"h", meta, hash.len() as u64).unwrap();
+            hash.iter()
+                .for_each(|f| h.push(&f.field, &f.value).unwrap());
+            h.end().unwrap();
+            let (fa, _) = a.finish().unwrap();
+
+            let mut bw = open(target);
+            bw.select_db(0, 4, 0).unwrap();
+            for (k, v) in [
+                ("s", Value::Set(strings.clone())),
+                ("i", Value::Set(ints.clone())),
+                ("z", Value::SortedSet(zset.clone())),
+                ("h", Value::Hash(hash.clone())),
+            ] {
+                bw.write_entry(&Entry::new(k, v)).unwrap();
+            }
+            let (fb, _) = bw.finish().unwrap();
+            let types = |f: &[u8]| -> Vec<String> {
+                events(f)
+                    .into_iter()
+                    .filter(|e| e.starts_with("key"))
+                    .collect()
+            };
+            let want = match (extra, target) {
+                (1, _) => ["key s 2", "key i 2", "key z 5", "key h 4"],
+                (_, Target::Redis62) => ["key s 2", "key i 11", "key z 12", "key h 13"],
+                (_, Target::Redis70) => ["key s 2", "key i 11", "key z 17", "key h 16"],
+                _ => ["key s 20", "key i 11", "key z 17", "key h 16"],
+            };
+            assert_eq!(types(&fa), want, "{target}, limit + {extra}");
+            assert_eq!(types(&fb), want, "{target}, limit + {extra}: write_entry");
+            if extra == 0 {
+                assert!(
+                    fa == fb,
+                    "{target}, at the limits: streamed bytes differ from write_entry"
+                );
+            }
+        }
+    }
+}
+
+/// A streamed collection kept in memory and written at `end()` counts as one key offered
+/// after the sizing record, not two: a RESIZEDB declaring 2 keys with one such key is
+/// refused at `finish`.
+#[test]
+fn a_buffered_streamed_key_counts_once_against_the_sizing_record() {
+    let mut w = open(Target::Redis72);
+    w.select_db(0, 2, 0).unwrap();
+    let mut l = w.begin_list(b"l", KeyMeta::default(), 3).unwrap();
+    for e in [b"a", b"b", b"c"] {
+        l.push(e).unwrap();
+    }
+    l.end().unwrap();
+    let e = w.finish().unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("declares 2 keys / 0 expires, but 1 keys were offered"),
+        "{e}"
+    );
+    // Declaring the one key passes.
+    let mut w = open(Target::Redis72);
+    w.select_db(0, 1, 0).unwrap();
+    let mut l = w.begin_list(b"l", KeyMeta::default(), 3).unwrap();
+    for e in [b"a", b"b", b"c"] {
+        l.push(e).unwrap();
+    }
+    l.end().unwrap();
+    w.finish().unwrap();
+}
