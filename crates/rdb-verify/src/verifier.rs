@@ -1988,7 +1988,7 @@ impl Verifier {
                     Severity::Error,
                     "duplicate-key",
                     None,
-                    format!("a key (digest {d:016x}) appears twice in one db ({panic_note}); the input cannot be read again to name it or to rule out a 64-bit digest collision (probability about n^2/2^65 for n keys)"),
+                    format!("a key (digest {d:016x}) is repeated in one db ({panic_note}); the input cannot be read again to name it, count its copies (one finding however often it repeats) or rule out a 64-bit digest collision (probability about n^2/2^65 for n keys)"),
                 ));
             }
             return;

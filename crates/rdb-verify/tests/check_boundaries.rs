@@ -72,7 +72,8 @@ fn every_repeat_names_the_first_record() {
     let second = b.string_key(b"k", b"2");
     b.string_key(b"y", b"1");
     let third = b.string_key(b"k", b"3");
-    let r = verify(&b.finish());
+    let file = b.finish();
+    let r = verify(&file);
     let d = found(&r, "duplicate-key");
     let offsets: Vec<_> = d.iter().map(|x| x.0).collect();
     assert_eq!(offsets, [Some(second), Some(third)]);
@@ -84,6 +85,12 @@ fn every_repeat_names_the_first_record() {
             "{msg}"
         );
     }
+    // From a pipe the copies cannot be named again: one unplaced finding for the key.
+    let r = verify_reader("-", &file[..], &opts());
+    let d = found(&r, "duplicate-key");
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(d[0].0, None);
+    assert!(d[0].2.contains("is repeated in one db"), "{}", d[0].2);
 }
 
 /// Type 25 (Redis 7.4+ listpack hash with field TTLs): fields with equal TTLs are what
