@@ -475,6 +475,24 @@ mod tests {
             err(&[("0001", "0-16382")]),
             "slot 16383 is not assigned to any node group"
         );
+        // An overlap between two groups is found whatever groups follow them.
+        assert_eq!(
+            err(&[
+                ("0001", "0-100"),
+                ("0002", "100-200"),
+                ("0003", "201-16383")
+            ]),
+            "slot 100 is assigned to node groups 0001 and 0002"
+        );
+        // Of several gaps, the first is named.
+        assert_eq!(
+            err(&[("0001", "0-99,200-299,400-16383")]),
+            "slots 100-199 are not assigned to any node group"
+        );
+        assert_eq!(
+            err(&[("0001", "0-10,200-16382"), ("0002", "300")]),
+            "slots 11-199 are not assigned to any node group"
+        );
         // the lower of gap and overlap wins
         assert_eq!(
             err(&[("0001", "0-100,200-16383"), ("0002", "50-60")]),

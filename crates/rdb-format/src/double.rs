@@ -1065,6 +1065,33 @@ mod tests {
         assert_eq!(POW10_U128[38], 10u128.pow(38));
     }
 
+    /// Integral scores between 2^62 and 2^63 whose fpconv text is plain digits are stored by
+    /// a Redis 7.2+ listpack as integer elements; those printed in exponent form stay text.
+    #[test]
+    fn fpconv_integer_like_texts_above_2_62_are_integer_elements() {
+        for bits in [
+            0x43D0_0000_0000_0001u64, // 2^62 + 1024
+            0x43D5_5555_5555_5555,
+            0x43DF_FFFF_FFFF_FFFF, // the largest double below 2^63
+            0xC3DF_FFFF_FFFF_FFFF,
+        ] {
+            let v = f64::from_bits(bits);
+            let text = ScoreText::fpconv(v);
+            let int = crate::int::parse_canonical_i64(text.as_bytes())
+                .unwrap_or_else(|| panic!("{v}: {} is not plain digits", text.as_str()));
+            assert!(
+                matches!(ScoreStyle::Fpconv.element(v), ScoreElement::Int(i) if i == int),
+                "{v}"
+            );
+        }
+        for v in [5e18, -9e18, 1e19] {
+            assert!(
+                matches!(ScoreStyle::Fpconv.element(v), ScoreElement::Text(_)),
+                "{v}"
+            );
+        }
+    }
+
     /// No style gives a text element that looks like an integer (a container would store
     /// that as an integer): the writer puts text elements in as strings without asking.
     #[test]

@@ -471,6 +471,26 @@ mod tests {
 
     /// Digits Valkey 8.1.8 stored (listpack score texts of `SAVE`d sorted sets), where
     /// Grisu2 is not the shortest: the shortest of 279359099187066.13 is ...066.12.
+    /// Powers of two have a closer lower neighbour (the boundary of a power of two is
+    /// asymmetric): every one, from 2^-1074 to 2^1023, prints digits that read back to
+    /// exactly it, and two known texts are fpconv's.
+    #[test]
+    fn powers_of_two_read_back_exactly() {
+        for e in -1074..=1023 {
+            let v = 2f64.powi(e);
+            let t = crate::double::ScoreText::fpconv(v);
+            assert_eq!(
+                t.as_str().parse::<f64>().unwrap(),
+                v,
+                "2^{e}: {}",
+                t.as_str()
+            );
+        }
+        let text = |v: f64| crate::double::ScoreText::fpconv(v).as_str().to_owned();
+        assert_eq!(text(2f64.powi(-25)), "2.9802322387695313e-8");
+        assert_eq!(text(2f64.powi(64)), "18446744073709552000");
+    }
+
     #[test]
     fn digits_real_servers_stored() {
         for (v, want) in [

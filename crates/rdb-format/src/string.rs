@@ -144,6 +144,24 @@ mod tests {
         out
     }
 
+    /// An LZF header's two lengths follow the file's length rules: before RDB 8 every byte
+    /// `0x80..=0xBF` starts a 32-bit length (Redis 3.2's `rdbLoadLen`); from RDB 8 `0x81` is
+    /// a 64-bit length and `0x82..=0xBF` are invalid.
+    #[test]
+    fn lzf_header_lengths_follow_the_version() {
+        let lzf = |compressed, uncompressed| StringHeader::Lzf {
+            compressed,
+            uncompressed,
+        };
+        let old = [0xc3, 0x81, 0, 0, 0, 9, 0x32];
+        assert_eq!(decode_string_header(&old, false).unwrap(), (lzf(9, 50), 7));
+        let odd = [0xc3, 0x82, 0, 0, 0, 9, 0x32];
+        assert_eq!(decode_string_header(&odd, false).unwrap(), (lzf(9, 50), 7));
+        assert!(decode_string_header(&odd, true).is_err());
+        let wide = [0xc3, 0x81, 0, 0, 0, 0, 0, 0, 0, 9, 0x32];
+        assert_eq!(decode_string_header(&wide, true).unwrap(), (lzf(9, 50), 11));
+    }
+
     #[test]
     fn vectors() {
         let cases: &[(&str, &[u8])] = &[
@@ -155,6 +173,10 @@ mod tests {
             ("128", &[0xc1, 0x80, 0x00]),
             ("-128", &[0xc0, 0x80]),
             ("-129", &[0xc1, 0x7f, 0xff]),
+            ("-127", &[0xc0, 0x81]),
+            // The int16 limits, as Redis 7.0.15's DUMP of `SET k 32767` / `SET k -32768`.
+            ("32767", &[0xc1, 0xff, 0x7f]),
+            ("-32768", &[0xc1, 0x00, 0x80]),
             ("32768", &[0xc2, 0x00, 0x80, 0x00, 0x00]),
             ("2147483647", &[0xc2, 0xff, 0xff, 0xff, 0x7f]),
             ("-2147483648", &[0xc2, 0x00, 0x00, 0x00, 0x80]),

@@ -420,6 +420,49 @@ mod tests {
         }
     }
 
+    /// The servers' estimate (`streamEstimateDistanceFromFirstEverEntry`) for a stream of
+    /// entries 1-1, 2-0, 3-0 (3 added, none deleted), at each kind of last delivered ID.
+    #[test]
+    fn entries_read_estimates() {
+        let id = StreamId::new;
+        let m = StreamMeta {
+            length: 3,
+            last_id: id(3, 0),
+            first_id: id(1, 1),
+            max_deleted: StreamId::default(),
+            entries_added: 3,
+        };
+        // Before the first entry: none read; at it: exactly one; at the last: all three.
+        assert_eq!(estimate_entries_read(id(0, 5), m), 0);
+        assert_eq!(estimate_entries_read(id(1, 1), m), 1);
+        assert_eq!(estimate_entries_read(id(3, 0), m), 3);
+        // Between them, or past the last ID: unknown.
+        assert_eq!(estimate_entries_read(id(2, 0), m), -1);
+        assert_eq!(estimate_entries_read(id(4, 0), m), -1);
+        // Two entries deleted before the first (5 added): at the first entry, 3 were read.
+        let trimmed = StreamMeta {
+            entries_added: 5,
+            ..m
+        };
+        assert_eq!(estimate_entries_read(id(1, 1), trimmed), 3);
+        assert_eq!(estimate_entries_read(id(0, 5), trimmed), 2);
+        // A deletion at or after the first entry: only the last ID is exact.
+        let holes = StreamMeta {
+            max_deleted: id(2, 5),
+            ..m
+        };
+        assert_eq!(estimate_entries_read(id(1, 1), holes), -1);
+        assert_eq!(estimate_entries_read(id(3, 0), holes), 3);
+        // An emptied stream: every ID up to the last is at the count added; a new stream, 0.
+        let empty = StreamMeta { length: 0, ..m };
+        assert_eq!(estimate_entries_read(id(2, 0), empty), 3);
+        let fresh = StreamMeta {
+            entries_added: 0,
+            ..empty
+        };
+        assert_eq!(estimate_entries_read(id(2, 0), fresh), 0);
+    }
+
     /// The doc example (§4.6) without the deleted entry: byte-identical node body.
     #[test]
     fn node_layout_matches_server() {

@@ -257,3 +257,56 @@ fn an_oversized_slot_count_poisons_a_parallel_write() {
         );
     }
 }
+
+/// A sizing record declaring one key more than follow it is refused in a parallel write as
+/// in a sequential one, however the keys fall into batches: the batch writers (reused from
+/// batch to batch) count each batch's keys afresh, so the file writer's count of keys
+/// offered is exact.
+#[test]
+fn a_count_one_above_the_keys_is_refused_in_a_parallel_write() {
+    let ks = gen::small_strings(150, 9);
+    let entries = &ks.dbs[&0].entries;
+    let n = entries.len() as u64;
+    for batch in [1, 7, 64, 1 << 20] {
+        // RESIZEDB of n + 1 keys.
+        let mut w = builder(Target::Redis74)
+            .parallel_batch(batch)
+            .build(Vec::new());
+        w.write_header().unwrap();
+        w.select_db(0, n + 1, 0).unwrap();
+        let records: Vec<_> = entries.iter().map(KeyRecord::Key).collect();
+        let r = pool().install(|| w.write_records_parallel(records, None));
+        assert!(
+            r.is_err() || w.finish().is_err(),
+            "batch {batch}: RESIZEDB of {} keys passed with {n}",
+            n + 1
+        );
+        // A slot record of n + 1 keys (its keys are every key after it).
+        let mut w = builder(Target::Redis74)
+            .parallel_batch(batch)
+            .build(Vec::new());
+        w.write_header().unwrap();
+        w.select_db(0, n, 0).unwrap();
+        let mut records = vec![KeyRecord::SlotInfo {
+            slot: 7,
+            keys: n + 1,
+            expires: 0,
+        }];
+        records.extend(entries.iter().map(KeyRecord::Key));
+        let r = pool().install(|| w.write_records_parallel(records, None));
+        assert!(
+            r.is_err() || w.finish().is_err(),
+            "batch {batch}: a slot record of {} keys passed with {n}",
+            n + 1
+        );
+    }
+    // Declaring exactly the keys passes.
+    let mut w = builder(Target::Redis74).parallel_batch(7).build(Vec::new());
+    w.write_header().unwrap();
+    w.select_db(0, n, 0).unwrap();
+    let records: Vec<_> = entries.iter().map(KeyRecord::Key).collect();
+    pool()
+        .install(|| w.write_records_parallel(records, None))
+        .unwrap();
+    w.finish().unwrap();
+}
