@@ -469,8 +469,6 @@ mod tests {
         format!("{}e{}", std::str::from_utf8(g.digits()).unwrap(), g.k)
     }
 
-    /// Digits Valkey 8.1.8 stored (listpack score texts of `SAVE`d sorted sets), where
-    /// Grisu2 is not the shortest: the shortest of 279359099187066.13 is ...066.12.
     /// Powers of two have a closer lower neighbour (the boundary of a power of two is
     /// asymmetric): every one, from 2^-1074 to 2^1023, prints digits that read back to
     /// exactly it, and two known texts are fpconv's.
@@ -491,6 +489,8 @@ mod tests {
         assert_eq!(text(2f64.powi(64)), "18446744073709552000");
     }
 
+    /// Digits Valkey 8.1.8 stored (listpack score texts of `SAVE`d sorted sets), where
+    /// Grisu2 is not the shortest: the shortest of 279359099187066.13 is ...066.12.
     #[test]
     fn digits_real_servers_stored() {
         for (v, want) in [

@@ -283,18 +283,24 @@ impl StreamNodeCursor {
 mod tests {
     use super::*;
 
-    /// The master entry ends with a 0 element (Redis's `streamValidateListpackIntegrity`
-    /// refuses the node otherwise).
-    #[test]
-    fn the_master_terminator_must_be_0() {
-        let mut lp: Vec<u8> = vec![
+    /// The format document's stream node (§4.6): master 1-1 with fields `name` and `age`,
+    /// entries 1-1 (`name` = `a`, `age` = 1), 1-2 (deleted) and 2-0 (`other` = `x`).
+    fn doc_listpack() -> Vec<u8> {
+        vec![
             0x49, 0, 0, 0, 0x19, 0, 0x02, 0x01, 0x01, 0x01, 0x02, 0x01, 0x84, b'n', b'a', b'm',
             b'e', 0x05, 0x83, b'a', b'g', b'e', 0x04, 0x00, 0x01, 0x02, 0x01, 0x00, 0x01, 0x00,
             0x01, 0x81, b'a', 0x02, 0x01, 0x01, 0x05, 0x01, 0x03, 0x01, 0x00, 0x01, 0x01, 0x01,
             0x81, b'b', 0x02, 0x02, 0x01, 0x05, 0x01, 0x00, 0x01, 0x01, 0x01, 0xdf, 0xff, 0x02,
             0x01, 0x01, 0x85, b'o', b't', b'h', b'e', b'r', 0x06, 0x81, b'x', 0x02, 0x06, 0x01,
             0xff,
-        ];
+        ]
+    }
+
+    /// The master entry ends with a 0 element (Redis's `streamValidateListpackIntegrity`
+    /// refuses the node otherwise).
+    #[test]
+    fn the_master_terminator_must_be_0() {
+        let mut lp = doc_listpack();
         assert!(StreamNodeCursor::new(&lp, 1, 1).is_ok());
         lp[23] = 0x01; // the terminator (after the master field `age`) as 1
         let e = StreamNodeCursor::new(&lp, 1, 1).unwrap_err();
@@ -304,14 +310,7 @@ mod tests {
 
     #[test]
     fn doc_example() {
-        let lp: Vec<u8> = vec![
-            0x49, 0, 0, 0, 0x19, 0, 0x02, 0x01, 0x01, 0x01, 0x02, 0x01, 0x84, b'n', b'a', b'm',
-            b'e', 0x05, 0x83, b'a', b'g', b'e', 0x04, 0x00, 0x01, 0x02, 0x01, 0x00, 0x01, 0x00,
-            0x01, 0x81, b'a', 0x02, 0x01, 0x01, 0x05, 0x01, 0x03, 0x01, 0x00, 0x01, 0x01, 0x01,
-            0x81, b'b', 0x02, 0x02, 0x01, 0x05, 0x01, 0x00, 0x01, 0x01, 0x01, 0xdf, 0xff, 0x02,
-            0x01, 0x01, 0x85, b'o', b't', b'h', b'e', b'r', 0x06, 0x81, b'x', 0x02, 0x06, 0x01,
-            0xff,
-        ];
+        let lp = doc_listpack();
         assert_eq!(lp.len(), 73);
         let mut c = StreamNodeCursor::new(&lp, 1, 1).unwrap();
         assert_eq!((c.count, c.deleted), (2, 1));

@@ -201,7 +201,7 @@ fn the_function_engine_name_ignores_case() {
     assert!(!r.loads_on.contains(&EngineLine::Redis7_0));
 }
 
-/// `encoding-threshold` at each default limit (Redis 7.0): a compact encoding holding exactly
+/// `encoding-threshold` at each default limit: a compact encoding holding exactly
 /// the limit is what the server itself writes; one more member, or one more byte, is not.
 #[test]
 fn compact_encodings_at_the_default_limits() {
@@ -239,37 +239,22 @@ fn compact_encodings_at_the_default_limits() {
         verify(&b.finish())
     };
     let warned = |r: &Report| r.has_code("encoding-threshold");
-    // intset: 512 members.
-    assert!(
-        !warned(&check(11, 512, 0)),
-        "{:#?}",
-        check(11, 512, 0).findings
-    );
-    assert!(warned(&check(11, 513, 0)));
-    // set listpack: 128 members of up to 64 bytes.
-    assert!(
-        !warned(&check(20, 128, 64)),
-        "{:#?}",
-        check(20, 128, 64).findings
-    );
-    assert!(warned(&check(20, 129, 64)));
-    assert!(warned(&check(20, 128, 65)));
-    // zset listpack: 128 members of up to 64 bytes.
-    assert!(
-        !warned(&check(17, 128, 64)),
-        "{:#?}",
-        check(17, 128, 64).findings
-    );
-    assert!(warned(&check(17, 129, 64)));
-    assert!(warned(&check(17, 128, 65)));
-    // hash listpack: 512 fields, fields and values of up to 64 bytes.
-    assert!(
-        !warned(&check(16, 512, 64)),
-        "{:#?}",
-        check(16, 512, 64).findings
-    );
-    assert!(warned(&check(16, 513, 64)));
-    assert!(warned(&check(16, 512, 65)));
+    // (RDB type, entries limit, bytes limit or 0): intset, set / zset / hash listpack.
+    for (t, entries, bytes) in [(11, 512, 0), (20, 128, 64), (17, 128, 64), (16, 512, 64)] {
+        let at = check(t, entries, bytes);
+        assert!(
+            at.ok && at.findings.is_empty(),
+            "type {t}: {:#?}",
+            at.findings
+        );
+        assert!(warned(&check(t, entries + 1, bytes)), "type {t}: one more");
+        if bytes > 0 {
+            assert!(
+                warned(&check(t, entries, bytes + 1)),
+                "type {t}: one byte more"
+            );
+        }
+    }
 }
 
 /// A stream v3 consumer's active time (Redis 7.2+) is checked as its seen time is: -1 or a
